@@ -1,0 +1,99 @@
+package io.aegisquartz.config;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * The host's identity, kept in conf/uuid.
+ *
+ * <p>As in the aegis layout, the id comes from the machine rather than being invented, so that it
+ * survives IP and hostname changes and a reinstall of the agent: the DMI product UUID if readable,
+ * else /etc/machine-id, else a random UUID. It is written once; an existing file is never changed.
+ */
+public final class HostIdentity {
+
+    private static final Pattern UUID_FORM =
+            Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+    /** Where the id came from, for the start banner. */
+    public record Id(String uuid, String origin) {
+    }
+
+    private HostIdentity() {
+    }
+
+    /**
+     * Reads {@code file}, or creates it from the machine's identity.
+     *
+     * @throws IOException with a message naming the file if it exists but is not a UUID, or cannot be written
+     */
+    public static Id loadOrCreate(Path file) throws IOException {
+        return loadOrCreate(file, Path.of("/sys/class/dmi/id/product_uuid"), Path.of("/etc/machine-id"));
+    }
+
+    static Id loadOrCreate(Path file, Path dmiUuid, Path machineId) throws IOException {
+        if (Files.exists(file)) {
+            String text = Files.readString(file, StandardCharsets.UTF_8).strip().toLowerCase(Locale.ROOT);
+            if (!UUID_FORM.matcher(text).matches()) {
+                throw new IOException(file + ": not a UUID ('" + abbreviate(text)
+                        + "'); it is the host's identity, so it is never rewritten automatically. Restore the old value, "
+                        + "or delete the file to derive a new identity from the machine");
+            }
+            return new Id(text, file.toString());
+        }
+        Id id = fromMachine(dmiUuid, machineId);
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap((id.uuid() + "\n").getBytes(StandardCharsets.US_ASCII)));
+            ch.force(true);
+        }
+        // A hard link is atomic and fails if the file appeared meanwhile, so a crash never leaves an
+        // empty identity and a concurrent writer's identity is never replaced.
+        try {
+            Files.createLink(file, tmp);
+        } catch (FileAlreadyExistsException raced) {
+            Files.deleteIfExists(tmp);
+            return loadOrCreate(file, dmiUuid, machineId);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        return new Id(id.uuid(), "created from " + id.origin());
+    }
+
+    private static Id fromMachine(Path dmiUuid, Path machineId) {
+        String dmi = readQuietly(dmiUuid);
+        // Cheap boards ship all-zero or all-F DMI UUIDs; those are not identities.
+        if (dmi != null && UUID_FORM.matcher(dmi).matches() && !dmi.matches("[0-]+|[f-]+")) {
+            return new Id(dmi, dmiUuid.toString());
+        }
+        String mid = readQuietly(machineId);
+        if (mid != null && mid.matches("[0-9a-f]{32}") && !mid.matches("0+")) {
+            String u = mid.substring(0, 8) + "-" + mid.substring(8, 12) + "-" + mid.substring(12, 16) + "-"
+                    + mid.substring(16, 20) + "-" + mid.substring(20);
+            return new Id(u, machineId.toString());
+        }
+        return new Id(UUID.randomUUID().toString(), "a random UUID (no DMI product UUID or machine-id readable)");
+    }
+
+    private static String readQuietly(Path p) {
+        try {
+            return Files.readString(p, StandardCharsets.US_ASCII).strip().toLowerCase(Locale.ROOT);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+    }
+}

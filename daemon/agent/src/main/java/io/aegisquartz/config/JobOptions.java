@@ -1,0 +1,65 @@
+package io.aegisquartz.config;
+
+import java.time.Duration;
+
+/**
+ * Limits and policies of one job: the [limits] defaults, overridden by options on its cron line.
+ *
+ * @param timeout   wall-time limit of a run
+ * @param cpu       CPU-time limit of a run
+ * @param killGrace time between SIGTERM/interrupt and SIGKILL/abandonment
+ * @param outputMax bytes of standard output kept
+ * @param maxSamples samples kept per run
+ * @param overlap   what to do when the job fires while it is still running
+ * @param misfire   what to do with fire times that were missed
+ * @param sampler   for a JAR holding several samplers, which one; null otherwise
+ */
+public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
+                         Overlap overlap, Misfire misfire, String sampler) {
+
+    /** Policy for a fire that finds the previous run still going. */
+    public enum Overlap { SKIP, QUEUE }
+
+    /** Policy for fire times that passed while the job could not run. */
+    public enum Misfire { SKIP, RUN_ONCE }
+
+    public JobOptions withTimeout(Duration d) {
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler);
+    }
+
+    public JobOptions withCpu(Duration d) {
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler);
+    }
+
+    public JobOptions withKillGrace(Duration d) {
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler);
+    }
+
+    public JobOptions withOutputMax(long bytes) {
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler);
+    }
+
+    public JobOptions withMaxSamples(int n) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler);
+    }
+
+    public JobOptions withOverlap(Overlap o) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler);
+    }
+
+    public JobOptions withMisfire(Misfire m) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler);
+    }
+
+    public JobOptions withSampler(String name) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name);
+    }
+
+    /** "timeout=30s cpu=10s ..." as it would be written on a cron line. */
+    public String describe() {
+        return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
+                + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples
+                + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
+                + (sampler != null ? " sampler=" + sampler : "");
+    }
+}

@@ -1,0 +1,127 @@
+package io.aegisquartz.config;
+
+import io.aegisquartz.config.Setting.Kind;
+
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** Every key aegis_config.ini may hold, with its default. Order here is the order of the reference. */
+public final class Settings {
+
+    private static final long MS = 1;
+    private static final long DAY = 86_400_000L;
+    private static final long KIB = 1024;
+    private static final long GIB = 1024L * 1024 * 1024;
+
+    public static final List<Setting> ALL = List.of(
+            s("agent", "hostname", Kind.STRING, "",
+                    "Host name put in every sample; empty means the kernel's (/proc/sys/kernel/hostname), read at each run."),
+            i("agent", "workers", "4", 1, 64,
+                    "Jobs that may run at the same time. A slow job holds one worker, never more, so others keep their schedule."),
+
+            s("plugins", "default_dir", Kind.PATH, "plugins-default",
+                    "Where 'default/...' plugin paths in the cron files point."),
+            s("plugins", "user_dir", Kind.PATH, "plugins-user",
+                    "Where 'user/...' plugin paths in the cron files point."),
+            s("plugins", "watch", Kind.BOOL, "true",
+                    "Reload the cron files and plugins when they change on disk (SIGHUP always reloads)."),
+            d("plugins", "reload_delay", "1s", 0, 60_000,
+                    "Quiet time after the last file change before reloading, so an editor's several writes make one reload."),
+
+            d("limits", "timeout", "30s", 10 * MS, DAY,
+                    "Wall-time limit of one run. At the limit an in-JVM plugin is interrupted; an executable's process tree gets SIGTERM."),
+            d("limits", "cpu", "10s", 10 * MS, DAY,
+                    "CPU-time limit of one run. Executables get RLIMIT_CPU (whole seconds, rounded up, per process)."),
+            d("limits", "kill_grace", "2s", 0, 60_000,
+                    "After SIGTERM (or an interrupt), how long a run has to stop before SIGKILL (or abandonment)."),
+            b("limits", "output_max", "1MiB", 1 * KIB, GIB,
+                    "Bytes of an executable's standard output kept per run; the rest is read and dropped, and the samples say truncated."),
+            i("limits", "max_samples", "10000", 1, 10_000_000,
+                    "Samples kept per run; the rest are dropped and the run says truncated."),
+            c("limits", "overlap", "skip", List.of("skip", "queue"),
+                    "When a job fires while its previous run is still going: skip (record a 'skipped' sample) or queue (run once right after)."),
+            c("limits", "misfire", "skip", List.of("skip", "run_once"),
+                    "When fire times were missed (agent paused, all workers busy, clock jumped): skip them, or run once now. Never a burst."),
+            i("limits", "backoff_after", "3", 1, 1_000,
+                    "Consecutive failed runs (error, timeout, cpu_limit, killed) before the job is backed off."),
+            d("limits", "backoff_max", "15m", 1_000, DAY,
+                    "Longest pause of a failing job. The pause starts at two fire intervals and doubles with each further failure."),
+            i("limits", "max_abandoned_threads", "4", 1, 1_000,
+                    "In-JVM plugin threads that ignored an interrupt and were abandoned; past this many the agent restarts itself (exit code 75)."),
+
+            s("log", "file", Kind.PATH, "log/aegis_quartz.log", "The agent's log."),
+            c("log", "level", "info", List.of("error", "warn", "info", "debug", "trace"), "Least severe level written to the log."),
+            b("log", "max_size", "10MiB", 64 * KIB, GIB, "Size at which the log is rotated."),
+            i("log", "max_files", "5", 1, 100, "Rotated logs kept (aegis_quartz.log.1 ... .N)."),
+            c("log", "console", "auto", List.of("auto", "always", "never"),
+                    "Also log to standard error: auto means when it is a terminal."),
+            d("log", "failure_summary", "10m", 1_000, DAY,
+                    "A job that keeps failing the same way is logged once, then summarised at most this often."),
+
+            s("sink", "file", Kind.PATH, "log/samples.jsonl",
+                    "Samples as JSON lines (docs/SAMPLES.md). Used while no upload endpoint is set."),
+            b("sink", "max_size", "50MiB", 64 * KIB, 64 * GIB, "Size at which the samples file is rotated."),
+            i("sink", "max_files", "5", 1, 1_000, "Rotated samples files kept."),
+
+            s("spool", "dir", Kind.PATH, "spool",
+                    "Reserved for the on-disk spool (a later release); not used yet."),
+            b("spool", "max_size", "256MiB", 1024 * KIB, 1024 * GIB,
+                    "Reserved for the on-disk spool (a later release); not used yet."),
+
+            s("upload", "endpoint", Kind.STRING, "",
+                    "Reserved for HTTPS upload (a later release). Must be empty in this version: samples go to the sink file."),
+            s("upload", "credentials_file", Kind.PATH, "conf/credentials",
+                    "Reserved for HTTPS upload (a later release); not used yet.")
+    );
+
+    private static final Map<String, Setting> BY_ID = new LinkedHashMap<>();
+
+    static {
+        for (Setting s : ALL) {
+            BY_ID.put(s.id(), s);
+        }
+    }
+
+    private Settings() {
+    }
+
+    /** The setting "section.key", or null. */
+    public static Setting byId(String id) {
+        return BY_ID.get(id);
+    }
+
+    /** Section names in reference order. */
+    public static Set<String> sections() {
+        Set<String> out = new LinkedHashSet<>();
+        ALL.forEach(s -> out.add(s.section()));
+        return out;
+    }
+
+    /** Keys of one section in reference order. */
+    public static List<String> keys(String section) {
+        return ALL.stream().filter(s -> s.section().equals(section)).map(Setting::key).toList();
+    }
+
+    private static Setting s(String section, String key, Kind kind, String def, String doc) {
+        return new Setting(section, key, kind, def, 0, Long.MAX_VALUE, List.of(), doc);
+    }
+
+    private static Setting i(String section, String key, String def, long min, long max, String doc) {
+        return new Setting(section, key, Kind.INT, def, min, max, List.of(), doc);
+    }
+
+    private static Setting d(String section, String key, String def, long minMs, long maxMs, String doc) {
+        return new Setting(section, key, Kind.DURATION, def, minMs, maxMs, List.of(), doc);
+    }
+
+    private static Setting b(String section, String key, String def, long min, long max, String doc) {
+        return new Setting(section, key, Kind.BYTES, def, min, max, List.of(), doc);
+    }
+
+    private static Setting c(String section, String key, String def, List<String> choices, String doc) {
+        return new Setting(section, key, Kind.CHOICE, def, 0, 0, choices, doc);
+    }
+}

@@ -1,0 +1,18 @@
+package io.aegisquartz.plugin;
+
+import io.aegisquartz.config.JobSpec;
+
+/** A loaded plugin file, ready to run for any job that names it. */
+public interface Plugin {
+
+    PluginKind kind();
+
+    /**
+     * Runs once for {@code job} under the job's limits. Expected failures (timeouts, crashes, bad output)
+     * come back as a {@link RunResult} with a failure status; this method does not throw for them.
+     *
+     * @throws InterruptedException if the calling worker is interrupted (agent shutdown); the run has
+     *                              then been stopped
+     */
+    RunResult run(JobSpec job, JobMemory memory) throws InterruptedException;
+}

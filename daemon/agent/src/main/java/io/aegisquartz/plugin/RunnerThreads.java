@@ -1,0 +1,56 @@
+package io.aegisquartz.plugin;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The few shared threads plugin runs need besides the workers: one timer that fires limits, and a
+ * small pool that drains executables' output pipes.
+ *
+ * <p>The timer thread parks until the next deadline, so an idle agent has no wake-ups here; pool
+ * threads exist only while runs need them and die after a minute idle.
+ */
+public final class RunnerThreads implements AutoCloseable {
+
+    private final ScheduledThreadPoolExecutor timer;
+    private final ThreadPoolExecutor io;
+
+    /** @param maxIo most pipe readers at once (two per running executable) */
+    public RunnerThreads(int maxIo) {
+        timer = new ScheduledThreadPoolExecutor(1, daemonThreads("aegis-timer"));
+        timer.setRemoveOnCancelPolicy(true);
+        timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        io = new ThreadPoolExecutor(0, maxIo, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), daemonThreads("aegis-pipe"));
+    }
+
+    /** Fires kill stages at run deadlines. */
+    public ScheduledThreadPoolExecutor timer() {
+        return timer;
+    }
+
+    /** Reads plugin output pipes. */
+    public ExecutorService io() {
+        return io;
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+        io.shutdownNow();
+    }
+
+    static ThreadFactory daemonThreads(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            // Small stacks: these threads only copy bytes and fire timers.
+            Thread t = new Thread(null, r, prefix + "-" + n.incrementAndGet(), 256 * 1024);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

@@ -1,0 +1,36 @@
+package io.aegisquartz.sample;
+
+import java.security.SecureRandom;
+
+/**
+ * Generates sample ids as UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+ *
+ * <p>Time-ordered ids let a receiver bound its de-duplication memory by time; the random part makes
+ * collisions between hosts and restarts negligible without any coordination.
+ */
+public final class SampleIds {
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    private SampleIds() {
+    }
+
+    /** A new id for a sample taken at {@code epochMillis}. */
+    public static String next(long epochMillis) {
+        long rand = RANDOM.nextLong();
+        long high = (epochMillis << 16) | 0x7000L | ((rand >>> 52) & 0x0FFFL);
+        long low = 0x8000_0000_0000_0000L | (RANDOM.nextLong() & 0x3FFF_FFFF_FFFF_FFFFL);
+        char[] out = new char[36];
+        int pos = 0;
+        for (int i = 0; i < 32; i++) {
+            if (i == 8 || i == 12 || i == 16 || i == 20) {
+                out[pos++] = '-';
+            }
+            long word = i < 16 ? high : low;
+            int shift = (15 - (i % 16)) * 4;
+            out[pos++] = HEX[(int) ((word >>> shift) & 0xF)];
+        }
+        return new String(out);
+    }
+}
