@@ -30,6 +30,7 @@ public final class MeasurementCollector {
     private int invalid;
     private String firstInvalid;
     private boolean sealed;
+    private boolean outputCut;
 
     public MeasurementCollector(int maxSamples) {
         this.maxSamples = maxSamples;
@@ -76,9 +77,14 @@ public final class MeasurementCollector {
         sealed = true;
     }
 
-    /** True if some measurements were dropped at the cap. */
+    /** Records that some output was cut (a command run by the plugin hit the output cap). */
+    public synchronized void markTruncated() {
+        outputCut = true;
+    }
+
+    /** True if some measurements were dropped at the cap, or some output was cut. */
     public synchronized boolean truncated() {
-        return dropped > 0;
+        return dropped > 0 || outputCut;
     }
 
     /** Seals and returns what was collected, plus an error measurement if some were invalid. */

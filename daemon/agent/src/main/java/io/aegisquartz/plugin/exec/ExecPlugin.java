@@ -46,8 +46,8 @@ public final class ExecPlugin implements Plugin {
         return toResult(job, runner.run(spec));
     }
 
-    /** The cleaned environment: fixed PATH and C locale, so plugin output parses the same everywhere. */
-    static Map<String, String> environment(JobSpec job, Path dir) {
+    /** The cleaned environment every command a job runs gets: fixed PATH and C locale, so output parses the same everywhere. */
+    public static Map<String, String> environment(JobSpec job, Path dir) {
         Map<String, String> env = new LinkedHashMap<>();
         env.put("PATH", PATH);
         env.put("LANG", "C");

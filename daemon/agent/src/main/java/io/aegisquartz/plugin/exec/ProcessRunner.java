@@ -1,5 +1,6 @@
 package io.aegisquartz.plugin.exec;
 
+import io.aegisquartz.config.Units;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.ExecOutcome.Ending;
 
@@ -176,7 +177,7 @@ public final class ProcessRunner {
         long cpuHardNanos = TimeUnit.SECONDS.toNanos(Math.max(1, (spec.cpu().toMillis() + 999) / 1000) + 1);
 
         if (stopper.terminated) {
-            return new ExecOutcome(Ending.TIMEOUT, -1, "timeout: stopped at the " + human(spec.timeout().toMillis())
+            return new ExecOutcome(Ending.TIMEOUT, -1, "timeout: stopped at the " + Units.format(spec.timeout())
                     + " wall-time limit; SIGTERM to " + stopper.signalled + " process(es)"
                     + (stopper.killed ? ", then SIGKILL" : "") + held, stdout, truncated, pluginStderr, wall, cpu);
         }
@@ -189,7 +190,7 @@ public final class ProcessRunner {
         }
         if (rc == 128 + 24 || (rc == 128 + 9 && cpu >= cpuHardNanos - TimeUnit.MILLISECONDS.toNanos(50))) {
             return new ExecOutcome(Ending.CPU_LIMIT, rc, "cpu_limit: stopped by RLIMIT_CPU at "
-                    + human(spec.cpu().toMillis()) + " of CPU time (" + describeExit(rc) + ")" + held,
+                    + Units.format(spec.cpu()) + " of CPU time (" + describeExit(rc) + ")" + held,
                     stdout, truncated, pluginStderr, wall, cpu);
         }
         if (rc > 128 && rc <= 128 + 64) {
@@ -255,10 +256,6 @@ public final class ProcessRunner {
             case 25 -> " (SIGXFSZ)";
             default -> "";
         };
-    }
-
-    static String human(long millis) {
-        return millis % 1000 == 0 ? millis / 1000 + "s" : millis + "ms";
     }
 
     private static String lastLine(String s) {

@@ -1,0 +1,116 @@
+package io.aegisquartz.plugin;
+
+import io.aegisquartz.api.CommandResult;
+import io.aegisquartz.api.SampleBuilder;
+import io.aegisquartz.api.SampleContext;
+import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.plugin.exec.ExecOutcome;
+import io.aegisquartz.plugin.exec.ExecPlugin;
+import io.aegisquartz.plugin.exec.ExecSpec;
+import io.aegisquartz.plugin.exec.ProcessRunner;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/** The {@link SampleContext} an in-JVM plugin sees during one run. */
+public final class RunContext implements SampleContext {
+
+    /** Log lines one run may write; a plugin logging in a loop must not flood the agent log. */
+    static final int MAX_LOG_LINES = 20;
+    private static final Logger LOG = LoggerFactory.getLogger("plugin");
+
+    private final JobSpec job;
+    private final JobMemory memory;
+    private final MeasurementCollector collector;
+    private final ProcessRunner processes;
+    private volatile RunBudget budget;
+    private int logLines;
+
+    public RunContext(JobSpec job, JobMemory memory, MeasurementCollector collector, ProcessRunner processes) {
+        this.job = job;
+        this.memory = memory;
+        this.collector = collector;
+        this.processes = processes;
+    }
+
+    void bind(RunBudget b) {
+        this.budget = b;
+    }
+
+    @Override
+    public List<String> args() {
+        return job.args();
+    }
+
+    @Override
+    public String job() {
+        return job.name();
+    }
+
+    @Override
+    public SampleBuilder sample(String metric) {
+        return collector.builder(metric);
+    }
+
+    @Override
+    public void log(String message) {
+        if (allowLog()) {
+            LOG.info("job {}: {}", job.name(), message);
+        }
+    }
+
+    @Override
+    public void warn(String message) {
+        if (allowLog()) {
+            LOG.warn("job {}: {}", job.name(), message);
+        }
+    }
+
+    private synchronized boolean allowLog() {
+        logLines++;
+        if (logLines == MAX_LOG_LINES + 1) {
+            LOG.warn("job {}: more than {} log lines in one run; the rest of this run's are dropped", job.name(), MAX_LOG_LINES);
+        }
+        return logLines <= MAX_LOG_LINES;
+    }
+
+    @Override
+    public Map<String, Object> state() {
+        return memory.state();
+    }
+
+    @Override
+    public Duration timeLeft() {
+        RunBudget b = budget;
+        return b == null ? job.options().timeout() : Duration.ofNanos(b.remainingNanos());
+    }
+
+    @Override
+    public boolean stopRequested() {
+        RunBudget b = budget;
+        return (b != null && b.stopReason() != null) || Thread.currentThread().isInterrupted();
+    }
+
+    @Override
+    public CommandResult exec(List<String> command, Duration timeout) throws InterruptedException {
+        if (command.isEmpty()) {
+            throw new IllegalArgumentException("exec needs a command");
+        }
+        Duration limit = timeout.compareTo(timeLeft()) < 0 ? timeout : timeLeft();
+        ExecSpec spec = new ExecSpec(command, job.pluginPath().getParent(), ExecPlugin.environment(job, job.pluginPath().getParent()),
+                limit, job.options().cpu(), job.options().killGrace(), job.options().outputMax());
+        ExecOutcome o = processes.run(spec);
+        if (o.truncated()) {
+            collector.markTruncated();
+        }
+        int code = o.ending() == ExecOutcome.Ending.EXITED ? o.exitCode() : o.ending() == ExecOutcome.Ending.NOT_STARTED ? -1
+                : o.exitCode();
+        String stderr = o.ending() == ExecOutcome.Ending.EXITED ? o.stderr() : (o.stderr() + "\n" + o.detail()).strip();
+        return new CommandResult(code, new String(o.stdout(), StandardCharsets.UTF_8), stderr,
+                o.ending() == ExecOutcome.Ending.TIMEOUT, o.truncated());
+    }
+}
