@@ -55,6 +55,36 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name);
     }
 
+    /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
+    public String diff(JobOptions o) {
+        java.util.List<String> d = new java.util.ArrayList<>();
+        if (!timeout.equals(o.timeout)) {
+            d.add("timeout=" + Units.format(timeout) + " -> " + Units.format(o.timeout));
+        }
+        if (!cpu.equals(o.cpu)) {
+            d.add("cpu=" + Units.format(cpu) + " -> " + Units.format(o.cpu));
+        }
+        if (!killGrace.equals(o.killGrace)) {
+            d.add("kill_grace=" + Units.format(killGrace) + " -> " + Units.format(o.killGrace));
+        }
+        if (outputMax != o.outputMax) {
+            d.add("output_max=" + Units.formatBytes(outputMax) + " -> " + Units.formatBytes(o.outputMax));
+        }
+        if (maxSamples != o.maxSamples) {
+            d.add("max_samples=" + maxSamples + " -> " + o.maxSamples);
+        }
+        if (overlap != o.overlap) {
+            d.add("overlap=" + overlap.name().toLowerCase() + " -> " + o.overlap.name().toLowerCase());
+        }
+        if (misfire != o.misfire) {
+            d.add("misfire=" + misfire.name().toLowerCase() + " -> " + o.misfire.name().toLowerCase());
+        }
+        if (!java.util.Objects.equals(sampler, o.sampler)) {
+            d.add("sampler=" + sampler + " -> " + o.sampler);
+        }
+        return String.join(", ", d);
+    }
+
     /** "timeout=30s cpu=10s ..." as it would be written on a cron line. */
     public String describe() {
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)

@@ -32,6 +32,11 @@ public final class PluginCatalog implements AutoCloseable {
         this.processes = processes;
     }
 
+    /** A catalog with its own runners on {@code threads}. */
+    public static PluginCatalog create(RunnerThreads threads) {
+        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads));
+    }
+
     public InJvmRunner inJvm() {
         return inJvm;
     }

@@ -15,6 +15,8 @@ import java.util.Map;
 public final class SampleJson {
 
     private static final JsonFactory JSON = new JsonFactory();
+    /** 2^53: every whole double below this is exact. */
+    private static final double MAX_EXACT = 9_007_199_254_740_992.0;
     /** Always three fraction digits, so lines sort and diff cleanly. */
     private static final DateTimeFormatter TIME =
             DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
@@ -46,7 +48,7 @@ public final class SampleJson {
             }
             g.writeObjectFieldStart("values");
             for (Map.Entry<String, Double> e : m.values().entrySet()) {
-                g.writeNumberField(e.getKey(), e.getValue());
+                writeNumber(g, e.getKey(), e.getValue());
             }
             g.writeEndObject();
             if (!m.units().isEmpty()) {
@@ -71,6 +73,15 @@ public final class SampleJson {
             g.writeStringField(e.getKey(), e.getValue());
         }
         g.writeEndObject();
+    }
+
+    /** Whole numbers without ".0" or an exponent: 25325268992, not 2.5325268992E10. */
+    private static void writeNumber(JsonGenerator g, String name, double v) throws IOException {
+        if (v == Math.rint(v) && Math.abs(v) < MAX_EXACT) {
+            g.writeNumberField(name, (long) v);
+        } else {
+            g.writeNumberField(name, v);
+        }
     }
 
     private static double round3(double v) {

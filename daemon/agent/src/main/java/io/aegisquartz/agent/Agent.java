@@ -1,0 +1,346 @@
+package io.aegisquartz.agent;
+
+import io.aegisquartz.Version;
+import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.ConfigProblem;
+import io.aegisquartz.config.CronFile;
+import io.aegisquartz.config.CronFileParser;
+import io.aegisquartz.config.HostIdentity;
+import io.aegisquartz.config.JobSource;
+import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.config.Units;
+import io.aegisquartz.plugin.FileStamp;
+import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.PluginException;
+import io.aegisquartz.plugin.RunnerThreads;
+import io.aegisquartz.sample.SampleStamper;
+import io.aegisquartz.schedule.JobExecutor;
+import io.aegisquartz.schedule.JobScheduler;
+import io.aegisquartz.schedule.ReloadPlan;
+import io.aegisquartz.schedule.ScheduledJob;
+import io.aegisquartz.sink.JsonLinesSink;
+import io.aegisquartz.sink.SampleSink;
+import org.quartz.SchedulerException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.text.SimpleDateFormat;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+
+/**
+ * The running agent: settings, identity, sample sink, plugin runners and the schedule, and the
+ * reload that keeps the schedule in step with the cron files.
+ */
+public final class Agent {
+
+    /** Exit code that asks the launcher (or systemd) to start the agent again. */
+    public static final int EXIT_RESTART = 75;
+
+    private static final Logger LOG = LoggerFactory.getLogger("agent");
+    private static final Logger RELOAD = LoggerFactory.getLogger("reload");
+    private static final Logger CONFIG = LoggerFactory.getLogger("config");
+
+    private final AgentSettings settings;
+    private volatile int exitCode;
+    private final Map<String, ScheduledJob> jobs = new LinkedHashMap<>();
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    private RunnerThreads threads;
+    private PluginCatalog catalog;
+    private SampleSink sink;
+    private JobScheduler scheduler;
+    private ConfigWatcher watcher;
+    private HostIdentity.Id identity;
+
+    public Agent(AgentSettings settings) {
+        this.settings = settings;
+    }
+
+    /** Thrown when the agent cannot start at all; the message says what to fix. */
+    public static final class StartException extends Exception {
+        public StartException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** Starts everything and schedules the jobs. A bad cron line does not stop the start; bad settings do. */
+    public void start() throws StartException {
+        if (!settings.problems().isEmpty()) {
+            throw new StartException(settings.file() + " has " + settings.problems().size() + " problem(s):\n"
+                    + settings.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
+        }
+        try {
+            identity = HostIdentity.loadOrCreate(settings.uuidFile());
+        } catch (IOException e) {
+            throw new StartException("host identity: " + e.getMessage());
+        }
+        Path sinkFile = settings.path("sink.file");
+        ensureWritableDir(sinkFile.getParent(), "[sink] file");
+        SampleStamper stamper = new SampleStamper(identity.uuid(), settings.hostname());
+        LOG.info("aegis-quartz {} starting: pid {}, Java {}, home {}, config {}", Version.get(), ProcessHandle.current().pid(),
+                Runtime.version(), settings.home(), settings.confDir());
+        LOG.info("host uuid {} ({}), hostname {}", identity.uuid(), identity.origin(), stamper.hostname());
+        LOG.info("limits per run: {}; workers={}; backoff after {} failures, up to {}",
+                settings.defaultJobOptions().describe(), settings.workers(), settings.integer("limits.backoff_after"),
+                Units.format(settings.duration("limits.backoff_max")));
+        List<String> changed = settings.nonDefaults();
+        if (!changed.isEmpty()) {
+            LOG.info("settings changed from their defaults in {}: {}", settings.file(), String.join(", ", changed));
+        }
+        LOG.info("samples go to {} (no upload endpoint configured), rotated at {} x {}", sinkFile,
+                Units.formatBytes(settings.bytes("sink.max_size")), settings.integer("sink.max_files"));
+
+        sink = new JsonLinesSink(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+        threads = new RunnerThreads(4 * settings.workers() + 4);
+        catalog = PluginCatalog.create(threads);
+        String envProblem = catalog.processes().environmentProblem();
+        if (envProblem != null) {
+            LOG.error("{}; executable plugins will fail", envProblem);
+        }
+        JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
+                this::restart);
+        try {
+            scheduler = new JobScheduler(settings.workers(), executor);
+        } catch (SchedulerException e) {
+            throw new StartException("cannot create the scheduler: " + e.getMessage());
+        }
+        reload("start-up");
+        try {
+            scheduler.start();
+        } catch (SchedulerException e) {
+            throw new StartException("cannot start the scheduler: " + e.getMessage());
+        }
+        if (settings.bool("plugins.watch")) {
+            try {
+                watcher = new ConfigWatcher(settings.duration("plugins.reload_delay"), this::reload);
+                watcher.watch(watchedDirs());
+                watcher.start();
+            } catch (IOException e) {
+                LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
+            }
+        }
+        LOG.info("started with {} job(s); reload with SIGHUP{}", jobs.size(),
+                watcher != null ? " or by editing the cron files and plugins" : "");
+    }
+
+    /** Re-reads the cron files and plugins and applies what changed; logs what it did. */
+    public synchronized void reload(String why) {
+        if (stopping.get()) {
+            return;
+        }
+        boolean startup = jobs.isEmpty() && "start-up".equals(why);
+        if (!startup) {
+            RELOAD.info("reloading ({})", why);
+            noteSettingsChange();
+        }
+        CronFileParser parser = new CronFileParser(settings, new Date());
+        CronFile defaults = parser.parse(JobSource.DEFAULT);
+        CronFile user = parser.parse(JobSource.USER);
+        Map<String, JobSpec> current = new LinkedHashMap<>();
+        jobs.forEach((k, j) -> current.put(k, j.spec()));
+        ReloadPlan plan = ReloadPlan.compute(current, defaults, user);
+
+        for (ConfigProblem p : plan.problems()) {
+            CONFIG.error(p.oneLine());
+        }
+        plan.kept().forEach(RELOAD::warn);
+        List<String> lines = new ArrayList<>();
+        for (JobSpec j : plan.removed()) {
+            ScheduledJob sj = jobs.remove(j.key());
+            unschedule(sj);
+            lines.add("- job " + j.name() + " removed");
+        }
+        for (JobSpec[] c : plan.changed()) {
+            ScheduledJob old = jobs.remove(c[0].key());
+            unschedule(old);
+            ScheduledJob sj = schedule(c[1], old);
+            if (sj != null) {
+                lines.add("~ job " + c[1].name() + ": " + ReloadPlan.describeChange(c[0], c[1]) + "; next run " + next(sj));
+            }
+        }
+        for (JobSpec j : plan.added()) {
+            ScheduledJob sj = schedule(j, null);
+            if (sj != null) {
+                lines.add((startup ? "" : "+ ") + "job " + j.name() + " [" + j.cron() + "] from " + j.where() + "; next run " + next(sj));
+            }
+        }
+        checkPlugins(plan, startup);
+        if (startup) {
+            lines.forEach(LOG::info);
+        } else {
+            RELOAD.info("reload done: {} added, {} changed, {} removed, {} unchanged{}", plan.added().size(), plan.changed().size(),
+                    plan.removed().size(), plan.unchanged().size(),
+                    plan.problems().isEmpty() ? "" : "; " + plan.problems().size() + " problem(s) in the cron files, see above");
+            lines.forEach(RELOAD::info);
+        }
+        if (watcher != null) {
+            watcher.watch(watchedDirs());
+        }
+    }
+
+    /** Compiles or opens the plugins of new and changed jobs, and of jobs whose plugin file changed. */
+    private void checkPlugins(ReloadPlan plan, boolean startup) {
+        Map<Path, List<ScheduledJob>> byPlugin = new LinkedHashMap<>();
+        for (ScheduledJob j : jobs.values()) {
+            byPlugin.computeIfAbsent(j.spec().pluginPath(), k -> new ArrayList<>()).add(j);
+        }
+        for (Map.Entry<Path, List<ScheduledJob>> e : byPlugin.entrySet()) {
+            Path file = e.getKey();
+            FileStamp loaded = catalog.loadedStamp(file);
+            boolean changed = loaded != null && !loaded.equals(FileStamp.of(file));
+            boolean fresh = loaded == null;
+            if (!changed && !fresh) {
+                continue;
+            }
+            for (ScheduledJob j : e.getValue()) {
+                try {
+                    catalog.check(j.spec());
+                } catch (PluginException ex) {
+                    CONFIG.error("{}: job {}: {}{}", j.spec().where(), j.spec().name(), ex.getMessage(),
+                            ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+                }
+            }
+            if (changed && !startup) {
+                RELOAD.info("plugin {} changed; reloaded for job(s) {}", file,
+                        e.getValue().stream().map(j -> j.spec().name()).collect(Collectors.joining(", ")));
+            }
+        }
+        for (JobSpec j : plan.removed()) {
+            if (!byPlugin.containsKey(j.pluginPath())) {
+                catalog.forget(j.pluginPath());
+            }
+        }
+    }
+
+    private ScheduledJob schedule(JobSpec spec, ScheduledJob previous) {
+        try {
+            ScheduledJob sj = scheduler.add(spec, previous, settings.integer("limits.backoff_after"),
+                    settings.duration("limits.backoff_max"), settings.duration("log.failure_summary"));
+            jobs.put(spec.key(), sj);
+            return sj;
+        } catch (SchedulerException | RuntimeException e) {
+            CONFIG.error("{}: job {} cannot be scheduled: {}", spec.where(), spec.name(), e.getMessage());
+            return null;
+        }
+    }
+
+    private void unschedule(ScheduledJob sj) {
+        try {
+            scheduler.remove(sj);
+        } catch (SchedulerException e) {
+            RELOAD.warn("job {} could not be unscheduled: {}", sj.spec().name(), e.getMessage());
+        }
+    }
+
+    private void noteSettingsChange() {
+        AgentSettings now = AgentSettings.load(settings.home(), settings.confDir());
+        if (!now.nonDefaults().equals(settings.nonDefaults()) || !now.problems().isEmpty()) {
+            now.problems().forEach(p -> CONFIG.error(p.oneLine()));
+            RELOAD.warn("{} changed; its settings take effect at the next restart (the cron files and plugins reload now)",
+                    settings.file());
+        }
+    }
+
+    private Map<Path, Predicate<String>> watchedDirs() {
+        Map<Path, Predicate<String>> dirs = new LinkedHashMap<>();
+        dirs.put(settings.confDir(), name -> name.equals(JobSource.DEFAULT.fileName()) || name.equals(JobSource.USER.fileName())
+                || name.equals(AgentSettings.FILE_NAME));
+        Predicate<String> pluginFiles = name -> !name.startsWith(".") && !name.endsWith("~") && !name.endsWith(".swp")
+                && !name.endsWith(".tmp");
+        dirs.putIfAbsent(settings.defaultPluginDir(), pluginFiles);
+        dirs.putIfAbsent(settings.userPluginDir(), pluginFiles);
+        for (ScheduledJob j : jobs.values()) {
+            dirs.putIfAbsent(j.spec().pluginPath().getParent(), pluginFiles);
+        }
+        return dirs;
+    }
+
+    private String next(ScheduledJob sj) {
+        Date d = scheduler.nextFire(sj);
+        return d == null ? "never" : new SimpleDateFormat("yyyy-MM-dd HH:mm:ss").format(d);
+    }
+
+    /** The jobs scheduled now, by key. */
+    public synchronized Map<String, ScheduledJob> jobs() {
+        return new LinkedHashMap<>(jobs);
+    }
+
+    /** The next fire time of a job, or null. */
+    public Date nextFire(ScheduledJob job) {
+        return scheduler.nextFire(job);
+    }
+
+    /** Asks for a restart: stops cleanly with exit code {@link #EXIT_RESTART} for the launcher to act on. */
+    private void restart(String reason) {
+        if (stopping.get()) {
+            return;
+        }
+        LOG.error("restarting: {}", reason);
+        exitCode = EXIT_RESTART;
+        // Not on the calling worker: stop() waits for all workers to finish.
+        new Thread(this::stop, "aegis-restart").start();
+    }
+
+    /** 0, or {@link #EXIT_RESTART} if the agent stopped to be restarted. */
+    public int exitCode() {
+        return exitCode;
+    }
+
+    /** Stops firing, lets running jobs end within their limits, and closes the sink. Idempotent. */
+    public void stop() {
+        if (!stopping.compareAndSet(false, true)) {
+            awaitStop();
+            return;
+        }
+        LOG.info("stopping: waiting for running jobs to end (each within its own limits)");
+        if (watcher != null) {
+            watcher.close();
+        }
+        if (scheduler != null) {
+            scheduler.shutdown(true);
+        }
+        if (catalog != null) {
+            catalog.close();
+        }
+        if (threads != null) {
+            threads.close();
+        }
+        if (sink != null) {
+            sink.close();
+        }
+        LOG.info("stopped");
+        stopped.countDown();
+    }
+
+    /** Blocks until {@link #stop()} has finished. */
+    public void awaitStop() {
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void ensureWritableDir(Path dir, String what) throws StartException {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new StartException(what + ": cannot create " + dir + ": " + e.getMessage());
+        }
+        if (!Files.isWritable(dir)) {
+            throw new StartException(what + ": " + dir + " is not writable by this user");
+        }
+    }
+}

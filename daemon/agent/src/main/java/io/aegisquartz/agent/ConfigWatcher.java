@@ -1,0 +1,128 @@
+package io.aegisquartz.agent;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
+
+/**
+ * Watches the config directory and the plugin directories, and asks for a reload once changes have
+ * settled.
+ *
+ * <p>Uses the kernel's inotify through {@link WatchService}: the thread blocks until something
+ * changes, so there are no periodic wake-ups. Several writes in a row (an editor saving, a package
+ * upgrade) become one reload after {@code settle} of quiet.
+ */
+final class ConfigWatcher implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger("reload");
+
+    private final WatchService service;
+    private final Duration settle;
+    private final Consumer<String> reload;
+    private final Map<Path, WatchKey> keys = new HashMap<>();
+    private final Map<WatchKey, Predicate<String>> filters = new HashMap<>();
+    private final Thread thread;
+
+    ConfigWatcher(Duration settle, Consumer<String> reload) throws IOException {
+        this.service = FileSystems.getDefault().newWatchService();
+        this.settle = settle;
+        this.reload = reload;
+        this.thread = new Thread(null, this::loop, "aegis-watch", 256 * 1024);
+        thread.setDaemon(true);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** Watches exactly {@code dirs} from now on; {@code filter} picks the file names that matter in each. */
+    synchronized void watch(Map<Path, Predicate<String>> dirs) {
+        for (var it = keys.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (!dirs.containsKey(e.getKey())) {
+                e.getValue().cancel();
+                filters.remove(e.getValue());
+                it.remove();
+            }
+        }
+        for (var e : dirs.entrySet()) {
+            Path dir = e.getKey();
+            if (keys.containsKey(dir) || !Files.isDirectory(dir)) {
+                continue;
+            }
+            try {
+                WatchKey k = dir.register(service, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                        StandardWatchEventKinds.ENTRY_DELETE);
+                keys.put(dir, k);
+                filters.put(k, e.getValue());
+            } catch (IOException ex) {
+                LOG.warn("cannot watch {} for changes ({}); edits there take effect on SIGHUP only", dir, ex.getMessage());
+            }
+        }
+    }
+
+    private void loop() {
+        try {
+            while (true) {
+                Set<String> changed = new TreeSet<>();
+                collect(service.take(), changed);
+                WatchKey more;
+                while ((more = service.poll(settle.toMillis(), TimeUnit.MILLISECONDS)) != null) {
+                    collect(more, changed);
+                }
+                if (!changed.isEmpty()) {
+                    reload.accept("changed on disk: " + String.join(", ", changed));
+                }
+            }
+        } catch (InterruptedException | ClosedWatchServiceException e) {
+            // Shutting down.
+        }
+    }
+
+    private void collect(WatchKey key, Set<String> changed) {
+        Predicate<String> filter;
+        Path dir;
+        synchronized (this) {
+            filter = filters.get(key);
+            dir = (Path) key.watchable();
+        }
+        for (WatchEvent<?> ev : key.pollEvents()) {
+            if (ev.kind() == StandardWatchEventKinds.OVERFLOW) {
+                changed.add(dir + " (many changes)");
+                continue;
+            }
+            String name = ev.context().toString();
+            if (filter != null && filter.test(name)) {
+                changed.add(dir.resolve(name).toString());
+            }
+        }
+        key.reset();
+    }
+
+    @Override
+    public void close() {
+        thread.interrupt();
+        try {
+            service.close();
+        } catch (IOException ignored) {
+            // Closing a watch service only releases an inotify descriptor.
+        }
+    }
+}

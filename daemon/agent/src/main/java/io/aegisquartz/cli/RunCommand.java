@@ -1,0 +1,71 @@
+package io.aegisquartz.cli;
+
+import io.aegisquartz.agent.Agent;
+import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.log.LogSetup;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Set;
+
+/** Runs the agent in the foreground until SIGTERM or SIGINT. */
+final class RunCommand implements Command {
+
+    @Override
+    public String name() {
+        return "run";
+    }
+
+    @Override
+    public String summary() {
+        return "Run the agent in the foreground (what the service runs)";
+    }
+
+    @Override
+    public String help() {
+        return """
+                Usage: aegis-quartz run
+
+                Runs the agent in the foreground: schedules the jobs of aegis_quartz.conf.default and
+                aegis_quartz.conf.user, writes samples to [sink] file and logs to [log] file (also to
+                the terminal when there is one).
+
+                  SIGHUP          reload the cron files and plugins (editing them does too)
+                  SIGTERM/SIGINT  stop: no new runs; running jobs end within their own limits
+
+                Exits 1 if aegis_config.ini has problems or the agent cannot start, and 75 when it
+                restarts itself (too many abandoned plugin threads); the launcher starts it again.
+                """;
+    }
+
+    @Override
+    public int run(Cli cli, List<String> args) throws Exception {
+        new Args(name(), args, Set.of(), Set.of(), false);
+        AgentSettings settings = cli.settings();
+        if (!settings.problems().isEmpty()) {
+            cli.err().println("aegis-quartz: cannot start, " + settings.file() + " has problems:");
+            settings.problems().forEach(p -> cli.err().println(p.format()));
+            return Cli.PROBLEMS;
+        }
+        String console = settings.string("log.console");
+        boolean toConsole = console.equals("always") || (console.equals("auto") && System.console() != null);
+        LogSetup.apply(settings.path("log.file"), settings.string("log.level"), settings.bytes("log.max_size"),
+                settings.integer("log.max_files"), toConsole);
+
+        Agent agent = new Agent(settings);
+        Signals.onStop(agent::stop);
+        Signals.onReload(() -> agent.reload("SIGHUP"));
+        try {
+            agent.start();
+        } catch (Agent.StartException e) {
+            LoggerFactory.getLogger("agent").error("cannot start: {}", e.getMessage());
+            cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
+            agent.stop();
+            return Cli.PROBLEMS;
+        }
+        agent.awaitStop();
+        // Flush the log before the process ends: it holds the last words.
+        ((ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory()).stop();
+        return agent.exitCode();
+    }
+}

@@ -1,0 +1,142 @@
+package io.aegisquartz.schedule;
+
+import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.config.Units;
+import io.aegisquartz.plugin.FileStamp;
+import io.aegisquartz.plugin.Plugin;
+import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.PluginException;
+import io.aegisquartz.plugin.RunResult;
+import io.aegisquartz.plugin.RunResultBuilder;
+import io.aegisquartz.sample.Measurement;
+import io.aegisquartz.sample.SampleStamper;
+import io.aegisquartz.sample.Status;
+import io.aegisquartz.sink.SampleSink;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Date;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * What happens when a job fires: admit or skip, run the plugin, stamp and write the samples, then
+ * update the job's backoff, failure log and quarantine.
+ */
+public final class JobExecutor {
+
+    private static final Logger LOG = LoggerFactory.getLogger("job");
+
+    private final PluginCatalog catalog;
+    private final SampleStamper stamper;
+    private final SampleSink sink;
+    private final int maxAbandoned;
+    private final Consumer<String> restart;
+
+    /**
+     * @param maxAbandoned abandoned plugin threads tolerated before asking for a restart
+     * @param restart      called with the reason when the agent must restart itself
+     */
+    public JobExecutor(PluginCatalog catalog, SampleStamper stamper, SampleSink sink, int maxAbandoned, Consumer<String> restart) {
+        this.catalog = catalog;
+        this.stamper = stamper;
+        this.sink = sink;
+        this.maxAbandoned = maxAbandoned;
+        this.restart = restart;
+    }
+
+    /** A fire of {@code job}; runs on a worker thread. */
+    public void fire(ScheduledJob job) {
+        String[] why = new String[2];
+        ScheduledJob.Gate gate = job.admit(System.currentTimeMillis(), FileStamp.of(job.spec().pluginPath()), why);
+        if (why[1] != null) {
+            LOG.info(why[1]);
+        }
+        if (gate == ScheduledJob.Gate.SKIP) {
+            skipped(job, why[0]);
+            return;
+        }
+        if (gate == ScheduledJob.Gate.QUEUED) {
+            return;
+        }
+        try {
+            run(job);
+            while (job.finishRun()) {
+                if (job.readmit(System.currentTimeMillis(), why) == ScheduledJob.Gate.SKIP) {
+                    job.release();
+                    skipped(job, why[0]);
+                    return;
+                }
+                run(job);
+            }
+        } catch (InterruptedException e) {
+            job.release();
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException | Error e) {
+            job.release();
+            throw e;
+        }
+    }
+
+    /** Quartz missed a fire time of {@code job}; with misfire=skip the fire will not happen. */
+    public void misfired(ScheduledJob job, Date missed, boolean willRunNow) {
+        String when = missed == null ? "a fire time" : "its fire time " + FailureLog.clock(missed.getTime());
+        if (willRunNow) {
+            LOG.info("job {} missed {}; running it once now (misfire=run_once)", job.spec().name(), when);
+            return;
+        }
+        String reason = "missed " + when + " (agent paused, all workers busy, or the clock jumped); misfire=skip";
+        LOG.warn("job {} {}", job.spec().name(), reason);
+        skipped(job, reason);
+    }
+
+    private void run(ScheduledJob job) throws InterruptedException {
+        JobSpec spec = job.spec();
+        RunResult r;
+        FileStamp stamp = null;
+        try {
+            Plugin plugin = catalog.check(spec);
+            stamp = catalog.loadedStamp(spec.pluginPath());
+            job.usedPlugin(stamp);
+            r = plugin.run(spec, job.memory());
+        } catch (PluginException e) {
+            r = RunResultBuilder.notRun(spec.defaultMetric(), Status.ERROR, "plugin cannot be loaded: " + e.getMessage()
+                    + (e.fix() == null ? "" : " (fix: " + e.fix() + ")"));
+        }
+        write(spec, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
+
+        long now = System.currentTimeMillis();
+        String note = null;
+        if (job.backoff().record(r.failed(), now, job.intervalMillis())) {
+            note = "backing off: next run not before " + FailureLog.clock(job.backoff().until()) + " (pause "
+                    + Units.format(Duration.ofMillis(job.backoff().pauseMillis())) + ", doubling with each further failure)";
+        }
+        job.failures().record(r.outcome(), r.reason(), now, note);
+
+        if (r.abandoned()) {
+            job.quarantine("a run at " + FailureLog.clock(now) + " did not stop when told to and its thread was abandoned; "
+                    + "the job resumes when its plugin file changes", stamp);
+            int alive = catalog.inJvm().abandoned().alive();
+            LOG.error("job {} quarantined: its plugin thread ignored the stop request and was abandoned ({} abandoned thread(s) alive, limit {})",
+                    spec.name(), alive, maxAbandoned);
+            if (alive > maxAbandoned) {
+                restart.accept(alive + " abandoned plugin threads are still running (limit " + maxAbandoned
+                        + "); restarting is the only way to reclaim them");
+            }
+        }
+    }
+
+    private void skipped(ScheduledJob job, String reason) {
+        JobSpec spec = job.spec();
+        write(spec, List.of(Measurement.status(System.currentTimeMillis(), spec.defaultMetric(), Status.SKIPPED, reason)), 0, 0, false);
+    }
+
+    private void write(JobSpec spec, List<Measurement> measurements, long wall, long cpu, boolean truncated) {
+        try {
+            sink.write(stamper.stamp(spec.name(), spec.pluginRef(), measurements, wall, cpu, truncated));
+        } catch (RuntimeException e) {
+            LOG.error("job {}: {} sample(s) could not be written and are lost: {}", spec.name(), measurements.size(), e.toString());
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package io.aegisquartz.schedule;
+
+import io.aegisquartz.config.JobOptions;
+import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.plugin.JobMemory;
+import org.quartz.CronScheduleBuilder;
+import org.quartz.CronTrigger;
+import org.quartz.Job;
+import org.quartz.JobBuilder;
+import org.quartz.JobDetail;
+import org.quartz.JobKey;
+import org.quartz.Scheduler;
+import org.quartz.SchedulerException;
+import org.quartz.Trigger;
+import org.quartz.TriggerBuilder;
+import org.quartz.TriggerKey;
+import org.quartz.impl.DirectSchedulerFactory;
+import org.quartz.listeners.TriggerListenerSupport;
+import org.quartz.simpl.RAMJobStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Date;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Quartz with the in-memory job store and our {@link WorkerPool}, holding one cron trigger per job.
+ *
+ * <p>Built with {@link DirectSchedulerFactory}, so no quartz.properties is read and no JDBC store or
+ * plugin can be configured by accident.
+ */
+public final class JobScheduler implements AutoCloseable {
+
+    /**
+     * How late a fire may be and still run as scheduled. Later than this (a paused JVM, every worker
+     * busy, the clock jumping forward) and the job's misfire policy applies: skip, or run once now.
+     */
+    static final long MISFIRE_THRESHOLD_MS = 2_000;
+
+    private static final Logger LOG = LoggerFactory.getLogger("job");
+    private static final AtomicLong INSTANCES = new AtomicLong();
+
+    private final Scheduler quartz;
+    private final JobExecutor executor;
+    private final Map<String, ScheduledJob> byId = new ConcurrentHashMap<>();
+    private final AtomicLong ids = new AtomicLong();
+
+    public JobScheduler(int workers, JobExecutor executor) throws SchedulerException {
+        this.executor = executor;
+        RAMJobStore store = new RAMJobStore();
+        store.setMisfireThreshold(MISFIRE_THRESHOLD_MS);
+        String name = "aegis-quartz-" + INSTANCES.incrementAndGet();
+        DirectSchedulerFactory.getInstance().createScheduler(name, name, new WorkerPool(workers), store);
+        quartz = DirectSchedulerFactory.getInstance().getScheduler(name);
+        quartz.setJobFactory((bundle, scheduler) -> job(byId.get(bundle.getJobDetail().getKey().getName())));
+        quartz.getListenerManager().addTriggerListener(new MisfireListener());
+    }
+
+    private Job job(ScheduledJob j) {
+        return context -> {
+            if (j == null) {
+                return; // removed between Quartz picking the trigger and firing it
+            }
+            try {
+                executor.fire(j);
+            } catch (RuntimeException | Error e) {
+                LOG.error("unexpected error running job {}", j.spec().name(), e);
+            }
+        };
+    }
+
+    public void start() throws SchedulerException {
+        quartz.start();
+    }
+
+    /**
+     * Schedules {@code spec}. {@code previous} is the job's old version when a reload changed it: its
+     * state and its running flag carry over, so the new version never overlaps the old one's run.
+     */
+    public ScheduledJob add(JobSpec spec, ScheduledJob previous, int backoffAfter, Duration backoffMax, Duration failureSummary)
+            throws SchedulerException {
+        String id = "job-" + ids.incrementAndGet();
+        JobMemory memory = previous == null ? new JobMemory() : previous.memory();
+        ScheduledJob.Slot slot = previous == null ? new ScheduledJob.Slot() : previous.slot();
+        ScheduledJob job = new ScheduledJob(id, spec, memory, slot, backoffAfter, backoffMax, failureSummary);
+        byId.put(id, job);
+        String group = spec.source().name().toLowerCase();
+        JobDetail detail = JobBuilder.newJob(Job.class).withIdentity(id, group).build();
+        CronScheduleBuilder schedule = CronScheduleBuilder.cronSchedule(spec.cron());
+        schedule = spec.options().misfire() == JobOptions.Misfire.RUN_ONCE
+                ? schedule.withMisfireHandlingInstructionFireAndProceed()
+                : schedule.withMisfireHandlingInstructionDoNothing();
+        Trigger trigger = TriggerBuilder.newTrigger().withIdentity(id, group).withSchedule(schedule).forJob(detail).build();
+        try {
+            quartz.scheduleJob(detail, trigger);
+        } catch (SchedulerException | RuntimeException e) {
+            byId.remove(id);
+            throw e;
+        }
+        return job;
+    }
+
+    /** Unschedules {@code job}; a run in progress finishes. */
+    public void remove(ScheduledJob job) throws SchedulerException {
+        quartz.deleteJob(new JobKey(job.id(), job.spec().source().name().toLowerCase()));
+        byId.remove(job.id());
+    }
+
+    /** The next time {@code job} fires, or null if never. */
+    public Date nextFire(ScheduledJob job) {
+        try {
+            Trigger t = quartz.getTrigger(new TriggerKey(job.id(), job.spec().source().name().toLowerCase()));
+            return t == null ? null : t.getNextFireTime();
+        } catch (SchedulerException e) {
+            return null;
+        }
+    }
+
+    /** Stops firing; with {@code waitForRuns}, returns when running jobs have ended (each within its limits). */
+    public void shutdown(boolean waitForRuns) {
+        try {
+            quartz.shutdown(waitForRuns);
+        } catch (SchedulerException e) {
+            LOG.warn("scheduler did not shut down cleanly: {}", e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        shutdown(false);
+    }
+
+    private final class MisfireListener extends TriggerListenerSupport {
+        @Override
+        public String getName() {
+            return "aegis-misfires";
+        }
+
+        @Override
+        public void triggerMisfired(Trigger trigger) {
+            ScheduledJob j = byId.get(trigger.getKey().getName());
+            if (j != null) {
+                // Quartz hands us the trigger as it was before the misfire policy moved it on.
+                boolean runNow = trigger.getMisfireInstruction() == CronTrigger.MISFIRE_INSTRUCTION_FIRE_ONCE_NOW;
+                executor.misfired(j, trigger.getNextFireTime(), runNow);
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+package io.aegisquartz.schedule;
+
+import io.aegisquartz.config.JobOptions;
+import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.config.Units;
+import io.aegisquartz.plugin.FileStamp;
+import io.aegisquartz.plugin.JobMemory;
+import org.quartz.CronExpression;
+
+import java.text.ParseException;
+import java.time.Duration;
+import java.util.Date;
+
+/**
+ * One scheduled job and what it remembers between fires: whether it is running, its backoff, its
+ * failure streak, quarantine, and the plugin's state.
+ *
+ * <p>Decides, on each fire, whether to run, queue or skip; never blocks a worker waiting for
+ * its own previous run.
+ */
+public final class ScheduledJob {
+
+    /** What a fire should do. */
+    enum Gate { RUN, QUEUED, SKIP }
+
+    private final String id;
+    private final JobSpec spec;
+    private final JobMemory memory;
+    private final long intervalMillis;
+    private final Backoff backoff;
+    private final FailureLog failures;
+
+    /**
+     * Whether a run is going. Shared between the old and new version of a job changed by a reload,
+     * so a new definition never starts while the old one's run is still going.
+     */
+    static final class Slot {
+        private boolean running;
+        private long runningSince;
+        private boolean queued;
+        private boolean skipStreak;
+    }
+
+    private final Slot slot;
+    private final Object lock;
+    private String quarantine;
+    private FileStamp quarantineStamp;
+    private FileStamp lastStamp;
+
+    ScheduledJob(String id, JobSpec spec, JobMemory memory, Slot slot, int backoffAfter, Duration backoffMax,
+                 Duration failureSummary) {
+        this.id = id;
+        this.slot = slot;
+        this.lock = slot;
+        this.spec = spec;
+        this.memory = memory;
+        this.intervalMillis = interval(spec.cron());
+        this.backoff = new Backoff(backoffAfter, backoffMax.toMillis());
+        this.failures = new FailureLog(spec.name(), failureSummary);
+    }
+
+    /** The Quartz job name. */
+    public String id() {
+        return id;
+    }
+
+    public JobSpec spec() {
+        return spec;
+    }
+
+    public JobMemory memory() {
+        return memory;
+    }
+
+    Slot slot() {
+        return slot;
+    }
+
+    /** True while a run is in progress. */
+    public boolean running() {
+        synchronized (lock) {
+            return slot.running;
+        }
+    }
+
+    /** The quarantine reason, or null. */
+    public String quarantine() {
+        synchronized (lock) {
+            return quarantine;
+        }
+    }
+
+    long intervalMillis() {
+        return intervalMillis;
+    }
+
+    Backoff backoff() {
+        return backoff;
+    }
+
+    FailureLog failures() {
+        return failures;
+    }
+
+    /**
+     * Decides what a fire at {@code nowMillis} does; on SKIP, {@code why[0]} says why and
+     * {@code why[1]} is non-null if the skip deserves a log line.
+     */
+    Gate admit(long nowMillis, FileStamp pluginStamp, String[] why) {
+        synchronized (lock) {
+            if (quarantine != null && pluginStamp != null && !pluginStamp.equals(quarantineStamp)) {
+                why[1] = "job " + spec.name() + " leaves quarantine: its plugin file changed";
+                quarantine = null;
+                quarantineStamp = null;
+            }
+            if (quarantine != null) {
+                why[0] = "quarantined: " + quarantine;
+                return Gate.SKIP;
+            }
+            long until = backoff.until();
+            if (until > nowMillis) {
+                why[0] = "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs; next run not before "
+                        + FailureLog.clock(until);
+                return Gate.SKIP;
+            }
+            if (slot.running) {
+                if (spec.options().overlap() == JobOptions.Overlap.QUEUE && !slot.queued) {
+                    slot.queued = true;
+                    return Gate.QUEUED;
+                }
+                why[0] = "previous run still going (started " + FailureLog.clock(slot.runningSince) + ", limit "
+                        + Units.format(spec.options().timeout()) + ")";
+                if (!slot.skipStreak) {
+                    slot.skipStreak = true;
+                    why[1] = "job " + spec.name() + ": fire skipped, " + why[0] + "; further skips are only in the samples";
+                }
+                return Gate.SKIP;
+            }
+            slot.running = true;
+            slot.skipStreak = false;
+            slot.runningSince = nowMillis;
+            return Gate.RUN;
+        }
+    }
+
+    /** After a run: true if a queued fire should run now (the caller keeps the running flag). */
+    boolean finishRun() {
+        synchronized (lock) {
+            if (slot.queued) {
+                slot.queued = false;
+                return true;
+            }
+            slot.running = false;
+            return false;
+        }
+    }
+
+    /** Clears the running flag after a queued re-run was refused by the gate. */
+    void release() {
+        synchronized (lock) {
+            slot.running = false;
+            slot.queued = false;
+        }
+    }
+
+    /** Re-admits a queued run (the job already holds the running flag). */
+    Gate readmit(long nowMillis, String[] why) {
+        synchronized (lock) {
+            if (quarantine != null) {
+                why[0] = "quarantined: " + quarantine;
+                return Gate.SKIP;
+            }
+            if (backoff.until() > nowMillis) {
+                why[0] = "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs; next run not before "
+                        + FailureLog.clock(backoff.until());
+                return Gate.SKIP;
+            }
+            slot.runningSince = nowMillis;
+            return Gate.RUN;
+        }
+    }
+
+    /** Stops running this job until its plugin file differs from {@code stamp}. */
+    void quarantine(String reason, FileStamp stamp) {
+        synchronized (lock) {
+            quarantine = reason;
+            quarantineStamp = stamp;
+        }
+    }
+
+    /** Notes the plugin version a run used; a different version than last time forgets the state. */
+    void usedPlugin(FileStamp stamp) {
+        synchronized (lock) {
+            if (lastStamp != null && stamp != null && !lastStamp.equals(stamp)) {
+                memory.clear();
+            }
+            lastStamp = stamp;
+        }
+    }
+
+    /** Interval between two fires after now, used as the unit of backoff; a minute if it cannot be told. */
+    static long interval(String cron) {
+        try {
+            CronExpression ce = new CronExpression(cron);
+            Date a = ce.getNextValidTimeAfter(new Date());
+            Date b = a == null ? null : ce.getNextValidTimeAfter(a);
+            return a == null || b == null ? 60_000 : b.getTime() - a.getTime();
+        } catch (ParseException e) {
+            return 60_000;
+        }
+    }
+}
