@@ -7,9 +7,8 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.time.LocalTime;
 import java.time.ZoneId;
-import java.time.temporal.ChronoUnit;
+import java.time.format.DateTimeFormatter;
 
 /**
  * Logs a job's failures the way a person tailing the log wants them: the first failure in full, a
@@ -19,6 +18,7 @@ import java.time.temporal.ChronoUnit;
 final class FailureLog {
 
     private static final Logger LOG = LoggerFactory.getLogger("job");
+    private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault());
 
     private final String job;
     private final long summaryMillis;
@@ -76,7 +76,8 @@ final class FailureLog {
         return failingWith != null;
     }
 
+    /** Local wall-clock time, HH:mm:ss. */
     static String clock(long epochMillis) {
-        return LocalTime.ofInstant(Instant.ofEpochMilli(epochMillis), ZoneId.systemDefault()).truncatedTo(ChronoUnit.SECONDS).toString();
+        return CLOCK.format(Instant.ofEpochMilli(epochMillis));
     }
 }

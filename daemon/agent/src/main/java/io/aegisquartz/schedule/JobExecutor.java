@@ -12,9 +12,11 @@ import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;
 import io.aegisquartz.sink.SampleSink;
+import org.quartz.CronExpression;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.text.ParseException;
 import java.time.Duration;
 import java.util.Date;
 import java.util.List;
@@ -81,7 +83,10 @@ public final class JobExecutor {
 
     /** Quartz missed a fire time of {@code job}; with misfire=skip the fire will not happen. */
     public void misfired(ScheduledJob job, Date missed, boolean willRunNow) {
-        String when = missed == null ? "a fire time" : "its fire time " + FailureLog.clock(missed.getTime());
+        int count = missed == null ? 1 : missedCount(job.spec().cron(), missed);
+        String when = missed == null ? "a fire time"
+                : count == 1 ? "its fire time " + FailureLog.clock(missed.getTime())
+                : count + " fire times since " + FailureLog.clock(missed.getTime());
         if (willRunNow) {
             LOG.info("job {} missed {}; running it once now (misfire=run_once)", job.spec().name(), when);
             return;
@@ -89,6 +94,21 @@ public final class JobExecutor {
         String reason = "missed " + when + " (agent paused, all workers busy, or the clock jumped); misfire=skip";
         LOG.warn("job {} {}", job.spec().name(), reason);
         skipped(job, reason);
+    }
+
+    /** Fire times from {@code first} up to now, counted with the job's own cron expression (at most 100,000). */
+    static int missedCount(String cron, Date first) {
+        try {
+            CronExpression ce = new CronExpression(cron);
+            long now = System.currentTimeMillis();
+            int n = 0;
+            for (Date d = first; d != null && d.getTime() <= now && n < 100_000; d = ce.getNextValidTimeAfter(d)) {
+                n++;
+            }
+            return Math.max(1, n);
+        } catch (ParseException e) {
+            return 1;
+        }
     }
 
     private void run(ScheduledJob job) throws InterruptedException {

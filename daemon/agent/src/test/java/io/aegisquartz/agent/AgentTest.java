@@ -1,0 +1,271 @@
+package io.aegisquartz.agent;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.aegisquartz.schedule.ScheduledJob;
+import io.aegisquartz.testing.AgentHome;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The agent in this JVM, on a real home directory, with real plugins, cron files and a real sink. */
+class AgentTest {
+
+    private static final String FAST_RELOAD = "[plugins]\nreload_delay = 100ms\n";
+
+    @TempDir
+    Path dir;
+
+    private Agent agent;
+
+    @AfterEach
+    void stopAgent() {
+        if (agent != null) {
+            agent.stop();
+        }
+    }
+
+    private Agent start(AgentHome home) throws Exception {
+        agent = new Agent(home.settings());
+        agent.start();
+        return agent;
+    }
+
+    private static ScheduledJob job(Agent a, String name) {
+        return a.jobs().values().stream().filter(j -> j.spec().name().equals(name)).findFirst().orElse(null);
+    }
+
+    @Test
+    void editingOneCronLineReschedulesOnlyThatJob() throws Exception {
+        AgentHome home = new AgentHome(dir, FAST_RELOAD);
+        home.userPlugin("a.sh", "#!/bin/sh\necho '{\"metric\":\"a\",\"values\":{\"x\":1}}'\n");
+        home.userPlugin("b.sh", "#!/bin/sh\necho '{\"metric\":\"b\",\"values\":{\"x\":1}}'\n");
+        home.cron("aegis_quartz.conf.user", "[0 0 3 * * ?] user/a.sh\n[0 0 4 * * ?] user/b.sh\n");
+        start(home);
+        ScheduledJob a = job(agent, "user/a.sh");
+        ScheduledJob b = job(agent, "user/b.sh");
+
+        // The file watcher picks the edit up; no signal, no restart.
+        home.cron("aegis_quartz.conf.user", "[0 30 3 * * ?] user/a.sh\n[0 0 4 * * ?] user/b.sh\n");
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> job(agent, "user/a.sh") != a);
+        ScheduledJob a2 = job(agent, "user/a.sh");
+        assertEquals("0 30 3 * * ?", a2.spec().cron());
+        assertSame(b, job(agent, "user/b.sh"), "the unchanged job was not touched");
+        assertSame(a.memory(), a2.memory(), "a changed job keeps its plugin state");
+    }
+
+    @Test
+    void aBadEditKeepsTheLastGoodSchedule() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
+        home.userPlugin("a.sh", "#!/bin/sh\necho 'OK'\n");
+        home.userPlugin("b.sh", "#!/bin/sh\necho 'OK'\n");
+        home.cron("aegis_quartz.conf.user", "[0 0 3 * * ?] user/a.sh\n[0 0 4 * * ?] user/b.sh\n");
+        start(home);
+        ScheduledJob a = job(agent, "user/a.sh");
+        ScheduledJob b = job(agent, "user/b.sh");
+
+        // Hours 25 on a's line: its job keeps the old definition; b is untouched.
+        home.cron("aegis_quartz.conf.user", "[0 0 25 * * ?] user/a.sh\n[0 0 4 * * ?] user/b.sh\n");
+        agent.reload("SIGHUP");
+        assertSame(a, job(agent, "user/a.sh"));
+        assertSame(b, job(agent, "user/b.sh"));
+
+        // A line that cannot even be identified might be an edit of any job: nothing is removed.
+        home.cron("aegis_quartz.conf.user", "[0 0 4 * * ? user/b.sh\n");
+        agent.reload("SIGHUP");
+        assertEquals(2, agent.jobs().size());
+
+        // Fixing the file applies it: a is removed, b stays.
+        home.cron("aegis_quartz.conf.user", "[0 0 4 * * ?] user/b.sh\n");
+        agent.reload("SIGHUP");
+        assertEquals(1, agent.jobs().size());
+        assertSame(b, job(agent, "user/b.sh"));
+    }
+
+    @Test
+    void aBrokenUserFileNeverDisablesDefaultJobs() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
+        Files.writeString(home.home().resolve("plugins-default/d.sh"), "#!/bin/sh\necho OK\n");
+        home.home().resolve("plugins-default/d.sh").toFile().setExecutable(true);
+        home.cron("aegis_quartz.conf.default", "[0 0 3 * * ?] default/d.sh\n");
+        home.cron("aegis_quartz.conf.user", "this is not a cron line\n[0 0 3 * * ?] default/d.sh\n[broken\n");
+        start(home);
+
+        assertEquals(1, agent.jobs().size());
+        assertEquals("default/d.sh", agent.jobs().values().iterator().next().spec().name());
+    }
+
+    @Test
+    void anOverlappingFireIsSkippedAndRecordedAsSkipped() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
+        home.userPlugin("slow.sh", "#!/bin/sh\nsleep 2.5\necho 'SLOW OK'\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=10s user/slow.sh\n");
+        start(home);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("user/slow.sh", "skipped").isEmpty());
+        JsonNode skipped = home.samples("user/slow.sh", "skipped").get(0);
+        assertTrue(skipped.get("message").asText().startsWith("previous run still going"), skipped.toString());
+        await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("user/slow.sh", "ok").isEmpty());
+    }
+
+    @Test
+    void aJobThatKeepsFailingIsBackedOffAndItsSamplesSaySo() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[limits]\nbackoff_after = 2\n");
+        home.userPlugin("broken.sh", "#!/bin/sh\necho 'something broke' >&2\nexit 7\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/broken.sh\n");
+        start(home);
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> home.samples("user/broken.sh", s ->
+                s.get("status").asText().equals("skipped") && s.get("message").asText().startsWith("backing off")).size() > 0);
+        List<JsonNode> errors = home.samples("user/broken.sh", "error");
+        assertTrue(errors.size() >= 2);
+        assertTrue(errors.get(0).get("message").asText().contains("exit code 7"), errors.get(0).toString());
+        assertTrue(errors.get(0).get("message").asText().contains("something broke"), "stderr's last line is in the reason");
+    }
+
+    @Test
+    void missedFiresAreSkippedNotReplayedAndOtherJobsKeepRunning() throws Exception {
+        // One worker: while the hog holds it for 4 s, the ticker's fires pass their time.
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[agent]\nworkers = 1\n");
+        home.userPlugin("hog.sh", "#!/bin/sh\nsleep 4\necho 'HOG OK'\n");
+        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
+        home.cron("aegis_quartz.conf.user", "[0/10 * * * * ?] user/hog.sh\n[* * * * * ?] user/tick.sh\n");
+        start(home);
+
+        await().atMost(Duration.ofSeconds(25)).until(() -> !home.samples("user/tick.sh", s ->
+                s.get("status").asText().equals("skipped") && s.get("message").asText().startsWith("missed")).isEmpty());
+        await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("user/hog.sh", "ok").isEmpty());
+        // After the hog is done the ticker runs again, once a second, not a burst of the missed fires.
+        long hogEnd = millis(home.samples("user/hog.sh", "ok").get(0));
+        await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("user/tick.sh", s ->
+                s.get("status").asText().equals("ok") && millis(s) > hogEnd + 2_000).size() >= 1);
+        long burst = home.samples("user/tick.sh", s -> s.get("status").asText().equals("ok")
+                && millis(s) > hogEnd && millis(s) <= hogEnd + 1_000).size();
+        assertTrue(burst <= 2, "at most the one late fire plus the next on-time one in the second after, got " + burst);
+    }
+
+    @Test
+    void aSlowJobDoesNotDelayTheOthers() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
+        home.userPlugin("slow.sh", "#!/bin/sh\nsleep 5\necho 'SLOW OK'\n");
+        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/slow.sh\n[* * * * * ?] user/tick.sh\n");
+        start(home);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("user/tick.sh", "ok").size() >= 4);
+        assertTrue(home.samples("user/tick.sh", "skipped").isEmpty(), "the ticker never missed a fire");
+    }
+
+    @Test
+    void pluginThreadsThatWillNotStopAreQuarantinedAndTooManyRestartTheAgent() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[limits]\nmax_abandoned_threads = 1\nkill_grace = 200ms\n");
+        // ServerSocket.accept() ignores interrupts: the plugin thread cannot be stopped from inside the JVM.
+        String stuck = """
+                def s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())
+                new File(args[0]).text = s.localPort as String
+                try { s.accept().close() } finally { s.close() }
+                """;
+        Files.writeString(home.home().resolve("plugins-user/stuck.groovy"), stuck);
+        Path port1 = dir.resolve("port1");
+        Path port2 = dir.resolve("port2");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms name=stuck1 user/stuck.groovy " + port1 + "\n"
+                + "[* * * * * ?] timeout=500ms name=stuck2 user/stuck.groovy " + port2 + "\n");
+        start(home);
+        try {
+            await().atMost(Duration.ofSeconds(15)).until(() -> !home.samples("stuck1", s -> s.get("status").asText().equals("skipped")
+                    && s.get("message").asText().startsWith("quarantined")).isEmpty()
+                    || agent.exitCode() == Agent.EXIT_RESTART);
+            // Two abandoned threads > max 1: the agent stops itself and asks to be restarted.
+            await().atMost(Duration.ofSeconds(15)).until(() -> agent.exitCode() == Agent.EXIT_RESTART);
+            agent.awaitStop();
+            List<JsonNode> timeouts = home.samples("stuck1", "timeout");
+            assertTrue(timeouts.get(0).get("message").asText().contains("abandoned"), timeouts.get(0).toString());
+        } finally {
+            release(port1);
+            release(port2);
+        }
+    }
+
+    /** Unblocks a stuck test plugin so its thread ends. */
+    private static void release(Path portFile) {
+        try {
+            if (Files.exists(portFile)) {
+                new Socket(InetAddress.getLoopbackAddress(), Integer.parseInt(Files.readString(portFile).strip())).close();
+            }
+        } catch (Exception ignored) {
+            // Already gone.
+        }
+    }
+
+    @Test
+    void editingAPluginTakesEffectAtItsNextRun() throws Exception {
+        AgentHome home = new AgentHome(dir, FAST_RELOAD);
+        Path plugin = home.home().resolve("plugins-user/v.groovy");
+        Files.writeString(plugin, "emit('v', [version: 1])\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/v.groovy\n");
+        start(home);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("user/v.groovy", "ok").isEmpty());
+
+        AgentHome.write(plugin, "emit('v', [version: 2])\n");
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("user/v.groovy", s ->
+                s.path("values").path("version").asInt() == 2).size() > 0);
+    }
+
+    @Test
+    void stopLetsARunningJobFinishAndRecordsItsSample() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
+        Path started = dir.resolve("started");
+        home.userPlugin("slow.sh", "#!/bin/sh\ntouch \"$1\"\nsleep 1\necho 'SLOW OK'\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/slow.sh " + started + "\n");
+        start(home);
+        await().atMost(Duration.ofSeconds(5)).until(() -> Files.exists(started));
+
+        agent.stop();
+
+        String name = "user/slow.sh " + started;
+        assertEquals(1, home.samples(name, "ok").size(), "the run in progress finished and was recorded");
+        assertTrue(home.samples(name, "timeout").isEmpty() && home.samples(name, "killed").isEmpty());
+    }
+
+    @Test
+    void aQuarantinedJobResumesWhenItsPluginFileChanges() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[limits]\nkill_grace = 200ms\n");
+        Path plugin = home.home().resolve("plugins-user/q.groovy");
+        Path port = dir.resolve("port");
+        Files.writeString(plugin, """
+                def s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())
+                new File(args[0]).text = s.localPort as String
+                try { s.accept().close() } finally { s.close() }
+                """);
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms name=q user/q.groovy " + port + "\n");
+        start(home);
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("q", s -> s.get("status").asText().equals("skipped")
+                    && s.get("message").asText().startsWith("quarantined")).isEmpty());
+            assertEquals(1, home.samples("q", "timeout").size(), "no run while quarantined");
+
+            AgentHome.write(plugin, "emit('q', [fixed: 1])\n");
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("q", "ok").isEmpty());
+        } finally {
+            release(port);
+        }
+    }
+
+    private static long millis(JsonNode sample) {
+        return java.time.Instant.parse(sample.get("time").asText()).toEpochMilli();
+    }
+}
