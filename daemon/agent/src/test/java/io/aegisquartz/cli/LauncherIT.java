@@ -1,0 +1,182 @@
+package io.aegisquartz.cli;
+
+import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.TestJobs;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The packaged launcher, daemon/bin/aegis-quartz, run as a user would: real processes and signals. */
+class LauncherIT {
+
+    static final Path REPO = Path.of(System.getProperty("aegis.repo", "../..")).toAbsolutePath().normalize();
+    static final Path LAUNCHER = REPO.resolve("daemon/bin/aegis-quartz");
+
+    @TempDir
+    Path dir;
+
+    private final List<Process> started = new ArrayList<>();
+
+    @AfterEach
+    void killWhatWeStarted() {
+        for (Process p : started) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+    }
+
+    private Process launch(Path out, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(LAUNCHER.toString());
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().remove("AEGIS_HOME");
+        pb.environment().remove("AEGIS_CONF");
+        Process p = pb.start();
+        started.add(p);
+        return p;
+    }
+
+    /** Runs the launcher to completion; returns {exit code, output}. */
+    private Object[] call(String... args) throws Exception {
+        Path out = Files.createTempFile(dir, "out", ".txt");
+        Process p = launch(out, args);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "command finished");
+        return new Object[] {p.exitValue(), Files.readString(out)};
+    }
+
+    @Test
+    void everyCommandHasHelp() throws Exception {
+        for (String command : List.of("run", "check-config", "run-plugin", "config-reference", "version")) {
+            Object[] r = call(command, "--help");
+            assertEquals(0, r[0], command);
+            assertTrue(((String) r[1]).startsWith("Usage: aegis-quartz " + command), command + ": " + r[1]);
+        }
+        Object[] top = call("--help");
+        assertEquals(0, top[0]);
+        assertTrue(((String) top[1]).contains("check-config"));
+        Object[] bad = call("frobnicate");
+        assertEquals(2, bad[0]);
+        assertTrue(((String) bad[1]).contains("unknown command 'frobnicate'"));
+    }
+
+    @Test
+    void runPluginOnAHangingPluginPrintsStatusTimeout() throws Exception {
+        Path hang = TestJobs.script(dir, "hang.sh", "#!/bin/sh\nsleep 60\n");
+        long t0 = System.nanoTime();
+        Object[] r = call("run-plugin", "--timeout", "1s", "--kill-grace", "500ms", hang.toString());
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+
+        assertEquals(3, r[0], (String) r[1]);
+        assertTrue(((String) r[1]).contains("status=timeout"), (String) r[1]);
+        assertTrue(ms < 10_000, "JVM start + 1 s limit + grace, took " + ms + " ms");
+    }
+
+    @Test
+    void checkConfigPrintsEveryProblemWithItsPlaceAndFailsTheExitCode() throws Exception {
+        AgentHome home = new AgentHome(dir.resolve("home"), "[agent]\nwokers = 4\n");
+        home.userPlugin("x.sh", "#!/bin/sh\necho OK\n");
+        home.cron("aegis_quartz.conf.user", "[0 0 25 * * ?] user/x.sh\n# fine\n[0 0 * * *] user/x.sh\n[0 0 * * * ?] user/nope.sh\n");
+        Object[] r = call("--home", home.home().toString(), "check-config");
+        String out = (String) r[1];
+
+        assertEquals(1, r[0], out);
+        assertTrue(out.contains(home.conf().resolve("aegis_config.ini") + ":2:1: unknown key 'wokers' in [agent]"), out);
+        assertTrue(out.contains("did you mean 'workers'?"), out);
+        assertTrue(out.contains(home.conf().resolve("aegis_quartz.conf.user") + ":1:6: hours field '25'"), out);
+        assertTrue(out.contains(home.conf().resolve("aegis_quartz.conf.user") + ":3:2: a Quartz cron expression has 6 or 7 fields"), out);
+        assertTrue(out.contains(home.conf().resolve("aegis_quartz.conf.user") + ":4:15: plugin not found: "), out);
+        assertTrue(out.contains("4 problem(s) found"), out);
+    }
+
+    @Test
+    void theDaemonRunsTheDefaultJobsReloadsOnSighupAndStopsOnSigterm() throws Exception {
+        Path conf = Files.createDirectories(dir.resolve("conf"));
+        Path plugins = Files.createDirectories(dir.resolve("plugins-user"));
+        Files.copy(REPO.resolve("conf/aegis_quartz.conf.default"), conf.resolve("aegis_quartz.conf.default"));
+        Files.writeString(conf.resolve("aegis_config.ini"), "[plugins]\nuser_dir = " + plugins + "\nwatch = false\n"
+                + "[log]\nfile = " + dir.resolve("log/agent.log") + "\n[sink]\nfile = " + dir.resolve("log/samples.jsonl") + "\n");
+        Path log = dir.resolve("log/agent.log");
+        Path samples = dir.resolve("log/samples.jsonl");
+        Process p = launch(dir.resolve("stdout.txt"), "--conf", conf.toString(), "run");
+
+        // The default sampler fires every 10 s.
+        await().atMost(Duration.ofSeconds(25)).until(() -> read(samples).contains("\"job\":\"default/sampler.groovy\""));
+        String banner = read(log);
+        assertTrue(banner.contains("aegis-quartz ") && banner.contains("starting"), banner);
+        assertTrue(banner.contains("job default/sampler.groovy [0/10 * * * * ?]") && banner.contains("next run"), banner);
+
+        TestJobs.script(plugins, "tick.sh", "#!/bin/sh\necho 'TICK OK | n=1'\n");
+        Files.writeString(conf.resolve("aegis_quartz.conf.user"), "[* * * * * ?] user/tick.sh\n");
+        assertFalse(read(log).contains("reloading"), "file watching is off in this test: only the signal reloads");
+        signal(p, "HUP");
+        await().atMost(Duration.ofSeconds(15)).until(() -> read(samples).contains("\"job\":\"user/tick.sh\""));
+        assertTrue(read(log).contains("reloading (SIGHUP)"));
+        assertTrue(read(log).contains("+ job user/tick.sh"));
+
+        List<ProcessHandle> jvm = p.children().toList();
+        assertEquals(1, jvm.size(), "the launcher runs one JVM");
+        signal(p, "TERM");
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS), "stopped on SIGTERM");
+        assertEquals(0, p.exitValue());
+        assertFalse(jvm.get(0).isAlive(), "the JVM is gone");
+        assertTrue(read(log).contains("stopped"));
+    }
+
+    @Test
+    void theLauncherStartsTheAgentAgainWhenItAsksToBeRestarted() throws Exception {
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[limits]\nmax_abandoned_threads = 1\n"
+                + "kill_grace = 200ms\n");
+        // Two jobs whose threads cannot be stopped (accept() ignores interrupts): two abandoned > 1 allowed.
+        Files.writeString(home.home().resolve("plugins-user/stuck.groovy"),
+                "def s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())\ntry { s.accept() } finally { s.close() }\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms name=a user/stuck.groovy\n"
+                + "[* * * * * ?] timeout=500ms name=b user/stuck.groovy\n");
+        Path log = home.home().resolve("log/aegis_quartz.log");
+        Process p = launch(dir.resolve("stdout.txt"), "--home", home.home().toString(), "run");
+
+        await().atMost(Duration.ofSeconds(40)).until(() -> count(read(log), " starting: pid ") >= 2);
+        String text = read(log);
+        assertTrue(text.contains("restarting: 2 abandoned plugin threads"), text);
+        assertTrue(read(dir.resolve("stdout.txt")).contains("asked to be restarted"));
+
+        signal(p, "TERM");
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+    }
+
+    private static void signal(Process p, String sig) throws Exception {
+        Process k = new ProcessBuilder("kill", "-s", sig, Long.toString(p.pid())).start();
+        assertEquals(0, k.waitFor());
+    }
+
+    private static String read(Path f) {
+        try {
+            return Files.exists(f) ? Files.readString(f) : "";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private static int count(String text, String needle) {
+        int n = 0;
+        for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+}
