@@ -25,7 +25,10 @@ final class ConfigReferenceCommand implements Command {
                 Usage: aegis-quartz config-reference
 
                 Prints a Markdown table of every key aegis_config.ini accepts: section, key, default,
-                allowed values and meaning. README.md holds the same table.
+                allowed values and meaning. README.md holds the same table. Durations are written
+                like 500ms, 30s, 5m, 1h, 1d (a bare number is seconds); sizes like 64KiB, 1MiB, 1GiB
+                (KB, MB, GB are powers of 1000; a bare number is bytes). Relative paths are taken from
+                the agent's home directory.
                 """;
     }
 
@@ -44,7 +47,7 @@ final class ConfigReferenceCommand implements Command {
         for (Setting s : Settings.ALL) {
             String def = s.defaultValue().isEmpty() ? "(empty)" : "`" + s.defaultValue() + "`";
             sb.append("| `[").append(s.section()).append("] ").append(s.key()).append("` | ").append(def).append(" | ")
-                    .append(s.allowed()).append(" | ").append(s.description()).append(" |\n");
+                    .append(s.allowedShort()).append(" | ").append(s.description()).append(" |\n");
         }
         return sb.toString();
     }

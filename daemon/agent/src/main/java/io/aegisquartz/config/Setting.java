@@ -35,6 +35,19 @@ public record Setting(String section, String key, Kind kind, String defaultValue
         };
     }
 
+    /** The allowed values in a few words, for the reference table (which explains the forms once). */
+    public String allowedShort() {
+        return switch (kind) {
+            case STRING -> "text";
+            case PATH -> "path";
+            case DURATION -> "duration, " + Units.format(Duration.ofMillis(min)) + " to " + Units.format(Duration.ofMillis(max));
+            case BYTES -> "size, " + Units.formatBytes(min) + " to " + Units.formatBytes(max);
+            case INT -> min + " to " + max;
+            case BOOL -> "true, false";
+            case CHOICE -> String.join(", ", choices);
+        };
+    }
+
     /**
      * Converts text to this setting's type.
      *

@@ -94,7 +94,7 @@ public final class Units {
 
     /** Prints a size in the largest binary unit that keeps it whole: 1MiB, 64KiB, 1000B. */
     public static String formatBytes(long bytes) {
-        String[] units = {"B", "KiB", "MiB", "GiB"};
+        String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
         int i = 0;
         long v = bytes;
         while (i < units.length - 1 && v >= 1024 && v % 1024 == 0) {
