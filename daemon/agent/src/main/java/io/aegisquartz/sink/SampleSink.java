@@ -10,6 +10,8 @@ public interface SampleSink extends AutoCloseable {
     /** Writes the samples of one run. Must not throw for I/O problems: log them and count. */
     void write(List<Sample> samples);
 
+    /** Releases files; nothing is written after this. */
     @Override
-    void close();
+    default void close() {
+    }
 }
