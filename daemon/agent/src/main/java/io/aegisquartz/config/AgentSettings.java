@@ -59,7 +59,7 @@ public final class AgentSettings {
                 Setting s = Settings.byId(name + "." + e.key());
                 if (s == null) {
                     List<String> keys = Settings.keys(name);
-                    problems.add(new ConfigProblem(ini.file(), e.line(), 1,
+                    problems.add(new ConfigProblem(ini.file(), e.line(), e.keyColumn(),
                             "unknown key '" + e.key() + "' in [" + name + "]; allowed: " + String.join(", ", keys),
                             Suggest.hint(e.key(), keys) + "see the configuration reference in README.md"));
                     continue;

@@ -36,6 +36,8 @@ public final class CronCheck {
             String fix = fields.size() == 5
                     ? "Quartz cron starts with a seconds field and needs '?' in one day field: this Unix cron line "
                     + "becomes [" + fromUnix(fields) + "] (and Quartz numbers weekdays 1-7 from Sunday)"
+                    + (fields.get(2).text().equals("*") || fields.get(4).text().equals("*") ? ""
+                    : "; Unix also runs on day-of-week " + fields.get(4).text() + ": add a second line for that")
                     : "write 6 or 7 fields: seconds minutes hours day-of-month month day-of-week [year], e.g. [0 0/1 * * * ?]";
             return new Problem(0, "a Quartz cron expression has 6 or 7 fields, this one has " + fields.size(), fix);
         }
@@ -89,8 +91,8 @@ public final class CronCheck {
     /** An expression that is valid except perhaps for field {@code i}. */
     private static String isolated(int i, String text) {
         String[] base = {"0", "0", "0", "*", "*", "?", null};
-        if (i == 3 && !text.equals("?")) {
-            base[5] = "?";
+        if (i == 3 && text.equals("?")) {
+            base[5] = "*";
         } else if (i == 5) {
             base[3] = text.equals("?") ? "*" : "?";
         }
@@ -149,6 +151,9 @@ public final class CronCheck {
             dow = "?";
         } else if (dom.equals("*")) {
             dom = "?";
+        } else {
+            // Unix runs when either day field matches; Quartz cannot say that in one expression.
+            dow = "?";
         }
         return "0 " + f.get(0).text() + " " + f.get(1).text() + " " + dom + " " + f.get(3).text() + " " + dow;
     }

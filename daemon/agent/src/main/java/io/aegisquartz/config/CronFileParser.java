@@ -244,9 +244,11 @@ public final class CronFileParser {
                     "write user/" + ref + " for a plugin in " + settings.userPluginDir()));
             return null;
         }
-        if (ref.contains("/../") || ref.endsWith("/..") || ref.contains("/./")) {
-            problems.add(new ConfigProblem(file, lineNo, plugin.column(), "plugin path '" + ref + "' may not contain '.' or '..' parts",
-                    "name the plugin file directly"));
+        Path base = ref.startsWith("default/") ? settings.defaultPluginDir() : ref.startsWith("user/") ? settings.userPluginDir() : null;
+        if (ref.contains("/../") || ref.endsWith("/..") || ref.contains("/./") || ref.contains("//")
+                || (base != null && !resolved.normalize().startsWith(base))) {
+            problems.add(new ConfigProblem(file, lineNo, plugin.column(), "plugin path '" + ref
+                    + "' may not contain '.', '..' or empty parts", "name the plugin file directly, e.g. user/check.sh"));
             return null;
         }
         if (!Files.exists(resolved)) {

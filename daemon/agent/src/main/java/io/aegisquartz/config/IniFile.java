@@ -29,7 +29,7 @@ import java.util.Map;
 public final class IniFile {
 
     /** A value as written, with where it was written. */
-    public record Entry(String section, String key, String value, int line, int valueColumn) {
+    public record Entry(String section, String key, String value, int line, int valueColumn, int keyColumn) {
     }
 
     /** Refuse absurd files early; a real aegis_config.ini is a few KiB. */
@@ -95,6 +95,7 @@ public final class IniFile {
         }
         String[] lines = text.split("\r?\n", -1);
         String section = null;
+        boolean brokenHeader = false;
         for (int i = 0; i < lines.length; i++) {
             int lineNo = i + 1;
             String raw = lines[i];
@@ -104,6 +105,7 @@ public final class IniFile {
             }
             if (raw.charAt(start) == '[') {
                 section = parseSection(raw, start, lineNo);
+                brokenHeader = section == null;
                 continue;
             }
             int eq = raw.indexOf('=', start);
@@ -123,6 +125,9 @@ public final class IniFile {
                 continue;
             }
             if (section == null) {
+                if (brokenHeader) {
+                    continue; // the header above was reported; its keys cannot be checked
+                }
                 problem(lineNo, start + 1, "key '" + key + "' appears before any [section]",
                         "move it under the section it belongs to, e.g. [agent]");
                 continue;
@@ -139,7 +144,7 @@ public final class IniFile {
                         "keep one of the two lines");
                 continue;
             }
-            entries.put(key, new Entry(section, key, value, lineNo, valueStart + 1));
+            entries.put(key, new Entry(section, key, value, lineNo, valueStart + 1, start + 1));
         }
     }
 
@@ -151,7 +156,7 @@ public final class IniFile {
         }
         String rest = raw.substring(close + 1).strip();
         if (!rest.isEmpty() && rest.charAt(0) != '#' && rest.charAt(0) != ';') {
-            problem(lineNo, close + 2, "unexpected text after section header: '" + rest + "'", "put the header on a line of its own");
+            problem(lineNo, firstNonBlank(raw, close + 1) + 1, "unexpected text after section header: '" + rest + "'", "put the header on a line of its own");
         }
         String name = raw.substring(start + 1, close).strip();
         if (!name.matches("[A-Za-z0-9_.-]+")) {
@@ -163,7 +168,7 @@ public final class IniFile {
         if (earlier != null) {
             problem(lineNo, start + 1, "section [" + name + "] already started on line " + earlier,
                     "merge the two [" + name + "] sections into one");
-            return null;
+            return name; // keep reading its keys into the first one, so they are still checked
         }
         sectionLines.put(name, lineNo);
         sections.put(name, new LinkedHashMap<>());
@@ -191,7 +196,7 @@ public final class IniFile {
             }
             String after = raw.substring(i + 1).strip();
             if (!after.isEmpty() && after.charAt(0) != '#' && after.charAt(0) != ';') {
-                problem(lineNo, i + 2, "unexpected text after the quoted value: '" + after + "'",
+                problem(lineNo, firstNonBlank(raw, i + 1) + 1, "unexpected text after the quoted value: '" + after + "'",
                         "put the whole value inside the quotes");
                 return null;
             }
@@ -201,7 +206,7 @@ public final class IniFile {
         int end = raw.length();
         for (int i = valueStart; i < raw.length(); i++) {
             char c = raw.charAt(i);
-            if ((c == '#' || c == ';') && i > valueStart && Character.isWhitespace(raw.charAt(i - 1))) {
+            if ((c == '#' || c == ';') && Character.isWhitespace(raw.charAt(i - 1))) {
                 end = i;
                 break;
             }

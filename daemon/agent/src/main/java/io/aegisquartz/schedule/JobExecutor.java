@@ -123,6 +123,10 @@ public final class JobExecutor {
         } catch (PluginException e) {
             r = RunResultBuilder.notRun(spec.defaultMetric(), Status.ERROR, "plugin cannot be loaded: " + e.getMessage()
                     + (e.fix() == null ? "" : " (fix: " + e.fix() + ")"));
+        } catch (RuntimeException e) {
+            // A bug of ours, not the plugin's: keep the stack trace, and still give the run its sample.
+            LOG.error("job {}: unexpected error in the agent while running it", spec.name(), e);
+            r = RunResultBuilder.notRun(spec.defaultMetric(), Status.ERROR, "internal error in the agent: " + e);
         }
         write(spec, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
 

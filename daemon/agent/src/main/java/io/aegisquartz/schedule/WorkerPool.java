@@ -2,7 +2,7 @@ package io.aegisquartz.schedule;
 
 import org.quartz.spi.ThreadPool;
 
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,12 +26,13 @@ public final class WorkerPool implements ThreadPool {
     WorkerPool(int size) {
         this.size = size;
         AtomicInteger n = new AtomicInteger();
-        executor = new ThreadPoolExecutor(size, size, 5, TimeUnit.MINUTES, new LinkedBlockingQueue<>(), r -> {
+        // No core threads and a hand-off queue: a thread is created only when no idle one exists, so
+        // a host with one job every minute keeps one worker, not workers-many.
+        executor = new ThreadPoolExecutor(0, size, 5, TimeUnit.MINUTES, new SynchronousQueue<>(), r -> {
             Thread t = new Thread(null, r, "aegis-worker-" + n.incrementAndGet(), 512 * 1024);
             t.setDaemon(true);
             return t;
         });
-        executor.allowCoreThreadTimeOut(true);
     }
 
     @Override

@@ -1,0 +1,405 @@
+package io.aegisquartz.config;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** aegis_config.ini checked against the settings schema: real files in a temporary agent home. */
+class AgentSettingsTest {
+
+    private static final String REF = "see the configuration reference in README.md";
+
+    @TempDir
+    Path home;
+
+    private Path conf;
+    private Path ini;
+
+    @BeforeEach
+    void layout() throws IOException {
+        conf = Files.createDirectories(home.resolve("conf"));
+        ini = conf.resolve(AgentSettings.FILE_NAME);
+    }
+
+    private AgentSettings load(String text) throws IOException {
+        Files.writeString(ini, text, StandardCharsets.UTF_8);
+        return AgentSettings.load(home, conf);
+    }
+
+    /** Problems in file order (line, then column), formatted. */
+    private static List<String> formatted(AgentSettings s) {
+        return s.problems().stream()
+                .sorted(Comparator.comparingInt(ConfigProblem::line).thenComparingInt(ConfigProblem::column))
+                .map(ConfigProblem::format).toList();
+    }
+
+    private String f() {
+        return ini.toString();
+    }
+
+    // ---------------------------------------------------------------- defaults
+
+    @Test
+    void defaultsWithoutAFile() {
+        AgentSettings s = AgentSettings.defaults(home, conf);
+        assertEquals(List.of(), s.problems());
+        assertEquals(4, s.workers());
+        assertEquals("", s.hostname());
+        assertEquals(home.resolve("plugins-default"), s.defaultPluginDir());
+        assertEquals(home.resolve("plugins-user"), s.userPluginDir());
+        assertEquals(conf.resolve("uuid"), s.uuidFile());
+        assertEquals(ini, s.file());
+        assertEquals(new JobOptions(Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofSeconds(2), 1_048_576, 10_000,
+                JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, null), s.defaultJobOptions());
+        assertEquals(List.of(), s.nonDefaults());
+        assertTrue(s.bool("plugins.watch"));
+        assertEquals(Duration.ofMinutes(15), s.duration("limits.backoff_max"));
+        assertEquals(50L * 1024 * 1024, s.bytes("sink.max_size"));
+        assertEquals("info", s.string("log.level"));
+    }
+
+    @Test
+    void unknownSettingIdIsAnError() {
+        AgentSettings s = AgentSettings.defaults(home, conf);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> s.value("agent.wokers"));
+        assertEquals("no such setting: agent.wokers", e.getMessage());
+    }
+
+    @Test
+    void shippedConfigFileHasNoProblemsAndOnlyDefaults() throws IOException {
+        Path shipped = Path.of(System.getProperty("user.dir")).resolve("../../conf/aegis_config.ini").normalize();
+        Files.copy(shipped, ini);
+        AgentSettings s = AgentSettings.load(home, conf);
+        assertEquals(List.of(), formatted(s));
+        assertEquals(List.of(), s.nonDefaults());
+    }
+
+    @Test
+    void missingFileIsAProblem() {
+        AgentSettings s = AgentSettings.load(home, conf);
+        assertEquals(List.of(f() + ": file not found\n"
+                + "    fix: create it, or start with --conf pointing at the config directory"), formatted(s));
+        assertEquals(4, s.workers());
+    }
+
+    // ---------------------------------------------------------------- unknown sections and keys
+
+    @Test
+    void unknownSectionListsAllowedAndSuggests() throws IOException {
+        AgentSettings s = load("""
+                [agent]
+                workers = 2
+
+                [agnet]
+                workers = 3
+                """);
+        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, limits, log, sink, spool, upload\n"
+                + "    fix: did you mean 'agent'? " + REF), formatted(s));
+        // Keys of an unknown section are not applied and not reported one by one.
+        assertEquals(2, s.workers());
+    }
+
+    @Test
+    void unknownSectionWithoutCloseMatchHasNoSuggestion() throws IOException {
+        AgentSettings s = load("[database]\nhost = x\n");
+        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, limits, log, sink, spool, upload\n"
+                + "    fix: " + REF), formatted(s));
+    }
+
+    @Test
+    void unknownKeySuggestsTheClosestKeyOnItsLine() throws IOException {
+        AgentSettings s = load("""
+                # agent settings
+                [agent]
+                hostname = web-1
+                wokers = 8
+                """);
+        assertEquals(List.of(f() + ":4:1: unknown key 'wokers' in [agent]; allowed: hostname, workers\n"
+                + "    fix: did you mean 'workers'? " + REF), formatted(s));
+        assertEquals(4, s.workers());
+        assertEquals("web-1", s.hostname());
+    }
+
+    @Test
+    void unknownIndentedKeyPointsAtTheKey() throws IOException {
+        AgentSettings s = load("[limits]\n    timout = 5s\n");
+        // Four blanks: the key starts at column 5.
+        assertEquals(List.of(f() + ":2:5: unknown key 'timout' in [limits]; allowed: timeout, cpu, kill_grace, output_max, "
+                + "max_samples, overlap, misfire, backoff_after, backoff_max, max_abandoned_threads\n"
+                + "    fix: did you mean 'timeout'? " + REF), formatted(s));
+    }
+
+    // ---------------------------------------------------------------- bad values
+
+    @Test
+    void wrongTypeNamesValueColumnAndAllowedValues() throws IOException {
+        AgentSettings s = load("[agent]\nworkers = many\n");
+        // "workers = " is 10 chars: the value starts at column 11.
+        assertEquals(List.of(f() + ":2:11: [agent] workers: 'many' is not a whole number; allowed: a whole number from 1 to 64\n"
+                + "    fix: write e.g. 'workers = 4' (the default)"), formatted(s));
+        assertEquals(4, s.workers());
+    }
+
+    @Test
+    void outOfRangeNamesValueColumnAndRange() throws IOException {
+        AgentSettings s = load("[agent]\n  workers=0\n");
+        // "  workers=" is 10 chars: column 11.
+        assertEquals(List.of(f() + ":2:11: [agent] workers: 0 is out of range; allowed: a whole number from 1 to 64\n"
+                + "    fix: write e.g. 'workers = 4' (the default)"), formatted(s));
+        assertEquals(4, s.workers());
+    }
+
+    @Test
+    void upperBoundIsInclusiveAndOneMoreIsRejected() throws IOException {
+        assertEquals(64, load("[agent]\nworkers = 64\n").workers());
+        AgentSettings s = load("[agent]\nworkers = 65\n");
+        assertEquals(List.of(f() + ":2:11: [agent] workers: 65 is out of range; allowed: a whole number from 1 to 64\n"
+                + "    fix: write e.g. 'workers = 4' (the default)"), formatted(s));
+    }
+
+    @Test
+    void durationForms() throws IOException {
+        AgentSettings s = load("""
+                [limits]
+                timeout = 500ms
+                cpu = 1.5m
+                kill_grace = 45
+                backoff_max = 2h
+                [log]
+                failure_summary = 1d
+                """);
+        assertEquals(List.of(), s.problems());
+        assertEquals(Duration.ofMillis(500), s.duration("limits.timeout"));
+        assertEquals(Duration.ofSeconds(90), s.duration("limits.cpu"));
+        // A bare number means seconds; kill_grace allows up to 1m.
+        assertEquals(Duration.ofSeconds(45), s.duration("limits.kill_grace"));
+        assertEquals(Duration.ofHours(2), s.duration("limits.backoff_max"));
+        assertEquals(Duration.ofDays(1), s.duration("log.failure_summary"));
+        assertEquals(List.of("limits.timeout=500ms", "limits.cpu=1m30s", "limits.kill_grace=45s", "limits.backoff_max=2h",
+                "log.failure_summary=1d"), s.nonDefaults());
+    }
+
+    @Test
+    void sizeForms() throws IOException {
+        AgentSettings s = load("""
+                [limits]
+                output_max = 64KiB
+                [log]
+                max_size = 1MB
+                [sink]
+                max_size = 1.5GiB
+                [spool]
+                max_size = 2048M
+                """);
+        assertEquals(List.of(), s.problems());
+        assertEquals(65_536L, s.bytes("limits.output_max"));
+        assertEquals(1_000_000L, s.bytes("log.max_size"));
+        assertEquals(1_610_612_736L, s.bytes("sink.max_size"));
+        assertEquals(2048L * 1024 * 1024, s.bytes("spool.max_size"));
+        assertEquals(65_536L, s.defaultJobOptions().outputMax());
+    }
+
+    @Test
+    void badDurationAndSizeSayWhatIsAllowed() throws IOException {
+        AgentSettings s = load("""
+                [limits]
+                timeout = 5 minutes
+                kill_grace = 2m
+                output_max = lots
+                """);
+        assertEquals(List.of(
+                f() + ":2:11: [limits] timeout: '5 minutes' is not a duration; allowed: a number with a unit: ms, s, m, h or d "
+                        + "(e.g. 500ms, 30s, 5m); a bare number means seconds, from 10ms to 1d\n"
+                        + "    fix: write e.g. 'timeout = 30s' (the default)",
+                f() + ":3:14: [limits] kill_grace: 2m is out of range; allowed: from 0ms to 1m\n"
+                        + "    fix: write e.g. 'kill_grace = 2s' (the default)",
+                f() + ":4:14: [limits] output_max: 'lots' is not a size; allowed: a number with a unit: B, KiB, MiB, GiB "
+                        + "(or KB, MB, GB = powers of 1000), e.g. 64KiB; a bare number means bytes, from 1KiB to 1GiB\n"
+                        + "    fix: write e.g. 'output_max = 1MiB' (the default)"), formatted(s));
+        assertEquals(Duration.ofSeconds(30), s.duration("limits.timeout"));
+        assertEquals(Duration.ofSeconds(2), s.duration("limits.kill_grace"));
+        assertEquals(1_048_576L, s.bytes("limits.output_max"));
+    }
+
+    @Test
+    void choicesAndBooleans() throws IOException {
+        AgentSettings s = load("""
+                [log]
+                level = DEBUG
+                console = never
+                [plugins]
+                watch = off
+                [limits]
+                misfire = run_once
+                """);
+        assertEquals(List.of(), s.problems());
+        assertEquals("debug", s.string("log.level"));
+        assertEquals("never", s.string("log.console"));
+        assertFalse(s.bool("plugins.watch"));
+        assertEquals(JobOptions.Misfire.RUN_ONCE, s.defaultJobOptions().misfire());
+    }
+
+    @Test
+    void badChoiceAndBoolean() throws IOException {
+        AgentSettings s = load("[log]\nlevel = verbose\n[plugins]\nwatch = maybe\n");
+        assertEquals(List.of(
+                f() + ":2:9: [log] level: 'verbose' is not allowed; allowed: one of error, warn, info, debug, trace\n"
+                        + "    fix: write e.g. 'level = info' (the default)",
+                f() + ":4:9: [plugins] watch: 'maybe' is not a boolean; allowed: true or false\n"
+                        + "    fix: write e.g. 'watch = true' (the default)"), formatted(s));
+    }
+
+    @Test
+    void quotedValuesWithHashAndTrailingComments() throws IOException {
+        AgentSettings s = load("""
+                [agent]
+                hostname = "web #1"   # the box under the stairs
+                [sink]
+                file = samples/out.jsonl ; relative to home
+                """);
+        assertEquals(List.of(), s.problems());
+        assertEquals("web #1", s.hostname());
+        assertEquals(home.resolve("samples/out.jsonl"), s.path("sink.file"));
+    }
+
+    @Test
+    void emptyHostnameWithTrailingCommentMeansTheKernelsName() throws IOException {
+        // What a user gets by uncommenting the shipped "; hostname =            ; empty: ..." line.
+        AgentSettings s = load("[agent]\nhostname =            ; empty: the kernel's host name\n");
+        assertEquals(List.of(), s.problems());
+        assertEquals("", s.hostname());
+    }
+
+    @Test
+    void absolutePathSettingIsKept() throws IOException {
+        AgentSettings s = load("[plugins]\nuser_dir = /opt/plugins/../checks\n");
+        assertEquals(Path.of("/opt/checks"), s.userPluginDir());
+    }
+
+    @Test
+    void bomAndCrlf() throws IOException {
+        AgentSettings s = load("\uFEFF[agent]\r\nworkers = 9\r\n[log]\r\nlevel = warn\r\nmax_files = x\r\n");
+        assertEquals(9, s.workers());
+        assertEquals("warn", s.string("log.level"));
+        assertEquals(List.of(f() + ":5:13: [log] max_files: 'x' is not a whole number; allowed: a whole number from 1 to 100\n"
+                + "    fix: write e.g. 'max_files = 5' (the default)"), formatted(s));
+    }
+
+    @Test
+    void duplicateKeyAndDuplicateSectionAreReported() throws IOException {
+        AgentSettings s = load("""
+                [agent]
+                workers = 2
+                workers = 3
+                [log]
+                [agent]
+                """);
+        assertEquals(List.of(
+                f() + ":3:1: key 'workers' in [agent] is already set on line 2\n    fix: keep one of the two lines",
+                f() + ":5:1: section [agent] already started on line 1\n    fix: merge the two [agent] sections into one"),
+                formatted(s));
+        assertEquals(2, s.workers());
+    }
+
+    @Test
+    void keyBeforeAnySection() throws IOException {
+        AgentSettings s = load("workers = 2\n[agent]\n");
+        assertEquals(List.of(f() + ":1:1: key 'workers' appears before any [section]\n"
+                + "    fix: move it under the section it belongs to, e.g. [agent]"), formatted(s));
+        assertEquals(4, s.workers());
+    }
+
+    @Test
+    void uploadEndpointIsReportedAsNotAvailable() throws IOException {
+        AgentSettings s = load("[upload]\nendpoint = https://x\n");
+        // "endpoint = " is 11 chars: column 12.
+        assertEquals(List.of(f() + ":2:12: [upload] endpoint: uploading is not available in this version; "
+                + "samples are written to [sink] file\n    fix: leave 'endpoint' empty"), formatted(s));
+    }
+
+    @Test
+    void emptyQuotedUploadEndpointIsFine() throws IOException {
+        AgentSettings s = load("[upload]\nendpoint = \"\"\ncredentials_file = conf/creds\n");
+        assertEquals(List.of(), s.problems());
+        assertEquals(home.resolve("conf/creds"), s.path("upload.credentials_file"));
+    }
+
+    @Test
+    void allProblemsOfAFileAreReportedInOnePassAndGoodValuesStillApply() throws IOException {
+        AgentSettings s = load("""
+                [agent]
+                wokers = 8
+                hostname = web-1
+                [limits]
+                timeout = 0
+                cpu = 3s
+                overlap = sometimes
+                [logs]
+                level = debug
+                [log]
+                level = debug
+                max_files = 0
+                [upload]
+                endpoint = https://x
+                [sink]
+                max_files = 7
+                """);
+        // Line:column of each problem, by hand: unknown key (2:1), timeout value (5:11), overlap value (7:11),
+        // unknown section (8:1), max_files value (12:13), endpoint value (14:12).
+        assertEquals(List.of("2:1", "5:11", "7:11", "8:1", "12:13", "14:12"),
+                s.problems().stream()
+                        .sorted(Comparator.comparingInt(ConfigProblem::line))
+                        .map(p -> p.line() + ":" + p.column()).toList());
+        // Bad values keep their defaults; good values around them are applied.
+        assertEquals(4, s.workers());
+        assertEquals("web-1", s.hostname());
+        assertEquals(Duration.ofSeconds(30), s.duration("limits.timeout"));
+        assertEquals(Duration.ofSeconds(3), s.duration("limits.cpu"));
+        assertEquals("skip", s.string("limits.overlap"));
+        assertEquals("debug", s.string("log.level"));
+        assertEquals(5, s.integer("log.max_files"));
+        assertEquals(7, s.integer("sink.max_files"));
+    }
+
+    // ---------------------------------------------------------------- units on their own
+
+    @Test
+    void unitsParseAndFormat() {
+        assertEquals(Duration.ofMillis(1500), Units.parseDuration("1.5s"));
+        assertEquals(Duration.ofSeconds(30), Units.parseDuration(" 30 s "));
+        assertEquals(null, Units.parseDuration("30S"));
+        assertEquals(null, Units.parseDuration("-1s"));
+        assertEquals(1536L, Units.parseBytes("1.5k"));
+        assertEquals(3_000L, Units.parseBytes("3 KB"));
+        assertEquals(-1L, Units.parseBytes("1TiB"));
+        assertEquals("250ms", Units.format(Duration.ofMillis(250)));
+        assertEquals("1.5s", Units.format(Duration.ofMillis(1500)));
+        assertEquals("2h30m", Units.format(Duration.ofMinutes(150)));
+        assertEquals("1d1h1m1s", Units.format(Duration.ofSeconds(90_061)));
+        assertEquals("1000B", Units.formatBytes(1000));
+        assertEquals("64KiB", Units.formatBytes(65_536));
+        assertEquals("1536KiB", Units.formatBytes(1_572_864));
+    }
+
+    @Test
+    void everySettingsDefaultIsValidForItsOwnType() {
+        for (Setting s : Settings.ALL) {
+            s.convert(s.defaultValue());
+            assertEquals(s, Settings.byId(s.section() + "." + s.key()));
+        }
+        assertEquals(List.of("agent", "plugins", "limits", "log", "sink", "spool", "upload"), List.copyOf(Settings.sections()));
+    }
+}

@@ -1,0 +1,69 @@
+package io.aegisquartz.config;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Arguments that look like secrets are masked before a command line is shown. */
+class SecretMaskTest {
+
+    @Test
+    void valueAfterSecretOptionIsMasked() {
+        assertEquals(List.of("--password", "***", "--verbose"), SecretMask.mask(List.of("--password", "x", "--verbose")));
+    }
+
+    @Test
+    void secretOptionNamesAreMatchedInsideLongerNames() {
+        assertEquals(List.of("--db-passwd", "***", "-api_key", "***", "--auth-header", "***"),
+                SecretMask.mask(List.of("--db-passwd", "hunter2", "-api_key", "k1", "--auth-header", "Bearer x")));
+    }
+
+    @Test
+    void onlyTheNextArgumentIsMasked() {
+        assertEquals(List.of("--token", "***", "/data", "--warn", "80"),
+                SecretMask.mask(List.of("--token", "abc", "/data", "--warn", "80")));
+    }
+
+    @Test
+    void secretOptionAsLastArgumentIsKept() {
+        assertEquals(List.of("-v", "--password"), SecretMask.mask(List.of("-v", "--password")));
+    }
+
+    @Test
+    void assignedSecretIsMasked() {
+        assertEquals(List.of("--token=***"), SecretMask.mask(List.of("--token=x")));
+        assertEquals(List.of("--Secret-File=***", "PASSWORD=***"), SecretMask.mask(List.of("--Secret-File=/etc/s", "PASSWORD=a=b")));
+    }
+
+    @Test
+    void assignmentWithEmptyValueIsKept() {
+        assertEquals(List.of("--token=", "next"), SecretMask.mask(List.of("--token=", "next")));
+    }
+
+    @Test
+    void passwordInUrlIsMasked() {
+        assertEquals(List.of("https://user:***@host/path?q=1"), SecretMask.mask(List.of("https://user:pass@host/path?q=1")));
+        assertEquals(List.of("mysql://root:***@127.0.0.1:3306"), SecretMask.mask(List.of("mysql://root:s3cr3t@127.0.0.1:3306")));
+    }
+
+    @Test
+    void urlWithoutPasswordIsKept() {
+        assertEquals(List.of("https://host:8443/x", "https://user@host/x"),
+                SecretMask.mask(List.of("https://host:8443/x", "https://user@host/x")));
+    }
+
+    @Test
+    void ordinaryArgumentsAreKept() {
+        assertEquals(List.of("-w", "20%", "-c", "10%", "-p", "/", "--host", "db1"),
+                SecretMask.mask(List.of("-w", "20%", "-c", "10%", "-p", "/", "--host", "db1")));
+    }
+
+    @Test
+    void inputIsNotModified() {
+        List<String> args = new java.util.ArrayList<>(List.of("--password", "x"));
+        SecretMask.mask(args);
+        assertEquals(List.of("--password", "x"), args);
+    }
+}
