@@ -110,12 +110,9 @@ public final class MeasurementCollector {
                     + "digits, '_', '.', ':' or '-' (at most 200)";
         }
         for (Map.Entry<String, Double> e : m.values().entrySet()) {
-            if (!validName(e.getKey())) {
-                return "metric " + m.metric() + ": value name '" + abbreviate(e.getKey()) + "' is empty, too long or has control characters";
-            }
-            double v = e.getValue();
-            if (Double.isNaN(v) || Double.isInfinite(v)) {
-                return "metric " + m.metric() + ": value " + e.getKey() + " is " + v + "; only finite numbers can be sent";
+            String p = valueProblem(e.getKey(), e.getValue());
+            if (p != null) {
+                return "metric " + m.metric() + ": " + p;
             }
         }
         for (Map.Entry<String, String> e : m.tags().entrySet()) {
@@ -125,6 +122,17 @@ public final class MeasurementCollector {
         }
         if (m.message() != null && m.message().length() > 4 * MAX_TEXT) {
             return "metric " + m.metric() + ": message longer than 4096 characters";
+        }
+        return null;
+    }
+
+    /** Why a value named {@code name} cannot be sent, or null. */
+    public static String valueProblem(String name, double v) {
+        if (!validName(name)) {
+            return "value name '" + abbreviate(name) + "' is empty, too long or has control characters";
+        }
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            return "value " + name + " is " + v + "; only finite numbers can be sent";
         }
         return null;
     }

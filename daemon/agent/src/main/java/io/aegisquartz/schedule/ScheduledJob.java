@@ -113,14 +113,8 @@ public final class ScheduledJob {
                 quarantine = null;
                 quarantineStamp = null;
             }
-            if (quarantine != null) {
-                why[0] = "quarantined: " + quarantine;
-                return Gate.SKIP;
-            }
-            long until = backoff.until();
-            if (until > nowMillis) {
-                why[0] = "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs; next run not before "
-                        + FailureLog.clock(until);
+            why[0] = held(nowMillis);
+            if (why[0] != null) {
                 return Gate.SKIP;
             }
             if (slot.running) {
@@ -166,18 +160,26 @@ public final class ScheduledJob {
     /** Re-admits a queued run (the job already holds the running flag). */
     Gate readmit(long nowMillis, String[] why) {
         synchronized (lock) {
-            if (quarantine != null) {
-                why[0] = "quarantined: " + quarantine;
-                return Gate.SKIP;
-            }
-            if (backoff.until() > nowMillis) {
-                why[0] = "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs; next run not before "
-                        + FailureLog.clock(backoff.until());
+            why[0] = held(nowMillis);
+            if (why[0] != null) {
                 return Gate.SKIP;
             }
             slot.runningSince = nowMillis;
             return Gate.RUN;
         }
+    }
+
+    /** Why the job may not run now (quarantine, backoff), or null. Caller holds the lock. */
+    private String held(long nowMillis) {
+        if (quarantine != null) {
+            return "quarantined: " + quarantine;
+        }
+        long until = backoff.until();
+        if (until > nowMillis) {
+            return "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs; next run not before "
+                    + FailureLog.clock(until);
+        }
+        return null;
     }
 
     /** Stops running this job until its plugin file differs from {@code stamp}. */

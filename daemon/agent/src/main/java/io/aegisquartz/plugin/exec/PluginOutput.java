@@ -1,6 +1,7 @@
 package io.aegisquartz.plugin.exec;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.plugin.MeasurementCollector;
@@ -17,7 +18,9 @@ import java.util.Map;
  */
 public final class PluginOutput {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    // One object per line: anything after it (a second object, garbage) makes the line invalid rather
+    // than being silently ignored.
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private PluginOutput() {
     }
@@ -109,6 +112,9 @@ public final class PluginOutput {
         }
         for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
+            if (e.getValue().isNull()) {
+                continue; // a null tag is an absent tag, not the text "null"
+            }
             if (!e.getValue().isValueNode()) {
                 return null;
             }
@@ -147,16 +153,13 @@ public final class PluginOutput {
         Map<String, String> units = new LinkedHashMap<>();
         Perfdata.Parsed parsed = Perfdata.parse(perf.toString());
         for (Perfdata.Item item : parsed.items()) {
-            if (item.value() != null) {
-                values.put(item.label(), item.value());
-                if (!item.unit().isEmpty()) {
-                    units.put(item.label(), item.unit());
-                }
+            if (putIfValid(values, metric, item.label(), item.value(), out) && !item.unit().isEmpty()) {
+                units.put(item.label(), item.unit());
             }
-            putIfPresent(values, item.label() + ".warn", Perfdata.Item.plain(item.warn()));
-            putIfPresent(values, item.label() + ".crit", Perfdata.Item.plain(item.crit()));
-            putIfPresent(values, item.label() + ".min", item.min());
-            putIfPresent(values, item.label() + ".max", item.max());
+            putIfValid(values, metric, item.label() + ".warn", Perfdata.Item.plain(item.warn()), out);
+            putIfValid(values, metric, item.label() + ".crit", Perfdata.Item.plain(item.crit()), out);
+            putIfValid(values, metric, item.label() + ".min", item.min(), out);
+            putIfValid(values, metric, item.label() + ".max", item.max(), out);
         }
         for (String p : parsed.problems()) {
             out.invalid(p);
@@ -165,9 +168,21 @@ public final class PluginOutput {
                 values, units, Map.of()));
     }
 
-    private static void putIfPresent(Map<String, Double> values, String key, Double v) {
-        if (v != null) {
-            values.put(key, v);
+    /**
+     * Puts a perfdata value if there is one and the agent can send it; one it cannot (label too long,
+     * number out of range) is reported like a garbage item, so it does not cost the plugin's status.
+     */
+    private static boolean putIfValid(Map<String, Double> values, String metric, String key, Double v,
+                                      MeasurementCollector out) {
+        if (v == null) {
+            return false;
         }
+        String problem = MeasurementCollector.valueProblem(key, v);
+        if (problem != null) {
+            out.invalid("metric " + metric + ": perfdata " + problem);
+            return false;
+        }
+        values.put(key, v);
+        return true;
     }
 }
