@@ -38,6 +38,19 @@ final class RunCommand implements Command {
                 """;
     }
 
+    /**
+     * Whether stderr is a terminal. Not System.console(): that also needs stdin to be one, and the
+     * launcher runs the agent in the background, where stdin is /dev/null.
+     */
+    static boolean stderrIsTerminal() {
+        try {
+            String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString();
+            return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty") || target.equals("/dev/console");
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
     @Override
     public int run(Cli cli, List<String> args) throws Exception {
         new Args(name(), args, Set.of(), Set.of(), false);
@@ -48,7 +61,7 @@ final class RunCommand implements Command {
             return Cli.PROBLEMS;
         }
         String console = settings.string("log.console");
-        boolean toConsole = console.equals("always") || (console.equals("auto") && System.console() != null);
+        boolean toConsole = console.equals("always") || (console.equals("auto") && stderrIsTerminal());
         LogSetup.apply(settings.path("log.file"), settings.string("log.level"), settings.bytes("log.max_size"),
                 settings.integer("log.max_files"), toConsole);
 
