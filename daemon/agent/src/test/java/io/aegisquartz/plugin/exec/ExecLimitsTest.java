@@ -3,11 +3,9 @@ package io.aegisquartz.plugin.exec;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.RunResult;
-import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.aegisquartz.testing.PluginRunners;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,27 +24,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Executables under limits: real processes, checked by pid. */
-class ExecLimitsTest {
+class ExecLimitsTest extends PluginRunners {
 
-    static RunnerThreads threads;
-    static ProcessRunner runner;
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void start() {
-        threads = new RunnerThreads(16);
-        runner = new ProcessRunner(threads);
-    }
 
-    @AfterAll
-    static void stop() {
-        threads.close();
-    }
 
     private RunResult run(JobSpec job) throws InterruptedException {
-        return new ExecPlugin(job.pluginPath(), runner).run(job, new JobMemory());
+        return new ExecPlugin(job.pluginPath(), processes).run(job, new JobMemory());
     }
 
     @Test

@@ -3,11 +3,10 @@ package io.aegisquartz.plugin.exec;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.RunResult;
-import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import io.aegisquartz.testing.PluginRunners;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,30 +49,18 @@ import static org.junit.jupiter.api.Assertions.fail;
  * after the agent's run, give or take a stated tolerance.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class NagiosPluginsTest {
+class NagiosPluginsTest extends PluginRunners {
 
     static final Path PLUGINS = Path.of("/usr/lib/nagios/plugins");
-
-    static RunnerThreads threads;
-    static ProcessRunner runner;
 
     @TempDir
     Path dir;
 
     @BeforeAll
-    static void start() {
+    static void requireStockPlugins() {
         if (!Files.isExecutable(PLUGINS.resolve("check_load"))) {
             fail(PLUGINS.resolve("check_load") + " is missing: install monitoring-plugins-basic "
                     + "(apt-get install monitoring-plugins-basic)");
-        }
-        threads = new RunnerThreads(16);
-        runner = new ProcessRunner(threads);
-    }
-
-    @AfterAll
-    static void stop() {
-        if (threads != null) {
-            threads.close();
         }
     }
 
@@ -285,7 +272,7 @@ class NagiosPluginsTest {
 
     private RunResult exec(Path plugin, String... args) throws InterruptedException {
         JobSpec job = job(plugin, limits(Duration.ofSeconds(30), Duration.ofSeconds(20)), args);
-        return new ExecPlugin(job.pluginPath(), runner).run(job, new JobMemory());
+        return new ExecPlugin(job.pluginPath(), processes).run(job, new JobMemory());
     }
 
     /** Direct run, the agent's run, direct run. */

@@ -3,11 +3,9 @@ package io.aegisquartz.plugin.exec;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.RunResult;
-import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.aegisquartz.testing.PluginRunners;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,28 +24,17 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Plugin output read from real executables run through {@link ExecPlugin}: exit codes, stderr, limits. */
-class PluginOutputExecTest {
+class PluginOutputExecTest extends PluginRunners {
 
-    static RunnerThreads threads;
-    static ProcessRunner runner;
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void start() {
-        threads = new RunnerThreads(16);
-        runner = new ProcessRunner(threads);
-    }
 
-    @AfterAll
-    static void stop() {
-        threads.close();
-    }
 
     private RunResult run(Path plugin, String... args) throws InterruptedException {
         JobSpec job = job(plugin, limits(Duration.ofSeconds(20), Duration.ofSeconds(10)), args);
-        return new ExecPlugin(job.pluginPath(), runner).run(job, new JobMemory());
+        return new ExecPlugin(job.pluginPath(), processes).run(job, new JobMemory());
     }
 
     @Test
@@ -177,7 +164,7 @@ class PluginOutputExecTest {
                 """);
         JobSpec job = job(plugin, limits(Duration.ofSeconds(1), Duration.ofSeconds(10)));
 
-        RunResult r = new ExecPlugin(job.pluginPath(), runner).run(job, new JobMemory());
+        RunResult r = new ExecPlugin(job.pluginPath(), processes).run(job, new JobMemory());
 
         assertEquals(Status.TIMEOUT, r.outcome());
         assertEquals(2, r.measurements().size(), r.measurements().toString());

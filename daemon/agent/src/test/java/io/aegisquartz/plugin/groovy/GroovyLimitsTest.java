@@ -1,17 +1,12 @@
 package io.aegisquartz.plugin.groovy;
 
 import io.aegisquartz.config.JobOptions;
-import io.aegisquartz.plugin.AbandonedThreads;
-import io.aegisquartz.plugin.InJvmRunner;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
-import io.aegisquartz.plugin.RunnerThreads;
-import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.aegisquartz.testing.PluginRunners;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,33 +25,18 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Groovy scripts are stopped at their limits without cooperating. */
-class GroovyLimitsTest {
+class GroovyLimitsTest extends PluginRunners {
 
-    static RunnerThreads threads;
-    static ProcessRunner processes;
-    static AbandonedThreads abandoned;
-    static InJvmRunner runner;
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void start() {
-        threads = new RunnerThreads(8);
-        processes = new ProcessRunner(threads);
-        abandoned = new AbandonedThreads();
-        runner = new InJvmRunner(abandoned);
-    }
 
-    @AfterAll
-    static void stop() {
-        threads.close();
-    }
 
     private RunResult run(String script, JobOptions options, JobMemory memory) throws Exception {
         Path file = dir.resolve("test.groovy");
         Files.writeString(file, script);
-        return GroovyPlugin.compile(file, runner, processes).run(job(file, options), memory);
+        return GroovyPlugin.compile(file, inJvm, processes).run(job(file, options), memory);
     }
 
     private RunResult run(String script, JobOptions options) throws Exception {
@@ -141,7 +121,7 @@ class GroovyLimitsTest {
     void compileErrorNamesFileLineAndColumn() throws Exception {
         Path file = dir.resolve("broken.groovy");
         Files.writeString(file, "emit('x', [a: 1])\nthis is not groovy (\n");
-        PluginException e = assertThrows(PluginException.class, () -> GroovyPlugin.compile(file, runner, processes));
+        PluginException e = assertThrows(PluginException.class, () -> GroovyPlugin.compile(file, inJvm, processes));
         assertTrue(e.getMessage().startsWith(file + ":2:"), e.getMessage());
         assertEquals(2, e.line());
     }
@@ -158,7 +138,7 @@ class GroovyLimitsTest {
         JobMemory memory = new JobMemory();
         Path file = dir.resolve("api.groovy");
         Files.writeString(file, script);
-        GroovyPlugin plugin = GroovyPlugin.compile(file, runner, processes);
+        GroovyPlugin plugin = GroovyPlugin.compile(file, inJvm, processes);
         plugin.run(job(file, limits(Duration.ofSeconds(10), Duration.ofSeconds(10)), "proc"), memory);
         RunResult r = plugin.run(job(file, limits(Duration.ofSeconds(10), Duration.ofSeconds(10)), "proc"), memory);
 

@@ -5,13 +5,10 @@ import io.aegisquartz.plugin.InJvmRunner;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
-import io.aegisquartz.plugin.RunnerThreads;
-import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
 import io.aegisquartz.testing.JarBuilder;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.aegisquartz.testing.PluginRunners;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,26 +24,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** JAR plugins: each in its own class loader, seeing only the API and the JDK. */
-class JarIsolationTest {
+class JarIsolationTest extends PluginRunners {
 
-    static RunnerThreads threads;
-    static ProcessRunner processes;
-    static InJvmRunner runner;
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void start() {
-        threads = new RunnerThreads(8);
-        processes = new ProcessRunner(threads);
-        runner = new InJvmRunner(new AbandonedThreads());
-    }
 
-    @AfterAll
-    static void stop() {
-        threads.close();
-    }
 
     /** A library class, in two incompatible versions: v2 renamed the method v1 had. */
     private static String library(int version) {
@@ -84,8 +68,8 @@ class JarIsolationTest {
 
     @Test
     void twoPluginsBundlingDifferentVersionsOfOneLibraryBothWork() throws Exception {
-        JarPlugin alpha = JarPlugin.open(pluginJar("alpha", 1), runner, processes);
-        JarPlugin beta = JarPlugin.open(pluginJar("beta", 2), runner, processes);
+        JarPlugin alpha = JarPlugin.open(pluginJar("alpha", 1), inJvm, processes);
+        JarPlugin beta = JarPlugin.open(pluginJar("beta", 2), inJvm, processes);
         JobMemory memA = new JobMemory();
         JobMemory memB = new JobMemory();
 
@@ -132,7 +116,7 @@ class JarIsolationTest {
         Files.writeString(classes.resolve("README"), "nothing");
         Path jar = JarBuilder.jar(dir.resolve("empty.jar"), classes);
 
-        PluginException e = assertThrows(PluginException.class, () -> JarPlugin.open(jar, runner, processes));
+        PluginException e = assertThrows(PluginException.class, () -> JarPlugin.open(jar, inJvm, processes));
         assertTrue(e.getMessage().contains("holds no sampler"), e.getMessage());
         assertTrue(e.fix().contains("META-INF/services/io.aegisquartz.api.Sampler"));
     }
