@@ -61,7 +61,9 @@ final class RunPluginCommand implements Command {
                   --json               print samples as JSON lines (the samples file format)
 
                 Exit code: the worst status among the samples, Nagios style: 0 ok, 1 warning,
-                2 critical, 3 anything else (unknown, error, timeout, cpu_limit, killed).
+                2 critical, 3 anything else (unknown, error, timeout, cpu_limit, killed, and a plugin
+                or aegis_config.ini that cannot be loaded); 2 if PLUGIN does not exist. The plugin's
+                log lines are shown on standard error.
                 """;
     }
 
@@ -76,27 +78,30 @@ final class RunPluginCommand implements Command {
         if (!settings.problems().isEmpty()) {
             settings.problems().forEach(p -> cli.err().println(p.format()));
             cli.err().println("aegis-quartz: fix " + settings.file() + " first (see above)");
-            return Cli.PROBLEMS;
+            return Status.ERROR.exitCode();
         }
         JobOptions options = options(settings.defaultJobOptions(), a);
         String ref = a.positional().get(0);
         Path file = resolve(settings, ref);
         if (!Files.isRegularFile(file)) {
-            cli.err().println("aegis-quartz: plugin not found: " + file);
-            return Cli.PROBLEMS;
+            throw new UsageException("plugin not found: " + file);
         }
         List<String> pluginArgs = a.positional().subList(1, a.positional().size());
         JobSpec job = new JobSpec(JobSource.USER, Path.of("(command line)"), 0, ref, ref, "* * * * * ?", ref, file, 1, pluginArgs,
                 options);
 
+        // The plugin author wants to see log() and println lines too, not only warnings.
+        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("plugin")).setLevel(ch.qos.logback.classic.Level.INFO);
         SampleStamper stamper = new SampleStamper(hostUuid(settings), settings.hostname());
         RunResult r;
         try (RunnerThreads threads = new RunnerThreads(8); PluginCatalog catalog = PluginCatalog.create(threads)) {
             try {
                 r = catalog.check(job).run(job, new JobMemory());
             } catch (PluginException e) {
+                cli.out().println("status=error metric=" + job.defaultMetric() + " message=\"plugin cannot be loaded: "
+                        + e.getMessage().replace("\"", "\\\"") + "\"");
                 cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
-                return Cli.PROBLEMS;
+                return Status.ERROR.exitCode();
             }
         }
         List<Sample> samples = stamper.stamp(job.name(), ref, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());

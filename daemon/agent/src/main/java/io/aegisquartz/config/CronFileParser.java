@@ -201,7 +201,7 @@ public final class CronFileParser {
             if (key.equals("sampler")) {
                 if (!value.matches("[A-Za-z0-9_.$-]{1,128}")) {
                     problems.add(new ConfigProblem(file, lineNo, column, "sampler '" + value + "' is not a valid sampler name",
-                            "use the name the JAR's Sampler.name() returns"));
+                            "use the sampler class's simple name (e.g. HelloSampler) or its fully qualified name"));
                 } else {
                     o = o.withSampler(value);
                 }

@@ -9,14 +9,11 @@ package io.aegisquartz.api;
  *
  * <p>One instance is created per job and kept between runs, so fields may carry state (previous
  * counters for rates, an open connection). A new instance is created when the JAR file changes.
- * Runs of one job never overlap, so an instance is never called from two threads at once.
+ * Runs of one job never overlap, so an instance is never called from two threads at once. When a JAR
+ * holds several samplers, a cron line picks one with {@code sampler=} and the class's simple or fully
+ * qualified name.
  */
 public interface Sampler {
-
-    /** Name used to pick this sampler with {@code sampler=NAME} when a JAR holds several. */
-    default String name() {
-        return getClass().getSimpleName();
-    }
 
     /**
      * Takes one set of measurements and emits them through {@code ctx}.

@@ -69,7 +69,17 @@ public final class PluginOutput {
         return count;
     }
 
+    /** Fields a JSON line may have. */
+    static final java.util.Set<String> FIELDS = java.util.Set.of("metric", "values", "tags", "units", "status", "message");
+
     private static String measurement(JsonNode node, String defaultMetric, Status fallback, MeasurementCollector out) {
+        for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!FIELDS.contains(f)) {
+                // A typo ("value", "unit") would otherwise lose data without a word.
+                return "unknown field '" + f + "'; allowed: metric, values, tags, units, status, message";
+            }
+        }
         String metric = node.hasNonNull("metric") ? node.get("metric").asText() : defaultMetric;
         Status status = fallback;
         if (node.hasNonNull("status")) {

@@ -133,6 +133,11 @@ public final class ProcessRunner {
                 stopper.tree.killAll();
                 pipeHeld = !awaitBoth(outReader, errReader, pipeWait);
             }
+            if (stopper.terminated) {
+                // Pipes can close before every process has gone (one that ignores SIGTERM and does
+                // not hold our output): do not return until the session is empty.
+                stopper.reap(graceNanos);
+            }
         } catch (InterruptedException e) {
             stopper.kill();
             throw e;
@@ -284,6 +289,7 @@ public final class ProcessRunner {
         volatile boolean killed;
         volatile long cpuAtStop = -1;
         volatile int signalled;
+        volatile long termSentAt;
         private boolean finished;
 
         Stopper(ProcessTree tree) {
@@ -295,6 +301,7 @@ public final class ProcessRunner {
                 return;
             }
             terminated = true;
+            termSentAt = System.nanoTime();
             List<Long> members = tree.members();
             cpuAtStop = tree.cpuNanos(members);
             signalled = tree.signalAll(false);
@@ -307,6 +314,23 @@ public final class ProcessRunner {
             if (!tree.members().isEmpty()) {
                 killed = true;
                 tree.killAll();
+            }
+        }
+
+        /**
+         * After SIGTERM: waits until the grace time since it was sent has passed or the session is
+         * empty, then SIGKILLs whatever is left. Polls /proc, but only on this rare path.
+         */
+        void reap(long graceNanos) throws InterruptedException {
+            long deadline = termSentAt + graceNanos;
+            while (!tree.members().isEmpty() && System.nanoTime() - deadline < 0) {
+                Thread.sleep(20);
+            }
+            synchronized (this) {
+                if (!tree.members().isEmpty()) {
+                    killed = true;
+                    tree.killAll();
+                }
             }
         }
 

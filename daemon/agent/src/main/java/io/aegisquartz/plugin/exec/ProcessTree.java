@@ -84,14 +84,17 @@ final class ProcessTree {
         return n;
     }
 
-    /** SIGKILL until no member is left (a fork loop can add members while we kill); true if none remain. */
+    /**
+     * SIGKILL until no member is left alive (a fork loop can add members while we kill, and a killed
+     * process takes a moment to die); true if none remain. Bounded at about a second.
+     */
     boolean killAll() {
-        for (int round = 0; round < 20; round++) {
-            if (signalAll(true) == 0) {
+        for (int round = 0; round < 100; round++) {
+            signalAll(true);
+            if (members().isEmpty()) {
                 return true;
             }
-            // SIGKILL is delivered asynchronously; give the kernel a moment before looking again.
-            java.util.concurrent.locks.LockSupport.parkNanos(5_000_000L);
+            java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
         }
         return members().isEmpty();
     }

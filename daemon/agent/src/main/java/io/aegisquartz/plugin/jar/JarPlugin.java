@@ -92,7 +92,7 @@ public final class JarPlugin extends InJvmPlugin implements AutoCloseable {
                 return samplers.get(0);
             }
             throw new PluginException(file.getFileName() + " holds " + samplers.size() + " samplers " + samplerClasses(),
-                    "pick one with sampler=NAME on the cron line (NAME is the class's simple name or its name())");
+                    "pick one with sampler=NAME on the cron line (NAME is the class's simple or fully qualified name)");
         }
         for (ServiceLoader.Provider<Sampler> p : samplers) {
             if (p.type().getSimpleName().equals(wanted) || p.type().getName().equals(wanted)) {

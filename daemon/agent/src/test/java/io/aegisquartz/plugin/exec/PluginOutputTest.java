@@ -183,6 +183,17 @@ class PluginOutputTest {
                     .orElseThrow(() -> new AssertionError("garbled lines 1 and 2 were accepted without a problem: " + r.list));
             assertTrue(err.message().startsWith("2 invalid sample(s) dropped; first: output line 1"), err.message());
         }
+
+        @Test
+        void aMisspeltFieldMakesTheLineInvalidInsteadOfLosingItsData() {
+            String out = "{\"metric\":\"a\",\"value\":{\"x\":1}}\n{\"metric\":\"b\",\"values\":{\"y\":2}}\n";
+
+            Result r = json(out, Status.OK);
+
+            assertEquals(List.of("b", METRIC), r.list.stream().map(Measurement::metric).toList());
+            assertEquals("1 invalid sample(s) dropped; first: output line 1: unknown field 'value'; "
+                    + "allowed: metric, values, tags, units, status, message", r.list.get(1).message());
+        }
     }
 
     @Nested
