@@ -177,15 +177,18 @@ public final class AgentSettings {
             Object def = s.convert(s.defaultValue());
             Object cur = values.get(s.id());
             if (!def.equals(cur)) {
-                out.add(s.id() + "=" + display(cur));
+                out.add(s.id() + "=" + display(s, cur));
             }
         }
         return out;
     }
 
-    private static String display(Object v) {
+    private static String display(Setting s, Object v) {
         if (v instanceof Duration d) {
             return Units.format(d);
+        }
+        if (s.kind() == Setting.Kind.BYTES) {
+            return Units.formatBytes((Long) v);
         }
         return String.valueOf(v);
     }
