@@ -1,0 +1,95 @@
+package io.aegisquartz.spool;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.zip.CRC32C;
+
+/**
+ * The acknowledged position, in file {@code checkpoint}: magic, version, segment, offset, CRC-32C.
+ * Replaced atomically (temp file, fsync, rename, directory fsync) so a crash leaves either the old
+ * or the new one, and a CRC so a torn or zero-filled file is recognised rather than trusted.
+ */
+final class Checkpoint {
+
+    static final String FILE = "checkpoint";
+    static final String TEMP = "checkpoint.tmp";
+    /** "AQCK" */
+    static final int MAGIC = 0x4151434B;
+    static final short VERSION = 1;
+    static final int BYTES = 28;
+
+    /** What was read: a position, or why there is none usable ({@code problem} null means simply absent). */
+    record Read(long segment, long offset, String problem) {
+        boolean valid() {
+            return segment >= 0;
+        }
+    }
+
+    private Checkpoint() {
+    }
+
+    static Read read(Path dir) {
+        byte[] b;
+        try {
+            b = Files.readAllBytes(dir.resolve(FILE));
+        } catch (NoSuchFileException e) {
+            return new Read(-1, -1, null);
+        } catch (IOException e) {
+            return new Read(-1, -1, "unreadable: " + e.getMessage());
+        }
+        if (b.length != BYTES) {
+            return new Read(-1, -1, "size " + b.length + " instead of " + BYTES);
+        }
+        ByteBuffer buf = ByteBuffer.wrap(b);
+        CRC32C crc = new CRC32C();
+        crc.update(b, 0, 24);
+        if (buf.getInt(0) != MAGIC || (int) crc.getValue() != buf.getInt(24)) {
+            return new Read(-1, -1, "bad magic or CRC");
+        }
+        if (buf.getShort(4) != VERSION) {
+            return new Read(-1, -1, "unknown version " + buf.getShort(4));
+        }
+        long segment = buf.getLong(8);
+        long offset = buf.getLong(16);
+        if (segment < 0 || offset < 0) {
+            return new Read(-1, -1, "negative position");
+        }
+        return new Read(segment, offset, null);
+    }
+
+    static void write(Path dir, long segment, long offset) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(BYTES);
+        buf.putInt(MAGIC).putShort(VERSION).putShort((short) 0).putLong(segment).putLong(offset);
+        CRC32C crc = new CRC32C();
+        crc.update(buf.array(), 0, 24);
+        buf.putInt((int) crc.getValue()).flip();
+        Path temp = dir.resolve(TEMP);
+        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(true);
+        }
+        Files.move(temp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        syncDir(dir);
+    }
+
+    /** Makes renames, creations and deletions in {@code dir} durable (a no-op where directories cannot be opened). */
+    static void syncDir(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException e) {
+            // Windows cannot open a directory; there, rename durability is the filesystem's business.
+            if (!System.getProperty("os.name", "").startsWith("Windows")) {
+                throw e;
+            }
+        }
+    }
+}
