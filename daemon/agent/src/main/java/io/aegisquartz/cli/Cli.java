@@ -19,7 +19,7 @@ public final class Cli {
     private final PrintStream err;
     private final Map<String, String> env;
     private final List<Command> commands = List.of(new RunCommand(), new CheckConfigCommand(), new RunPluginCommand(),
-            new ConfigReferenceCommand(), new VersionCommand());
+            new ReceiveCommand(), new ConfigReferenceCommand(), new VersionCommand());
     private Path home;
     private Path conf;
 

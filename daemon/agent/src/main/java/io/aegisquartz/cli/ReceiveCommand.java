@@ -1,0 +1,170 @@
+package io.aegisquartz.cli;
+
+import io.aegisquartz.config.Units;
+import io.aegisquartz.log.LogSetup;
+import io.aegisquartz.receive.Receiver;
+import io.aegisquartz.upload.Credentials;
+import io.aegisquartz.upload.CredentialsException;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+
+/** Runs the reference receiver of the upload protocol in the foreground until SIGTERM or SIGINT. */
+final class ReceiveCommand implements Command {
+
+    @Override
+    public String name() {
+        return "receive";
+    }
+
+    @Override
+    public String summary() {
+        return "Run an HTTPS receiver for uploaded samples (protocol reference, tests)";
+    }
+
+    @Override
+    public String help() {
+        return """
+                Usage: aegis-quartz receive [OPTIONS]
+
+                Runs an HTTPS server that accepts sample batches from agents, exactly as
+                docs/PROTOCOL.md describes: it checks each request's access key, timestamp, nonce,
+                content hash and HMAC signature, then the samples, and appends accepted samples to
+                FILE as JSON lines (the docs/SAMPLES.md format), storing each sample id once.
+                Samples are posted to https://HOST:PORT/aegis/v1/samples.
+
+                Without --keystore, a self-signed certificate for localhost, 127.0.0.1 and ::1 (and
+                the --listen host, if it is a specific one) is generated on first start in the state
+                directory; the path of its PEM file is printed so agents can trust it. Delete the
+                state directory's receiver.* files to generate a new one.
+
+                Options:
+                  --listen HOST:PORT   address to listen on (default 127.0.0.1:8443; 0.0.0.0:8443 for
+                                       every interface; [::1]:8443 for IPv6)
+                  --out FILE           where accepted samples are appended
+                                       (default HOME/receive/samples.jsonl)
+                  --credentials FILE   the access key agents sign with: [credentials] access_key_id
+                                       and access_key_secret; mode 0600, owned by you
+                                       (default CONF/credentials.ini)
+                  --state-dir DIR      where the generated keystore and certificate are kept
+                                       (default HOME/receive)
+                  --keystore FILE      a PKCS#12 keystore with the server key and certificate to use
+                                       instead of generating one; needs --keystore-password-file
+                  --keystore-password-file FILE
+                                       file whose first line is the keystore password
+                  --max-body SIZE      largest batch, both as sent (gzipped) and decompressed
+                                       (default 1MiB; e.g. 512KiB, 2MiB)
+
+                Runs until SIGTERM or SIGINT (Ctrl-C), then finishes requests in progress. Logs one
+                line per request to standard error; secrets are never logged. Exits 1 if it cannot
+                start (credentials file unusable, port taken, keystore unreadable).
+                """;
+    }
+
+    @Override
+    public int run(Cli cli, List<String> args) throws Exception {
+        Args a = new Args(name(), args, Set.of("--listen", "--out", "--credentials", "--state-dir", "--keystore",
+                "--keystore-password-file", "--max-body"), Set.of(), false);
+        if (!a.positional().isEmpty()) {
+            throw new UsageException("receive takes no arguments, found '" + a.positional().get(0) + "'; see 'aegis-quartz receive --help'");
+        }
+        InetSocketAddress listen = listen(a.value("--listen") == null ? "127.0.0.1:8443" : a.value("--listen"));
+        Path out = path(cli, a.value("--out"), cli.home().resolve("receive").resolve("samples.jsonl"));
+        Path credentialsFile = path(cli, a.value("--credentials"), cli.conf().resolve("credentials.ini"));
+        Path stateDir = path(cli, a.value("--state-dir"), cli.home().resolve("receive"));
+        int maxBody = Receiver.DEFAULT_MAX_BODY;
+        if (a.value("--max-body") != null) {
+            long b = Units.parseBytes(a.value("--max-body"));
+            if (b < 1024 || b > 256L * 1024 * 1024) {
+                throw new UsageException("--max-body: expected a size from 1KiB to 256MiB, " + Units.SIZE_FORMS);
+            }
+            maxBody = (int) b;
+        }
+        if ((a.value("--keystore") == null) != (a.value("--keystore-password-file") == null)) {
+            throw new UsageException("--keystore and --keystore-password-file go together; see 'aegis-quartz receive --help'");
+        }
+
+        Credentials credentials;
+        try {
+            credentials = Credentials.load(credentialsFile);
+        } catch (CredentialsException e) {
+            cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
+            return Cli.PROBLEMS;
+        }
+        Receiver.Config config = new Receiver.Config().listen(listen).out(out).stateDir(stateDir)
+                .credentials(List.of(credentials)).maxBody(maxBody);
+        if (a.value("--keystore") != null) {
+            Path pwFile = path(cli, a.value("--keystore-password-file"), null);
+            char[] password;
+            try {
+                password = Files.readAllLines(pwFile, StandardCharsets.UTF_8).stream().findFirst().orElse("").toCharArray();
+            } catch (IOException e) {
+                cli.err().println("aegis-quartz: cannot start: cannot read keystore password file " + pwFile + ": " + e);
+                return Cli.PROBLEMS;
+            }
+            config.keystore(path(cli, a.value("--keystore"), null), password);
+        }
+
+        LogSetup.apply(null, "info", 0, 1, true);
+        Receiver receiver;
+        try {
+            receiver = Receiver.start(config);
+        } catch (Receiver.StartException e) {
+            cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
+            return Cli.PROBLEMS;
+        }
+        CountDownLatch stop = new CountDownLatch(1);
+        Signals.onStop(stop::countDown);
+        cli.out().println("listening on " + receiver.endpoint() + " (bound to " + receiver.address().getHostString() + ":"
+                + receiver.address().getPort() + ")");
+        cli.out().println("storing samples in " + out);
+        if (receiver.certificatePem() != null) {
+            cli.out().println("certificate to trust: " + receiver.certificatePem());
+        }
+        cli.out().flush();
+        stop.await();
+        receiver.close();
+        Receiver.Stats s = receiver.stats();
+        LoggerFactory.getLogger("receive").info("stopped: {} request(s), {} sample(s) accepted, {} duplicate(s), {} request(s) rejected",
+                s.requests(), s.acceptedSamples(), s.duplicateSamples(), s.rejectedRequests());
+        ((ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory()).stop();
+        return Cli.OK;
+    }
+
+    /** HOST:PORT, [IPV6]:PORT. */
+    static InetSocketAddress listen(String s) throws UsageException {
+        int colon = s.lastIndexOf(':');
+        if (colon <= 0 || colon == s.length() - 1) {
+            throw new UsageException("--listen: expected HOST:PORT (e.g. 127.0.0.1:8443, 0.0.0.0:8443, [::1]:8443), found '" + s + "'");
+        }
+        String host = s.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        int port;
+        try {
+            port = Integer.parseInt(s.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (port < 0 || port > 65535) {
+            throw new UsageException("--listen: port must be 0-65535, found '" + s.substring(colon + 1) + "'");
+        }
+        InetSocketAddress address = new InetSocketAddress(host, port);
+        if (address.isUnresolved()) {
+            throw new UsageException("--listen: cannot resolve host '" + host + "'");
+        }
+        return address;
+    }
+
+    private static Path path(Cli cli, String value, Path fallback) {
+        return value == null ? fallback : Path.of(value).toAbsolutePath().normalize();
+    }
+}
