@@ -55,6 +55,8 @@ public final class Agent {
     private volatile int exitCode;
     private final Map<String, ScheduledJob> jobs = new LinkedHashMap<>();
     private final AtomicBoolean stopping = new AtomicBoolean();
+    private volatile boolean started;
+    private volatile boolean reloadAfterStart;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     private RunnerThreads threads;
@@ -133,6 +135,19 @@ public final class Agent {
         }
         LOG.info("started with {} job(s); reload with SIGHUP{}", jobs.size(),
                 watcher != null ? " or by editing the cron files and plugins" : "");
+        started = true;
+        if (reloadAfterStart) {
+            reload("SIGHUP received during start-up");
+        }
+    }
+
+    /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */
+    public void requestReload(String why) {
+        if (!started) {
+            reloadAfterStart = true;
+            return;
+        }
+        reload(why);
     }
 
     /** Re-reads the cron files and plugins and applies what changed; logs what it did. */
@@ -261,9 +276,16 @@ public final class Agent {
                 && !name.endsWith(".tmp");
         dirs.putIfAbsent(settings.defaultPluginDir(), pluginFiles);
         dirs.putIfAbsent(settings.userPluginDir(), pluginFiles);
+        // Elsewhere (absolute plugin paths such as /usr/lib/nagios/plugins) only the files jobs name:
+        // unrelated changes in a shared directory must not cause reloads.
+        Map<Path, java.util.Set<String>> named = new LinkedHashMap<>();
         for (ScheduledJob j : jobs.values()) {
-            dirs.putIfAbsent(j.spec().pluginPath().getParent(), pluginFiles);
+            Path p = j.spec().pluginPath();
+            if (!dirs.containsKey(p.getParent())) {
+                named.computeIfAbsent(p.getParent(), k -> new java.util.HashSet<>()).add(p.getFileName().toString());
+            }
         }
+        named.forEach((dir, names) -> dirs.put(dir, names::contains));
         return dirs;
     }
 

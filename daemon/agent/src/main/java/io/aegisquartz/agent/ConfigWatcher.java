@@ -64,7 +64,15 @@ final class ConfigWatcher implements AutoCloseable {
         }
         for (var e : dirs.entrySet()) {
             Path dir = e.getKey();
-            if (keys.containsKey(dir) || !Files.isDirectory(dir)) {
+            WatchKey existing = keys.get(dir);
+            if (existing != null && existing.isValid()) {
+                continue;
+            }
+            if (existing != null) {
+                keys.remove(dir);
+                filters.remove(existing);
+            }
+            if (!Files.isDirectory(dir)) {
                 continue;
             }
             try {
@@ -113,7 +121,11 @@ final class ConfigWatcher implements AutoCloseable {
                 changed.add(dir.resolve(name).toString());
             }
         }
-        key.reset();
+        if (!key.reset()) {
+            // The directory itself went away (deleted, or replaced by a rename): the reload this
+            // triggers watches the new one.
+            changed.add(dir + " (replaced)");
+        }
     }
 
     @Override

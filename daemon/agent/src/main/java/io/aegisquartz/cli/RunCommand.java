@@ -54,6 +54,22 @@ final class RunCommand implements Command {
     @Override
     public int run(Cli cli, List<String> args) throws Exception {
         new Args(name(), args, Set.of(), Set.of(), false);
+        // Signal handlers first: until they are in place, SIGHUP would end the JVM.
+        java.util.concurrent.atomic.AtomicReference<Agent> running = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean stopRequested = new java.util.concurrent.atomic.AtomicBoolean();
+        Signals.onStop(() -> {
+            stopRequested.set(true);
+            Agent a = running.get();
+            if (a != null) {
+                a.stop();
+            }
+        });
+        Signals.onReload(() -> {
+            Agent a = running.get();
+            if (a != null) {
+                a.requestReload("SIGHUP");
+            }
+        });
         AgentSettings settings = cli.settings();
         if (!settings.problems().isEmpty()) {
             cli.err().println("aegis-quartz: cannot start, " + settings.file() + " has problems:");
@@ -62,12 +78,26 @@ final class RunCommand implements Command {
         }
         String console = settings.string("log.console");
         boolean toConsole = console.equals("always") || (console.equals("auto") && stderrIsTerminal());
-        LogSetup.apply(settings.path("log.file"), settings.string("log.level"), settings.bytes("log.max_size"),
+        java.nio.file.Path logFile = settings.path("log.file");
+        try {
+            java.nio.file.Files.createDirectories(logFile.getParent());
+        } catch (java.io.IOException e) {
+            cli.err().println("aegis-quartz: cannot start: cannot create the log directory " + logFile.getParent() + ": " + e);
+            return Cli.PROBLEMS;
+        }
+        List<String> logProblems = LogSetup.apply(logFile, settings.string("log.level"), settings.bytes("log.max_size"),
                 settings.integer("log.max_files"), toConsole);
+        if (!logProblems.isEmpty()) {
+            cli.err().println("aegis-quartz: cannot start: cannot write the log file " + logFile + " ([log] file): "
+                    + String.join("; ", logProblems));
+            return Cli.PROBLEMS;
+        }
 
         Agent agent = new Agent(settings);
-        Signals.onStop(agent::stop);
-        Signals.onReload(() -> agent.reload("SIGHUP"));
+        running.set(agent);
+        if (stopRequested.get()) {
+            return Cli.OK;
+        }
         try {
             agent.start();
         } catch (Agent.StartException e) {

@@ -16,7 +16,8 @@ public final class SecretMask {
             Pattern.compile("(?i)^-{1,2}[a-z0-9_-]*(pass|pwd|secret|token|key|auth|credential)[a-z0-9_-]*$");
     private static final Pattern SECRET_ASSIGNMENT =
             Pattern.compile("(?i)^(-{0,2}[a-z0-9_-]*(?:pass|pwd|secret|token|key|auth|credential)[a-z0-9_-]*=).+$");
-    private static final Pattern URL_PASSWORD = Pattern.compile("(?i)^([a-z][a-z0-9+.-]*://[^:/@]+:)[^@/]+(@.*)$");
+    /** user:password@ in a URL anywhere in an argument, e.g. --url=https://admin:pw@db/. */
+    private static final Pattern URL_PASSWORD = Pattern.compile("(?i)([a-z][a-z0-9+.-]*://[^:/@\\s]+:)[^@/\\s]+(@)");
 
     private SecretMask() {
     }
@@ -41,8 +42,7 @@ public final class SecretMask {
                 out.add(m.group(1) + "***");
                 continue;
             }
-            var u = URL_PASSWORD.matcher(a);
-            out.add(u.matches() ? u.group(1) + "***" + u.group(2) : a);
+            out.add(URL_PASSWORD.matcher(a).replaceAll("$1***$2"));
         }
         return out;
     }

@@ -32,10 +32,13 @@ public final class LogSetup {
      *
      * @param file     the log file, or null for console only
      * @param console  also log to stderr
+     * @return problems setting it up (e.g. the file cannot be opened); empty if none. Logback would
+     *         otherwise keep them to itself and the agent would run with no log at all.
      */
-    public static void apply(Path file, String level, long maxBytes, int maxFiles, boolean console) {
+    public static java.util.List<String> apply(Path file, String level, long maxBytes, int maxFiles, boolean console) {
         LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
         ctx.reset();
+        ctx.getStatusManager().clear();
         Logger root = ctx.getLogger(Logger.ROOT_LOGGER_NAME);
         root.setLevel(Level.toLevel(level, Level.INFO));
         if (file != null) {
@@ -64,6 +67,13 @@ public final class LogSetup {
             root.addAppender(BaseLogConfigurator.stderr(ctx, PATTERN));
         }
         quietLibraries(ctx);
+        java.util.List<String> problems = new java.util.ArrayList<>();
+        for (ch.qos.logback.core.status.Status st : ctx.getStatusManager().getCopyOfStatusList()) {
+            if (st.getLevel() == ch.qos.logback.core.status.Status.ERROR) {
+                problems.add(st.getMessage() + (st.getThrowable() != null ? ": " + st.getThrowable().getMessage() : ""));
+            }
+        }
+        return problems;
     }
 
     static PatternLayoutEncoder encoder(LoggerContext ctx) {

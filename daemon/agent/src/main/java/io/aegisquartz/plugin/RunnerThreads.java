@@ -1,6 +1,5 @@
 package io.aegisquartz.plugin;
 
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
@@ -19,13 +18,17 @@ public final class RunnerThreads implements AutoCloseable {
 
     private final ScheduledThreadPoolExecutor timer;
     private final ThreadPoolExecutor io;
+    private final java.util.concurrent.Semaphore readers;
 
     /** @param maxIo most pipe readers at once (two per running executable) */
     public RunnerThreads(int maxIo) {
+        this.readers = new java.util.concurrent.Semaphore(maxIo);
         timer = new ScheduledThreadPoolExecutor(1, daemonThreads("aegis-timer"));
         timer.setRemoveOnCancelPolicy(true);
         timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-        io = new ThreadPoolExecutor(0, maxIo, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), daemonThreads("aegis-pipe"));
+        // A hand-off queue bounded by a count of our own, not by the executor: a reader that just
+        // finished is briefly neither running nor waiting, and a bounded executor would reject then.
+        io = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), daemonThreads("aegis-pipe"));
     }
 
     /** Fires kill stages at run deadlines. */
@@ -33,9 +36,26 @@ public final class RunnerThreads implements AutoCloseable {
         return timer;
     }
 
-    /** Reads plugin output pipes. */
-    public ExecutorService io() {
-        return io;
+    /**
+     * Starts a pipe reader; null if {@code maxIo} readers are already running (stuck plugins whose
+     * escaped children hold their pipes open), in which case the caller refuses the run.
+     */
+    public java.util.concurrent.Future<?> read(Runnable reader) {
+        if (!readers.tryAcquire()) {
+            return null;
+        }
+        try {
+            return io.submit(() -> {
+                try {
+                    reader.run();
+                } finally {
+                    readers.release();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            readers.release();
+            return null;
+        }
     }
 
     @Override

@@ -29,6 +29,7 @@ import java.util.function.Consumer;
 public final class JobExecutor {
 
     private static final Logger LOG = LoggerFactory.getLogger("job");
+    static final int MISSED_COUNT_CAP = 1000;
 
     private final PluginCatalog catalog;
     private final SampleStamper stamper;
@@ -86,7 +87,8 @@ public final class JobExecutor {
         int count = missed == null ? 1 : missedCount(job.spec().cron(), missed);
         String when = missed == null ? "a fire time"
                 : count == 1 ? "its fire time " + FailureLog.clock(missed.getTime())
-                : count + " fire times since " + FailureLog.clock(missed.getTime());
+                : (count > MISSED_COUNT_CAP ? "more than " + MISSED_COUNT_CAP : Integer.toString(count)) + " fire times since "
+                + FailureLog.clock(missed.getTime());
         if (willRunNow) {
             LOG.info("job {} missed {}; running it once now (misfire=run_once)", job.spec().name(), when);
             return;
@@ -96,13 +98,17 @@ public final class JobExecutor {
         skipped(job, reason);
     }
 
-    /** Fire times from {@code first} up to now, counted with the job's own cron expression (at most 100,000). */
+    /**
+     * Fire times from {@code first} up to now, counted with the job's own cron expression, up to one
+     * past {@link #MISSED_COUNT_CAP}: this runs on Quartz's scheduler thread inside its store lock, so
+     * it must stay cheap even after a day-long pause.
+     */
     static int missedCount(String cron, Date first) {
         try {
             CronExpression ce = new CronExpression(cron);
             long now = System.currentTimeMillis();
             int n = 0;
-            for (Date d = first; d != null && d.getTime() <= now && n < 100_000; d = ce.getNextValidTimeAfter(d)) {
+            for (Date d = first; d != null && d.getTime() <= now && n <= MISSED_COUNT_CAP; d = ce.getNextValidTimeAfter(d)) {
                 n++;
             }
             return Math.max(1, n);

@@ -2,7 +2,6 @@ package io.aegisquartz.schedule;
 
 import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSpec;
-import io.aegisquartz.plugin.JobMemory;
 import org.quartz.CronScheduleBuilder;
 import org.quartz.CronTrigger;
 import org.quartz.Job;
@@ -44,6 +43,7 @@ public final class JobScheduler implements AutoCloseable {
     private static final AtomicLong INSTANCES = new AtomicLong();
 
     private final Scheduler quartz;
+    private final WorkerPool pool;
     private final JobExecutor executor;
     private final Map<String, ScheduledJob> byId = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
@@ -53,7 +53,8 @@ public final class JobScheduler implements AutoCloseable {
         RAMJobStore store = new RAMJobStore();
         store.setMisfireThreshold(MISFIRE_THRESHOLD_MS);
         String name = "aegis-quartz-" + INSTANCES.incrementAndGet();
-        DirectSchedulerFactory.getInstance().createScheduler(name, name, new WorkerPool(workers), store);
+        pool = new WorkerPool(workers);
+        DirectSchedulerFactory.getInstance().createScheduler(name, name, pool, store);
         quartz = DirectSchedulerFactory.getInstance().getScheduler(name);
         quartz.setJobFactory((bundle, scheduler) -> job(byId.get(bundle.getJobDetail().getKey().getName())));
         quartz.getListenerManager().addTriggerListener(new MisfireListener());
@@ -83,9 +84,7 @@ public final class JobScheduler implements AutoCloseable {
     public ScheduledJob add(JobSpec spec, ScheduledJob previous, int backoffAfter, Duration backoffMax, Duration failureSummary)
             throws SchedulerException {
         String id = "job-" + ids.incrementAndGet();
-        JobMemory memory = previous == null ? new JobMemory() : previous.memory();
-        ScheduledJob.Slot slot = previous == null ? new ScheduledJob.Slot() : previous.slot();
-        ScheduledJob job = new ScheduledJob(id, spec, memory, slot, backoffAfter, backoffMax, failureSummary);
+        ScheduledJob job = new ScheduledJob(id, spec, previous, backoffAfter, backoffMax, failureSummary);
         byId.put(id, job);
         String group = spec.source().name().toLowerCase();
         JobDetail detail = JobBuilder.newJob(Job.class).withIdentity(id, group).build();
@@ -121,6 +120,11 @@ public final class JobScheduler implements AutoCloseable {
 
     /** Stops firing; with {@code waitForRuns}, returns when running jobs have ended (each within its limits). */
     public void shutdown(boolean waitForRuns) {
+        long longest = 0;
+        for (ScheduledJob j : byId.values()) {
+            longest = Math.max(longest, j.spec().options().timeout().plus(j.spec().options().killGrace()).toMillis());
+        }
+        pool.shutdownWait(longest + 10_000);
         try {
             quartz.shutdown(waitForRuns);
         } catch (SchedulerException e) {

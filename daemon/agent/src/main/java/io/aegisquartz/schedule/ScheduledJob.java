@@ -47,11 +47,27 @@ public final class ScheduledJob {
     private FileStamp quarantineStamp;
     private FileStamp lastStamp;
 
-    ScheduledJob(String id, JobSpec spec, JobMemory memory, Slot slot, int backoffAfter, Duration backoffMax,
-                 Duration failureSummary) {
+    /**
+     * @param previous the job's old version when a reload changed its line, else null: its state, its
+     *                 running flag, its quarantine and the plugin version it last ran carry over (an
+     *                 edited timeout must not release a quarantined plugin whose thread still runs)
+     */
+    ScheduledJob(String id, JobSpec spec, ScheduledJob previous, int backoffAfter, Duration backoffMax, Duration failureSummary) {
         this.id = id;
-        this.slot = slot;
+        this.slot = previous == null ? new Slot() : previous.slot;
         this.lock = slot;
+        JobMemory memory = previous == null ? new JobMemory() : previous.memory;
+        if (previous != null) {
+            synchronized (lock) {
+                quarantine = previous.quarantine;
+                quarantineStamp = previous.quarantineStamp;
+                lastStamp = previous.lastStamp;
+            }
+            if (!previous.spec.pluginPath().equals(spec.pluginPath())) {
+                memory.clear(); // another plugin under the same name= must not see the old one's state
+                lastStamp = null;
+            }
+        }
         this.spec = spec;
         this.memory = memory;
         this.intervalMillis = interval(spec.cron());
@@ -70,10 +86,6 @@ public final class ScheduledJob {
 
     public JobMemory memory() {
         return memory;
-    }
-
-    Slot slot() {
-        return slot;
     }
 
     /** True while a run is in progress. */

@@ -2,6 +2,7 @@ package io.aegisquartz.schedule;
 
 import org.quartz.spi.ThreadPool;
 
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -22,13 +23,17 @@ public final class WorkerPool implements ThreadPool {
     private final ThreadPoolExecutor executor;
     private int busy;
     private boolean shutdown;
+    private volatile long shutdownWaitMillis = TimeUnit.MINUTES.toMillis(5);
 
     WorkerPool(int size) {
         this.size = size;
         AtomicInteger n = new AtomicInteger();
         // No core threads and a hand-off queue: a thread is created only when no idle one exists, so
-        // a host with one job every minute keeps one worker, not workers-many.
-        executor = new ThreadPoolExecutor(0, size, 5, TimeUnit.MINUTES, new SynchronousQueue<>(), r -> {
+        // a host with one job every minute keeps one worker, not workers-many. The executor itself is
+        // unbounded because 'busy' already bounds concurrency: a finishing worker decrements 'busy'
+        // a moment before it is back in the queue, and a bounded executor would reject the job handed
+        // over in that moment.
+        executor = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 5, TimeUnit.MINUTES, new SynchronousQueue<>(), r -> {
             Thread t = new Thread(null, r, "aegis-worker-" + n.incrementAndGet(), 512 * 1024);
             t.setDaemon(true);
             return t;
@@ -51,17 +56,24 @@ public final class WorkerPool implements ThreadPool {
             }
             busy++;
         }
-        executor.execute(() -> {
-            try {
-                job.run();
-            } finally {
-                synchronized (WorkerPool.this) {
-                    busy--;
-                    WorkerPool.this.notifyAll();
+        try {
+            executor.execute(() -> {
+                try {
+                    job.run();
+                } finally {
+                    release();
                 }
-            }
-        });
+            });
+        } catch (RejectedExecutionException e) {
+            release(); // only after shutdown
+            return false;
+        }
         return true;
+    }
+
+    private synchronized void release() {
+        busy--;
+        notifyAll();
     }
 
     @Override
@@ -91,14 +103,21 @@ public final class WorkerPool implements ThreadPool {
         executor.shutdown();
         if (waitForJobsToComplete) {
             try {
-                // Every run ends by its own limits, so this wait is bounded by the longest one.
-                while (!executor.awaitTermination(1, TimeUnit.MINUTES)) {
-                    Thread.onSpinWait();
+                // Every run ends by its own limits; a worker stuck beyond them (a plugin compiling
+                // forever) must not hold the agent's exit hostage.
+                if (!executor.awaitTermination(shutdownWaitMillis, TimeUnit.MILLISECONDS)) {
+                    org.slf4j.LoggerFactory.getLogger("agent").warn("{} job(s) still running {} s after the stop request; "
+                            + "stopping without them", busy(), shutdownWaitMillis / 1000);
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    /** How long a stop waits for running jobs: the longest job limit plus its grace, and a margin. */
+    void shutdownWait(long millis) {
+        this.shutdownWaitMillis = millis;
     }
 
     @Override

@@ -158,6 +158,10 @@ public final class JsonLinesSink implements SampleSink {
 
     @Override
     public synchronized void close() {
+        if (failingSince != 0 && lostSinceReport > 0) {
+            LOG.error("{} more sample(s) lost since the last report: still cannot write {} ({} lost since start)",
+                    lostSinceReport, file, lostTotal);
+        }
         closeChannel();
     }
 }

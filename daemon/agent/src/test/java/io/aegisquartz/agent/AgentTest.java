@@ -257,6 +257,13 @@ class AgentTest {
                     && s.get("message").asText().startsWith("quarantined")).isEmpty());
             assertEquals(1, home.samples("q", "timeout").size(), "no run while quarantined");
 
+            // Raising the timeout is the natural reaction, but the stuck thread still runs: stay quarantined.
+            home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=600ms name=q user/q.groovy " + port + "\n");
+            agent.reload("SIGHUP");
+            int skipped = home.samples("q", "skipped").size();
+            await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("q", "skipped").size() >= skipped + 2);
+            assertEquals(1, home.samples("q", "timeout").size(), "an edited line does not release the quarantine");
+
             AgentHome.write(plugin, "emit('q', [fixed: 1])\n");
 
             await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("q", "ok").isEmpty());

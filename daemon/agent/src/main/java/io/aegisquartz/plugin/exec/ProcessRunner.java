@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -55,6 +54,15 @@ public final class ProcessRunner {
             "kill -s KILL 0");
     private static final Pattern TIMES = Pattern.compile("(\\d+)m([0-9.]+)s\\s+(\\d+)m([0-9.]+)s");
     private static final int STDERR_TAIL = 16 * 1024;
+
+    /** Sessions of runs in progress in this JVM; killed if the JVM exits under them. */
+    private static final java.util.Set<ProcessTree> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        // Plugins run in sessions of their own, so nothing else would end them when this JVM exits
+        // (run-plugin interrupted, an agent exiting on OutOfMemoryError): do it on the way out.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(ProcessTree::killAll), "aegis-plugin-reaper"));
+    }
 
     private final RunnerThreads threads;
     private final String setsid;
@@ -107,15 +115,17 @@ public final class ProcessRunner {
             return notStarted("cannot start: " + e.getMessage());
         }
         Stopper stopper = new Stopper(new ProcessTree(p.pid()));
+        LIVE.add(stopper.tree);
         CappedBuffer out = new CappedBuffer(spec.outputMax());
         TailBuffer err = new TailBuffer(STDERR_TAIL);
-        Future<?> outReader;
-        Future<?> errReader;
-        try {
-            outReader = threads.io().submit(() -> drain(p.getInputStream(), out));
-            errReader = threads.io().submit(() -> drain(p.getErrorStream(), err));
-        } catch (RejectedExecutionException e) {
+        Future<?> outReader = threads.read(() -> drain(p.getInputStream(), out));
+        Future<?> errReader = outReader == null ? null : threads.read(() -> drain(p.getErrorStream(), err));
+        if (errReader == null) {
             stopper.tree.killAll();
+            LIVE.remove(stopper.tree);
+            if (outReader != null) {
+                outReader.cancel(true);
+            }
             return notStarted("too many plugin output pipes open at once (stuck plugins?); run refused");
         }
         long timeoutNanos = spec.timeout().toNanos();
@@ -145,6 +155,7 @@ public final class ProcessRunner {
             term.cancel(false);
             kill.cancel(false);
             stopper.finish();
+            LIVE.remove(stopper.tree);
         }
         long wall = System.nanoTime() - start;
         return outcome(spec, p.exitValue(), stopper, out, err, wall, pipeHeld);

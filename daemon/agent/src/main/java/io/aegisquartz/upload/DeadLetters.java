@@ -1,0 +1,58 @@
+package io.aegisquartz.upload;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.aegisquartz.spool.SpoolRecord;
+
+import java.io.IOException;
+import java.io.StringWriter;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+
+/**
+ * Samples the receiver rejected as invalid, kept with its reason instead of being retried forever or
+ * thrown away: one JSON line each, {@code {"time", "batch_id", "status", "reason", "sample"}}.
+ */
+final class DeadLetters {
+
+    private static final JsonFactory JSON = new JsonFactory();
+    private final Path file;
+    private long count;
+
+    DeadLetters(Path file) {
+        this.file = file;
+    }
+
+    /** Appends and fsyncs; the caller acknowledges the spool only after this returns. */
+    synchronized void add(SpoolRecord r, String batchId, int status, String reason) throws IOException {
+        StringWriter w = new StringWriter();
+        try (JsonGenerator g = JSON.createGenerator(w)) {
+            g.writeStartObject();
+            g.writeStringField("time", Instant.now().toString());
+            g.writeStringField("batch_id", batchId);
+            g.writeNumberField("status", status);
+            g.writeStringField("reason", reason);
+            g.writeFieldName("sample");
+            g.writeRawValue(new String(r.payload(), StandardCharsets.UTF_8));
+            g.writeEndObject();
+        }
+        Files.createDirectories(file.getParent());
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+            ch.write(java.nio.ByteBuffer.wrap((w + "\n").getBytes(StandardCharsets.UTF_8)));
+            ch.force(false);
+        }
+        count++;
+    }
+
+    synchronized long count() {
+        return count;
+    }
+
+    Path file() {
+        return file;
+    }
+}

@@ -1,0 +1,454 @@
+package io.aegisquartz.upload;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.aegisquartz.spool.Spool;
+import io.aegisquartz.spool.SpoolBatch;
+import io.aegisquartz.spool.SpoolRecord;
+import org.apache.hc.client5.http.classic.methods.HttpPost;
+import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
+import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
+import org.apache.hc.core5.http.ContentType;
+import org.apache.hc.core5.http.Header;
+import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
+import org.apache.hc.core5.util.Timeout;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Sends what the spool holds to the receiver, oldest first, in signed gzip batches, and acknowledges
+ * the spool only after the receiver has stored (or rejected as invalid) every sample of a batch.
+ *
+ * <p>Per response (docs/PROTOCOL.md): 2xx acknowledges; 413 splits the batch; 400 moves the samples
+ * the receiver names (or finds by bisecting) to the dead-letter file and sends the rest; 429 and 503
+ * wait for Retry-After; 401/403, other statuses, timeouts and connection errors retry with
+ * exponential backoff and full jitter, forever: nothing the spool holds is dropped here.
+ *
+ * <p>One request is in flight at a time, so batches are delivered and acknowledged in spool order.
+ * The thread sleeps until the spool has something new ({@link #wakeUp()}); an idle uploader does not
+ * wake up on its own.
+ */
+public final class Uploader implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger("upload");
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long SUMMARY_EVERY_MS = 5 * 60_000;
+    private static final int MAX_RESPONSE_BYTES = 64 * 1024;
+
+    private final Spool spool;
+    private final UploadConfig config;
+    private final Credentials credentials;
+    private final String hostUuid;
+    private final String target;
+    private final CloseableHttpClient http;
+    private final DeadLetters deadLetters;
+    private final Thread thread;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition wake = lock.newCondition();
+    private boolean woken;
+    private volatile boolean closed;
+
+    private long nextRequestNanos = System.nanoTime();
+    private int consecutiveFailures;
+    private long failingSince;
+    private String failingKind;
+    private long lastSummary;
+
+    private final AtomicLong accepted = new AtomicLong();
+    private final AtomicLong duplicates = new AtomicLong();
+    private final AtomicLong requests = new AtomicLong();
+
+    /** Counters since start. */
+    public record Stats(long requests, long accepted, long duplicates, long deadLettered) {
+    }
+
+    private Uploader(Spool spool, UploadConfig config, Credentials credentials, String hostUuid) throws IOException {
+        this.spool = spool;
+        this.config = config;
+        this.credentials = credentials;
+        this.hostUuid = hostUuid;
+        String problem = UploadConfig.endpointProblem(config.endpoint(), config.allowHttpLoopback());
+        if (problem != null) {
+            throw new IOException(problem);
+        }
+        String path = config.endpoint().getRawPath() == null || config.endpoint().getRawPath().isEmpty() ? "/"
+                : config.endpoint().getRawPath();
+        this.target = config.endpoint().getRawQuery() == null ? path : path + "?" + config.endpoint().getRawQuery();
+        Timeout timeout = Timeout.of(config.timeout());
+        this.http = HttpClients.custom()
+                .setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
+                        .setTlsSocketStrategy(new DefaultClientTlsStrategy(TrustStores.context(config.caFile())))
+                        .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(timeout).setSocketTimeout(timeout).build())
+                        .setMaxConnTotal(1)
+                        .setMaxConnPerRoute(1)
+                        .build())
+                .setDefaultRequestConfig(RequestConfig.custom().setResponseTimeout(timeout).build())
+                // We retry ourselves, with backoff and without ever resending a nonce.
+                .disableAutomaticRetries()
+                .disableRedirectHandling()
+                .setUserAgent("aegis-quartz")
+                .build();
+        this.deadLetters = new DeadLetters(config.deadLetters());
+        this.thread = new Thread(null, this::loop, "aegis-upload", 512 * 1024);
+        thread.setDaemon(true);
+    }
+
+    /**
+     * Starts uploading from {@code spool}.
+     *
+     * @throws IOException if the endpoint is not allowed (plain http to a remote host) or the CA file is unusable
+     */
+    public static Uploader start(Spool spool, UploadConfig config, Credentials credentials, String hostUuid) throws IOException {
+        Uploader u = new Uploader(spool, config, credentials, hostUuid);
+        u.thread.start();
+        return u;
+    }
+
+    /** Tells the uploader the spool has new records. Cheap; call after every append. */
+    public void wakeUp() {
+        lock.lock();
+        try {
+            woken = true;
+            wake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public Stats stats() {
+        return new Stats(requests.get(), accepted.get(), duplicates.get(), deadLetters.count());
+    }
+
+    private void loop() {
+        try {
+            while (!closed) {
+                SpoolBatch batch;
+                try {
+                    batch = spool.read(config.maxSamples(), config.maxBytes());
+                } catch (IOException e) {
+                    failed("cannot read the spool: " + e.getMessage(), "spool", -1);
+                    pause(backoff());
+                    continue;
+                }
+                if (batch.isEmpty()) {
+                    awaitWake();
+                    continue;
+                }
+                if (!deliver(batch.records())) {
+                    return; // closed mid-batch: it stays unacknowledged and is sent again after restart
+                }
+                try {
+                    spool.ack(batch.end());
+                } catch (IOException e) {
+                    // Delivered but not acknowledged: after a restart these are sent again and the
+                    // receiver drops them as duplicates.
+                    LOG.error("upload: delivered {} sample(s) but cannot record it in the spool: {}", batch.size(), e.getMessage());
+                    pause(backoff());
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Delivers every record (or dead-letters it); false if closed before done. */
+    private boolean deliver(List<SpoolRecord> records) throws InterruptedException {
+        Deque<List<SpoolRecord>> work = new ArrayDeque<>();
+        work.push(records);
+        while (!work.isEmpty()) {
+            if (closed) {
+                return false;
+            }
+            List<SpoolRecord> part = work.peek();
+            BatchBody body = BatchBody.of(hostUuid, part);
+            Response r;
+            try {
+                awaitRateSlot();
+                r = send(body);
+            } catch (IOException e) {
+                failed(e.getClass().getSimpleName() + ": " + e.getMessage(), "network", -1);
+                pause(backoff());
+                continue;
+            }
+            int s = r.status;
+            if (s >= 200 && s < 300) {
+                work.pop();
+                succeeded(r, part.size());
+            } else if (s == 413) {
+                work.pop();
+                if (part.size() == 1) {
+                    deadLetter(part.get(0), body.batchId, s, "the receiver refuses this sample as too large (413)");
+                } else {
+                    LOG.info("upload: receiver says a batch of {} samples is too large (413); splitting it", part.size());
+                    work.push(part.subList(part.size() / 2, part.size()));
+                    work.push(part.subList(0, part.size() / 2));
+                }
+            } else if (s == 400) {
+                work.pop();
+                List<SpoolRecord> rest = rejected(part, body.batchId, r);
+                if (rest != null) {
+                    if (!rest.isEmpty()) {
+                        work.push(rest);
+                    }
+                } else if (part.size() == 1) {
+                    deadLetter(part.get(0), body.batchId, s, "rejected by the receiver: " + r.error());
+                } else {
+                    // No sample named: find the bad ones by halves.
+                    work.push(part.subList(part.size() / 2, part.size()));
+                    work.push(part.subList(0, part.size() / 2));
+                }
+            } else if (s == 429 || s == 503) {
+                failed("receiver busy (" + s + (r.retryAfterSeconds >= 0 ? ", Retry-After " + r.retryAfterSeconds + " s" : "") + ")",
+                        "busy", s);
+                pause(r.retryAfterSeconds >= 0 ? TimeUnit.SECONDS.toNanos(r.retryAfterSeconds) : backoff());
+            } else if (s == 401 || s == 403) {
+                failed("the receiver refuses our credentials (" + s + "): " + r.error()
+                        + "; check the key id and secret in the credentials file, and the clock", "auth", s);
+                pause(backoff());
+            } else {
+                failed("receiver answered " + s + ": " + r.error(), "status " + s, s);
+                pause(backoff());
+            }
+        }
+        return true;
+    }
+
+    /** For a 400 naming its rejected samples: dead-letters those and returns the others; null if none named. */
+    private List<SpoolRecord> rejected(List<SpoolRecord> part, String batchId, Response r) throws InterruptedException {
+        JsonNode list = r.json == null ? null : r.json.get("rejected");
+        if (list == null || !list.isArray() || list.isEmpty()) {
+            return null;
+        }
+        Set<Integer> bad = new HashSet<>();
+        for (JsonNode n : list) {
+            int index = n.path("index").asInt(-1);
+            if (index < 0 || index >= part.size()) {
+                return null; // not something we can trust; bisect instead
+            }
+            if (bad.add(index)) {
+                deadLetter(part.get(index), batchId, 400, "rejected by the receiver: " + n.path("reason").asText(r.error()));
+            }
+        }
+        List<SpoolRecord> rest = new ArrayList<>(part.size() - bad.size());
+        for (int i = 0; i < part.size(); i++) {
+            if (!bad.contains(i)) {
+                rest.add(part.get(i));
+            }
+        }
+        return rest;
+    }
+
+    private void deadLetter(SpoolRecord r, String batchId, int status, String reason) throws InterruptedException {
+        while (!closed) {
+            try {
+                deadLetters.add(r, batchId, status, reason);
+                LOG.warn("upload: 1 sample moved to {}: {}", deadLetters.file(), reason);
+                return;
+            } catch (IOException e) {
+                // Never acknowledge what is neither delivered nor kept.
+                LOG.error("upload: cannot write the dead-letter file {}: {}; retrying", deadLetters.file(), e.getMessage());
+                pause(backoff());
+            }
+        }
+    }
+
+    private record Response(int status, long retryAfterSeconds, JsonNode json) {
+        String error() {
+            return json != null && json.hasNonNull("error") ? json.get("error").asText() : "(no reason given)";
+        }
+    }
+
+    private Response send(BatchBody body) throws IOException {
+        long ts = System.currentTimeMillis() / 1000;
+        String nonce = RequestSigning.newNonce();
+        String sha = RequestSigning.sha256Hex(body.gzipped);
+        String toSign = RequestSigning.stringToSign("POST", target, ts, nonce, sha, body.batchId);
+        HttpPost post = new HttpPost(config.endpoint());
+        post.setHeader("Content-Encoding", "gzip");
+        post.setHeader(RequestSigning.HEADER_KEY_ID, credentials.accessKeyId());
+        post.setHeader(RequestSigning.HEADER_TIMESTAMP, Long.toString(ts));
+        post.setHeader(RequestSigning.HEADER_NONCE, nonce);
+        post.setHeader(RequestSigning.HEADER_CONTENT_SHA256, sha);
+        post.setHeader(RequestSigning.HEADER_BATCH_ID, body.batchId);
+        post.setHeader(RequestSigning.HEADER_SIGNATURE, RequestSigning.sign(credentials.accessKeySecret(), toSign));
+        if (credentials.bearerToken() != null) {
+            post.setHeader("Authorization", "Bearer " + credentials.bearerToken());
+        }
+        post.setEntity(new ByteArrayEntity(body.gzipped, ContentType.APPLICATION_JSON));
+        requests.incrementAndGet();
+        return http.execute(post, response -> {
+            JsonNode json = null;
+            if (response.getEntity() != null) {
+                try (InputStream in = response.getEntity().getContent()) {
+                    byte[] bytes = readAtMost(in, MAX_RESPONSE_BYTES);
+                    try {
+                        json = bytes.length == 0 ? null : JSON.readTree(bytes);
+                    } catch (IOException notJson) {
+                        json = JSON.createObjectNode().put("error", abbreviate(new String(bytes, StandardCharsets.UTF_8)));
+                    }
+                }
+            }
+            return new Response(response.getCode(), retryAfter(response.getFirstHeader("Retry-After")), json);
+        });
+    }
+
+    private void succeeded(Response r, int samples) {
+        long dup = r.json == null ? 0 : r.json.path("duplicates").asLong(0);
+        accepted.addAndGet(samples - dup);
+        duplicates.addAndGet(dup);
+        consecutiveFailures = 0;
+        if (failingSince != 0) {
+            var st = spool.stats();
+            LOG.info("upload recovered after {}; draining {} sample(s) ({} bytes)",
+                    human(System.currentTimeMillis() - failingSince), st.pendingRecords(), st.pendingBytes());
+            failingSince = 0;
+            failingKind = null;
+        }
+    }
+
+    /** The story of an outage in three kinds of line: it started, it goes on (every 5 min), it changed. */
+    private void failed(String reason, String kind, int status) {
+        consecutiveFailures++;
+        long now = System.currentTimeMillis();
+        var st = spool.stats();
+        String pending = st.pendingRecords() + " samples, " + st.pendingBytes() + " bytes pending";
+        if (failingSince == 0) {
+            failingSince = now;
+            failingKind = kind;
+            lastSummary = now;
+            LOG.warn("upload failing since {}: {} ({})", java.time.LocalTime.now().withNano(0), reason, pending);
+        } else if (!kind.equals(failingKind)) {
+            failingKind = kind;
+            lastSummary = now;
+            LOG.warn("upload now failing with: {} (failing for {}; {})", reason, human(now - failingSince), pending);
+        } else if (now - lastSummary >= SUMMARY_EVERY_MS) {
+            lastSummary = now;
+            LOG.warn("upload still failing after {}: {} ({})", human(now - failingSince), reason, pending);
+        } else {
+            LOG.debug("upload attempt failed ({}): {}", status, reason);
+        }
+    }
+
+    /** Full jitter: uniformly random up to base * 2^failures, capped. */
+    private long backoff() {
+        long base = config.backoffBase().toNanos();
+        long cap = config.backoffMax().toNanos();
+        long ceiling = consecutiveFailures >= 30 ? cap : Math.min(cap, base << Math.max(0, consecutiveFailures - 1));
+        return ThreadLocalRandom.current().nextLong(Math.max(1, ceiling) + 1);
+    }
+
+    private void awaitRateSlot() throws InterruptedException {
+        long gap = (long) (1e9 / config.requestsPerSecond());
+        long now = System.nanoTime();
+        long at = Math.max(now, nextRequestNanos);
+        nextRequestNanos = at + gap;
+        if (at > now) {
+            pause(at - now);
+        }
+    }
+
+    /** Sleeps, waking early only on close. */
+    private void pause(long nanos) throws InterruptedException {
+        lock.lock();
+        try {
+            long left = nanos;
+            while (left > 0 && !closed) {
+                left = wake.awaitNanos(left);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void awaitWake() throws InterruptedException {
+        lock.lock();
+        try {
+            while (!woken && !closed) {
+                wake.await();
+            }
+            woken = false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static long retryAfter(Header h) {
+        if (h == null) {
+            return -1;
+        }
+        try {
+            return Math.max(0, Long.parseLong(h.getValue().strip()));
+        } catch (NumberFormatException e) {
+            try {
+                long at = java.time.ZonedDateTime.parse(h.getValue().strip(), java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME)
+                        .toInstant().toEpochMilli();
+                return Math.max(0, (at - System.currentTimeMillis() + 999) / 1000);
+            } catch (java.time.format.DateTimeParseException e2) {
+                return -1;
+            }
+        }
+    }
+
+    private static byte[] readAtMost(InputStream in, int max) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buf = new byte[4096];
+        int n;
+        while ((n = in.read(buf)) > 0 && out.size() < max) {
+            out.write(buf, 0, Math.min(n, max - out.size()));
+        }
+        return out.toByteArray();
+    }
+
+    private static String abbreviate(String s) {
+        String t = s.strip().replace('\n', ' ');
+        return t.length() > 200 ? t.substring(0, 200) + "..." : t;
+    }
+
+    private static String human(long millis) {
+        return io.aegisquartz.config.Units.format(Duration.ofMillis(Math.max(millis, 0)));
+    }
+
+    /** Stops uploading; a batch in flight stays unacknowledged and is sent again next time. */
+    @Override
+    public void close() {
+        closed = true;
+        lock.lock();
+        try {
+            wake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            thread.join(TimeUnit.SECONDS.toMillis(5) + config.timeout().toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            http.close();
+        } catch (IOException ignored) {
+            // Only sockets to release.
+        }
+    }
+}
