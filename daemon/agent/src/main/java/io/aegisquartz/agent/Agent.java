@@ -20,6 +20,14 @@ import io.aegisquartz.schedule.ReloadPlan;
 import io.aegisquartz.schedule.ScheduledJob;
 import io.aegisquartz.sink.JsonLinesSink;
 import io.aegisquartz.sink.SampleSink;
+import io.aegisquartz.sink.SpoolSink;
+import io.aegisquartz.spool.RecoveryReport;
+import io.aegisquartz.spool.Spool;
+import io.aegisquartz.spool.SpoolConfig;
+import io.aegisquartz.upload.Credentials;
+import io.aegisquartz.upload.CredentialsException;
+import io.aegisquartz.upload.UploadConfig;
+import io.aegisquartz.upload.Uploader;
 import org.quartz.SchedulerException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,6 +70,8 @@ public final class Agent {
     private RunnerThreads threads;
     private PluginCatalog catalog;
     private SampleSink sink;
+    private Spool spool;
+    private Uploader uploader;
     private JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
@@ -101,10 +111,13 @@ public final class Agent {
         if (!changed.isEmpty()) {
             LOG.info("settings changed from their defaults in {}: {}", settings.file(), String.join(", ", changed));
         }
-        LOG.info("samples go to {} (no upload endpoint configured), rotated at {} x {}", sinkFile,
-                Units.formatBytes(settings.bytes("sink.max_size")), settings.integer("sink.max_files"));
-
-        sink = new JsonLinesSink(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+        if (settings.uploadEndpoint() == null) {
+            LOG.info("samples go to {} (no upload endpoint configured), rotated at {} x {}", sinkFile,
+                    Units.formatBytes(settings.bytes("sink.max_size")), settings.integer("sink.max_files"));
+            sink = new JsonLinesSink(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+        } else {
+            startUpload(stamper);
+        }
         threads = new RunnerThreads(4 * settings.workers() + 4);
         catalog = PluginCatalog.create(threads);
         String envProblem = catalog.processes().environmentProblem();
@@ -148,6 +161,43 @@ public final class Agent {
             return;
         }
         reload(why);
+    }
+
+    /** Opens the spool, checks the credentials and starts the uploader; samples then go to the spool. */
+    private void startUpload(SampleStamper stamper) throws StartException {
+        Credentials credentials;
+        try {
+            credentials = Credentials.load(settings.path("upload.credentials_file"));
+        } catch (CredentialsException e) {
+            throw new StartException("upload credentials: " + e.getMessage());
+        }
+        Path dir = settings.path("spool.dir");
+        try {
+            spool = Spool.open(dir, SpoolConfig.defaults().withMaxBytes(settings.bytes("spool.max_size"))
+                    .withMinFreeBytes(settings.bytes("spool.min_free")));
+        } catch (IOException | IllegalArgumentException e) {
+            throw new StartException("spool " + dir + ": " + e.getMessage());
+        }
+        RecoveryReport r = spool.recoveryReport();
+        if (r.hasProblems()) {
+            LOG.warn("spool {} opened after repairs: {}", dir, r.summary());
+        } else {
+            LOG.info("spool {}: {} sample(s) waiting from before", dir, r.recordsPending());
+        }
+        UploadConfig config = new UploadConfig(settings.uploadEndpoint(), settings.caFile(), settings.bool("upload.allow_http_loopback"),
+                settings.integer("upload.batch_samples"), settings.bytes("upload.batch_bytes"), settings.integer("upload.rate"),
+                java.time.Duration.ofSeconds(1), settings.duration("upload.backoff_max"), settings.duration("upload.timeout"),
+                dir.resolve("dead-letter.jsonl"));
+        try {
+            uploader = Uploader.start(spool, config, credentials, stamper.hostUuid());
+        } catch (IOException e) {
+            throw new StartException("upload to " + settings.uploadEndpoint() + ": " + e.getMessage());
+        }
+        sink = new SpoolSink(spool, stamper, uploader::wakeUp);
+        uploader.wakeUp();
+        LOG.info("samples go to the spool {} (cap {}), uploaded to {} as key {}{}", dir,
+                Units.formatBytes(settings.bytes("spool.max_size")), settings.uploadEndpoint(), credentials.accessKeyId(),
+                settings.caFile() == null ? "" : ", trusting " + settings.caFile());
     }
 
     /** Re-reads the cron files and plugins and applies what changed; logs what it did. */
@@ -341,6 +391,16 @@ public final class Agent {
         }
         if (sink != null) {
             sink.close();
+        }
+        if (uploader != null) {
+            uploader.close();
+        }
+        if (spool != null) {
+            try {
+                spool.close();
+            } catch (IOException e) {
+                LOG.warn("spool did not close cleanly: {}", e.getMessage());
+            }
         }
         LOG.info("stopped");
         stopped.countDown();

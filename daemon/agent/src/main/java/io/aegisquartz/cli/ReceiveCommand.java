@@ -52,7 +52,7 @@ final class ReceiveCommand implements Command {
                                        (default HOME/receive/samples.jsonl)
                   --credentials FILE   the access key agents sign with: [credentials] access_key_id
                                        and access_key_secret; mode 0600, owned by you
-                                       (default CONF/credentials.ini)
+                                       (default CONF/credentials, the file the agent uses too)
                   --state-dir DIR      where the generated keystore and certificate are kept
                                        (default HOME/receive)
                   --keystore FILE      a PKCS#12 keystore with the server key and certificate to use
@@ -77,7 +77,7 @@ final class ReceiveCommand implements Command {
         }
         InetSocketAddress listen = listen(a.value("--listen") == null ? "127.0.0.1:8443" : a.value("--listen"));
         Path out = path(cli, a.value("--out"), cli.home().resolve("receive").resolve("samples.jsonl"));
-        Path credentialsFile = path(cli, a.value("--credentials"), cli.conf().resolve("credentials.ini"));
+        Path credentialsFile = path(cli, a.value("--credentials"), cli.conf().resolve("credentials"));
         Path stateDir = path(cli, a.value("--state-dir"), cli.home().resolve("receive"));
         int maxBody = Receiver.DEFAULT_MAX_BODY;
         if (a.value("--max-body") != null) {

@@ -87,10 +87,29 @@ public final class AgentSettings {
         String endpoint = string("upload.endpoint");
         if (!endpoint.isEmpty()) {
             IniFile.Entry e = ini.sections().getOrDefault("upload", Map.of()).get("endpoint");
-            problems.add(new ConfigProblem(file, e == null ? 0 : e.line(), e == null ? 0 : e.valueColumn(),
-                    "[upload] endpoint: uploading is not available in this version; samples are written to [sink] file",
-                    "leave 'endpoint' empty"));
+            String problem;
+            try {
+                problem = io.aegisquartz.upload.UploadConfig.endpointProblem(java.net.URI.create(endpoint), bool("upload.allow_http_loopback"));
+            } catch (IllegalArgumentException bad) {
+                problem = "endpoint '" + endpoint + "' is not a URL: " + bad.getMessage();
+            }
+            if (problem != null) {
+                problems.add(new ConfigProblem(file, e == null ? 0 : e.line(), e == null ? 0 : e.valueColumn(),
+                        "[upload] " + problem, "write e.g. 'endpoint = https://monitor.example.com/aegis/v1/samples'"));
+            }
         }
+    }
+
+    /** The upload endpoint, or null when samples stay local. */
+    public java.net.URI uploadEndpoint() {
+        String e = string("upload.endpoint");
+        return e.isEmpty() ? null : java.net.URI.create(e);
+    }
+
+    /** The CA file for the receiver's certificate, or null for the system trust store. */
+    public Path caFile() {
+        String f = string("upload.ca_file");
+        return f.isEmpty() ? null : home.resolve(f).normalize();
     }
 
     public Path home() {

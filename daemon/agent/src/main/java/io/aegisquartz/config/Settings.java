@@ -67,14 +67,26 @@ public final class Settings {
             i("sink", "max_files", "5", 1, 1_000, "Rotated samples files kept."),
 
             s("spool", "dir", Kind.PATH, "spool",
-                    "Reserved for the on-disk spool (a later release); not used yet."),
+                    "Where samples wait, crash-safe, until they are uploaded (docs/SPOOL.md). Used when [upload] endpoint is set."),
             b("spool", "max_size", "256MiB", 1024 * KIB, 1024 * GIB,
-                    "Reserved for the on-disk spool (a later release); not used yet."),
+                    "Most disk space the spool may use; past it the oldest unsent samples are dropped, counted, and reported in a 'dropped' sample."),
+            b("spool", "min_free", "64MiB", 0, 1024 * GIB,
+                    "Free space to leave on the spool's filesystem; below it the oldest unsent samples are dropped as above."),
 
             s("upload", "endpoint", Kind.STRING, "",
-                    "Reserved for HTTPS upload (a later release). Must be empty in this version: samples go to the sink file."),
+                    "Receiver URL (https://HOST[:PORT]/PATH, docs/PROTOCOL.md). Empty: no upload, samples go to [sink] file."),
             s("upload", "credentials_file", Kind.PATH, "conf/credentials",
-                    "Reserved for HTTPS upload (a later release); not used yet.")
+                    "Access key id and secret ([credentials] access_key_id, access_key_secret, optional bearer_token); must be mode 0600 and owned by the agent's user."),
+            s("upload", "ca_file", Kind.STRING, "",
+                    "PEM certificates to trust for the receiver instead of the system trust store. Empty: the system trust store."),
+            s("upload", "allow_http_loopback", Kind.BOOL, "false",
+                    "Allow a plain http:// endpoint, only to a loopback address (for local testing). Anything else must be https://."),
+            i("upload", "batch_samples", "100", 1, 10_000, "Most samples in one request."),
+            b("upload", "batch_bytes", "500KB", 1024, 64 * 1024 * KIB, "Most bytes of sample JSON in one request, before compression."),
+            i("upload", "rate", "20", 1, 10_000, "Most requests per second."),
+            d("upload", "backoff_max", "5m", 1_000, DAY,
+                    "Longest wait between retries while the receiver is unreachable or failing; retries go on forever."),
+            d("upload", "timeout", "30s", 1_000, 600_000, "Connect and response timeout of one request.")
     );
 
     private static final Map<String, Setting> BY_ID = new LinkedHashMap<>();

@@ -26,7 +26,12 @@ public enum Status {
     /** The run was killed by something other than our limits (a signal, the OOM killer). */
     KILLED,
     /** The run did not happen: the previous one was still running, the job was backing off, or fire times were missed. */
-    SKIPPED;
+    SKIPPED,
+    /**
+     * Not a run: the spool dropped unsent samples to stay within its limits. The sample says how many,
+     * appended when, and why, so the receiver knows where the gap is.
+     */
+    DROPPED;
 
     private final String wire = name().toLowerCase(Locale.ROOT);
 

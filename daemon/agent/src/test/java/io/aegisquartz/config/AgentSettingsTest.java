@@ -323,11 +323,19 @@ class AgentSettingsTest {
     }
 
     @Test
-    void uploadEndpointIsReportedAsNotAvailable() throws IOException {
-        AgentSettings s = load("[upload]\nendpoint = https://x\n");
+    void plainHttpEndpointToARemoteHostIsRefusedWithItsPlace() throws IOException {
+        AgentSettings s = load("[upload]\nendpoint = http://monitor.example.com/aegis/v1/samples\n");
         // "endpoint = " is 11 chars: column 12.
-        assertEquals(List.of(f() + ":2:12: [upload] endpoint: uploading is not available in this version; "
-                + "samples are written to [sink] file\n    fix: leave 'endpoint' empty"), formatted(s));
+        assertEquals(List.of(f() + ":2:12: [upload] endpoint http://monitor.example.com/aegis/v1/samples uses plain http:// "
+                + "to a host that is not loopback; use https://\n"
+                + "    fix: write e.g. 'endpoint = https://monitor.example.com/aegis/v1/samples'"), formatted(s));
+    }
+
+    @Test
+    void httpsEndpointIsAcceptedAndLoopbackHttpOnlyWhenAllowed() throws IOException {
+        assertEquals(List.of(), load("[upload]\nendpoint = https://monitor.example.com/x\n").problems());
+        assertEquals(1, load("[upload]\nendpoint = http://127.0.0.1:8080/x\n").problems().size());
+        assertEquals(List.of(), load("[upload]\nendpoint = http://127.0.0.1:8080/x\nallow_http_loopback = true\n").problems());
     }
 
     @Test
@@ -353,7 +361,7 @@ class AgentSettingsTest {
                 level = debug
                 max_files = 0
                 [upload]
-                endpoint = https://x
+                endpoint = http://x
                 [sink]
                 max_files = 7
                 """);

@@ -1,0 +1,119 @@
+package io.aegisquartz.agent;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.aegisquartz.receive.Receiver;
+import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.upload.Credentials;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The agent with an upload endpoint: runs, spool, uploader and the reference receiver, over real HTTPS. */
+class AgentUploadTest {
+
+    private static final String SECRET = "agent-upload-secret-7f3a9c";
+
+    @TempDir
+    Path dir;
+
+    private final List<AutoCloseable> open = new ArrayList<>();
+    private Agent agent;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (agent != null) {
+            agent.stop();
+        }
+        for (AutoCloseable c : open) {
+            c.close();
+        }
+    }
+
+    private Receiver receiver(int port) throws Exception {
+        Receiver r = Receiver.start(new Receiver.Config().listen(new InetSocketAddress("127.0.0.1", port))
+                .out(dir.resolve("received.jsonl")).stateDir(dir.resolve("receiver"))
+                .credentials(List.of(Credentials.of("AKID-agent", SECRET, null))));
+        open.add(r);
+        return r;
+    }
+
+    private AgentHome home(int port, Path pem, String credentialsMode) throws IOException {
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[upload]\nendpoint = https://127.0.0.1:"
+                + port + Receiver.PATH + "\nca_file = " + pem + "\nbackoff_max = 1s\n");
+        Path creds = home.conf().resolve("credentials");
+        Files.writeString(creds, "[credentials]\naccess_key_id = AKID-agent\naccess_key_secret = " + SECRET + "\n");
+        Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString(credentialsMode));
+        home.userPlugin("tick.sh", "#!/bin/sh\necho '{\"metric\":\"tick\",\"values\":{\"n\":1}}'\necho '{\"metric\":\"tock\",\"values\":{\"n\":2}}'\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/tick.sh\n");
+        return home;
+    }
+
+    private List<String> receivedJobs() throws IOException {
+        Path f = dir.resolve("received.jsonl");
+        List<String> out = new ArrayList<>();
+        if (Files.exists(f)) {
+            ObjectMapper json = new ObjectMapper();
+            for (String line : Files.readAllLines(f)) {
+                out.add(json.readTree(line).get("job").asText());
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void samplesAreSpooledAndUploadedAndArriveAfterAnOutage() throws Exception {
+        Receiver first = receiver(0);
+        int port = first.address().getPort();
+        Path pem = first.certificatePem();
+        first.close();
+        AgentHome home = home(port, pem, "rw-------");
+        agent = new Agent(home.settings());
+        agent.start();
+
+        // The receiver is down: runs go on, their samples wait in the spool.
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(home.home().resolve("spool")));
+        assertFalse(Files.exists(home.samplesFile()), "with an endpoint, samples go to the spool, not the sink file");
+        receiver(port);
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> receivedJobs().stream().filter("user/tick.sh"::equals).count() >= 6);
+        agent.stop();
+        // Nothing written anywhere but the credentials file carries the secret.
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                if (!f.getFileName().toString().equals("credentials")) {
+                    String text = new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1);
+                    assertFalse(text.contains(SECRET), "the secret leaked into " + f);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aCredentialsFileOthersCanReadStopsTheStartWithTheFix() throws Exception {
+        Receiver r = receiver(0);
+        AgentHome home = home(r.address().getPort(), r.certificatePem(), "rw-r--r--");
+        agent = new Agent(home.settings());
+
+        Agent.StartException e = assertThrows(Agent.StartException.class, agent::start);
+        assertTrue(e.getMessage().contains("chmod 600"), e.getMessage());
+        assertFalse(e.getMessage().contains(SECRET));
+        assertEquals(0, receivedJobs().size());
+    }
+}
