@@ -21,6 +21,7 @@ import io.aegisquartz.schedule.ScheduledJob;
 import io.aegisquartz.sink.JsonLinesSink;
 import io.aegisquartz.sink.SampleSink;
 import io.aegisquartz.sink.SpoolSink;
+import io.aegisquartz.spool.EventInbox;
 import io.aegisquartz.spool.RecoveryReport;
 import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolConfig;
@@ -72,6 +73,8 @@ public final class Agent {
     private SampleSink sink;
     private Spool spool;
     private Uploader uploader;
+    private EventInbox inbox;
+    private ConfigWatcher eventWatcher;
     private JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
@@ -137,6 +140,7 @@ public final class Agent {
         } catch (SchedulerException e) {
             throw new StartException("cannot start the scheduler: " + e.getMessage());
         }
+        startEvents(stamper);
         if (settings.bool("plugins.watch")) {
             try {
                 watcher = new ConfigWatcher(settings.duration("plugins.reload_delay"), this::reload);
@@ -161,6 +165,41 @@ public final class Agent {
             return;
         }
         reload(why);
+    }
+
+    /**
+     * Picks up events written by 'aegis-quartz event' into SPOOL/incoming/ now and whenever new ones
+     * appear (inotify, no polling), and stores them like any sample.
+     */
+    private void startEvents(SampleStamper stamper) {
+        inbox = new EventInbox(settings.path("spool.dir"));
+        try {
+            Files.createDirectories(inbox.dir());
+            eventWatcher = new ConfigWatcher(java.time.Duration.ofMillis(100), why -> ingestEvents(stamper));
+            eventWatcher.watch(Map.of(inbox.dir(), EventInbox::isEventFile));
+            eventWatcher.start();
+        } catch (IOException e) {
+            LOG.warn("events from 'aegis-quartz event' cannot be picked up: {}: {}", inbox.dir(), e.getMessage());
+            return;
+        }
+        ingestEvents(stamper);
+    }
+
+    private synchronized void ingestEvents(SampleStamper stamper) {
+        try {
+            List<EventInbox.Event> events;
+            while (!(events = inbox.pending(100)).isEmpty()) {
+                List<io.aegisquartz.sample.Measurement> ms = new ArrayList<>(events.size());
+                events.forEach(e -> ms.add(EventInbox.toMeasurement(e)));
+                if (!sink.write(stamper.stamp("agent/event", "aegis-quartz event", ms, 0, 0, false))) {
+                    return; // kept in incoming/ for the next try; the sink logged why
+                }
+                inbox.done(events);
+                LOG.info("{} event(s) from {} stored", events.size(), inbox.dir());
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot read events from {}: {}", inbox.dir(), e.getMessage());
+        }
     }
 
     /** Opens the spool, checks the credentials and starts the uploader; samples then go to the spool. */
@@ -379,6 +418,9 @@ public final class Agent {
         LOG.info("stopping: waiting for running jobs to end (each within its own limits)");
         if (watcher != null) {
             watcher.close();
+        }
+        if (eventWatcher != null) {
+            eventWatcher.close();
         }
         if (scheduler != null) {
             scheduler.shutdown(true);

@@ -58,9 +58,9 @@ public final class JsonLinesSink implements SampleSink {
     }
 
     @Override
-    public synchronized void write(List<Sample> samples) {
+    public synchronized boolean write(List<Sample> samples) {
         if (samples.isEmpty()) {
-            return;
+            return true;
         }
         StringBuilder sb = new StringBuilder(samples.size() * 320);
         for (Sample s : samples) {
@@ -79,8 +79,10 @@ public final class JsonLinesSink implements SampleSink {
                 size += channel.write(buf);
             }
             recovered();
+            return true;
         } catch (IOException e) {
             failed(samples.size(), e);
+            return false;
         }
     }
 

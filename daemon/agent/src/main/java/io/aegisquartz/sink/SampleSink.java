@@ -7,8 +7,12 @@ import java.util.List;
 /** Where samples go once a run has produced them. */
 public interface SampleSink extends AutoCloseable {
 
-    /** Writes the samples of one run. Must not throw for I/O problems: log them and count. */
-    void write(List<Sample> samples);
+    /**
+     * Writes the samples of one run. Does not throw for I/O problems: logs them and counts the loss.
+     *
+     * @return true if the samples were stored
+     */
+    boolean write(List<Sample> samples);
 
     /** Releases files; nothing is written after this. */
     @Override

@@ -41,7 +41,7 @@ public final class SpoolSink implements SampleSink {
     }
 
     @Override
-    public synchronized void write(List<Sample> samples) {
+    public synchronized boolean write(List<Sample> samples) {
         List<byte[]> records = new ArrayList<>(samples.size() + 1);
         for (Sample s : samples) {
             records.add(SampleJson.toJson(s).getBytes(StandardCharsets.UTF_8));
@@ -53,10 +53,12 @@ public final class SpoolSink implements SampleSink {
                 spool.append(dropSamples(drops, spool.stats().dropped()));
             }
             appended.run();
+            return true;
         } catch (IOException | RuntimeException e) {
             lost += samples.size();
             LOG.error("{} sample(s) lost: the spool could not store them: {} ({} lost since start)", samples.size(),
                     e.getMessage(), lost);
+            return false;
         }
     }
 

@@ -19,15 +19,38 @@ final class DirLock implements Closeable {
 
     static final String FILE = "spool.lock";
 
+    /**
+     * Directories this JVM has locked. Checked before the lock file is even opened: POSIX drops every
+     * lock a process holds on a file when any of its descriptors for that file is closed, so a second
+     * open-and-close here would silently unlock the first owner.
+     */
+    private static final java.util.Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private final FileChannel channel;
     private final FileLock lock;
+    private final Path key;
 
-    private DirLock(FileChannel channel, FileLock lock) {
+    private DirLock(FileChannel channel, FileLock lock, Path key) {
         this.channel = channel;
         this.lock = lock;
+        this.key = key;
     }
 
     static DirLock acquire(Path dir) throws IOException {
+        Path key = dir.toRealPath();
+        if (!HELD.add(key)) {
+            throw new IOException("spool directory " + dir + " is in use by another process (pid "
+                    + ProcessHandle.current().pid() + ", this one)");
+        }
+        try {
+            return acquireFile(dir, key);
+        } catch (IOException | RuntimeException e) {
+            HELD.remove(key);
+            throw e;
+        }
+    }
+
+    private static DirLock acquireFile(Path dir, Path key) throws IOException {
         FileChannel ch = FileChannel.open(dir.resolve(FILE), StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
         FileLock lock;
@@ -49,7 +72,7 @@ final class DirLock implements Closeable {
         ch.truncate(0);
         ch.write(ByteBuffer.wrap(pid), 0);
         ch.force(false);
-        return new DirLock(ch, lock);
+        return new DirLock(ch, lock, key);
     }
 
     private static String owner(FileChannel ch) {
@@ -69,6 +92,7 @@ final class DirLock implements Closeable {
             lock.release();
         } finally {
             channel.close();
+            HELD.remove(key);
         }
     }
 }

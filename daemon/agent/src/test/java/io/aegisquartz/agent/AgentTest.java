@@ -272,6 +272,26 @@ class AgentTest {
         }
     }
 
+    @Test
+    void eventsFromTheEventCommandAreStoredLikeSamples() throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
+        // One written while the agent is down, one while it runs.
+        io.aegisquartz.spool.EventInbox.write(home.home().resolve("spool"), "backup.failed", "rsync exit 23", "storage", 1_000L);
+        start(home);
+        io.aegisquartz.spool.EventInbox.write(home.home().resolve("spool"), "deploy.done", "v42", null, 2_000L);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("agent/event", "ok").size() == 2);
+        JsonNode first = home.samples("agent/event", "ok").get(0);
+        assertEquals("event", first.get("metric").asText());
+        assertEquals("backup.failed", first.get("tags").get("name").asText());
+        assertEquals("storage", first.get("tags").get("group").asText());
+        assertEquals("rsync exit 23", first.get("message").asText());
+        assertEquals("1970-01-01T00:00:01.000Z", first.get("time").asText());
+        try (var left = Files.list(home.home().resolve("spool/incoming"))) {
+            assertEquals(0, left.count(), "stored events are removed from incoming/");
+        }
+    }
+
     private static long millis(JsonNode sample) {
         return java.time.Instant.parse(sample.get("time").asText()).toEpochMilli();
     }

@@ -27,7 +27,7 @@ class QuartzClasspathTest {
     @Test
     void theSchedulerUsesTheInMemoryStoreAndOurWorkerPool() throws Exception {
         try (RunnerThreads threads = new RunnerThreads(2); PluginCatalog catalog = PluginCatalog.create(threads)) {
-            JobExecutor executor = new JobExecutor(catalog, new SampleStamper("u", "h"), samples -> { }, 1, reason -> { });
+            JobExecutor executor = new JobExecutor(catalog, new SampleStamper("u", "h"), samples -> true, 1, reason -> { });
             JobScheduler scheduler = new JobScheduler(3, executor);
             try {
                 Field f = JobScheduler.class.getDeclaredField("quartz");
