@@ -10,6 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class SecretMaskTest {
 
     @Test
+    void urlPasswordsAreMaskedAnywhereInAnArgument() {
+        assertEquals(List.of("--url=https://admin:***@db.example/", "x=mysql://u:***@h:3306/db;y"),
+                SecretMask.mask(List.of("--url=https://admin:hunter2@db.example/", "x=mysql://u:pw@h:3306/db;y")));
+    }
+
+    @Test
     void valueAfterSecretOptionIsMasked() {
         assertEquals(List.of("--password", "***", "--verbose"), SecretMask.mask(List.of("--password", "x", "--verbose")));
     }
