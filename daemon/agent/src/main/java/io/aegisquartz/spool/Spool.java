@@ -216,7 +216,7 @@ public final class Spool implements Closeable {
      * and the newest file is a segment that vanished. The checkpoint's own segment may rightly be
      * gone: it is deleted once acknowledged to its end.
      */
-    private static List<Long> missingIds(java.util.SortedSet<Long> present, long checkpointSegment) {
+    static List<Long> missingIds(java.util.SortedSet<Long> present, long checkpointSegment) {
         List<Long> missing = new ArrayList<>();
         if (present.isEmpty()) {
             return missing;

@@ -289,7 +289,7 @@ public final class SpoolInspector {
             pendingBytes += s.pendingBytes();
         }
 
-        List<Long> missing = missingIds(ck.valid() ? seen.tailSet(ck.segment(), true) : seen, ck.valid() ? ck.segment() : -1);
+        List<Long> missing = Spool.missingIds(ck.valid() ? seen.tailSet(ck.segment(), true) : seen, ck.valid() ? ck.segment() : -1);
         for (long id : missing) {
             problems.add(new Problem(SegmentFile.name(id), -1, "missing", "segment missing; its records are lost"));
         }
@@ -307,21 +307,6 @@ public final class SpoolInspector {
         return new Report(dir, true, owner, ckInfo, List.copyOf(segments), pendingRecords, pendingBytes, oldest,
                 List.copyOf(setAside), List.copyOf(missing), List.copyOf(temps), deadLetters, incoming[0], incoming[1],
                 List.copyOf(problems), List.copyOf(notes));
-    }
-
-    /** The same gap rule as the spool's recovery. */
-    private static List<Long> missingIds(java.util.SortedSet<Long> present, long checkpointSegment) {
-        List<Long> missing = new ArrayList<>();
-        if (present.isEmpty()) {
-            return missing;
-        }
-        long from = checkpointSegment >= 0 ? checkpointSegment + 1 : present.first();
-        for (long id = from; id < present.last() && missing.size() < 10_000; id++) {
-            if (!present.contains(id)) {
-                missing.add(id);
-            }
-        }
-        return missing;
     }
 
     private static final class Scanned {
