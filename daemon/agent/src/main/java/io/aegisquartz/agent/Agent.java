@@ -232,7 +232,11 @@ public final class Agent {
         } catch (IOException e) {
             throw new StartException("upload to " + settings.uploadEndpoint() + ": " + e.getMessage());
         }
-        sink = new SpoolSink(spool, stamper, uploader::wakeUp);
+        Uploader up = uploader;
+        sink = new SpoolSink(spool, stamper, records -> {
+            up.offerLive(records);
+            up.wakeUp();
+        });
         uploader.wakeUp();
         LOG.info("samples go to the spool {} (cap {}), uploaded to {} as key {}{}", dir,
                 Units.formatBytes(settings.bytes("spool.max_size")), settings.uploadEndpoint(), credentials.accessKeyId(),

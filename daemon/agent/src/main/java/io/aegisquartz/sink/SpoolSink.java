@@ -30,11 +30,11 @@ public final class SpoolSink implements SampleSink {
 
     private final Spool spool;
     private final SampleStamper stamper;
-    private final Runnable appended;
+    private final java.util.function.Consumer<List<byte[]>> appended;
     private long lost;
 
-    /** @param appended called after every successful append (wakes the uploader) */
-    public SpoolSink(Spool spool, SampleStamper stamper, Runnable appended) {
+    /** @param appended called with the records after every successful append (the uploader's live lane) */
+    public SpoolSink(Spool spool, SampleStamper stamper, java.util.function.Consumer<List<byte[]>> appended) {
         this.spool = spool;
         this.stamper = stamper;
         this.appended = appended;
@@ -52,7 +52,7 @@ public final class SpoolSink implements SampleSink {
             if (!drops.isEmpty()) {
                 spool.append(dropSamples(drops, spool.stats().dropped()));
             }
-            appended.run();
+            appended.accept(records);
             return true;
         } catch (IOException | RuntimeException e) {
             lost += samples.size();

@@ -32,6 +32,15 @@ final class BatchBody {
         SpoolRecord first = records.get(0);
         String id = UUID.nameUUIDFromBytes((hostUuid + "/" + first.position().segment() + ":" + first.position().offset() + "/"
                 + records.size()).getBytes(StandardCharsets.UTF_8)).toString();
+        return build(id, records);
+    }
+
+    /** A batch of live samples sent ahead of the backlog: not from a spool position, so a random id. */
+    static BatchBody live(String hostUuid, List<SpoolRecord> records) {
+        return build(UUID.randomUUID().toString(), records);
+    }
+
+    private static BatchBody build(String id, List<SpoolRecord> records) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(8 * 1024);
         try (GZIPOutputStream gz = new GZIPOutputStream(bytes, 8 * 1024)) {
             gz.write(("{\"batch_id\":\"" + id + "\",\"samples\":[").getBytes(StandardCharsets.UTF_8));

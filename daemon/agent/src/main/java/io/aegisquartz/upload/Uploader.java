@@ -76,12 +76,25 @@ public final class Uploader implements AutoCloseable {
     private String failingKind;
     private long lastSummary;
 
+    /**
+     * The newest samples, also kept in memory so that a long backlog does not hold them back: while
+     * the spool's oldest pending sample is older than {@link #BACKLOG_AGE_MS}, every other request
+     * carries live samples from here instead of the backlog. They stay in the spool too, which stays
+     * the only thing acknowledged, so they are sent again in order later; the receiver drops those
+     * copies by sample id. Bounded: past {@link #LIVE_MAX} the oldest leave the buffer (not the spool).
+     */
+    private final ArrayDeque<byte[]> live = new ArrayDeque<>();
+    static final int LIVE_MAX = 2_000;
+    static final long BACKLOG_AGE_MS = 60_000;
+    private boolean liveTurn;
+
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong duplicates = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
+    private final AtomicLong liveSent = new AtomicLong();
 
-    /** Counters since start. */
-    public record Stats(long requests, long accepted, long duplicates, long deadLettered) {
+    /** Counters since start. {@code liveSent}: samples sent ahead of the backlog (and again with it). */
+    public record Stats(long requests, long accepted, long duplicates, long deadLettered, long liveSent) {
     }
 
     private Uploader(Spool spool, UploadConfig config, Credentials credentials, String hostUuid) throws IOException {
@@ -137,8 +150,69 @@ public final class Uploader implements AutoCloseable {
         }
     }
 
+    /** Offers just-spooled samples for early delivery during a backlog (see {@link #live}). */
+    public void offerLive(List<byte[]> records) {
+        lock.lock();
+        try {
+            for (byte[] r : records) {
+                if (live.size() == LIVE_MAX) {
+                    live.pollFirst();
+                }
+                live.addLast(r);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Up to {@code max} live samples if the spool is behind, else null (and the buffer is cleared). */
+    private List<byte[]> takeLive(int max) {
+        var st = spool.stats();
+        boolean behind = st.oldestPendingTimeMillis() >= 0 && System.currentTimeMillis() - st.oldestPendingTimeMillis() > BACKLOG_AGE_MS;
+        lock.lock();
+        try {
+            if (!behind) {
+                live.clear(); // in order anyway: the backlog is short
+                return null;
+            }
+            if (live.isEmpty()) {
+                return null;
+            }
+            List<byte[]> out = new ArrayList<>(Math.min(max, live.size()));
+            while (out.size() < max && !live.isEmpty()) {
+                out.add(live.pollLast());
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Sends live samples once, best effort: failures are not retried here, since the same samples
+     * are in the spool and go out with the backlog anyway.
+     */
+    private void sendLive(List<byte[]> records) throws InterruptedException {
+        List<SpoolRecord> fake = new ArrayList<>(records.size());
+        for (byte[] r : records) {
+            fake.add(new SpoolRecord(null, null, 0, r));
+        }
+        awaitRateSlot();
+        try {
+            Response r = send(BatchBody.live(hostUuid, fake));
+            if (r.status >= 200 && r.status < 300) {
+                long dup = r.json == null ? 0 : r.json.path("duplicates").asLong(0);
+                accepted.addAndGet(records.size() - dup);
+                duplicates.addAndGet(dup);
+                liveSent.addAndGet(records.size());
+            }
+        } catch (IOException e) {
+            LOG.debug("upload: live batch not sent ({}); it goes out with the backlog", e.toString());
+        }
+    }
+
     public Stats stats() {
-        return new Stats(requests.get(), accepted.get(), duplicates.get(), deadLetters.count());
+        return new Stats(requests.get(), accepted.get(), duplicates.get(), deadLetters.count(), liveSent.get());
     }
 
     private void loop() {
@@ -155,6 +229,14 @@ public final class Uploader implements AutoCloseable {
                 if (batch.isEmpty()) {
                     awaitWake();
                     continue;
+                }
+                // During a backlog every other request carries the newest samples (see 'live').
+                liveTurn = !liveTurn;
+                if (liveTurn && consecutiveFailures == 0) {
+                    List<byte[]> fresh = takeLive(config.maxSamples());
+                    if (fresh != null) {
+                        sendLive(fresh);
+                    }
                 }
                 if (!deliver(batch.records())) {
                     return; // closed mid-batch: it stays unacknowledged and is sent again after restart

@@ -70,7 +70,7 @@ class AgentUploadTest {
         List<String> out = new ArrayList<>();
         if (Files.exists(f)) {
             ObjectMapper json = new ObjectMapper();
-            for (String line : Files.readAllLines(f)) {
+            for (String line : AgentHome.wholeLines(f)) {
                 out.add(json.readTree(line).get("job").asText());
             }
         }

@@ -42,7 +42,7 @@ class SpoolSinkTest {
         AtomicInteger wakeUps = new AtomicInteger();
         // Tiny segments and cap, so the cap is reached quickly and whole old segments go.
         try (Spool spool = Spool.open(dir, SpoolConfig.defaults().withSegmentBytes(4096).withMaxBytes(16 * 1024).withMinFreeBytes(0))) {
-            SpoolSink sink = new SpoolSink(spool, st, wakeUps::incrementAndGet);
+            SpoolSink sink = new SpoolSink(spool, st, records -> wakeUps.incrementAndGet());
             int written = 0;
             for (int i = 0; i < 40; i++) {
                 sink.write(run(st, 5));

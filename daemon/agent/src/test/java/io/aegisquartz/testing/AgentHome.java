@@ -67,6 +67,23 @@ public final class AgentHome {
         }
     }
 
+    /**
+     * The complete lines of a file another thread or process is appending to: a line whose newline
+     * has not been written yet is left out rather than read half.
+     */
+    public static List<String> wholeLines(Path file) {
+        try {
+            if (!Files.exists(file)) {
+                return List.of();
+            }
+            String text = Files.readString(file);
+            String whole = text.substring(0, text.lastIndexOf('\n') + 1);
+            return whole.isEmpty() ? List.of() : List.of(whole.split("\n"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Every sample written so far. */
     public List<JsonNode> samples() {
         List<JsonNode> out = new ArrayList<>();
@@ -74,7 +91,7 @@ public final class AgentHome {
             return out;
         }
         try {
-            for (String line : Files.readAllLines(samplesFile())) {
+            for (String line : wholeLines(samplesFile())) {
                 if (!line.isBlank()) {
                     out.add(JSON.readTree(line));
                 }

@@ -115,7 +115,8 @@ class UploaderTest {
         Map<String, Integer> count = new HashMap<>();
         Path f = dir.resolve("received.jsonl");
         if (Files.exists(f)) {
-            for (String line : Files.readAllLines(f)) {
+            // Whole lines only: the receiver may be appending the next one right now.
+            for (String line : io.aegisquartz.testing.AgentHome.wholeLines(f)) {
                 if (!line.isBlank()) {
                     count.merge(JSON.readTree(line).get("id").asText(), 1, Integer::sum);
                 }
@@ -218,6 +219,50 @@ class UploaderTest {
         awaitAll(ids);
         assertEquals(1, logCount("refuses our credentials"), "logged once per change of state, not per attempt");
         assertEquals(1, logCount("upload recovered after"));
+    }
+
+    @Test
+    void liveSamplesAreNotStuckBehindALongBacklog() throws Exception {
+        // A spool whose backlog was appended ten minutes ago (the spool's clock is the append time).
+        spool.close();
+        open.remove(spool);
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() - 600_000);
+        spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults().withClock(clock::get));
+        open.add(spool);
+        List<String> backlog = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            backlog.addAll(append(100, null));
+        }
+        clock.set(System.currentTimeMillis());
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        // 50 samples a request, 4 requests a second: the backlog of 2,000 takes about 10 s.
+        UploadConfig slow = new UploadConfig(URI.create("https://127.0.0.1:" + r.address().getPort() + Receiver.PATH),
+                r.certificatePem(), false, 50, 500_000, 4, Duration.ofMillis(50), Duration.ofMillis(400), Duration.ofSeconds(10),
+                dir.resolve("dead-letter.jsonl"));
+        Uploader u = uploader(slow);
+        u.wakeUp();
+
+        List<String> fresh = new ArrayList<>();
+        List<byte[]> records = new ArrayList<>();
+        for (var s : new SampleStamper("3d1219c7-c4c5-404a-aa1f-6d2a48adfda4", "h").stamp("j", "p",
+                List.of(new Measurement(System.currentTimeMillis(), "live", Status.OK, null, Map.of(), Map.of(), Map.of())), 1, 1, false)) {
+            fresh.add(s.id());
+            records.add(SampleJson.toJson(s).getBytes(StandardCharsets.UTF_8));
+        }
+        spool.append(records);
+        u.offerLive(records);
+        u.wakeUp();
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> received().keySet().containsAll(fresh));
+        assertTrue(spool.stats().pendingRecords() > 500, "the live sample arrived while most of the backlog still waits: "
+                + spool.stats().pendingRecords() + " pending");
+        List<String> all = new ArrayList<>(backlog);
+        all.addAll(fresh);
+        awaitAll(all);
+        await().atMost(Duration.ofSeconds(10)).until(() -> spool.stats().pendingRecords() == 0);
+        assertTrue(received().values().stream().allMatch(c -> c == 1), "the live copy and the in-order copy are stored once");
+        assertTrue(r.stats().duplicateSamples() >= 1, "the in-order copy came later and was dropped as a duplicate");
+        assertEquals(1, u.stats().liveSent());
     }
 
     @Test
