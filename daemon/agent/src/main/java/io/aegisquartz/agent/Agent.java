@@ -226,7 +226,8 @@ public final class Agent {
         UploadConfig config = new UploadConfig(settings.uploadEndpoint(), settings.caFile(), settings.bool("upload.allow_http_loopback"),
                 settings.integer("upload.batch_samples"), settings.bytes("upload.batch_bytes"), settings.integer("upload.rate"),
                 java.time.Duration.ofSeconds(1), settings.duration("upload.backoff_max"), settings.duration("upload.timeout"),
-                dir.resolve("dead-letter.jsonl"));
+                dir.resolve("dead-letter.jsonl"), settings.optionalPath("upload.client_keystore"),
+                settings.optionalPath("upload.client_keystore_password_file"));
         try {
             uploader = Uploader.start(spool, config, credentials, stamper.hostUuid());
         } catch (IOException e) {

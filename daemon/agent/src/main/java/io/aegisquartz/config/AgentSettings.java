@@ -84,6 +84,11 @@ public final class AgentSettings {
     }
 
     private void checkCombinations(IniFile ini) {
+        if (string("upload.client_keystore").isEmpty() != string("upload.client_keystore_password_file").isEmpty()) {
+            IniFile.Entry e = ini.sections().getOrDefault("upload", Map.of()).get("client_keystore");
+            problems.add(new ConfigProblem(file, e == null ? 0 : e.line(), 0,
+                    "[upload] client_keystore and client_keystore_password_file go together", "set both, or neither"));
+        }
         String endpoint = string("upload.endpoint");
         if (!endpoint.isEmpty()) {
             IniFile.Entry e = ini.sections().getOrDefault("upload", Map.of()).get("endpoint");
@@ -108,7 +113,12 @@ public final class AgentSettings {
 
     /** The CA file for the receiver's certificate, or null for the system trust store. */
     public Path caFile() {
-        String f = string("upload.ca_file");
+        return optionalPath("upload.ca_file");
+    }
+
+    /** A path setting whose empty value means "none": the path, or null. */
+    public Path optionalPath(String id) {
+        String f = string(id);
         return f.isEmpty() ? null : home.resolve(f).normalize();
     }
 

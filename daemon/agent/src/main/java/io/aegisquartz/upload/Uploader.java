@@ -112,7 +112,8 @@ public final class Uploader implements AutoCloseable {
         Timeout timeout = Timeout.of(config.timeout());
         this.http = HttpClients.custom()
                 .setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
-                        .setTlsSocketStrategy(new DefaultClientTlsStrategy(TrustStores.context(config.caFile())))
+                        .setTlsSocketStrategy(new DefaultClientTlsStrategy(TrustStores.context(config.caFile(), config.clientKeystore(),
+                                config.clientKeystorePasswordFile())))
                         .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(timeout).setSocketTimeout(timeout).build())
                         .setMaxConnTotal(1)
                         .setMaxConnPerRoute(1)

@@ -238,7 +238,7 @@ class UploaderTest {
         // 50 samples a request, 4 requests a second: the backlog of 2,000 takes about 10 s.
         UploadConfig slow = new UploadConfig(URI.create("https://127.0.0.1:" + r.address().getPort() + Receiver.PATH),
                 r.certificatePem(), false, 50, 500_000, 4, Duration.ofMillis(50), Duration.ofMillis(400), Duration.ofSeconds(10),
-                dir.resolve("dead-letter.jsonl"));
+                dir.resolve("dead-letter.jsonl"), null, null);
         Uploader u = uploader(slow);
         u.wakeUp();
 
