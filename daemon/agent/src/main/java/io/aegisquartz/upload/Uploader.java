@@ -271,6 +271,9 @@ public final class Uploader implements AutoCloseable {
                 awaitRateSlot();
                 r = send(body);
             } catch (IOException e) {
+                if (closed) {
+                    return false; // aborted by close(), not a failure worth a log line
+                }
                 failed(e.getClass().getSimpleName() + ": " + e.getMessage(), "network", -1);
                 pause(backoff());
                 continue;
@@ -513,7 +516,10 @@ public final class Uploader implements AutoCloseable {
         return io.aegisquartz.config.Units.format(Duration.ofMillis(Math.max(millis, 0)));
     }
 
-    /** Stops uploading; a batch in flight stays unacknowledged and is sent again next time. */
+    /**
+     * Stops uploading; a batch in flight is abandoned, stays unacknowledged and is sent again next
+     * time (the receiver drops what it already stored). Returns within seconds, not a request timeout.
+     */
     @Override
     public void close() {
         closed = true;
@@ -523,15 +529,12 @@ public final class Uploader implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        // Closing the client aborts a request in flight, so a stop does not wait out a slow receiver.
+        http.close(org.apache.hc.core5.io.CloseMode.IMMEDIATE);
         try {
-            thread.join(TimeUnit.SECONDS.toMillis(5) + config.timeout().toMillis());
+            thread.join(TimeUnit.SECONDS.toMillis(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-        try {
-            http.close();
-        } catch (IOException ignored) {
-            // Only sockets to release.
         }
     }
 }
