@@ -70,8 +70,12 @@ class AgentCrashIT {
                 Process agent = agent(home, dir.resolve("agent-" + cycle + ".out"));
                 // Let it collect at least two runs, then kill it without warning.
                 await().atMost(Duration.ofSeconds(30)).until(() -> runCount(runs) >= before + 2);
+                // A plugin run in progress outlives the JVM for a moment (its own session): let it
+                // finish recording its number, so the run in flight at the kill is the last one counted.
+                List<ProcessHandle> plugins = agent.descendants().toList();
                 agent.destroyForcibly();
                 assertTrue(agent.waitFor(10, TimeUnit.SECONDS));
+                await().atMost(Duration.ofSeconds(10)).until(() -> plugins.stream().noneMatch(ProcessHandle::isAlive));
                 lastRunOfCycle.add(runCount(runs));
             }
             // A last, clean run drains what is left.
