@@ -37,6 +37,17 @@ class AgentCrashIT {
     @TempDir
     Path dir;
 
+    private final List<Process> started = new ArrayList<>();
+
+    /** Whatever happens in the test, no agent it started outlives it. */
+    @org.junit.jupiter.api.AfterEach
+    void killWhatWeStarted() {
+        for (Process p : started) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+    }
+
     @Test
     void killNineOfTheAgentLosesNoCollectedRun() throws Exception {
         String secret = "agent-crash-secret";
@@ -108,10 +119,12 @@ class AgentCrashIT {
     private Process agent(AgentHome home, Path log) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = REPO.resolve("daemon/agent/target/aegis-quartz.jar") + File.pathSeparator + REPO.resolve("daemon/agent/target/lib/*");
-        return new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", cp, "io.aegisquartz.cli.Main",
+        Process p = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", cp, "io.aegisquartz.cli.Main",
                 "--home", home.home().toString(), "run")
                 .redirectErrorStream(true).redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
+        started.add(p);
+        return p;
     }
 
     private static int runCount(Path runs) {

@@ -44,6 +44,8 @@ class SpoolCrashTest {
                         durable.add(Integer.parseInt(line.substring(2)));
                     }
                 }
+            } finally {
+                // Also when the test fails or times out: no child outlives it.
                 child.destroyForcibly();
                 assertTrue(child.waitFor(10, TimeUnit.SECONDS));
             }

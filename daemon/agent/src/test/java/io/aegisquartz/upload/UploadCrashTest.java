@@ -33,6 +33,14 @@ class UploadCrashTest {
     @TempDir
     Path dir;
 
+    private final java.util.List<Process> started = new java.util.ArrayList<>();
+
+    /** Whatever happens in the test, no child it started outlives it. */
+    @org.junit.jupiter.api.AfterEach
+    void killWhatWeStarted() {
+        started.forEach(Process::destroyForcibly);
+    }
+
     @Test
     void killNineWhileWritingAndUploadingLosesNothing() throws Exception {
         String secret = "crash-test-secret";
@@ -75,10 +83,12 @@ class UploadCrashTest {
 
     private Process child(Path log, String endpoint, String pem, String secret, long first, String mode) throws IOException {
         String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        return new ProcessBuilder(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+        Process p = new ProcessBuilder(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                 UploadCrashChild.class.getName(), dir.resolve("spool").toString(), endpoint, pem, "AKID-crash", secret,
                 Long.toString(first), mode)
                 .redirectOutput(log.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        started.add(p);
+        return p;
     }
 
     private static Set<String> durableIn(Path log) throws IOException {
