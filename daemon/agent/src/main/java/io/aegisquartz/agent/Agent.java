@@ -393,11 +393,6 @@ public final class Agent {
         return new LinkedHashMap<>(jobs);
     }
 
-    /** The next fire time of a job, or null. */
-    public Date nextFire(ScheduledJob job) {
-        return scheduler.nextFire(job);
-    }
-
     /** Asks for a restart: stops cleanly with exit code {@link #EXIT_RESTART} for the launcher to act on. */
     private void restart(String reason) {
         if (stopping.get()) {

@@ -30,10 +30,4 @@ public final class AbandonedThreads {
         entries.removeIf(e -> !e.thread().isAlive());
         return entries.size();
     }
-
-    /** The abandoned threads still running. */
-    public synchronized List<Entry> list() {
-        alive();
-        return new ArrayList<>(entries);
-    }
 }

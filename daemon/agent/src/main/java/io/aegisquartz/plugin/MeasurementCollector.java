@@ -98,11 +98,6 @@ public final class MeasurementCollector {
         return result;
     }
 
-    /** How many were dropped at the cap. */
-    public synchronized int droppedAtCap() {
-        return dropped;
-    }
-
     /** Why {@code m} is not acceptable, or null. */
     static String problem(Measurement m) {
         if (m.metric() == null || !METRIC.matcher(m.metric()).matches()) {

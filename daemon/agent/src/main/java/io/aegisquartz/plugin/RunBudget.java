@@ -54,11 +54,6 @@ public final class RunBudget {
         }
     }
 
-    /** The budget of the calling thread's run, or null. */
-    public static RunBudget current() {
-        return CURRENT.get();
-    }
-
     void enter() {
         CURRENT.set(this);
     }

@@ -71,11 +71,6 @@ final class FailureLog {
         }
     }
 
-    /** Whether the job is currently failing. */
-    synchronized boolean failing() {
-        return failingWith != null;
-    }
-
     /** Local wall-clock time, HH:mm:ss. */
     static String clock(long epochMillis) {
         return CLOCK.format(Instant.ofEpochMilli(epochMillis));

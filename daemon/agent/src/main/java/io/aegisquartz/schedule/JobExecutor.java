@@ -52,7 +52,7 @@ public final class JobExecutor {
     /** A fire of {@code job}; runs on a worker thread. */
     public void fire(ScheduledJob job) {
         String[] why = new String[2];
-        ScheduledJob.Gate gate = job.admit(System.currentTimeMillis(), FileStamp.of(job.spec().pluginPath()), why);
+        ScheduledJob.Gate gate = job.admit(System.currentTimeMillis(), why);
         if (why[1] != null) {
             LOG.info(why[1]);
         }

@@ -88,20 +88,6 @@ public final class ScheduledJob {
         return memory;
     }
 
-    /** True while a run is in progress. */
-    public boolean running() {
-        synchronized (lock) {
-            return slot.running;
-        }
-    }
-
-    /** The quarantine reason, or null. */
-    public String quarantine() {
-        synchronized (lock) {
-            return quarantine;
-        }
-    }
-
     long intervalMillis() {
         return intervalMillis;
     }
@@ -118,8 +104,10 @@ public final class ScheduledJob {
      * Decides what a fire at {@code nowMillis} does; on SKIP, {@code why[0]} says why and
      * {@code why[1]} is non-null if the skip deserves a log line.
      */
-    Gate admit(long nowMillis, FileStamp pluginStamp, String[] why) {
+    Gate admit(long nowMillis, String[] why) {
         synchronized (lock) {
+            // Only a quarantined job looks at its plugin file here; a running one is checked by the catalog.
+            FileStamp pluginStamp = quarantine == null ? null : FileStamp.of(spec.pluginPath());
             if (quarantine != null && pluginStamp != null && !pluginStamp.equals(quarantineStamp)) {
                 why[1] = "job " + spec.name() + " leaves quarantine: its plugin file changed";
                 quarantine = null;
