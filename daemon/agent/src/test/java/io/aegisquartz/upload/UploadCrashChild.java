@@ -15,12 +15,18 @@ import java.util.List;
 
 /**
  * Run by {@link UploadCrashTest} in its own JVM, the way the agent runs: a spool, an uploader, and
- * two writers appending runs of 5 samples. Prints "D id" for each sample once it is durable, and
- * "EMPTY" once nothing is pending (in drain mode, where it does not write). Killed with SIGKILL.
+ * two writers appending runs of 5 samples. Prints "D id" for each sample once it is durable. In
+ * drain mode it only uploads. Killed with SIGKILL.
  *
  * <p>Arguments: spool dir, endpoint, CA PEM, key id, secret, first sample number, mode (write|drain).
  */
 public final class UploadCrashChild {
+
+    /** Runs of 5 samples each writer appends before it stops. */
+    static final int RUNS_PER_WRITER = 100;
+
+    /** Samples per request: a few times the protocol default, so 30 lives' backlog drains quickly. */
+    static final int BATCH = 500;
 
     private UploadCrashChild() {
     }
@@ -29,25 +35,26 @@ public final class UploadCrashChild {
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.UTF_8);
         Spool spool = Spool.open(Path.of(args[0]), SpoolConfig.defaults().withSegmentBytes(64 << 10).withMinFreeBytes(0));
         UploadConfig config = UploadConfig.defaults(URI.create(args[1]), Path.of(args[0]).resolve("dead-letter.jsonl"))
-                .withCaFile(Path.of(args[2])).withBackoff(Duration.ofMillis(20), Duration.ofMillis(200));
+                .withCaFile(Path.of(args[2])).withBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+                .withBatch(BATCH, 500_000);
         Uploader uploader = Uploader.start(spool, config, Credentials.of(args[3], args[4], null), "host-under-test");
         long first = Long.parseLong(args[5]);
-        if (args[6].equals("drain")) {
-            uploader.wakeUp();
-            while (spool.stats().pendingRecords() > 0) {
-                Thread.sleep(20); // test child: polling its own spool is the simplest way to say "done"
-            }
-            out.println("EMPTY");
-            out.flush();
-            uploader.close();
-            spool.close();
-            return;
+        uploader.wakeUp();
+        if (args[6].equals("write")) {
+            startWriters(spool, uploader, first, out);
         }
+        // The uploader's thread is a daemon: keep the JVM alive until the test kills it.
+        Thread.currentThread().join();
+    }
+
+    private static void startWriters(Spool spool, Uploader uploader, long first, PrintStream out) {
         for (int t = 0; t < 2; t++) {
             long base = first + t * 10_000_000L;
             Thread th = new Thread(() -> {
                 try {
-                    for (long n = base; ; n += 5) {
+                    // A bounded burst per life (the test kills it long before the end most of the time),
+                    // so the backlog across 30 lives stays drainable.
+                    for (long n = base; n < base + RUNS_PER_WRITER * 5; n += 5) {
                         List<byte[]> run = new ArrayList<>(5);
                         List<String> ids = new ArrayList<>(5);
                         for (long k = n; k < n + 5; k++) {
@@ -63,7 +70,6 @@ public final class UploadCrashChild {
                             }
                             out.flush();
                         }
-                        Thread.sleep(2);
                     }
                 } catch (Exception e) {
                     System.exit(3);
