@@ -71,10 +71,10 @@ public final class Agent {
     private RunnerThreads threads;
     private PluginCatalog catalog;
     private SampleSink sink;
+    private SampleStamper stamper;
     private Spool spool;
     private Uploader uploader;
     private EventInbox inbox;
-    private ConfigWatcher eventWatcher;
     private JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
@@ -103,7 +103,7 @@ public final class Agent {
         }
         Path sinkFile = settings.path("sink.file");
         ensureWritableDir(sinkFile.getParent(), "[sink] file");
-        SampleStamper stamper = new SampleStamper(identity.uuid(), settings.hostname());
+        stamper = new SampleStamper(identity.uuid(), settings.hostname());
         LOG.info("aegis-quartz {} starting: pid {}, Java {}, home {}, config {}", Version.get(), ProcessHandle.current().pid(),
                 Runtime.version(), settings.home(), settings.confDir());
         LOG.info("host uuid {} ({}), hostname {}", identity.uuid(), identity.origin(), stamper.hostname());
@@ -140,18 +140,23 @@ public final class Agent {
         } catch (SchedulerException e) {
             throw new StartException("cannot start the scheduler: " + e.getMessage());
         }
-        startEvents(stamper);
-        if (settings.bool("plugins.watch")) {
-            try {
-                watcher = new ConfigWatcher(settings.duration("plugins.reload_delay"), this::reload);
-                watcher.watch(watchedDirs());
-                watcher.start();
-            } catch (IOException e) {
-                LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
-            }
+        inbox = new EventInbox(settings.path("spool.dir"));
+        try {
+            Files.createDirectories(inbox.dir());
+        } catch (IOException e) {
+            LOG.warn("events from 'aegis-quartz event' cannot be picked up: {}: {}", inbox.dir(), e.getMessage());
+            inbox = null;
         }
+        try {
+            watcher = new ConfigWatcher(settings.duration("plugins.reload_delay"));
+            watcher.watch(watchedDirs());
+            watcher.start();
+        } catch (IOException e) {
+            LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
+        }
+        ingestEvents();
         LOG.info("started with {} job(s); reload with SIGHUP{}", jobs.size(),
-                watcher != null ? " or by editing the cron files and plugins" : "");
+                watcher != null && settings.bool("plugins.watch") ? " or by editing the cron files and plugins" : "");
         started = true;
         if (reloadAfterStart) {
             reload("SIGHUP received during start-up");
@@ -168,24 +173,13 @@ public final class Agent {
     }
 
     /**
-     * Picks up events written by 'aegis-quartz event' into SPOOL/incoming/ now and whenever new ones
-     * appear (inotify, no polling), and stores them like any sample.
+     * Stores events written by 'aegis-quartz event' into SPOOL/incoming/ like any sample: at start and
+     * whenever the watcher sees new ones there (inotify, no polling).
      */
-    private void startEvents(SampleStamper stamper) {
-        inbox = new EventInbox(settings.path("spool.dir"));
-        try {
-            Files.createDirectories(inbox.dir());
-            eventWatcher = new ConfigWatcher(java.time.Duration.ofMillis(100), why -> ingestEvents(stamper));
-            eventWatcher.watch(Map.of(inbox.dir(), EventInbox::isEventFile));
-            eventWatcher.start();
-        } catch (IOException e) {
-            LOG.warn("events from 'aegis-quartz event' cannot be picked up: {}: {}", inbox.dir(), e.getMessage());
+    private synchronized void ingestEvents() {
+        if (inbox == null) {
             return;
         }
-        ingestEvents(stamper);
-    }
-
-    private synchronized void ingestEvents(SampleStamper stamper) {
         try {
             List<EventInbox.Event> events;
             while (!(events = inbox.pending(100)).isEmpty()) {
@@ -362,7 +356,15 @@ public final class Agent {
         }
     }
 
-    private Map<Path, Predicate<String>> watchedDirs() {
+    /** What the watcher watches: the events inbox always, the cron files and plugins if [plugins] watch. */
+    private Map<Path, ConfigWatcher.Target> watchedDirs() {
+        Map<Path, ConfigWatcher.Target> targets = new LinkedHashMap<>();
+        if (inbox != null) {
+            targets.put(inbox.dir(), new ConfigWatcher.Target(EventInbox::isEventFile, why -> ingestEvents()));
+        }
+        if (!settings.bool("plugins.watch")) {
+            return targets;
+        }
         Map<Path, Predicate<String>> dirs = new LinkedHashMap<>();
         dirs.put(settings.confDir(), name -> name.equals(JobSource.DEFAULT.fileName()) || name.equals(JobSource.USER.fileName())
                 || name.equals(AgentSettings.FILE_NAME));
@@ -380,7 +382,8 @@ public final class Agent {
             }
         }
         named.forEach((dir, names) -> dirs.put(dir, names::contains));
-        return dirs;
+        dirs.forEach((dir, filter) -> targets.putIfAbsent(dir, new ConfigWatcher.Target(filter, this::reload)));
+        return targets;
     }
 
     private String next(ScheduledJob sj) {
@@ -418,9 +421,6 @@ public final class Agent {
         LOG.info("stopping: waiting for running jobs to end (each within its own limits)");
         if (watcher != null) {
             watcher.close();
-        }
-        if (eventWatcher != null) {
-            eventWatcher.close();
         }
         if (scheduler != null) {
             scheduler.shutdown(true);

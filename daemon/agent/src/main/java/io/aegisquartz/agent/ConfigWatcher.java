@@ -22,12 +22,13 @@ import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
- * Watches the config directory and the plugin directories, and asks for a reload once changes have
- * settled.
+ * Watches directories (config, plugins, incoming events) and, once changes have settled, tells the
+ * action registered for each directory which of its files changed.
  *
  * <p>Uses the kernel's inotify through {@link WatchService}: the thread blocks until something
  * changes, so there are no periodic wake-ups. Several writes in a row (an editor saving, a package
- * upgrade) become one reload after {@code settle} of quiet.
+ * upgrade) become one call after {@code settle} of quiet. One watcher serves the whole agent: each
+ * WatchService costs the JDK a thread of its own.
  */
 final class ConfigWatcher implements AutoCloseable {
 
@@ -35,15 +36,17 @@ final class ConfigWatcher implements AutoCloseable {
 
     private final WatchService service;
     private final Duration settle;
-    private final Consumer<String> reload;
     private final Map<Path, WatchKey> keys = new HashMap<>();
-    private final Map<WatchKey, Predicate<String>> filters = new HashMap<>();
+    private final Map<WatchKey, Target> targets = new HashMap<>();
+
+    /** Which files of a directory matter, and what to do when some changed (given their paths). */
+    record Target(Predicate<String> filter, Consumer<String> action) {
+    }
     private final Thread thread;
 
-    ConfigWatcher(Duration settle, Consumer<String> reload) throws IOException {
+    ConfigWatcher(Duration settle) throws IOException {
         this.service = FileSystems.getDefault().newWatchService();
         this.settle = settle;
-        this.reload = reload;
         this.thread = new Thread(null, this::loop, "aegis-watch", 256 * 1024);
         thread.setDaemon(true);
     }
@@ -52,13 +55,13 @@ final class ConfigWatcher implements AutoCloseable {
         thread.start();
     }
 
-    /** Watches exactly {@code dirs} from now on; {@code filter} picks the file names that matter in each. */
-    synchronized void watch(Map<Path, Predicate<String>> dirs) {
+    /** Watches exactly {@code dirs} from now on, each for its own target. */
+    synchronized void watch(Map<Path, Target> dirs) {
         for (var it = keys.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             if (!dirs.containsKey(e.getKey())) {
                 e.getValue().cancel();
-                filters.remove(e.getValue());
+                targets.remove(e.getValue());
                 it.remove();
             }
         }
@@ -70,7 +73,7 @@ final class ConfigWatcher implements AutoCloseable {
             }
             if (existing != null) {
                 keys.remove(dir);
-                filters.remove(existing);
+                targets.remove(existing);
             }
             if (!Files.isDirectory(dir)) {
                 continue;
@@ -79,7 +82,7 @@ final class ConfigWatcher implements AutoCloseable {
                 WatchKey k = dir.register(service, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
                         StandardWatchEventKinds.ENTRY_DELETE);
                 keys.put(dir, k);
-                filters.put(k, e.getValue());
+                targets.put(k, e.getValue());
             } catch (IOException ex) {
                 LOG.warn("cannot watch {} for changes ({}); edits there take effect on SIGHUP only", dir, ex.getMessage());
             }
@@ -89,35 +92,39 @@ final class ConfigWatcher implements AutoCloseable {
     private void loop() {
         try {
             while (true) {
-                Set<String> changed = new TreeSet<>();
+                Map<Consumer<String>, Set<String>> changed = new java.util.LinkedHashMap<>();
                 collect(service.take(), changed);
                 WatchKey more;
                 while ((more = service.poll(settle.toMillis(), TimeUnit.MILLISECONDS)) != null) {
                     collect(more, changed);
                 }
-                if (!changed.isEmpty()) {
-                    reload.accept("changed on disk: " + String.join(", ", changed));
-                }
+                changed.forEach((action, files) -> action.accept("changed on disk: " + String.join(", ", files)));
             }
         } catch (InterruptedException | ClosedWatchServiceException e) {
             // Shutting down.
         }
     }
 
-    private void collect(WatchKey key, Set<String> changed) {
-        Predicate<String> filter;
+    private void collect(WatchKey key, Map<Consumer<String>, Set<String>> byAction) {
+        Target target;
         Path dir;
         synchronized (this) {
-            filter = filters.get(key);
+            target = targets.get(key);
             dir = (Path) key.watchable();
         }
+        if (target == null) {
+            key.pollEvents();
+            key.reset();
+            return; // cancelled meanwhile
+        }
+        Set<String> changed = byAction.computeIfAbsent(target.action(), a -> new TreeSet<>());
         for (WatchEvent<?> ev : key.pollEvents()) {
             if (ev.kind() == StandardWatchEventKinds.OVERFLOW) {
                 changed.add(dir + " (many changes)");
                 continue;
             }
             String name = ev.context().toString();
-            if (filter != null && filter.test(name)) {
+            if (target.filter().test(name)) {
                 changed.add(dir.resolve(name).toString());
             }
         }

@@ -29,7 +29,7 @@ public final class Settings {
             s("plugins", "watch", Kind.BOOL, "true",
                     "Reload the cron files and plugins when they change on disk (SIGHUP always reloads)."),
             d("plugins", "reload_delay", "1s", 0, 60_000,
-                    "Quiet time after the last file change before reloading, so an editor's several writes make one reload."),
+                    "Quiet time after the last file change before acting on it (reloading; picking up events), so an editor's several writes make one reload."),
 
             d("limits", "timeout", "30s", 10 * MS, DAY,
                     "Wall-time limit of one run. At the limit an in-JVM plugin is interrupted; an executable's process tree gets SIGTERM."),
