@@ -7,13 +7,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -29,8 +25,7 @@ class EventCommandTest {
     @TempDir
     Path home;
 
-    private ByteArrayOutputStream out;
-    private ByteArrayOutputStream err;
+    private InProcessCli cli;
 
     @BeforeEach
     void emptyHome() throws Exception {
@@ -39,14 +34,10 @@ class EventCommandTest {
     }
 
     private int cli(String... args) {
-        out = new ByteArrayOutputStream();
-        err = new ByteArrayOutputStream();
-        String[] argv = new String[args.length + 2];
-        argv[0] = "--home";
-        argv[1] = home.toString();
-        System.arraycopy(args, 0, argv, 2, args.length);
-        return new Cli(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), Map.of())
-                .execute(argv);
+        if (cli == null) {
+            cli = new InProcessCli(home);
+        }
+        return cli.run(args);
     }
 
     private Path incoming() {
@@ -66,12 +57,12 @@ class EventCommandTest {
     void writesOneFileThatTheInboxReadsBackIdentically() throws Exception {
         String content = "backup of /srv failed:\n  \"rsync\" exit 23 — ünïcødé 🚀\ttab \\ backslash";
         assertEquals(0, cli("event", "--name", "backup.failed:nightly-1", "--content", content, "--group", "storage servers",
-                "--time", "2026-11-22T01:02:03Z"), err.toString(StandardCharsets.UTF_8));
+                "--time", "2026-11-22T01:02:03Z"), cli.err());
         List<String> names = files();
         assertEquals(1, names.size(), "exactly one file, no temporary left: " + names);
         assertTrue(names.get(0).matches(T + "-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\.event\\.json"), names.get(0));
         Path file = incoming().resolve(names.get(0));
-        assertEquals("event written to " + file + "\n", out.toString(StandardCharsets.UTF_8));
+        assertEquals("event written to " + file + "\n", cli.out());
 
         JsonNode j = new ObjectMapper().readTree(file.toFile());
         assertEquals(List.of("name", "content", "group", "time"), List.copyOf(iterable(j.fieldNames())));
@@ -127,7 +118,7 @@ class EventCommandTest {
 
         // The longest valid values pass.
         assertEquals(0, cli("event", "--name", "n".repeat(128), "--content", "🚀".repeat(4096), "--group", "g".repeat(128)),
-                err.toString(StandardCharsets.UTF_8));
+                cli.err());
         assertEquals(1, new EventInbox(home.resolve("spool")).pending(10).size());
     }
 
@@ -136,9 +127,9 @@ class EventCommandTest {
         argv[0] = "event";
         System.arraycopy(args, 0, argv, 1, args.length);
         assertEquals(2, cli(argv), String.join(" ", args));
-        String e = err.toString(StandardCharsets.UTF_8);
+        String e = cli.err();
         assertTrue(e.contains(expected), e);
-        assertEquals("", out.toString(StandardCharsets.UTF_8));
+        assertEquals("", cli.out());
     }
 
     @Test
@@ -146,13 +137,13 @@ class EventCommandTest {
         assertEquals(0, cli("event", "--name", "a", "--content", "1"));
         assertEquals(0, cli("event", "--name", "b", "--content", "2"));
         assertEquals(0, cli("spool", "stat", "--json"));
-        assertEquals(2, new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8)).get("incoming_events").intValue());
+        assertEquals(2, new ObjectMapper().readTree(cli.out()).get("incoming_events").intValue());
     }
 
     @Test
     void helpDescribesEveryOption() {
         assertEquals(0, cli("event", "--help"));
-        String h = out.toString(StandardCharsets.UTF_8);
+        String h = cli.out();
         for (String option : List.of("--name NAME", "--content TEXT", "--group GROUP", "--time TIME", "--dir DIR", "Exit codes")) {
             assertTrue(h.contains(option), option + " missing from:\n" + h);
         }

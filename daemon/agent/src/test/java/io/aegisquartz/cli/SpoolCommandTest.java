@@ -10,13 +10,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -38,8 +35,7 @@ class SpoolCommandTest {
     Path home;
 
     private Path spoolDir;
-    private ByteArrayOutputStream out;
-    private ByteArrayOutputStream err;
+    private InProcessCli cli;
 
     @BeforeEach
     void emptyHome() throws Exception {
@@ -49,22 +45,18 @@ class SpoolCommandTest {
     }
 
     private int cli(String... args) {
-        out = new ByteArrayOutputStream();
-        err = new ByteArrayOutputStream();
-        String[] argv = new String[args.length + 2];
-        argv[0] = "--home";
-        argv[1] = home.toString();
-        System.arraycopy(args, 0, argv, 2, args.length);
-        return new Cli(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), Map.of())
-                .execute(argv);
+        if (cli == null) {
+            cli = new InProcessCli(home);
+        }
+        return cli.run(args);
     }
 
     private String out() {
-        return out.toString(StandardCharsets.UTF_8);
+        return cli.out();
     }
 
     private String err() {
-        return err.toString(StandardCharsets.UTF_8);
+        return cli.err();
     }
 
     private static SpoolConfig tenPerSegment() {
