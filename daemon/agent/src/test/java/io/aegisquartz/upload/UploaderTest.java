@@ -68,7 +68,7 @@ class UploaderTest {
             open.get(i).close();
         }
         ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).detachAppender(logged);
-        for (ILoggingEvent e : logged.list) {
+        for (ILoggingEvent e : events()) {
             assertFalse(e.getFormattedMessage().contains(SECRET), "secret in the log: " + e.getFormattedMessage());
         }
     }
@@ -135,9 +135,16 @@ class UploaderTest {
         }
     }
 
-    /** Lines at WARN or above (what a person tailing the log sees by default) containing {@code fragment}. */
+    /** A snapshot: the uploader thread appends while a test reads, and ListAppender guards its list with itself. */
+    private List<ILoggingEvent> events() {
+        synchronized (logged) {
+            return new ArrayList<>(logged.list);
+        }
+    }
+
+    /** Lines at INFO or above (what a person tailing the log sees by default) containing {@code fragment}. */
     private long logCount(String fragment) {
-        return logged.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.INFO))
+        return events().stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.INFO))
                 .filter(e -> e.getFormattedMessage().contains(fragment)).count();
     }
 
@@ -158,8 +165,9 @@ class UploaderTest {
         awaitAll(ids);
         assertTrue(received().values().stream().allMatch(c -> c == 1), "each id stored once");
         await().atMost(Duration.ofSeconds(10)).until(() -> spool.stats().pendingRecords() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("upload recovered after") >= 1);
         assertEquals(1, logCount("upload recovered after"));
-        assertTrue(logged.list.stream().anyMatch(e -> e.getFormattedMessage().matches(
+        assertTrue(events().stream().anyMatch(e -> e.getFormattedMessage().matches(
                 "upload failing since .*\\(250 samples, \\d+ bytes pending\\)")), "the outage line says what is pending");
     }
 
@@ -217,6 +225,8 @@ class UploaderTest {
         uploader(config(r.address().getPort(), r.certificatePem())).wakeUp();
 
         awaitAll(ids);
+        // The receiver stores a batch before the agent reads its 2xx, so the recovery line may lag the last id.
+        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("upload recovered after") >= 1);
         assertEquals(1, logCount("refuses our credentials"), "logged once per change of state, not per attempt");
         assertEquals(1, logCount("upload recovered after"));
     }
@@ -288,7 +298,7 @@ class UploaderTest {
 
         await().atMost(Duration.ofSeconds(10)).until(() -> logCount("upload failing since") == 1);
         assertTrue(received().isEmpty());
-        assertTrue(logged.list.stream().anyMatch(e -> e.getFormattedMessage().contains("SSLHandshakeException")),
+        assertTrue(events().stream().anyMatch(e -> e.getFormattedMessage().contains("SSLHandshakeException")),
                 "the log names the TLS failure");
     }
 }
