@@ -122,7 +122,7 @@ public final class Agent {
             startUpload(stamper);
         }
         threads = new RunnerThreads(4 * settings.workers() + 4);
-        catalog = PluginCatalog.create(threads);
+        catalog = PluginCatalog.create(threads, settings);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);

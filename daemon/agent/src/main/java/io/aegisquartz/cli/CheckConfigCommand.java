@@ -64,7 +64,7 @@ final class CheckConfigCommand implements Command {
         ReloadPlan plan = ReloadPlan.compute(Map.of(), defaults, user);
         problems.addAll(plan.problems());
 
-        try (RunnerThreads threads = new RunnerThreads(4); PluginCatalog catalog = PluginCatalog.create(threads)) {
+        try (RunnerThreads threads = new RunnerThreads(4); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
             for (JobSpec job : plan.next().values()) {
                 try {
                     catalog.check(job);

@@ -94,7 +94,7 @@ final class RunPluginCommand implements Command {
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("plugin")).setLevel(ch.qos.logback.classic.Level.INFO);
         SampleStamper stamper = new SampleStamper(hostUuid(settings), settings.hostname());
         RunResult r;
-        try (RunnerThreads threads = new RunnerThreads(8); PluginCatalog catalog = PluginCatalog.create(threads)) {
+        try (RunnerThreads threads = new RunnerThreads(8); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
             try {
                 r = catalog.check(job).run(job, new JobMemory());
             } catch (PluginException e) {

@@ -53,6 +53,10 @@ public final class CronFileParser {
     /** Parses {@code source}'s file in the settings' config directory. A missing user file is not an error. */
     public CronFile parse(JobSource source) {
         Path file = settings.confDir().resolve(source.fileName());
+        StrictModes.Refusal refusal = StrictModes.of(settings).check(file);
+        if (refusal != null) {
+            return unreadable(source, file, refusal.problem() + (refusal.path().equals(file) ? "" : ": " + refusal.path()), refusal.fix());
+        }
         String text;
         try {
             if (Files.size(file) > MAX_FILE_BYTES) {

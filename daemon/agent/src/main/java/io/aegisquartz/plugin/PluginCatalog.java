@@ -1,6 +1,8 @@
 package io.aegisquartz.plugin;
 
+import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.config.StrictModes;
 import io.aegisquartz.plugin.exec.ExecPlugin;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
@@ -24,17 +26,19 @@ public final class PluginCatalog implements AutoCloseable {
 
     private final InJvmRunner inJvm;
     private final ProcessRunner processes;
+    private final StrictModes strictModes;
     private final Map<Path, Loaded> cache = new ConcurrentHashMap<>();
     private final Map<Path, Object> locks = new ConcurrentHashMap<>();
 
-    public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes) {
+    public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes) {
         this.inJvm = inJvm;
         this.processes = processes;
+        this.strictModes = strictModes;
     }
 
-    /** A catalog with its own runners on {@code threads}. */
-    public static PluginCatalog create(RunnerThreads threads) {
-        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads));
+    /** A catalog with its own runners on {@code threads}, trusting plugin files as {@code settings} say. */
+    public static PluginCatalog create(RunnerThreads threads, AgentSettings settings) {
+        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings));
     }
 
     public InJvmRunner inJvm() {
@@ -48,7 +52,8 @@ public final class PluginCatalog implements AutoCloseable {
     /**
      * The plugin in {@code file}, loading or reloading it if needed.
      *
-     * @throws PluginException if the file is missing, of no known kind, or does not compile
+     * @throws PluginException if the file is missing, not trusted (see {@link StrictModes}), of no known
+     *                         kind, or does not compile
      */
     public Plugin get(Path file) throws PluginException {
         FileStamp stamp = FileStamp.of(file);
@@ -95,6 +100,10 @@ public final class PluginCatalog implements AutoCloseable {
     }
 
     private Loaded load(Path file, FileStamp stamp) {
+        StrictModes.Refusal refusal = strictModes.check(file);
+        if (refusal != null) {
+            return new Loaded(stamp, null, new PluginException(refusal.message(), refusal.fix()));
+        }
         try {
             PluginKind kind = PluginKind.of(file);
             Plugin p = switch (kind) {

@@ -460,7 +460,7 @@ class PluginExamplesTest {
 
         assertEquals(List.of(), parsed.problems(), "the example lines, uncommented, are valid");
         assertEquals(lines.size(), parsed.jobs().size());
-        try (PluginCatalog catalog = new PluginCatalog(runner, processes)) {
+        try (PluginCatalog catalog = new PluginCatalog(runner, processes, io.aegisquartz.config.StrictModes.off())) {
             for (JobSpec job : parsed.jobs()) {
                 assertTrue(job.pluginPath().startsWith(PLUGINS_USER), job.pluginPath().toString());
                 RunResult r = catalog.check(job).run(job, new JobMemory());

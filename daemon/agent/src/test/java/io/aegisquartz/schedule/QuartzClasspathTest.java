@@ -26,7 +26,9 @@ class QuartzClasspathTest {
 
     @Test
     void theSchedulerUsesTheInMemoryStoreAndOurWorkerPool() throws Exception {
-        try (RunnerThreads threads = new RunnerThreads(2); PluginCatalog catalog = PluginCatalog.create(threads)) {
+        try (RunnerThreads threads = new RunnerThreads(2); PluginCatalog catalog = new PluginCatalog(
+                new io.aegisquartz.plugin.InJvmRunner(new io.aegisquartz.plugin.AbandonedThreads()),
+                new io.aegisquartz.plugin.exec.ProcessRunner(threads), io.aegisquartz.config.StrictModes.off())) {
             JobExecutor executor = new JobExecutor(catalog, new SampleStamper("u", "h"), samples -> true, 1, reason -> { });
             JobScheduler scheduler = new JobScheduler(3, executor);
             try {
