@@ -3,6 +3,7 @@ package io.aegisquartz.agent;
 import io.aegisquartz.Version;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
+import io.aegisquartz.governor.Governor;
 import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.HostIdentity;
@@ -140,6 +141,7 @@ public final class Agent {
         } catch (SchedulerException e) {
             throw new StartException("cannot start the scheduler: " + e.getMessage());
         }
+        startGovernor();
         inbox = new EventInbox(settings.path("spool.dir"));
         try {
             Files.createDirectories(inbox.dir());
@@ -161,6 +163,21 @@ public final class Agent {
         if (reloadAfterStart) {
             reload("SIGHUP received during start-up");
         }
+    }
+
+    /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
+    private void startGovernor() {
+        Governor governor = new Governor(settings, () -> jobs().values(), () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
+        LOG.info(governor.describe());
+        long w = governor.windowMillis();
+        threads.timer().scheduleAtFixedRate(() -> {
+            try {
+                governor.check();
+            } catch (RuntimeException e) {
+                // A periodic task that throws is never run again: keep governing, but say it once per failure.
+                LOG.error("governor check failed", e);
+            }
+        }, w, w, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */

@@ -54,6 +54,17 @@ public final class Settings {
             i("limits", "max_abandoned_threads", "4", 1, 1_000,
                     "In-JVM plugin threads that ignored an interrupt and were abandoned; past this many the agent restarts itself (exit code 75)."),
 
+            i("governor", "cpu_max", "10", 0, 6_400,
+                    "The agent's CPU budget in percent of one core (its threads and its plugin processes, not the uploader). Over it, the job that used the most CPU is shed. 0: no CPU budget."),
+            b("governor", "memory_max", "200MiB", 0, 64 * GIB,
+                    "The agent's resident memory budget. Over it the agent collects garbage, and if that is not enough for exit_after windows, restarts. 0: no memory budget."),
+            d("governor", "window", "60s", 1_000, DAY,
+                    "How often the governor looks, and the span its CPU figure is averaged over."),
+            d("governor", "shed_for", "10m", 1_000, DAY,
+                    "How long a shed job's fires are skipped (each with a 'skipped' sample saying why) before it may run again."),
+            i("governor", "exit_after", "3", 1, 1_000,
+                    "Consecutive windows over budget with no job left to shed before the agent restarts itself (exit code 75; no spooled sample is lost)."),
+
             s("log", "file", Kind.PATH, "log/aegis_quartz.log", "The agent's log."),
             c("log", "level", "info", List.of("error", "warn", "info", "debug", "trace"), "Least severe level written to the log."),
             b("log", "max_size", "10MiB", 64 * KIB, GIB, "Size at which the log is rotated."),

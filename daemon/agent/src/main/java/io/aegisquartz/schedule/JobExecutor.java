@@ -135,6 +135,7 @@ public final class JobExecutor {
             r = RunResultBuilder.notRun(spec.defaultMetric(), Status.ERROR, "internal error in the agent: " + e);
         }
         write(spec, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
+        job.addCpu(r.cpuNanos());
 
         long now = System.currentTimeMillis();
         String note = null;

@@ -46,6 +46,10 @@ public final class ScheduledJob {
     private String quarantine;
     private FileStamp quarantineStamp;
     private FileStamp lastStamp;
+    private long shedUntil;
+    private String shedReason;
+    /** CPU of runs that ended since the governor last looked (nanoseconds). */
+    private final java.util.concurrent.atomic.AtomicLong recentCpu = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param previous the job's old version when a reload changed its line, else null: its state, its
@@ -62,6 +66,8 @@ public final class ScheduledJob {
                 quarantine = previous.quarantine;
                 quarantineStamp = previous.quarantineStamp;
                 lastStamp = previous.lastStamp;
+                shedUntil = previous.shedUntil;
+                shedReason = previous.shedReason;
             }
             if (!previous.spec.pluginPath().equals(spec.pluginPath())) {
                 memory.clear(); // another plugin under the same name= must not see the old one's state
@@ -174,6 +180,9 @@ public final class ScheduledJob {
         if (quarantine != null) {
             return "quarantined: " + quarantine;
         }
+        if (shedUntil > nowMillis) {
+            return "shed by the governor until " + FailureLog.clock(shedUntil) + ": " + shedReason;
+        }
         long until = backoff.until();
         if (until > nowMillis) {
             return "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs; next run not before "
@@ -188,6 +197,36 @@ public final class ScheduledJob {
             quarantine = reason;
             quarantineStamp = stamp;
         }
+    }
+
+    /**
+     * Holds the job's fires until {@code untilMillis}; each fire meanwhile records a skipped sample
+     * with {@code reason}. Used by the governor when the agent is over its resource budget.
+     */
+    public void shed(long untilMillis, String reason) {
+        synchronized (lock) {
+            shedUntil = untilMillis;
+            shedReason = reason;
+        }
+    }
+
+    /** True while the governor holds this job. */
+    public boolean shed(long nowMillis) {
+        synchronized (lock) {
+            return shedUntil > nowMillis;
+        }
+    }
+
+    /** Adds a finished run's CPU time for the governor; -1 (unknown) counts as nothing. */
+    void addCpu(long nanos) {
+        if (nanos > 0) {
+            recentCpu.addAndGet(nanos);
+        }
+    }
+
+    /** CPU of the runs that ended since the last call, and starts counting afresh. */
+    public long takeRecentCpu() {
+        return recentCpu.getAndSet(0);
     }
 
     /** Notes the plugin version a run used; a different version than last time forgets the state. */

@@ -1,0 +1,163 @@
+package io.aegisquartz.governor;
+
+import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.Units;
+import io.aegisquartz.schedule.ScheduledJob;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.Locale;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * Keeps the agent within its own CPU and memory budget, so that a plugin cannot make the monitoring
+ * agent the heaviest thing on the host.
+ *
+ * <p>Once per window it reads the agent's CPU time (its own threads plus the plugin processes it has
+ * reaped, from /proc/self/stat) and its resident memory (/proc/self/status). Over the CPU budget, it
+ * sheds the job whose runs used the most CPU in that window: the job's fires are skipped, each with a
+ * sample that says why, for {@code shed_for}; one job per window, so the lightest response that
+ * works is the one taken. Over the memory budget it first collects garbage (which also unloads
+ * classes of replaced Groovy scripts). Only when the agent stays over budget for {@code exit_after}
+ * windows with nothing left to shed does it ask for a restart (exit code 75: the launcher or systemd
+ * starts it again, and the spool keeps every sample across it).
+ *
+ * <p>The uploader's CPU is not counted: it is paced by {@code [upload] rate}, and shedding jobs
+ * because a backlog is draining would only make a second gap.
+ */
+public final class Governor {
+
+    private static final Logger LOG = LoggerFactory.getLogger("governor");
+
+    private final double cpuBudgetPct;
+    private final long memoryMax;
+    private final long windowMillis;
+    private final long shedMillis;
+    private final int exitAfter;
+    private final Supplier<Collection<ScheduledJob>> jobs;
+    private final LongSupplier exemptCpuNanos;
+    private final Consumer<String> restart;
+
+    private long lastCpuNanos = -1;
+    private long lastExempt;
+    private long lastAt;
+    private int overWithNothingToShed;
+    private boolean overLogged;
+
+    /**
+     * @param jobs           the scheduled jobs, read once per window
+     * @param exemptCpuNanos CPU time not to count (the uploader thread's), cumulative
+     * @param restart        called with the reason when shedding was not enough
+     */
+    public Governor(AgentSettings settings, Supplier<Collection<ScheduledJob>> jobs, LongSupplier exemptCpuNanos, Consumer<String> restart) {
+        this.cpuBudgetPct = settings.integer("governor.cpu_max");
+        this.memoryMax = settings.bytes("governor.memory_max");
+        this.windowMillis = settings.duration("governor.window").toMillis();
+        this.shedMillis = settings.duration("governor.shed_for").toMillis();
+        this.exitAfter = settings.integer("governor.exit_after");
+        this.jobs = jobs;
+        this.exemptCpuNanos = exemptCpuNanos;
+        this.restart = restart;
+    }
+
+    public long windowMillis() {
+        return windowMillis;
+    }
+
+    /** A line for the start banner. */
+    public String describe() {
+        return String.format(Locale.ROOT, "governor: CPU budget %s%% of one core, memory %s, checked every %s",
+                cpuBudgetPct == 0 ? "(off) " : Long.toString((long) cpuBudgetPct), memoryMax == 0 ? "(off)" : Units.formatBytes(memoryMax),
+                Units.format(Duration.ofMillis(windowMillis)));
+    }
+
+    /** One check; called every window on the agent's timer thread. */
+    public void check() {
+        long now = System.nanoTime();
+        SelfUsage usage = SelfUsage.read();
+        long exempt = exemptCpuNanos.getAsLong();
+        Collection<ScheduledJob> all = jobs.get();
+        // Taken every window, so a job's share is always that of the last window only.
+        ScheduledJob heaviest = null;
+        long heaviestCpu = 0;
+        long wallMillis = System.currentTimeMillis();
+        for (ScheduledJob j : all) {
+            long cpu = j.takeRecentCpu();
+            if (cpu > heaviestCpu && !j.shed(wallMillis)) {
+                heaviest = j;
+                heaviestCpu = cpu;
+            }
+        }
+        if (usage == null) {
+            return; // no /proc: nothing to govern by
+        }
+        if (lastCpuNanos < 0) {
+            remember(usage, exempt, now);
+            return;
+        }
+        double elapsed = (now - lastAt) / 1e9;
+        double cpuPct = elapsed <= 0 ? 0 : 100.0 * ((usage.cpuNanos() - lastCpuNanos) - (exempt - lastExempt)) / 1e9 / elapsed;
+        remember(usage, exempt, now);
+
+        boolean cpuOver = cpuBudgetPct > 0 && cpuPct > cpuBudgetPct;
+        long rss = usage.rssBytes();
+        boolean memoryOver = memoryMax > 0 && rss > memoryMax;
+        if (memoryOver) {
+            // The heap is capped, so growth is mostly garbage, metaspace of replaced scripts, or native.
+            System.gc();
+            SelfUsage after = SelfUsage.read();
+            rss = after == null ? rss : after.rssBytes();
+            memoryOver = rss > memoryMax;
+        }
+        if (!cpuOver && !memoryOver) {
+            if (overLogged) {
+                LOG.info("governor: back within budget: {} of a core over the last {}, {} resident", pct(cpuPct),
+                        Units.format(Duration.ofMillis(windowMillis)), mib(rss));
+                overLogged = false;
+            }
+            overWithNothingToShed = 0;
+            return;
+        }
+        String state = String.format(Locale.ROOT, "agent used %s of a core over the last %s (budget %s) and has %s resident (budget %s)",
+                pct(cpuPct), Units.format(Duration.ofMillis(windowMillis)), cpuBudgetPct == 0 ? "off" : pct(cpuBudgetPct),
+                mib(rss), memoryMax == 0 ? "off" : Units.formatBytes(memoryMax));
+        overLogged = true;
+        double jobPct = elapsed <= 0 ? 0 : 100.0 * heaviestCpu / 1e9 / elapsed;
+        // Shedding helps memory only through the CPU-heavy job's allocations, so for memory alone it
+        // goes straight to counting windows towards a restart.
+        if (cpuOver && heaviest != null) {
+            String reason = String.format(Locale.ROOT, "its runs used %s of a core while the agent was over its CPU budget of %s",
+                    pct(jobPct), pct(cpuBudgetPct));
+            heaviest.shed(wallMillis + shedMillis, reason);
+            LOG.warn("governor: {}; shedding job {} (its runs used {}) for {}", state, heaviest.spec().name(), pct(jobPct),
+                    Units.format(Duration.ofMillis(shedMillis)));
+            overWithNothingToShed = 0;
+            return;
+        }
+        overWithNothingToShed++;
+        if (overWithNothingToShed >= exitAfter) {
+            restart.accept("governor: " + state + " for " + overWithNothingToShed + " window(s) with no job left to shed");
+            overWithNothingToShed = 0;
+        } else {
+            LOG.warn("governor: {}; no job to shed; restarting if this lasts {} more window(s)", state, exitAfter - overWithNothingToShed);
+        }
+    }
+
+    private void remember(SelfUsage usage, long exempt, long now) {
+        lastCpuNanos = usage.cpuNanos();
+        lastExempt = exempt;
+        lastAt = now;
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+    }
+
+    private static String pct(double v) {
+        return String.format(Locale.ROOT, "%.1f%%", v);
+    }
+}
