@@ -30,7 +30,7 @@ public final class CronFileParser {
 
     /** Options a cron line may set, in the order the reference lists them. */
     public static final List<String> OPTIONS =
-            List.of("name", "timeout", "cpu", "kill_grace", "output_max", "max_samples", "overlap", "misfire", "sampler");
+            List.of("name", "timeout", "cpu", "kill_grace", "output_max", "max_samples", "overlap", "misfire", "sampler", "user");
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
     private static final long MAX_FILE_BYTES = 1 << 20;
@@ -183,6 +183,11 @@ public final class CronFileParser {
         }
         JobOptions opts = applyOptions(settings.defaultJobOptions(), options, file, lineNo, problems);
         Path resolved = resolvePlugin(plugin, file, lineNo, problems);
+        String pluginName = resolved == null ? "" : resolved.getFileName().toString();
+        if (opts.user() != null && (pluginName.endsWith(".groovy") || pluginName.endsWith(".jar"))) {
+            problems.add(new ConfigProblem(file, lineNo, options.get("user").column(), "user= applies to executable plugins only; "
+                    + plugin.text() + " runs inside the agent, as the agent's user", "remove user=, or make the check an executable"));
+        }
         if (!problems.isEmpty()) {
             return null;
         }
@@ -208,6 +213,22 @@ public final class CronFileParser {
                             "use the sampler class's simple name (e.g. HelloSampler) or its fully qualified name"));
                 } else {
                     o = o.withSampler(value);
+                }
+                continue;
+            }
+            if (key.equals("user")) {
+                try {
+                    RunAs user = RunAs.lookup(value);
+                    String lack = RunAs.agentCannotSwitch();
+                    if (lack != null && user.uid() != StrictModes.ownUid()) {
+                        problems.add(new ConfigProblem(file, lineNo, column, "user=" + value + ": " + lack,
+                                "run the agent as root, or grant it those capabilities (systemd: a drop-in with AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL), or remove user="));
+                    } else {
+                        o = o.withUser(user);
+                    }
+                } catch (IllegalArgumentException bad) {
+                    problems.add(new ConfigProblem(file, lineNo, column, "user=" + value + ": " + bad.getMessage(),
+                            "name a local account from /etc/passwd, e.g. user=nobody (create one with 'useradd -r NAME')"));
                 }
                 continue;
             }

@@ -13,9 +13,16 @@ import java.time.Duration;
  * @param overlap   what to do when the job fires while it is still running
  * @param misfire   what to do with fire times that were missed
  * @param sampler   for a JAR holding several samplers, which one; null otherwise
+ * @param user      for an executable, the local user it runs as; null: the agent's own user
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                         Overlap overlap, Misfire misfire, String sampler) {
+                         Overlap overlap, Misfire misfire, String sampler, RunAs user) {
+
+    /** Options that run as the agent's own user. */
+    public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
+                      Overlap overlap, Misfire misfire, String sampler) {
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null);
+    }
 
     /** Policy for a fire that finds the previous run still going. */
     public enum Overlap { SKIP, QUEUE }
@@ -24,35 +31,39 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     public enum Misfire { SKIP, RUN_ONCE }
 
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user);
+    }
+
+    public JobOptions withUser(RunAs u) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -82,6 +93,9 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         if (!java.util.Objects.equals(sampler, o.sampler)) {
             d.add("sampler=" + sampler + " -> " + o.sampler);
         }
+        if (!java.util.Objects.equals(user, o.user)) {
+            d.add("user=" + (user == null ? "(agent's)" : user.name()) + " -> " + (o.user == null ? "(agent's)" : o.user.name()));
+        }
         return String.join(", ", d);
     }
 
@@ -90,6 +104,6 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
                 + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
-                + (sampler != null ? " sampler=" + sampler : "");
+                + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "");
     }
 }

@@ -1,5 +1,7 @@
 package io.aegisquartz.plugin.exec;
 
+import io.aegisquartz.config.RunAs;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -15,9 +17,16 @@ import java.util.Map;
  * @param cpu       CPU-time limit per process (RLIMIT_CPU, rounded up to whole seconds)
  * @param grace     time between SIGTERM and SIGKILL
  * @param outputMax bytes of standard output kept; the rest is read and dropped
+ * @param user      the local user to run as; null: the agent's own
  */
 public record ExecSpec(List<String> command, Path workDir, Map<String, String> env, Duration timeout, Duration cpu,
-                       Duration grace, long outputMax) {
+                       Duration grace, long outputMax, RunAs user) {
+
+    /** A command run as the agent's own user. */
+    public ExecSpec(List<String> command, Path workDir, Map<String, String> env, Duration timeout, Duration cpu,
+                    Duration grace, long outputMax) {
+        this(command, workDir, env, timeout, cpu, grace, outputMax, null);
+    }
 
     public ExecSpec {
         command = List.copyOf(command);

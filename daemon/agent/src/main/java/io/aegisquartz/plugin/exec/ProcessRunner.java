@@ -5,6 +5,8 @@ import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.ExecOutcome.Ending;
 
 import java.io.ByteArrayOutputStream;
+import io.aegisquartz.config.RunAs;
+
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -66,10 +68,15 @@ public final class ProcessRunner {
 
     private final RunnerThreads threads;
     private final String setsid;
+    private final String setpriv;
+    /** Ambient capabilities (the packaged service's CAP_SYS_PTRACE...) are for the agent, never for its plugins. */
+    private final boolean dropCapabilities;
 
     public ProcessRunner(RunnerThreads threads) {
         this.threads = threads;
-        this.setsid = findSetsid();
+        this.setsid = find("setsid");
+        this.setpriv = find("setpriv");
+        this.dropCapabilities = RunAs.agentHasAmbientCapabilities();
     }
 
     /** Null if this host can run plugins; otherwise what is missing. */
@@ -79,6 +86,10 @@ public final class ProcessRunner {
         }
         if (!Files.isExecutable(Path.of("/bin/sh"))) {
             return "/bin/sh not found; executables cannot be run";
+        }
+        if (dropCapabilities && setpriv == null) {
+            return "setpriv not found in /usr/bin or /bin (install util-linux); the agent holds ambient capabilities "
+                    + "and will not pass them to plugins";
         }
         return null;
     }
@@ -99,6 +110,22 @@ public final class ProcessRunner {
         argv.add(Long.toString(cpuSoft));
         // One extra second between SIGXCPU and SIGKILL lets a plugin that handles SIGXCPU say so.
         argv.add(Long.toString(cpuSoft + 1));
+        if (spec.user() != null || dropCapabilities) {
+            if (setpriv == null) {
+                return notStarted("setpriv not found in /usr/bin or /bin (install util-linux); cannot run as user "
+                        + (spec.user() == null ? "(agent's, without capabilities)" : spec.user().name()));
+            }
+            // After the wrapper's setrlimit (limits survive the switch), so the plugin cannot raise them back.
+            argv.add(setpriv);
+            if (spec.user() != null) {
+                argv.add("--reuid=" + spec.user().uid());
+                argv.add("--regid=" + spec.user().gid());
+                argv.add("--init-groups");
+            }
+            argv.add("--inh-caps=-all");
+            argv.add("--ambient-caps=-all");
+            argv.add("--");
+        }
         argv.addAll(spec.command());
 
         ProcessBuilder pb = new ProcessBuilder(argv)
@@ -284,8 +311,8 @@ public final class ProcessRunner {
         return new ExecOutcome(Ending.NOT_STARTED, -1, why, new byte[0], false, "", 0, -1);
     }
 
-    private static String findSetsid() {
-        for (String p : new String[] {"/usr/bin/setsid", "/bin/setsid"}) {
+    private static String find(String tool) {
+        for (String p : new String[] {"/usr/bin/" + tool, "/bin/" + tool}) {
             if (Files.isExecutable(Path.of(p))) {
                 return p;
             }
