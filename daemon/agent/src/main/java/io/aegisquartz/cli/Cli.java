@@ -154,6 +154,7 @@ public final class Cli {
         for (Command c : commands) {
             sb.append(String.format("  %-17s %s%n", c.name(), c.summary()));
         }
+        sb.append(String.format("  %-17s %s%n", "cds-archive", "Create the class-data archive that makes starts faster (done by the launcher)"));
         sb.append(String.format("  %-17s %s%n", "help COMMAND", "Print a command's options"));
         sb.append("""
 

@@ -62,7 +62,8 @@ class LauncherIT {
 
     @Test
     void everyCommandHasHelp() throws Exception {
-        for (String command : List.of("run", "check-config", "run-plugin", "receive", "spool", "event", "config-reference", "version")) {
+        for (String command : List.of("run", "check-config", "run-plugin", "receive", "spool", "event", "config-reference", "version",
+                "cds-archive")) {
             Object[] r = call(command, "--help");
             assertEquals(0, r[0], command);
             assertTrue(((String) r[1]).startsWith("Usage: aegis-quartz " + command), command + ": " + r[1]);
@@ -73,6 +74,32 @@ class LauncherIT {
         Object[] bad = call("frobnicate");
         assertEquals(2, bad[0]);
         assertTrue(((String) bad[1]).contains("unknown command 'frobnicate'"));
+    }
+
+    @Test
+    void theClassDataArchiveIsMadeOnceAndThenUsed() throws Exception {
+        Path archive = dir.resolve("aq.jsa");
+        Path out = dir.resolve("cds.out");
+        ProcessBuilder make = new ProcessBuilder(LAUNCHER.toString(), "cds-archive").redirectErrorStream(true).redirectOutput(out.toFile());
+        make.environment().put("AEGIS_CDS_ARCHIVE", archive.toString());
+        Process p = make.start();
+        started.add(p);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), Files.readString(out));
+        assertTrue(Files.size(archive) > 1_000_000, "an archive of the Groovy, logging and agent classes");
+
+        // The JVM says where each class came from: the compiler's classes now come from the archive.
+        ProcessBuilder use = new ProcessBuilder(LAUNCHER.toString(), "run-plugin", "default/sampler.groovy").redirectErrorStream(true)
+                .redirectOutput(out.toFile());
+        use.environment().put("AEGIS_CDS_ARCHIVE", archive.toString());
+        use.environment().put("AEGIS_JAVA_OPTS", "-Xlog:class+load=info");
+        Process q = use.start();
+        started.add(q);
+        assertTrue(q.waitFor(120, TimeUnit.SECONDS));
+        String log = Files.readString(out);
+        assertEquals(0, q.exitValue(), log);
+        assertTrue(log.lines().anyMatch(l -> l.contains("org.codehaus.groovy.control.CompilationUnit source: shared objects file (top)")),
+                "Groovy's compiler loaded from the archive");
     }
 
     @Test
