@@ -73,6 +73,7 @@ import java.security.cert.X509Certificate
 import java.time.Instant
 import java.time.temporal.ChronoUnit
 import java.util.concurrent.atomic.AtomicReference
+import java.util.concurrent.locks.LockSupport
 import java.util.regex.Matcher
 import java.util.regex.Pattern
 import java.util.regex.PatternSyntaxException
@@ -81,10 +82,11 @@ import java.util.regex.PatternSyntaxException
         '[--cert-days N] [--ca-file PEM] [--insecure] URL ... | --file PATH'
 /** What --match searches; the rest of the body is counted, not kept. */
 @Field static final int MATCH_BYTES = 1 << 20
-/** Left of the job's time for emitting the samples after the last probe. */
-@Field static final long MARGIN_MS = 200
 
 // ---------------------------------------------------------------- arguments
+
+// Kept of the job's time for reporting after the last probe: a tenth of it, from 200 ms to 1 s.
+long marginMs = Math.max(200L, Math.min(1000L, timeLeft.toMillis().intdiv(10) as long))
 
 Map<String, Object> global = [expect: 'expected 2xx,3xx', expectCodes: parseExpect('2xx,3xx', '--expect'), match: null,
                               maxMs: null, timeoutMs: 10_000L, certDays: 14.0d, caFile: null, insecure: false]
@@ -402,6 +404,8 @@ final class ResponseReader {
     final byte[] buf = new byte[16384]
     int pos, limit
     long firstByteNanos
+    /** What the last read was for. */
+    String doing
 
     ResponseReader(Socket socket, long deadline) {
         this.socket = socket
@@ -411,6 +415,7 @@ final class ResponseReader {
 
     /** Refills the buffer; false at the end of the stream. */
     boolean fill(String doing) {
+        this.doing = doing
         long left = deadline - System.nanoTime()
         if (left <= 0) {
             throw new TimedOut(doing)
@@ -479,6 +484,47 @@ final class ResponseReader {
     }
 }
 
+/**
+ * Closes the probe's socket at its deadline. Socket reads and the TLS handshake cannot be interrupted,
+ * and a socket timeout bounds each read rather than the whole: without this, a server that trickles
+ * bytes could hold the probe past the job's limit and get the plugin's thread abandoned.
+ */
+@CompileStatic
+final class Watchdog implements Runnable {
+    final long deadline
+    final Thread thread
+    volatile Socket socket
+    volatile boolean fired, done
+
+    Watchdog(long deadline) {
+        this.deadline = deadline
+        this.thread = new Thread(this, 'http_probe watchdog')
+        thread.setDaemon(true)
+        thread.start()
+    }
+
+    void run() {
+        while (!done) {
+            long left = deadline - System.nanoTime()
+            if (left <= 0) {
+                fired = true
+                try {
+                    socket?.close()
+                } catch (IOException ignored) {
+                    // closed already
+                }
+                return
+            }
+            LockSupport.parkNanos(left)
+        }
+    }
+
+    void stop() {
+        done = true
+        LockSupport.unpark(thread)
+    }
+}
+
 @CompileStatic
 final class Probe {
     final URI uri
@@ -488,6 +534,9 @@ final class Probe {
     final long start = System.nanoTime()
     final long deadline
     final Seen seen = new Seen()
+    Watchdog watchdog
+    /** What the probe is doing, for the message if time runs out. */
+    String doing = 'in the DNS lookup'
 
     Probe(URI uri, long timeoutMs) {
         this.uri = uri
@@ -552,6 +601,7 @@ final class Probe {
         Failure last = null
         for (InetAddress a : addresses) {
             Socket s = new Socket()
+            watchdog.socket = s
             try {
                 s.setTcpNoDelay(true)
                 s.connect(new InetSocketAddress(a, port), leftMs('connecting'))
@@ -628,6 +678,19 @@ final class Probe {
 
     /** Runs the probe; a failure ends up in {@code seen.failure}, never as an exception. */
     Seen run(TrustManager[] tms, boolean insecure, boolean keepBody) {
+        watchdog = new Watchdog(deadline)
+        try {
+            probe(tms, insecure, keepBody)
+            if (seen.certFailure) {
+                seen.cert = peekCertificate()
+            }
+        } finally {
+            watchdog.stop()
+        }
+        return seen
+    }
+
+    private void probe(TrustManager[] tms, boolean insecure, boolean keepBody) {
         Socket socket = null
         ResponseReader rd = null
         long sent = 0
@@ -636,10 +699,12 @@ final class Probe {
             InetAddress[] addresses = lookup()
             long t2 = System.nanoTime()
             seen.dnsMs = ms(t2 - t)
+            doing = 'connecting'
             socket = connect(addresses)
             long t3 = System.nanoTime()
             seen.connectMs = ms(t3 - t2)
             if (https) {
+                doing = 'in the TLS handshake'
                 try {
                     socket = handshake(socket, context(insecure ? [new TrustAll()] as TrustManager[] : tms), !insecure)
                 } catch (SSLException e) {
@@ -650,6 +715,7 @@ final class Probe {
                 seen.tlsMs = ms(System.nanoTime() - t3)
                 seen.cert = (X509Certificate) ((SSLSocket) socket).getSession().getPeerCertificates()[0]
             }
+            doing = 'waiting for the response'
             sent = System.nanoTime()
             OutputStream out = socket.getOutputStream()
             out.write(request().getBytes(StandardCharsets.ISO_8859_1))
@@ -657,11 +723,17 @@ final class Probe {
             rd = new ResponseReader(socket, deadline)
             response(rd, keepBody)
         } catch (TimedOut e) {
-            seen.timedOut = true
-            seen.failure = (seen.connectMs == null ? 'down: ' : '') + 'timed out ' + e.getMessage()
-        } catch (Failure e) {
-            seen.failure = e.getMessage()
+            timedOut(e.getMessage())
         } catch (IOException e) {
+            if (watchdog.fired) {
+                // The watchdog closed the socket under a blocked read or handshake.
+                timedOut(rd != null && rd.doing != null ? rd.doing : doing)
+                return
+            }
+            if (e instanceof Failure) {
+                seen.failure = e.getMessage()
+                return
+            }
             String m = e.getMessage() ?: e.getClass().getSimpleName()
             seen.failure = (seen.code == null ? 'down: ' : 'bad response: ') + m.substring(0, 1).toLowerCase() + m.substring(1)
         } finally {
@@ -671,14 +743,17 @@ final class Probe {
             }
             socket?.close()
         }
-        if (seen.certFailure) {
-            seen.cert = peekCertificate()
-        }
-        return seen
+    }
+
+    private void timedOut(String what) {
+        seen.timedOut = true
+        seen.certFailure = false
+        seen.failure = (seen.connectMs == null ? 'down: ' : '') + 'timed out ' + what
     }
 
     /** A short reason if the handshake failed over the server's certificate, else null. */
     String certProblem(Throwable e) {
+        // The most specific cause wins: the JDK wraps them all in a CertificateException (ValidatorException).
         for (Throwable c = e; c != null; c = c.getCause()) {
             if (c instanceof CertificateExpiredException) {
                 return 'certificate expired'
@@ -691,6 +766,8 @@ final class Probe {
             if (c instanceof CertPathBuilderException || c instanceof CertPathValidatorException) {
                 return 'certificate not trusted: ' + shortReason(c)
             }
+        }
+        for (Throwable c = e; c != null; c = c.getCause()) {
             if (c instanceof CertificateException) {
                 String m = c.getMessage() ?: ''
                 if (m.contains('No subject alternative') || m.contains('No name matching')) {
@@ -856,7 +933,9 @@ for (Map<String, Object> p : probes) {
     URI url = (URI) p.url
     Map<String, Object> o = (Map<String, Object>) p.opts
     def b = sample('http').tag('url', urlTag(url))
-    long left = timeLeft.toMillis() - MARGIN_MS
+    boolean https = url.scheme.equalsIgnoreCase('https')
+    TrustManager[] tms = https && !o.insecure ? trustManagers((String) o.caFile) : null
+    long left = timeLeft.toMillis() - marginMs
     if (left < 1) {
         b.status(Status.UNKNOWN).message("not probed: the job's time limit was reached before this URL " +
                 "(give the job a longer timeout= or fewer URLs)").emit()
@@ -864,8 +943,6 @@ for (Map<String, Object> p : probes) {
     }
     long timeoutMs = o.timeoutMs as long
     boolean byJob = left < timeoutMs
-    boolean https = url.scheme.equalsIgnoreCase('https')
-    TrustManager[] tms = https && !o.insecure ? trustManagers((String) o.caFile) : null
     Seen s = new Probe(url, Math.min(left, timeoutMs)).run(tms, o.insecure as boolean, o.match != null)
 
     List<String> problems = []
