@@ -4,7 +4,12 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.CronFile;
+import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.JobOptions;
+import io.aegisquartz.config.JobSource;
+import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
@@ -42,6 +47,7 @@ import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -582,6 +588,38 @@ class HttpProbeTest extends PluginRunners {
         assertError("IllegalArgumentException: " + file + ":3: bad argument '--expect 2x5'", "--file", file.toString());
         assertError("IllegalArgumentException: bad argument '--file urls.txt': give an absolute path", "--file", "urls.txt");
         assertEquals(List.of(), List.copyOf(requests), "nothing probed when the arguments are wrong");
+    }
+
+    @Test
+    void theExampleLinesInConfUserParseAndTheirOptionsAreAccepted() throws Exception {
+        Path repo = PLUGIN.getParent().getParent();
+        List<String> lines = Files.readAllLines(repo.resolve("conf/aegis_quartz.conf.user")).stream()
+                .filter(l -> l.startsWith("#[") && l.contains(" default/http_probe.groovy ")).map(l -> l.substring(1)).toList();
+        assertTrue(lines.size() >= 2, "examples with URLs and with --file: " + lines);
+        CronFile parsed = new CronFileParser(AgentSettings.defaults(repo, repo.resolve("conf")), new Date())
+                .parse(JobSource.USER, repo.resolve("conf/aegis_quartz.conf.user"), String.join("\n", lines) + "\n");
+        assertEquals(List.of(), parsed.problems());
+
+        // Their URLs (example.org, a file of the reader's) swapped for a closed local port: every option
+        // is accepted, so the run completes and each URL is reported down rather than the job failing.
+        int closed;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            closed = s.getLocalPort();
+        }
+        String local = "http://127.0.0.1:" + closed + "/";
+        Path urls = Files.writeString(certs.resolve("example-urls.txt"), local + "\n");
+        for (JobSpec job : parsed.jobs()) {
+            List<String> args = new ArrayList<>();
+            for (String a : job.args()) {
+                boolean afterFile = !args.isEmpty() && args.get(args.size() - 1).equals("--file");
+                args.add(afterFile ? urls.toString() : a.startsWith("http") ? local : a);
+            }
+            RunResult r = plugin.run(job(PLUGIN, job.options(), args.toArray(String[]::new)), new JobMemory());
+            assertEquals(Status.OK, r.outcome(), () -> job.name() + ": " + r.measurements());
+            for (Measurement m : r.measurements()) {
+                assertEquals("down: connection refused by 127.0.0.1 port " + closed, m.message(), job.name());
+            }
+        }
     }
 
     private static void assertError(String start, String... args) throws InterruptedException {
