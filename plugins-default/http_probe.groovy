@@ -20,8 +20,8 @@
 //   --timeout T     limit per URL, in s or with a unit: 10, 2.5, 500ms, 10s (default 10s). Never beyond
 //                   the job's own time limit: URLs left when that is near get an unknown sample.
 //   --cert-days N   critical if the certificate expires within N days (default 14; 0: only once expired)
-//   --ca-file PEM   also trust the CA certificate(s) in this PEM file; the JDK's default trust store is
-//                   always trusted
+//   --ca-file PEM   also trust the CA certificate(s) in this PEM file (absolute path); the JDK's
+//                   default trust store is always trusted
 //   --insecure      FOR TESTING ONLY: skip certificate chain and host name verification. The expiry
 //                   date is still checked. Never use it to silence a real certificate problem.
 //
@@ -70,7 +70,6 @@ import java.security.cert.CertificateExpiredException
 import java.security.cert.CertificateFactory
 import java.security.cert.CertificateNotYetValidException
 import java.security.cert.X509Certificate
-import java.time.Instant
 import java.time.temporal.ChronoUnit
 import java.util.concurrent.atomic.AtomicReference
 import java.util.concurrent.locks.LockSupport
@@ -80,8 +79,6 @@ import java.util.regex.PatternSyntaxException
 
 @Field static final String USAGE = 'usage: http_probe.groovy [--expect CODES] [--match REGEX] [--max-ms N] [--timeout T] ' +
         '[--cert-days N] [--ca-file PEM] [--insecure] URL ... | --file PATH'
-/** What --match searches; the rest of the body is counted, not kept. */
-@Field static final int MATCH_BYTES = 1 << 20
 
 // ---------------------------------------------------------------- arguments
 
@@ -109,7 +106,7 @@ for (int i = 0; i < args.size(); i++) {
     }
 }
 
-// Each probe: the URL as written, its options, and where it came from (for messages).
+// Each probe: its URL and its options (the cron line's, with a file line's own on top).
 List<Map<String, Object>> probes = []
 for (String u : cronUrls) {
     probes << [url: checkUrl(u, ''), opts: global]
@@ -172,6 +169,9 @@ int option(List<String> words, int i, Map<String, Object> opts, String where) {
             opts.certDays = v as double
             break
         case '--ca-file':
+            if (!Paths.get(v).isAbsolute()) {
+                throw new IllegalArgumentException("$bad: give an absolute path")
+            }
             opts.caFile = v
             caCertificates(v, bad)   // fail on the bad file now, not on the first https URL
             break
@@ -221,7 +221,7 @@ List<Map<String, Object>> readUrlFile(String path, Map<String, Object> global) {
     try {
         lines = Files.readAllLines(Paths.get(path), StandardCharsets.UTF_8)
     } catch (IOException e) {
-        throw new IllegalArgumentException("--file $path: cannot read it (${e.class.simpleName}: ${e.message})")
+        throw new IllegalArgumentException("bad argument '--file $path': cannot read it (${e.class.simpleName}: ${e.message})")
     }
     List<Map<String, Object>> out = []
     lines.eachWithIndex { String line, int n ->
@@ -401,6 +401,8 @@ final class ResponseReader {
     final Socket socket
     final InputStream input
     final long deadline
+    /** What --match searches; the rest of the body is counted, not kept. */
+    static final int KEEP = 1 << 20
     final byte[] buf = new byte[16384]
     int pos, limit
     long firstByteNanos
@@ -468,10 +470,10 @@ final class ResponseReader {
                 break
             }
             int take = (int) (n < 0 ? limit - pos : Math.min((long) (limit - pos), n - got))
-            if (keep && seen.headLength < 1048576) {
-                int k = Math.min(take, 1048576 - seen.headLength)
+            if (keep && seen.headLength < KEEP) {
+                int k = Math.min(take, KEEP - seen.headLength)
                 if (seen.headLength + k > seen.head.length) {
-                    seen.head = Arrays.copyOf(seen.head, Math.min(1048576, Math.max(seen.headLength + k, seen.head.length * 2)))
+                    seen.head = Arrays.copyOf(seen.head, Math.min(KEEP, Math.max(seen.headLength + k, seen.head.length * 2)))
                 }
                 System.arraycopy(buf, pos, seen.head, seen.headLength, k)
                 seen.headLength += k
@@ -979,7 +981,7 @@ for (Map<String, Object> p : probes) {
         }
         String text = new String(s.head, 0, s.headLength, cs)
         if (!((Pattern) o.match).matcher(text).find()) {
-            problems << "body does not match '${((Pattern) o.match).pattern()}'" + (s.size > MATCH_BYTES ? ' in its first 1 MiB' : '')
+            problems << "body does not match '${((Pattern) o.match).pattern().take(200)}'" + (s.size > ResponseReader.KEEP ? ' in its first 1 MiB' : '')
         }
     }
     if (o.maxMs != null && s.failure == null && s.totalMs > (o.maxMs as double)) {
