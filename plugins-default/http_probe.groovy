@@ -36,7 +36,7 @@
 //                         body's download.
 //         size_bytes      body bytes (B), after removing chunked framing; no compression is asked for
 //         code            HTTP status code
-//         cert_days_left  days until the leaf certificate's notAfter (d), fractional, negative once
+//         cert_expiry_days  days until the leaf certificate's notAfter (d), fractional, negative once
 //                         expired; https only
 //         tags: url (without user:password@, the fragment, and with secret-looking query values as ***)
 //         status ok, or critical with every reason found: down (DNS failure, refused, timed out,
@@ -1002,7 +1002,7 @@ for (Map<String, Object> p : probes) {
     b.value('total_ms', s.totalMs, 'ms')
     if (s.failure == null) b.value('size_bytes', s.size, 'B')
     if (s.code != null) b.value('code', s.code)
-    if (certDays != null) b.value('cert_days_left', Math.round(certDays * 1000) / 1000.0d, 'd')
+    if (certDays != null) b.value('cert_expiry_days', Math.round(certDays * 1000) / 1000.0d, 'd')
 
     if (problems) {
         b.status(Status.CRITICAL).message(problems.join('; '))

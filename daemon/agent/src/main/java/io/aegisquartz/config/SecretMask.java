@@ -18,6 +18,9 @@ public final class SecretMask {
             Pattern.compile("(?i)^(-{0,2}[a-z0-9_-]*(?:pass|pwd|secret|token|key|auth|credential)[a-z0-9_-]*=).+$");
     /** user:password@ in a URL anywhere in an argument, e.g. --url=https://admin:pw@db/. */
     private static final Pattern URL_PASSWORD = Pattern.compile("(?i)([a-z][a-z0-9+.-]*://[^:/@\\s]+:)[^@/\\s]+(@)");
+    /** Secret-looking query parameters in a URL, e.g. https://h/health?token=x or ...&api_key=x. */
+    private static final Pattern QUERY_SECRET =
+            Pattern.compile("(?i)([?&][a-z0-9_.-]*(?:pass|pwd|secret|token|key|auth|credential|signature)[a-z0-9_.-]*=)[^&#\\s]+");
 
     private SecretMask() {
     }
@@ -42,7 +45,8 @@ public final class SecretMask {
                 out.add(m.group(1) + "***");
                 continue;
             }
-            out.add(URL_PASSWORD.matcher(a).replaceAll("$1***$2"));
+            String masked = URL_PASSWORD.matcher(a).replaceAll("$1***$2");
+            out.add(a.contains("://") ? QUERY_SECRET.matcher(masked).replaceAll("$1***") : masked);
         }
         return out;
     }

@@ -16,6 +16,12 @@ class SecretMaskTest {
     }
 
     @Test
+    void secretQueryParametersOfAUrlAreMaskedAndTheRestKept() {
+        assertEquals(List.of("https://h/health?token=***&verbose=1", "http://h/x?a=1&api_key=***#top", "https://h/?page=2"),
+                SecretMask.mask(List.of("https://h/health?token=t0k&verbose=1", "http://h/x?a=1&api_key=k1#top", "https://h/?page=2")));
+    }
+
+    @Test
     void valueAfterSecretOptionIsMasked() {
         assertEquals(List.of("--password", "***", "--verbose"), SecretMask.mask(List.of("--password", "x", "--verbose")));
     }

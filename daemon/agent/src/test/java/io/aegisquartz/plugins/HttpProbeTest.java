@@ -350,10 +350,10 @@ class HttpProbeTest extends PluginRunners {
         Measurement m = probe("--ca-file", caPem.toString(), "--expect", "200", "--match", "from the aegis-.*test", url);
 
         assertEquals(Status.OK, m.status(), m.toString());
-        assertEquals(List.of("dns_ms", "connect_ms", "tls_ms", "first_byte_ms", "total_ms", "size_bytes", "code", "cert_days_left"),
+        assertEquals(List.of("dns_ms", "connect_ms", "tls_ms", "first_byte_ms", "total_ms", "size_bytes", "code", "cert_expiry_days"),
                 List.copyOf(m.values().keySet()));
         assertEquals(Map.of("dns_ms", "ms", "connect_ms", "ms", "tls_ms", "ms", "first_byte_ms", "ms", "total_ms", "ms",
-                "size_bytes", "B", "cert_days_left", "d"), m.units());
+                "size_bytes", "B", "cert_expiry_days", "d"), m.units());
         assertEquals(Map.of("url", url), m.tags());
         assertEquals(200.0, v(m, "code"));
         assertEquals(OK_BODY.length(), v(m, "size_bytes"), "the body's length");
@@ -365,8 +365,8 @@ class HttpProbeTest extends PluginRunners {
         assertTrue(phases <= v(m, "total_ms") + 0.004, "phases " + phases + " > total " + m.values());
         assertTrue(v(m, "tls_ms") > 0 && v(m, "first_byte_ms") > 0, "a handshake and a round trip take time: " + m.values());
         // keytool -validity 30 from now: 30 days minus the seconds this test has run.
-        double days = v(m, "cert_days_left");
-        assertTrue(days > 29.9 && days <= 30.0, "cert_days_left " + days);
+        double days = v(m, "cert_expiry_days");
+        assertTrue(days > 29.9 && days <= 30.0, "cert_expiry_days " + days);
         assertTrue(m.message().matches("HTTP 200 in \\d+ ms, " + OK_BODY.length() + " B; certificate valid for 30\\.0 more days"),
                 m.message());
 
@@ -431,7 +431,7 @@ class HttpProbeTest extends PluginRunners {
         Measurement tls = probe("--ca-file", caPem.toString(), "--timeout", "2", url(good, "127.0.0.1", "/hang"));
         assertEquals(Status.CRITICAL, tls.status(), tls.toString());
         assertTrue(tls.message().matches("timed out waiting for the response after \\d+ ms \\(--timeout 2000 ms\\)"), tls.message());
-        assertEquals(List.of("dns_ms", "connect_ms", "tls_ms", "total_ms", "cert_days_left"), List.copyOf(tls.values().keySet()));
+        assertEquals(List.of("dns_ms", "connect_ms", "tls_ms", "total_ms", "cert_expiry_days"), List.copyOf(tls.values().keySet()));
         assertTrue(v(tls, "total_ms") >= 2000, tls.values().toString());
     }
 
@@ -459,8 +459,8 @@ class HttpProbeTest extends PluginRunners {
         assertEquals(Status.CRITICAL, m.status(), m.toString());
         assertTrue(m.message().matches("certificate expired on \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, 5\\.0 days ago"), m.message());
         // -startdate -10d -validity 5: it ended 5 days ago; read from the certificate after the failed handshake.
-        double days = v(m, "cert_days_left");
-        assertTrue(days > -5.01 && days <= -4.99, "cert_days_left " + days);
+        double days = v(m, "cert_expiry_days");
+        assertTrue(days > -5.01 && days <= -4.99, "cert_expiry_days " + days);
         assertFalse(m.values().containsKey("code"), m.values().toString());
         assertFalse(m.values().containsKey("tls_ms"), "the handshake did not complete: " + m.values());
         assertEquals(List.of(), List.copyOf(requests), "a request is never sent over an unverified connection");
@@ -473,8 +473,8 @@ class HttpProbeTest extends PluginRunners {
 
         assertEquals(Status.CRITICAL, m.status(), m.toString());
         assertTrue(m.message().matches("certificate expires on \\S+Z, in (2\\.9|3\\.0) days \\(--cert-days 14\\)"), m.message());
-        double days = v(m, "cert_days_left");
-        assertTrue(days > 2.9 && days <= 3.0, "cert_days_left " + days);
+        double days = v(m, "cert_expiry_days");
+        assertTrue(days > 2.9 && days <= 3.0, "cert_expiry_days " + days);
         assertEquals(200.0, v(m, "code"), "the request itself went through");
 
         Measurement relaxed = probe("--ca-file", caPem.toString(), "--cert-days", "2", url);
@@ -488,7 +488,7 @@ class HttpProbeTest extends PluginRunners {
 
         assertEquals(Status.CRITICAL, m.status(), m.toString());
         assertTrue(m.message().startsWith("certificate not trusted: "), m.message());
-        assertTrue(v(m, "cert_days_left") > 29.9, "dates still read: " + m.values());
+        assertTrue(v(m, "cert_expiry_days") > 29.9, "dates still read: " + m.values());
         assertEquals(List.of(), List.copyOf(requests), "nothing sent to an untrusted server");
 
         Measurement insecure = probe("--insecure", url);

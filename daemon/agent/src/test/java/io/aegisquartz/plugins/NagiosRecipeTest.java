@@ -1,6 +1,7 @@
 package io.aegisquartz.plugins;
 
 import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.StrictModes;
 import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.JobSource;
@@ -86,7 +87,9 @@ class NagiosRecipeTest extends PluginRunners {
 
     /** Runs the job the way the scheduler does: the catalog loads the plugin, the plugin runs the job. */
     static Measurement runOnly(JobSpec job) throws Exception {
-        try (PluginCatalog catalog = new PluginCatalog(inJvm, processes)) {
+        // With the agent's own file checks: the stock plugins' folder is root's and not writable by others.
+        StrictModes strict = StrictModes.of(AgentSettings.defaults(REPO, REPO.resolve("conf")));
+        try (PluginCatalog catalog = new PluginCatalog(inJvm, processes, strict)) {
             RunResult r = catalog.check(job).run(job, new JobMemory());
             assertEquals(Status.OK, r.outcome(), () -> job.name() + ": the run itself succeeds: " + r.reason() + " " + r.measurements());
             assertEquals(1, r.measurements().size(), () -> job.name() + ": one sample: " + r.measurements());
