@@ -180,12 +180,17 @@ class RpmPackageIT {
     // ------------------------------------------------------------------ installed
 
     @Test
-    void theUnitVerifiesAndItsExposureIsWhatTheReadmeSays() throws Exception {
+    void theUnitVerifiesTheCommandFindsTheConfigAndTheExposureIsWhatTheReadmeSays() throws Exception {
         Install root = install(rpm1);
         // verify checks that ExecStart and friends exist, so it runs where the package's files are.
         Result verify = inNamespace(root, "systemd-analyze verify --man=no " + q(root.path(UNIT)));
         assertEquals(0, verify.code(), verify.out());
         assertEquals("", verify.out().strip(), "systemd-analyze verify has no complaint");
+
+        // The command on PATH is the same agent with the package's config.
+        Result command = inNamespace(root, q(root.path("/usr/bin/aegis-quartz")) + " check-config");
+        assertEquals(0, command.code(), command.out());
+        assertTrue(command.out().contains("(/etc/aegis-quartz/aegis_quartz.conf.default:"), command.out());
 
         Result security = run(List.of("systemd-analyze", "security", "--offline=true", "--root=" + root.root(), "aegis-quartz.service"));
         Matcher m = Pattern.compile("Overall exposure level for aegis-quartz.service: (\\d+\\.\\d)").matcher(security.out());
