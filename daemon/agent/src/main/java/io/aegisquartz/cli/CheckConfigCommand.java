@@ -75,9 +75,10 @@ final class CheckConfigCommand implements Command {
         }
         writable(settings, "log.file", problems);
         writable(settings, "sink.file", problems);
-        if (!Files.exists(settings.uuidFile()) && !Files.isWritable(settings.confDir())) {
+        Path uuidDir = settings.uuidFile().getParent();
+        if (!Files.exists(settings.uuidFile()) && !Files.isWritable(uuidDir)) {
             problems.add(new ConfigProblem(settings.uuidFile(), 0, 0, "the host identity file does not exist and "
-                    + settings.confDir() + " is not writable, so it cannot be created", "create it or make the directory writable"));
+                    + uuidDir + " is not writable, so it cannot be created", "create it or make the directory writable"));
         }
 
         for (ConfigProblem p : problems) {

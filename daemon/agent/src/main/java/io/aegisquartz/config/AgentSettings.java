@@ -186,9 +186,10 @@ public final class AgentSettings {
         return path("plugins.user_dir");
     }
 
-    /** The identity file, always next to the config (as in the aegis layout). */
+    /** The identity file: next to the config (as in the aegis layout) unless [agent] uuid_file says where. */
     public Path uuidFile() {
-        return confDir.resolve("uuid");
+        Path configured = optionalPath("agent.uuid_file");
+        return configured != null ? configured : confDir.resolve("uuid");
     }
 
     /** Job limits before any cron-line override. */

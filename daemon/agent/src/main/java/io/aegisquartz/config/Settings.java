@@ -21,6 +21,8 @@ public final class Settings {
                     "Host name put in every sample; empty means the kernel's (/proc/sys/kernel/hostname), read at each run."),
             i("agent", "workers", "4", 1, 64,
                     "Jobs that may run at the same time. A slow job holds one worker, never more, so others keep their schedule."),
+            s("agent", "uuid_file", Kind.PATH, "",
+                    "The host identity file, created at first start and never changed. Empty: 'uuid' in the config directory. The RPM sets /var/lib/aegis-quartz/uuid so that the config stays read-only to the agent."),
 
             s("plugins", "default_dir", Kind.PATH, "plugins-default",
                     "Where 'default/...' plugin paths in the cron files point."),

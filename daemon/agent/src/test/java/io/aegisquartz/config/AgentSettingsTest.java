@@ -127,7 +127,7 @@ class AgentSettingsTest {
                 hostname = web-1
                 wokers = 8
                 """);
-        assertEquals(List.of(f() + ":4:1: unknown key 'wokers' in [agent]; allowed: hostname, workers\n"
+        assertEquals(List.of(f() + ":4:1: unknown key 'wokers' in [agent]; allowed: hostname, workers, uuid_file\n"
                 + "    fix: did you mean 'workers'? " + REF), formatted(s));
         assertEquals(4, s.workers());
         assertEquals("web-1", s.hostname());
@@ -287,6 +287,14 @@ class AgentSettingsTest {
     void absolutePathSettingIsKept() throws IOException {
         AgentSettings s = load("[plugins]\nuser_dir = /opt/plugins/../checks\n");
         assertEquals(Path.of("/opt/checks"), s.userPluginDir());
+    }
+
+    @Test
+    void uuidFileIsNextToTheConfigUnlessMoved() throws IOException {
+        assertEquals(conf.resolve("uuid"), load("[agent]\nuuid_file =\n").uuidFile());
+        // The RPM's layout: the config is read-only to the agent, its identity lives with its state.
+        assertEquals(Path.of("/var/lib/aegis-quartz/uuid"), load("[agent]\nuuid_file = /var/lib/aegis-quartz/uuid\n").uuidFile());
+        assertEquals(home.resolve("state/uuid"), load("[agent]\nuuid_file = state/uuid\n").uuidFile());
     }
 
     @Test
