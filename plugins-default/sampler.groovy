@@ -98,6 +98,7 @@ import java.util.regex.PatternSyntaxException
 @Field Pattern excludeDevice = Pattern.compile('^(loop|ram)[0-9]+$')
 @Field Pattern excludeInterface = null
 @Field Set<String> extraFsTypes = new HashSet<String>()
+@Field List<String> procStat = null
 
 for (int i = 0; i < args.size(); i += 2) {
     String option = args[i]
@@ -201,7 +202,7 @@ void loadAndProcesses() {
             .value('load15', Double.parseDouble(l[2])).emit()
 
     long running = 0, blocked = 0, forks = -1
-    for (String line : ProcFiles.lines('/proc/stat')) {
+    for (String line : procStat()) {
         if (line.startsWith('procs_running ')) running = Long.parseLong(line.substring(14).trim())
         else if (line.startsWith('procs_blocked ')) blocked = Long.parseLong(line.substring(14).trim())
         else if (line.startsWith('processes ')) forks = Long.parseLong(line.substring(10).trim())
@@ -223,6 +224,13 @@ void loadAndProcesses() {
         if (d >= 0) b.value('forks_per_s', d / dt, '1/s')
     }
     b.emit()
+}
+
+/** /proc/stat, read once per run for the processes and cpu parts. */
+@CompileStatic
+List<String> procStat() {
+    if (procStat == null) procStat = ProcFiles.lines('/proc/stat')
+    return procStat
 }
 
 @CompileStatic
@@ -264,7 +272,7 @@ static long kb(Map<String, Long> m, String key) {
 void cpu() {
     Map<String, long[]> now = new LinkedHashMap<>()
     int[] pos = new int[1]
-    for (String line : ProcFiles.lines('/proc/stat')) {
+    for (String line : procStat()) {
         if (!line.startsWith('cpu')) continue
         int space = line.indexOf(' ')
         String name = space == 3 ? 'total' : line.substring(3, space)
@@ -549,10 +557,17 @@ static boolean countTcpStates(String path, int stateOffset, long[] counts, byte[
     try {
         int len = 0
         boolean header = true
-        while (true) {
-            int n = in.read(buf, len, buf.length - len)
-            if (n < 0) break
-            len += n
+        boolean eof = false
+        while (!eof) {
+            // The kernel hands out about a page per read: gather a good part of the buffer before parsing.
+            while (len < buf.length - 16384) {
+                int n = in.read(buf, len, buf.length - len)
+                if (n < 0) {
+                    eof = true
+                    break
+                }
+                len += n
+            }
             // Latin-1 makes the chunk a String by a plain copy, and gives us String.indexOf's speed.
             String s = new String(buf, 0, len, StandardCharsets.ISO_8859_1)
             int pos = 0
@@ -571,7 +586,7 @@ static boolean countTcpStates(String path, int stateOffset, long[] counts, byte[
                 }
                 pos = nl + 1
             }
-            if (pos == 0 && len == buf.length) {
+            if (pos == 0 && len >= buf.length - 16384) {
                 throw new IllegalStateException(path + ' has a line longer than ' + buf.length + ' bytes')
             }
             System.arraycopy(buf, pos, buf, 0, len - pos)

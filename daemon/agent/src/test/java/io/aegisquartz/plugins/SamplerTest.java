@@ -371,6 +371,53 @@ class SamplerTest extends PluginRunners {
         }
     }
 
+    @Test
+    void tcpStatesOfAFileLargerThanTheReadBufferAreAllCounted() throws Exception {
+        // 1,000 connections are 2,000 lines of 150 bytes in /proc/net/tcp, about 300 KB: the sampler reads
+        // it in 128 KiB chunks, so lines cross chunk boundaries.
+        int n = 1000;
+        List<SocketChannel> held = new ArrayList<>();
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.INET)) {
+            server.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), n);
+            for (int i = 0; i < n; i++) {
+                SocketChannel c = SocketChannel.open(StandardProtocolFamily.INET);
+                held.add(c);
+                c.connect(server.getLocalAddress());
+                held.add(server.accept());
+            }
+            assertTrue(Files.readAllBytes(Path.of("/proc/net/tcp")).length > 2 * 128 * 1024);
+            // Other connections come and go: eventually a run's count lies between a direct count just
+            // before it and one just after, exactly (a line lost at a chunk boundary would show).
+            await().atMost(Duration.ofSeconds(30)).until(() -> {
+                long before = directCount("01");
+                double counted = connections(run(new JobMemory()), "established");
+                long after = directCount("01");
+                return counted >= Math.min(before, after) && counted <= Math.max(before, after) && counted >= 2 * n;
+            });
+        } finally {
+            for (SocketChannel c : held) {
+                c.close();
+            }
+        }
+    }
+
+    /** Sockets in this hex state in /proc/net/tcp and tcp6, counted the simple way. */
+    private static long directCount(String state) throws IOException {
+        long n = 0;
+        for (String file : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            if (!Files.exists(Path.of(file))) {
+                continue;
+            }
+            List<String> lines = Files.readAllLines(Path.of(file));
+            for (String line : lines.subList(1, lines.size())) {
+                if (line.trim().split("\\s+")[3].equals(state)) {
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
     /** Lines of a /proc/net/tcp* file with this port as local or remote port. */
     private static long linesOfPort(String file, int port) throws IOException {
         String hex = String.format(":%04X ", port);
