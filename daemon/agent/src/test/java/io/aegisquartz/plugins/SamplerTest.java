@@ -373,8 +373,8 @@ class SamplerTest extends PluginRunners {
 
     @Test
     void tcpStatesOfAFileLargerThanTheReadBufferAreAllCounted() throws Exception {
-        // 1,000 connections are 2,000 lines of 150 bytes in /proc/net/tcp, about 300 KB: the sampler reads
-        // it in 128 KiB chunks, so lines cross chunk boundaries.
+        // 1,000 connections are 2,000 lines of 150 bytes in /proc/net/tcp, about 300 KB: the sampler parses
+        // it in chunks of up to 128 KiB, so this takes several.
         int n = 1000;
         List<SocketChannel> held = new ArrayList<>();
         try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.INET)) {
