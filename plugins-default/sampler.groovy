@@ -4,7 +4,7 @@
 //   --exclude-mount REGEX      skip filesystems whose mount point matches (Java regex, found anywhere
 //                              in the name; anchor it with ^...$). Default: none.
 //   --exclude-device REGEX     skip block devices whose name matches. Default: ^(loop|ram)[0-9]+$
-//                              (giving the option replaces the default).
+//                              (giving the option replaces the default; '' excludes nothing).
 //   --exclude-interface REGEX  skip network interfaces whose name matches. Default: none (lo included).
 //   --fs-types TYPE,...        also report filesystems of these types, which are skipped by default
 //                              (e.g. tmpfs,nfs4). A hung network server makes statfs(2) block in the
@@ -23,8 +23,8 @@
 //               share of the interval's CPU time by state; the eight sum to 100. Guest time is inside
 //               user and nice, as the kernel counts it.
 //               tags: cpu=total (all CPUs), and cpu=0, 1, ... one sample per online CPU
-//   processes   running, blocked        runnable tasks and tasks in uninterruptible IO wait
-//                                       (/proc/stat procs_running, procs_blocked; threads count)
+//   processes   running, blocked        runnable threads, and threads in uninterruptible (IO) wait
+//                                       (/proc/stat procs_running, procs_blocked)
 //               total                   processes (the numeric directories of /proc)
 //               threads                 kernel scheduling entities (/proc/loadavg)
 //               forks_per_s (1/s)       processes and threads created (/proc/stat "processes")
