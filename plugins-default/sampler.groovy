@@ -368,34 +368,35 @@ void filesystems() {
         byMountPoint.remove(m[3])
         byMountPoint.put(m[3], m)
     }
+    // Kept per mount (id, device, place): Boolean.FALSE for a mount point that is a file, else its
+    // FileStore once made (making one reads /proc/mounts; statfs is then one call).
+    Map<String, Object> known = (Map<String, Object>) state.get('filesystem.stores')
+    Map<String, Object> keep = new HashMap<>()
     Map<String, String[]> byDevice = new LinkedHashMap<>()
     for (String[] m : byMountPoint.values()) {
         if (!realFilesystem(m) || (excludeMount != null && excludeMount.matcher(m[3]).find())) continue
-        String key = m[1].startsWith('0:') && m[5].startsWith('/dev/') ? m[5] : m[1]
-        String[] seen = byDevice.get(key)
-        if (seen == null || better(m, seen)) byDevice.put(key, m)
+        String id = m[0] + ' ' + m[1] + ' ' + m[3]
+        Object store = known == null ? null : known.get(id)
+        if (store == null) store = Files.isDirectory(Path.of(m[3])) ? Boolean.TRUE : Boolean.FALSE
+        keep.put(id, store)
+        if (store == Boolean.FALSE) continue
+        String device = m[1].startsWith('0:') && m[5].startsWith('/dev/') ? m[5] : m[1]
+        String[] seen = byDevice.get(device)
+        if (seen == null || better(m, seen)) byDevice.put(device, m)
     }
-    // FileStores are kept per mount (id, device, place): finding one reads /proc/mounts, statfs is then one call.
-    Map<String, Object> stores = (Map<String, Object>) state.get('filesystem.stores')
-    Map<String, Object> keep = new HashMap<>()
+    state.put('filesystem.stores', keep)
     for (String[] m : byDevice.values()) {
         String id = m[0] + ' ' + m[1] + ' ' + m[3]
-        Object store = stores == null ? null : stores.get(id)
-        if (store == null) {
-            Path p = Path.of(m[3])
-            if (!Files.isDirectory(p)) {
-                store = Boolean.FALSE
-            } else {
-                try {
-                    store = Files.getFileStore(p)
-                } catch (IOException e) {
-                    unknownFilesystem(m, e)
-                    continue
-                }
+        Object store = keep.get(id)
+        if (!(store instanceof FileStore)) {
+            try {
+                store = Files.getFileStore(Path.of(m[3]))
+            } catch (IOException e) {
+                unknownFilesystem(m, e)
+                continue
             }
+            keep.put(id, store)
         }
-        keep.put(id, store)
-        if (!(store instanceof FileStore)) continue
         FileStore fs = (FileStore) store
         long total, free, avail
         try {
@@ -414,7 +415,6 @@ void filesystems() {
                 .value('used_pct', used + avail > 0 ? 100.0d * used / (used + avail) : 0.0d, '%')
                 .emit()
     }
-    state.put('filesystem.stores', keep)
 }
 
 /** Of two mounts of one device, the one to report: its root directory, else the shortest path. */
