@@ -115,7 +115,7 @@ public final class PluginCostBench {
         System.out.printf("%-44s %8s %8s %8s %8s %8s %8s  %s%n", "job", "cpu mean", "p50", "p95", "max", "wall mean", "samples", "status");
 
         Map<String, Double> means = new LinkedHashMap<>();
-        try (RunnerThreads threads = new RunnerThreads(4); PluginCatalog catalog = PluginCatalog.create(threads)) {
+        try (RunnerThreads threads = new RunnerThreads(4); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
             for (JobSpec job : cron.jobs()) {
                 if (!only.matcher(job.name()).find()) {
                     continue;
