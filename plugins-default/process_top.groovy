@@ -74,9 +74,19 @@
 // previous run, are lost. Only TCP, and only the agent's network namespace. Without ss, or on a kernel
 // without the counters, the network values are absent and the summary's message says why.
 //
-// Cost: reads /proc/PID/stat, /proc/PID/io and the /proc/PID/fd directory of each process (readlink
-// of each descriptor only when ss found TCP sockets), cmdline only for a PID not seen before, and
-// forks ss once. docs/BENCHMARKS.md has the figures.
+// ss output is cut at the job's output_max (about 450 bytes a connection: 1 MiB holds ~2,000); the
+// default job line raises it to 8 MiB. Cut output gives no network values rather than partial ones.
+//
+// Cost, per process and run: /proc/PID/stat. /proc/PID/io and the size of /proc/PID/fd (the number of
+// descriptors since Linux 6.2; older kernels list the directory) only if the process used CPU since
+// the last run: one without a tick of CPU has made at most a few system calls, so its last readings
+// are kept, and what those calls did shows at its next run with CPU (the counters are cumulative:
+// delayed, never lost while it lives). readlink of each descriptor only for processes that may hold
+// a socket ss reported (they held one at the last run, are new, or their descriptor count changed;
+// if a socket is then still without an owner, all of them). cmdline only for a process not seen
+// before (identities are cached by PID, start time and comm). Plus one fork of ss. About the CPU of
+// one `ps -eo pid,pcpu,rss,comm` at 1,000 processes: docs/BENCHMARKS.md. Kernel threads: CPU and
+// threads only (no io, fds 0).
 
 import groovy.transform.CompileStatic
 import groovy.transform.stc.POJO
