@@ -36,7 +36,7 @@
 //            net_rx_bytes_per_s (B/s)   TCP payload received by the group's sockets
 //            net_tx_bytes_per_s (B/s)   TCP payload sent and acknowledged by the peer
 //            tags: name (comm of its oldest process), id (the hash), cmdline (cut to 120 characters),
-//                  user (effective user of its oldest process)
+//                  user (effective user of its oldest process, when first reported)
 //            message: the PIDs (the first 20, then "and N more")
 //   process_top_summary  (one per run)
 //            processes                  processes seen in this run
@@ -239,6 +239,7 @@ class Rec {
     String id
     String name
     String cmdline
+    String user         // effective user, looked up when first reported
     long run            // the last run that saw it
     // Readings: -1 if unknown or unreadable
     long cpu = -1       // utime + stime + cutime + cstime, ticks
@@ -333,7 +334,11 @@ class Top {
                 continue    // gone since the listing
             }
             int pid = Integer.parseInt(e)
-            fields(stat, close, f)
+            try {
+                fields(stat, close, f)
+            } catch (NumberFormatException | IndexOutOfBoundsException ignored) {
+                continue    // not the stat format of proc(5): skip rather than fail the run
+            }
             long start = f[22]
             Rec r = recs.get(pid)
             boolean known = r != null && r.start == start
@@ -374,8 +379,12 @@ class Top {
                 n = read(dir + '/io', buf, 4096)
                 if (n > 0) {
                     String io = new String(buf, 0, n, StandardCharsets.ISO_8859_1)
-                    readBytes = field(io, '\nread_bytes: ')
-                    writeBytes = readBytes < 0 ? -1L : field(io, '\nwrite_bytes: ')
+                    try {
+                        readBytes = field(io, '\nread_bytes: ')
+                        writeBytes = readBytes < 0 ? -1L : field(io, '\nwrite_bytes: ')
+                    } catch (NumberFormatException ignored) {
+                        readBytes = writeBytes = -1L
+                    }
                 }
                 // Since Linux 6.2 the size of /proc/PID/fd is the number of open descriptors: one
                 // stat() instead of reading the directory. 0 means an older kernel (or no access).
@@ -564,6 +573,7 @@ class Top {
     static void identify(Rec r, long flags, byte[] buf, MessageDigest sha1) {
         r.kthread = (flags & KTHREAD) != 0
         r.id = null
+        r.user = null
         if (r.kthread) {
             r.name = kernelName(r.comm)
             r.cmdline = '[' + r.name + ']'
@@ -740,8 +750,10 @@ class Top {
             if (g.rx >= 0) {
                 s.value('net_rx_bytes_per_s', g.rx / interval, 'B/s').value('net_tx_bytes_per_s', g.tx / interval, 'B/s')
             }
-            s.tag('name', first.name).tag('id', first.id).tag('cmdline', first.cmdline)
-                    .tag('user', Users.of(first.pid, users))
+            if (first.user == null) {
+                first.user = Users.of(first.pid, users)
+            }
+            s.tag('name', first.name).tag('id', first.id).tag('cmdline', first.cmdline).tag('user', first.user)
                     .message(pids(g, 20))
                     .emit()
         }

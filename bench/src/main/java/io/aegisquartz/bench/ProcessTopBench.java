@@ -73,10 +73,10 @@ public final class ProcessTopBench {
         JobSpec job = new JobSpec(JobSource.DEFAULT, plugin.resolveSibling("aegis_quartz.conf.default"), 1, "bench", "process_top",
                 "0 * * * * ?", "default/process_top.groovy", plugin, 1, List.of("--top", top), limits);
 
-        System.out.printf("%9s %6s | %10s %10s %9s %11s | %9s | %8s | %12s%n", "processes", "groups", "plugin thr", "JVM total",
-                "ss child", "process_top", "ps", "ratio", "first run");
-        System.out.printf("%9s %6s | %10s %10s %9s %11s | %9s | %8s | %12s%n", "", "", "ms/run", "ms/run", "ms/run", "ms/run", "ms/run",
-                "top÷ps", "ms (total)");
+        System.out.printf("%9s %6s | %10s %10s %9s %11s | %9s | %8s | %12s | %8s%n", "processes", "groups", "plugin thr", "JVM total",
+                "ss child", "process_top", "ps", "ratio", "first run", "alloc");
+        System.out.printf("%9s %6s | %10s %10s %9s %11s | %9s | %8s | %12s | %8s%n", "", "", "ms/run", "ms/run", "ms/run", "ms/run", "ms/run",
+                "top÷ps", "ms (total)", "MB/run");
         try {
             for (int count : counts) {
                 List<ProcessHandle> extra = new ArrayList<>();
@@ -125,14 +125,17 @@ public final class ProcessTopBench {
         long jvmNanos = 0;
         long ssTicks = 0;
         long psTicks = 0;
+        long allocatedBytes = 0;
         double processesSeen = 0;
         double groups = 0;
         for (int i = 0; i < runs; i++) {
             // Alternate: each run of one is next to a run of the other, on the same processes.
             long kids = childTicks();
             long cpu = Bench.processCpuNanos();
+            long bytes = allocated();
             RunResult r = check(plugin.run(job, memory));
             jvmNanos += Bench.processCpuNanos() - cpu;
+            allocatedBytes += allocated() - bytes;
             ssTicks += childTicks() - kids;
             threadNanos += r.cpuNanos();
             Measurement summary = r.measurements().stream().filter(m -> m.metric().equals("process_top_summary")).findFirst().orElseThrow();
@@ -148,8 +151,18 @@ public final class ProcessTopBench {
         double ss = ssTicks * 10.0 / runs;
         double ps = psTicks * 10.0 / runs;
         String note = count < had ? String.format(" (asked %d; the host already had %d)", count, had) : "";
-        System.out.printf("%9.0f %6.0f | %10.1f %10.1f %9.1f %11.1f | %9.1f | %8.2f | %12.1f%s%n", processesSeen / runs, groups / runs,
-                thread, jvm, ss, jvm + ss, ps, (jvm + ss) / ps, firstMs, note);
+        System.out.printf("%9.0f %6.0f | %10.1f %10.1f %9.1f %11.1f | %9.1f | %8.2f | %12.1f | %8.2f%s%n", processesSeen / runs, groups / runs,
+                thread, jvm, ss, jvm + ss, ps, (jvm + ss) / ps, firstMs, allocatedBytes / 1e6 / runs, note);
+    }
+
+    /** Bytes allocated so far by all live threads of this JVM. */
+    private static long allocated() {
+        com.sun.management.ThreadMXBean t = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (long b : t.getThreadAllocatedBytes(t.getAllThreadIds())) {
+            sum += Math.max(0, b);
+        }
+        return sum;
     }
 
     private static RunResult check(RunResult r) {
