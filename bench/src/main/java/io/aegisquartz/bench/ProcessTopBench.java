@@ -75,10 +75,17 @@ public final class ProcessTopBench {
         JobSpec job = new JobSpec(JobSource.DEFAULT, plugin.resolveSibling("aegis_quartz.conf.default"), 1, "bench", "process_top",
                 "0 * * * * ?", "default/process_top.groovy", plugin, 1, List.of("--top", top), limits);
 
-        System.out.printf("%9s %6s | %10s %10s %9s %11s | %9s | %8s | %10s %10s%n", "processes", "groups", "plugin thr", "JVM total",
-                "ss child", "process_top", "ps", "ratio", "first run", "warm-up");
-        System.out.printf("%9s %6s | %10s %10s %9s %11s | %9s | %8s | %10s %10s%n", "", "", "ms/run", "ms/run", "ms/run", "ms/run", "ms/run",
-                "top÷ps", "ms", "ms/run");
+        Path tmp = Files.createTempDirectory("process-top-bench-");
+        Path busyCopy = withoutIdleShortcut(plugin, tmp);
+        JobSpec busyJob = busyCopy == null ? null : new JobSpec(JobSource.DEFAULT, tmp.resolve("aegis_quartz.conf.default"), 1, "bench-busy",
+                "process_top_busy", "0 * * * * ?", "default/process_top.groovy", busyCopy, 1, List.of("--top", top), limits);
+        if (busyCopy == null) {
+            System.out.println("(the idle shortcut was not found in the plugin: no all-busy column)");
+        }
+        System.out.printf("%9s %6s | %10s %10s %9s %11s | %9s | %8s | %10s %8s | %10s %10s%n", "processes", "groups", "plugin thr", "JVM total",
+                "ss child", "process_top", "ps", "ratio", "all busy", "ratio", "first run", "warm-up");
+        System.out.printf("%9s %6s | %10s %10s %9s %11s | %9s | %8s | %10s %8s | %10s %10s%n", "", "", "ms/run", "ms/run", "ms/run", "ms/run", "ms/run",
+                "top÷ps", "ms/run", "busy÷ps", "ms", "ms/run");
         try {
             for (int count : counts) {
                 List<ProcessHandle> extra = new ArrayList<>();
@@ -96,7 +103,8 @@ public final class ProcessTopBench {
                         }
                         extra.addAll(p.children().toList());
                     }
-                    row(count, have, GroovyPlugin.compile(plugin, inJvm, processes), job, warmup, runs);
+                    GroovyPlugin busy = busyCopy == null ? null : GroovyPlugin.compile(busyCopy, inJvm, processes);
+                    row(count, have, GroovyPlugin.compile(plugin, inJvm, processes), job, busy, busyJob, warmup, runs);
                 } finally {
                     for (ProcessHandle h : extra) {
                         h.destroyForcibly();
@@ -112,11 +120,17 @@ public final class ProcessTopBench {
             }
         } finally {
             threads.close();
+            if (busyCopy != null) {
+                Files.delete(busyCopy);
+            }
+            Files.delete(tmp);
         }
     }
 
-    private static void row(int count, int had, GroovyPlugin plugin, JobSpec job, int warmup, int runs) throws Exception {
+    private static void row(int count, int had, GroovyPlugin plugin, JobSpec job, GroovyPlugin busy, JobSpec busyJob, int warmup, int runs)
+            throws Exception {
         JobMemory memory = new JobMemory();
+        JobMemory busyMemory = new JobMemory();
         // The first run reads every process's cmdline and has no rates; the next few still run code
         // that C1 has not compiled yet. Both are reported, but not in the steady-state figures: the
         // agent runs process_top every minute for as long as it is up.
@@ -130,15 +144,19 @@ public final class ProcessTopBench {
             check(plugin.run(job, memory));
         }
         double warmMs = warmup == 0 ? 0 : ((Bench.processCpuNanos() - cpu0) / 1e6 + (childTicks() - kids0) * 10.0) / warmup;
+        for (int i = 0; i <= warmup && busy != null; i++) {
+            check(busy.run(busyJob, busyMemory));
+        }
 
         long threadNanos = 0;
         long jvmNanos = 0;
         long ssTicks = 0;
+        long busyNanos = 0;
         long psTicks = 0;
         double processesSeen = 0;
         double groups = 0;
         for (int i = 0; i < runs; i++) {
-            // Alternate: each run of one is next to a run of the other, on the same processes.
+            // Interleaved: each run of one is next to a run of the others, on the same processes.
             long kids = childTicks();
             long cpu = Bench.processCpuNanos();
             RunResult r = check(plugin.run(job, memory));
@@ -149,6 +167,13 @@ public final class ProcessTopBench {
             processesSeen += summary.values().get("processes");
             groups += summary.values().get("groups");
 
+            if (busy != null) {
+                kids = childTicks();
+                cpu = Bench.processCpuNanos();
+                check(busy.run(busyJob, busyMemory));
+                busyNanos += Bench.processCpuNanos() - cpu + (childTicks() - kids) * 10_000_000L;
+            }
+
             kids = childTicks();
             ps();
             psTicks += childTicks() - kids;
@@ -157,10 +182,28 @@ public final class ProcessTopBench {
         double jvm = jvmNanos / 1e6 / runs;
         double ss = ssTicks * 10.0 / runs;
         double ps = psTicks * 10.0 / runs;
+        double allBusy = busyNanos / 1e6 / runs;
         String note = count < had ? String.format(" (asked %d; the host already had %d)", count, had) : "";
-        System.out.printf("%9.0f %6.0f | %10.1f %10.1f %9.1f %11.1f | %9.1f | %8.2f | %10.1f %10.1f%s%n", processesSeen / runs, groups / runs,
-                thread, jvm, ss, jvm + ss, ps, (jvm + ss) / ps, firstMs, warmMs, note);
+        System.out.printf("%9.0f %6.0f | %10.1f %10.1f %9.1f %11.1f | %9.1f | %8.2f | %10.1f %8.2f | %10.1f %10.1f%s%n", processesSeen / runs,
+                groups / runs, thread, jvm, ss, jvm + ss, ps, (jvm + ss) / ps, allBusy, allBusy / ps, firstMs, warmMs, note);
     }
+
+    /**
+     * A copy of the plugin without its shortcut for processes that used no CPU since the last run
+     * (only their stat file is read): the cost when every process is busy. Null if the shortcut's
+     * line is not found (the plugin changed; update IDLE).
+     */
+    private static Path withoutIdleShortcut(Path plugin, Path dir) throws IOException {
+        String text = Files.readString(plugin);
+        if (!text.contains(IDLE)) {
+            return null;
+        }
+        Path copy = dir.resolve("process_top.groovy");
+        Files.writeString(copy, text.replace(IDLE, "false && " + IDLE));
+        return copy;
+    }
+
+    private static final String IDLE = "known && cpu == r.cpu && !r.kthread";
 
     private static RunResult check(RunResult r) {
         if (r.outcome() != Status.OK) {
