@@ -3,7 +3,7 @@
 //
 // Try it:    aegis-quartz run-plugin default/process_top.groovy --top 5
 //            (one run has no interval, so it shows memory only; a scheduled job shows everything)
-// Schedule:  [30 * * * * ?] default/process_top.groovy   (conf/aegis_quartz.conf.default)
+// Schedule:  [30 * * * * ?] output_max=8MiB default/process_top.groovy   (conf/aegis_quartz.conf.default)
 //
 // Arguments: [--top N] [--cpu-pct P] [--rss-mb M] [--io-kbps K] [--net-kbps K]
 //   --top N         how many groups may be reported per dimension (default 10, at most 1000)
@@ -207,7 +207,7 @@ if (rates) {
     measured += '; first run: no rates until the next run'
 }
 if (w.unreadable > 0) {
-    measured += "; ${w.unreadable} processes not fully readable (the agent needs CAP_SYS_PTRACE)"
+    measured += "; ${w.unreadable} ${w.unreadable == 1 ? 'process' : 'processes'} not fully readable (the agent needs CAP_SYS_PTRACE)"
 }
 summary.message(netNote != null ? "$measured; $netNote" : measured).emit()
 
@@ -251,8 +251,8 @@ class Rec {
     // This run
     long threads
     long rss            // bytes
-    long[] inodes       // TCP socket inodes among its fds
-    boolean scanned     // its fd links were read
+    long[] inodes       // [count, inode, ...]: TCP sockets among its fds at its last scan
+    boolean scanned     // its fd links were read in this run
     long dCpu = -1      // over the interval, -1 if unknown
     long dChildren = -1
     long dRead = -1
@@ -304,9 +304,10 @@ class Top {
     /**
      * Reads every process, updates its record, and sets its values over the interval.
      *
-     * <p>The fd links of a process are read (one readlink per descriptor, the costliest part of a run)
-     * only when ss found sockets and the process may hold one: it held one at the last run, is new, or
-     * its descriptor count changed. If a socket is then still without an owner, the other processes'
+     * <p>A process that used no CPU since the last run keeps its last io, fd and socket readings. The
+     * fd links of the others are read (one readlink per descriptor, the costliest part of a run) only
+     * when ss found sockets and the process may hold one: it held one at the last run, is new, or its
+     * descriptor count changed. If a socket is then still without an owner, the other processes'
      * links are read too, until it has one.
      */
     static Walk walk(TopState st, boolean rates, Map<Long, long[]> sockets) {
