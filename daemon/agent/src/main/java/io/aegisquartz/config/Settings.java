@@ -30,6 +30,8 @@ public final class Settings {
                     "Where 'user/...' plugin paths in the cron files point."),
             s("plugins", "strict_modes", Kind.BOOL, "true",
                     "Refuse plugin and cron files, and folders above them, that are writable by group or others or owned by neither root nor the agent's user (as sshd's StrictModes)."),
+            s("plugins", "compiled_dir", Kind.PATH, "plugin-cache",
+                    "Where compiled Groovy plugins are kept, so that a start does not compile them again. Safe to delete."),
             s("plugins", "watch", Kind.BOOL, "true",
                     "Reload the cron files and plugins when they change on disk (SIGHUP always reloads)."),
             d("plugins", "reload_delay", "1s", 0, 60_000,

@@ -27,18 +27,27 @@ public final class PluginCatalog implements AutoCloseable {
     private final InJvmRunner inJvm;
     private final ProcessRunner processes;
     private final StrictModes strictModes;
+    private final Path compiledDir;
     private final Map<Path, Loaded> cache = new ConcurrentHashMap<>();
     private final Map<Path, Object> locks = new ConcurrentHashMap<>();
 
     public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes) {
+        this(inJvm, processes, strictModes, null);
+    }
+
+    /** @param compiledDir where compiled Groovy scripts are kept between starts; null: compile every time */
+    public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir) {
         this.inJvm = inJvm;
         this.processes = processes;
         this.strictModes = strictModes;
+        this.compiledDir = compiledDir;
     }
 
     /** A catalog with its own runners on {@code threads}, trusting plugin files as {@code settings} say. */
     public static PluginCatalog create(RunnerThreads threads, AgentSettings settings) {
-        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings));
+        // The launcher's class-data training run must not leave root-owned cache files behind.
+        Path compiled = Boolean.getBoolean("aegis.no-compiled-cache") ? null : settings.path("plugins.compiled_dir");
+        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled);
     }
 
     public InJvmRunner inJvm() {
@@ -107,7 +116,7 @@ public final class PluginCatalog implements AutoCloseable {
         try {
             PluginKind kind = PluginKind.of(file);
             Plugin p = switch (kind) {
-                case GROOVY -> GroovyPlugin.compile(file, inJvm, processes);
+                case GROOVY -> GroovyPlugin.compile(file, inJvm, processes, compiledDir);
                 case JAR -> JarPlugin.open(file, inJvm, processes);
                 case EXEC -> new ExecPlugin(file, processes);
             };

@@ -2,7 +2,6 @@ package io.aegisquartz.plugin.groovy;
 
 import groovy.lang.Binding;
 import groovy.lang.GroovyClassLoader;
-import groovy.lang.GroovyCodeSource;
 import groovy.lang.Script;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.plugin.InJvmPlugin;
@@ -12,7 +11,11 @@ import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PluginKind;
 import io.aegisquartz.plugin.RunContext;
 import io.aegisquartz.plugin.exec.ProcessRunner;
+import org.codehaus.groovy.control.CompilationUnit;
 import org.codehaus.groovy.control.CompilerConfiguration;
+import org.codehaus.groovy.control.Phases;
+import org.codehaus.groovy.control.SourceUnit;
+import org.codehaus.groovy.tools.GroovyClass;
 import org.codehaus.groovy.control.MultipleCompilationErrorsException;
 import org.codehaus.groovy.control.customizers.ImportCustomizer;
 import org.codehaus.groovy.control.messages.ExceptionMessage;
@@ -24,6 +27,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * A Groovy script plugin, compiled once with budget checks woven in.
@@ -43,20 +48,50 @@ public final class GroovyPlugin extends InJvmPlugin {
         this.fileName = file.getFileName().toString();
     }
 
+    /** Compiles {@code file}, without a cache of compiled scripts. */
+    public static GroovyPlugin compile(Path file, InJvmRunner runner, ProcessRunner processes) throws PluginException {
+        return compile(file, runner, processes, null);
+    }
+
     /**
-     * Compiles {@code file}.
+     * Compiles {@code file}, or loads its classes from {@code cacheDir} when this exact script was
+     * compiled before ({@link CompiledScripts}).
      *
+     * @param cacheDir where compiled scripts are kept; null: always compile
      * @throws PluginException with the file, line and column of the first compile error
      */
-    public static GroovyPlugin compile(Path file, InJvmRunner runner, ProcessRunner processes) throws PluginException {
-        // One compile at a time: they are rare (start, a changed file), and the parser's caches are
-        // cleared after each, which must not happen under another compile's feet.
-        synchronized (COMPILE_LOCK) {
-            try {
-                return compileAlone(file, runner, processes);
-            } finally {
-                forgetParserCaches();
+    public static GroovyPlugin compile(Path file, InJvmRunner runner, ProcessRunner processes, Path cacheDir) throws PluginException {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new PluginException("cannot read " + file + ": " + e.getMessage(), "check that the agent's user can read it");
+        }
+        CompiledScripts cache = cacheDir == null ? null : new CompiledScripts(cacheDir);
+        String key = CompiledScripts.key(file, text);
+        CompiledScripts.Entry entry = cache == null ? null : cache.read(file, key);
+        if (entry == null) {
+            // One compile at a time: they are rare (a start without a cache, a changed file), and the
+            // parser's caches are cleared after each, which must not happen under another compile.
+            synchronized (COMPILE_LOCK) {
+                try {
+                    entry = compileToBytes(file, text);
+                } finally {
+                    forgetParserCaches();
+                }
             }
+            if (cache != null) {
+                cache.write(file, key, entry);
+            }
+        }
+        try {
+            Class<?> cls = Class.forName(entry.mainClass(), false, new ScriptClassLoader(GroovyPlugin.class.getClassLoader(), entry.classes()));
+            if (!Script.class.isAssignableFrom(cls)) {
+                throw new PluginException(file + " defines a class, not a script", "write top-level statements; see plugins-user/README.md");
+            }
+            return new GroovyPlugin(file, cls.asSubclass(Script.class), runner, processes);
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new PluginException("cannot load the compiled " + file + ": " + e, "fix the script; run 'aegis-quartz run-plugin' to try it");
         }
     }
 
@@ -72,33 +107,53 @@ public final class GroovyPlugin extends InJvmPlugin {
         org.apache.groovy.parser.antlr4.GroovyLexer._ATN.clearDFA();
     }
 
-    private static GroovyPlugin compileAlone(Path file, InJvmRunner runner, ProcessRunner processes) throws PluginException {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new PluginException("cannot read " + file + ": " + e.getMessage(), "check that the agent's user can read it");
-        }
+    /** Runs the Groovy compiler on {@code text}: the bytes of every class it makes, the script class first. */
+    private static CompiledScripts.Entry compileToBytes(Path file, String text) throws PluginException {
         CompilerConfiguration cc = new CompilerConfiguration();
         cc.setScriptBaseClass(AegisScript.class.getName());
         cc.setSourceEncoding("UTF-8");
         ImportCustomizer imports = new ImportCustomizer();
         imports.addStarImports("io.aegisquartz.api");
         cc.addCompilationCustomizers(imports, new BudgetCheckCustomizer());
-        GroovyClassLoader loader = new GroovyClassLoader(GroovyPlugin.class.getClassLoader(), cc);
-        try {
-            GroovyCodeSource source = new GroovyCodeSource(text, file.getFileName().toString(), "/groovy/script");
-            source.setCachable(false);
-            Class<?> cls = loader.parseClass(source, false);
-            if (!Script.class.isAssignableFrom(cls)) {
-                throw new PluginException(file + " defines a class, not a script",
-                        "write top-level statements; see plugins-user/README.md");
+        try (GroovyClassLoader loader = new GroovyClassLoader(GroovyPlugin.class.getClassLoader(), cc)) {
+            CompilationUnit cu = new CompilationUnit(cc, null, loader);
+            SourceUnit su = cu.addSource(file.getFileName().toString(), text);
+            cu.compile(Phases.CLASS_GENERATION);
+            Map<String, byte[]> classes = new LinkedHashMap<>();
+            for (GroovyClass c : cu.getClasses()) {
+                classes.put(c.getName(), c.getBytes());
             }
-            return new GroovyPlugin(file, cls.asSubclass(Script.class), runner, processes);
+            String main = su.getAST().getMainClassName();
+            if (main == null || !classes.containsKey(main)) {
+                main = su.getAST().getClasses().isEmpty() ? null : su.getAST().getClasses().get(0).getName();
+            }
+            if (main == null) {
+                throw new PluginException(file + " compiles to nothing", "write the script's statements; see plugins-user/README.md");
+            }
+            return new CompiledScripts.Entry(main, classes);
         } catch (MultipleCompilationErrorsException e) {
             throw compileError(file, e);
-        } catch (RuntimeException | LinkageError e) {
+        } catch (IOException | RuntimeException | LinkageError e) {
             throw new PluginException("cannot compile " + file + ": " + e, "fix the script; run 'aegis-quartz run-plugin' to try it");
+        }
+    }
+
+    /** Defines a script's classes from their bytes, on demand; one per script so replaced scripts unload. */
+    private static final class ScriptClassLoader extends ClassLoader {
+        private final Map<String, byte[]> classes;
+
+        ScriptClassLoader(ClassLoader parent, Map<String, byte[]> classes) {
+            super(parent);
+            this.classes = classes;
+        }
+
+        @Override
+        protected Class<?> findClass(String name) throws ClassNotFoundException {
+            byte[] b = classes.get(name);
+            if (b == null) {
+                throw new ClassNotFoundException(name);
+            }
+            return defineClass(name, b, 0, b.length);
         }
     }
 
