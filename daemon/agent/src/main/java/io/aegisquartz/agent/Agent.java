@@ -75,6 +75,8 @@ public final class Agent {
     private SampleStamper stamper;
     private Spool spool;
     private Uploader uploader;
+    /** The jobs after the last reload, for readers that must not wait for a reload (the governor runs on the plugin timer). */
+    private volatile List<ScheduledJob> jobSnapshot = List.of();
     private EventInbox inbox;
     private JobScheduler scheduler;
     private ConfigWatcher watcher;
@@ -175,7 +177,7 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        Governor governor = new Governor(settings, () -> jobs().values(), () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
+        Governor governor = new Governor(settings, () -> jobSnapshot, () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
         LOG.info(governor.describe());
         long w = governor.windowMillis();
         threads.timer().scheduleAtFixedRate(() -> {
@@ -313,6 +315,7 @@ public final class Agent {
                     plan.problems().isEmpty() ? "" : "; " + plan.problems().size() + " problem(s) in the cron files, see above");
             lines.forEach(RELOAD::info);
         }
+        jobSnapshot = List.copyOf(jobs.values());
         if (watcher != null) {
             watcher.watch(watchedDirs());
         }

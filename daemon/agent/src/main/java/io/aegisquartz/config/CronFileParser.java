@@ -222,7 +222,8 @@ public final class CronFileParser {
                     String lack = RunAs.agentCannotSwitch();
                     if (lack != null && user.uid() != StrictModes.ownUid()) {
                         problems.add(new ConfigProblem(file, lineNo, column, "user=" + value + ": " + lack,
-                                "run the agent as root, or grant it those capabilities (systemd: a drop-in with AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL), or remove user="));
+                                "run the agent as root, or grant it those capabilities (systemd: a drop-in with AmbientCapabilities= and "
+                                        + "CapabilityBoundingSet= both set to CAP_SETUID CAP_SETGID CAP_KILL, see README.md), or remove user="));
                     } else {
                         o = o.withUser(user);
                     }

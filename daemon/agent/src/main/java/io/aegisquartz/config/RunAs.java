@@ -9,9 +9,10 @@ import java.util.regex.Pattern;
  * The local user an executable plugin runs as ({@code user=NAME} on its cron line).
  *
  * <p>Looked up in /etc/passwd when the cron line is read: the account's uid and primary gid are what
- * the run switches to (with its supplementary groups), and a name that is not there is a problem on
- * that line, not a failed run every minute. Network accounts (LDAP, SSSD) are deliberately not
- * consulted: a plugin's account should exist on the host even when the directory is down.
+ * the run switches to, and a name that is not there is a problem on that line, not a failed run
+ * every minute. Network accounts (LDAP, SSSD) are not accepted: a plugin's account should exist on
+ * the host even when the directory is down. Its supplementary groups come from initgroups(3) at each
+ * run, which does ask every name service the host has configured.
  */
 public record RunAs(String name, int uid, int gid) {
 

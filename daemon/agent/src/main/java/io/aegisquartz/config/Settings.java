@@ -68,6 +68,8 @@ public final class Settings {
                     "How long a shed job's fires are skipped (each with a 'skipped' sample saying why) before it may run again."),
             i("governor", "exit_after", "3", 1, 1_000,
                     "Consecutive windows over budget with no job left to shed before the agent restarts itself (exit code 75; no spooled sample is lost)."),
+            d("governor", "restart_min_uptime", "1h", 0, 7 * DAY,
+                    "The governor restarts the agent only after it has been up this long, so an agent over budget from its start is not restarted in a loop."),
 
             s("log", "file", Kind.PATH, "log/aegis_quartz.log", "The agent's log."),
             c("log", "level", "info", List.of("error", "warn", "info", "debug", "trace"), "Least severe level written to the log."),

@@ -51,7 +51,11 @@ public final class StrictModes {
     }
 
     private static Path abs(Path p) {
-        return p.toAbsolutePath().normalize();
+        try {
+            return p.toRealPath();
+        } catch (IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
     }
 
     /** No checks at all (tests of other features, tools that only read). */
@@ -64,7 +68,13 @@ public final class StrictModes {
         if (!enabled) {
             return null;
         }
-        Path f = file.toAbsolutePath().normalize();
+        Path f;
+        try {
+            // Judge the file that would run: through a symbolic link, its own folders are the ones that matter.
+            f = file.toRealPath();
+        } catch (IOException e) {
+            return null; // missing: the caller reports that
+        }
         Path root = roots.stream().filter(r -> f.startsWith(r) && !f.equals(r)).findFirst().orElse(f.getParent());
         for (Path p = f; p != null; p = p.getParent()) {
             Refusal r = checkOne(p, p == f);
@@ -100,7 +110,7 @@ public final class StrictModes {
     }
 
     /** The agent's real uid, from /proc (the JDK has no public API for it). */
-    static int ownUid() {
+    public static int ownUid() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("Uid:")) {

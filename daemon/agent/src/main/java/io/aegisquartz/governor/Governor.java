@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  * works is the one taken. Over the memory budget it first collects garbage (which also unloads
  * classes of replaced Groovy scripts). Only when the agent stays over budget for {@code exit_after}
  * windows with nothing left to shed does it ask for a restart (exit code 75: the launcher or systemd
- * starts it again, and the spool keeps every sample across it).
+ * starts it again, and the spool keeps every sample across it), and not before it has been up for
+ * {@code restart_min_uptime}, so an agent that is over budget from its start does not restart in a loop.
  *
  * <p>The uploader's CPU is not counted: it is paced by {@code [upload] rate}, and shedding jobs
  * because a backlog is draining would only make a second gap.
@@ -45,8 +46,10 @@ public final class Governor {
     private long lastCpuNanos = -1;
     private long lastExempt;
     private long lastAt;
+    private final long restartMinUptimeMillis;
     private int overWithNothingToShed;
     private boolean overLogged;
+    private boolean restartHeldLogged;
 
     /**
      * @param jobs           the scheduled jobs, read once per window
@@ -59,6 +62,7 @@ public final class Governor {
         this.windowMillis = settings.duration("governor.window").toMillis();
         this.shedMillis = settings.duration("governor.shed_for").toMillis();
         this.exitAfter = settings.integer("governor.exit_after");
+        this.restartMinUptimeMillis = settings.duration("governor.restart_min_uptime").toMillis();
         this.jobs = jobs;
         this.exemptCpuNanos = exemptCpuNanos;
         this.restart = restart;
@@ -84,10 +88,14 @@ public final class Governor {
         // Taken every window, so a job's share is always that of the last window only.
         ScheduledJob heaviest = null;
         long heaviestCpu = 0;
+        long shedCpu = 0;
         long wallMillis = System.currentTimeMillis();
         for (ScheduledJob j : all) {
             long cpu = j.takeRecentCpu();
-            if (cpu > heaviestCpu && !j.shed(wallMillis)) {
+            if (j.shed(wallMillis)) {
+                // The end of a run that was going when its job was shed: already dealt with.
+                shedCpu += cpu;
+            } else if (cpu > heaviestCpu) {
                 heaviest = j;
                 heaviestCpu = cpu;
             }
@@ -100,7 +108,8 @@ public final class Governor {
             return;
         }
         double elapsed = (now - lastAt) / 1e9;
-        double cpuPct = elapsed <= 0 ? 0 : 100.0 * ((usage.cpuNanos() - lastCpuNanos) - (exempt - lastExempt)) / 1e9 / elapsed;
+        double cpuPct = elapsed <= 0 ? 0
+                : Math.max(0, 100.0 * ((usage.cpuNanos() - lastCpuNanos) - (exempt - lastExempt) - shedCpu) / 1e9 / elapsed);
         remember(usage, exempt, now);
 
         boolean cpuOver = cpuBudgetPct > 0 && cpuPct > cpuBudgetPct;
@@ -129,7 +138,9 @@ public final class Governor {
         double jobPct = elapsed <= 0 ? 0 : 100.0 * heaviestCpu / 1e9 / elapsed;
         // Shedding helps memory only through the CPU-heavy job's allocations, so for memory alone it
         // goes straight to counting windows towards a restart.
-        if (cpuOver && heaviest != null) {
+        // Only a job that accounts for a fair part of the excess is shed: CPU no job owns (an
+        // abandoned thread, a compile, the collector) must not cost one healthy job after another.
+        if (cpuOver && heaviest != null && jobPct >= (cpuPct - cpuBudgetPct) / 2) {
             String reason = String.format(Locale.ROOT, "its runs used %s of a core while the agent was over its CPU budget of %s",
                     pct(jobPct), pct(cpuBudgetPct));
             heaviest.shed(wallMillis + shedMillis, reason);
@@ -139,7 +150,15 @@ public final class Governor {
             return;
         }
         overWithNothingToShed++;
-        if (overWithNothingToShed >= exitAfter) {
+        long uptime = java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime();
+        if (overWithNothingToShed >= exitAfter && uptime < restartMinUptimeMillis) {
+            // An agent that is over budget from the start would otherwise restart in a loop.
+            if (!restartHeldLogged) {
+                LOG.warn("governor: {}; not restarting: the agent has been up only {} (restart_min_uptime {})", state,
+                        Units.format(Duration.ofMillis(uptime)), Units.format(Duration.ofMillis(restartMinUptimeMillis)));
+                restartHeldLogged = true;
+            }
+        } else if (overWithNothingToShed >= exitAfter) {
             restart.accept("governor: " + state + " for " + overWithNothingToShed + " window(s) with no job left to shed");
             overWithNothingToShed = 0;
         } else {

@@ -72,6 +72,8 @@ public final class ScheduledJob {
             if (!previous.spec.pluginPath().equals(spec.pluginPath())) {
                 memory.clear(); // another plugin under the same name= must not see the old one's state
                 lastStamp = null;
+                shedUntil = 0; // nor pay for the old one's CPU
+                shedReason = null;
             }
         }
         this.spec = spec;

@@ -215,8 +215,14 @@ public final class Uploader implements AutoCloseable {
     /** CPU time the upload thread has used so far, in nanoseconds; 0 if it cannot be told. */
     public long cpuNanos() {
         long t = java.lang.management.ManagementFactory.getThreadMXBean().getThreadCpuTime(thread.getId());
-        return Math.max(0, t);
+        // -1 once the thread has ended: keep the last reading, a total must never go backwards.
+        if (t > lastCpuNanos) {
+            lastCpuNanos = t;
+        }
+        return lastCpuNanos;
     }
+
+    private volatile long lastCpuNanos;
 
     public Stats stats() {
         return new Stats(requests.get(), accepted.get(), duplicates.get(), deadLetters.count(), liveSent.get());

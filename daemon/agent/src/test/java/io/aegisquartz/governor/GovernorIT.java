@@ -92,7 +92,7 @@ class GovernorIT {
 
     @Test
     void overTheMemoryBudgetWithNothingToShedTheAgentRestartsItself() throws Exception {
-        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[governor]\nmemory_max = 1MiB\nwindow = 1s\nexit_after = 2\n");
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[governor]\nmemory_max = 1MiB\nwindow = 1s\nexit_after = 2\nrestart_min_uptime = 0s\n");
         home.userPlugin("tick.sh", "#!/bin/sh\necho 'OK - tick'\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/tick.sh\n");
         Process launcher = launch(home);
@@ -104,5 +104,21 @@ class GovernorIT {
         assertTrue(launcher.isAlive(), "the launcher started the agent again");
         launcher.destroy();
         assertTrue(launcher.waitFor(30, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void anAgentOverBudgetFromItsStartIsNotRestartedInALoop() throws Exception {
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[governor]\nmemory_max = 1MiB\nwindow = 1s\nexit_after = 2\n");
+        home.userPlugin("tick.sh", "#!/bin/sh\necho 'OK - tick'\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/tick.sh\n");
+        launch(home);
+
+        await().atMost(Duration.ofSeconds(60)).until(() -> log(home).contains("not restarting: the agent has been up only"));
+        int ticks = home.samples("user/tick.sh", "ok").size();
+        await().atMost(Duration.ofSeconds(30)).until(() -> home.samples("user/tick.sh", "ok").size() >= ticks + 3);
+        String text = log(home);
+        assertTrue(text.contains("(restart_min_uptime 1h)"), text);
+        assertTrue(text.lines().filter(l -> l.contains(" starting: pid")).count() == 1, "started once, never restarted: " + text);
+        assertTrue(text.lines().filter(l -> l.contains("not restarting")).count() == 1, "said once: " + text);
     }
 }
