@@ -25,8 +25,8 @@ import java.util.Map;
  * monitoring agent should not spend on every restart.
  *
  * <p>An entry is keyed by a SHA-256 of everything that decides the bytecode: the script's text and
- * file name, the agent's version (which fixes the budget checks woven in) and Groovy's and Java's
- * versions. A changed script, an upgrade or a new JDK therefore never meets a stale entry, and old
+ * file name, the agent's version and build time (which fix the budget checks woven in) and Groovy's
+ * and Java's versions. A changed script, an upgrade or a new JDK therefore never meets a stale entry, and old
  * entries of a script are deleted when its new one is written. An entry that cannot be read for any
  * reason is a miss: the script is compiled as if there were no cache. Writes go to a temp file that
  * is renamed into place, so a crash never leaves half an entry.
@@ -37,6 +37,21 @@ import java.util.Map;
 final class CompiledScripts {
 
     private static final int MAGIC = 0x41514743;
+
+    /**
+     * When the agent's own classes were built: a development build keeps its version number while
+     * the budget checks woven into scripts change, and must not run scripts compiled by the old code.
+     */
+    private static final String BUILD = buildStamp();
+
+    private static String buildStamp() {
+        try {
+            var src = CompiledScripts.class.getProtectionDomain().getCodeSource();
+            return src == null ? "" : Long.toString(Files.getLastModifiedTime(Path.of(src.getLocation().toURI())).toMillis());
+        } catch (Exception e) {
+            return "";
+        }
+    }
 
     private final Path dir;
 
@@ -53,7 +68,7 @@ final class CompiledScripts {
     static String key(Path file, String text) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            for (String part : new String[] {Version.get(), GroovySystem.getVersion(), Runtime.version().feature() + "",
+            for (String part : new String[] {Version.get(), BUILD, GroovySystem.getVersion(), Runtime.version().feature() + "",
                     file.getFileName().toString(), text}) {
                 md.update(part.getBytes(StandardCharsets.UTF_8));
                 md.update((byte) 0);
