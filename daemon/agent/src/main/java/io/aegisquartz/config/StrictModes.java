@@ -109,17 +109,16 @@ public final class StrictModes {
         return null;
     }
 
-    /** The agent's real uid, from /proc (the JDK has no public API for it). */
+    private static final int OWN_UID = readOwnUid();
+
+    /** The agent's real uid (read once: it never changes). */
     public static int ownUid() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("Uid:")) {
-                    return Integer.parseInt(line.substring(4).trim().split("\\s+")[0]);
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            // Fall through: without /proc nothing but root-owned files can be trusted.
-        }
-        return 0;
+        return OWN_UID;
+    }
+
+    /** From /proc, as the JDK has no public API for it; without /proc only root-owned files can be trusted. */
+    private static int readOwnUid() {
+        Long uid = io.aegisquartz.api.ProcFiles.keyValues("/proc/self/status").get("Uid");
+        return uid == null ? 0 : uid.intValue();
     }
 }

@@ -66,8 +66,6 @@ public final class ProcessRunner {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(ProcessTree::killAll), "aegis-plugin-reaper"));
     }
 
-    private static final int OWN_UID = io.aegisquartz.config.StrictModes.ownUid();
-
     private final RunnerThreads threads;
     private final String setsid;
     private final String setpriv;
@@ -120,7 +118,7 @@ public final class ProcessRunner {
             // After the wrapper's setrlimit (limits survive the switch), so the plugin cannot raise them back.
             argv.add(setpriv);
             // Switching to the agent's own account would only fail (setgroups needs CAP_SETGID) and change nothing.
-            if (spec.user() != null && spec.user().uid() != OWN_UID) {
+            if (spec.user() != null && spec.user().uid() != io.aegisquartz.config.StrictModes.ownUid()) {
                 argv.add("--reuid=" + spec.user().uid());
                 argv.add("--regid=" + spec.user().gid());
                 argv.add("--init-groups");

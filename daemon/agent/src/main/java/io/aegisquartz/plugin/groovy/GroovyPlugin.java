@@ -68,7 +68,7 @@ public final class GroovyPlugin extends InJvmPlugin {
             throw new PluginException("cannot read " + file + ": " + e.getMessage(), "check that the agent's user can read it");
         }
         CompiledScripts cache = cacheDir == null ? null : new CompiledScripts(cacheDir);
-        String key = CompiledScripts.key(file, text);
+        String key = cache == null ? null : CompiledScripts.key(file, text);
         CompiledScripts.Entry entry = cache == null ? null : cache.read(file, key);
         if (entry == null) {
             // One compile at a time: they are rare (a start without a cache, a changed file), and the
