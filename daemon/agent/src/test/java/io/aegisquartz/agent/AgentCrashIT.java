@@ -37,16 +37,9 @@ class AgentCrashIT {
     @TempDir
     Path dir;
 
-    private final List<Process> started = new ArrayList<>();
+    @org.junit.jupiter.api.extension.RegisterExtension
+    final io.aegisquartz.testing.StartedProcesses started = new io.aegisquartz.testing.StartedProcesses();
 
-    /** Whatever happens in the test, no agent it started outlives it. */
-    @org.junit.jupiter.api.AfterEach
-    void killWhatWeStarted() {
-        for (Process p : started) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-        }
-    }
 
     @Test
     void killNineOfTheAgentLosesNoCollectedRun() throws Exception {

@@ -1,7 +1,6 @@
 package io.aegisquartz.governor;
 
 import io.aegisquartz.testing.AgentHome;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -9,7 +8,6 @@ import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -28,15 +26,9 @@ class GovernorIT {
     @TempDir
     Path dir;
 
-    private final List<Process> started = new ArrayList<>();
+    @org.junit.jupiter.api.extension.RegisterExtension
+    final io.aegisquartz.testing.StartedProcesses started = new io.aegisquartz.testing.StartedProcesses();
 
-    @AfterEach
-    void killWhatWeStarted() {
-        for (Process p : started) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-        }
-    }
 
     private Process launch(AgentHome home) throws Exception {
         Process p = new ProcessBuilder("sh", REPO.resolve("daemon/bin/aegis-quartz").toString(), "--home", home.home().toString(), "run")

@@ -62,7 +62,8 @@ class RpmPackageIT {
     @TempDir
     Path dir;
 
-    private final List<Process> started = new ArrayList<>();
+    @org.junit.jupiter.api.extension.RegisterExtension
+    final io.aegisquartz.testing.StartedProcesses started = new io.aegisquartz.testing.StartedProcesses();
     private final List<ProcessHandle> extra = new ArrayList<>();
 
     @BeforeAll
@@ -76,10 +77,7 @@ class RpmPackageIT {
 
     @AfterEach
     void stopWhatWeStarted() {
-        for (Process p : started) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-        }
+        // The processes of 'started' are stopped by the extension; these are the ones found, not started.
         extra.forEach(ProcessHandle::destroyForcibly);
     }
 

@@ -6,6 +6,7 @@ import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
+import io.aegisquartz.testing.LoopbackConnections;
 import io.aegisquartz.testing.PluginRunners;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -119,15 +120,7 @@ class NetSnmpTest extends PluginRunners {
     @Test
     void currEstabIsTheNumberOfConnectionsNowNotADelta() throws Exception {
         int n = 10;
-        List<SocketChannel> held = new ArrayList<>();
-        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.INET)) {
-            server.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), n);
-            for (int i = 0; i < n; i++) {
-                SocketChannel c = SocketChannel.open(StandardProtocolFamily.INET);
-                held.add(c);
-                c.connect(server.getLocalAddress());
-                held.add(server.accept());
-            }
+        try (LoopbackConnections held = LoopbackConnections.open(n)) {
             JobMemory memory = new JobMemory();
             RunResult first = run(memory);
             RunResult second = run(memory);
@@ -135,10 +128,6 @@ class NetSnmpTest extends PluginRunners {
             // Both ends of each connection are in this network namespace.
             for (RunResult r : List.of(first, second)) {
                 assertTrue(one(r, "tcp").values().get("CurrEstab") >= 2 * n, one(r, "tcp").toString());
-            }
-        } finally {
-            for (SocketChannel c : held) {
-                c.close();
             }
         }
     }

@@ -6,6 +6,7 @@ import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
+import io.aegisquartz.testing.LoopbackConnections;
 import io.aegisquartz.testing.PluginRunners;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -376,15 +377,7 @@ class SamplerTest extends PluginRunners {
         // 1,000 connections are 2,000 lines of 150 bytes in /proc/net/tcp, about 300 KB: the sampler parses
         // it in chunks of up to 128 KiB, so this takes several.
         int n = 1000;
-        List<SocketChannel> held = new ArrayList<>();
-        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.INET)) {
-            server.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), n);
-            for (int i = 0; i < n; i++) {
-                SocketChannel c = SocketChannel.open(StandardProtocolFamily.INET);
-                held.add(c);
-                c.connect(server.getLocalAddress());
-                held.add(server.accept());
-            }
+        try (LoopbackConnections held = LoopbackConnections.open(n)) {
             assertTrue(Files.readAllBytes(Path.of("/proc/net/tcp")).length > 2 * 128 * 1024);
             // Other connections come and go: eventually a run's count lies between a direct count just
             // before it and one just after, exactly (a line lost at a chunk boundary would show).
@@ -394,10 +387,6 @@ class SamplerTest extends PluginRunners {
                 long after = directCount("01");
                 return counted >= Math.min(before, after) && counted <= Math.max(before, after) && counted >= 2 * n;
             });
-        } finally {
-            for (SocketChannel c : held) {
-                c.close();
-            }
         }
     }
 
