@@ -1,6 +1,12 @@
 // sampler.groovy: host metrics from /proc, /sys and statvfs. Never forks a command (no ps, top, df, iostat).
 //
-// Arguments: [--exclude-mount REGEX] [--exclude-device REGEX] [--exclude-interface REGEX] [--fs-types TYPE,...]
+// Arguments: [--only PART,...] [--skip PART,...] [--exclude-mount REGEX] [--exclude-device REGEX]
+//            [--exclude-interface REGEX] [--fs-types TYPE,...]
+//   --only PART,...            report only these parts: load, memory, cpu, filesystem, disk, network,
+//                              tcp ('load' also gives the processes sample). Default: all.
+//   --skip PART,...            report all parts but these. The default jobs run the sampler every
+//                              10 s with --skip tcp, and --only tcp once a minute: listing TCP sockets
+//                              costs the kernel more than all the other parts together (see tcp below).
 //   --exclude-mount REGEX      skip filesystems whose mount point matches (Java regex, found anywhere
 //                              in the name; anchor it with ^...$). Default: none.
 //   --exclude-device REGEX     skip block devices whose name matches. Default: ^(loop|ram)[0-9]+$
@@ -84,8 +90,9 @@ import java.nio.file.Path
 import java.util.regex.Pattern
 import java.util.regex.PatternSyntaxException
 
-@Field static final String USAGE = 'usage: sampler.groovy [--exclude-mount REGEX] [--exclude-device REGEX] ' +
-        '[--exclude-interface REGEX] [--fs-types TYPE,...]'
+@Field static final String USAGE = 'usage: sampler.groovy [--only PART,...] [--skip PART,...] [--exclude-mount REGEX] ' +
+        '[--exclude-device REGEX] [--exclude-interface REGEX] [--fs-types TYPE,...]'
+@Field static final List<String> PARTS = ['load', 'memory', 'cpu', 'filesystem', 'disk', 'network', 'tcp']
 @Field static final long TWO_32 = 1L << 32
 @Field static final Set<String> IMAGE_TYPES = ['squashfs', 'iso9660', 'udf', 'erofs', 'cramfs'] as Set<String>
 @Field static final List<String> CPU_NAMES = ['user_pct', 'nice_pct', 'system_pct', 'iowait_pct', 'irq_pct', 'softirq_pct',
@@ -102,12 +109,23 @@ import java.util.regex.PatternSyntaxException
 @Field Pattern excludeInterface = null
 @Field Set<String> extraFsTypes = new HashSet<String>()
 @Field List<String> procStat = null
+@Field List<String> parts = new ArrayList<String>(PARTS)
 
 for (int i = 0; i < args.size(); i += 2) {
     String option = args[i]
     String value = i + 1 < args.size() ? args[i + 1] : null
-    if (value == null || !(option in ['--exclude-mount', '--exclude-device', '--exclude-interface', '--fs-types'])) {
+    if (value == null || !(option in ['--only', '--skip', '--exclude-mount', '--exclude-device', '--exclude-interface', '--fs-types'])) {
         throw new IllegalArgumentException("bad argument '$option'" + (value == null && option.startsWith('--') ? ' (no value)' : '') + "; $USAGE")
+    }
+    if (option == '--only' || option == '--skip') {
+        List<String> named = value.split(',').collect { it.trim() }.findAll { it }
+        List<String> unknown = named.findAll { !(it in PARTS) }
+        if (named.isEmpty() || unknown) {
+            throw new IllegalArgumentException("bad argument $option '$value': " + (unknown ? "no part named ${unknown.join(', ')}" : 'no part named') +
+                    "; the parts are ${PARTS.join(', ')}")
+        }
+        parts = option == '--only' ? parts.findAll { it in named } : parts.findAll { !(it in named) }
+        continue
     }
     if (option == '--fs-types') {
         extraFsTypes.addAll(value.split(',').collect { it.trim() }.findAll { it })
@@ -127,7 +145,7 @@ for (int i = 0; i < args.size(); i += 2) {
 // Each part is independent: one that fails (an unexpected format) must not cost the others their samples.
 // The first failure is rethrown at the end, so the run still reports it as an error.
 Throwable failure = null
-for (String part in ['load', 'memory', 'cpu', 'filesystem', 'disk', 'network', 'tcp']) {
+for (String part in parts) {
     try {
         switch (part) {
             case 'load': loadAndProcesses(); break

@@ -585,6 +585,32 @@ class SamplerTest extends PluginRunners {
     }
 
     @Test
+    void onlyAndSkipChooseTheParts() throws Exception {
+        JobMemory tcpOnly = new JobMemory();
+        run(tcpOnly, "--only", "tcp");
+        RunResult onlyTcp = run(tcpOnly, "--only", "tcp");
+        assertEquals(Set.of("tcp"), onlyTcp.measurements().stream().map(Measurement::metric).collect(Collectors.toSet()));
+        assertEquals(TCP_STATES, tagValues(onlyTcp, "tcp", "state"));
+
+        JobMemory rest = new JobMemory();
+        run(rest, "--skip", "tcp,filesystem");
+        RunResult skipped = run(rest, "--skip", "tcp,filesystem");
+        Set<String> metrics = skipped.measurements().stream().map(Measurement::metric).collect(Collectors.toSet());
+        assertEquals(Set.of("load", "processes", "memory", "cpu", "network"), metrics.stream().filter(m -> !m.equals("disk"))
+                .collect(Collectors.toSet()), "disk is there when the machine has a disk with IO: " + metrics);
+        assertEquals(Status.OK, skipped.outcome());
+    }
+
+    @Test
+    void anUnknownPartIsNamedWithTheParts() throws Exception {
+        RunResult r = plugin.run(job(SAMPLER, LIMITS, "--skip", "tcp,disks"), new JobMemory());
+        assertEquals(Status.ERROR, r.outcome());
+        assertEquals(1, r.measurements().size(), "nothing sampled with a bad argument: " + r.measurements());
+        assertTrue(r.measurements().get(0).message().startsWith("IllegalArgumentException: bad argument --skip 'tcp,disks': no part named disks; "
+                + "the parts are load, memory, cpu, filesystem, disk, network, tcp"), r.measurements().toString());
+    }
+
+    @Test
     void badArgumentsAreNamedWithTheUsage() throws Exception {
         RunResult regex = plugin.run(job(SAMPLER, LIMITS, "--exclude-device", "(sd"), new JobMemory());
         RunResult unknown = plugin.run(job(SAMPLER, LIMITS, "--bogus", "1"), new JobMemory());
