@@ -125,7 +125,7 @@ public final class Agent {
             startUpload(stamper);
         }
         threads = new RunnerThreads(4 * settings.workers() + 4);
-        catalog = PluginCatalog.create(threads, settings);
+        catalog = PluginCatalog.create(threads, settings, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
@@ -138,8 +138,8 @@ public final class Agent {
             throw new StartException("cannot create the scheduler: " + e.getMessage());
         }
         reload("start-up");
-        // Compiling the plugins leaves tens of MB of garbage in the old generation, which a quiet agent
-        // would otherwise keep resident for hours. The serial collector gives heap back gradually
+        // Start-up (settings, cron files, plugin classes read from disk) leaves MB of garbage in the old
+        // generation, which a quiet agent would otherwise keep resident for hours. The serial collector gives heap back gradually
         // (nothing after the first full collection, then 10%, 40%, all of the excess over
         // -XX:MaxHeapFreeRatio), so four collections, about 100 ms of CPU once, bring it down to
         // what the agent really uses.

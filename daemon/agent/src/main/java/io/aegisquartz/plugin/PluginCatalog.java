@@ -28,6 +28,7 @@ public final class PluginCatalog implements AutoCloseable {
     private final ProcessRunner processes;
     private final StrictModes strictModes;
     private final Path compiledDir;
+    private final boolean childJvm;
     private final Map<Path, Loaded> cache = new ConcurrentHashMap<>();
     private final Map<Path, Object> locks = new ConcurrentHashMap<>();
 
@@ -37,17 +38,36 @@ public final class PluginCatalog implements AutoCloseable {
 
     /** @param compiledDir where compiled Groovy scripts are kept between starts; null: compile every time */
     public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir) {
+        this(inJvm, processes, strictModes, compiledDir, false);
+    }
+
+    /**
+     * @param compiledDir where compiled Groovy scripts are kept between starts; null: compile every time
+     * @param childJvm    compile Groovy scripts in a short-lived JVM of their own (needs {@code compiledDir})
+     */
+    public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir, boolean childJvm) {
         this.inJvm = inJvm;
         this.processes = processes;
         this.strictModes = strictModes;
         this.compiledDir = compiledDir;
+        this.childJvm = childJvm;
     }
 
-    /** A catalog with its own runners on {@code threads}, trusting plugin files as {@code settings} say. */
+    /** A catalog for a command that ends soon: compiles in this JVM. */
     public static PluginCatalog create(RunnerThreads threads, AgentSettings settings) {
+        return create(threads, settings, false);
+    }
+
+    /**
+     * A catalog with its own runners on {@code threads}, trusting plugin files as {@code settings} say.
+     *
+     * @param childJvm compile Groovy scripts in a JVM of their own, so that this one never holds the
+     *                 compiler: for the long-running agent
+     */
+    public static PluginCatalog create(RunnerThreads threads, AgentSettings settings, boolean childJvm) {
         // The launcher's class-data training run must not leave root-owned cache files behind.
         Path compiled = Boolean.getBoolean("aegis.no-compiled-cache") ? null : settings.path("plugins.compiled_dir");
-        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled);
+        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled, childJvm);
     }
 
     public InJvmRunner inJvm() {
@@ -116,7 +136,7 @@ public final class PluginCatalog implements AutoCloseable {
         try {
             PluginKind kind = PluginKind.of(file);
             Plugin p = switch (kind) {
-                case GROOVY -> GroovyPlugin.compile(file, inJvm, processes, compiledDir);
+                case GROOVY -> GroovyPlugin.compile(file, inJvm, processes, compiledDir, childJvm);
                 case JAR -> JarPlugin.open(file, inJvm, processes);
                 case EXEC -> new ExecPlugin(file, processes);
             };

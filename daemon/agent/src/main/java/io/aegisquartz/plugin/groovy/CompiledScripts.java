@@ -60,6 +60,10 @@ final class CompiledScripts {
         this.dir = dir;
     }
 
+    Path dir() {
+        return dir;
+    }
+
     /** The classes of a compiled script: the script class's name and every class's bytes. */
     record Entry(String mainClass, Map<String, byte[]> classes) {
     }

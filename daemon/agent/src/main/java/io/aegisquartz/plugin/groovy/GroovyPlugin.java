@@ -22,6 +22,8 @@ import org.codehaus.groovy.control.messages.ExceptionMessage;
 import org.codehaus.groovy.control.messages.Message;
 import org.codehaus.groovy.control.messages.SyntaxErrorMessage;
 import org.codehaus.groovy.syntax.SyntaxException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -39,6 +41,8 @@ import java.util.Map;
  */
 public final class GroovyPlugin extends InJvmPlugin {
 
+    private static final Logger LOG = LoggerFactory.getLogger(GroovyPlugin.class);
+
     private final Class<? extends Script> scriptClass;
     private final String fileName;
 
@@ -53,14 +57,22 @@ public final class GroovyPlugin extends InJvmPlugin {
         return compile(file, runner, processes, null);
     }
 
+    /** Compiles {@code file} in this JVM, or loads its classes from {@code cacheDir} when this exact script was compiled before. */
+    public static GroovyPlugin compile(Path file, InJvmRunner runner, ProcessRunner processes, Path cacheDir) throws PluginException {
+        return compile(file, runner, processes, cacheDir, false);
+    }
+
     /**
      * Compiles {@code file}, or loads its classes from {@code cacheDir} when this exact script was
      * compiled before ({@link CompiledScripts}).
      *
-     * @param cacheDir where compiled scripts are kept; null: always compile
+     * @param cacheDir where compiled scripts are kept; null: always compile, in this JVM
+     * @param childJvm compile in a short-lived JVM of its own ({@link ChildCompiler}), so that this one
+     *                 never loads the compiler: for the long-running agent
      * @throws PluginException with the file, line and column of the first compile error
      */
-    public static GroovyPlugin compile(Path file, InJvmRunner runner, ProcessRunner processes, Path cacheDir) throws PluginException {
+    public static GroovyPlugin compile(Path file, InJvmRunner runner, ProcessRunner processes, Path cacheDir, boolean childJvm)
+            throws PluginException {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
@@ -70,6 +82,13 @@ public final class GroovyPlugin extends InJvmPlugin {
         CompiledScripts cache = cacheDir == null ? null : new CompiledScripts(cacheDir);
         String key = cache == null ? null : CompiledScripts.key(file, text);
         CompiledScripts.Entry entry = cache == null ? null : cache.read(file, key);
+        if (entry == null && childJvm && cache != null) {
+            entry = ChildCompiler.compile(file, text, cache, key);
+            if (entry == null) {
+                LOG.warn("{}: the compiled classes cannot be kept in {} (not writable?); compiling in the agent's own JVM, "
+                        + "which keeps about 25 MB of the compiler's memory until a restart", file, cacheDir);
+            }
+        }
         if (entry == null) {
             // One compile at a time: they are rare (a start without a cache, a changed file), and the
             // parser's caches are cleared after each, which must not happen under another compile.
@@ -98,17 +117,31 @@ public final class GroovyPlugin extends InJvmPlugin {
     private static final Object COMPILE_LOCK = new Object();
 
     /**
-     * Groovy's ANTLR parser keeps the prediction DFA of everything it has parsed in static fields:
-     * about 15 MB of heap after the default plugins, kept for good, for a parser the agent needs
-     * again only when a plugin file changes. Drop it; the next compile rebuilds what it needs.
+     * The compiler keeps, in static fields, caches the agent needs again only when a plugin file
+     * changes: the ANTLR parser's prediction DFA of everything it has parsed (about 15 MB of heap
+     * after the default plugins), and for static type checking the AST of every Groovy extension
+     * method and of every class it has looked at (about 8 MB, held strongly, keyed by the agent's own
+     * class loader). Drop them; the next compile rebuilds what it needs.
      */
     private static void forgetParserCaches() {
         org.apache.groovy.parser.antlr4.GroovyParser._ATN.clearDFA();
         org.apache.groovy.parser.antlr4.GroovyLexer._ATN.clearDFA();
+        try {
+            java.lang.reflect.Field f = org.codehaus.groovy.transform.stc.AbstractExtensionMethodCache.class.getDeclaredField("cache");
+            f.setAccessible(true);
+            ((org.codehaus.groovy.runtime.memoize.EvictableCache<?, ?>) f.get(org.codehaus.groovy.transform.stc.ExtensionMethodCache.INSTANCE)).clearAll();
+            Class<?> helperCache = Class.forName("org.codehaus.groovy.ast.ClassHelper$ClassHelperCache");
+            java.lang.reflect.Field c = helperCache.getDeclaredField("classCache");
+            c.setAccessible(true);
+            ((Map<?, ?>) c.get(null)).clear();
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // A Groovy version without these fields: the caches stay, which costs memory, not correctness.
+            LOG.warn("cannot clear the Groovy compiler's caches (about 8 MB of heap stay in use): {}", e.toString());
+        }
     }
 
     /** Runs the Groovy compiler on {@code text}: the bytes of every class it makes, the script class first. */
-    private static CompiledScripts.Entry compileToBytes(Path file, String text) throws PluginException {
+    static CompiledScripts.Entry compileToBytes(Path file, String text) throws PluginException {
         CompilerConfiguration cc = new CompilerConfiguration();
         cc.setScriptBaseClass(AegisScript.class.getName());
         cc.setSourceEncoding("UTF-8");

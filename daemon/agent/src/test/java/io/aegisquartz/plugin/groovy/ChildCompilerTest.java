@@ -1,0 +1,87 @@
+package io.aegisquartz.plugin.groovy;
+
+import io.aegisquartz.plugin.JobMemory;
+import io.aegisquartz.plugin.PluginException;
+import io.aegisquartz.plugin.RunResult;
+import io.aegisquartz.sample.Status;
+import io.aegisquartz.testing.PluginRunners;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static io.aegisquartz.testing.TestJobs.job;
+import static io.aegisquartz.testing.TestJobs.limits;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The agent compiles Groovy plugins in a JVM of their own: the plugin runs as if compiled here, a
+ * compile error reads the same (file, line, column, fix), and nothing is left behind but the entry.
+ */
+class ChildCompilerTest extends PluginRunners {
+
+    @TempDir
+    Path dir;
+
+    private RunResult run(GroovyPlugin plugin, Path script) throws Exception {
+        return plugin.run(job(script, limits(Duration.ofSeconds(20), Duration.ofSeconds(20))), new JobMemory());
+    }
+
+    private List<Path> files(Path cache) throws Exception {
+        try (Stream<Path> s = Files.list(cache)) {
+            return s.toList();
+        }
+    }
+
+    @Test
+    void aScriptCompiledInAChildJvmRunsAndIsCachedForTheNextStart() throws Exception {
+        Path cache = dir.resolve("cache");
+        Path script = dir.resolve("child.groovy");
+        Files.writeString(script, "@groovy.transform.CompileStatic\nint twice(int x) { 2 * x }\nemit('x', [v: twice(21)])\n");
+
+        RunResult r = run(GroovyPlugin.compile(script, inJvm, processes, cache, true), script);
+        assertEquals(Status.OK, r.outcome(), () -> r.measurements().toString());
+        assertEquals(42.0, r.measurements().get(0).values().get("v"));
+
+        List<Path> left = files(cache);
+        assertEquals(1, left.size(), "only the entry, no temp or output files: " + left);
+        String key = CompiledScripts.key(script, Files.readString(script));
+        assertNotNull(new CompiledScripts(cache).read(script, key), "the child wrote the entry under the agent's key");
+    }
+
+    @Test
+    void aCompileErrorFromTheChildNamesTheFileLineAndColumnAsAnInProcessCompileDoes() throws Exception {
+        Path script = dir.resolve("broken.groovy");
+        Files.writeString(script, "emit('x', [v: 1])\nint y = (\n");
+
+        PluginException child = assertThrows(PluginException.class,
+                () -> GroovyPlugin.compile(script, inJvm, processes, dir.resolve("cache"), true));
+        PluginException here = assertThrows(PluginException.class, () -> GroovyPlugin.compile(script, inJvm, processes, null, false));
+
+        assertEquals(here.getMessage(), child.getMessage());
+        assertEquals(here.fix(), child.fix());
+        assertEquals(here.line(), child.line());
+        assertEquals(here.column(), child.column());
+        assertTrue(child.line() >= 2, "the error is on the unclosed line or at the end: " + child.line());
+        assertTrue(child.getMessage().startsWith(script + ":" + child.line() + ":" + child.column() + ": "), child.getMessage());
+        assertEquals(List.of(), files(dir.resolve("cache")), "nothing cached, no output file left");
+    }
+
+    @Test
+    void aCacheThatCannotBeWrittenFallsBackToCompilingHere() throws Exception {
+        Path notADir = Files.writeString(dir.resolve("file"), "x");
+        Path script = dir.resolve("fallback.groovy");
+        Files.writeString(script, "emit('x', [v: 5])\n");
+
+        RunResult r = run(GroovyPlugin.compile(script, inJvm, processes, notADir.resolve("cache"), true), script);
+        assertEquals(Status.OK, r.outcome(), () -> r.measurements().toString());
+        assertEquals(5.0, r.measurements().get(0).values().get("v"));
+    }
+}
