@@ -65,8 +65,10 @@ public final class PluginCatalog implements AutoCloseable {
      *                 compiler: for the long-running agent
      */
     public static PluginCatalog create(RunnerThreads threads, AgentSettings settings, boolean childJvm) {
-        // The launcher's class-data training run must not leave root-owned cache files behind.
-        Path compiled = Boolean.getBoolean("aegis.no-compiled-cache") ? null : settings.path("plugins.compiled_dir");
+        // The launcher's class-data training runs use a scratch cache: they must not leave root-owned
+        // files in the agent's.
+        String scratch = System.getProperty("aegis.compiled-dir");
+        Path compiled = scratch != null ? Path.of(scratch) : settings.path("plugins.compiled_dir");
         return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled, childJvm);
     }
 

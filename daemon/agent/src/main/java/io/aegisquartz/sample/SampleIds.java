@@ -1,16 +1,21 @@
 package io.aegisquartz.sample;
 
 import java.security.SecureRandom;
+import java.util.SplittableRandom;
 
 /**
  * Generates sample ids as UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
  *
  * <p>Time-ordered ids let a receiver bound its de-duplication memory by time; the random part makes
  * collisions between hosts and restarts negligible without any coordination.
+ *
+ * <p>The random bits come from a generator seeded once per start from {@link SecureRandom}: ids need
+ * to be unique, not secret, and SecureRandom's Linux default costs a SHA-1 and a read of
+ * /dev/urandom per call, tens of times per plugin run.
  */
 public final class SampleIds {
 
-    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final SplittableRandom RANDOM = new SplittableRandom(new SecureRandom().nextLong());
     private static final char[] HEX = "0123456789abcdef".toCharArray();
 
     private SampleIds() {
@@ -18,9 +23,14 @@ public final class SampleIds {
 
     /** A new id for a sample taken at {@code epochMillis}. */
     public static String next(long epochMillis) {
-        long rand = RANDOM.nextLong();
+        long rand;
+        long rand2;
+        synchronized (RANDOM) { // SplittableRandom is not thread-safe; a few workers rarely contend
+            rand = RANDOM.nextLong();
+            rand2 = RANDOM.nextLong();
+        }
         long high = (epochMillis << 16) | 0x7000L | ((rand >>> 52) & 0x0FFFL);
-        long low = 0x8000_0000_0000_0000L | (RANDOM.nextLong() & 0x3FFF_FFFF_FFFF_FFFFL);
+        long low = 0x8000_0000_0000_0000L | (rand2 & 0x3FFF_FFFF_FFFF_FFFFL);
         char[] out = new char[36];
         int pos = 0;
         for (int i = 0; i < 32; i++) {

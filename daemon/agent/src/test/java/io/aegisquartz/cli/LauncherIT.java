@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
@@ -32,7 +33,17 @@ class LauncherIT {
     final io.aegisquartz.testing.StartedProcesses started = new io.aegisquartz.testing.StartedProcesses();
 
 
+    /** A class-load log line of the Groovy compiler proper: parser, compile driver, type checker, bytecode writer. */
+    private static boolean compilerClass(String line) {
+        return Stream.of("org.codehaus.groovy.control.CompilationUnit ", "org.apache.groovy.parser.antlr4.AstBuilder ",
+                "org.codehaus.groovy.transform.stc.StaticTypeCheckingVisitor ", "org.codehaus.groovy.classgen.AsmClassGenerator ").anyMatch(line::contains);
+    }
+
     private Process launch(Path out, String... args) throws IOException {
+        return launchWithJavaOpts(out, null, args);
+    }
+
+    private Process launchWithJavaOpts(Path out, String javaOpts, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(LAUNCHER.toString());
         cmd.addAll(List.of(args));
@@ -40,6 +51,9 @@ class LauncherIT {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         pb.environment().remove("AEGIS_HOME");
         pb.environment().remove("AEGIS_CONF");
+        if (javaOpts != null) {
+            pb.environment().put("AEGIS_JAVA_OPTS", javaOpts);
+        }
         Process p = pb.start();
         started.add(p);
         return p;
@@ -85,7 +99,8 @@ class LauncherIT {
         ProcessBuilder use = new ProcessBuilder(LAUNCHER.toString(), "run-plugin", "default/sampler.groovy").redirectErrorStream(true)
                 .redirectOutput(out.toFile());
         use.environment().put("AEGIS_CDS_ARCHIVE", archive.toString());
-        use.environment().put("AEGIS_JAVA_OPTS", "-Xlog:class+load=info");
+        // A scratch cache, so that this run compiles the sampler and loads the compiler.
+        use.environment().put("AEGIS_JAVA_OPTS", "-Xlog:class+load=info -Daegis.compiled-dir=" + dir.resolve("scratch-cache"));
         Process q = use.start();
         started.add(q);
         assertTrue(q.waitFor(120, TimeUnit.SECONDS));
@@ -93,6 +108,9 @@ class LauncherIT {
         assertEquals(0, q.exitValue(), log);
         assertTrue(log.lines().anyMatch(l -> l.contains("groovy.lang.MetaClassImpl source: shared objects file (top)")),
                 "Groovy's runtime loaded from the archive");
+        assertTrue(log.lines().anyMatch(LauncherIT::compilerClass), "this run compiled");
+        assertFalse(log.lines().anyMatch(l -> compilerClass(l) && l.contains("shared objects file (top)")),
+                "the compiler is not in the archive: the agent does not load it, and archived classes cost memory used or not");
     }
 
     @Test
@@ -129,11 +147,13 @@ class LauncherIT {
         Path conf = Files.createDirectories(dir.resolve("conf"));
         Path plugins = Files.createDirectories(dir.resolve("plugins-user"));
         Files.copy(REPO.resolve("conf/aegis_quartz.conf.default"), conf.resolve("aegis_quartz.conf.default"));
-        Files.writeString(conf.resolve("aegis_config.ini"), "[plugins]\nuser_dir = " + plugins + "\nwatch = false\n"
-                + "[log]\nfile = " + dir.resolve("log/agent.log") + "\n[sink]\nfile = " + dir.resolve("log/samples.jsonl") + "\n");
+        Path cache = dir.resolve("plugin-cache");
+        Files.writeString(conf.resolve("aegis_config.ini"), "[plugins]\nuser_dir = " + plugins + "\nwatch = false\ncompiled_dir = " + cache
+                + "\n[log]\nfile = " + dir.resolve("log/agent.log") + "\n[sink]\nfile = " + dir.resolve("log/samples.jsonl") + "\n");
         Path log = dir.resolve("log/agent.log");
         Path samples = dir.resolve("log/samples.jsonl");
-        Process p = launch(dir.resolve("stdout.txt"), "--conf", conf.toString(), "run");
+        Path classes = dir.resolve("classes.txt");
+        Process p = launchWithJavaOpts(dir.resolve("stdout.txt"), "-Xlog:class+load=info:file=" + classes, "--conf", conf.toString(), "run");
 
         // The default sampler fires every 10 s.
         await().atMost(Duration.ofSeconds(25)).until(() -> read(samples).contains("\"job\":\"default/sampler.groovy\""));
@@ -143,6 +163,13 @@ class LauncherIT {
         String banner = read(log);
         assertTrue(banner.contains("aegis-quartz ") && banner.contains("starting"), banner);
         assertTrue(banner.contains("job default/sampler.groovy [0/10 * * * * ?]") && banner.contains("next run"), banner);
+        // The plugins were compiled (the cache was empty), but by child JVMs: the agent never loaded the compiler.
+        try (var entries = Files.list(cache)) {
+            assertTrue(entries.anyMatch(e -> e.getFileName().toString().startsWith("sampler.groovy-")), "the sampler's compiled classes are cached");
+        }
+        List<String> compiler = read(classes).lines().filter(LauncherIT::compilerClass).toList();
+        assertEquals(List.of(), compiler, "the agent's JVM loaded no class of the Groovy compiler");
+        assertTrue(read(classes).contains("groovy.lang.Script "), "the class-load log works: " + read(classes).length() + " chars");
 
         TestJobs.script(plugins, "tick.sh", "#!/bin/sh\necho 'TICK OK | n=1'\n");
         Files.writeString(conf.resolve("aegis_quartz.conf.user"), "[* * * * * ?] user/tick.sh\n");
