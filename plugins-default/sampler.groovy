@@ -104,12 +104,15 @@ import java.util.regex.PatternSyntaxException
 // On a 32-bit JVM (hence kernel) the kernel's unsigned long counters are 32-bit.
 @Field static final boolean WRAP32 = System.getProperty('sun.arch.data.model') == '32'
 
-@Field Pattern excludeMount = null
-@Field Pattern excludeDevice = Pattern.compile('^(loop|ram)[0-9]+$')
-@Field Pattern excludeInterface = null
-@Field Set<String> extraFsTypes = new HashSet<String>()
-@Field List<String> procStat = null
-@Field List<String> parts = new ArrayList<String>(PARTS)
+@Field static final Pattern DEFAULT_EXCLUDE_DEVICE = Pattern.compile('^(loop|ram)[0-9]+$')
+
+// Set by parseArgs (statically compiled: an initializer here would be a dynamic call at every run).
+@Field Pattern excludeMount
+@Field Pattern excludeDevice
+@Field Pattern excludeInterface
+@Field Set<String> extraFsTypes
+@Field List<String> procStat
+@Field List<String> parts
 
 // The script body only calls two statically compiled methods: every dynamic call goes through Groovy's
 // call-site caches, and on a job that runs every 10 s that costs more than reading the files.
@@ -118,6 +121,9 @@ sampleParts()
 
 @CompileStatic
 void parseArgs(List<String> args) {
+    excludeDevice = DEFAULT_EXCLUDE_DEVICE
+    extraFsTypes = new HashSet<String>()
+    parts = new ArrayList<String>(PARTS)
     for (int i = 0; i < args.size(); i += 2) {
         String option = args[i]
         String value = i + 1 < args.size() ? args[i + 1] : null
@@ -408,7 +414,7 @@ void filesystems() {
         Object store = known == null ? null : known.get(id)
         if (store == null) store = Files.isDirectory(Path.of(m[3])) ? Boolean.TRUE : Boolean.FALSE
         keep.put(id, store)
-        if (store == Boolean.FALSE) continue
+        if (Boolean.FALSE.equals(store)) continue   // not ==: on an Object that is a dynamic equals() call
         String device = m[1].startsWith('0:') && m[5].startsWith('/dev/') ? m[5] : m[1]
         String[] seen = byDevice.get(device)
         if (seen == null || better(m, seen)) byDevice.put(device, m)

@@ -57,11 +57,29 @@ public final class PluginCostBench {
               --hold-connections  keep N loopback TCP connections open while measuring (2N sockets in
                              /proc/net/tcp; needs 2N file descriptors; default 0)""";
 
-    /** Peers, by plugin file name: the /proc and /sys files the plugin reads, for `cat` to read too. */
-    private static final Map<String, String> CAT_PEERS = Map.of(
-            "sampler.groovy", "/proc/loadavg /proc/stat /proc/meminfo /proc/self/mountinfo /proc/diskstats /proc/net/dev "
-                    + "/proc/net/tcp /proc/net/tcp6",
-            "net_snmp.groovy", "/proc/net/snmp /proc/net/netstat /proc/net/snmp6");
+    private static final String SAMPLER_FILES = "/proc/loadavg /proc/stat /proc/meminfo /proc/self/mountinfo /proc/diskstats /proc/net/dev";
+    private static final String TCP_FILES = "/proc/net/tcp /proc/net/tcp6";
+
+    /** The /proc files a job's plugin reads, for `cat` to read too; null if it has no such peer. */
+    static String catPeer(JobSpec job) {
+        String file = job.pluginPath().getFileName().toString();
+        List<String> a = job.args();
+        if (file.equals("net_snmp.groovy")) {
+            return "/proc/net/snmp /proc/net/netstat /proc/net/snmp6";
+        }
+        if (!file.equals("sampler.groovy")) {
+            return null;
+        }
+        int only = a.indexOf("--only");
+        int skip = a.indexOf("--skip");
+        if (only >= 0 && only + 1 < a.size() && a.get(only + 1).equals("tcp")) {
+            return TCP_FILES;
+        }
+        if (skip >= 0 && skip + 1 < a.size() && Arrays.asList(a.get(skip + 1).split(",")).contains("tcp")) {
+            return SAMPLER_FILES;
+        }
+        return only < 0 && skip < 0 ? SAMPLER_FILES + " " + TCP_FILES : null;
+    }
 
     private PluginCostBench() {
     }
@@ -115,6 +133,7 @@ public final class PluginCostBench {
         System.out.printf("%-44s %8s %8s %8s %8s %8s %8s  %s%n", "job", "cpu mean", "p50", "p95", "max", "wall mean", "samples", "status");
 
         Map<String, Double> means = new LinkedHashMap<>();
+        Map<String, String> peers = new LinkedHashMap<>();
         try (RunnerThreads threads = new RunnerThreads(4); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
             for (JobSpec job : cron.jobs()) {
                 if (!only.matcher(job.name()).find()) {
@@ -140,7 +159,11 @@ public final class PluginCostBench {
                 }
                 Arrays.sort(cpu);
                 double mean = Arrays.stream(cpu).average().orElse(-1) / 1e6;
-                means.put(job.pluginPath().getFileName().toString(), mean);
+                means.put(job.name(), mean);
+                String peerFiles = catPeer(job);
+                if (peerFiles != null) {
+                    peers.put(job.name(), peerFiles);
+                }
                 System.out.printf("%-44s %8.3f %8.3f %8.3f %8.3f %9.3f %8.1f  %s%n", abbreviate(job.name(), 44), mean,
                         percentile(cpu, 50), percentile(cpu, 95), cpu[runs - 1] / 1e6, wall / 1e6 / runs, samples / (double) runs, outcomes);
             }
@@ -150,7 +173,7 @@ public final class PluginCostBench {
         System.out.println();
         System.out.println("peers: a bash loop forking `cat` on the plugin's /proc inputs; the children's CPU per iteration");
         for (Map.Entry<String, Double> e : means.entrySet()) {
-            String files = CAT_PEERS.get(e.getKey());
+            String files = peers.get(e.getKey());
             if (files == null) {
                 continue;
             }
