@@ -3,7 +3,8 @@
 // Arguments: [--only PART,...] [--skip PART,...] [--exclude-mount REGEX] [--exclude-device REGEX]
 //            [--exclude-interface REGEX] [--fs-types TYPE,...]
 //   --only PART,...            report only these parts: load, memory, cpu, filesystem, disk, network,
-//                              tcp ('load' also gives the processes sample). Default: all.
+//                              tcp ('load' also gives the processes sample). Default: all. Given
+//                              twice, the lists add up.
 //   --skip PART,...            report all parts but these. The default jobs run the sampler every
 //                              10 s with --skip tcp, and --only tcp once a minute: listing TCP sockets
 //                              costs the kernel more than all the other parts together (see tcp below).
@@ -123,7 +124,8 @@ sampleParts()
 void parseArgs(List<String> args) {
     excludeDevice = DEFAULT_EXCLUDE_DEVICE
     extraFsTypes = new HashSet<String>()
-    parts = new ArrayList<String>(PARTS)
+    Set<String> only = null
+    Set<String> skip = new HashSet<String>()
     for (int i = 0; i < args.size(); i += 2) {
         String option = args[i]
         String value = i + 1 < args.size() ? args[i + 1] : null
@@ -134,10 +136,15 @@ void parseArgs(List<String> args) {
             List<String> named = value.split(',').collect { it.trim() }.findAll { it }
             List<String> unknown = named.findAll { !(it in PARTS) }
             if (named.isEmpty() || unknown) {
-                throw new IllegalArgumentException("bad argument $option '$value': " + (unknown ? "no part named ${unknown.join(', ')}" : 'no part named') +
+                throw new IllegalArgumentException("bad argument $option '$value': " + (unknown ? "no part named ${unknown.join(', ')}" : 'no part given') +
                         "; the parts are ${PARTS.join(', ')}")
             }
-            parts = option == '--only' ? parts.findAll { it in named } : parts.findAll { !(it in named) }
+            if (option == '--only') {
+                if (only == null) only = new HashSet<String>()
+                only.addAll(named)   // repeated --only options add up
+            } else {
+                skip.addAll(named)
+            }
             continue
         }
         if (option == '--fs-types') {
@@ -153,6 +160,10 @@ void parseArgs(List<String> args) {
         if (option == '--exclude-mount') excludeMount = p
         else if (option == '--exclude-device') excludeDevice = p
         else excludeInterface = p
+    }
+    parts = PARTS.findAll { (only == null || only.contains(it)) && !skip.contains(it) }
+    if (parts.isEmpty()) {
+        throw new IllegalArgumentException("bad arguments: --only and --skip leave no part to report; the parts are ${PARTS.join(', ')}")
     }
 }
 

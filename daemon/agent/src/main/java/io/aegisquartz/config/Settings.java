@@ -31,7 +31,7 @@ public final class Settings {
             s("plugins", "strict_modes", Kind.BOOL, "true",
                     "Refuse plugin and cron files, and folders above them, that are writable by group or others or owned by neither root nor the agent's user (as sshd's StrictModes)."),
             s("plugins", "compiled_dir", Kind.PATH, "plugin-cache",
-                    "Where compiled Groovy plugins are kept, so that a start does not compile them again. Safe to delete."),
+                    "Where compiled Groovy plugins are kept, so that a start does not compile them again; the agent's user must be able to write it (the agent compiles in a separate JVM that leaves its result here). Safe to delete."),
             s("plugins", "watch", Kind.BOOL, "true",
                     "Reload the cron files and plugins when they change on disk (SIGHUP always reloads)."),
             d("plugins", "reload_delay", "1s", 0, 60_000,

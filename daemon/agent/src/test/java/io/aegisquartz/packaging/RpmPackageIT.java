@@ -110,6 +110,7 @@ class RpmPackageIT {
         // ... except in the default jobs, which upgrades replace (as the file's header says).
         expected.put("/etc/aegis-quartz/aegis_quartz.conf.default", "-rw-r----- root aegis-quartz flags=c");
         expected.put("/var/lib/aegis-quartz", "drwxr-x--- aegis-quartz aegis-quartz flags=");
+        expected.put("/var/lib/aegis-quartz/plugin-cache", "drwxr-x--- aegis-quartz aegis-quartz flags=");
         expected.put("/var/log/aegis-quartz", "drwxr-x--- aegis-quartz aegis-quartz flags=");
         for (String jar : list(REPO.resolve("daemon/agent/target/lib"))) {
             expected.put("/opt/aegis-quartz/lib/" + jar, "-rw-r--r-- root root flags=");
@@ -126,8 +127,8 @@ class RpmPackageIT {
         List<String> writableByOthers = files.entrySet().stream()
                 .filter(e -> e.getValue().charAt(5) == 'w' || e.getValue().charAt(8) == 'w').map(Map.Entry::getKey).toList();
         assertEquals(List.of(), writableByOthers, "no packaged file is group- or world-writable");
-        // The package owns only the two directories under /var: rpm -e leaves what the agent wrote there.
-        assertEquals(List.of("/var/lib/aegis-quartz", "/var/log/aegis-quartz"),
+        // The package owns only its directories under /var: rpm -e leaves what the agent wrote there.
+        assertEquals(List.of("/var/lib/aegis-quartz", "/var/lib/aegis-quartz/plugin-cache", "/var/log/aegis-quartz"),
                 files.keySet().stream().filter(f -> f.startsWith("/var/")).toList());
         String documentation = Unit.read(REPO.resolve("packaging/aegis-quartz.service")).one("Documentation");
         assertTrue(files.containsKey(documentation.substring("file:".length())), "the unit's Documentation= is in the package");

@@ -599,6 +599,10 @@ class SamplerTest extends PluginRunners {
         assertEquals(Set.of("load", "processes", "memory", "cpu", "network"), metrics.stream().filter(m -> !m.equals("disk"))
                 .collect(Collectors.toSet()), "disk is there when the machine has a disk with IO: " + metrics);
         assertEquals(Status.OK, skipped.outcome());
+
+        RunResult twice = run(new JobMemory(), "--only", "load", "--only", "tcp");
+        assertEquals(Set.of("load", "processes", "tcp"), twice.measurements().stream().map(Measurement::metric).collect(Collectors.toSet()),
+                "repeated --only options add up");
     }
 
     @Test
@@ -608,6 +612,11 @@ class SamplerTest extends PluginRunners {
         assertEquals(1, r.measurements().size(), "nothing sampled with a bad argument: " + r.measurements());
         assertTrue(r.measurements().get(0).message().startsWith("IllegalArgumentException: bad argument --skip 'tcp,disks': no part named disks; "
                 + "the parts are load, memory, cpu, filesystem, disk, network, tcp"), r.measurements().toString());
+
+        RunResult none = plugin.run(job(SAMPLER, LIMITS, "--only", "tcp", "--skip", "tcp"), new JobMemory());
+        assertEquals(Status.ERROR, none.outcome(), "a job that could never report anything is an error, not a quiet ok");
+        assertTrue(none.measurements().get(0).message().startsWith("IllegalArgumentException: bad arguments: --only and --skip leave no part"),
+                none.measurements().toString());
     }
 
     @Test

@@ -3,12 +3,14 @@ package io.aegisquartz.plugin.groovy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.plugin.PluginException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Runs the Groovy compiler in a short-lived JVM of its own, for the agent.
@@ -24,26 +27,37 @@ import java.util.concurrent.TimeUnit;
  * <p>The compiler is most of Groovy. Once it has run, the agent would keep its classes and the caches
  * it holds in static fields (the AST of every class and extension method that static type checking
  * looked at) for good: about 25 MB of heap and class metadata, for a compile that happens once per
- * plugin edit. The child compiles exactly the text the agent read (it gets it on stdin), writes the
- * classes to the compiled-script cache ({@link CompiledScripts}) and exits; the agent then loads them
- * from there, as after a restart.
+ * plugin edit. The child compiles exactly the text the agent read, writes the classes to the
+ * compiled-script cache ({@link CompiledScripts}) and exits; the agent then loads them from there, as
+ * after a restart. One child at a time, with a 64 MiB heap: the agent's cgroup (MemoryMax in the
+ * unit) must hold the agent and a child.
  *
- * <p>Protocol: {@code java [OPTIONS] -cp CLASSPATH io.aegisquartz.plugin.groovy.ChildCompiler CACHE_DIR FILE},
- * the script's text on stdin. Exit 0: the entry is in CACHE_DIR. Exit 3: a compile error, described on
- * stdout by one JSON object with {@code message}, {@code fix}, {@code line} and {@code column}. Any
- * other exit: the output says what went wrong.
+ * <p>Protocol: {@code java [OPTIONS] -cp CLASSPATH io.aegisquartz.plugin.groovy.ChildCompiler CACHE_DIR FILE TEXT ERROR},
+ * where TEXT is a file holding the script's text (UTF-8) and ERROR a file for a compile error. Exit
+ * 0: the entry is in CACHE_DIR. Exit {@value #COMPILE_ERROR}: a compile error, described in ERROR by
+ * one UTF-8 JSON object with {@code message}, {@code fix}, {@code line} and {@code column}. Any other
+ * exit: stdout and stderr say what went wrong.
  */
 final class ChildCompiler {
 
-    /** Far more than the largest plugin takes (the default ones: about 4 s together, cold). */
-    static final Duration TIMEOUT = Duration.ofMinutes(2);
-    private static final int COMPILE_ERROR = 3;
-    private static final int OUTPUT_KEPT = 4096;
+    private static final Logger LOG = LoggerFactory.getLogger(GroovyPlugin.class);
 
-    /** The agent's own JVM options that suit the compiler too: class-data sharing, the collector, the JIT and heap caps. */
+    /** Far more than the largest plugin takes (the default ones: about 2.5 s each, cold). */
+    static final Duration TIMEOUT = Duration.ofMinutes(2);
+    /** Not 1 (an uncaught exception) nor 3 (what -XX:+ExitOnOutOfMemoryError exits with). */
+    private static final int COMPILE_ERROR = 65;
+    private static final int OUTPUT_KEPT = 4096;
+    private static final String PREFIX = ".compile-";
+    private static final Object ONE_AT_A_TIME = new Object();
+    /** Child JVMs that delivered a result (classes or a compile error); for tests, which cannot tell them from the in-process fallback otherwise. */
+    static final AtomicInteger RESULTS = new AtomicInteger();
+
+    /** The agent's own JVM options that suit the compiler too: class-data sharing, the collector, the JIT. */
     private static final List<String> INHERITED = List.of("-XX:SharedArchiveFile=", "-Xshare:", "-Xlog:cds", "-XX:+UnlockDiagnosticVMOptions",
             "-XX:ArchiveRelocationMode=", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=", "-XX:-UsePerfData", "-XX:+IgnoreUnrecognizedVMOptions",
-            "-Xmx", "-XX:MaxMetaspaceSize=", "-XX:+ExitOnOutOfMemoryError");
+            "-XX:MaxMetaspaceSize=");
+    /** Options the JVM would take from the environment, unasked: an agent or a debugger has no place in the child. */
+    private static final List<String> ENVIRONMENT_OPTIONS = List.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS");
 
     private ChildCompiler() {
     }
@@ -51,47 +65,90 @@ final class ChildCompiler {
     /**
      * Compiles {@code text} (the content of {@code file}) in a child JVM into {@code cache}.
      *
-     * @return the entry, or null if the child compiled it but the cache could not keep it (a
-     * read-only or full disk): the caller then compiles in its own JVM
-     * @throws PluginException for a compile error (with its line and column), a compiler that took
-     *                         longer than {@link #TIMEOUT}, or a child that failed
+     * @return the entry, or null if the child could not do it for a reason other than the script (the
+     * cache is not writable, the JVM could not start or ran out of memory): the caller then compiles
+     * in its own JVM, and the reason has been logged
+     * @throws PluginException for a compile error (with its line and column), or a compiler that took
+     *                         longer than {@link #TIMEOUT} (code that runs at compile time and loops)
      */
     static CompiledScripts.Entry compile(Path file, String text, CompiledScripts cache, String key) throws PluginException {
-        Path out;
-        try {
-            Files.createDirectories(cache.dir());
-            out = Files.createTempFile(cache.dir(), ".compile-", ".out");
-        } catch (IOException e) {
-            return null;
-        }
-        try {
-            Process p = new ProcessBuilder(command(file, cache.dir())).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-            try (OutputStream in = p.getOutputStream()) {
-                in.write(text.getBytes(StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                // The child ended before reading it all; its exit code and output say why.
-            }
-            if (!waitFor(p)) {
-                throw new PluginException("compiling " + file + " took longer than " + TIMEOUT.toMinutes() + " minutes; the compiler was stopped",
-                        "split the script or simplify it; 'aegis-quartz run-plugin' compiles it on its own");
-            }
-            String output = head(out);
-            if (p.exitValue() == COMPILE_ERROR) {
-                throw compileError(file, output);
-            }
-            if (p.exitValue() != 0) {
-                throw new PluginException("the compiler process for " + file + " failed (exit " + p.exitValue() + "): " + output.strip(),
-                        "run 'aegis-quartz run-plugin " + file + "' to see the whole error");
-            }
-            return cache.read(file, key);
-        } catch (IOException e) {
-            throw new PluginException("cannot start the compiler process for " + file + ": " + e.getMessage(),
-                    "check that " + javaCommand() + " can be run by the agent's user");
-        } finally {
+        synchronized (ONE_AT_A_TIME) {
+            Path dir = cache.dir();
+            Path textFile = null;
+            Path errorFile = null;
+            Path out = null;
             try {
-                Files.deleteIfExists(out);
+                Files.createDirectories(dir);
+                removeLeftovers(dir);
+                textFile = Files.createTempFile(dir, PREFIX, ".groovy");
+                errorFile = Files.createTempFile(dir, PREFIX, ".json");
+                out = Files.createTempFile(dir, PREFIX, ".out");
+                Files.writeString(textFile, text, StandardCharsets.UTF_8);
             } catch (IOException e) {
-                // A leftover dot file in the cache directory; the next compile makes a new one.
+                LOG.warn("{}: the compiled classes cannot be kept in {} ({}); compiling in the agent's own JVM, which keeps about "
+                        + "25 MB of the compiler's memory until a restart (fix: make the folder writable by the agent's user)", file, dir, e.toString());
+                delete(textFile, errorFile, out);
+                return null;
+            }
+            try {
+                ProcessBuilder pb = new ProcessBuilder(command(file, dir, textFile, errorFile)).redirectErrorStream(true)
+                        .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                ENVIRONMENT_OPTIONS.forEach(pb.environment()::remove);
+                Process p = pb.start();
+                if (!waitFor(p)) {
+                    throw new PluginException("compiling " + file + " took longer than " + TIMEOUT.toMinutes() + " minutes; the compiler was stopped",
+                            "look for code that runs at compile time (AST transformations); 'aegis-quartz run-plugin' compiles it on its own");
+                }
+                if (p.exitValue() == COMPILE_ERROR) {
+                    PluginException error = compileError(errorFile);
+                    if (error != null) {
+                        RESULTS.incrementAndGet();
+                        throw error;
+                    }
+                }
+                if (p.exitValue() == 0) {
+                    CompiledScripts.Entry entry = cache.read(file, key);
+                    if (entry != null) {
+                        RESULTS.incrementAndGet();
+                        return entry;
+                    }
+                    LOG.warn("{}: the compiler process wrote no readable entry in {}; compiling in the agent's own JVM", file, dir);
+                    return null;
+                }
+                LOG.warn("{}: the compiler process failed (exit {}): {}; compiling in the agent's own JVM", file, p.exitValue(),
+                        head(out).strip().replace('\n', ' '));
+                return null;
+            } catch (IOException e) {
+                LOG.warn("{}: cannot start the compiler process ({}); compiling in the agent's own JVM", file, e.getMessage());
+                return null;
+            } finally {
+                delete(textFile, errorFile, out);
+            }
+        }
+    }
+
+    /** Files of compiles that a killed agent left behind. */
+    private static void removeLeftovers(Path dir) {
+        long old = System.currentTimeMillis() - 2 * TIMEOUT.toMillis();
+        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(dir, PREFIX + "*")) {
+            for (Path f : leftovers) {
+                if (Files.getLastModifiedTime(f).toMillis() < old) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        } catch (IOException e) {
+            // Only litter; the next compile tries again.
+        }
+    }
+
+    private static void delete(Path... files) {
+        for (Path f : files) {
+            try {
+                if (f != null) {
+                    Files.deleteIfExists(f);
+                }
+            } catch (IOException e) {
+                // Removed as a leftover by a later compile.
             }
         }
     }
@@ -112,7 +169,7 @@ final class ChildCompiler {
         }
     }
 
-    private static List<String> command(Path file, Path cacheDir) {
+    private static List<String> command(Path file, Path cacheDir, Path textFile, Path errorFile) {
         List<String> cmd = new ArrayList<>();
         cmd.add(javaCommand());
         for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -120,11 +177,14 @@ final class ChildCompiler {
                 cmd.add(arg);
             }
         }
+        cmd.add("-Xmx64m");
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(ChildCompiler.class.getName());
         cmd.add(cacheDir.toAbsolutePath().toString());
         cmd.add(file.toAbsolutePath().toString());
+        cmd.add(textFile.toAbsolutePath().toString());
+        cmd.add(errorFile.toAbsolutePath().toString());
         return cmd;
     }
 
@@ -138,21 +198,25 @@ final class ChildCompiler {
         }
     }
 
-    private static PluginException compileError(Path file, String output) {
+    /** The compile error the child described, or null if its description cannot be read. */
+    private static PluginException compileError(Path errorFile) {
         try {
-            JsonNode n = new ObjectMapper().readTree(output);
+            JsonNode n = new ObjectMapper().readTree(Files.readString(errorFile, StandardCharsets.UTF_8));
+            if (n == null || !n.hasNonNull("message")) {
+                return null;
+            }
             return new PluginException(n.path("message").asText(), n.path("fix").isNull() ? null : n.path("fix").asText(),
                     n.path("line").asInt(), n.path("column").asInt());
-        } catch (IOException e) {
-            return new PluginException("cannot compile " + file + ": " + output.strip(), "fix the script; run 'aegis-quartz run-plugin' to try it");
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
     }
 
-    /** The child: compiles stdin as the script {@code args[1]} into the cache of directory {@code args[0]}. */
+    /** The child: compiles the text in {@code args[2]} as the script {@code args[1]} into the cache of directory {@code args[0]}. */
     public static void main(String[] args) throws IOException {
         Path cacheDir = Path.of(args[0]);
         Path file = Path.of(args[1]);
-        String text = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
+        String text = Files.readString(Path.of(args[2]), StandardCharsets.UTF_8);
         try {
             CompiledScripts.Entry entry = GroovyPlugin.compileToBytes(file, text);
             new CompiledScripts(cacheDir).write(file, CompiledScripts.key(file, text), entry);
@@ -162,8 +226,7 @@ final class ChildCompiler {
             error.put("fix", e.fix());
             error.put("line", e.line());
             error.put("column", e.column());
-            System.out.println(new ObjectMapper().writeValueAsString(error));
-            System.out.flush();
+            Files.write(Path.of(args[3]), new ObjectMapper().writeValueAsBytes(error));
             System.exit(COMPILE_ERROR);
         }
         System.exit(0);

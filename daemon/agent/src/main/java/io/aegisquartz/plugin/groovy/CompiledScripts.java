@@ -13,6 +13,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -126,9 +127,16 @@ final class CompiledScripts {
                 }
             }
             Path target = entry(file, key);
-            Path tmp = dir.resolve("." + target.getFileName() + ".tmp");
-            Files.write(tmp, buf.toByteArray());
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            // A temp file of its own: the agent's compiler process and a check-config may write the same entry at once.
+            // Readable by others as a plain write would be (umask applies): root's check-config fills the agent's cache too.
+            Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")));
+            try {
+                Files.write(tmp, buf.toByteArray());
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
             // Older versions of this script are dead weight now.
             try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, prefix(file) + "*.classes")) {
                 for (Path o : old) {

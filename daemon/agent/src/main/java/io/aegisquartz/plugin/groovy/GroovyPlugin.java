@@ -83,11 +83,7 @@ public final class GroovyPlugin extends InJvmPlugin {
         String key = cache == null ? null : CompiledScripts.key(file, text);
         CompiledScripts.Entry entry = cache == null ? null : cache.read(file, key);
         if (entry == null && childJvm && cache != null) {
-            entry = ChildCompiler.compile(file, text, cache, key);
-            if (entry == null) {
-                LOG.warn("{}: the compiled classes cannot be kept in {} (not writable?); compiling in the agent's own JVM, "
-                        + "which keeps about 25 MB of the compiler's memory until a restart", file, cacheDir);
-            }
+            entry = ChildCompiler.compile(file, text, cache, key); // null: it logged why; compiled here instead
         }
         if (entry == null) {
             // One compile at a time: they are rare (a start without a cache, a changed file), and the

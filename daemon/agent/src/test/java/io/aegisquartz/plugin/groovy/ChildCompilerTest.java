@@ -46,9 +46,11 @@ class ChildCompilerTest extends PluginRunners {
         Path script = dir.resolve("child.groovy");
         Files.writeString(script, "@groovy.transform.CompileStatic\nint twice(int x) { 2 * x }\nemit('x', [v: twice(21)])\n");
 
+        int before = ChildCompiler.RESULTS.get();
         RunResult r = run(GroovyPlugin.compile(script, inJvm, processes, cache, true), script);
         assertEquals(Status.OK, r.outcome(), () -> r.measurements().toString());
         assertEquals(42.0, r.measurements().get(0).values().get("v"));
+        assertEquals(before + 1, ChildCompiler.RESULTS.get(), "a child JVM compiled it, not the fallback in this JVM");
 
         List<Path> left = files(cache);
         assertEquals(1, left.size(), "only the entry, no temp or output files: " + left);
@@ -61,8 +63,10 @@ class ChildCompilerTest extends PluginRunners {
         Path script = dir.resolve("broken.groovy");
         Files.writeString(script, "emit('x', [v: 1])\nint y = (\n");
 
+        int before = ChildCompiler.RESULTS.get();
         PluginException child = assertThrows(PluginException.class,
                 () -> GroovyPlugin.compile(script, inJvm, processes, dir.resolve("cache"), true));
+        assertEquals(before + 1, ChildCompiler.RESULTS.get(), "the child JVM reported the error, not the fallback in this JVM");
         PluginException here = assertThrows(PluginException.class, () -> GroovyPlugin.compile(script, inJvm, processes, null, false));
 
         assertEquals(here.getMessage(), child.getMessage());
@@ -71,7 +75,7 @@ class ChildCompilerTest extends PluginRunners {
         assertEquals(here.column(), child.column());
         assertTrue(child.line() >= 2, "the error is on the unclosed line or at the end: " + child.line());
         assertTrue(child.getMessage().startsWith(script + ":" + child.line() + ":" + child.column() + ": "), child.getMessage());
-        assertEquals(List.of(), files(dir.resolve("cache")), "nothing cached, no output file left");
+        assertEquals(List.of(), files(dir.resolve("cache")), "nothing cached, no text, error or output file left");
     }
 
     @Test
