@@ -300,6 +300,11 @@ public final class Agent {
                 lines.add("~ job " + c[1].name() + ": " + ReloadPlan.describeChange(c[0], c[1]) + "; next run " + next(sj));
             }
         }
+        if (startup) {
+            // Compile before scheduling: a fire time that passed while the plugins compiled (seconds on
+            // a first start) would count as missed. checkPlugins then finds them loaded.
+            plan.added().forEach(this::checkPlugin);
+        }
         for (JobSpec j : plan.added()) {
             ScheduledJob sj = schedule(j, null);
             if (sj != null) {
@@ -336,12 +341,7 @@ public final class Agent {
                 continue;
             }
             for (ScheduledJob j : e.getValue()) {
-                try {
-                    catalog.check(j.spec());
-                } catch (PluginException ex) {
-                    CONFIG.error("{}: job {}: {}{}", j.spec().where(), j.spec().name(), ex.getMessage(),
-                            ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
-                }
+                checkPlugin(j.spec());
             }
             if (changed && !startup) {
                 RELOAD.info("plugin {} changed; reloaded for job(s) {}", file,
@@ -352,6 +352,15 @@ public final class Agent {
             if (!byPlugin.containsKey(j.pluginPath())) {
                 catalog.forget(j.pluginPath());
             }
+        }
+    }
+
+    /** Loads {@code spec}'s plugin if needed and logs why it cannot be, with the cron line it is for. */
+    private void checkPlugin(JobSpec spec) {
+        try {
+            catalog.check(spec);
+        } catch (PluginException ex) {
+            CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), ex.getMessage(), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
         }
     }
 
