@@ -300,10 +300,12 @@ public final class Agent {
                 lines.add("~ job " + c[1].name() + ": " + ReloadPlan.describeChange(c[0], c[1]) + "; next run " + next(sj));
             }
         }
-        if (startup) {
-            // Compile before scheduling: a fire time that passed while the plugins compiled (seconds on
-            // a first start) would count as missed. checkPlugins then finds them loaded.
-            plan.added().forEach(this::checkPlugin);
+        // Load (compile) the plugins of new and edited jobs before scheduling them: a compile takes
+        // seconds in its JVM, and fires that fell due meanwhile would be missed at start-up, or
+        // skipped as "previous run still going" later. checkPlugins then finds them loaded.
+        plan.added().forEach(this::checkPlugin);
+        for (JobSpec[] c : plan.changed()) {
+            checkPlugin(c[1]);
         }
         for (JobSpec j : plan.added()) {
             ScheduledJob sj = schedule(j, null);

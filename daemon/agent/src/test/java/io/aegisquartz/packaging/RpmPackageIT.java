@@ -252,9 +252,12 @@ class RpmPackageIT {
         Result good = asUnitInside(agent, unit, reload.get(0));
         assertEquals(0, good.code(), good.out());
         assertEquals(0, run(reload.get(1)).code());
-        awaitAgent("a sample of the job added by the reload", log, () -> read(samples).contains("\"job\":\"io_probe\""));
+        // A fire can be skipped while the new script's first run still goes (Groovy sets itself up for a
+        // new script): the first sample of a run is the one that says whether the probe could read.
+        java.util.function.Predicate<String> probeRun = l -> l.contains("\"job\":\"io_probe\"") && !l.contains("\"status\":\"skipped\"");
+        awaitAgent("a sample of the job added by the reload", log, () -> read(samples).lines().anyMatch(probeRun));
         assertTrue(read(log).contains("reloading (SIGHUP)"), read(log));
-        String probed = read(samples).lines().filter(l -> l.contains("\"job\":\"io_probe\"")).findFirst().orElseThrow();
+        String probed = read(samples).lines().filter(probeRun).findFirst().orElseThrow();
         assertTrue(probed.contains("\"status\":\"ok\"") && probed.contains("\"values\":{\"readable\":1}"), probed);
 
         // systemctl stop: SIGTERM to the main process.
