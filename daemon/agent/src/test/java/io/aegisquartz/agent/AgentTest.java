@@ -146,7 +146,9 @@ class AgentTest {
         start(home);
 
         await().atMost(Duration.ofSeconds(20)).until(() -> home.samples("user/slow_compile.groovy", "ok").size() >= 2);
-        assertEquals(List.of(), home.samples("user/slow_compile.groovy", "skipped"),
+        // (A fire may still be skipped as "previous run still going" while the script's first run sets Groovy up.)
+        assertEquals(List.of(), home.samples("user/slow_compile.groovy", s -> s.get("status").asText().equals("skipped")
+                        && s.get("message").asText().startsWith("missed")),
                 "the job is scheduled once its plugin is compiled: no fire passed while it compiled");
     }
 

@@ -594,6 +594,7 @@ class SamplerTest extends PluginRunners {
 
         JobMemory rest = new JobMemory();
         run(rest, "--skip", "tcp,filesystem");
+        awaitCpuTicks(); // cpu shares need the counters to move between the two runs
         RunResult skipped = run(rest, "--skip", "tcp,filesystem");
         Set<String> metrics = skipped.measurements().stream().map(Measurement::metric).collect(Collectors.toSet());
         assertEquals(Set.of("load", "processes", "memory", "cpu", "network"), metrics.stream().filter(m -> !m.equals("disk"))
