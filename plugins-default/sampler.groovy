@@ -133,7 +133,7 @@ void parseArgs(List<String> args) {
             throw new IllegalArgumentException("bad argument '$option'" + (value == null && option.startsWith('--') ? ' (no value)' : '') + "; $USAGE")
         }
         if (option == '--only' || option == '--skip') {
-            List<String> named = value.split(',').collect { it.trim() }.findAll { it }
+            List<String> named = commaList(value)
             List<String> unknown = named.findAll { !(it in PARTS) }
             if (named.isEmpty() || unknown) {
                 throw new IllegalArgumentException("bad argument $option '$value': " + (unknown ? "no part named ${unknown.join(', ')}" : 'no part given') +
@@ -148,7 +148,7 @@ void parseArgs(List<String> args) {
             continue
         }
         if (option == '--fs-types') {
-            extraFsTypes.addAll(value.split(',').collect { it.trim() }.findAll { it })
+            extraFsTypes.addAll(commaList(value))
             continue
         }
         Pattern p
@@ -165,6 +165,12 @@ void parseArgs(List<String> args) {
     if (parts.isEmpty()) {
         throw new IllegalArgumentException("bad arguments: --only and --skip leave no part to report; the parts are ${PARTS.join(', ')}")
     }
+}
+
+/** The non-empty items of a comma-separated argument, trimmed. */
+@CompileStatic
+static List<String> commaList(String value) {
+    return value.split(',').collect { it.trim() }.findAll { it }
 }
 
 @CompileStatic

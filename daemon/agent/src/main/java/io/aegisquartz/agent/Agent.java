@@ -139,8 +139,8 @@ public final class Agent {
         }
         reload("start-up");
         // Start-up (settings, cron files, plugin classes read from disk) leaves MB of garbage in the old
-        // generation, which a quiet agent would otherwise keep resident for hours. The serial collector gives heap back gradually
-        // (nothing after the first full collection, then 10%, 40%, all of the excess over
+        // generation, which a quiet agent would otherwise keep resident for hours. The serial collector
+        // gives heap back gradually (nothing after the first full collection, then 10%, 40%, all of the excess over
         // -XX:MaxHeapFreeRatio), so four collections, about 100 ms of CPU once, bring it down to
         // what the agent really uses.
         for (int i = 0; i < 4; i++) {

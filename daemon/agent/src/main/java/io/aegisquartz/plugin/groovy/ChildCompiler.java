@@ -6,6 +6,7 @@ import io.aegisquartz.plugin.PluginException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.management.ManagementFactory;
@@ -40,7 +41,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class ChildCompiler {
 
-    private static final Logger LOG = LoggerFactory.getLogger(GroovyPlugin.class);
+    private static final Logger LOG = LoggerFactory.getLogger(ChildCompiler.class);
 
     /** Far more than the largest plugin takes (the default ones: about 2.5 s each, cold). */
     static final Duration TIMEOUT = Duration.ofMinutes(2);
@@ -92,7 +93,7 @@ final class ChildCompiler {
             }
             try {
                 ProcessBuilder pb = new ProcessBuilder(command(file, dir, textFile, errorFile)).redirectErrorStream(true)
-                        .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                        .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
                 ENVIRONMENT_OPTIONS.forEach(pb.environment()::remove);
                 Process p = pb.start();
                 if (!waitFor(p)) {
