@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Map;
@@ -24,9 +25,45 @@ public final class SampleJson {
     private SampleJson() {
     }
 
-    /** Formats epoch milliseconds the way samples carry them. */
+    /**
+     * Formats epoch milliseconds the way samples carry them: 2026-11-22T09:33:05.120Z.
+     *
+     * <p>By hand rather than with {@link DateTimeFormatter} alone: this runs for every sample, and
+     * until the JIT compiles it the formatter costs about ten times as much (measured with -Xint: 50
+     * against 4 microseconds), which on a settled agent is mostly the time it runs interpreted.
+     */
     public static String time(long epochMillis) {
-        return TIME.format(Instant.ofEpochMilli(epochMillis));
+        long seconds = Math.floorDiv(epochMillis, 1000L);
+        LocalDate day = LocalDate.ofEpochDay(Math.floorDiv(seconds, 86_400L));
+        int year = day.getYear();
+        if (year < 0 || year > 9999) {
+            return TIME.format(Instant.ofEpochMilli(epochMillis));
+        }
+        int secondOfDay = (int) Math.floorMod(seconds, 86_400L);
+        char[] c = new char[24];
+        digits(c, 0, year, 4);
+        c[4] = '-';
+        digits(c, 5, day.getMonthValue(), 2);
+        c[7] = '-';
+        digits(c, 8, day.getDayOfMonth(), 2);
+        c[10] = 'T';
+        digits(c, 11, secondOfDay / 3600, 2);
+        c[13] = ':';
+        digits(c, 14, secondOfDay / 60 % 60, 2);
+        c[16] = ':';
+        digits(c, 17, secondOfDay % 60, 2);
+        c[19] = '.';
+        digits(c, 20, (int) Math.floorMod(epochMillis, 1000L), 3);
+        c[23] = 'Z';
+        return new String(c);
+    }
+
+    /** Writes {@code value} as {@code width} decimal digits, zero-padded, at {@code at}. */
+    private static void digits(char[] c, int at, int value, int width) {
+        for (int i = at + width - 1; i >= at; i--) {
+            c[i] = (char) ('0' + value % 10);
+            value /= 10;
+        }
     }
 
     /** The sample as a single line of JSON, without the newline. */

@@ -4,11 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.UUID;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,6 +23,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class SampleJsonTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void timesAreUtcWithThreeFractionDigitsOnEveryCalendarEdge() {
+        // Leap days, year and month ends, the epoch, before it, and a far year: always 24 characters.
+        assertEquals("2024-02-29T23:59:59.999Z", SampleJson.time(Instant.parse("2024-02-29T23:59:59.999Z").toEpochMilli()));
+        assertEquals("1970-01-01T00:00:00.000Z", SampleJson.time(0));
+        assertEquals("1969-12-31T23:59:59.999Z", SampleJson.time(-1));
+        assertEquals("2000-03-01T00:00:00.007Z", SampleJson.time(Instant.parse("2000-03-01T00:00:00.007Z").toEpochMilli()));
+        assertEquals("9999-12-31T23:59:59.999Z", SampleJson.time(Instant.parse("9999-12-31T23:59:59.999Z").toEpochMilli()));
+        DateTimeFormatter iso = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+                .withZone(ZoneOffset.UTC);
+        SplittableRandom random = new SplittableRandom(7);
+        for (int i = 0; i < 10_000; i++) {
+            long t = random.nextLong(-2_000_000_000_000L, 4_000_000_000_000L);
+            assertEquals(iso.format(Instant.ofEpochMilli(t)), SampleJson.time(t), "epoch ms " + t);
+        }
+    }
 
     @Test
     void aSampleLineHasEveryDocumentedField() throws Exception {
