@@ -12,6 +12,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 
 import static org.awaitility.Awaitility.await;
@@ -181,8 +182,17 @@ class AgentTest {
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/slow.sh\n[* * * * * ?] user/tick.sh\n");
         start(home);
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("user/tick.sh", "ok").size() >= 4);
-        assertTrue(home.samples("user/tick.sh", "skipped").isEmpty(), "the ticker never missed a fire");
+        await().atMost(Duration.ofSeconds(15)).until(() -> !home.samples("user/slow.sh", "ok").isEmpty());
+        JsonNode slow = home.samples("user/slow.sh", "ok").get(0);
+        long slowEnd = millis(slow);
+        long slowStart = slowEnd - (long) slow.get("duration_ms").asDouble();
+        // Five ticks fall inside the slow run. A host stalled for seconds (a loaded CI machine) may
+        // make one miss its fire time, which is the misfire policy's business, not this test's; a slow
+        // job that held the scheduler or the workers would leave none at all.
+        List<JsonNode> during = home.samples("user/tick.sh", s -> s.get("status").asText().equals("ok")
+                && millis(s) >= slowStart && millis(s) <= slowEnd);
+        assertTrue(during.size() >= 3, "the ticker ran " + during.size() + " time(s) during the 5 s slow run; its other samples: "
+                + home.samples("user/tick.sh", s -> !s.get("status").asText().equals("ok")));
     }
 
     @Test
@@ -310,6 +320,6 @@ class AgentTest {
     }
 
     private static long millis(JsonNode sample) {
-        return java.time.Instant.parse(sample.get("time").asText()).toEpochMilli();
+        return Instant.parse(sample.get("time").asText()).toEpochMilli();
     }
 }
