@@ -59,9 +59,16 @@ public final class EventInbox {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.:-]+");
     private static final Pattern SET_ASIDE = Pattern.compile(".*\\.bad(\\.\\d+)?");
     private static final JsonFactory JSON = new JsonFactory();
-    private static final ObjectMapper READER = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    /**
+     * Built on the first event file, not with the class: an ObjectMapper loads about 280 classes, and
+     * most agents never receive an event.
+     */
+    private static final class Reader {
+        static final ObjectMapper MAPPER = new ObjectMapper()
+                .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    }
 
     /** One event file, parsed. {@code group} is null when the event has none. */
     public record Event(Path file, String name, String content, String group, long timeMillis) {
@@ -280,7 +287,7 @@ public final class EventInbox {
         }
         JsonNode root;
         try {
-            root = READER.readTree(Files.readAllBytes(file));
+            root = Reader.MAPPER.readTree(Files.readAllBytes(file));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalArgumentException("not valid JSON: " + e.getOriginalMessage());
         }

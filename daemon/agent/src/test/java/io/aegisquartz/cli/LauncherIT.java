@@ -170,6 +170,9 @@ class LauncherIT {
         List<String> compiler = read(classes).lines().filter(LauncherIT::compilerClass).toList();
         assertEquals(List.of(), compiler, "the agent's JVM loaded no class of the Groovy compiler");
         assertTrue(read(classes).contains("groovy.lang.Script "), "the class-load log works: " + read(classes).length() + " chars");
+        // Jackson's ObjectMapper is about 280 classes (3-4 MB of the agent's memory). Samples are written
+        // without it; only event files and JSON-lines plugin output need it.
+        assertFalse(read(classes).contains("com.fasterxml.jackson.databind.ObjectMapper "), "the agent built no ObjectMapper");
 
         TestJobs.script(plugins, "tick.sh", "#!/bin/sh\necho 'TICK OK | n=1'\n");
         Files.writeString(conf.resolve("aegis_quartz.conf.user"), "[* * * * * ?] user/tick.sh\n");
@@ -178,6 +181,7 @@ class LauncherIT {
         await().atMost(Duration.ofSeconds(15)).until(() -> read(samples).contains("\"job\":\"user/tick.sh\""));
         assertTrue(read(log).contains("reloading (SIGHUP)"), read(log));
         assertTrue(read(log).contains("+ job user/tick.sh"));
+        assertFalse(read(classes).contains("com.fasterxml.jackson.databind.ObjectMapper "), "Nagios output is read without an ObjectMapper");
 
         List<ProcessHandle> jvm = p.children().toList();
         assertEquals(1, jvm.size(), "the launcher runs one JVM");

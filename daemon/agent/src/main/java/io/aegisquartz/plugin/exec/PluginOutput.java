@@ -18,9 +18,15 @@ import java.util.Map;
  */
 public final class PluginOutput {
 
-    // One object per line: anything after it (a second object, garbage) makes the line invalid rather
-    // than being silently ignored.
-    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /**
+     * Built on the first JSON-lines output, not with the class: an ObjectMapper loads about 280 classes,
+     * which an agent running only Groovy and Nagios plugins never needs.
+     */
+    private static final class Json {
+        // One object per line: anything after it (a second object, garbage) makes the line invalid
+        // rather than being silently ignored.
+        static final ObjectMapper MAPPER = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    }
 
     private PluginOutput() {
     }
@@ -52,7 +58,7 @@ public final class PluginOutput {
             count++;
             JsonNode node;
             try {
-                node = JSON.readTree(t);
+                node = Json.MAPPER.readTree(t);
             } catch (JsonProcessingException e) {
                 out.invalid("output line " + lineNo + " is not JSON: " + e.getOriginalMessage());
                 continue;
