@@ -1,7 +1,5 @@
 package io.aegisquartz.upload;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolBatch;
 import io.aegisquartz.spool.SpoolRecord;
@@ -22,7 +20,6 @@ import org.slf4j.LoggerFactory;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -52,7 +49,6 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Uploader implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger("upload");
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final long SUMMARY_EVERY_MS = 5 * 60_000;
     private static final int MAX_RESPONSE_BYTES = 64 * 1024;
 
@@ -202,7 +198,7 @@ public final class Uploader implements AutoCloseable {
         try {
             Response r = send(BatchBody.live(hostUuid, fake));
             if (r.status >= 200 && r.status < 300) {
-                long dup = r.json == null ? 0 : r.json.path("duplicates").asLong(0);
+                long dup = r.reply.duplicates();
                 accepted.addAndGet(records.size() - dup);
                 duplicates.addAndGet(dup);
                 liveSent.addAndGet(records.size());
@@ -335,18 +331,18 @@ public final class Uploader implements AutoCloseable {
 
     /** For a 400 naming its rejected samples: dead-letters those and returns the others; null if none named. */
     private List<SpoolRecord> rejected(List<SpoolRecord> part, String batchId, Response r) throws InterruptedException {
-        JsonNode list = r.json == null ? null : r.json.get("rejected");
-        if (list == null || !list.isArray() || list.isEmpty()) {
+        List<Reply.Rejection> list = r.reply.rejected();
+        if (list == null || list.isEmpty()) {
             return null;
         }
         Set<Integer> bad = new HashSet<>();
-        for (JsonNode n : list) {
-            int index = n.path("index").asInt(-1);
+        for (Reply.Rejection n : list) {
+            int index = n.index();
             if (index < 0 || index >= part.size()) {
                 return null; // not something we can trust; bisect instead
             }
             if (bad.add(index)) {
-                deadLetter(part.get(index), batchId, 400, "rejected by the receiver: " + n.path("reason").asText(r.error()));
+                deadLetter(part.get(index), batchId, 400, "rejected by the receiver: " + (n.reason() != null ? n.reason() : r.error()));
             }
         }
         List<SpoolRecord> rest = new ArrayList<>(part.size() - bad.size());
@@ -372,9 +368,9 @@ public final class Uploader implements AutoCloseable {
         }
     }
 
-    private record Response(int status, long retryAfterSeconds, JsonNode json) {
+    private record Response(int status, long retryAfterSeconds, Reply reply) {
         String error() {
-            return json != null && json.hasNonNull("error") ? json.get("error").asText() : "(no reason given)";
+            return reply.reason();
         }
     }
 
@@ -397,23 +393,18 @@ public final class Uploader implements AutoCloseable {
         post.setEntity(new ByteArrayEntity(body.gzipped, ContentType.APPLICATION_JSON));
         requests.incrementAndGet();
         return http.execute(post, response -> {
-            JsonNode json = null;
+            Reply reply = Reply.EMPTY;
             if (response.getEntity() != null) {
                 try (InputStream in = response.getEntity().getContent()) {
-                    byte[] bytes = readAtMost(in, MAX_RESPONSE_BYTES);
-                    try {
-                        json = bytes.length == 0 ? null : JSON.readTree(bytes);
-                    } catch (IOException notJson) {
-                        json = JSON.createObjectNode().put("error", abbreviate(new String(bytes, StandardCharsets.UTF_8)));
-                    }
+                    reply = Reply.parse(readAtMost(in, MAX_RESPONSE_BYTES));
                 }
             }
-            return new Response(response.getCode(), retryAfter(response.getFirstHeader("Retry-After")), json);
+            return new Response(response.getCode(), retryAfter(response.getFirstHeader("Retry-After")), reply);
         });
     }
 
     private void succeeded(Response r, int samples) {
-        long dup = r.json == null ? 0 : r.json.path("duplicates").asLong(0);
+        long dup = r.reply.duplicates();
         accepted.addAndGet(samples - dup);
         duplicates.addAndGet(dup);
         consecutiveFailures = 0;
@@ -517,11 +508,6 @@ public final class Uploader implements AutoCloseable {
             out.write(buf, 0, Math.min(n, max - out.size()));
         }
         return out.toByteArray();
-    }
-
-    private static String abbreviate(String s) {
-        String t = s.strip().replace('\n', ' ');
-        return t.length() > 200 ? t.substring(0, 200) + "..." : t;
     }
 
     private static String human(long millis) {
