@@ -193,7 +193,11 @@ def summary = sample('process_top_summary')
         .value('reported', chosen.size())
         .value('unreadable', w.unreadable)
         .value('sockets', w.sockets)
-String measured = "${w.procs.size()} processes in ${groups.size()} command lines; ${chosen.size()} reported (top $top per dimension)"
+// Messages are built from Strings only: Groovy's number-to-text conversion (GStrings, String + number)
+// initialises its FormatHelper, which loads part of the compiler and indexes the JDK's classes, about
+// 4.5 MB of memory for good (docs/BENCHMARKS.md).
+String measured = String.valueOf(w.procs.size()) + ' processes in ' + String.valueOf(groups.size()) + ' command lines; ' +
+        String.valueOf(chosen.size()) + ' reported (top ' + String.valueOf(top) + ' per dimension)'
 if (rates) {
     summary.value('interval_s', interval, 's').value('new', w.fresh).value('exited', w.exited)
     if (forks >= last[1] && last[1] >= 0) {
@@ -207,9 +211,9 @@ if (rates) {
     measured += '; first run: no rates until the next run'
 }
 if (w.unreadable > 0) {
-    measured += "; ${w.unreadable} ${w.unreadable == 1 ? 'process' : 'processes'} not fully readable (the agent needs CAP_SYS_PTRACE)"
+    measured += '; ' + String.valueOf(w.unreadable) + (w.unreadable == 1 ? ' process' : ' processes') + ' not fully readable (the agent needs CAP_SYS_PTRACE)'
 }
-summary.message(netNote != null ? "$measured; $netNote" : measured).emit()
+summary.message(netNote != null ? measured + '; ' + netNote : measured).emit()
 
 /** What the job keeps between runs. */
 @CompileStatic
@@ -446,7 +450,7 @@ class Top {
         if (links && owned.size() < sockets.size()) {
             for (Rec r : w.procs) {
                 if (!r.scanned && !r.kthread && r.fds > 0) {
-                    fds(r, '/proc/' + r.pid + '/fd', sockets, owned)
+                    fds(r, '/proc/' + String.valueOf(r.pid) + '/fd', sockets, owned)
                     if (owned.size() == sockets.size()) {
                         break
                     }
@@ -580,7 +584,7 @@ class Top {
             r.cmdline = '[' + r.name + ']'
         } else {
             r.name = r.comm
-            int n = read('/proc/' + r.pid + '/cmdline', buf, buf.length)
+            int n = read('/proc/' + String.valueOf(r.pid) + '/cmdline', buf, buf.length)
             String raw = n > 0 ? new String(buf, 0, n, StandardCharsets.ISO_8859_1) : ''
             int end = raw.length()
             while (end > 0 && raw.charAt(end - 1) == ('\u0000' as char)) {
@@ -905,7 +909,7 @@ class Users {
 
     /** The effective user of a process, from the Uid line of /proc/PID/status. */
     static String of(int pid, Map<Integer, String> names) {
-        for (String line : ProcFiles.lines('/proc/' + pid + '/status')) {
+        for (String line : ProcFiles.lines('/proc/' + String.valueOf(pid) + '/status')) {
             if (line.startsWith('Uid:')) {
                 String[] f = line.substring(4).trim().split('\\s+')
                 if (f.length > 1 && f[1].isInteger()) {

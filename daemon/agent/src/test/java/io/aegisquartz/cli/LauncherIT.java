@@ -114,6 +114,29 @@ class LauncherIT {
     }
 
     @Test
+    void theDefaultPluginsNeverTurnNumbersIntoTextTheGroovyWay() throws Exception {
+        // Groovy turns values into text (GStrings, String + number) through FormatHelper, whose first use
+        // loads part of the compiler and indexes the JDK's classes: about 4.5 MB held for good. Every
+        // agent runs the default jobs, so they build their text from Strings only.
+        Path cache = dir.resolve("cache");
+        Path out = dir.resolve("out.txt");
+        for (String plugin : List.of("default/sampler.groovy", "default/net_snmp.groovy", "default/process_top.groovy")) {
+            Process compile = launchWithJavaOpts(out, "-Daegis.compiled-dir=" + cache, "run-plugin", plugin);
+            assertTrue(compile.waitFor(120, TimeUnit.SECONDS));
+            assertEquals(0, compile.exitValue(), plugin + ": " + read(out));
+
+            Process run = launchWithJavaOpts(out, "-Xlog:class+load=info -Daegis.compiled-dir=" + cache, "run-plugin", plugin);
+            assertTrue(run.waitFor(120, TimeUnit.SECONDS));
+            String log = read(out);
+            assertEquals(0, run.exitValue(), plugin + ": " + log);
+            assertTrue(log.contains("groovy.lang.Script "), "the class-load log works: " + log.length() + " chars");
+            assertFalse(log.contains("org.codehaus.groovy.runtime.FormatHelper "), plugin + " used Groovy's FormatHelper");
+            // Not the whole compiler check: FormatHelper itself loads some of the compiler's classes.
+            assertFalse(log.contains("org.apache.groovy.parser.antlr4.AstBuilder "), plugin + " was loaded compiled, as the agent loads it");
+        }
+    }
+
+    @Test
     void runPluginOnAHangingPluginPrintsStatusTimeout() throws Exception {
         Path hang = TestJobs.script(dir, "hang.sh", "#!/bin/sh\nsleep 60\n");
         long t0 = System.nanoTime();
