@@ -7,8 +7,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.File;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -37,7 +41,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * where TEXT is a file holding the script's text (UTF-8) and ERROR a file for a compile error. Exit
  * 0: the entry is in CACHE_DIR. Exit {@value #COMPILE_ERROR}: a compile error, described in ERROR by
  * one UTF-8 JSON object with {@code message}, {@code fix}, {@code line} and {@code column}. Any other
- * exit: stdout and stderr say what went wrong.
+ * exit: stdout and stderr say what went wrong; the child prints at most {@value #OUTPUT_MAX} bytes
+ * of its own (what the JVM itself prints, such as an out-of-memory message, comes on top).
  */
 final class ChildCompiler {
 
@@ -48,6 +53,8 @@ final class ChildCompiler {
     /** Not 1 (an uncaught exception) nor 3 (what -XX:+ExitOnOutOfMemoryError exits with). */
     private static final int COMPILE_ERROR = 65;
     private static final int OUTPUT_KEPT = 4096;
+    /** What the child may print in all (its stdout and stderr share one file in the state directory). */
+    static final int OUTPUT_MAX = 64 * 1024;
     private static final String PREFIX = ".compile-";
     private static final Object ONE_AT_A_TIME = new Object();
     /** Child JVMs that delivered a result (classes or a compile error); for tests, which cannot tell them from the in-process fallback otherwise. */
@@ -215,6 +222,12 @@ final class ChildCompiler {
 
     /** The child: compiles the text in {@code args[2]} as the script {@code args[1]} into the cache of directory {@code args[0]}. */
     public static void main(String[] args) throws IOException {
+        // Code that runs at compile time (an AST transformation) can print without end; the file it
+        // goes to is on the agent's state disk.
+        PrintStream capped = new PrintStream(new CappedOutput(new FileOutputStream(FileDescriptor.out), OUTPUT_MAX), true,
+                StandardCharsets.UTF_8);
+        System.setOut(capped);
+        System.setErr(capped);
         Path cacheDir = Path.of(args[0]);
         Path file = Path.of(args[1]);
         String text = Files.readString(Path.of(args[2]), StandardCharsets.UTF_8);
@@ -231,5 +244,40 @@ final class ChildCompiler {
             System.exit(COMPILE_ERROR);
         }
         System.exit(0);
+    }
+
+    /** Passes on the first {@code max} bytes, then one line saying the rest was dropped, then nothing. */
+    static final class CappedOutput extends OutputStream {
+        private final OutputStream out;
+        private long left;
+        private boolean noted;
+
+        CappedOutput(OutputStream out, long max) {
+            this.out = out;
+            this.left = max;
+        }
+
+        @Override
+        public synchronized void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public synchronized void write(byte[] b, int off, int len) throws IOException {
+            int n = (int) Math.min(len, left);
+            if (n > 0) {
+                out.write(b, off, n);
+                left -= n;
+            }
+            if (n < len && !noted) {
+                noted = true;
+                out.write("\n[more output dropped]\n".getBytes(StandardCharsets.US_ASCII));
+            }
+        }
+
+        @Override
+        public synchronized void flush() throws IOException {
+            out.flush();
+        }
     }
 }

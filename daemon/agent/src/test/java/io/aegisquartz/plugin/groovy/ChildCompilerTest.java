@@ -79,6 +79,47 @@ class ChildCompilerTest extends PluginRunners {
     }
 
     @Test
+    void codeThatPrintsWithoutEndAtCompileTimeCannotFillTheStateDisk() throws Exception {
+        Path cache = dir.resolve("cache");
+        Path printed = dir.resolve("printed");
+        Path go = dir.resolve("go");
+        Path script = dir.resolve("chatty.groovy");
+        // An AST transformation's code runs inside the compiler: it prints 10 MB, then waits for the
+        // test to look at what reached the disk.
+        Files.writeString(script, "@groovy.transform.ASTTest(value = {\n"
+                + "  String line = 'x' * 999\n"
+                + "  for (int i = 0; i < 10000; i++) { System.out.println(line); System.err.println(line) }\n"
+                + "  new File('" + printed + "').text = 'done'\n"
+                + "  long until = System.currentTimeMillis() + 60000\n"
+                + "  while (!new File('" + go + "').exists() && System.currentTimeMillis() < until) { Thread.sleep(20) }\n"
+                + "})\n"
+                + "def unused = 1\n"
+                + "emit('x', [v: 3])\n");
+
+        var compiled = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return GroovyPlugin.compile(script, inJvm, processes, cache, true);
+            } catch (PluginException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(90)).until(() -> Files.exists(printed));
+        long onDisk = 0;
+        for (Path f : files(cache)) {
+            if (f.getFileName().toString().endsWith(".out")) {
+                onDisk += Files.size(f);
+            }
+        }
+        Files.writeString(go, "go");
+        assertTrue(onDisk > 0 && onDisk <= ChildCompiler.OUTPUT_MAX + 100,
+                "20 MB printed, " + onDisk + " bytes kept (at most " + ChildCompiler.OUTPUT_MAX + ")");
+
+        RunResult r = run(compiled.get(90, java.util.concurrent.TimeUnit.SECONDS), script);
+        assertEquals(Status.OK, r.outcome(), () -> r.measurements().toString());
+        assertEquals(3.0, r.measurements().get(0).values().get("v"));
+    }
+
+    @Test
     void aCacheThatCannotBeWrittenFallsBackToCompilingHere() throws Exception {
         Path notADir = Files.writeString(dir.resolve("file"), "x");
         Path script = dir.resolve("fallback.groovy");
