@@ -74,7 +74,7 @@ public final class DrainBacklogBench {
         if (!mode.equals("default")) {
             ok &= run("large (" + largeBatch + " samples/batch, " + (long) largeRate + " req/s)", base, samples, fillThreads, timeout,
                     c -> new UploadConfig(c.endpoint(), c.caFile(), false, largeBatch, 4096L * largeBatch, largeRate,
-                            c.backoffBase(), c.backoffMax(), c.timeout(), c.deadLetters(), null, null));
+                            c.backoffBase(), c.backoffMax(), c.timeout(), c.deadLetters(), null, null, c.linger()));
         }
         System.exit(ok ? 0 : 1);
     }

@@ -248,7 +248,7 @@ public final class Agent {
                 settings.integer("upload.batch_samples"), settings.bytes("upload.batch_bytes"), settings.integer("upload.rate"),
                 java.time.Duration.ofSeconds(1), settings.duration("upload.backoff_max"), settings.duration("upload.timeout"),
                 dir.resolve("dead-letter.jsonl"), settings.optionalPath("upload.client_keystore"),
-                settings.optionalPath("upload.client_keystore_password_file"));
+                settings.optionalPath("upload.client_keystore_password_file"), settings.duration("upload.linger"));
         try {
             uploader = Uploader.start(spool, config, credentials, stamper.hostUuid());
         } catch (IOException e) {

@@ -21,40 +21,46 @@ import java.time.Duration;
  * @param deadLetters    where samples the receiver rejects as invalid are kept, with its reason
  * @param clientKeystore PKCS#12 file with a client key and certificate for mutual TLS, or null
  * @param clientKeystorePasswordFile file whose first line is that keystore's password (mode 0600), or null
+ * @param linger         how long samples that arrive at an idle uploader wait for more before they are sent
  */
 public record UploadConfig(URI endpoint, Path caFile, boolean allowHttpLoopback, int maxSamples, long maxBytes,
                            double requestsPerSecond, Duration backoffBase, Duration backoffMax, Duration timeout,
-                           Path deadLetters, Path clientKeystore, Path clientKeystorePasswordFile) {
+                           Path deadLetters, Path clientKeystore, Path clientKeystorePasswordFile, Duration linger) {
 
-    /** The defaults of the cloud API limits, for {@code endpoint} and a dead-letter file. */
+    /** The defaults ({@code [upload]} in aegis_config.ini, the cloud API limits), for {@code endpoint} and a dead-letter file. */
     public static UploadConfig defaults(URI endpoint, Path deadLetters) {
         return new UploadConfig(endpoint, null, false, 100, 500_000, 20, Duration.ofSeconds(1), Duration.ofMinutes(5),
-                Duration.ofSeconds(30), deadLetters, null, null);
+                Duration.ofSeconds(30), deadLetters, null, null, Duration.ofSeconds(15));
+    }
+
+    public UploadConfig withLinger(Duration d) {
+        return new UploadConfig(endpoint, caFile, allowHttpLoopback, maxSamples, maxBytes, requestsPerSecond, backoffBase, backoffMax,
+                timeout, deadLetters, clientKeystore, clientKeystorePasswordFile, d);
     }
 
     public UploadConfig withCaFile(Path p) {
         return new UploadConfig(endpoint, p, allowHttpLoopback, maxSamples, maxBytes, requestsPerSecond, backoffBase, backoffMax,
-                timeout, deadLetters, clientKeystore, clientKeystorePasswordFile);
+                timeout, deadLetters, clientKeystore, clientKeystorePasswordFile, linger);
     }
 
     public UploadConfig withBackoff(Duration base, Duration max) {
         return new UploadConfig(endpoint, caFile, allowHttpLoopback, maxSamples, maxBytes, requestsPerSecond, base, max, timeout,
-                deadLetters, clientKeystore, clientKeystorePasswordFile);
+                deadLetters, clientKeystore, clientKeystorePasswordFile, linger);
     }
 
     public UploadConfig withBatch(int samples, long bytes) {
         return new UploadConfig(endpoint, caFile, allowHttpLoopback, samples, bytes, requestsPerSecond, backoffBase, backoffMax,
-                timeout, deadLetters, clientKeystore, clientKeystorePasswordFile);
+                timeout, deadLetters, clientKeystore, clientKeystorePasswordFile, linger);
     }
 
     public UploadConfig withAllowHttpLoopback(boolean allow) {
         return new UploadConfig(endpoint, caFile, allow, maxSamples, maxBytes, requestsPerSecond, backoffBase, backoffMax, timeout,
-                deadLetters, clientKeystore, clientKeystorePasswordFile);
+                deadLetters, clientKeystore, clientKeystorePasswordFile, linger);
     }
 
     public UploadConfig withClientKeystore(Path keystore, Path passwordFile) {
         return new UploadConfig(endpoint, caFile, allowHttpLoopback, maxSamples, maxBytes, requestsPerSecond, backoffBase, backoffMax,
-                timeout, deadLetters, keystore, passwordFile);
+                timeout, deadLetters, keystore, passwordFile, linger);
     }
 
     /**

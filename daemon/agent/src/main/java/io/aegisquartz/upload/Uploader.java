@@ -44,13 +44,19 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>One request is in flight at a time, so batches are delivered and acknowledged in spool order.
  * The thread sleeps until the spool has something new ({@link #wakeUp()}); an idle uploader does not
- * wake up on its own.
+ * wake up on its own. Samples that find it idle wait {@link UploadConfig#linger()} for more, as
+ * Kafka's producer does with {@code linger.ms}: jobs that fire a few seconds apart share a request,
+ * and each request costs the host a TLS record, a signature, a spool checkpoint with two fsyncs, and
+ * the receiver a request. A full batch does not wait, nor does a backlog, and {@link #close()} sends
+ * what is waiting.
  */
 public final class Uploader implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger("upload");
     private static final long SUMMARY_EVERY_MS = 5 * 60_000;
     private static final int MAX_RESPONSE_BYTES = 64 * 1024;
+    /** How long {@link #close()} lets the thread send what is lingering before it aborts the request. */
+    static final long FLUSH_ON_CLOSE_MS = 3_000;
 
     private final Spool spool;
     private final UploadConfig config;
@@ -65,6 +71,8 @@ public final class Uploader implements AutoCloseable {
     private final Condition wake = lock.newCondition();
     private boolean woken;
     private volatile boolean closed;
+    /** Set by close() before closed: send what is lingering, then stop; no retries. */
+    private volatile boolean closing;
 
     private long nextRequestNanos = System.nanoTime();
     private int consecutiveFailures;
@@ -225,18 +233,30 @@ public final class Uploader implements AutoCloseable {
     }
 
     private void loop() {
+        boolean idle = false;
         try {
             while (!closed) {
+                if (idle && !closing && config.linger().toNanos() > 0) {
+                    linger();
+                }
+                idle = false;
                 SpoolBatch batch;
                 try {
                     batch = spool.read(config.maxSamples(), config.maxBytes());
                 } catch (IOException e) {
                     failed("cannot read the spool: " + e.getMessage(), "spool", -1);
+                    if (closing) {
+                        return;
+                    }
                     pause(backoff());
                     continue;
                 }
                 if (batch.isEmpty()) {
+                    if (closing) {
+                        return;
+                    }
                     awaitWake();
+                    idle = true;
                     continue;
                 }
                 // During a backlog every other request carries the newest samples (see 'live').
@@ -256,7 +276,13 @@ public final class Uploader implements AutoCloseable {
                     // Delivered but not acknowledged: after a restart these are sent again and the
                     // receiver drops them as duplicates.
                     LOG.error("upload: delivered {} sample(s) but cannot record it in the spool: {}", batch.size(), e.getMessage());
+                    if (closing) {
+                        return;
+                    }
                     pause(backoff());
+                }
+                if (closing) {
+                    return; // one batch on the way out; the rest is sent after the restart
                 }
             }
         } catch (InterruptedException e) {
@@ -264,14 +290,42 @@ public final class Uploader implements AutoCloseable {
         }
     }
 
-    /** Delivers every record (or dead-letters it); false if closed before done. */
+    /**
+     * After the spool woke an idle uploader: waits out the linger, or less once the spool holds a
+     * full batch or the uploader is closing. Each append wakes the thread to look; at the default
+     * jobs that is once or twice per linger.
+     */
+    private void linger() throws InterruptedException {
+        long until = System.nanoTime() + config.linger().toNanos();
+        while (!closed && !closing) {
+            var st = spool.stats();
+            long left = until - System.nanoTime();
+            if (left <= 0 || st.pendingRecords() == 0 || st.pendingRecords() >= config.maxSamples()
+                    || st.pendingBytes() >= config.maxBytes()) {
+                return;
+            }
+            lock.lock();
+            try {
+                if (!woken) {
+                    wake.awaitNanos(left);
+                }
+                woken = false;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** Delivers every record (or dead-letters it); false if closed (or closing, after one try) before done. */
     private boolean deliver(List<SpoolRecord> records) throws InterruptedException {
         Deque<List<SpoolRecord>> work = new ArrayDeque<>();
         work.push(records);
+        boolean tried = false;
         while (!work.isEmpty()) {
-            if (closed) {
+            if (closed || closing && tried) {
                 return false;
             }
+            tried = true;
             List<SpoolRecord> part = work.peek();
             BatchBody body = BatchBody.of(hostUuid, part);
             Response r;
@@ -463,7 +517,7 @@ public final class Uploader implements AutoCloseable {
         lock.lock();
         try {
             long left = nanos;
-            while (left > 0 && !closed) {
+            while (left > 0 && !closed && !closing) {
                 left = wake.awaitNanos(left);
             }
         } finally {
@@ -474,7 +528,7 @@ public final class Uploader implements AutoCloseable {
     private void awaitWake() throws InterruptedException {
         lock.lock();
         try {
-            while (!woken && !closed) {
+            while (!woken && !closed && !closing) {
                 wake.await();
             }
             woken = false;
@@ -515,11 +569,24 @@ public final class Uploader implements AutoCloseable {
     }
 
     /**
-     * Stops uploading; a batch in flight is abandoned, stays unacknowledged and is sent again next
-     * time (the receiver drops what it already stored). Returns within seconds, not a request timeout.
+     * Stops uploading. Samples waiting out the linger get one try, for up to {@value #FLUSH_ON_CLOSE_MS}
+     * ms; then a batch in flight is abandoned, stays unacknowledged and is sent again next time (the
+     * receiver drops what it already stored). Returns within seconds, not a request timeout.
      */
     @Override
     public void close() {
+        closing = true;
+        lock.lock();
+        try {
+            wake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            thread.join(FLUSH_ON_CLOSE_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         closed = true;
         lock.lock();
         try {

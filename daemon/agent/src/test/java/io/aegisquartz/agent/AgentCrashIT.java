@@ -48,7 +48,7 @@ class AgentCrashIT {
         try (Receiver receiver = Receiver.start(new Receiver.Config().listen(new InetSocketAddress("127.0.0.1", 0)).out(out)
                 .stateDir(dir.resolve("receiver")).credentials(List.of(Credentials.of("AKID-crash", secret, null))))) {
             AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[upload]\nendpoint = https://127.0.0.1:"
-                    + receiver.address().getPort() + Receiver.PATH + "\nca_file = " + receiver.certificatePem() + "\nbackoff_max = 1s\n");
+                    + receiver.address().getPort() + Receiver.PATH + "\nca_file = " + receiver.certificatePem() + "\nbackoff_max = 1s\nlinger = 1s\n");
             Path creds = home.conf().resolve("credentials");
             Files.writeString(creds, "[credentials]\naccess_key_id = AKID-crash\naccess_key_secret = " + secret + "\n");
             Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString("rw-------"));

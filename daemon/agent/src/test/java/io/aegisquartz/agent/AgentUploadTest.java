@@ -56,7 +56,7 @@ class AgentUploadTest {
 
     private AgentHome home(int port, Path pem, String credentialsMode) throws IOException {
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[upload]\nendpoint = https://127.0.0.1:"
-                + port + Receiver.PATH + "\nca_file = " + pem + "\nbackoff_max = 1s\n");
+                + port + Receiver.PATH + "\nca_file = " + pem + "\nbackoff_max = 1s\nlinger = 1s\n");
         Path creds = home.conf().resolve("credentials");
         Files.writeString(creds, "[credentials]\naccess_key_id = AKID-agent\naccess_key_secret = " + SECRET + "\n");
         Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString(credentialsMode));

@@ -114,7 +114,7 @@ class MutualTlsTest {
 
     private UploadConfig config(URI endpoint) {
         return UploadConfig.defaults(endpoint, dir.resolve("dead.jsonl")).withCaFile(dir.resolve("server.pem"))
-                .withBackoff(Duration.ofMillis(50), Duration.ofMillis(200));
+                .withBackoff(Duration.ofMillis(50), Duration.ofMillis(200)).withLinger(Duration.ZERO);
     }
 
     @Test

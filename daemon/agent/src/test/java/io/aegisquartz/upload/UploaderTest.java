@@ -82,7 +82,7 @@ class UploaderTest {
 
     private UploadConfig config(int port, Path pem) {
         return UploadConfig.defaults(URI.create("https://127.0.0.1:" + port + Receiver.PATH), dir.resolve("dead-letter.jsonl"))
-                .withCaFile(pem).withBackoff(Duration.ofMillis(50), Duration.ofMillis(400));
+                .withCaFile(pem).withBackoff(Duration.ofMillis(50), Duration.ofMillis(400)).withLinger(Duration.ZERO);
     }
 
     private Uploader uploader(UploadConfig c) throws IOException {
@@ -172,6 +172,66 @@ class UploaderTest {
     }
 
     @Test
+    void runsThatComeWithinTheLingerShareOneRequest() throws Exception {
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofSeconds(3)));
+        List<String> ids = append(5, null);
+        u.wakeUp();
+        // Nothing goes out in the first second of the 3 s linger ...
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
+        // ... so the next run's samples join the first run's.
+        ids.addAll(append(7, null));
+        u.wakeUp();
+
+        awaitAll(ids);
+        assertEquals(1, u.stats().requests(), "two runs, one request");
+        await().atMost(Duration.ofSeconds(10)).until(() -> spool.stats().pendingRecords() == 0);
+    }
+
+    @Test
+    void aFullBatchDoesNotWaitForTheLinger() throws Exception {
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withBatch(20, 500_000).withLinger(Duration.ofMinutes(10)));
+        List<String> ids = append(8, null);
+        u.wakeUp();
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
+        ids.addAll(append(12, null));
+        u.wakeUp();
+
+        awaitAll(ids); // within awaitAll's limit, not the 10 minutes
+        assertEquals(1, u.stats().requests());
+    }
+
+    @Test
+    void closingSendsWhatIsLingeringFirst() throws Exception {
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofMinutes(10)));
+        List<String> ids = append(6, null);
+        u.wakeUp();
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
+
+        u.close();
+        assertEquals(new java.util.HashSet<>(ids), received().keySet(), "sent before close() returned");
+        assertEquals(0, spool.stats().pendingRecords(), "and acknowledged in the spool");
+    }
+
+    @Test
+    void closingDoesNotWaitForADownReceiver() throws Exception {
+        Receiver first = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        Path pem = first.certificatePem();
+        first.close();
+        Uploader u = uploader(config(freePort(), pem).withLinger(Duration.ofMinutes(10)).withBackoff(Duration.ofMinutes(1), Duration.ofMinutes(1)));
+        append(6, null);
+        u.wakeUp();
+
+        long t0 = System.nanoTime();
+        u.close();
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertTrue(ms < Uploader.FLUSH_ON_CLOSE_MS + 5_000, "close() took " + ms + " ms");
+        assertEquals(6, spool.stats().pendingRecords(), "still in the spool, for the next start");
+    }
+
+    @Test
     void retryAfterIsHonoured() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         r.failNext(1, 503, 2);
@@ -248,7 +308,7 @@ class UploaderTest {
         // 50 samples a request, 4 requests a second: the backlog of 2,000 takes about 10 s.
         UploadConfig slow = new UploadConfig(URI.create("https://127.0.0.1:" + r.address().getPort() + Receiver.PATH),
                 r.certificatePem(), false, 50, 500_000, 4, Duration.ofMillis(50), Duration.ofMillis(400), Duration.ofSeconds(10),
-                dir.resolve("dead-letter.jsonl"), null, null);
+                dir.resolve("dead-letter.jsonl"), null, null, Duration.ZERO);
         Uploader u = uploader(slow);
         u.wakeUp();
 
