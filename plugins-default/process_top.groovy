@@ -359,7 +359,7 @@ class Top {
         w.procs = new ArrayList<>(entries.length)
         for (String e : entries) {
             char c0 = e.charAt(0)
-            if (c0 < ('1' as char) || c0 > ('9' as char)) {
+            if (c0 < ((char) '1') || c0 > ((char) '9')) {
                 continue
             }
             String dir = '/proc/' + e
@@ -618,7 +618,7 @@ class Top {
             int n = read('/proc/' + String.valueOf(r.pid) + '/cmdline', buf, buf.length)
             String raw = n > 0 ? new String(buf, 0, n, StandardCharsets.ISO_8859_1) : ''
             int end = raw.length()
-            while (end > 0 && raw.charAt(end - 1) == ('\u0000' as char)) {
+            while (end > 0 && raw.charAt(end - 1) == ((char) '\u0000')) {
                 end--
             }
             if (end > 0) {

@@ -1,0 +1,120 @@
+package io.aegisquartz.plugin.groovy;
+
+import groovyjarjarasm.asm.ClassReader;
+import groovyjarjarasm.asm.ClassVisitor;
+import groovyjarjarasm.asm.Handle;
+import groovyjarjarasm.asm.MethodVisitor;
+import groovyjarjarasm.asm.Opcodes;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every host runs the default jobs, every 10 s to every minute, for as long as the agent runs. A
+ * dynamic Groovy call in them costs a call-site set-up and then more per call than a static one until
+ * the JIT compiles it, which at one run a minute takes hours (docs/BENCHMARKS.md). So their plugins
+ * keep all their work in statically compiled code: the script body may only hand over to it.
+ */
+class DefaultJobsStaticCallsTest {
+
+    private static final Path REPO = Path.of(System.getProperty("user.dir")).resolve("../..").normalize();
+    /**
+     * Groovy's bootstrap method of dynamic call sites. Static code uses the same class for array access
+     * ({@code staticArrayAccess}) and this method for casts (named "cast"); neither is a dynamic call.
+     */
+    private static final String INDY = "org/codehaus/groovy/vmplugin/v8/IndyInterface";
+    /** The script body's hand-over: a couple of calls and the read of {@code args}. */
+    private static final int BODY_SITES_MAX = 4;
+
+    @Test
+    void theDefaultJobsPluginsMakeDynamicCallsOnlyInTheirScriptBody() throws Exception {
+        Set<String> plugins = defaultJobPlugins();
+        assertTrue(plugins.size() >= 3, "the default jobs' plugins: " + plugins);
+        for (String plugin : plugins) {
+            Path file = REPO.resolve("plugins-default").resolve(plugin);
+            CompiledScripts.Entry entry = GroovyPlugin.compileToBytes(file, Files.readString(file, StandardCharsets.UTF_8));
+            List<String> elsewhere = new ArrayList<>();
+            int inBody = 0;
+            for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
+                for (String site : dynamicSites(c.getValue())) {
+                    if (c.getKey().equals(entry.mainClass()) && site.startsWith("run ")) {
+                        inBody++;
+                    } else if (!site.startsWith("main ") && !site.startsWith("<clinit> ") && !site.endsWith(" invoke check")) {
+                        // main(String[]) is for the groovy command, the agent never calls it; a static
+                        // initialiser runs once, when the agent loads the plugin. 'check' is the budget
+                        // check the agent compiles into every method (BudgetCheckCustomizer): alone, it
+                        // marks a method Groovy generated for a script field, which static code never calls.
+                        elsewhere.add(c.getKey() + "." + site);
+                    }
+                }
+            }
+            assertEquals(List.of(), elsewhere, plugin + ": dynamic calls outside the script body; make that code @CompileStatic");
+            assertTrue(inBody <= BODY_SITES_MAX, plugin + ": " + inBody + " dynamic calls in the script body (at most " + BODY_SITES_MAX
+                    + "); move the work into @CompileStatic methods, as sampler.groovy does");
+        }
+    }
+
+    /** The plugins of plugins-default/ that conf/aegis_quartz.conf.default schedules. */
+    private static Set<String> defaultJobPlugins() throws Exception {
+        Set<String> out = new LinkedHashSet<>();
+        Matcher m = Pattern.compile("(?m)^\\[[^]]*]\\s.*?default/(\\S+\\.groovy)")
+                .matcher(Files.readString(REPO.resolve("conf/aegis_quartz.conf.default"), StandardCharsets.UTF_8));
+        while (m.find()) {
+            out.add(m.group(1));
+        }
+        assertFalse(out.isEmpty(), "no Groovy plugin found in conf/aegis_quartz.conf.default");
+        return out;
+    }
+
+    /**
+     * "method kind name" of every dynamic Groovy call site in the class ("run invoke parseArgs": a call
+     * of parseArgs in run()), except in methods Groovy generates (property accessors of script
+     * fields), which the plugins' static code does not call.
+     */
+    private static List<String> dynamicSites(byte[] classBytes) {
+        List<String> sites = new ArrayList<>();
+        new ClassReader(classBytes).accept(new ClassVisitor(Opcodes.ASM9) {
+            @Override
+            public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
+                return new MethodVisitor(Opcodes.ASM9) {
+                    private final List<String> found = new ArrayList<>();
+                    private boolean generated;
+
+                    @Override
+                    public groovyjarjarasm.asm.AnnotationVisitor visitAnnotation(String annotation, boolean visible) {
+                        generated |= annotation.equals("Lgroovy/transform/Generated;");
+                        return null;
+                    }
+
+                    @Override
+                    public void visitInvokeDynamicInsn(String name, String desc, Handle bootstrap, Object... args) {
+                        if (bootstrap.getOwner().equals(INDY) && bootstrap.getName().equals("bootstrap") && !name.equals("cast")) {
+                            found.add(method + " " + name + (args.length > 0 ? " " + args[0] : ""));
+                        }
+                    }
+
+                    @Override
+                    public void visitEnd() {
+                        if (!generated) {
+                            sites.addAll(found);
+                        }
+                    }
+                };
+            }
+        }, 0);
+        return sites;
+    }
+}
