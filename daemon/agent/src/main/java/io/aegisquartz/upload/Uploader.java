@@ -318,6 +318,14 @@ public final class Uploader implements AutoCloseable {
 
     /** Delivers every record (or dead-letters it); false if closed (or closing, after one try) before done. */
     private boolean deliver(List<SpoolRecord> records) throws InterruptedException {
+        try {
+            return deliverOrThrow(records);
+        } catch (NotKept e) {
+            return false;
+        }
+    }
+
+    private boolean deliverOrThrow(List<SpoolRecord> records) throws InterruptedException, NotKept {
         Deque<List<SpoolRecord>> work = new ArrayDeque<>();
         work.push(records);
         boolean tried = false;
@@ -384,7 +392,7 @@ public final class Uploader implements AutoCloseable {
     }
 
     /** For a 400 naming its rejected samples: dead-letters those and returns the others; null if none named. */
-    private List<SpoolRecord> rejected(List<SpoolRecord> part, String batchId, Response r) throws InterruptedException {
+    private List<SpoolRecord> rejected(List<SpoolRecord> part, String batchId, Response r) throws InterruptedException, NotKept {
         List<Reply.Rejection> list = r.reply.rejected();
         if (list == null || list.isEmpty()) {
             return null;
@@ -408,17 +416,32 @@ public final class Uploader implements AutoCloseable {
         return rest;
     }
 
-    private void deadLetter(SpoolRecord r, String batchId, int status, String reason) throws InterruptedException {
-        while (!closed) {
+    /**
+     * Keeps a sample the receiver refused, retrying until it is written.
+     *
+     * @throws NotKept if the uploader stops first: the batch must then stay unacknowledged, since the
+     *                 sample is neither delivered nor kept
+     */
+    private void deadLetter(SpoolRecord r, String batchId, int status, String reason) throws InterruptedException, NotKept {
+        while (true) {
             try {
                 deadLetters.add(r, batchId, status, reason);
                 LOG.warn("upload: 1 sample moved to {}: {}", deadLetters.file(), reason);
                 return;
             } catch (IOException e) {
-                // Never acknowledge what is neither delivered nor kept.
                 LOG.error("upload: cannot write the dead-letter file {}: {}; retrying", deadLetters.file(), e.getMessage());
+                if (closed || closing) {
+                    throw new NotKept();
+                }
                 pause(backoff());
             }
+        }
+    }
+
+    /** A refused sample could not be written to the dead-letter file before the uploader stopped. */
+    private static final class NotKept extends Exception {
+        NotKept() {
+            super(null, null, false, false);
         }
     }
 

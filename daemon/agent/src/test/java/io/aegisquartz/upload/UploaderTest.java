@@ -278,6 +278,23 @@ class UploaderTest {
     }
 
     @Test
+    void aRefusedSampleThatCannotBeDeadLetteredStaysInTheSpoolWhenTheUploaderStops() throws Exception {
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        Path notADir = Files.writeString(dir.resolve("not-a-dir"), "x");
+        UploadConfig c = UploadConfig.defaults(URI.create("https://127.0.0.1:" + r.address().getPort() + Receiver.PATH),
+                notADir.resolve("dead-letter.jsonl")).withCaFile(r.certificatePem())
+                .withBackoff(Duration.ofMillis(50), Duration.ofMillis(400)).withLinger(Duration.ZERO);
+        append(1, "bogus");
+        Uploader u = uploader(c);
+        u.wakeUp();
+        await().atMost(Duration.ofSeconds(30)).until(() -> logCount("cannot write the dead-letter file") >= 2);
+
+        u.close();
+        assertEquals(1, spool.stats().pendingRecords(), "neither delivered nor kept, so not acknowledged: sent again after a restart");
+        assertEquals(0, u.stats().deadLettered());
+    }
+
+    @Test
     void refusedCredentialsForAWhileLoseNothingAndAreLoggedOnce() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         r.failNext(4, 403, 0);
