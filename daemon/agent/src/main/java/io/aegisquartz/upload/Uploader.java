@@ -599,28 +599,28 @@ public final class Uploader implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
-        lock.lock();
-        try {
-            wake.signalAll();
-        } finally {
-            lock.unlock();
-        }
-        try {
-            thread.join(FLUSH_ON_CLOSE_MS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        signalThread();
+        joinThread(FLUSH_ON_CLOSE_MS);
         closed = true;
-        lock.lock();
-        try {
-            wake.signalAll();
-        } finally {
-            lock.unlock();
-        }
+        signalThread();
         // Closing the client aborts a request in flight, so a stop does not wait out a slow receiver.
         http.close(org.apache.hc.core5.io.CloseMode.IMMEDIATE);
+        joinThread(TimeUnit.SECONDS.toMillis(5));
+    }
+
+    /** Wakes the thread from any wait, to look at closing and closed. */
+    private void signalThread() {
+        lock.lock();
         try {
-            thread.join(TimeUnit.SECONDS.toMillis(5));
+            wake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void joinThread(long millis) {
+        try {
+            thread.join(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
