@@ -111,14 +111,6 @@ class UploaderTest {
         return ids;
     }
 
-    /** Appends a run of {@code n} samples, tells {@code u}, and checks that it sends nothing for {@code quiet}. */
-    private List<String> appendAndSeeItWait(Uploader u, int n, Duration quiet) throws IOException {
-        List<String> ids = append(n, null);
-        u.wakeUp();
-        await().during(quiet).atMost(quiet.plusSeconds(1)).until(() -> u.stats().requests() == 0);
-        return ids;
-    }
-
     private Map<String, Integer> received() throws IOException {
         Map<String, Integer> count = new HashMap<>();
         Path f = dir.resolve("received.jsonl");
@@ -183,8 +175,10 @@ class UploaderTest {
     void runsThatComeWithinTheLingerShareOneRequest() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofSeconds(3)));
+        List<String> ids = append(5, null);
+        u.wakeUp();
         // Nothing goes out in the first second of the 3 s linger ...
-        List<String> ids = appendAndSeeItWait(u, 5, Duration.ofSeconds(1));
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
         // ... so the next run's samples join the first run's.
         ids.addAll(append(7, null));
         u.wakeUp();
@@ -198,7 +192,9 @@ class UploaderTest {
     void aFullBatchDoesNotWaitForTheLinger() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withBatch(20, 500_000).withLinger(Duration.ofMinutes(10)));
-        List<String> ids = appendAndSeeItWait(u, 8, Duration.ofMillis(500));
+        List<String> ids = append(8, null);
+        u.wakeUp();
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
         ids.addAll(append(12, null));
         u.wakeUp();
 
@@ -210,7 +206,9 @@ class UploaderTest {
     void closingSendsWhatIsLingeringFirst() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofMinutes(10)));
-        List<String> ids = appendAndSeeItWait(u, 6, Duration.ofMillis(500));
+        List<String> ids = append(6, null);
+        u.wakeUp();
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
 
         u.close();
         assertEquals(new java.util.HashSet<>(ids), received().keySet(), "sent before close() returned");
