@@ -44,10 +44,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>One request is in flight at a time, so batches are delivered and acknowledged in spool order.
  * The thread sleeps until the spool has something new ({@link #wakeUp()}); an idle uploader does not
- * wake up on its own. Samples that find it idle wait {@link UploadConfig#linger()} for more, as
- * Kafka's producer does with {@code linger.ms}: jobs that fire a few seconds apart share a request,
+ * wake up on its own. A request waits until its oldest sample is {@link UploadConfig#linger()} old,
+ * as Kafka's producer does with {@code linger.ms}: jobs that fire a few seconds apart share a request,
  * and each request costs the host a TLS record, a signature, a spool checkpoint with two fsyncs, and
- * the receiver a request. A full batch does not wait, nor does a backlog, and {@link #close()} sends
+ * the receiver a request. A full batch does not wait, nor does a backlog (its samples are old), and {@link #close()} sends
  * what is waiting.
  */
 public final class Uploader implements AutoCloseable {
@@ -233,13 +233,11 @@ public final class Uploader implements AutoCloseable {
     }
 
     private void loop() {
-        boolean idle = false;
         try {
             while (!closed) {
-                if (idle && !closing && config.linger().toNanos() > 0) {
+                if (!closing && config.linger().toNanos() > 0) {
                     linger();
                 }
-                idle = false;
                 SpoolBatch batch;
                 try {
                     batch = spool.read(config.maxSamples(), config.maxBytes());
@@ -256,7 +254,6 @@ public final class Uploader implements AutoCloseable {
                         return;
                     }
                     awaitWake();
-                    idle = true;
                     continue;
                 }
                 // During a backlog every other request carries the newest samples (see 'live').
@@ -291,17 +288,25 @@ public final class Uploader implements AutoCloseable {
     }
 
     /**
-     * After the spool woke an idle uploader: waits out the linger, or less once the spool holds a
-     * full batch or the uploader is closing. Each append wakes the thread to look; at the default
-     * jobs that is once or twice per linger.
+     * Waits until the oldest pending sample is {@link UploadConfig#linger()} old, or less once the
+     * spool holds a full batch or the uploader is closing; returns at once when nothing is pending.
+     * The age comes from the spool's append time, as Kafka's producer times {@code linger.ms} from a
+     * batch's first record, so a backlog (left from an outage or the last run) goes out without
+     * waiting however the thread happened to be scheduled. A wall clock stepped back never makes it
+     * wait longer than one linger from now. Each append wakes the thread to look; at the default jobs
+     * that is once or twice per linger.
      */
     private void linger() throws InterruptedException {
-        long until = System.nanoTime() + config.linger().toNanos();
+        long lingerMillis = config.linger().toMillis();
+        long latest = System.nanoTime() + config.linger().toNanos();
         while (!closed && !closing) {
             var st = spool.stats();
-            long left = until - System.nanoTime();
-            if (left <= 0 || st.pendingRecords() == 0 || st.pendingRecords() >= config.maxSamples()
-                    || st.pendingBytes() >= config.maxBytes()) {
+            if (st.pendingRecords() == 0 || st.pendingRecords() >= config.maxSamples() || st.pendingBytes() >= config.maxBytes()) {
+                return;
+            }
+            long dueMillis = st.oldestPendingTimeMillis() + lingerMillis - System.currentTimeMillis();
+            long left = Math.min(TimeUnit.MILLISECONDS.toNanos(dueMillis), latest - System.nanoTime());
+            if (left <= 0) {
                 return;
             }
             lock.lock();

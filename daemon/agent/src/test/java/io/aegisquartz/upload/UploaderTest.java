@@ -232,6 +232,35 @@ class UploaderTest {
     }
 
     @Test
+    void samplesSpooledBeforeTheUploaderStartsWaitTheirLingerToo() throws Exception {
+        // The linger counts from the sample's append, not from when the uploader thread first looked.
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        List<String> ids = append(5, null);
+        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofSeconds(3)));
+        u.wakeUp();
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
+
+        awaitAll(ids);
+        assertEquals(1, u.stats().requests());
+    }
+
+    @Test
+    void samplesOlderThanTheLingerGoOutAtOnce() throws Exception {
+        // A backlog (an outage, a restart) has waited long enough: a 10-minute linger does not hold it.
+        spool.close();
+        open.remove(spool);
+        spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults()
+                .withClock(() -> System.currentTimeMillis() - 700_000));
+        open.add(spool);
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofMinutes(10)));
+        List<String> ids = append(5, null);
+        u.wakeUp();
+
+        awaitAll(ids); // within awaitAll's limit, not the 10 minutes
+    }
+
+    @Test
     void retryAfterIsHonoured() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         r.failNext(1, 503, 2);
