@@ -10,7 +10,6 @@ import java.io.File;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -52,7 +51,7 @@ final class ChildCompiler {
     static final Duration TIMEOUT = Duration.ofMinutes(2);
     /** Not 1 (an uncaught exception) nor 3 (what -XX:+ExitOnOutOfMemoryError exits with). */
     private static final int COMPILE_ERROR = 65;
-    private static final int OUTPUT_KEPT = 4096;
+    private static final int OUTPUT_KEPT = 2048;
     /** What the child may print in all (its stdout and stderr share one file in the state directory). */
     static final int OUTPUT_MAX = 64 * 1024;
     private static final String PREFIX = ".compile-";
@@ -124,7 +123,7 @@ final class ChildCompiler {
                     return null;
                 }
                 LOG.warn("{}: the compiler process failed (exit {}): {}; compiling in the agent's own JVM", file, p.exitValue(),
-                        head(out).strip().replace('\n', ' '));
+                        excerpt(out).strip().replace('\n', ' '));
                 return null;
             } catch (IOException e) {
                 LOG.warn("{}: cannot start the compiler process ({}); compiling in the agent's own JVM", file, e.getMessage());
@@ -200,9 +199,26 @@ final class ChildCompiler {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
-    private static String head(Path out) throws IOException {
-        try (InputStream in = Files.newInputStream(out)) {
-            return new String(in.readNBytes(OUTPUT_KEPT), StandardCharsets.UTF_8);
+    /**
+     * The child's output for the log: all of it up to {@value #OUTPUT_KEPT} bytes, else its first and
+     * last halves of that. Both ends matter: what the script printed comes first, and the JVM's own
+     * last words (an uncaught exception, out of memory) come at the end.
+     */
+    static String excerpt(Path out) throws IOException {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(out.toFile(), "r")) {
+            long size = f.length();
+            if (size <= OUTPUT_KEPT) {
+                byte[] all = new byte[(int) size];
+                f.readFully(all);
+                return new String(all, StandardCharsets.UTF_8);
+            }
+            byte[] head = new byte[OUTPUT_KEPT / 2];
+            byte[] tail = new byte[OUTPUT_KEPT / 2];
+            f.readFully(head);
+            f.seek(size - tail.length);
+            f.readFully(tail);
+            return new String(head, StandardCharsets.UTF_8) + " [... " + (size - OUTPUT_KEPT) + " bytes not shown ...] "
+                    + new String(tail, StandardCharsets.UTF_8);
         }
     }
 

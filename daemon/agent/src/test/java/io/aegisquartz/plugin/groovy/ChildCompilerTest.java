@@ -1,5 +1,8 @@
 package io.aegisquartz.plugin.groovy;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
@@ -7,6 +10,7 @@ import io.aegisquartz.sample.Status;
 import io.aegisquartz.testing.PluginRunners;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -117,6 +121,39 @@ class ChildCompilerTest extends PluginRunners {
         RunResult r = run(compiled.get(90, java.util.concurrent.TimeUnit.SECONDS), script);
         assertEquals(Status.OK, r.outcome(), () -> r.measurements().toString());
         assertEquals(3.0, r.measurements().get(0).values().get("v"));
+    }
+
+    @Test
+    void aCompilerThatDiesAfterMuchOutputIsLoggedWithItsLastWords() throws Exception {
+        Path script = dir.resolve("dies.groovy");
+        // Compile-time code that prints 20 KB, then its last words, then ends the compiler's JVM. Only
+        // in the child: the fallback compile in this JVM runs the same code.
+        Files.writeString(script, "@groovy.transform.ASTTest(value = {\n"
+                + "  if (System.getProperty('sun.java.command', '').contains('ChildCompiler')) {\n"
+                + "    String line = 'x' * 999\n"
+                + "    for (int i = 0; i < 20; i++) { System.out.println(line) }\n"
+                + "    System.out.println('the last words')\n"
+                + "    System.out.flush()\n"
+                + "    Runtime.getRuntime().halt(7)\n"
+                + "  }\n"
+                + "})\n"
+                + "def unused = 1\n"
+                + "emit('x', [v: 4])\n");
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        Logger log = (Logger) LoggerFactory.getLogger(ChildCompiler.class);
+        log.addAppender(logged);
+        try {
+            RunResult r = run(GroovyPlugin.compile(script, inJvm, processes, dir.resolve("cache"), true), script);
+            assertEquals(4.0, r.measurements().get(0).values().get("v"), "compiled here instead");
+        } finally {
+            log.detachAppender(logged);
+        }
+        String line = logged.list.stream().map(ILoggingEvent::getFormattedMessage).filter(m -> m.contains("exit 7"))
+                .findFirst().orElseThrow(() -> new AssertionError("no line about the failed compiler: " + logged.list));
+        assertTrue(line.contains("the last words"), line);
+        assertTrue(line.contains("bytes not shown"), line);
+        assertTrue(line.length() < 3000, "a log line, not the whole output: " + line.length() + " characters");
     }
 
     @Test
