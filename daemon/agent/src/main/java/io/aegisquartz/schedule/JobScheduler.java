@@ -2,12 +2,12 @@ package io.aegisquartz.schedule;
 
 import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSpec;
+import org.quartz.CronScheduleBuilder;
 import org.quartz.CronTrigger;
 import org.quartz.Job;
 import org.quartz.JobBuilder;
 import org.quartz.JobDetail;
 import org.quartz.JobKey;
-import org.quartz.ScheduleBuilder;
 import org.quartz.Scheduler;
 import org.quartz.SchedulerException;
 import org.quartz.Trigger;
@@ -88,15 +88,13 @@ public final class JobScheduler implements AutoCloseable {
         byId.put(id, job);
         String group = spec.source().name().toLowerCase();
         JobDetail detail = JobBuilder.newJob(Job.class).withIdentity(id, group).build();
+        CronScheduleBuilder schedule = CronScheduleBuilder.cronSchedule(spec.cron());
+        schedule = spec.options().misfire() == JobOptions.Misfire.RUN_ONCE
+                ? schedule.withMisfireHandlingInstructionFireAndProceed()
+                : schedule.withMisfireHandlingInstructionDoNothing();
+        Trigger trigger = TriggerBuilder.newTrigger().withIdentity(id, group).withSchedule(schedule).forJob(detail).build();
         try {
-            ScheduleBuilder<CronTrigger> schedule = ParsedOnceCronTrigger.schedule(spec.cron(),
-                    spec.options().misfire() == JobOptions.Misfire.RUN_ONCE
-                            ? CronTrigger.MISFIRE_INSTRUCTION_FIRE_ONCE_NOW : CronTrigger.MISFIRE_INSTRUCTION_DO_NOTHING);
-            Trigger trigger = TriggerBuilder.newTrigger().withIdentity(id, group).withSchedule(schedule).forJob(detail).build();
             quartz.scheduleJob(detail, trigger);
-        } catch (java.text.ParseException e) {
-            byId.remove(id);
-            throw new SchedulerException("cron expression '" + spec.cron() + "': " + e.getMessage());
         } catch (SchedulerException | RuntimeException e) {
             byId.remove(id);
             throw e;
