@@ -111,7 +111,7 @@ public final class Settings {
                     "Longest wait between retries while the receiver is unreachable or failing; retries go on forever."),
             d("upload", "timeout", "30s", 1_000, 600_000, "Connect and response timeout of one request."),
             d("upload", "linger", "15s", 0, 600_000,
-                    "How long new samples wait before they are sent, so that jobs firing close together share one request. A full batch goes at once; on stop, waiting samples are sent first. 0: send every run's samples at once.")
+                    "How long the oldest pending sample waits before a request goes out, so that jobs firing close together share one request. A full batch goes at once; on stop, waiting samples are sent first. 0: send every run's samples at once.")
     );
 
     private static final Map<String, Setting> BY_ID = new LinkedHashMap<>();
