@@ -88,6 +88,29 @@ class AgentSettingsTest {
     }
 
     @Test
+    void everySettingShownInTheShippedFileCanBeUncommentedWhereItStandsAndIsItsDefault() throws IOException {
+        // A user edits by removing the '; ': each line must sit in the right section with the default value.
+        Path shipped = Path.of(System.getProperty("user.dir")).resolve("../../conf/aegis_config.ini").normalize();
+        StringBuilder uncommented = new StringBuilder();
+        List<String> shown = new java.util.ArrayList<>();
+        String section = "";
+        for (String line : Files.readAllLines(shipped, StandardCharsets.UTF_8)) {
+            if (line.matches("\\[[a-z_]+\\]")) {
+                section = line.substring(1, line.length() - 1);
+            } else if (line.matches("; [a-z_]+ =( .*)?")) {
+                line = line.substring(2);
+                shown.add(section + "." + line.substring(0, line.indexOf(' ')));
+            }
+            uncommented.append(line).append('\n');
+        }
+        AgentSettings s = load(uncommented.toString());
+        assertEquals(List.of(), formatted(s));
+        assertEquals(List.of(), s.nonDefaults());
+        assertEquals(Settings.ALL.stream().map(Setting::id).sorted().toList(), shown.stream().sorted().toList(),
+                "every setting shown once");
+    }
+
+    @Test
     void missingFileIsAProblem() {
         AgentSettings s = AgentSettings.load(home, conf);
         assertEquals(List.of(f() + ": file not found\n"
