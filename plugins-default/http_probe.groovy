@@ -261,13 +261,13 @@ static List<String> words(String line, String where) {
             i++
             continue
         }
-        if (c == ('#' as char)) {
+        if (c == ((char) '#')) {
             break
         }
         StringBuilder sb = new StringBuilder()
         while (i < line.length() && !Character.isWhitespace(line.charAt(i))) {
             char q = line.charAt(i)
-            if (q == ('\'' as char) || q == ('"' as char)) {
+            if (q == ((char) '\'') || q == ((char) '"')) {
                 int open = i++
                 boolean closed = false
                 while (i < line.length()) {
@@ -277,8 +277,8 @@ static List<String> words(String line, String where) {
                         i++
                         break
                     }
-                    if (q == ('"' as char) && d == ('\\' as char) && i + 1 < line.length()
-                            && (line.charAt(i + 1) == ('"' as char) || line.charAt(i + 1) == ('\\' as char))) {
+                    if (q == ((char) '"') && d == ((char) '\\') && i + 1 < line.length()
+                            && (line.charAt(i + 1) == ((char) '"') || line.charAt(i + 1) == ((char) '\\'))) {
                         sb.append(line.charAt(i + 1))
                         i += 2
                         continue
@@ -450,7 +450,7 @@ final class ResponseReader {
             int b = buf[pos++] & 0xff
             if (b == 10) {
                 int n = sb.length()
-                return n > 0 && sb.charAt(n - 1) == ('\r' as char) ? sb.substring(0, n - 1) : sb.toString()
+                return n > 0 && sb.charAt(n - 1) == ((char) '\r') ? sb.substring(0, n - 1) : sb.toString()
             }
             if (sb.length() >= max) {
                 throw new Failure("bad response: a line longer than $max bytes $doing")
