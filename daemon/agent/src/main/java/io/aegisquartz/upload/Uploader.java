@@ -45,10 +45,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>One request is in flight at a time, so batches are delivered and acknowledged in spool order.
  * The thread sleeps until the spool has something new ({@link #wakeUp()}); an idle uploader does not
  * wake up on its own. A request waits until its oldest sample is {@link UploadConfig#linger()} old,
- * as Kafka's producer does with {@code linger.ms}: jobs that fire a few seconds apart share a request,
- * and each request costs the host a TLS record, a signature, a spool checkpoint with two fsyncs, and
- * the receiver a request. A full batch does not wait, nor does a backlog (its samples are old), and {@link #close()} sends
- * what is waiting.
+ * as Kafka's producer does with {@code linger.ms}: jobs that fire a few seconds apart share a
+ * request, and each request costs the host a TLS record, a signature, a spool checkpoint with two
+ * fsyncs, and the receiver a request. A full batch does not wait, nor does a backlog (its samples
+ * are old), and {@link #close()} sends what is waiting.
  */
 public final class Uploader implements AutoCloseable {
 
