@@ -26,6 +26,8 @@ class AgentSettingsTest {
     Path home;
 
     private Path conf;
+    private static final Path SHIPPED_INI = Path.of(System.getProperty("user.dir")).resolve("../../conf/aegis_config.ini").normalize();
+
     private Path ini;
 
     @BeforeEach
@@ -80,8 +82,7 @@ class AgentSettingsTest {
 
     @Test
     void shippedConfigFileHasNoProblemsAndOnlyDefaults() throws IOException {
-        Path shipped = Path.of(System.getProperty("user.dir")).resolve("../../conf/aegis_config.ini").normalize();
-        Files.copy(shipped, ini);
+        Files.copy(SHIPPED_INI, ini);
         AgentSettings s = AgentSettings.load(home, conf);
         assertEquals(List.of(), formatted(s));
         assertEquals(List.of(), s.nonDefaults());
@@ -90,11 +91,10 @@ class AgentSettingsTest {
     @Test
     void everySettingShownInTheShippedFileCanBeUncommentedWhereItStandsAndIsItsDefault() throws IOException {
         // A user edits by removing the '; ': each line must sit in the right section with the default value.
-        Path shipped = Path.of(System.getProperty("user.dir")).resolve("../../conf/aegis_config.ini").normalize();
         StringBuilder uncommented = new StringBuilder();
         List<String> shown = new java.util.ArrayList<>();
         String section = "";
-        for (String line : Files.readAllLines(shipped, StandardCharsets.UTF_8)) {
+        for (String line : Files.readAllLines(SHIPPED_INI, StandardCharsets.UTF_8)) {
             if (line.matches("\\[[a-z_]+\\]")) {
                 section = line.substring(1, line.length() - 1);
             } else if (line.matches("; [a-z_]+ =( .*)?")) {

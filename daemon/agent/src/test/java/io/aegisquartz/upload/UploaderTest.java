@@ -91,6 +91,14 @@ class UploaderTest {
         return u;
     }
 
+    /** Swaps the test's spool for a new one whose append times come from {@code clock}. */
+    private void reopenSpoolWithClock(java.util.function.LongSupplier clock) throws IOException {
+        spool.close();
+        open.remove(spool);
+        spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults().withClock(clock));
+        open.add(spool);
+    }
+
     /** Appends {@code n} samples the way the agent will: one spool append per run. */
     private List<String> append(int n, String statusOverride) throws IOException {
         List<Measurement> ms = new ArrayList<>();
@@ -247,11 +255,7 @@ class UploaderTest {
     @Test
     void samplesOlderThanTheLingerGoOutAtOnce() throws Exception {
         // A backlog (an outage, a restart) has waited long enough: a 10-minute linger does not hold it.
-        spool.close();
-        open.remove(spool);
-        spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults()
-                .withClock(() -> System.currentTimeMillis() - 700_000));
-        open.add(spool);
+        reopenSpoolWithClock(() -> System.currentTimeMillis() - 700_000);
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofMinutes(10)));
         List<String> ids = append(5, null);
@@ -340,11 +344,8 @@ class UploaderTest {
     @Test
     void liveSamplesAreNotStuckBehindALongBacklog() throws Exception {
         // A spool whose backlog was appended ten minutes ago (the spool's clock is the append time).
-        spool.close();
-        open.remove(spool);
         java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis() - 600_000);
-        spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults().withClock(clock::get));
-        open.add(spool);
+        reopenSpoolWithClock(clock::get);
         List<String> backlog = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             backlog.addAll(append(100, null));

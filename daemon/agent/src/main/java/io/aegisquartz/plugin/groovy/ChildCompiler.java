@@ -204,7 +204,7 @@ final class ChildCompiler {
      * last halves of that. Both ends matter: what the script printed comes first, and the JVM's own
      * last words (an uncaught exception, out of memory) come at the end.
      */
-    static String excerpt(Path out) throws IOException {
+    private static String excerpt(Path out) throws IOException {
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(out.toFile(), "r")) {
             long size = f.length();
             if (size <= OUTPUT_KEPT) {
