@@ -94,6 +94,29 @@ class LauncherIT {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), Files.readString(out));
         assertTrue(Files.size(archive) > 1_000_000, "an archive of the Groovy, logging and agent classes");
+        try (var left = Files.list(dir)) {
+            assertEquals(List.of(), left.filter(f -> f.getFileName().toString().startsWith(".cds-scratch")).toList(),
+                    "the training run's scratch home is gone");
+        }
+
+        // The archive is trained on the agent itself, so an agent's start maps the scheduler and the
+        // agent's own classes from it instead of reading and verifying them from the jars.
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        Path agentLog = home.home().resolve("log/aegis_quartz.log");
+        ProcessBuilder agent = new ProcessBuilder(LAUNCHER.toString(), "--home", home.home().toString(), "run").redirectErrorStream(true)
+                .redirectOutput(out.toFile());
+        agent.environment().remove("AEGIS_CONF");
+        agent.environment().put("AEGIS_CDS_ARCHIVE", archive.toString());
+        agent.environment().put("AEGIS_JAVA_OPTS", "-Xlog:class+load=info:file=" + dir.resolve("agent-classes.txt"));
+        Process a = agent.start();
+        started.add(a);
+        await().atMost(Duration.ofSeconds(60)).until(() -> read(agentLog).contains(" started with "));
+        String agentClasses = read(dir.resolve("agent-classes.txt"));
+        for (String cls : List.of("org.quartz.core.QuartzSchedulerThread", "io.aegisquartz.agent.Agent", "ch.qos.logback.core.rolling.RollingFileAppender")) {
+            assertTrue(agentClasses.contains(cls + " source: shared objects file (top)"), cls + " from the archive");
+        }
+        signal(a, "TERM");
+        assertTrue(a.waitFor(20, TimeUnit.SECONDS), "stopped on SIGTERM");
 
         // The JVM says where each class came from: Groovy's classes now come from the archive.
         ProcessBuilder use = new ProcessBuilder(LAUNCHER.toString(), "run-plugin", "default/sampler.groovy").redirectErrorStream(true)
