@@ -14,6 +14,7 @@ import io.aegisquartz.plugin.FileStamp;
 import io.aegisquartz.plugin.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunnerThreads;
+import io.aegisquartz.plugin.groovy.GroovyRuntime;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.schedule.JobExecutor;
 import io.aegisquartz.schedule.JobScheduler;
@@ -57,6 +58,9 @@ public final class Agent {
     /** Exit code that asks the launcher (or systemd) to start the agent again. */
     public static final int EXIT_RESTART = 75;
 
+    /** When the garbage of the start is collected: after the first runs of the jobs that fire often. */
+    private static final int STARTUP_GC_DELAY_SECONDS = 30;
+
     private static final Logger LOG = LoggerFactory.getLogger("agent");
     private static final Logger RELOAD = LoggerFactory.getLogger("reload");
     private static final Logger CONFIG = LoggerFactory.getLogger("config");
@@ -95,6 +99,14 @@ public final class Agent {
 
     /** Starts everything and schedules the jobs. A bad cron line does not stop the start; bad settings do. */
     public void start() throws StartException {
+        start(GroovyRuntime.Warmup.NONE);
+    }
+
+    /**
+     * Starts everything and schedules the jobs, as {@link #start()}, after {@code groovy} (a set-up
+     * of Groovy's runtime started before this, on a thread of its own) has ended.
+     */
+    public void start(GroovyRuntime.Warmup groovy) throws StartException {
         if (!settings.problems().isEmpty()) {
             throw new StartException(settings.file() + " has " + settings.problems().size() + " problem(s):\n"
                     + settings.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
@@ -137,20 +149,24 @@ public final class Agent {
         } catch (SchedulerException e) {
             throw new StartException("cannot create the scheduler: " + e.getMessage());
         }
+        groovy.await();
         reload("start-up");
-        // Start-up (settings, cron files, plugin classes read from disk) leaves MB of garbage in the old
-        // generation, which a quiet agent would otherwise keep resident for hours. The serial collector
-        // gives heap back gradually (nothing after the first full collection, then 10%, 40%, all of the excess over
-        // -XX:MaxHeapFreeRatio), so four collections, about 100 ms of CPU once, bring it down to
-        // what the agent really uses.
-        for (int i = 0; i < 4; i++) {
-            System.gc();
-        }
         try {
             scheduler.start();
         } catch (SchedulerException e) {
             throw new StartException("cannot start the scheduler: " + e.getMessage());
         }
+        // Start-up (settings, cron files, plugin classes read from disk, the first runs) leaves MB of
+        // garbage in the old generation, which a quiet agent would otherwise keep resident for hours.
+        // The serial collector gives heap back gradually (nothing after the first full collection,
+        // then 10%, 40%, all of the excess over -XX:MaxHeapFreeRatio), so four collections, about
+        // 100 ms of CPU once, bring it down to what the agent really uses. Not before the first fire:
+        // they would delay the first sample.
+        threads.timer().schedule(() -> {
+            for (int i = 0; i < 4; i++) {
+                System.gc();
+            }
+        }, STARTUP_GC_DELAY_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
         startGovernor();
         inbox = new EventInbox(settings.path("spool.dir"));
         try {

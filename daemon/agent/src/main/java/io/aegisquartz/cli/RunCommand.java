@@ -2,7 +2,9 @@ package io.aegisquartz.cli;
 
 import io.aegisquartz.agent.Agent;
 import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.JobSource;
 import io.aegisquartz.log.LogSetup;
+import io.aegisquartz.plugin.groovy.GroovyRuntime;
 import org.slf4j.LoggerFactory;
 
 import java.util.List;
@@ -76,6 +78,9 @@ final class RunCommand implements Command {
             settings.problems().forEach(p -> cli.err().println(p.format()));
             return Cli.PROBLEMS;
         }
+        // Groovy's runtime sets itself up while the log and the scheduler do (Agent.start waits for it).
+        GroovyRuntime.Warmup groovy = GroovyRuntime.warmUp(List.of(settings.confDir().resolve(JobSource.DEFAULT.fileName()),
+                settings.confDir().resolve(JobSource.USER.fileName())));
         String console = settings.string("log.console");
         boolean toConsole = console.equals("always") || (console.equals("auto") && stderrIsTerminal());
         java.nio.file.Path logFile = settings.path("log.file");
@@ -99,7 +104,7 @@ final class RunCommand implements Command {
             return Cli.OK;
         }
         try {
-            agent.start();
+            agent.start(groovy);
         } catch (Agent.StartException e) {
             LoggerFactory.getLogger("agent").error("cannot start: {}", e.getMessage());
             cli.err().println("aegis-quartz: cannot start: " + e.getMessage());

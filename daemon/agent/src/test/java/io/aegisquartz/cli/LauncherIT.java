@@ -102,6 +102,7 @@ class LauncherIT {
         // The archive is trained on the agent itself, so an agent's start maps the scheduler and the
         // agent's own classes from it instead of reading and verifying them from the jars.
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=true /bin/true\n");
         Path agentLog = home.home().resolve("log/aegis_quartz.log");
         ProcessBuilder agent = new ProcessBuilder(LAUNCHER.toString(), "--home", home.home().toString(), "run").redirectErrorStream(true)
                 .redirectOutput(out.toFile());
@@ -115,6 +116,8 @@ class LauncherIT {
         for (String cls : List.of("org.quartz.core.QuartzSchedulerThread", "io.aegisquartz.agent.Agent", "ch.qos.logback.core.rolling.RollingFileAppender")) {
             assertTrue(agentClasses.contains(cls + " source: shared objects file (top)"), cls + " from the archive");
         }
+        // Groovy's runtime is set up at start (on a thread of its own) only when a cron file names a Groovy plugin.
+        assertFalse(agentClasses.contains("groovy.lang.GroovySystem "), "an agent without Groovy jobs set up Groovy's runtime (a few MB)");
         signal(a, "TERM");
         assertTrue(a.waitFor(20, TimeUnit.SECONDS), "stopped on SIGTERM");
 

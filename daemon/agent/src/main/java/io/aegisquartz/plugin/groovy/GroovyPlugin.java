@@ -42,18 +42,9 @@ import java.util.Map;
 public final class GroovyPlugin extends InJvmPlugin {
 
     private static final Logger LOG = LoggerFactory.getLogger(GroovyPlugin.class);
-    private static final String INDY_THRESHOLD = "groovy.indy.optimize.threshold";
 
     static {
-        // Groovy 4 sends every dynamic call, and every cast even in @CompileStatic code, through its
-        // call-site cache (a lookup and a few allocations per call) until that site has been hit
-        // 10,000 times; only then does it link the site to the method. A plugin that runs a few times
-        // a minute never gets there. Linked on the first repeat, the default sampler's run costs 10-20 %
-        // less CPU (docs/BENCHMARKS.md). A site that sees another receiver type relinks, as
-        // before. Set before any script runs: Groovy reads it once. An operator's -D value wins.
-        if (System.getProperty(INDY_THRESHOLD) == null) {
-            System.setProperty(INDY_THRESHOLD, "0");
-        }
+        GroovyRuntime.configure(); // before any script runs
     }
 
     private final Class<? extends Script> scriptClass;
