@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import java.util.concurrent.TimeUnit;
 
@@ -44,6 +45,11 @@ class LauncherIT {
     }
 
     private Process launchWithJavaOpts(Path out, String javaOpts, String... args) throws IOException {
+        return launchWithEnv(out, javaOpts == null ? Map.of() : Map.of("AEGIS_JAVA_OPTS", javaOpts), args);
+    }
+
+    /** Starts the launcher with {@code env} added to this JVM's environment, less AEGIS_HOME and AEGIS_CONF. */
+    private Process launchWithEnv(Path out, Map<String, String> env, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(LAUNCHER.toString());
         cmd.addAll(List.of(args));
@@ -51,9 +57,7 @@ class LauncherIT {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         pb.environment().remove("AEGIS_HOME");
         pb.environment().remove("AEGIS_CONF");
-        if (javaOpts != null) {
-            pb.environment().put("AEGIS_JAVA_OPTS", javaOpts);
-        }
+        pb.environment().putAll(env);
         Process p = pb.start();
         started.add(p);
         return p;
@@ -87,10 +91,7 @@ class LauncherIT {
     void theClassDataArchiveIsMadeOnceAndThenUsed() throws Exception {
         Path archive = dir.resolve("aq.jsa");
         Path out = dir.resolve("cds.out");
-        ProcessBuilder make = new ProcessBuilder(LAUNCHER.toString(), "cds-archive").redirectErrorStream(true).redirectOutput(out.toFile());
-        make.environment().put("AEGIS_CDS_ARCHIVE", archive.toString());
-        Process p = make.start();
-        started.add(p);
+        Process p = launchWithEnv(out, Map.of("AEGIS_CDS_ARCHIVE", archive.toString()), "cds-archive");
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), Files.readString(out));
         assertTrue(Files.size(archive) > 1_000_000, "an archive of the Groovy, logging and agent classes");
@@ -104,13 +105,8 @@ class LauncherIT {
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=true /bin/true\n");
         Path agentLog = home.home().resolve("log/aegis_quartz.log");
-        ProcessBuilder agent = new ProcessBuilder(LAUNCHER.toString(), "--home", home.home().toString(), "run").redirectErrorStream(true)
-                .redirectOutput(out.toFile());
-        agent.environment().remove("AEGIS_CONF");
-        agent.environment().put("AEGIS_CDS_ARCHIVE", archive.toString());
-        agent.environment().put("AEGIS_JAVA_OPTS", "-Xlog:class+load=info:file=" + dir.resolve("agent-classes.txt"));
-        Process a = agent.start();
-        started.add(a);
+        Process a = launchWithEnv(out, Map.of("AEGIS_CDS_ARCHIVE", archive.toString(),
+                "AEGIS_JAVA_OPTS", "-Xlog:class+load=info:file=" + dir.resolve("agent-classes.txt")), "--home", home.home().toString(), "run");
         await().atMost(Duration.ofSeconds(60)).until(() -> read(agentLog).contains(" started with "));
         String agentClasses = read(dir.resolve("agent-classes.txt"));
         for (String cls : List.of("org.quartz.core.QuartzSchedulerThread", "io.aegisquartz.agent.Agent", "ch.qos.logback.core.rolling.RollingFileAppender")) {
@@ -122,13 +118,9 @@ class LauncherIT {
         assertTrue(a.waitFor(20, TimeUnit.SECONDS), "stopped on SIGTERM");
 
         // The JVM says where each class came from: Groovy's classes now come from the archive.
-        ProcessBuilder use = new ProcessBuilder(LAUNCHER.toString(), "run-plugin", "default/sampler.groovy").redirectErrorStream(true)
-                .redirectOutput(out.toFile());
-        use.environment().put("AEGIS_CDS_ARCHIVE", archive.toString());
         // A scratch cache, so that this run compiles the sampler and loads the compiler.
-        use.environment().put("AEGIS_JAVA_OPTS", "-Xlog:class+load=info -Daegis.compiled-dir=" + dir.resolve("scratch-cache"));
-        Process q = use.start();
-        started.add(q);
+        Process q = launchWithEnv(out, Map.of("AEGIS_CDS_ARCHIVE", archive.toString(),
+                "AEGIS_JAVA_OPTS", "-Xlog:class+load=info -Daegis.compiled-dir=" + dir.resolve("scratch-cache")), "run-plugin", "default/sampler.groovy");
         assertTrue(q.waitFor(120, TimeUnit.SECONDS));
         String log = Files.readString(out);
         assertEquals(0, q.exitValue(), log);
