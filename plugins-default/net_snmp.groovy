@@ -30,150 +30,156 @@
 // message arrives) has no previous reading and is left out of that interval too.
 
 import groovy.transform.CompileStatic
-import groovy.transform.Field
-
-@Field static final String USAGE = 'usage: net_snmp.groovy [--groups GROUP,...|all]'
-@Field static final List<String> KNOWN = ['ip', 'icmp', 'icmpmsg', 'tcp', 'udp', 'udplite', 'tcpext', 'ipext', 'mptcpext',
-                                          'ip6', 'icmp6', 'udp6', 'udplite6']
-@Field static final List<String> DEFAULT_GROUPS = ['ip', 'icmp', 'tcp', 'udp', 'tcpext', 'ipext', 'udp6']
-// snmp6 names its counters Ip6InReceives, Udp6InDatagrams ...: the group is the prefix. Longest first.
-@Field static final List<String> SNMP6_PREFIXES = ['UdpLite6', 'Icmp6', 'Udp6', 'Ip6']
-@Field static final Set<String> SETTINGS = ['Ip.Forwarding', 'Ip.DefaultTTL', 'Tcp.RtoAlgorithm', 'Tcp.RtoMin', 'Tcp.RtoMax',
-                                            'Tcp.MaxConn'] as Set<String>
-@Field static final long TWO_32 = 1L << 32
-@Field static final boolean WRAP32 = System.getProperty('sun.arch.data.model') == '32'
-
-// Set by parseArgs (statically compiled: an initializer here would be a dynamic call at every run).
-@Field Set<String> groups
-
-// The script body only calls two statically compiled methods: every dynamic call goes through Groovy's
-// call-site caches, which for a job that runs once a minute costs more than reading the files.
-parseArgs((List<String>) args)
-report(groups)
-
-@CompileStatic
-void parseArgs(List<String> args) {
-    groups = new LinkedHashSet<String>(DEFAULT_GROUPS)
-    if (args.isEmpty()) {
-        return
-    }
-    if (args.size() != 2 || args[0] != '--groups' || !args[1]) {
-        throw new IllegalArgumentException("bad argument '" + args[0] + "'" + (args.size() == 1 ? ' (no value)' : '') + '; ' + USAGE)
-    }
-    groups = new LinkedHashSet<String>()
-    for (String g : args[1].split(',')) {
-        if (!g.trim().isEmpty()) {
-            groups.add(g.trim().toLowerCase())
-        }
-    }
-    List<String> unknown = []
-    for (String g : groups) {
-        if (g != 'all' && !KNOWN.contains(g)) {
-            unknown.add(g)
-        }
-    }
-    if (unknown) {
-        throw new IllegalArgumentException('bad argument --groups: unknown group(s) ' + unknown.join(', ') + '; known: ' +
-                KNOWN.join(', ') + ' or all')
-    }
-    if (groups.contains('all')) {
-        groups = null
-    }
-}
-
-@CompileStatic
-void report(Set<String> wanted) {
-    long now = System.nanoTime()
-    // Group (kernel spelling) -> counter name -> value, in the files' order.
-    Map<String, Map<String, Long>> current = new LinkedHashMap<>()
-    boolean any = readPairs('/proc/net/snmp', current, wanted)
-    any |= readPairs('/proc/net/netstat', current, wanted)
-    readSnmp6(current, wanted)
-    if (!any) {
-        throw new IllegalStateException('/proc/net/snmp is not readable; is /proc mounted?')
-    }
-    Map<String, Map<String, Long>> prev = (Map<String, Map<String, Long>>) state.put('counters', current)
-    Object prevTime = state.put('time', now)
-    double interval = prevTime == null ? -1d : (now - (Long) prevTime) / 1e9d
-    for (Map.Entry<String, Map<String, Long>> g : current.entrySet()) {
-        String group = g.getKey()
-        Map<String, Long> before = prev == null ? null : prev.get(group)
-        def b = sample('net_snmp').tag('group', group.toLowerCase())
-        int n = 0
-        if (before != null && interval > 0) {
-            for (Map.Entry<String, Long> c : g.getValue().entrySet()) {
-                if (SETTINGS.contains(group + '.' + c.getKey()) || (group == 'Tcp' && c.getKey() == 'CurrEstab')) continue
-                Long p = before.get(c.getKey())
-                if (p == null) continue
-                long d = delta(p, c.getValue())
-                if (d < 0) continue
-                b.value(c.getKey(), d)
-                n++
-            }
-            if (n > 0) b.value('interval_s', interval, 's')
-        }
-        if (group == 'Tcp' && g.getValue().containsKey('CurrEstab')) {
-            b.value('CurrEstab', g.getValue().get('CurrEstab'))
-            n++
-        }
-        if (n > 0) b.emit()
-    }
-}
-
-/** The increase of a counter, or -1 if it went backwards (see the header). */
-@CompileStatic
-static long delta(long prev, long cur) {
-    if (cur >= prev) return cur - prev
-    return WRAP32 && prev < TWO_32 && cur < TWO_32 ? cur + TWO_32 - prev : -1L
-}
+import io.aegisquartz.plugin.groovy.AegisScript
 
 /**
- * Reads a file of line pairs, "Tcp: Name1 Name2 ..." then "Tcp: 1 2 ...", into {@code out}.
- * False if the file cannot be read.
+ * A class rather than a script, statically compiled as a whole: a dynamic call links itself through
+ * Groovy's call-site machinery on its first runs (about 0.1 s of CPU in a plugin's first run), which
+ * costs more than the plugin's own work.
  */
 @CompileStatic
-static boolean readPairs(String path, Map<String, Map<String, Long>> out, Set<String> wanted) {
-    List<String> lines = ProcFiles.lines(path)
-    if (lines.isEmpty()) return false
-    for (int i = 0; i + 1 < lines.size(); i += 2) {
-        String header = lines.get(i), values = lines.get(i + 1)
-        int colon = header.indexOf(':')
-        if (colon <= 0 || !values.startsWith(header.substring(0, colon + 1))) {
-            throw new IllegalStateException(path + ': line ' + (i + 2) + ' does not hold the values of line ' + (i + 1))
-        }
-        String group = header.substring(0, colon)
-        if (wanted != null && !wanted.contains(group.toLowerCase())) continue
-        String[] names = header.substring(colon + 1).trim().split(' +')
-        String[] numbers = values.substring(colon + 1).trim().split(' +')
-        if (names.length != numbers.length) {
-            throw new IllegalStateException(path + ': ' + group + ' has ' + names.length + ' names but ' + numbers.length + ' values')
-        }
-        Map<String, Long> m = new LinkedHashMap<>()
-        for (int k = 0; k < names.length; k++) m.put(names[k], Long.parseLong(numbers[k]))
-        out.put(group, m)
-    }
-    return true
-}
+class net_snmp extends AegisScript {
 
-/** Reads /proc/net/snmp6 ("Udp6InDatagrams   12" per line), if IPv6 is there. */
-@CompileStatic
-static void readSnmp6(Map<String, Map<String, Long>> out, Set<String> wanted) {
-    for (String line : ProcFiles.lines('/proc/net/snmp6')) {
-        String prefix = null
-        for (String p : SNMP6_PREFIXES) {
-            if (line.startsWith(p)) {
-                prefix = p
-                break
+    static final String USAGE = 'usage: net_snmp.groovy [--groups GROUP,...|all]'
+    static final List<String> KNOWN = ['ip', 'icmp', 'icmpmsg', 'tcp', 'udp', 'udplite', 'tcpext', 'ipext', 'mptcpext',
+                                       'ip6', 'icmp6', 'udp6', 'udplite6']
+    static final List<String> DEFAULT_GROUPS = ['ip', 'icmp', 'tcp', 'udp', 'tcpext', 'ipext', 'udp6']
+    // snmp6 names its counters Ip6InReceives, Udp6InDatagrams ...: the group is the prefix. Longest first.
+    static final List<String> SNMP6_PREFIXES = ['UdpLite6', 'Icmp6', 'Udp6', 'Ip6']
+    static final Set<String> SETTINGS = new LinkedHashSet<String>(['Ip.Forwarding', 'Ip.DefaultTTL', 'Tcp.RtoAlgorithm', 'Tcp.RtoMin',
+                                                                   'Tcp.RtoMax', 'Tcp.MaxConn'])
+    static final long TWO_32 = 1L << 32
+    static final boolean WRAP32 = System.getProperty('sun.arch.data.model') == '32'
+
+    // Set by parseArgs.
+    Set<String> groups
+
+    @Override
+    Object run() {
+        parseArgs(ctx.args())
+        report(groups)
+        return null
+    }
+
+    void parseArgs(List<String> args) {
+        groups = new LinkedHashSet<String>(DEFAULT_GROUPS)
+        if (args.isEmpty()) {
+            return
+        }
+        if (args.size() != 2 || args[0] != '--groups' || !args[1]) {
+            throw new IllegalArgumentException("bad argument '" + args[0] + "'" + (args.size() == 1 ? ' (no value)' : '') + '; ' + USAGE)
+        }
+        groups = new LinkedHashSet<String>()
+        for (String g : args[1].split(',')) {
+            if (!g.trim().isEmpty()) {
+                groups.add(g.trim().toLowerCase())
             }
         }
-        if (prefix == null || (wanted != null && !wanted.contains(prefix.toLowerCase()))) continue
-        String[] f = line.trim().split('\\s+')
-        if (f.length != 2) continue
-        Map<String, Long> m = out.get(prefix)
-        if (m == null) {
-            m = new LinkedHashMap<>()
-            out.put(prefix, m)
+        List<String> unknown = []
+        for (String g : groups) {
+            if (g != 'all' && !KNOWN.contains(g)) {
+                unknown.add(g)
+            }
         }
-        m.put(f[0].substring(prefix.length()), Long.parseLong(f[1]))
+        if (unknown) {
+            throw new IllegalArgumentException('bad argument --groups: unknown group(s) ' + unknown.join(', ') + '; known: ' +
+                    KNOWN.join(', ') + ' or all')
+        }
+        if (groups.contains('all')) {
+            groups = null
+        }
+    }
+
+    void report(Set<String> wanted) {
+        long now = System.nanoTime()
+        // Group (kernel spelling) -> counter name -> value, in the files' order.
+        Map<String, Map<String, Long>> current = new LinkedHashMap<>()
+        boolean any = readPairs('/proc/net/snmp', current, wanted)
+        any |= readPairs('/proc/net/netstat', current, wanted)
+        readSnmp6(current, wanted)
+        if (!any) {
+            throw new IllegalStateException('/proc/net/snmp is not readable; is /proc mounted?')
+        }
+        Map<String, Map<String, Long>> prev = (Map<String, Map<String, Long>>) state.put('counters', current)
+        Object prevTime = state.put('time', now)
+        double interval = prevTime == null ? -1d : (now - (Long) prevTime) / 1e9d
+        for (Map.Entry<String, Map<String, Long>> g : current.entrySet()) {
+            String group = g.getKey()
+            Map<String, Long> before = prev == null ? null : prev.get(group)
+            def b = sample('net_snmp').tag('group', group.toLowerCase())
+            int n = 0
+            if (before != null && interval > 0) {
+                for (Map.Entry<String, Long> c : g.getValue().entrySet()) {
+                    if (SETTINGS.contains(group + '.' + c.getKey()) || (group == 'Tcp' && c.getKey() == 'CurrEstab')) continue
+                    Long p = before.get(c.getKey())
+                    if (p == null) continue
+                    long d = delta(p, c.getValue())
+                    if (d < 0) continue
+                    b.value(c.getKey(), d)
+                    n++
+                }
+                if (n > 0) b.value('interval_s', interval, 's')
+            }
+            if (group == 'Tcp' && g.getValue().containsKey('CurrEstab')) {
+                b.value('CurrEstab', g.getValue().get('CurrEstab'))
+                n++
+            }
+            if (n > 0) b.emit()
+        }
+    }
+
+    /** The increase of a counter, or -1 if it went backwards (see the header). */
+    static long delta(long prev, long cur) {
+        if (cur >= prev) return cur - prev
+        return WRAP32 && prev < TWO_32 && cur < TWO_32 ? cur + TWO_32 - prev : -1L
+    }
+
+    /**
+     * Reads a file of line pairs, "Tcp: Name1 Name2 ..." then "Tcp: 1 2 ...", into {@code out}.
+     * False if the file cannot be read.
+     */
+    static boolean readPairs(String path, Map<String, Map<String, Long>> out, Set<String> wanted) {
+        List<String> lines = ProcFiles.lines(path)
+        if (lines.isEmpty()) return false
+        for (int i = 0; i + 1 < lines.size(); i += 2) {
+            String header = lines.get(i), values = lines.get(i + 1)
+            int colon = header.indexOf(':')
+            if (colon <= 0 || !values.startsWith(header.substring(0, colon + 1))) {
+                throw new IllegalStateException(path + ': line ' + (i + 2) + ' does not hold the values of line ' + (i + 1))
+            }
+            String group = header.substring(0, colon)
+            if (wanted != null && !wanted.contains(group.toLowerCase())) continue
+            String[] names = header.substring(colon + 1).trim().split(' +')
+            String[] numbers = values.substring(colon + 1).trim().split(' +')
+            if (names.length != numbers.length) {
+                throw new IllegalStateException(path + ': ' + group + ' has ' + names.length + ' names but ' + numbers.length + ' values')
+            }
+            Map<String, Long> m = new LinkedHashMap<>()
+            for (int k = 0; k < names.length; k++) m.put(names[k], Long.parseLong(numbers[k]))
+            out.put(group, m)
+        }
+        return true
+    }
+
+    /** Reads /proc/net/snmp6 ("Udp6InDatagrams   12" per line), if IPv6 is there. */
+    static void readSnmp6(Map<String, Map<String, Long>> out, Set<String> wanted) {
+        for (String line : ProcFiles.lines('/proc/net/snmp6')) {
+            String prefix = null
+            for (String p : SNMP6_PREFIXES) {
+                if (line.startsWith(p)) {
+                    prefix = p
+                    break
+                }
+            }
+            if (prefix == null || (wanted != null && !wanted.contains(prefix.toLowerCase()))) continue
+            String[] f = line.trim().split('\\s+')
+            if (f.length != 2) continue
+            Map<String, Long> m = out.get(prefix)
+            if (m == null) {
+                m = new LinkedHashMap<>()
+                out.put(prefix, m)
+            }
+            m.put(f[0].substring(prefix.length()), Long.parseLong(f[1]))
+        }
     }
 }

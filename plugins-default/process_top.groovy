@@ -89,7 +89,7 @@
 // threads only (no io, fds 0).
 
 import groovy.transform.CompileStatic
-import groovy.transform.Field
+import io.aegisquartz.plugin.groovy.AegisScript
 import groovy.transform.stc.POJO
 import io.aegisquartz.api.CommandResult
 import io.aegisquartz.api.SampleBuilder
@@ -100,150 +100,159 @@ import java.nio.file.Path
 import java.nio.file.Paths
 import java.security.MessageDigest
 
-@Field static final String USAGE = 'usage: process_top.groovy [--top N] [--cpu-pct P] [--rss-mb M] [--io-kbps K] [--net-kbps K]'
-@Field static final List<String> DIMENSIONS = ['--cpu-pct', '--rss-mb', '--io-kbps', '--net-kbps']
-@Field static final double[] UNITS = [1.0d, 1024.0d * 1024, 1024.0d, 1024.0d] as double[]
-@Field static final List<String> SS_PATHS = ['/usr/sbin/ss', '/usr/bin/ss', '/sbin/ss', '/bin/ss']
-
-// Set by parseArgs.
-@Field int top
-@Field double[] thresholds
-
-// The script body only calls statically compiled methods: a dynamic call sets up Groovy's call-site
-// caches at its first runs, which for a job that runs once a minute means for hours.
-parseArgs((List<String>) args)
-runTop()
-
+/**
+ * A class rather than a script, statically compiled as a whole: a dynamic call links itself through
+ * Groovy's call-site machinery on its first runs (about 0.1 s of CPU in a plugin's first run), which
+ * costs more than the plugin's own work.
+ */
 @CompileStatic
-void parseArgs(List<String> args) {
-    top = 10
-    thresholds = [1.0d, 200.0d * 1024 * 1024, 100.0d * 1024, 100.0d * 1024] as double[]   // cpu %, rss B, io B/s, net B/s
-    for (int i = 0; i < args.size(); i += 2) {
-        String option = args[i]
-        String value = i + 1 < args.size() ? args[i + 1] : null
-        if (value == null) {
-            throw new IllegalArgumentException("'" + option + "' needs a value; " + USAGE)
-        }
-        if (option == '--top') {
-            if (!value.isInteger() || Integer.parseInt(value) < 1 || Integer.parseInt(value) > 1000) {
-                throw new IllegalArgumentException("--top '" + value + "': give a whole number from 1 to 1000; " + USAGE)
+class process_top extends AegisScript {
+
+    static final String USAGE = 'usage: process_top.groovy [--top N] [--cpu-pct P] [--rss-mb M] [--io-kbps K] [--net-kbps K]'
+    static final List<String> DIMENSIONS = ['--cpu-pct', '--rss-mb', '--io-kbps', '--net-kbps']
+    static final double[] UNITS = [1.0d, 1024.0d * 1024, 1024.0d, 1024.0d] as double[]
+    static final List<String> SS_PATHS = ['/usr/sbin/ss', '/usr/bin/ss', '/sbin/ss', '/bin/ss']
+
+    // Set by parseArgs.
+    int top
+    double[] thresholds
+
+    @Override
+    Object run() {
+        parseArgs(ctx.args())
+        runTop()
+        return null
+    }
+
+    void parseArgs(List<String> args) {
+        top = 10
+        thresholds = [1.0d, 200.0d * 1024 * 1024, 100.0d * 1024, 100.0d * 1024] as double[]   // cpu %, rss B, io B/s, net B/s
+        for (int i = 0; i < args.size(); i += 2) {
+            String option = args[i]
+            String value = i + 1 < args.size() ? args[i + 1] : null
+            if (value == null) {
+                throw new IllegalArgumentException("'" + option + "' needs a value; " + USAGE)
             }
-            top = Integer.parseInt(value)
-            continue
-        }
-        int dim = DIMENSIONS.indexOf(option)
-        if (dim < 0) {
-            throw new IllegalArgumentException("bad argument '" + option + "'; " + USAGE)
-        }
-        if (!value.isDouble() || Double.parseDouble(value) < 0 || !Double.isFinite(Double.parseDouble(value))) {
-            throw new IllegalArgumentException(option + " '" + value + "': give a number, 0 or more; " + USAGE)
-        }
-        thresholds[dim] = Double.parseDouble(value) * UNITS[dim]
-    }
-}
-
-@CompileStatic
-void runTop() {
-    // Read before the /proc walk, so that a process which started after this instant is known to be
-    // new at the next run.
-    long nowNanos = System.nanoTime()
-    String uptimeText = ProcFiles.read('/proc/uptime')
-    if (uptimeText == null) {
-        throw new IllegalStateException('/proc/uptime is not readable; is /proc mounted?')
-    }
-    long uptimeTicks = Math.round(Double.parseDouble(uptimeText.trim().split(/\s+/)[0]) * Top.HZ)
-    long busyTicks = -1
-    long forks = -1
-    for (String line : ProcFiles.lines('/proc/stat')) {
-        if (line.startsWith('cpu ')) {
-            String[] f = line.trim().split(/\s+/)
-            busyTicks = Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3])    // user + nice + system (guest is in user)
-        } else if (line.startsWith('processes ')) {
-            forks = Long.parseLong(line.substring(10).trim())
+            if (option == '--top') {
+                if (!value.isInteger() || Integer.parseInt(value) < 1 || Integer.parseInt(value) > 1000) {
+                    throw new IllegalArgumentException("--top '" + value + "': give a whole number from 1 to 1000; " + USAGE)
+                }
+                top = Integer.parseInt(value)
+                continue
+            }
+            int dim = DIMENSIONS.indexOf(option)
+            if (dim < 0) {
+                throw new IllegalArgumentException("bad argument '" + option + "'; " + USAGE)
+            }
+            if (!value.isDouble() || Double.parseDouble(value) < 0 || !Double.isFinite(Double.parseDouble(value))) {
+                throw new IllegalArgumentException(option + " '" + value + "': give a number, 0 or more; " + USAGE)
+            }
+            thresholds[dim] = Double.parseDouble(value) * UNITS[dim]
         }
     }
 
-    // TCP sockets and their byte counters, by inode.
-    Map<Long, long[]> sockets = null
-    String netNote = null
-    String ss = null
-    for (String path : SS_PATHS) {
-        if (ss == null && new File(path).canExecute()) {
-            ss = path
+    void runTop() {
+        // Read before the /proc walk, so that a process which started after this instant is known to be
+        // new at the next run.
+        long nowNanos = System.nanoTime()
+        String uptimeText = ProcFiles.read('/proc/uptime')
+        if (uptimeText == null) {
+            throw new IllegalStateException('/proc/uptime is not readable; is /proc mounted?')
         }
-    }
-    if (ss == null) {
-        netNote = 'ss (iproute2) is not installed: no network values'
-    } else {
-        CommandResult r = exec([ss, '-tine'], 20)
-        if (!r.ok()) {
-            List<String> err = r.stderr().trim().readLines()
-            netNote = 'ss ' + (r.timedOut() ? 'timed out' : 'exited with ' + String.valueOf(r.exitCode()) + (err ? ': ' + err.last() : '')) +
-                    ': no network values'
-        } else if (r.truncated()) {
-            netNote = 'ss printed more than the job\'s output_max: no network values (raise output_max on the job line)'
+        long uptimeTicks = Math.round(Double.parseDouble(uptimeText.trim().split(/\s+/)[0]) * Top.HZ)
+        long busyTicks = -1
+        long forks = -1
+        for (String line : ProcFiles.lines('/proc/stat')) {
+            if (line.startsWith('cpu ')) {
+                String[] f = line.trim().split(/\s+/)
+                busyTicks = Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3])    // user + nice + system (guest is in user)
+            } else if (line.startsWith('processes ')) {
+                forks = Long.parseLong(line.substring(10).trim())
+            }
+        }
+
+        // TCP sockets and their byte counters, by inode.
+        Map<Long, long[]> sockets = null
+        String netNote = null
+        String ss = null
+        for (String path : SS_PATHS) {
+            if (ss == null && new File(path).canExecute()) {
+                ss = path
+            }
+        }
+        if (ss == null) {
+            netNote = 'ss (iproute2) is not installed: no network values'
         } else {
-            sockets = Top.parseSs(r.stdout())
-            if (sockets == null) {
-                netNote = 'the kernel reports no per-socket byte counters (Linux 4.1 or later needed): no network values'
+            CommandResult r = exec([ss, '-tine'], 20)
+            if (!r.ok()) {
+                List<String> err = r.stderr().trim().readLines()
+                netNote = 'ss ' + (r.timedOut() ? 'timed out' : 'exited with ' + String.valueOf(r.exitCode()) + (err ? ': ' + err.last() : '')) +
+                        ': no network values'
+            } else if (r.truncated()) {
+                netNote = 'ss printed more than the job\'s output_max: no network values (raise output_max on the job line)'
+            } else {
+                sockets = Top.parseSs(r.stdout())
+                if (sockets == null) {
+                    netNote = 'the kernel reports no per-socket byte counters (Linux 4.1 or later needed): no network values'
+                }
             }
         }
-    }
 
-    // Everything kept between runs is in one object of this script's own class (state is emptied
-    // when this file changes, so it never holds an object of an older version of the class).
-    Object kept = state.get('top')
-    TopState st = kept instanceof TopState ? (TopState) kept : new TopState()
-    state.put('top', st)
-    if (st.pageSize == 0) {
-        st.pageSize = Top.pageSize()
-    }
-    boolean rates = st.run > 0 && nowNanos > st.nanos
-    double interval = rates ? (nowNanos - st.nanos) / 1e9d : -1
-    Map<Long, long[]> socketDeltas = rates && sockets != null && st.sockets != null ? Top.socketDeltas(sockets, st.sockets) : null
-
-    Walk w = Top.walk(st, rates, sockets)
-    List<Group> groups = Top.group(w.procs, socketDeltas, interval)
-    List<Group> chosen = Top.choose(groups, top, thresholds)
-
-    long lastBusy = st.busyTicks
-    long lastForks = st.forks
-    st.nanos = nowNanos
-    st.uptimeTicks = uptimeTicks
-    st.busyTicks = busyTicks
-    st.forks = forks
-    st.sockets = sockets
-
-    Top.emit(ctx, chosen, interval, Users.names(state))
-
-    SampleBuilder summary = sample('process_top_summary')
-            .value('processes', w.procs.size())
-            .value('groups', groups.size())
-            .value('reported', chosen.size())
-            .value('unreadable', w.unreadable)
-            .value('sockets', w.sockets)
-    // Messages are built from Strings only: Groovy's number-to-text conversion (GStrings, String +
-    // number) initialises its FormatHelper, which loads part of the compiler and indexes the JDK's
-    // classes, about 4.5 MB of memory for good (docs/BENCHMARKS.md).
-    String measured = String.valueOf(w.procs.size()) + ' processes in ' + String.valueOf(groups.size()) + ' command lines; ' +
-            String.valueOf(chosen.size()) + ' reported (top ' + String.valueOf(top) + ' per dimension)'
-    if (rates) {
-        summary.value('interval_s', interval, 's').value('new', w.fresh).value('exited', w.exited)
-        if (forks >= lastForks && lastForks >= 0) {
-            summary.value('forks', forks - lastForks)
+        // Everything kept between runs is in one object of this script's own class (state is emptied
+        // when this file changes, so it never holds an object of an older version of the class).
+        Object kept = state.get('top')
+        TopState st = kept instanceof TopState ? (TopState) kept : new TopState()
+        state.put('top', st)
+        if (st.pageSize == 0) {
+            st.pageSize = Top.pageSize()
         }
-        if (busyTicks >= lastBusy && lastBusy >= 0) {
-            long free = Math.max(0L, busyTicks - lastBusy - w.cpuTicks)
-            summary.value('unattributed_cpu_pct', 100.0d * free / Top.HZ / interval, '%')
+        boolean rates = st.run > 0 && nowNanos > st.nanos
+        double interval = rates ? (nowNanos - st.nanos) / 1e9d : -1
+        Map<Long, long[]> socketDeltas = rates && sockets != null && st.sockets != null ? Top.socketDeltas(sockets, st.sockets) : null
+
+        Walk w = Top.walk(st, rates, sockets)
+        List<Group> groups = Top.group(w.procs, socketDeltas, interval)
+        List<Group> chosen = Top.choose(groups, top, thresholds)
+
+        long lastBusy = st.busyTicks
+        long lastForks = st.forks
+        st.nanos = nowNanos
+        st.uptimeTicks = uptimeTicks
+        st.busyTicks = busyTicks
+        st.forks = forks
+        st.sockets = sockets
+
+        Top.emit(ctx, chosen, interval, Users.names(state))
+
+        SampleBuilder summary = sample('process_top_summary')
+                .value('processes', w.procs.size())
+                .value('groups', groups.size())
+                .value('reported', chosen.size())
+                .value('unreadable', w.unreadable)
+                .value('sockets', w.sockets)
+        // Messages are built from Strings only: Groovy's number-to-text conversion (GStrings, String +
+        // number) initialises its FormatHelper, which loads part of the compiler and indexes the JDK's
+        // classes, about 4.5 MB of memory for good (docs/BENCHMARKS.md).
+        String measured = String.valueOf(w.procs.size()) + ' processes in ' + String.valueOf(groups.size()) + ' command lines; ' +
+                String.valueOf(chosen.size()) + ' reported (top ' + String.valueOf(top) + ' per dimension)'
+        if (rates) {
+            summary.value('interval_s', interval, 's').value('new', w.fresh).value('exited', w.exited)
+            if (forks >= lastForks && lastForks >= 0) {
+                summary.value('forks', forks - lastForks)
+            }
+            if (busyTicks >= lastBusy && lastBusy >= 0) {
+                long free = Math.max(0L, busyTicks - lastBusy - w.cpuTicks)
+                summary.value('unattributed_cpu_pct', 100.0d * free / Top.HZ / interval, '%')
+            }
+        } else {
+            measured += '; first run: no rates until the next run'
         }
-    } else {
-        measured += '; first run: no rates until the next run'
+        if (w.unreadable > 0) {
+            measured += '; ' + String.valueOf(w.unreadable) + (w.unreadable == 1 ? ' process' : ' processes') +
+                    ' not fully readable (the agent needs CAP_SYS_PTRACE)'
+        }
+        summary.message(netNote != null ? measured + '; ' + netNote : measured).emit()
     }
-    if (w.unreadable > 0) {
-        measured += '; ' + String.valueOf(w.unreadable) + (w.unreadable == 1 ? ' process' : ' processes') +
-                ' not fully readable (the agent needs CAP_SYS_PTRACE)'
-    }
-    summary.message(netNote != null ? measured + '; ' + netNote : measured).emit()
 }
 
 /** What the job keeps between runs. */
