@@ -1,14 +1,18 @@
 package io.aegisquartz.cli;
 
+import io.aegisquartz.receive.Receiver;
 import io.aegisquartz.testing.AgentHome;
 import io.aegisquartz.testing.TestJobs;
+import io.aegisquartz.upload.Credentials;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -95,6 +99,8 @@ class LauncherIT {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), Files.readString(out));
         assertTrue(Files.size(archive) > 1_000_000, "an archive of the Groovy, logging and agent classes");
+        Path uploadArchive = dir.resolve("aq-upload.jsa");
+        assertTrue(Files.size(uploadArchive) > Files.size(archive) + 1_000_000, "a second archive, with HttpClient and the TLS classes");
         try (var left = Files.list(dir)) {
             assertEquals(List.of(), left.filter(f -> f.getFileName().toString().startsWith(".cds-scratch")).toList(),
                     "the training run's scratch home is gone");
@@ -116,6 +122,32 @@ class LauncherIT {
         assertFalse(agentClasses.contains("groovy.lang.GroovySystem "), "an agent without Groovy jobs set up Groovy's runtime (a few MB)");
         signal(a, "TERM");
         assertTrue(a.waitFor(20, TimeUnit.SECONDS), "stopped on SIGTERM");
+
+        // An agent whose config sets an endpoint maps the upload archive, trained on real HTTPS requests:
+        // its uploads load HttpClient and the TLS classes from it, not from the jars.
+        String secret = "launcher-cds-secret";
+        try (Receiver receiver = Receiver.start(new Receiver.Config().listen(new InetSocketAddress("127.0.0.1", 0))
+                .out(dir.resolve("received.jsonl")).stateDir(dir.resolve("receiver"))
+                .credentials(List.of(Credentials.of("AKID-cds", secret, null))))) {
+            AgentHome up = new AgentHome(dir.resolve("up"), "[plugins]\nwatch = false\n[upload]\nendpoint = \"https://127.0.0.1:"
+                    + receiver.address().getPort() + Receiver.PATH + "\"   ; quoted, with a comment, as an admin may write it\nca_file = "
+                    + receiver.certificatePem() + "\nlinger = 0\n");
+            Path creds = up.conf().resolve("credentials");
+            Files.writeString(creds, "[credentials]\naccess_key_id = AKID-cds\naccess_key_secret = " + secret + "\n");
+            Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString("rw-------"));
+            up.cron("aegis_quartz.conf.user", "[* * * * * ?] name=true /bin/true\n");
+            Path upClasses = dir.resolve("upload-classes.txt");
+            Process u = launchWithEnv(out, Map.of("AEGIS_CDS_ARCHIVE", archive.toString(),
+                    "AEGIS_JAVA_OPTS", "-Xlog:class+load=info:file=" + upClasses), "--home", up.home().toString(), "run");
+            await().atMost(Duration.ofSeconds(60)).until(() -> read(dir.resolve("received.jsonl")).contains("\"job\":\"true\""));
+            String uploaded = read(upClasses);
+            for (String cls : List.of("org.apache.hc.client5.http.impl.classic.MainClientExec", "sun.security.ssl.SSLSocketImpl",
+                    "org.quartz.core.QuartzSchedulerThread")) {
+                assertTrue(uploaded.contains(cls + " source: shared objects file (top)"), cls + " from the upload archive");
+            }
+            signal(u, "TERM");
+            assertTrue(u.waitFor(20, TimeUnit.SECONDS), "stopped on SIGTERM");
+        }
 
         // The JVM says where each class came from: Groovy's classes now come from the archive.
         // A scratch cache, so that this run compiles the sampler and loads the compiler.
