@@ -92,15 +92,15 @@ import java.util.regex.Pattern
 import java.util.regex.PatternSyntaxException
 
 /**
- * A class rather than a script, statically compiled as a whole: a dynamic call links itself through
- * Groovy's call-site machinery on its first runs (about 0.1 s of CPU in a plugin's first run), which
- * costs more than the plugin's own work.
+ * A class rather than a script, statically compiled as a whole, so that it makes no dynamic Groovy call:
+ * the first one in the agent's JVM sets up Groovy's call-site machinery (about 0.1 s of CPU), and each
+ * costs more than a static call until the JIT compiles it, which at one run a minute takes hours.
  */
 @CompileStatic
 class sampler extends AegisScript {
 
     static final String USAGE = 'usage: sampler.groovy [--only PART,...] [--skip PART,...] [--exclude-mount REGEX] ' +
-     '[--exclude-device REGEX] [--exclude-interface REGEX] [--fs-types TYPE,...]'
+            '[--exclude-device REGEX] [--exclude-interface REGEX] [--fs-types TYPE,...]'
     static final List<String> PARTS = ['load', 'memory', 'cpu', 'filesystem', 'disk', 'network', 'tcp']
     static final long TWO_32 = 1L << 32
     static final Set<String> IMAGE_TYPES = new LinkedHashSet<String>(['squashfs', 'iso9660', 'udf', 'erofs', 'cramfs'])

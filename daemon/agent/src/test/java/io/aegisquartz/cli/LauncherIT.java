@@ -118,6 +118,7 @@ class LauncherIT {
         for (String cls : List.of("org.quartz.core.QuartzSchedulerThread", "io.aegisquartz.agent.Agent", "ch.qos.logback.core.rolling.RollingFileAppender")) {
             assertTrue(agentClasses.contains(cls + " source: shared objects file (top)"), cls + " from the archive");
         }
+        assertTrue(jvmCommandLine(a).contains("-XX:SharedArchiveFile=" + archive + " "), "an agent writing to a local file maps the local archive");
         // Groovy's runtime is set up at start (on a thread of its own) only when a cron file names a Groovy plugin.
         assertFalse(agentClasses.contains("groovy.lang.GroovySystem "), "an agent without Groovy jobs set up Groovy's runtime (a few MB)");
         signal(a, "TERM");
@@ -137,9 +138,12 @@ class LauncherIT {
             Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString("rw-------"));
             up.cron("aegis_quartz.conf.user", "[* * * * * ?] name=true /bin/true\n");
             Path upClasses = dir.resolve("upload-classes.txt");
-            Process u = launchWithEnv(out, Map.of("AEGIS_CDS_ARCHIVE", archive.toString(),
+            Path upOut = dir.resolve("upload.out");
+            Process u = launchWithEnv(upOut, Map.of("AEGIS_CDS_ARCHIVE", archive.toString(),
                     "AEGIS_JAVA_OPTS", "-Xlog:class+load=info:file=" + upClasses), "--home", up.home().toString(), "run");
             await().atMost(Duration.ofSeconds(60)).until(() -> read(dir.resolve("received.jsonl")).contains("\"job\":\"true\""));
+            assertTrue(jvmCommandLine(u).contains("-XX:SharedArchiveFile=" + uploadArchive + " "), "an uploading agent maps the upload archive");
+            assertFalse(read(upOut).contains("creating the class-data archive"), "cds-archive made it already: " + read(upOut));
             String uploaded = read(upClasses);
             for (String cls : List.of("org.apache.hc.client5.http.impl.classic.MainClientExec", "sun.security.ssl.SSLSocketImpl",
                     "org.quartz.core.QuartzSchedulerThread")) {
@@ -290,6 +294,12 @@ class LauncherIT {
     private static void signal(Process p, String sig) throws Exception {
         Process k = new ProcessBuilder("kill", "-s", sig, Long.toString(p.pid())).start();
         assertEquals(0, k.waitFor());
+    }
+
+    /** The command line of the JVM that the launcher process {@code p} started. */
+    private static String jvmCommandLine(Process p) throws IOException {
+        ProcessHandle jvm = p.toHandle().children().findFirst().orElseThrow(() -> new AssertionError("the launcher has no child JVM"));
+        return Files.readString(Path.of("/proc/" + jvm.pid() + "/cmdline")).replace('\0', ' ');
     }
 
     private static String read(Path f) {

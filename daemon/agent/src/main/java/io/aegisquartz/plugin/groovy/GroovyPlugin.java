@@ -105,8 +105,10 @@ public final class GroovyPlugin extends InJvmPlugin {
         }
         try {
             Class<?> cls = Class.forName(entry.mainClass(), false, new ScriptClassLoader(GroovyPlugin.class.getClassLoader(), entry.classes()));
-            if (!Script.class.isAssignableFrom(cls)) {
-                throw new PluginException(file + " defines a class, not a script", "write top-level statements; see plugins-user/README.md");
+            if (!AegisScript.class.isAssignableFrom(cls)) {
+                throw new PluginException(file + ": its first class, " + cls.getName() + ", is not a plugin",
+                        "write top-level statements, or make the first class in the file extend io.aegisquartz.plugin.groovy.AegisScript"
+                                + " (as plugins-default/sampler.groovy does); see plugins-user/README.md");
             }
             return new GroovyPlugin(file, cls.asSubclass(Script.class), runner, processes);
         } catch (ClassNotFoundException | LinkageError e) {
