@@ -106,9 +106,15 @@ final class RunCommand implements Command {
         try {
             agent.start(groovy);
         } catch (Agent.StartException e) {
+            agent.stop();
+            if (stopRequested.get()) {
+                // SIGTERM during the start stopped the scheduler under it: that is a stop, not a failure.
+                LoggerFactory.getLogger("agent").info("stopped while starting");
+                ((ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory()).stop();
+                return Cli.OK;
+            }
             LoggerFactory.getLogger("agent").error("cannot start: {}", e.getMessage());
             cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
-            agent.stop();
             return Cli.PROBLEMS;
         }
         agent.awaitStop();

@@ -220,6 +220,25 @@ class LauncherIT {
     }
 
     @Test
+    void aStopWhileTheAgentStartsEndsItAsAStopNotAFailedStart() throws Exception {
+        // A first start compiles each Groovy plugin in a JVM of its own, for a second or more: a
+        // 'systemctl stop' then must end the agent with exit code 0 and say so, not report a failed start.
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        home.userPlugin("hello.groovy", "emit('hello', [v: 1])\n");
+        home.cron("aegis_quartz.conf.user", "[0 0 0 * * ?] user/hello.groovy\n");
+        Path out = dir.resolve("out.txt");
+        Process a = launch(out, "--home", home.home().toString(), "run");
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() -> a.toHandle().descendants()
+                .anyMatch(h -> commandLine(h).contains("io.aegisquartz.plugin.groovy.ChildCompiler")));
+        signal(a, "TERM");
+        assertTrue(a.waitFor(60, TimeUnit.SECONDS), "stopped on SIGTERM");
+        String log = read(home.home().resolve("log/aegis_quartz.log"));
+        assertEquals(0, a.exitValue(), read(out) + log);
+        assertTrue(log.contains("stopped while starting"), log);
+        assertFalse(log.contains("cannot start"), log);
+    }
+
+    @Test
     void theDaemonRunsTheDefaultJobsReloadsOnSighupAndStopsOnSigterm() throws Exception {
         Path conf = Files.createDirectories(dir.resolve("conf"));
         Path plugins = Files.createDirectories(dir.resolve("plugins-user"));
@@ -297,9 +316,17 @@ class LauncherIT {
     }
 
     /** The command line of the JVM that the launcher process {@code p} started. */
-    private static String jvmCommandLine(Process p) throws IOException {
-        ProcessHandle jvm = p.toHandle().children().findFirst().orElseThrow(() -> new AssertionError("the launcher has no child JVM"));
-        return Files.readString(Path.of("/proc/" + jvm.pid() + "/cmdline")).replace('\0', ' ');
+    private static String jvmCommandLine(Process p) {
+        return commandLine(p.toHandle().children().findFirst().orElseThrow(() -> new AssertionError("the launcher has no child JVM")));
+    }
+
+    /** The command line of a process, words separated by spaces; empty once it has ended. */
+    private static String commandLine(ProcessHandle h) {
+        try {
+            return Files.readString(Path.of("/proc/" + h.pid() + "/cmdline")).replace('\0', ' ');
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     private static String read(Path f) {
