@@ -107,15 +107,13 @@ final class RunCommand implements Command {
             agent.start(groovy);
         } catch (Agent.StartException e) {
             agent.stop();
-            if (stopRequested.get()) {
-                // SIGTERM during the start stopped the scheduler under it: that is a stop, not a failure.
-                LoggerFactory.getLogger("agent").info("stopped while starting");
-                ((ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory()).stop();
-                return Cli.OK;
+            if (!stopRequested.get()) {
+                LoggerFactory.getLogger("agent").error("cannot start: {}", e.getMessage());
+                cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
+                return Cli.PROBLEMS;
             }
-            LoggerFactory.getLogger("agent").error("cannot start: {}", e.getMessage());
-            cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
-            return Cli.PROBLEMS;
+            // SIGTERM during the start stopped the scheduler under it: that is a stop, not a failure.
+            LoggerFactory.getLogger("agent").info("stopped while starting");
         }
         agent.awaitStop();
         // Flush the log before the process ends: it holds the last words.

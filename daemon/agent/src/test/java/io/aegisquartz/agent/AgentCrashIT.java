@@ -10,9 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -49,9 +47,7 @@ class AgentCrashIT {
                 .stateDir(dir.resolve("receiver")).credentials(List.of(Credentials.of("AKID-crash", secret, null))))) {
             AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[upload]\nendpoint = https://127.0.0.1:"
                     + receiver.address().getPort() + Receiver.PATH + "\nca_file = " + receiver.certificatePem() + "\nbackoff_max = 1s\nlinger = 1s\n");
-            Path creds = home.conf().resolve("credentials");
-            Files.writeString(creds, "[credentials]\naccess_key_id = AKID-crash\naccess_key_secret = " + secret + "\n");
-            Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString("rw-------"));
+            home.credentials("AKID-crash", secret, "rw-------");
             Path runs = dir.resolve("runs.log");
             // Each run numbers itself, records the number, then prints 20 samples tagged with it.
             home.userPlugin("count.sh", """

@@ -13,7 +13,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,9 +56,7 @@ class AgentUploadTest {
     private AgentHome home(int port, Path pem, String credentialsMode) throws IOException {
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[upload]\nendpoint = https://127.0.0.1:"
                 + port + Receiver.PATH + "\nca_file = " + pem + "\nbackoff_max = 1s\nlinger = 1s\n");
-        Path creds = home.conf().resolve("credentials");
-        Files.writeString(creds, "[credentials]\naccess_key_id = AKID-agent\naccess_key_secret = " + SECRET + "\n");
-        Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString(credentialsMode));
+        home.credentials("AKID-agent", SECRET, credentialsMode);
         home.userPlugin("tick.sh", "#!/bin/sh\necho '{\"metric\":\"tick\",\"values\":{\"n\":1}}'\necho '{\"metric\":\"tock\",\"values\":{\"n\":2}}'\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/tick.sh\n");
         return home;

@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -133,9 +132,7 @@ class LauncherIT {
             AgentHome up = new AgentHome(dir.resolve("up"), "[plugins]\nwatch = false\n[upload]\nendpoint = \"https://127.0.0.1:"
                     + receiver.address().getPort() + Receiver.PATH + "\"   ; quoted, with a comment, as an admin may write it\nca_file = "
                     + receiver.certificatePem() + "\nlinger = 0\n");
-            Path creds = up.conf().resolve("credentials");
-            Files.writeString(creds, "[credentials]\naccess_key_id = AKID-cds\naccess_key_secret = " + secret + "\n");
-            Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString("rw-------"));
+            up.credentials("AKID-cds", secret, "rw-------");
             up.cron("aegis_quartz.conf.user", "[* * * * * ?] name=true /bin/true\n");
             Path upClasses = dir.resolve("upload-classes.txt");
             Path upOut = dir.resolve("upload.out");

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
@@ -51,6 +52,18 @@ public final class AgentHome {
     /** Replaces a cron file atomically, as editors that write a temp file and rename do. */
     public void cron(String fileName, String text) {
         write(conf().resolve(fileName), text);
+    }
+
+    /** Writes conf/credentials, the upload key, with the given permissions (the agent wants "rw-------"). */
+    public Path credentials(String keyId, String secret, String mode) {
+        Path creds = conf().resolve("credentials");
+        try {
+            Files.writeString(creds, "[credentials]\naccess_key_id = " + keyId + "\naccess_key_secret = " + secret + "\n");
+            Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString(mode));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return creds;
     }
 
     public Path userPlugin(String name, String text) {
