@@ -2,7 +2,6 @@ package io.aegisquartz.schedule;
 
 import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSpec;
-import org.quartz.CronScheduleBuilder;
 import org.quartz.CronTrigger;
 import org.quartz.Job;
 import org.quartz.JobBuilder;
@@ -11,7 +10,6 @@ import org.quartz.JobKey;
 import org.quartz.Scheduler;
 import org.quartz.SchedulerException;
 import org.quartz.Trigger;
-import org.quartz.TriggerBuilder;
 import org.quartz.TriggerKey;
 import org.quartz.impl.DirectSchedulerFactory;
 import org.quartz.listeners.TriggerListenerSupport;
@@ -19,6 +17,7 @@ import org.quartz.simpl.RAMJobStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.text.ParseException;
 import java.time.Duration;
 import java.util.Date;
 import java.util.Map;
@@ -88,12 +87,15 @@ public final class JobScheduler implements AutoCloseable {
         byId.put(id, job);
         String group = spec.source().name().toLowerCase();
         JobDetail detail = JobBuilder.newJob(Job.class).withIdentity(id, group).build();
-        CronScheduleBuilder schedule = CronScheduleBuilder.cronSchedule(spec.cron());
-        schedule = spec.options().misfire() == JobOptions.Misfire.RUN_ONCE
-                ? schedule.withMisfireHandlingInstructionFireAndProceed()
-                : schedule.withMisfireHandlingInstructionDoNothing();
-        Trigger trigger = TriggerBuilder.newTrigger().withIdentity(id, group).withSchedule(schedule).forJob(detail).build();
         try {
+            JobTrigger trigger;
+            try {
+                trigger = new JobTrigger(id, group, spec.cron(), spec.options().misfire() == JobOptions.Misfire.RUN_ONCE, new Date());
+            } catch (ParseException e) {
+                // The cron file parser accepted it with the same parser, so this is a bug of ours.
+                throw new IllegalStateException("cron expression '" + spec.cron() + "' of job " + spec.name() + ": " + e.getMessage(), e);
+            }
+            trigger.setJobKey(detail.getKey());
             quartz.scheduleJob(detail, trigger);
         } catch (SchedulerException | RuntimeException e) {
             byId.remove(id);

@@ -175,6 +175,24 @@ class AgentTest {
     }
 
     @Test
+    void withRunOnceAMissedFireRunsAsSoonAsAWorkerIsFree() throws Exception {
+        // The hog holds the one worker from :00 to :05 of every ten seconds; the ticker's fire at :01
+        // passes while it does. With misfire=run_once it runs as soon as the hog is done (at :05), not at
+        // its next fire time (:11), and nothing is reported skipped.
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[agent]\nworkers = 1\n");
+        home.userPlugin("hog.sh", "#!/bin/sh\nsleep 5\necho 'HOG OK'\n");
+        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
+        home.cron("aegis_quartz.conf.user", "[0/10 * * * * ?] user/hog.sh\n[1/10 * * * * ?] misfire=run_once user/tick.sh\n");
+        start(home);
+
+        await().atMost(Duration.ofSeconds(25)).until(() -> !home.samples("user/hog.sh", "ok").isEmpty());
+        long hogEnd = millis(home.samples("user/hog.sh", "ok").get(0));
+        await().atMost(Duration.ofSeconds(5)).until(() -> home.samples("user/tick.sh", s ->
+                s.get("status").asText().equals("ok") && millis(s) > hogEnd && millis(s) <= hogEnd + 2_000).size() == 1);
+        assertEquals(List.of(), home.samples("user/tick.sh", "skipped"), "nothing skipped with misfire=run_once");
+    }
+
+    @Test
     void aSlowJobDoesNotDelayTheOthers() throws Exception {
         AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
         home.userPlugin("slow.sh", "#!/bin/sh\nsleep 5\necho 'SLOW OK'\n");
