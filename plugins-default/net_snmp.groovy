@@ -102,7 +102,7 @@ class net_snmp extends AegisScript {
         }
         Map<String, Map<String, Long>> prev = (Map<String, Map<String, Long>>) state.put('counters', current)
         Object prevTime = state.put('time', now)
-        double interval = prevTime == null ? -1d : (now - (Long) prevTime) / 1e9d
+        double interval = prevTime == null ? -1d : (now - ((Long) prevTime).longValue()) / 1e9d
         for (Map.Entry<String, Map<String, Long>> g : current.entrySet()) {
             String group = g.getKey()
             Map<String, Long> before = prev == null ? null : prev.get(group)
@@ -110,7 +110,7 @@ class net_snmp extends AegisScript {
             int n = 0
             if (before != null && interval > 0) {
                 for (Map.Entry<String, Long> c : g.getValue().entrySet()) {
-                    if (SETTINGS.contains(group + '.' + c.getKey()) || (group == 'Tcp' && c.getKey() == 'CurrEstab')) continue
+                    if (SETTINGS.contains(group + '.' + c.getKey()) || ('Tcp'.equals(group) && 'CurrEstab'.equals(c.getKey()))) continue
                     Long p = before.get(c.getKey())
                     if (p == null) continue
                     long d = delta(p, c.getValue())

@@ -226,7 +226,7 @@ class sampler extends AegisScript {
     double interval(String key, long now) {
         Object prev = state.put(key, now)
         if (prev == null) return -1d
-        double s = (now - (Long) prev) / 1e9d
+        double s = (now - ((Long) prev).longValue()) / 1e9d
         return s > 0 ? s : -1d
     }
 
@@ -242,7 +242,7 @@ class sampler extends AegisScript {
         while (i < n) {
             char c = s.charAt(i)
             if (c < (char) '0' || c > (char) '9') break
-            v = v * 10 + (c - (char) '0')
+            v = v * 10 + ((int) c - 48)   // int arithmetic: char - char is Groovy's boxed Number math
             i++
         }
         if (i == start) throw new NumberFormatException("no number at column $start of '$s'")
@@ -320,7 +320,7 @@ class sampler extends AegisScript {
 
     static long kb(Map<String, Long> m, String key) {
         Long v = m.get(key)
-        return v == null ? 0L : v * 1024L
+        return v == null ? 0L : v.longValue() * 1024L
     }
 
     // ------------------------------------------------------------------ cpu

@@ -56,6 +56,25 @@ class DefaultJobsStaticCallsTest {
         }
     }
 
+    @Test
+    void theDefaultJobsPluginsDoTheirArithmeticOnPrimitives() throws Exception {
+        // Static code still calls Groovy's Number math for arithmetic on boxed numbers and on chars
+        // ('7' - '0' is a DefaultGroovyMethods.minus call): instanceof chains and boxing per operation,
+        // in loops over every number of /proc files, run after run.
+        for (String plugin : defaultJobPlugins()) {
+            Path file = REPO.resolve("plugins-default").resolve(plugin);
+            CompiledScripts.Entry entry = GroovyPlugin.compileToBytes(file, Files.readString(file, StandardCharsets.UTF_8));
+            List<String> calls = new ArrayList<>();
+            for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
+                for (String call : boxedArithmetic(c.getValue())) {
+                    calls.add(c.getKey() + "." + call);
+                }
+            }
+            assertEquals(List.of(), calls, plugin + ": arithmetic on boxed numbers or chars; unbox first"
+                    + " (((Long) x).longValue()) and cast chars to int");
+        }
+    }
+
     /** The plugins of plugins-default/ that conf/aegis_quartz.conf.default schedules. */
     private static Set<String> defaultJobPlugins() throws Exception {
         Set<String> out = new LinkedHashSet<>();
@@ -66,6 +85,32 @@ class DefaultJobsStaticCallsTest {
         }
         assertFalse(out.isEmpty(), "no Groovy plugin found in conf/aegis_quartz.conf.default");
         return out;
+    }
+
+    private static final Set<String> ARITHMETIC = Set.of("plus", "minus", "multiply", "div", "intdiv", "mod", "power",
+            "next", "previous", "and", "or", "xor", "leftShift", "rightShift");
+
+    /** "method -> owner.name" of every call of Groovy's Number math in the class. */
+    private static List<String> boxedArithmetic(byte[] classBytes) {
+        List<String> calls = new ArrayList<>();
+        new ClassReader(classBytes).accept(new ClassVisitor(Opcodes.ASM9) {
+            @Override
+            public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
+                return new MethodVisitor(Opcodes.ASM9) {
+                    @Override
+                    public void visitMethodInsn(int opcode, String owner, String name, String desc, boolean itf) {
+                        boolean numberMath = owner.startsWith("org/codehaus/groovy/runtime/dgmimpl/Number")
+                                || owner.equals("org/codehaus/groovy/runtime/typehandling/NumberMath")
+                                || (owner.equals("org/codehaus/groovy/runtime/DefaultGroovyMethods") && ARITHMETIC.contains(name)
+                                && (desc.contains("Ljava/lang/Number;") || desc.contains("Ljava/lang/Character;")));
+                        if (numberMath) {
+                            calls.add(method + " -> " + owner.substring(owner.lastIndexOf('/') + 1) + "." + name);
+                        }
+                    }
+                };
+            }
+        }, 0);
+        return calls;
     }
 
     /** "method kind name" of every dynamic Groovy call site in the class ("run invoke parseArgs": a call of parseArgs in run()). */
