@@ -146,7 +146,10 @@ class sampler extends AegisScript {
             }
             if (option == '--only' || option == '--skip') {
                 List<String> named = commaList(value)
-                List<String> unknown = named.findAll { !(it in PARTS) }
+                List<String> unknown = new ArrayList<String>()
+                for (String name : named) {
+                    if (!PARTS.contains(name)) unknown.add(name)
+                }
                 if (named.isEmpty() || unknown) {
                     throw new IllegalArgumentException("bad argument $option '$value': " + (unknown ? "no part named ${unknown.join(', ')}" : 'no part given') +
                             "; the parts are ${PARTS.join(', ')}")
@@ -173,7 +176,11 @@ class sampler extends AegisScript {
             else if (option == '--exclude-device') excludeDevice = p
             else excludeInterface = p
         }
-        parts = PARTS.findAll { (only == null || only.contains(it)) && !skip.contains(it) }
+        // Loops, not closures: this runs on every run, and a closure costs a Groovy object and a call site each time.
+        parts = new ArrayList<String>()
+        for (String part : PARTS) {
+            if ((only == null || only.contains(part)) && !skip.contains(part)) parts.add(part)
+        }
         if (parts.isEmpty()) {
             throw new IllegalArgumentException("bad arguments: --only and --skip leave no part to report; the parts are ${PARTS.join(', ')}")
         }
@@ -181,7 +188,12 @@ class sampler extends AegisScript {
 
     /** The non-empty items of a comma-separated argument, trimmed. */
     static List<String> commaList(String value) {
-        return value.split(',').collect { it.trim() }.findAll { it }
+        List<String> out = new ArrayList<String>()
+        for (String item : value.split(',')) {
+            String t = item.trim()
+            if (!t.isEmpty()) out.add(t)
+        }
+        return out
     }
 
     void sampleParts() {

@@ -87,6 +87,34 @@ class DefaultJobsStaticCallsTest {
         return out;
     }
 
+    @Test
+    void theDefaultJobsPluginsMakeNoClosuresAsTheyRun() throws Exception {
+        // A closure is a Groovy object (a metaclass lookup to make one), and DGM methods that take one
+        // (findAll, collect, each) call it through a call site they build anew each time: in a plugin
+        // that runs every 10 s, plain loops cost a fraction. Closures made once, in a static initializer, are fine.
+        for (String plugin : defaultJobPlugins()) {
+            Path file = REPO.resolve("plugins-default").resolve(plugin);
+            CompiledScripts.Entry entry = GroovyPlugin.compileToBytes(file, Files.readString(file, StandardCharsets.UTF_8));
+            List<String> made = new ArrayList<>();
+            for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
+                new ClassReader(c.getValue()).accept(new ClassVisitor(Opcodes.ASM9) {
+                    @Override
+                    public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
+                        return new MethodVisitor(Opcodes.ASM9) {
+                            @Override
+                            public void visitTypeInsn(int opcode, String type) {
+                                if (opcode == Opcodes.NEW && type.contains("closure") && !method.equals("<clinit>")) {
+                                    made.add(c.getKey() + "." + method + " makes " + type);
+                                }
+                            }
+                        };
+                    }
+                }, 0);
+            }
+            assertEquals(List.of(), made, plugin + ": closures made as it runs; write a loop");
+        }
+    }
+
     private static final Set<String> ARITHMETIC = Set.of("plus", "minus", "multiply", "div", "intdiv", "mod", "power",
             "next", "previous", "and", "or", "xor", "leftShift", "rightShift");
 
