@@ -14,10 +14,10 @@ import java.util.TimeZone;
  * A job's cron trigger: what Quartz's CronTriggerImpl does for our jobs, without its cost per fire.
  *
  * <p>Quartz's in-memory store copies a trigger each time it fires it, and CronTriggerImpl's copy parses
- * its cron expression again: 1.3 ms of CPU while that code is still interpreted, which at one fire a
- * minute it is for hours, and 18 us once compiled. The expression never changes once a job is
- * scheduled (a reload schedules a new trigger), so here the copies share it, together with the last
- * next-fire-time it computed: the store asks the original and its copy the same question on each fire.
+ * its cron expression again: 1.3 ms of CPU while the parser is still interpreted (at one fire a minute,
+ * for hours) and 18 us once compiled. The expression never changes once a job is scheduled (a reload
+ * schedules a new trigger), so here the copies share it, together with the last next-fire-time it
+ * computed: the store asks the original and its copy the same question on each fire.
  *
  * <p>No end time and no Quartz calendars: our jobs run until they are removed.
  */
@@ -37,7 +37,7 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
     JobTrigger(String name, String group, String cron, boolean runOnce, Date startTime) throws java.text.ParseException {
         super(name, group);
         this.schedule = new Schedule(new CronExpression(cron));
-        this.startTime = startTime;
+        setStartTime(startTime);
         setMisfireInstruction(runOnce ? MISFIRE_INSTRUCTION_FIRE_ONCE_NOW : MISFIRE_INSTRUCTION_DO_NOTHING);
     }
 
@@ -80,7 +80,12 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
 
     @Override
     public void updateWithNewCalendar(Calendar calendar, long misfireThreshold) {
-        nextFireTime = included(getFireTimeAfter(previousFireTime), calendar);
+        // Only for a trigger naming a Quartz calendar, which ours never do; Quartz's rule all the same.
+        nextFireTime = getFireTimeAfter(previousFireTime);
+        if (nextFireTime == null || calendar == null) {
+            return;
+        }
+        nextFireTime = included(nextFireTime, calendar);
         long now = System.currentTimeMillis();
         while (nextFireTime != null && nextFireTime.getTime() < now - misfireThreshold) {
             nextFireTime = included(getFireTimeAfter(nextFireTime), calendar);
@@ -178,8 +183,9 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
     }
 
     /**
-     * The parsed expression and its last answer. Read by Quartz's scheduler thread and by whoever asks
-     * for a job's next fire time, so the answer is one immutable pair behind a volatile.
+     * The parsed expression and its last answer. Quartz's scheduler thread asks, and so can another
+     * thread computing a fire time (a copy of the trigger is anyone's), so the answer is one immutable
+     * pair behind a volatile.
      */
     private static final class Schedule implements java.io.Serializable {
         private static final long serialVersionUID = 1L;
@@ -195,14 +201,16 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
             Answer a = last;
             if (a == null || a.after != time) {
                 Date next = cron.getTimeAfter(new Date(time));
-                a = new Answer(time, next == null ? -1 : next.getTime());
+                a = new Answer(time, next == null ? NONE : next.getTime());
                 last = a;
             }
-            // A new Date each time: callers may keep it, and Date is mutable.
-            return a.next < 0 ? null : new Date(a.next);
+            // A Date of its own for each trigger, as CronTriggerImpl's are: the answer is shared, a Date is mutable.
+            return a.next == NONE ? null : new Date(a.next);
         }
 
-        /** The first fire time after {@code after}, or -1 for none. */
+        private static final long NONE = Long.MIN_VALUE;
+
+        /** The first fire time after {@code after}, or {@link #NONE}. */
         private record Answer(long after, long next) {
         }
     }

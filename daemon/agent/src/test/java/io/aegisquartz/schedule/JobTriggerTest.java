@@ -2,7 +2,11 @@ package io.aegisquartz.schedule;
 
 import org.junit.jupiter.api.Test;
 import org.quartz.CronExpression;
+import org.quartz.CronScheduleBuilder;
 import org.quartz.CronTrigger;
+import org.quartz.Trigger;
+import org.quartz.TriggerBuilder;
+import org.quartz.spi.OperableTrigger;
 
 import java.util.Date;
 
@@ -47,9 +51,51 @@ class JobTriggerTest {
         Date before = stored.getNextFireTime();
         copy.triggered(null);
         assertEquals(before, stored.getNextFireTime(), "moving the copy on leaves the stored trigger where it was");
-        copy.getNextFireTime().setTime(0);
-        assertEquals(before, stored.getNextFireTime(), "a caller changing a Date it was given changes nothing else");
-        assertNotSame(stored.getJobDataMap(), copy.getJobDataMap());
+        stored.triggered(null);
+        assertEquals(copy.getNextFireTime(), stored.getNextFireTime());
+        assertNotSame(copy.getNextFireTime(), stored.getNextFireTime(), "one shared answer, but a Date of its own for each");
+    }
+
+    @Test
+    void firesWhenQuartzsOwnCronTriggerWouldFromAnyStartTime() throws Exception {
+        // Quartz's trigger cuts its start time to the second; ours keeps the milliseconds and must agree.
+        for (String cron : new String[] {"* * * * * ?", "0/10 * * * * ?", "5 * * * * ?", "0 0 3 * * ?"}) {
+            for (long start : new long[] {T0, T0 + 1, T0 + 999, T0 + 5_000, T0 + 5_123}) {
+                JobTrigger ours = new JobTrigger("j", "user", cron, false, new Date(start));
+                OperableTrigger theirs = (OperableTrigger) TriggerBuilder.newTrigger().withIdentity("j", "user")
+                        .withSchedule(CronScheduleBuilder.cronSchedule(cron)).startAt(new Date(start)).build();
+                assertEquals(theirs.computeFirstFireTime(null), ours.computeFirstFireTime(null), cron + " from " + start);
+                for (int i = 0; i < 50; i++) {
+                    theirs.triggered(null);
+                    ours.triggered(null);
+                    assertEquals(theirs.getNextFireTime(), ours.getNextFireTime(), cron + " from " + start + ", fire " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aMissedFireIsHandledAsQuartzsOwnCronTriggerWouldForEachInstruction() throws Exception {
+        long start = System.currentTimeMillis() - 7_200_000;
+        for (int instruction : new int[] {Trigger.MISFIRE_INSTRUCTION_IGNORE_MISFIRE_POLICY, Trigger.MISFIRE_INSTRUCTION_SMART_POLICY,
+                CronTrigger.MISFIRE_INSTRUCTION_FIRE_ONCE_NOW, CronTrigger.MISFIRE_INSTRUCTION_DO_NOTHING}) {
+            JobTrigger ours = new JobTrigger("j", "user", "0 0 * * * ?", false, new Date(start));
+            ours.setMisfireInstruction(instruction);
+            OperableTrigger theirs = (OperableTrigger) TriggerBuilder.newTrigger().withIdentity("j", "user")
+                    .withSchedule(CronScheduleBuilder.cronSchedule("0 0 * * * ?")).startAt(new Date(start)).build();
+            theirs.setMisfireInstruction(instruction);
+            ours.computeFirstFireTime(null);
+            theirs.computeFirstFireTime(null);
+            long before = System.currentTimeMillis();
+            ours.updateAfterMisfire(null);
+            theirs.updateAfterMisfire(null);
+            long after = System.currentTimeMillis();
+            long a = ours.getNextFireTime().getTime();
+            long b = theirs.getNextFireTime().getTime();
+            // "Now" is read twice, once by each: equal, or both within the moment the two calls took.
+            assertTrue(a == b || (a >= before && a <= after && b >= before && b <= after),
+                    "instruction " + instruction + ": ours " + ours.getNextFireTime() + ", Quartz's " + theirs.getNextFireTime());
+        }
     }
 
     @Test

@@ -40,11 +40,10 @@ class DefaultJobsStaticCallsTest {
 
     @Test
     void theDefaultJobsPluginsMakeNoDynamicCalls() throws Exception {
-        Set<String> plugins = defaultJobPlugins();
-        assertTrue(plugins.size() >= 3, "the default jobs' plugins: " + plugins);
-        for (String plugin : plugins) {
-            Path file = REPO.resolve("plugins-default").resolve(plugin);
-            CompiledScripts.Entry entry = GroovyPlugin.compileToBytes(file, Files.readString(file, StandardCharsets.UTF_8));
+        Map<String, CompiledScripts.Entry> plugins = compiledDefaultJobPlugins();
+        assertTrue(plugins.size() >= 3, "the default jobs' plugins: " + plugins.keySet());
+        for (String plugin : plugins.keySet()) {
+            CompiledScripts.Entry entry = plugins.get(plugin);
             List<String> sites = new ArrayList<>();
             for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
                 for (String site : dynamicSites(c.getValue())) {
@@ -61,9 +60,9 @@ class DefaultJobsStaticCallsTest {
         // Static code still calls Groovy's Number math for arithmetic on boxed numbers and on chars
         // ('7' - '0' is a DefaultGroovyMethods.minus call): instanceof chains and boxing per operation,
         // in loops over every number of /proc files, run after run.
-        for (String plugin : defaultJobPlugins()) {
-            Path file = REPO.resolve("plugins-default").resolve(plugin);
-            CompiledScripts.Entry entry = GroovyPlugin.compileToBytes(file, Files.readString(file, StandardCharsets.UTF_8));
+        for (Map.Entry<String, CompiledScripts.Entry> compiled : compiledDefaultJobPlugins().entrySet()) {
+            String plugin = compiled.getKey();
+            CompiledScripts.Entry entry = compiled.getValue();
             List<String> calls = new ArrayList<>();
             for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
                 for (String call : boxedArithmetic(c.getValue())) {
@@ -73,6 +72,21 @@ class DefaultJobsStaticCallsTest {
             assertEquals(List.of(), calls, plugin + ": arithmetic on boxed numbers or chars; unbox first"
                     + " (((Long) x).longValue()) and cast chars to int");
         }
+    }
+
+    private static Map<String, CompiledScripts.Entry> compiled;
+
+    /** The default jobs' plugins, compiled as the agent compiles them (once for all the tests here). */
+    private static synchronized Map<String, CompiledScripts.Entry> compiledDefaultJobPlugins() throws Exception {
+        if (compiled == null) {
+            Map<String, CompiledScripts.Entry> out = new java.util.LinkedHashMap<>();
+            for (String plugin : defaultJobPlugins()) {
+                Path file = REPO.resolve("plugins-default").resolve(plugin);
+                out.put(plugin, GroovyPlugin.compileToBytes(file, Files.readString(file, StandardCharsets.UTF_8)));
+            }
+            compiled = out;
+        }
+        return compiled;
     }
 
     /** The plugins of plugins-default/ that conf/aegis_quartz.conf.default schedules. */
@@ -92,9 +106,9 @@ class DefaultJobsStaticCallsTest {
         // A closure is a Groovy object (a metaclass lookup to make one), and DGM methods that take one
         // (findAll, collect, each) call it through a call site they build anew each time: in a plugin
         // that runs every 10 s, plain loops cost a fraction. Closures made once, in a static initializer, are fine.
-        for (String plugin : defaultJobPlugins()) {
-            Path file = REPO.resolve("plugins-default").resolve(plugin);
-            CompiledScripts.Entry entry = GroovyPlugin.compileToBytes(file, Files.readString(file, StandardCharsets.UTF_8));
+        for (Map.Entry<String, CompiledScripts.Entry> compiled : compiledDefaultJobPlugins().entrySet()) {
+            String plugin = compiled.getKey();
+            CompiledScripts.Entry entry = compiled.getValue();
             List<String> made = new ArrayList<>();
             for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
                 new ClassReader(c.getValue()).accept(new ClassVisitor(Opcodes.ASM9) {
