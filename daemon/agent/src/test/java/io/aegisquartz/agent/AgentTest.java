@@ -43,6 +43,19 @@ class AgentTest {
         return agent;
     }
 
+    /**
+     * Starts the agent on {@code cron} over two plugins: user/hog.sh sleeps {@code seconds} and user/tick.sh
+     * returns at once. {@code settings} are added to aegis_config.ini (the file watcher is off).
+     */
+    private AgentHome hogAndTicker(String settings, int seconds, String cron) throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n" + settings);
+        home.userPlugin("hog.sh", "#!/bin/sh\nsleep " + seconds + "\necho 'HOG OK'\n");
+        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
+        home.cron("aegis_quartz.conf.user", cron);
+        start(home);
+        return home;
+    }
+
     private static ScheduledJob job(Agent a, String name) {
         return a.jobs().values().stream().filter(j -> j.spec().name().equals(name)).findFirst().orElse(null);
     }
@@ -156,11 +169,7 @@ class AgentTest {
     @Test
     void missedFiresAreSkippedNotReplayedAndOtherJobsKeepRunning() throws Exception {
         // One worker: while the hog holds it for 4 s, the ticker's fires pass their time.
-        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[agent]\nworkers = 1\n");
-        home.userPlugin("hog.sh", "#!/bin/sh\nsleep 4\necho 'HOG OK'\n");
-        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
-        home.cron("aegis_quartz.conf.user", "[0/10 * * * * ?] user/hog.sh\n[* * * * * ?] user/tick.sh\n");
-        start(home);
+        AgentHome home = hogAndTicker("[agent]\nworkers = 1\n", 4, "[0/10 * * * * ?] user/hog.sh\n[* * * * * ?] user/tick.sh\n");
 
         await().atMost(Duration.ofSeconds(25)).until(() -> !home.samples("user/tick.sh", s ->
                 s.get("status").asText().equals("skipped") && s.get("message").asText().startsWith("missed")).isEmpty());
@@ -179,11 +188,7 @@ class AgentTest {
         // The hog holds the one worker from :00 to :05 of every ten seconds; the ticker's fire at :01
         // passes while it does. With misfire=run_once it runs as soon as the hog is done (at :05), not at
         // its next fire time (:11), and nothing is reported skipped.
-        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[agent]\nworkers = 1\n");
-        home.userPlugin("hog.sh", "#!/bin/sh\nsleep 5\necho 'HOG OK'\n");
-        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
-        home.cron("aegis_quartz.conf.user", "[0/10 * * * * ?] user/hog.sh\n[1/10 * * * * ?] misfire=run_once user/tick.sh\n");
-        start(home);
+        AgentHome home = hogAndTicker("[agent]\nworkers = 1\n", 5, "[0/10 * * * * ?] user/hog.sh\n[1/10 * * * * ?] misfire=run_once user/tick.sh\n");
 
         await().atMost(Duration.ofSeconds(25)).until(() -> !home.samples("user/hog.sh", "ok").isEmpty());
         long hogEnd = millis(home.samples("user/hog.sh", "ok").get(0));
@@ -195,14 +200,10 @@ class AgentTest {
 
     @Test
     void aSlowJobDoesNotDelayTheOthers() throws Exception {
-        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
-        home.userPlugin("slow.sh", "#!/bin/sh\nsleep 5\necho 'SLOW OK'\n");
-        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/slow.sh\n[* * * * * ?] user/tick.sh\n");
-        start(home);
+        AgentHome home = hogAndTicker("", 5, "[* * * * * ?] user/hog.sh\n[* * * * * ?] user/tick.sh\n");
 
-        await().atMost(Duration.ofSeconds(15)).until(() -> !home.samples("user/slow.sh", "ok").isEmpty());
-        JsonNode slow = home.samples("user/slow.sh", "ok").get(0);
+        await().atMost(Duration.ofSeconds(15)).until(() -> !home.samples("user/hog.sh", "ok").isEmpty());
+        JsonNode slow = home.samples("user/hog.sh", "ok").get(0);
         long slowEnd = millis(slow);
         long slowStart = slowEnd - (long) slow.get("duration_ms").asDouble();
         // Five ticks fall inside the slow run. A host stalled for seconds (a loaded CI machine) may
