@@ -19,7 +19,8 @@ import java.util.TimeZone;
  * schedules a new trigger), so here the copies share it, together with the last next-fire-time it
  * computed: the store asks the original and its copy the same question on each fire.
  *
- * <p>No end time and no Quartz calendars: our jobs run until they are removed.
+ * <p>No end time: our jobs run until they are removed. Quartz calendars are honoured as Quartz does,
+ * though our jobs name none.
  */
 final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigger {
 
