@@ -102,6 +102,8 @@ class sampler extends AegisScript {
     static final String USAGE = 'usage: sampler.groovy [--only PART,...] [--skip PART,...] [--exclude-mount REGEX] ' +
             '[--exclude-device REGEX] [--exclude-interface REGEX] [--fs-types TYPE,...]'
     static final List<String> PARTS = ['load', 'memory', 'cpu', 'filesystem', 'disk', 'network', 'tcp']
+    static final Set<String> OPTIONS = new HashSet<String>(['--only', '--skip', '--exclude-mount', '--exclude-device',
+                                                            '--exclude-interface', '--fs-types'])
     static final long TWO_32 = 1L << 32
     static final Set<String> IMAGE_TYPES = new LinkedHashSet<String>(['squashfs', 'iso9660', 'udf', 'erofs', 'cramfs'])
     static final List<String> CPU_NAMES = ['user_pct', 'nice_pct', 'system_pct', 'iowait_pct', 'irq_pct', 'softirq_pct',
@@ -141,7 +143,7 @@ class sampler extends AegisScript {
         for (int i = 0; i < args.size(); i += 2) {
             String option = args[i]
             String value = i + 1 < args.size() ? args[i + 1] : null
-            if (value == null || !(option in ['--only', '--skip', '--exclude-mount', '--exclude-device', '--exclude-interface', '--fs-types'])) {
+            if (value == null || !OPTIONS.contains(option)) {
                 throw new IllegalArgumentException("bad argument '$option'" + (value == null && option.startsWith('--') ? ' (no value)' : '') + "; $USAGE")
             }
             if (option == '--only' || option == '--skip') {

@@ -16,7 +16,6 @@ import org.quartz.CronExpression;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.text.ParseException;
 import java.time.Duration;
 import java.util.Date;
 import java.util.List;
@@ -82,9 +81,13 @@ public final class JobExecutor {
         }
     }
 
-    /** Quartz missed a fire time of {@code job}; with misfire=skip the fire will not happen. */
-    public void misfired(ScheduledJob job, Date missed, boolean willRunNow) {
-        int count = missed == null ? 1 : missedCount(job.spec().cron(), missed);
+    /**
+     * Quartz missed a fire time of {@code job}; with misfire=skip the fire will not happen.
+     *
+     * @param cron the job's parsed cron expression (its trigger's), to count the fire times missed
+     */
+    public void misfired(ScheduledJob job, Date missed, CronExpression cron, boolean willRunNow) {
+        int count = missed == null ? 1 : missedCount(cron, missed);
         String when = missed == null ? "a fire time"
                 : count == 1 ? "its fire time " + FailureLog.clock(missed.getTime())
                 : (count > MISSED_COUNT_CAP ? "more than " + MISSED_COUNT_CAP : Integer.toString(count)) + " fire times since "
@@ -103,18 +106,13 @@ public final class JobExecutor {
      * past {@link #MISSED_COUNT_CAP}: this runs on Quartz's scheduler thread inside its store lock, so
      * it must stay cheap even after a day-long pause.
      */
-    static int missedCount(String cron, Date first) {
-        try {
-            CronExpression ce = new CronExpression(cron);
-            long now = System.currentTimeMillis();
-            int n = 0;
-            for (Date d = first; d != null && d.getTime() <= now && n <= MISSED_COUNT_CAP; d = ce.getNextValidTimeAfter(d)) {
-                n++;
-            }
-            return Math.max(1, n);
-        } catch (ParseException e) {
-            return 1;
+    static int missedCount(CronExpression cron, Date first) {
+        long now = System.currentTimeMillis();
+        int n = 0;
+        for (Date d = first; d != null && d.getTime() <= now && n <= MISSED_COUNT_CAP; d = cron.getNextValidTimeAfter(d)) {
+            n++;
         }
+        return Math.max(1, n);
     }
 
     private void run(ScheduledJob job) throws InterruptedException {

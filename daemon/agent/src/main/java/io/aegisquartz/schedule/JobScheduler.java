@@ -151,7 +151,8 @@ public final class JobScheduler implements AutoCloseable {
             if (j != null) {
                 // Quartz hands us the trigger as it was before the misfire policy moved it on.
                 boolean runNow = trigger.getMisfireInstruction() == CronTrigger.MISFIRE_INSTRUCTION_FIRE_ONCE_NOW;
-                executor.misfired(j, trigger.getNextFireTime(), runNow);
+                // Every trigger here is a JobTrigger (or Quartz's copy of one): its expression is parsed already.
+                executor.misfired(j, trigger.getNextFireTime(), ((JobTrigger) trigger).expression(), runNow);
             }
         }
     }
