@@ -103,8 +103,9 @@ public final class Cli {
                 return OK;
             }
             home = resolveHome(homeArg);
+            String confEnv = setting("AEGIS_CONF");
             conf = confArg != null ? Path.of(confArg).toAbsolutePath().normalize()
-                    : env.containsKey("AEGIS_CONF") ? Path.of(env.get("AEGIS_CONF")).toAbsolutePath().normalize()
+                    : confEnv != null ? Path.of(confEnv).toAbsolutePath().normalize()
                     : home.resolve("conf");
             return command.run(this, rest);
         } catch (UsageException e) {
@@ -130,8 +131,18 @@ public final class Cli {
         return false;
     }
 
+    /**
+     * An environment variable, or null if it is unset or empty: as the launcher's {@code ${VAR:-default}}
+     * reads it, so that {@code AEGIS_CONF=} does not make the agent read its config from the current
+     * directory while the launcher looks in HOME/conf.
+     */
+    private String setting(String name) {
+        String v = env.get(name);
+        return v == null || v.isEmpty() ? null : v;
+    }
+
     private Path resolveHome(String arg) {
-        String h = arg != null ? arg : env.get("AEGIS_HOME");
+        String h = arg != null ? arg : setting("AEGIS_HOME");
         return (h != null ? Path.of(h) : Path.of("")).toAbsolutePath().normalize();
     }
 
@@ -160,9 +171,9 @@ public final class Cli {
 
                 Global options:
                   --home DIR   the agent's home; relative paths in aegis_config.ini are taken from it
-                               (default: $AEGIS_HOME, else the current directory)
+                               (default: $AEGIS_HOME if set and not empty, else the current directory)
                   --conf DIR   the config directory holding aegis_config.ini and the cron files
-                               (default: $AEGIS_CONF, else HOME/conf)
+                               (default: $AEGIS_CONF if set and not empty, else HOME/conf)
                   -h, --help   print this help
                   --version    print the version
 
