@@ -95,7 +95,9 @@ class net_snmp extends AegisScript {
         // Group (kernel spelling) -> counter name -> value, in the files' order.
         Map<String, Map<String, Long>> current = new LinkedHashMap<>()
         boolean any = readPairs('/proc/net/snmp', current, wanted)
-        any |= readPairs('/proc/net/netstat', current, wanted)
+        // Not '|=': static Groovy boxes it and unboxes through the metaclass.
+        boolean netstat = readPairs('/proc/net/netstat', current, wanted)
+        any = any || netstat
         readSnmp6(current, wanted)
         if (!any) {
             throw new IllegalStateException('/proc/net/snmp is not readable; is /proc mounted?')

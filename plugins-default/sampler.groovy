@@ -152,8 +152,8 @@ class sampler extends AegisScript {
                 for (String name : named) {
                     if (!PARTS.contains(name)) unknown.add(name)
                 }
-                if (named.isEmpty() || unknown) {
-                    throw new IllegalArgumentException("bad argument $option '$value': " + (unknown ? "no part named ${unknown.join(', ')}" : 'no part given') +
+                if (named.isEmpty() || !unknown.isEmpty()) {
+                    throw new IllegalArgumentException("bad argument $option '$value': " + (!unknown.isEmpty() ? "no part named ${unknown.join(', ')}" : 'no part given') +
                             "; the parts are ${PARTS.join(', ')}")
                 }
                 if (option == '--only') {
@@ -204,15 +204,14 @@ class sampler extends AegisScript {
         Throwable failure = null
         for (String part in parts) {
             try {
-                switch (part) {
-                    case 'load': loadAndProcesses(); break
-                    case 'memory': memory(); break
-                    case 'cpu': cpu(); break
-                    case 'filesystem': filesystems(); break
-                    case 'disk': disks(); break
-                    case 'network': network(); break
-                    case 'tcp': tcp(); break
-                }
+                // Not a switch: Groovy matches each case label through the metaclass ('isCase').
+                if ('load'.equals(part)) loadAndProcesses()
+                else if ('memory'.equals(part)) memory()
+                else if ('cpu'.equals(part)) cpu()
+                else if ('filesystem'.equals(part)) filesystems()
+                else if ('disk'.equals(part)) disks()
+                else if ('network'.equals(part)) network()
+                else if ('tcp'.equals(part)) tcp()
             } catch (Exception e) {
                 if (failure == null) failure = e else failure.addSuppressed(e)
             }

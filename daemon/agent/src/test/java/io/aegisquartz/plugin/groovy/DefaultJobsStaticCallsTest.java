@@ -129,6 +129,51 @@ class DefaultJobsStaticCallsTest {
         }
     }
 
+    @Test
+    void theDefaultJobsPluginsDispatchNothingThroughTheMetaClass() throws Exception {
+        // Static code still hands some operations to Groovy's runtime, which looks the method up in the
+        // operand's metaclass on every call: a switch on strings (ScriptBytecodeAdapter.isCase, an
+        // 'isCase' call per case label) and Groovy truth on an object (`if (list)`: an 'asBoolean' call).
+        // In the sampler they were 8 % of a compiled run's CPU (JFR, bench/plugin-cost).
+        for (Map.Entry<String, CompiledScripts.Entry> compiled : compiledDefaultJobPlugins().entrySet()) {
+            String plugin = compiled.getKey();
+            List<String> calls = new ArrayList<>();
+            for (Map.Entry<String, byte[]> c : compiled.getValue().classes().entrySet()) {
+                for (String call : metaClassDispatch(c.getValue())) {
+                    calls.add(c.getKey() + "." + call);
+                }
+            }
+            assertEquals(List.of(), calls, plugin + ": operations dispatched through the metaclass; compare strings with"
+                    + " equals (if/else instead of switch) and test collections with isEmpty(), strings with isEmpty(), objects with != null");
+        }
+    }
+
+    /** Runtime helpers that call a method by name through the operand's metaclass, whatever the static types. */
+    private static final Map<String, Set<String>> DISPATCHING = Map.of(
+            "org/codehaus/groovy/runtime/ScriptBytecodeAdapter", Set.of("isCase", "invokeMethodN", "invokeMethod0", "invokeMethod",
+                    "getProperty", "setProperty", "invokeClosure"),
+            "org/codehaus/groovy/runtime/typehandling/DefaultTypeTransformation", Set.of("castToBoolean", "booleanUnbox"),
+            "org/codehaus/groovy/runtime/InvokerHelper", Set.of("invokeMethod", "getProperty", "setProperty"));
+
+    /** "method -> owner.name" of every call of a {@link #DISPATCHING} helper in the class. */
+    private static List<String> metaClassDispatch(byte[] classBytes) {
+        List<String> calls = new ArrayList<>();
+        new ClassReader(classBytes).accept(new ClassVisitor(Opcodes.ASM9) {
+            @Override
+            public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
+                return new MethodVisitor(Opcodes.ASM9) {
+                    @Override
+                    public void visitMethodInsn(int opcode, String owner, String name, String desc, boolean itf) {
+                        if (DISPATCHING.getOrDefault(owner, Set.of()).contains(name)) {
+                            calls.add(method + " -> " + owner.substring(owner.lastIndexOf('/') + 1) + "." + name);
+                        }
+                    }
+                };
+            }
+        }, 0);
+        return calls;
+    }
+
     private static final Set<String> ARITHMETIC = Set.of("plus", "minus", "multiply", "div", "intdiv", "mod", "power",
             "next", "previous", "and", "or", "xor", "leftShift", "rightShift");
 
