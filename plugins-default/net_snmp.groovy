@@ -36,6 +36,7 @@ import io.aegisquartz.plugin.groovy.AegisScript
  * A class rather than a script, statically compiled as a whole, so that it makes no dynamic Groovy call:
  * the first one in the agent's JVM sets up Groovy's call-site machinery (about 0.1 s of CPU), and each
  * costs more than a static call until the JIT compiles it, which at one run a minute takes hours.
+ * Map lookups that may be null are taken as Object and cast once they are not (sampler.groovy says why).
  */
 @CompileStatic
 class net_snmp extends AegisScript {
@@ -102,20 +103,22 @@ class net_snmp extends AegisScript {
         if (!any) {
             throw new IllegalStateException('/proc/net/snmp is not readable; is /proc mounted?')
         }
-        Map<String, Map<String, Long>> prev = (Map<String, Map<String, Long>>) state.put('counters', current)
+        Object kept = state.put('counters', current)
+        Map<String, Map<String, Long>> prev = kept == null ? null : (Map<String, Map<String, Long>>) kept
         Object prevTime = state.put('time', now)
         double interval = prevTime == null ? -1d : (now - ((Long) prevTime).longValue()) / 1e9d
         for (Map.Entry<String, Map<String, Long>> g : current.entrySet()) {
             String group = g.getKey()
-            Map<String, Long> before = prev == null ? null : prev.get(group)
+            Object found = prev == null ? null : (Object) prev.get(group)
+            Map<String, Long> before = found == null ? null : (Map<String, Long>) found
             def b = sample('net_snmp').tag('group', group.toLowerCase())
             int n = 0
             if (before != null && interval > 0) {
                 for (Map.Entry<String, Long> c : g.getValue().entrySet()) {
                     if (SETTINGS.contains(group + '.' + c.getKey()) || ('Tcp'.equals(group) && 'CurrEstab'.equals(c.getKey()))) continue
-                    Long p = before.get(c.getKey())
+                    Object p = (Object) before.get(c.getKey())
                     if (p == null) continue
-                    long d = delta(p, c.getValue())
+                    long d = delta((Long) p, c.getValue())
                     if (d < 0) continue
                     b.value(c.getKey(), d)
                     n++
@@ -176,10 +179,13 @@ class net_snmp extends AegisScript {
             if (prefix == null || (wanted != null && !wanted.contains(prefix.toLowerCase()))) continue
             String[] f = line.trim().split('\\s+')
             if (f.length != 2) continue
-            Map<String, Long> m = out.get(prefix)
-            if (m == null) {
+            Object found = (Object) out.get(prefix)
+            Map<String, Long> m
+            if (found == null) {
                 m = new LinkedHashMap<>()
                 out.put(prefix, m)
+            } else {
+                m = (Map<String, Long>) found
             }
             m.put(f[0].substring(prefix.length()), Long.parseLong(f[1]))
         }

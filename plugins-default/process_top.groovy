@@ -104,6 +104,7 @@ import java.security.MessageDigest
  * A class rather than a script, statically compiled as a whole, so that it makes no dynamic Groovy call:
  * the first one in the agent's JVM sets up Groovy's call-site machinery (about 0.1 s of CPU), and each
  * costs more than a static call until the JIT compiles it, which at one run a minute takes hours.
+ * Map lookups that may be null are taken as Object and cast once they are not (sampler.groovy says why).
  */
 @CompileStatic
 class process_top extends AegisScript {
@@ -385,7 +386,8 @@ class Top {
                 continue    // not the stat format of proc(5): skip rather than fail the run
             }
             long start = f[22]
-            Rec r = recs.get(pid)
+            Object found = (Object) recs.get(pid)
+            Rec r = found == null ? null : (Rec) found
             boolean known = r != null && r.start == start
             if (!known) {
                 if (r != null) {
@@ -526,8 +528,12 @@ class Top {
     static void unfold(List<Rec> gone, Map<Integer, Rec> recs, long run) {
         List<Rec> parents = new ArrayList<>()
         for (Rec child : gone) {
-            Rec parent = recs.get(child.ppid)
-            if (parent == null || parent.run != run || parent.dChildren < 0 || parent.start > child.start) {
+            Object found = (Object) recs.get(child.ppid)
+            if (found == null) {
+                continue    // no parent seen: what it left is unattributed
+            }
+            Rec parent = (Rec) found
+            if (parent.run != run || parent.dChildren < 0 || parent.start > child.start) {
                 continue    // no parent seen in both runs: what it left is unattributed
             }
             if (parent.goneCpu == 0 && parent.goneRead == 0 && parent.goneWrite == 0) {
@@ -662,7 +668,8 @@ class Top {
         Map<Long, long[]> out = new HashMap<>(now.size() * 2)
         for (Map.Entry<Long, long[]> e : now.entrySet()) {
             long[] c = e.value
-            long[] p = prev.get(e.key)
+            Object found = (Object) prev.get(e.key)
+            long[] p = found == null ? null : (long[]) found
             if (p == null || c[0] < p[0] || c[1] < p[1]) {
                 out.put(e.key, c)
             } else {
@@ -677,8 +684,12 @@ class Top {
         Map<String, Group> byId = new HashMap<>(procs.size() * 2)
         List<Group> out = new ArrayList<>()
         for (Rec p : procs) {
-            Group g = byId.get(p.id)
-            if (g == null) {
+            // Most lookups find nothing (a group per command line), hence Object: see sampler.groovy, "Map lookups".
+            Object found = (Object) byId.get(p.id)
+            Group g
+            if (found != null) {
+                g = (Group) found
+            } else {
                 g = new Group()
                 byId.put(p.id, g)
                 out.add(g)
@@ -712,10 +723,11 @@ class Top {
                 for (Rec p : g.procs) {
                     long[] a = p.inodes
                     for (int i = 1; a != null && i <= a[0]; i++) {
-                        long[] d = socketDeltas.get(a[i])
-                        if (d == null) {
+                        Object found = (Object) socketDeltas.get(a[i])
+                        if (found == null) {
                             continue
                         }
+                        long[] d = (long[]) found
                         if (counted == null) {
                             counted = new HashSet<>()
                         }
@@ -930,21 +942,23 @@ class Users {
             mtime = Files.getLastModifiedTime(passwd).toMillis()
         } catch (IOException ignored) {
         }
-        if (state.get('usersMtime') != mtime || state.get('users') == null) {
-            Map<Integer, String> m = new HashMap<>()
-            try {
-                for (String line : Files.readAllLines(passwd)) {
-                    String[] f = line.split(':', -1)
-                    if (f.length > 2 && f[2].isInteger()) {
-                        m.putIfAbsent(Integer.parseInt(f[2]), f[0])
-                    }
-                }
-            } catch (IOException ignored) {
-            }
-            state.put('users', m)
-            state.put('usersMtime', mtime)
+        Object kept = state.get('users')
+        if (kept != null && Long.valueOf(mtime).equals(state.get('usersMtime'))) {
+            return (Map<Integer, String>) kept
         }
-        return (Map<Integer, String>) state.get('users')
+        Map<Integer, String> m = new HashMap<>()
+        try {
+            for (String line : Files.readAllLines(passwd)) {
+                String[] f = line.split(':', -1)
+                if (f.length > 2 && f[2].isInteger()) {
+                    m.putIfAbsent(Integer.parseInt(f[2]), f[0])
+                }
+            }
+        } catch (IOException ignored) {
+        }
+        state.put('users', m)
+        state.put('usersMtime', mtime)
+        return m
     }
 
     /** The effective user of a process, from the Uid line of /proc/PID/status. */

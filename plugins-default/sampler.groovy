@@ -95,6 +95,10 @@ import java.util.regex.PatternSyntaxException
  * A class rather than a script, statically compiled as a whole, so that it makes no dynamic Groovy call:
  * the first one in the agent's JVM sets up Groovy's call-site machinery (about 0.1 s of CPU), and each
  * costs more than a static call until the JIT compiles it, which at one run a minute takes hours.
+ *
+ * <p>Map lookups: a value that may be null is taken as Object ({@code (Object) map.get(k)}) and cast
+ * once it is not. Static Groovy casts what a generic map returns through an invokedynamic site, and
+ * Groovy's call-site cache skips null, so each null reaching such a cast links the site anew.
  */
 @CompileStatic
 class sampler extends AegisScript {
@@ -332,8 +336,8 @@ class sampler extends AegisScript {
     }
 
     static long kb(Map<String, Long> m, String key) {
-        Long v = m.get(key)
-        return v == null ? 0L : v.longValue() * 1024L
+        Object v = (Object) m.get(key)   // as Object: see "Map lookups" at the top
+        return v == null ? 0L : ((Long) v).longValue() * 1024L
     }
 
     // ------------------------------------------------------------------ cpu
@@ -354,12 +358,14 @@ class sampler extends AegisScript {
         if (now.isEmpty()) {
             throw new IllegalStateException('/proc/stat has no cpu lines; is /proc mounted?')
         }
-        Map<String, long[]> prev = (Map<String, long[]>) state.put('cpu', now)
-        if (prev == null) return
+        Object kept = state.put('cpu', now)
+        if (kept == null) return
+        Map<String, long[]> prev = (Map<String, long[]>) kept
         long[] d = new long[8]
         for (Map.Entry<String, long[]> e : now.entrySet()) {
-            long[] p = prev.get(e.getKey())
-            if (p == null) continue            // a CPU that just came online
+            Object found = (Object) prev.get(e.getKey())
+            if (found == null) continue            // a CPU that just came online
+            long[] p = (long[]) found
             long sum = 0
             boolean backwards = false
             for (int i = 0; i < 8; i++) {
@@ -431,7 +437,8 @@ class sampler extends AegisScript {
         }
         // Kept per mount (id, device, place): Boolean.FALSE for a mount point that is a file, else its
         // FileStore once made (making one reads /proc/mounts; statfs is then one call).
-        Map<String, Object> known = (Map<String, Object>) state.get('filesystem.stores')
+        Object kept = state.get('filesystem.stores')
+        Map<String, Object> known = kept == null ? null : (Map<String, Object>) kept
         Map<String, Object> keep = new HashMap<>()
         Map<String, String[]> byDevice = new LinkedHashMap<>()
         for (String[] m : byMountPoint.values()) {
@@ -442,8 +449,8 @@ class sampler extends AegisScript {
             keep.put(id, store)
             if (Boolean.FALSE.equals(store)) continue   // not ==: on an Object that is a dynamic equals() call
             String device = m[1].startsWith('0:') && m[5].startsWith('/dev/') ? m[5] : m[1]
-            String[] seen = byDevice.get(device)
-            if (seen == null || better(m, seen)) byDevice.put(device, m)
+            Object seen = (Object) byDevice.get(device)
+            if (seen == null || better(m, (String[]) seen)) byDevice.put(device, m)
         }
         state.put('filesystem.stores', keep)
         for (String[] m : byDevice.values()) {
@@ -519,12 +526,14 @@ class sampler extends AegisScript {
             if (v[0] == 0 && v[4] == 0) continue
             current.put(name, v)
         }
-        Map<String, long[]> prev = (Map<String, long[]>) state.put('disk', current)
+        Object kept = state.put('disk', current)
         double dt = interval('disk.time', now)
-        if (prev == null || dt <= 0) return
+        if (kept == null || dt <= 0) return
+        Map<String, long[]> prev = (Map<String, long[]>) kept
         for (Map.Entry<String, long[]> e : current.entrySet()) {
-            long[] p = prev.get(e.getKey())
-            if (p == null) continue
+            Object found = (Object) prev.get(e.getKey())
+            if (found == null) continue
+            long[] p = (long[]) found
             long[] c = e.getValue()
             long reads = delta(p[0], c[0]), readSectors = delta(p[2], c[2])
             long writes = delta(p[4], c[4]), writeSectors = delta(p[6], c[6])
@@ -564,12 +573,14 @@ class sampler extends AegisScript {
             for (int i = 0; i < 12; i++) v[i] = nextLong(line, pos)
             current.put(name, v)
         }
-        Map<String, long[]> prev = (Map<String, long[]>) state.put('network', current)
+        Object kept = state.put('network', current)
         double dt = interval('network.time', now)
-        if (prev == null || dt <= 0) return
+        if (kept == null || dt <= 0) return
+        Map<String, long[]> prev = (Map<String, long[]>) kept
         for (Map.Entry<String, long[]> e : current.entrySet()) {
-            long[] p = prev.get(e.getKey())
-            if (p == null) continue
+            Object found = (Object) prev.get(e.getKey())
+            if (found == null) continue
+            long[] p = (long[]) found
             def b = sample('network').tag('interface', e.getKey())
             int n = 0
             for (int i = 0; i < 8; i++) {
