@@ -746,7 +746,7 @@ class Top {
         return out
     }
 
-    static final Comparator<Rec> OLDEST_FIRST = Comparator.<Rec> comparingLong { Rec p -> p.start }.thenComparingInt { Rec p -> p.pid }
+    static final Comparator<Rec> OLDEST_FIRST = new OldestFirst()
 
     /**
      * The groups to report: for each dimension, the `top` largest with a value above zero and at least
@@ -787,7 +787,7 @@ class Top {
         return out
     }
 
-    static final Comparator<Group> MOST_CPU_FIRST = Comparator.<Group> comparingDouble { Group g -> -g.dims[0] }.thenComparingDouble { Group g -> -g.dims[1] }
+    static final Comparator<Group> MOST_CPU_FIRST = new MostCpuFirst()
 
     /** One process sample per chosen group. */
     static void emit(SampleContext ctx, List<Group> chosen, double interval, Map<Integer, String> users) {
@@ -928,6 +928,30 @@ class Top {
         String text = n > 0 ? new String(buf, 0, n, StandardCharsets.US_ASCII) : ''
         long kb = field(text.replace('KernelPageSize:', '\nKernelPageSize:').replaceAll('\nKernelPageSize: +', '\nKernelPageSize: ').replaceAll('(KernelPageSize: [0-9]+) kB', '$1'), '\nKernelPageSize: ')
         return kb > 0 ? kb * 1024 : 4096L
+    }
+}
+
+/**
+ * Processes, oldest first: by start time, then PID. A class rather than Comparator.comparingLong { ... }:
+ * a closure given for a Java interface is called through a proxy and its metaclass at every comparison,
+ * and an anonymous class gets dynamic methodMissing helpers.
+ */
+@CompileStatic
+class OldestFirst implements Comparator<Rec> {
+    @Override
+    int compare(Rec a, Rec b) {
+        int c = Long.compare(a.start, b.start)
+        return c != 0 ? c : Integer.compare(a.pid, b.pid)
+    }
+}
+
+/** Groups, most CPU first, then most memory (a class: see OldestFirst). */
+@CompileStatic
+class MostCpuFirst implements Comparator<Group> {
+    @Override
+    int compare(Group a, Group b) {
+        int c = Double.compare(-a.dims[0], -b.dims[0])
+        return c != 0 ? c : Double.compare(-a.dims[1], -b.dims[1])
     }
 }
 

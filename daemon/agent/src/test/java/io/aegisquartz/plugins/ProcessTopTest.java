@@ -192,6 +192,44 @@ class ProcessTopTest extends PluginRunners {
     }
 
     @Test
+    void aGroupIsNamedAfterItsOldestProcessAndGroupsComeMostCpuFirst() throws Exception {
+        // Two processes with one command line are one group. The younger renames itself (its comm),
+        // so the group's name says which labels it: the oldest, as a pre-forked server's master names
+        // its workers. The younger then burns CPU, and the groups are listed with the most CPU first.
+        String script = "# " + marker + "\nimport sys, time\n"
+                + "def burn(s):\n    t = time.process_time()\n    while time.process_time() - t < s: pass\n"
+                + "for line in sys.stdin:\n"
+                + "    if line.strip() == 'rename': open('/proc/self/comm', 'w').write('aqyounger')\n"
+                + "    if line.strip() == 'burn': burn(0.3)\n"
+                + "    print('ok', flush=True)\n";
+        Process older = start("/usr/bin/python3", "-c", script);
+        BlockingQueue<String> olderOut = lines(older);
+        send(older, "hello");
+        assertEquals("ok", olderOut.poll(60, TimeUnit.SECONDS));
+        Process younger = start("/usr/bin/python3", "-c", script);
+        BlockingQueue<String> youngerOut = lines(younger);
+        send(younger, "rename");
+        assertEquals("ok", youngerOut.poll(60, TimeUnit.SECONDS));
+
+        String[] args = {"--top", "1000", "--cpu-pct", "0", "--rss-mb", "0"};
+        run(args);
+        send(younger, "burn");
+        assertEquals("ok", youngerOut.poll(60, TimeUnit.SECONDS));
+        RunResult second = run(args);
+
+        Measurement g = group(second, marker);
+        assertNotNull(g, "the two processes' group is reported: " + second.measurements());
+        assertEquals(2.0, g.values().get("processes"), g.toString());
+        assertEquals("python3", g.tags().get("name"), "named after the older process, not the renamed younger one: " + g);
+        List<Double> cpu = second.measurements().stream().filter(m -> m.metric().equals("process"))
+                .map(m -> m.values().getOrDefault("cpu_pct", 0.0)).toList();
+        assertTrue(g.values().get("cpu_pct") > 0 && cpu.get(0) > 0, cpu.toString());
+        for (int i = 1; i < cpu.size(); i++) {
+            assertTrue(cpu.get(i - 1) >= cpu.get(i), "most CPU first: " + cpu);
+        }
+    }
+
+    @Test
     void atMost4TimesTopGroupsWith1000ProcessesRunning() throws Exception {
         // 1000 sleeps with distinct command lines: 1000 groups, each with memory above the zero
         // thresholds, so without the top-N cut every one of them would be reported.
