@@ -20,6 +20,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -45,19 +46,9 @@ class DefaultJobsStaticCallsTest {
 
     @Test
     void theDefaultJobsPluginsMakeNoDynamicCalls() throws Exception {
-        Map<String, CompiledScripts.Entry> plugins = compiledDefaultJobPlugins();
-        assertTrue(plugins.size() >= 3, "the default jobs' plugins: " + plugins.keySet());
-        for (String plugin : plugins.keySet()) {
-            CompiledScripts.Entry entry = plugins.get(plugin);
-            List<String> sites = new ArrayList<>();
-            for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
-                for (String site : dynamicSites(c.getValue())) {
-                    sites.add(c.getKey() + "." + site);
-                }
-            }
-            assertEquals(List.of(), sites, plugin + ": dynamic calls; write the plugin as a @CompileStatic class that extends"
-                    + " AegisScript, as sampler.groovy does");
-        }
+        assertTrue(compiledDefaultJobPlugins().size() >= 3, "the default jobs' plugins: " + compiledDefaultJobPlugins().keySet());
+        assertNoneFound(DefaultJobsStaticCallsTest::dynamicSites, "dynamic calls; write the plugin as a @CompileStatic class"
+                + " that extends AegisScript, as sampler.groovy does");
     }
 
     @Test
@@ -65,17 +56,20 @@ class DefaultJobsStaticCallsTest {
         // Static code still calls Groovy's Number math for arithmetic on boxed numbers and on chars
         // ('7' - '0' is a DefaultGroovyMethods.minus call): instanceof chains and boxing per operation,
         // in loops over every number of /proc files, run after run.
+        assertNoneFound(DefaultJobsStaticCallsTest::boxedArithmetic, "arithmetic on boxed numbers or chars; unbox first"
+                + " (((Long) x).longValue()) and cast chars to int");
+    }
+
+    /** Fails, naming the plugin, the class and {@code what}, if {@code finder} finds anything in a default-job plugin's classes. */
+    private static void assertNoneFound(Function<byte[], List<String>> finder, String what) throws Exception {
         for (Map.Entry<String, CompiledScripts.Entry> compiled : compiledDefaultJobPlugins().entrySet()) {
-            String plugin = compiled.getKey();
-            CompiledScripts.Entry entry = compiled.getValue();
-            List<String> calls = new ArrayList<>();
-            for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
-                for (String call : boxedArithmetic(c.getValue())) {
-                    calls.add(c.getKey() + "." + call);
+            List<String> found = new ArrayList<>();
+            for (Map.Entry<String, byte[]> c : compiled.getValue().classes().entrySet()) {
+                for (String f : finder.apply(c.getValue())) {
+                    found.add(c.getKey() + "." + f);
                 }
             }
-            assertEquals(List.of(), calls, plugin + ": arithmetic on boxed numbers or chars; unbox first"
-                    + " (((Long) x).longValue()) and cast chars to int");
+            assertEquals(List.of(), found, compiled.getKey() + ": " + what);
         }
     }
 
@@ -113,47 +107,38 @@ class DefaultJobsStaticCallsTest {
         // that runs every 10 s, plain loops cost a fraction. One made once, in a static initializer, is
         // no better when called: a closure given where Java wants an interface (Comparator.comparingLong
         // { ... }) becomes a proxy that calls it through its metaclass, reflectively, on every call (in
-        // process_top, for every comparison of every sort). Write a class or a lambda.
-        for (Map.Entry<String, CompiledScripts.Entry> compiled : compiledDefaultJobPlugins().entrySet()) {
-            String plugin = compiled.getKey();
-            CompiledScripts.Entry entry = compiled.getValue();
-            List<String> made = new ArrayList<>();
-            for (Map.Entry<String, byte[]> c : entry.classes().entrySet()) {
-                new ClassReader(c.getValue()).accept(new ClassVisitor(Opcodes.ASM9) {
+        // process_top, for every comparison of every sort). Write a loop or a class.
+        assertNoneFound(DefaultJobsStaticCallsTest::closures, "closures; write a loop or a class");
+    }
+
+    /** "method makes type" for every closure the class makes. */
+    private static List<String> closures(byte[] classBytes) {
+        List<String> made = new ArrayList<>();
+        new ClassReader(classBytes).accept(new ClassVisitor(Opcodes.ASM9) {
+            @Override
+            public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
+                return new MethodVisitor(Opcodes.ASM9) {
                     @Override
-                    public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
-                        return new MethodVisitor(Opcodes.ASM9) {
-                            @Override
-                            public void visitTypeInsn(int opcode, String type) {
-                                if (opcode == Opcodes.NEW && type.contains("closure")) {
-                                    made.add(c.getKey() + "." + method + " makes " + type);
-                                }
-                            }
-                        };
+                    public void visitTypeInsn(int opcode, String type) {
+                        if (opcode == Opcodes.NEW && type.contains("closure")) {
+                            made.add(method + " makes " + type);
+                        }
                     }
-                }, 0);
+                };
             }
-            assertEquals(List.of(), made, plugin + ": closures; write a loop, a class or a lambda");
-        }
+        }, 0);
+        return made;
     }
 
     @Test
     void theDefaultJobsPluginsDispatchNothingThroughTheMetaClass() throws Exception {
         // Static code still hands some operations to Groovy's runtime, which looks the method up in the
         // operand's metaclass on every call: a switch on strings (ScriptBytecodeAdapter.isCase, an
-        // 'isCase' call per case label) and Groovy truth on an object (`if (list)`: an 'asBoolean' call).
+        // 'isCase' call per case label) and Groovy truth on an object as an operand of || or && (`named.isEmpty()
+        // || unknown` with a list) or on a boxed boolean (`any |= ...`): an 'asBoolean' call.
         // In the sampler they were 8 % of a compiled run's CPU (JFR, bench/plugin-cost).
-        for (Map.Entry<String, CompiledScripts.Entry> compiled : compiledDefaultJobPlugins().entrySet()) {
-            String plugin = compiled.getKey();
-            List<String> calls = new ArrayList<>();
-            for (Map.Entry<String, byte[]> c : compiled.getValue().classes().entrySet()) {
-                for (String call : metaClassDispatch(c.getValue())) {
-                    calls.add(c.getKey() + "." + call);
-                }
-            }
-            assertEquals(List.of(), calls, plugin + ": operations dispatched through the metaclass; compare strings with"
-                    + " equals (if/else instead of switch) and test collections with isEmpty(), strings with isEmpty(), objects with != null");
-        }
+        assertNoneFound(DefaultJobsStaticCallsTest::metaClassDispatch, "operations dispatched through the metaclass; compare"
+                + " strings with equals (if/else instead of switch) and test collections and strings with isEmpty(), objects with != null");
     }
 
     @Test
@@ -163,16 +148,7 @@ class DefaultJobsStaticCallsTest {
         // handles built and discarded): in process_top, one per process group per run, 12 % of a
         // compiled run's samples. Take the value as Object ('(Object) map.get(k)') and cast it once
         // it is known not to be null.
-        for (Map.Entry<String, CompiledScripts.Entry> compiled : compiledDefaultJobPlugins().entrySet()) {
-            String plugin = compiled.getKey();
-            List<String> casts = new ArrayList<>();
-            for (Map.Entry<String, byte[]> c : compiled.getValue().classes().entrySet()) {
-                for (String cast : castLookups(c.getValue())) {
-                    casts.add(c.getKey() + "." + cast);
-                }
-            }
-            assertEquals(List.of(), casts, plugin + ": casts of map lookups that may be null");
-        }
+        assertNoneFound(DefaultJobsStaticCallsTest::castLookups, "casts of map lookups that may be null");
     }
 
     private static final Set<String> NULLABLE_LOOKUPS = Set.of("get", "put", "remove", "poll", "peek", "pollFirst", "pollLast");
