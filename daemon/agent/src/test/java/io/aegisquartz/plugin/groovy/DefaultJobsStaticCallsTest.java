@@ -1,15 +1,13 @@
 package io.aegisquartz.plugin.groovy;
 
 import groovyjarjarasm.asm.ClassReader;
-import groovyjarjarasm.asm.ClassVisitor;
-import groovyjarjarasm.asm.Handle;
-import groovyjarjarasm.asm.MethodVisitor;
 import groovyjarjarasm.asm.Opcodes;
 import groovyjarjarasm.asm.tree.AbstractInsnNode;
 import groovyjarjarasm.asm.tree.ClassNode;
 import groovyjarjarasm.asm.tree.InvokeDynamicInsnNode;
 import groovyjarjarasm.asm.tree.MethodInsnNode;
 import groovyjarjarasm.asm.tree.MethodNode;
+import groovyjarjarasm.asm.tree.TypeInsnNode;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -113,21 +111,8 @@ class DefaultJobsStaticCallsTest {
 
     /** "method makes type" for every closure the class makes. */
     private static List<String> closures(byte[] classBytes) {
-        List<String> made = new ArrayList<>();
-        new ClassReader(classBytes).accept(new ClassVisitor(Opcodes.ASM9) {
-            @Override
-            public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
-                return new MethodVisitor(Opcodes.ASM9) {
-                    @Override
-                    public void visitTypeInsn(int opcode, String type) {
-                        if (opcode == Opcodes.NEW && type.contains("closure")) {
-                            made.add(method + " makes " + type);
-                        }
-                    }
-                };
-            }
-        }, 0);
-        return made;
+        return find(classBytes, (m, insn, previous) -> insn instanceof TypeInsnNode t && t.getOpcode() == Opcodes.NEW
+                && t.desc.contains("closure") ? m.name + " makes " + t.desc : null);
     }
 
     @Test
@@ -155,24 +140,40 @@ class DefaultJobsStaticCallsTest {
 
     /** "method: owner.name" of every Groovy cast applied directly to the result of a map or queue lookup. */
     private static List<String> castLookups(byte[] classBytes) {
-        List<String> casts = new ArrayList<>();
+        return find(classBytes, (m, insn, previous) -> insn instanceof InvokeDynamicInsnNode indy && indy.name.equals("cast")
+                && indy.bsm.getOwner().equals(INDY) && previous instanceof MethodInsnNode call && NULLABLE_LOOKUPS.contains(call.name)
+                && (call.owner.endsWith("Map") || call.owner.endsWith("Queue") || call.owner.endsWith("Deque"))
+                ? m.name + ": " + simpleName(call.owner) + "." + call.name : null);
+    }
+
+    /** What a finder reports for one instruction of a method (null: nothing); {@code previous} is the instruction before it. */
+    private interface Finder {
+        String check(MethodNode method, AbstractInsnNode insn, AbstractInsnNode previous);
+    }
+
+    /** What {@code finder} reports over every instruction of every method of the class (labels and line numbers skipped). */
+    private static List<String> find(byte[] classBytes, Finder finder) {
+        List<String> found = new ArrayList<>();
         ClassNode node = new ClassNode();
         new ClassReader(classBytes).accept(node, 0);
         for (MethodNode m : node.methods) {
             AbstractInsnNode previous = null;
             for (AbstractInsnNode insn : m.instructions) {
                 if (insn.getOpcode() < 0) {
-                    continue; // labels, line numbers, frames
+                    continue;
                 }
-                if (insn instanceof InvokeDynamicInsnNode indy && indy.name.equals("cast") && indy.bsm.getOwner().equals(INDY)
-                        && previous instanceof MethodInsnNode call && NULLABLE_LOOKUPS.contains(call.name)
-                        && (call.owner.endsWith("Map") || call.owner.endsWith("Queue") || call.owner.endsWith("Deque"))) {
-                    casts.add(m.name + ": " + call.owner.substring(call.owner.lastIndexOf('/') + 1) + "." + call.name);
+                String f = finder.check(m, insn, previous);
+                if (f != null) {
+                    found.add(f);
                 }
                 previous = insn;
             }
         }
-        return casts;
+        return found;
+    }
+
+    private static String simpleName(String internalName) {
+        return internalName.substring(internalName.lastIndexOf('/') + 1);
     }
 
     /** Runtime helpers that call a method by name through the operand's metaclass, whatever the static types. */
@@ -184,21 +185,8 @@ class DefaultJobsStaticCallsTest {
 
     /** "method -> owner.name" of every call of a {@link #DISPATCHING} helper in the class. */
     private static List<String> metaClassDispatch(byte[] classBytes) {
-        List<String> calls = new ArrayList<>();
-        new ClassReader(classBytes).accept(new ClassVisitor(Opcodes.ASM9) {
-            @Override
-            public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
-                return new MethodVisitor(Opcodes.ASM9) {
-                    @Override
-                    public void visitMethodInsn(int opcode, String owner, String name, String desc, boolean itf) {
-                        if (DISPATCHING.getOrDefault(owner, Set.of()).contains(name)) {
-                            calls.add(method + " -> " + owner.substring(owner.lastIndexOf('/') + 1) + "." + name);
-                        }
-                    }
-                };
-            }
-        }, 0);
-        return calls;
+        return find(classBytes, (m, insn, previous) -> insn instanceof MethodInsnNode c
+                && DISPATCHING.getOrDefault(c.owner, Set.of()).contains(c.name) ? m.name + " -> " + simpleName(c.owner) + "." + c.name : null);
     }
 
     private static final Set<String> ARITHMETIC = Set.of("plus", "minus", "multiply", "div", "intdiv", "mod", "power",
@@ -206,43 +194,18 @@ class DefaultJobsStaticCallsTest {
 
     /** "method -> owner.name" of every call of Groovy's Number math in the class. */
     private static List<String> boxedArithmetic(byte[] classBytes) {
-        List<String> calls = new ArrayList<>();
-        new ClassReader(classBytes).accept(new ClassVisitor(Opcodes.ASM9) {
-            @Override
-            public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
-                return new MethodVisitor(Opcodes.ASM9) {
-                    @Override
-                    public void visitMethodInsn(int opcode, String owner, String name, String desc, boolean itf) {
-                        boolean numberMath = owner.startsWith("org/codehaus/groovy/runtime/dgmimpl/Number")
-                                || owner.equals("org/codehaus/groovy/runtime/typehandling/NumberMath")
-                                || (owner.equals("org/codehaus/groovy/runtime/DefaultGroovyMethods") && ARITHMETIC.contains(name)
-                                && (desc.contains("Ljava/lang/Number;") || desc.contains("Ljava/lang/Character;")));
-                        if (numberMath) {
-                            calls.add(method + " -> " + owner.substring(owner.lastIndexOf('/') + 1) + "." + name);
-                        }
-                    }
-                };
-            }
-        }, 0);
-        return calls;
+        return find(classBytes, (m, insn, previous) -> insn instanceof MethodInsnNode c
+                && (c.owner.startsWith("org/codehaus/groovy/runtime/dgmimpl/Number")
+                || c.owner.equals("org/codehaus/groovy/runtime/typehandling/NumberMath")
+                || (c.owner.equals("org/codehaus/groovy/runtime/DefaultGroovyMethods") && ARITHMETIC.contains(c.name)
+                && (c.desc.contains("Ljava/lang/Number;") || c.desc.contains("Ljava/lang/Character;"))))
+                ? m.name + " -> " + simpleName(c.owner) + "." + c.name : null);
     }
 
     /** "method kind name" of every dynamic Groovy call site in the class ("run invoke parseArgs": a call of parseArgs in run()). */
     private static List<String> dynamicSites(byte[] classBytes) {
-        List<String> sites = new ArrayList<>();
-        new ClassReader(classBytes).accept(new ClassVisitor(Opcodes.ASM9) {
-            @Override
-            public MethodVisitor visitMethod(int access, String method, String descriptor, String signature, String[] exceptions) {
-                return new MethodVisitor(Opcodes.ASM9) {
-                    @Override
-                    public void visitInvokeDynamicInsn(String name, String desc, Handle bootstrap, Object... args) {
-                        if (bootstrap.getOwner().equals(INDY) && bootstrap.getName().equals("bootstrap") && !name.equals("cast")) {
-                            sites.add(method + " " + name + (args.length > 0 ? " " + args[0] : ""));
-                        }
-                    }
-                };
-            }
-        }, 0);
-        return sites;
+        return find(classBytes, (m, insn, previous) -> insn instanceof InvokeDynamicInsnNode indy && indy.bsm.getOwner().equals(INDY)
+                && indy.bsm.getName().equals("bootstrap") && !indy.name.equals("cast")
+                ? m.name + " " + indy.name + (indy.bsmArgs.length > 0 ? " " + indy.bsmArgs[0] : "") : null);
     }
 }
