@@ -96,7 +96,7 @@ class net_snmp extends AegisScript {
         // Group (kernel spelling) -> counter name -> value, in the files' order.
         Map<String, Map<String, Long>> current = new LinkedHashMap<>()
         boolean any = readPairs('/proc/net/snmp', current, wanted)
-        // Not '|=': static Groovy boxes it and unboxes through the metaclass.
+        // Not '|=': static Groovy boxes both sides and unboxes the result through a runtime helper.
         boolean netstat = readPairs('/proc/net/netstat', current, wanted)
         any = any || netstat
         readSnmp6(current, wanted)

@@ -856,7 +856,7 @@ class Top {
             int end = next < 0 ? len : next
             long acked = counter(out, ' bytes_acked:', to, end)
             long received = counter(out, ' bytes_received:', to, end)
-            if (acked >= 0 || received >= 0) counters = true   // not '|=': Groovy boxes it and unboxes through the metaclass
+            if (acked >= 0 || received >= 0) counters = true   // not '|=': Groovy boxes both sides and unboxes through a helper
             if (inode > 0) {
                 sockets.put(inode, [Math.max(0L, acked), Math.max(0L, received)] as long[])
             }

@@ -132,9 +132,9 @@ public final class Cli {
     }
 
     /**
-     * An environment variable, or null if it is unset or empty: as the launcher's {@code ${VAR:-default}}
-     * reads it, so that {@code AEGIS_CONF=} does not make the agent read its config from the current
-     * directory while the launcher looks in HOME/conf.
+     * An environment variable, or null if it is unset or empty, as the launcher reads it: so that
+     * {@code AEGIS_CONF=} does not make the agent read its config from the current directory while the
+     * launcher looks in HOME/conf.
      */
     private String setting(String name) {
         String v = env.get(name);
@@ -171,7 +171,7 @@ public final class Cli {
 
                 Global options:
                   --home DIR   the agent's home; relative paths in aegis_config.ini are taken from it
-                               (default: $AEGIS_HOME if set and not empty, else the current directory)
+                               (default: $AEGIS_HOME, else the current directory)
                   --conf DIR   the config directory holding aegis_config.ini and the cron files
                                (default: $AEGIS_CONF if set and not empty, else HOME/conf)
                   -h, --help   print this help

@@ -195,7 +195,9 @@ class ProcessTopTest extends PluginRunners {
     void aGroupIsNamedAfterItsOldestProcessAndGroupsComeMostCpuFirst() throws Exception {
         // Two processes with one command line are one group. The younger renames itself (its comm),
         // so the group's name says which labels it: the oldest, as a pre-forked server's master names
-        // its workers. The younger then burns CPU, and the groups are listed with the most CPU first.
+        // its workers. (/proc lists PIDs in rising order, so this catches a reversed order, not a
+        // missing sort.) The younger then burns CPU, and the groups are listed with the most CPU first,
+        // then the most memory.
         String script = "# " + marker + "\nimport sys, time\n"
                 + "def burn(s):\n    t = time.process_time()\n    while time.process_time() - t < s: pass\n"
                 + "for line in sys.stdin:\n"
@@ -221,12 +223,21 @@ class ProcessTopTest extends PluginRunners {
         assertNotNull(g, "the two processes' group is reported: " + second.measurements());
         assertEquals(2.0, g.values().get("processes"), g.toString());
         assertEquals("python3", g.tags().get("name"), "named after the older process, not the renamed younger one: " + g);
-        List<Double> cpu = second.measurements().stream().filter(m -> m.metric().equals("process"))
-                .map(m -> m.values().getOrDefault("cpu_pct", 0.0)).toList();
-        assertTrue(g.values().get("cpu_pct") > 0 && cpu.get(0) > 0, cpu.toString());
-        for (int i = 1; i < cpu.size(); i++) {
-            assertTrue(cpu.get(i - 1) >= cpu.get(i), "most CPU first: " + cpu);
+        List<Measurement> groups = second.measurements().stream().filter(m -> m.metric().equals("process")).toList();
+        List<String> order = groups.stream().map(m -> m.values().get("cpu_pct") + "%/" + m.values().get("rss_bytes")).toList();
+        assertTrue(g.values().get("cpu_pct") > 0 && groups.get(0).values().get("cpu_pct") > 0, order.toString());
+        int memoryTies = 0;
+        for (int i = 1; i < groups.size(); i++) {
+            double cpuBefore = groups.get(i - 1).values().getOrDefault("cpu_pct", 0.0);
+            double cpu = groups.get(i).values().getOrDefault("cpu_pct", 0.0);
+            assertTrue(cpuBefore >= cpu, "most CPU first: " + order);
+            if (cpuBefore == cpu) {
+                memoryTies++;
+                assertTrue(groups.get(i - 1).values().get("rss_bytes") >= groups.get(i).values().get("rss_bytes"),
+                        "then most memory: " + order);
+            }
         }
+        assertTrue(memoryTies > 0, "groups without CPU in the interval, ordered by memory: " + order);
     }
 
     @Test

@@ -119,9 +119,11 @@ class DefaultJobsStaticCallsTest {
     void theDefaultJobsPluginsDispatchNothingThroughTheMetaClass() throws Exception {
         // Static code still hands some operations to Groovy's runtime, which looks the method up in the
         // operand's metaclass on every call: a switch on strings (ScriptBytecodeAdapter.isCase, an
-        // 'isCase' call per case label) and Groovy truth on an object as an operand of || or && (`named.isEmpty()
-        // || unknown` with a list) or on a boxed boolean (`any |= ...`): an 'asBoolean' call.
-        // In the sampler they were 8 % of a compiled run's CPU (JFR, bench/plugin-cost).
+        // 'isCase' call per case label) and Groovy truth on an object as an operand of || or &&
+        // (`named.isEmpty() || unknown` with a list): an 'asBoolean' call. In the sampler they were 8 % of
+        // a compiled run's samples (JFR, bench/plugin-cost). The same helper also unboxes `any |= x`, where
+        // it finds a Boolean and only boxing is lost; the check cannot tell the two apart and refuses both.
+        // A plain `if (list)` is another thing: an invokedynamic cast to boolean, linked once per class.
         assertNoneFound(DefaultJobsStaticCallsTest::metaClassDispatch, "operations dispatched through the metaclass; compare"
                 + " strings with equals (if/else instead of switch) and test collections and strings with isEmpty(), objects with != null");
     }
@@ -130,8 +132,9 @@ class DefaultJobsStaticCallsTest {
     void theDefaultJobsPluginsCastNoMapLookupThatMayBeNull() throws Exception {
         // Static Groovy casts what a generic Map returns through an invokedynamic 'cast' site. Groovy's
         // call-site cache skips null, so each null that reaches such a site links it anew (method
-        // handles built and discarded): in process_top, one per process group per run, 12 % of a
-        // compiled run's samples. Take the value as Object ('(Object) map.get(k)') and cast it once
+        // handles built and discarded): in process_top, one per process group per run, 15 % of a
+        // compiled run's plugin-thread samples. Only a cast right after the lookup is seen, not one
+        // after `c ? map.get(k) : null`. Take the value as Object ('(Object) map.get(k)') and cast it once
         // it is known not to be null.
         assertNoneFound(DefaultJobsStaticCallsTest::castLookups, "casts of map lookups that may be null");
     }
