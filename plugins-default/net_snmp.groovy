@@ -104,13 +104,15 @@ class net_snmp extends AegisScript {
             throw new IllegalStateException('/proc/net/snmp is not readable; is /proc mounted?')
         }
         Object kept = state.put('counters', current)
-        Map<String, Map<String, Long>> prev = kept == null ? null : (Map<String, Map<String, Long>>) kept
+        Map<String, Map<String, Long>> prev = null
+        if (kept != null) prev = (Map<String, Map<String, Long>>) kept
         Object prevTime = state.put('time', now)
         double interval = prevTime == null ? -1d : (now - ((Long) prevTime).longValue()) / 1e9d
         for (Map.Entry<String, Map<String, Long>> g : current.entrySet()) {
             String group = g.getKey()
             Object found = prev == null ? null : (Object) prev.get(group)
-            Map<String, Long> before = found == null ? null : (Map<String, Long>) found
+            Map<String, Long> before = null
+            if (found != null) before = (Map<String, Long>) found
             def b = sample('net_snmp').tag('group', group.toLowerCase())
             int n = 0
             if (before != null && interval > 0) {

@@ -130,7 +130,8 @@ class process_top extends AegisScript {
         thresholds = [1.0d, 200.0d * 1024 * 1024, 100.0d * 1024, 100.0d * 1024] as double[]   // cpu %, rss B, io B/s, net B/s
         for (int i = 0; i < args.size(); i += 2) {
             String option = args[i]
-            String value = i + 1 < args.size() ? args[i + 1] : null
+            String value = null    // not a ternary with null: see sampler.groovy, "Map lookups"
+            if (i + 1 < args.size()) value = args[i + 1]
             if (value == null) {
                 throw new IllegalArgumentException("'" + option + "' needs a value; " + USAGE)
             }
@@ -209,7 +210,8 @@ class process_top extends AegisScript {
         }
         boolean rates = st.run > 0 && nowNanos > st.nanos
         double interval = rates ? (nowNanos - st.nanos) / 1e9d : -1
-        Map<Long, long[]> socketDeltas = rates && sockets != null && st.sockets != null ? Top.socketDeltas(sockets, st.sockets) : null
+        Map<Long, long[]> socketDeltas = null
+        if (rates && sockets != null && st.sockets != null) socketDeltas = Top.socketDeltas(sockets, st.sockets)
 
         Walk w = Top.walk(st, rates, sockets)
         List<Group> groups = Top.group(w.procs, socketDeltas, interval)
@@ -363,7 +365,13 @@ class Top {
         long[] f = new long[25]
         MessageDigest sha1 = MessageDigest.getInstance('SHA-1')
         boolean links = sockets != null && !sockets.isEmpty()
-        Set<Long> owned = links ? new HashSet<Long>() : null
+        // Ifs, not ternaries with null: Groovy would cast the null (see sampler.groovy, "Map lookups").
+        Set<Long> owned = null
+        Map<Long, long[]> linked = null    // the sockets to look for in fds, if any
+        if (links) {
+            owned = new HashSet<Long>()
+            linked = sockets
+        }
         List<Rec> gone = new ArrayList<>()
         Walk w = new Walk()
         w.procs = new ArrayList<>(entries.length)
@@ -374,7 +382,8 @@ class Top {
             }
             String dir = '/proc/' + e
             int n = read(dir + '/stat', buf, 4096)
-            String stat = n > 0 ? new String(buf, 0, n, StandardCharsets.ISO_8859_1) : null
+            String stat = null
+            if (n > 0) stat = new String(buf, 0, n, StandardCharsets.ISO_8859_1)
             int close = stat != null ? stat.lastIndexOf(')') : -1
             if (close < 0) {
                 continue    // gone since the listing
@@ -387,7 +396,8 @@ class Top {
             }
             long start = f[22]
             Object found = (Object) recs.get(pid)
-            Rec r = found == null ? null : (Rec) found
+            Rec r = null
+            if (found != null) r = (Rec) found
             boolean known = r != null && r.start == start
             if (!known) {
                 if (r != null) {
@@ -438,7 +448,7 @@ class Top {
                 fdCount = new File(dir + '/fd').length()
                 boolean maybe = !known || r.sockets > 0 || r.fds != fdCount
                 if (fdCount <= 0 || (links && maybe)) {
-                    fdCount = fds(r, dir + '/fd', links ? sockets : null, owned)
+                    fdCount = fds(r, dir + '/fd', linked, owned)
                 } else {
                     r.inodes = null
                 }
@@ -481,7 +491,8 @@ class Top {
         }
         if (links) {
             for (Rec r : w.procs) {
-                long[] a = r.scanned ? null : r.inodes     // carried over from an idle process's last scan
+                long[] a = null
+                if (!r.scanned) a = r.inodes     // carried over from an idle process's last scan
                 for (int i = 1; a != null && i <= a[0]; i++) {
                     if (sockets.containsKey(a[i])) {
                         owned.add(a[i])
@@ -669,7 +680,8 @@ class Top {
         for (Map.Entry<Long, long[]> e : now.entrySet()) {
             long[] c = e.value
             Object found = (Object) prev.get(e.key)
-            long[] p = found == null ? null : (long[]) found
+            long[] p = null
+            if (found != null) p = (long[]) found
             if (p == null || c[0] < p[0] || c[1] < p[1]) {
                 out.put(e.key, c)
             } else {

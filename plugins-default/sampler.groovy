@@ -97,8 +97,9 @@ import java.util.regex.PatternSyntaxException
  * costs more than a static call until the JIT compiles it, which at one run a minute takes hours.
  *
  * <p>Map lookups: a value that may be null is taken as Object ({@code (Object) map.get(k)}) and cast
- * once it is not. Static Groovy casts what a generic map returns through an invokedynamic site, and
- * Groovy's call-site cache skips null, so each null reaching such a cast links the site anew.
+ * once it is not, in an if. Static Groovy casts what a generic map returns through an invokedynamic
+ * site, and Groovy's call-site cache skips null, so each null reaching such a cast links the site
+ * anew; a ternary with a null branch ({@code o == null ? null : (T) o}) casts its result again, null included.
  */
 @CompileStatic
 class sampler extends AegisScript {
@@ -146,7 +147,8 @@ class sampler extends AegisScript {
         Set<String> skip = new HashSet<String>()
         for (int i = 0; i < args.size(); i += 2) {
             String option = args[i]
-            String value = i + 1 < args.size() ? args[i + 1] : null
+            String value = null    // not a ternary with null: see "Map lookups" at the top
+            if (i + 1 < args.size()) value = args[i + 1]
             if (value == null || !OPTIONS.contains(option)) {
                 throw new IllegalArgumentException("bad argument '$option'" + (value == null && option.startsWith('--') ? ' (no value)' : '') + "; $USAGE")
             }
@@ -335,6 +337,14 @@ class sampler extends AegisScript {
                 .emit()
     }
 
+    /** The counters kept under {@code key}, or null; through Object, as "Map lookups" at the top says. */
+    static long[] counters(Map<String, long[]> m, String key) {
+        Object found = (Object) m.get(key)
+        long[] c = null
+        if (found != null) c = (long[]) found
+        return c
+    }
+
     static long kb(Map<String, Long> m, String key) {
         Object v = (Object) m.get(key)   // as Object: see "Map lookups" at the top
         return v == null ? 0L : ((Long) v).longValue() * 1024L
@@ -363,9 +373,8 @@ class sampler extends AegisScript {
         Map<String, long[]> prev = (Map<String, long[]>) kept
         long[] d = new long[8]
         for (Map.Entry<String, long[]> e : now.entrySet()) {
-            Object found = (Object) prev.get(e.getKey())
-            if (found == null) continue            // a CPU that just came online
-            long[] p = (long[]) found
+            long[] p = counters(prev, e.getKey())
+            if (p == null) continue            // a CPU that just came online
             long sum = 0
             boolean backwards = false
             for (int i = 0; i < 8; i++) {
@@ -438,7 +447,8 @@ class sampler extends AegisScript {
         // Kept per mount (id, device, place): Boolean.FALSE for a mount point that is a file, else its
         // FileStore once made (making one reads /proc/mounts; statfs is then one call).
         Object kept = state.get('filesystem.stores')
-        Map<String, Object> known = kept == null ? null : (Map<String, Object>) kept
+        Map<String, Object> known = null
+        if (kept != null) known = (Map<String, Object>) kept
         Map<String, Object> keep = new HashMap<>()
         Map<String, String[]> byDevice = new LinkedHashMap<>()
         for (String[] m : byMountPoint.values()) {
@@ -531,9 +541,8 @@ class sampler extends AegisScript {
         if (kept == null || dt <= 0) return
         Map<String, long[]> prev = (Map<String, long[]>) kept
         for (Map.Entry<String, long[]> e : current.entrySet()) {
-            Object found = (Object) prev.get(e.getKey())
-            if (found == null) continue
-            long[] p = (long[]) found
+            long[] p = counters(prev, e.getKey())
+            if (p == null) continue
             long[] c = e.getValue()
             long reads = delta(p[0], c[0]), readSectors = delta(p[2], c[2])
             long writes = delta(p[4], c[4]), writeSectors = delta(p[6], c[6])
@@ -578,9 +587,8 @@ class sampler extends AegisScript {
         if (kept == null || dt <= 0) return
         Map<String, long[]> prev = (Map<String, long[]>) kept
         for (Map.Entry<String, long[]> e : current.entrySet()) {
-            Object found = (Object) prev.get(e.getKey())
-            if (found == null) continue
-            long[] p = (long[]) found
+            long[] p = counters(prev, e.getKey())
+            if (p == null) continue
             def b = sample('network').tag('interface', e.getKey())
             int n = 0
             for (int i = 0; i < 8; i++) {

@@ -129,24 +129,42 @@ class DefaultJobsStaticCallsTest {
     }
 
     @Test
-    void theDefaultJobsPluginsCastNoMapLookupThatMayBeNull() throws Exception {
+    void theDefaultJobsPluginsCastNoValueThatMayBeNull() throws Exception {
         // Static Groovy casts what a generic Map returns through an invokedynamic 'cast' site. Groovy's
         // call-site cache skips null, so each null that reaches such a site links it anew (method
         // handles built and discarded): in process_top, one per process group per run, 15 % of a
-        // compiled run's plugin-thread samples. Only a cast right after the lookup is seen, not one
-        // after `c ? map.get(k) : null`. Take the value as Object ('(Object) map.get(k)') and cast it once
-        // it is known not to be null.
-        assertNoneFound(DefaultJobsStaticCallsTest::castLookups, "casts of map lookups that may be null");
+        // compiled run's plugin-thread samples. Take the value as Object ('(Object) map.get(k)') and
+        // cast it once it is known not to be null, in an if: a ternary with a null branch
+        // ('o == null ? null : (T) o') casts its result once more, null included.
+        assertNoneFound(DefaultJobsStaticCallsTest::nullableCasts, "casts of a value that may be null (a map lookup, or a"
+                + " ternary with a null branch)");
     }
 
     private static final Set<String> NULLABLE_LOOKUPS = Set.of("get", "put", "remove", "poll", "peek", "pollFirst", "pollLast");
 
-    /** "method: owner.name" of every Groovy cast applied directly to the result of a map or queue lookup. */
-    private static List<String> castLookups(byte[] classBytes) {
-        return find(classBytes, (m, insn, previous) -> insn instanceof InvokeDynamicInsnNode indy && indy.name.equals("cast")
-                && indy.bsm.getOwner().equals(INDY) && previous instanceof MethodInsnNode call && NULLABLE_LOOKUPS.contains(call.name)
-                && (call.owner.endsWith("Map") || call.owner.endsWith("Queue") || call.owner.endsWith("Deque"))
-                ? m.name + ": " + simpleName(call.owner) + "." + call.name : null);
+    /**
+     * "method: what" of every Groovy cast of a value that may be null: right after a map or queue
+     * lookup, or where a ternary's branches meet after a null ('c ? x : null' ends in a null right
+     * before the cast, 'c ? null : (T) x' in the branch's own cast).
+     */
+    private static List<String> nullableCasts(byte[] classBytes) {
+        return find(classBytes, (m, insn, previous) -> {
+            if (!(isCast(insn))) {
+                return null;
+            }
+            if (previous instanceof MethodInsnNode call && NULLABLE_LOOKUPS.contains(call.name)
+                    && (call.owner.endsWith("Map") || call.owner.endsWith("Queue") || call.owner.endsWith("Deque"))) {
+                return m.name + ": " + simpleName(call.owner) + "." + call.name;
+            }
+            if (previous != null && (previous.getOpcode() == Opcodes.ACONST_NULL || isCast(previous))) {
+                return m.name + ": a ternary with null";
+            }
+            return null;
+        });
+    }
+
+    private static boolean isCast(AbstractInsnNode insn) {
+        return insn instanceof InvokeDynamicInsnNode indy && indy.name.equals("cast") && indy.bsm.getOwner().equals(INDY);
     }
 
     /** What a finder reports for one instruction of a method (null: nothing); {@code previous} is the instruction before it. */
