@@ -192,6 +192,11 @@ public final class AgentSettings {
         return configured != null ? configured : confDir.resolve("uuid");
     }
 
+    /** The agent's own state directory ([agent] state_dir): its lock, control socket and run journal. */
+    public Path stateDir() {
+        return path("agent.state_dir");
+    }
+
     /** Job limits before any cron-line override. */
     public JobOptions defaultJobOptions() {
         return new JobOptions(duration("limits.timeout"), duration("limits.cpu"), duration("limits.kill_grace"),

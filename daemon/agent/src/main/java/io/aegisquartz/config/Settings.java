@@ -23,6 +23,8 @@ public final class Settings {
                     "Jobs that may run at the same time. A slow job holds one worker, never more, so others keep their schedule."),
             s("agent", "uuid_file", Kind.PATH, "",
                     "The host identity file, created at first start and never changed. Empty: 'uuid' in the config directory. The RPM sets /var/lib/aegis-quartz/uuid so that the config stays read-only to the agent."),
+            s("agent", "state_dir", Kind.PATH, "state",
+                    "The agent's own state, written only by the agent: the lock that keeps one agent per home, its control socket, the journal of runs in progress. The RPM sets /var/lib/aegis-quartz."),
 
             s("plugins", "default_dir", Kind.PATH, "plugins-default",
                     "Where 'default/...' plugin paths in the cron files point."),
