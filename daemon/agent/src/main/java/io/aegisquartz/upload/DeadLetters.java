@@ -2,6 +2,7 @@ package io.aegisquartz.upload;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import io.aegisquartz.sample.SampleJson;
 import io.aegisquartz.spool.SpoolRecord;
 
 import java.io.IOException;
@@ -11,11 +12,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Instant;
 
 /**
  * Samples the receiver rejected as invalid, kept with its reason instead of being retried forever or
- * thrown away: one JSON line each, {@code {"time", "batch_id", "status", "reason", "sample"}}.
+ * thrown away: one JSON line each, {@code {"time", "batch_id", "status", "reason", "sample"}}
+ * (docs/PROTOCOL.md, "Dead letters").
  */
 final class DeadLetters {
 
@@ -32,7 +33,9 @@ final class DeadLetters {
         StringWriter w = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(w)) {
             g.writeStartObject();
-            g.writeStringField("time", Instant.now().toString());
+            // The samples' own time format (docs/SAMPLES.md), not Instant.toString(), whose fraction
+            // has 0 to 9 digits depending on the clock: one format for every time a reader parses.
+            g.writeStringField("time", SampleJson.time(System.currentTimeMillis()));
             g.writeStringField("batch_id", batchId);
             g.writeNumberField("status", status);
             g.writeStringField("reason", reason);

@@ -38,6 +38,11 @@ public record UploadConfig(URI endpoint, Path caFile, boolean allowHttpLoopback,
                 timeout, deadLetters, clientKeystore, clientKeystorePasswordFile, d);
     }
 
+    public UploadConfig withTimeout(Duration d) {
+        return new UploadConfig(endpoint, caFile, allowHttpLoopback, maxSamples, maxBytes, requestsPerSecond, backoffBase, backoffMax,
+                d, deadLetters, clientKeystore, clientKeystorePasswordFile, linger);
+    }
+
     public UploadConfig withCaFile(Path p) {
         return new UploadConfig(endpoint, p, allowHttpLoopback, maxSamples, maxBytes, requestsPerSecond, backoffBase, backoffMax,
                 timeout, deadLetters, clientKeystore, clientKeystorePasswordFile, linger);

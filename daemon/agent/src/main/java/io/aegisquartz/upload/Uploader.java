@@ -3,6 +3,9 @@ package io.aegisquartz.upload;
 import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolBatch;
 import io.aegisquartz.spool.SpoolRecord;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import org.apache.hc.client5.http.classic.methods.HttpPost;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.RequestConfig;
@@ -24,9 +27,9 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -55,6 +58,7 @@ public final class Uploader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger("upload");
     private static final long SUMMARY_EVERY_MS = 5 * 60_000;
     private static final int MAX_RESPONSE_BYTES = 64 * 1024;
+    private static final JsonFactory ID_READER = new JsonFactory();
     /** How long {@link #close()} lets the thread send what is lingering before it aborts the request. */
     static final long FLUSH_ON_CLOSE_MS = 3_000;
 
@@ -383,7 +387,10 @@ public final class Uploader implements AutoCloseable {
             } else if (s == 429 || s == 503) {
                 failed("receiver busy (" + s + (r.retryAfterSeconds >= 0 ? ", Retry-After " + r.retryAfterSeconds + " s" : "") + ")",
                         "busy", s);
-                pause(r.retryAfterSeconds >= 0 ? TimeUnit.SECONDS.toNanos(r.retryAfterSeconds) : backoff());
+                // Retry-After is honoured up to backoff_max: a receiver (or a proxy) asking for hours
+                // must not park the agent's data that long; at backoff_max it is asked again.
+                pause(r.retryAfterSeconds >= 0
+                        ? Math.min(TimeUnit.SECONDS.toNanos(r.retryAfterSeconds), config.backoffMax().toNanos()) : backoff());
             } else if (s == 401 || s == 403) {
                 failed("the receiver refuses our credentials (" + s + "): " + r.error()
                         + "; check the key id and secret in the credentials file, and the clock", "auth", s);
@@ -396,29 +403,60 @@ public final class Uploader implements AutoCloseable {
         return true;
     }
 
-    /** For a 400 naming its rejected samples: dead-letters those and returns the others; null if none named. */
+    /**
+     * For a 400 naming its rejected samples: dead-letters those and returns the others; null if the
+     * list is not usable, and then nothing is dead-lettered (the caller bisects). Usable means
+     * (docs/PROTOCOL.md): not empty, every entry an object with a whole-number {@code index} inside
+     * the batch, and, where an entry has a string {@code id}, that id is the id of the sample at its
+     * index. A list that fails any of these describes some other batch, or none, and is not trusted
+     * with a single sample.
+     */
     private List<SpoolRecord> rejected(List<SpoolRecord> part, String batchId, Response r) throws InterruptedException, NotKept {
         List<Reply.Rejection> list = r.reply.rejected();
         if (list == null || list.isEmpty()) {
             return null;
         }
-        Set<Integer> bad = new HashSet<>();
+        Map<Integer, Reply.Rejection> bad = new TreeMap<>();
         for (Reply.Rejection n : list) {
             int index = n.index();
-            if (index < 0 || index >= part.size()) {
-                return null; // not something we can trust; bisect instead
+            if (index < 0 || index >= part.size() || n.id() != null && !n.id().equals(sampleId(part.get(index).payload()))) {
+                LOG.info("upload: the receiver's 400 names {} rejected sample(s), but entry {} does not match this batch of {};"
+                        + " finding the refused samples by halves instead", list.size(), list.indexOf(n), part.size());
+                return null;
             }
-            if (bad.add(index)) {
-                deadLetter(part.get(index), batchId, 400, "rejected by the receiver: " + (n.reason() != null ? n.reason() : r.error()));
-            }
+            bad.putIfAbsent(index, n);
+        }
+        for (Map.Entry<Integer, Reply.Rejection> e : bad.entrySet()) {
+            String reason = e.getValue().reason();
+            deadLetter(part.get(e.getKey()), batchId, 400, "rejected by the receiver: " + (reason != null ? reason : r.error()));
         }
         List<SpoolRecord> rest = new ArrayList<>(part.size() - bad.size());
         for (int i = 0; i < part.size(); i++) {
-            if (!bad.contains(i)) {
+            if (!bad.containsKey(i)) {
                 rest.add(part.get(i));
             }
         }
         return rest;
+    }
+
+    /** The top-level {@code id} of a sample's JSON, or null if it has none (not our own record). */
+    static String sampleId(byte[] json) {
+        try (JsonParser p = ID_READER.createParser(json)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return null;
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken value = p.nextToken();
+                if (field.equals("id")) {
+                    return value == JsonToken.VALUE_STRING ? p.getText() : null;
+                }
+                p.skipChildren();
+            }
+            return null;
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     /**
