@@ -238,6 +238,29 @@ class ExecIsolationTest {
                         + TimeUnit.NANOSECONDS.toMillis(r.cpuNanos()) + " ms");
     }
 
+    @ParameterizedTest
+    @EnumSource(Mode.class)
+    void aPluginIgnoringSigtermIsKilledAfterTheGraceWithEverythingItStarted(Mode mode) throws Exception {
+        Path pidFile = dir.resolve("pids");
+        Path plugin = script(dir, "stubborn.sh", """
+                #!/bin/sh
+                trap '' TERM
+                echo $$ >> "$1"
+                sleep 300 &
+                echo $! >> "$1"
+                while :; do sleep 1; done
+                """);
+        RunResult r = run(runner(mode), job(plugin, limits(Duration.ofSeconds(1), Duration.ofSeconds(10)), pidFile.toString()));
+        List<Long> pids = track(pidFile);
+
+        assertEquals(Status.TIMEOUT, r.outcome(), message(r));
+        assertTrue(message(r).contains("then SIGKILL"), message(r));
+        assertEquals(2, pids.size());
+        for (long pid : pids) {
+            assertFalse(alive(pid), "pid " + pid + " outlived its run");
+        }
+    }
+
     private static boolean aliveQuietly(long pid) {
         return alive(pid);
     }
