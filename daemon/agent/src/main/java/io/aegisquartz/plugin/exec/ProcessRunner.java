@@ -230,20 +230,34 @@ public final class ProcessRunner {
             }
             return notStarted("cannot start: " + e.getMessage());
         }
+        Pipes pipes = new Pipes();
+        String attachProblem = attach(p, pipes);
+        if (attachProblem != null) {
+            p.destroyForcibly();
+            pipes.close();
+            if (cgroup != null) {
+                cgroup.close();
+            }
+            p.waitFor();
+            return notStarted(attachProblem);
+        }
+        if (cgroup != null) {
+            try {
+                cgroup.join(p.pid());
+            } catch (IOException e) {
+                cgroupProblem = "could not move the run into its cgroup " + cgroup.dir() + " (" + e.getMessage()
+                        + "), tracked by its session";
+                cgroup.close();
+                cgroup = null;
+            }
+        }
         RunScope scope = cgroup != null ? cgroup : new ProcessTree(p.pid());
         LIVE.add(scope);
-        Pipes pipes = new Pipes();
         Stopper stopper = new Stopper(scope);
         ScheduledFuture<?> term = null;
         ScheduledFuture<?> kill = null;
         boolean swept = false;
         try {
-            String attachProblem = attach(p, cgroup, pipes);
-            if (attachProblem != null) {
-                p.destroyForcibly();
-                p.waitFor();
-                return notStarted(attachProblem);
-            }
             OutputBuffer out = new OutputBuffer(spec.outputMax());
             StderrBuffer err = new StderrBuffer(STDERR_HEAD, STDERR_TAIL, STDERR_READ_MAX);
             PipeReader outReader = new PipeReader(pipes.out, out);
@@ -309,10 +323,10 @@ public final class ProcessRunner {
 
     /**
      * While the wrapper waits on its standard input: opens its output pipes and the status channel
-     * for the agent (as new read ends, through /proc), drops the JDK's own read ends, and moves the
-     * wrapper into the run's cgroup. Null if all went well, else why the run cannot start.
+     * for the agent (as new read ends, through /proc) and drops the JDK's own read ends. Null if all
+     * went well, else why the run cannot start.
      */
-    private static String attach(Process p, RunCgroup cgroup, Pipes pipes) {
+    private static String attach(Process p, Pipes pipes) {
         Path fds = Path.of("/proc", Long.toString(p.pid()), "fd");
         try {
             pipes.status = new FileInputStream(fds.resolve("0").toFile());
@@ -323,13 +337,6 @@ public final class ProcessRunner {
         } finally {
             closeQuietly(p.getInputStream());
             closeQuietly(p.getErrorStream());
-        }
-        if (cgroup != null) {
-            try {
-                cgroup.join(p.pid());
-            } catch (IOException e) {
-                return "cannot move the run into its cgroup " + cgroup.dir() + ": " + e.getMessage();
-            }
         }
         return null;
     }
