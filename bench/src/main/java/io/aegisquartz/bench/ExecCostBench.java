@@ -13,7 +13,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What a plugin's huge standard error costs the agent, before and after, in the same run: the agent's
+ * What running executables costs the agent. First, per run of a trivial plugin ({@code true}), by
+ * isolation: a bare fork and exec (the floor), a cgroup per run, the session fallback. Then what a
+ * plugin's huge standard error costs the agent, before and after, in the same run: the agent's
  * CPU (the whole JVM, measured around each run) per GiB the plugin offered on stderr, beside the
  * plugin's own CPU.
  *
@@ -26,18 +28,20 @@ import java.util.Map;
  *       with EPIPE: the plugin burns its own CPU, the agent none.</li>
  * </ul>
  */
-public final class ExecStderrBench {
+public final class ExecCostBench {
 
     private static final String USAGE = """
-            usage: bench/exec-stderr [--gib N] [--runs N]
-              --gib N    GiB the plugin writes on stderr per run (default 2)
-              --runs N   runs of each kind, after one warm-up run (default 3)""";
+            usage: bench/exec-cost [--per-run N] [--gib N] [--runs N]
+              --per-run N  runs of 'true' per isolation mode, after as many warm-up runs (default 300)
+              --gib N      GiB the plugin writes on stderr per run (default 2)
+              --runs N     stderr runs of each kind, after one warm-up run (default 3)""";
 
-    private ExecStderrBench() {
+    private ExecCostBench() {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> o = Bench.options(args, USAGE, "gib", "runs");
+        Map<String, String> o = Bench.options(args, USAGE, "per-run", "gib", "runs");
+        int perRun = Integer.parseInt(o.getOrDefault("per-run", "300"));
         long gib = Long.parseLong(o.getOrDefault("gib", "2"));
         int runs = Integer.parseInt(o.getOrDefault("runs", "3"));
         long bytes = gib << 30;
@@ -48,6 +52,7 @@ public final class ExecStderrBench {
         try (RunnerThreads threads = new RunnerThreads(8)) {
             ProcessRunner runner = new ProcessRunner(threads);
             System.out.println("isolation: " + runner.isolation());
+            perRun(threads, runner, dir, perRun);
             System.out.printf("%-28s %14s %14s %16s %12s%n", "kind", "agent CPU ms", "plugin CPU ms", "agent ms per GiB", "agent/plugin");
             for (int i = 0; i <= runs; i++) {
                 boolean warm = i > 0;
@@ -58,6 +63,37 @@ public final class ExecStderrBench {
         } finally {
             Bench.deleteTree(dir);
         }
+    }
+
+    /** Agent CPU and wall time per run of 'true': bare ProcessBuilder, the runner with cgroups (if any), with sessions. */
+    private static void perRun(RunnerThreads threads, ProcessRunner cgroups, Path dir, int n) throws Exception {
+        ProcessRunner sessions = new ProcessRunner(threads, io.aegisquartz.plugin.exec.CgroupRuns.none("bench"));
+        System.out.printf("%-28s %16s %16s%n", "per run of 'true'", "agent CPU ms", "wall ms");
+        for (String kind : List.of("bare fork+exec", "cgroup per run", "session")) {
+            if (kind.equals("cgroup per run") && cgroups.isolation().startsWith("no cgroup")) {
+                continue;
+            }
+            for (int pass = 0; pass < 2; pass++) {
+                long c0 = Bench.processCpuNanos();
+                long w0 = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    switch (kind) {
+                        case "bare fork+exec" -> new ProcessBuilder("/bin/true").directory(dir.toFile()).start().waitFor();
+                        case "cgroup per run" -> cgroups.run(trueSpec(dir));
+                        default -> sessions.run(trueSpec(dir));
+                    }
+                }
+                if (pass == 1) {
+                    System.out.printf("%-28s %16.2f %16.2f%n", kind, (Bench.processCpuNanos() - c0) / 1e6 / n,
+                            (System.nanoTime() - w0) / 1e6 / n);
+                }
+            }
+        }
+    }
+
+    private static ExecSpec trueSpec(Path dir) {
+        return new ExecSpec(List.of("/bin/true"), dir, Map.of("PATH", "/usr/bin:/bin"), Duration.ofSeconds(30),
+                Duration.ofSeconds(10), Duration.ofMillis(200), 1 << 20);
     }
 
     private static void report(String kind, boolean print, long gib, long[] cpu) {
