@@ -16,8 +16,8 @@ import java.util.Optional;
  * <p>A session (not the parent/child tree) is what we track because children are re-parented to init
  * when their parent dies, but keep their session; only a process that calls setsid() itself escapes.
  * The kernel does not reuse a pid while it still names a live session, so a leader pid found here
- * cannot point at an unrelated process. Scanning /proc is not free (about a millisecond per few
- * hundred processes): it happens once after a run ends, and when a run must be stopped.
+ * cannot point at an unrelated process. Scanning /proc is not free (about 2 ms of CPU with 115
+ * processes, bench/exec-cost): it happens once after a run ends, and when a run must be stopped.
  */
 final class ProcessTree implements RunScope {
 
