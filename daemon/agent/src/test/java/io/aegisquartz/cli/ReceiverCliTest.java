@@ -212,23 +212,7 @@ class ReceiverCliTest {
     }
 
     private static HttpRequest request(URI endpoint, String sampleId, String secret) throws Exception {
-        String batch = UUID.randomUUID().toString();
-        String json = "{\"batch_id\":\"" + batch + "\",\"samples\":[{\"id\":\"" + sampleId + "\",\"time\":\"2026-11-22T01:32:30.236Z\","
-                + "\"metric\":\"m\",\"status\":\"ok\",\"values\":{},\"tags\":{}}]}";
-        ByteArrayOutputStream gz = new ByteArrayOutputStream();
-        try (GZIPOutputStream g = new GZIPOutputStream(gz)) {
-            g.write(json.getBytes(StandardCharsets.UTF_8));
-        }
-        byte[] body = gz.toByteArray();
-        long ts = System.currentTimeMillis() / 1000;
-        String nonce = RequestSigning.newNonce();
-        String sha = RequestSigning.sha256Hex(body);
-        String sig = RequestSigning.sign(secret, RequestSigning.stringToSign("POST", endpoint.getRawPath(), ts, nonce, sha, batch));
-        return HttpRequest.newBuilder(endpoint).POST(HttpRequest.BodyPublishers.ofByteArray(body))
-                .header("Content-Type", "application/json").header("Content-Encoding", "gzip")
-                .header(RequestSigning.HEADER_KEY_ID, "AK-cli").header(RequestSigning.HEADER_TIMESTAMP, Long.toString(ts))
-                .header(RequestSigning.HEADER_NONCE, nonce).header(RequestSigning.HEADER_CONTENT_SHA256, sha)
-                .header(RequestSigning.HEADER_BATCH_ID, batch).header(RequestSigning.HEADER_SIGNATURE, sig).build();
+        return signed(sampleId, secret).apply(endpoint);
     }
 
     private static HttpClient client(Path pem) throws Exception {
