@@ -15,8 +15,9 @@ public enum InfluxFlavour {
     /** InfluxDB 2.x {@code /api/v2/write}: the same parser lineage and rules as 1.x. */
     INFLUXDB2,
     /**
-     * VictoriaMetrics {@code /write}: a backslash escapes any character, {@code \\} included, so every
-     * name can be written; string fields are stored as the number 0, so none is sent.
+     * VictoriaMetrics {@code /write}: a backslash escapes a space, comma, equals sign or backslash, so
+     * every tag can be written; a double quote in a field key starts a string there, and string fields
+     * are stored as the number 0, so neither is sent. Values keep 12 significant digits.
      */
     VICTORIAMETRICS;
 
@@ -32,6 +33,11 @@ public enum InfluxFlavour {
 
     /** Whether the server refuses a tag or field key named {@code time} (InfluxDB: "invalid tag key"). */
     boolean reservesTime() {
+        return this != VICTORIAMETRICS;
+    }
+
+    /** Whether a double quote in a field key is kept as a character (VictoriaMetrics takes it for a string's start). */
+    boolean keepsQuotesInFieldKeys() {
         return this != VICTORIAMETRICS;
     }
 

@@ -43,6 +43,9 @@ final class LineProtocol {
         if (kind == Kind.MEASUREMENT && (s.charAt(0) == '\t' || s.charAt(0) == '\0')) {
             return "measurement " + EncodeReport.quote(s) + " starts with a character the server strips";
         }
+        if (kind == Kind.FIELD_KEY && !flavour.keepsQuotesInFieldKeys() && s.indexOf('"') >= 0) {
+            return "field key " + EncodeReport.quote(s) + " holds a double quote, which VictoriaMetrics reads as the start of a string";
+        }
         for (int i = 0, n = s.length(); i < n; i++) {
             char c = s.charAt(i);
             if (c == '\n' || c == '\r') {
