@@ -6,7 +6,6 @@ import io.aegisquartz.output.PointLabels;
 import io.aegisquartz.output.ProtoWriter;
 import io.aegisquartz.output.StoredSample;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,21 +55,13 @@ public final class RemoteWriteEncoder {
     public RemoteWriteBody encode(List<byte[]> samples) {
         EncodeReport report = new EncodeReport();
         Map<String, Series> series = new LinkedHashMap<>();
-        List<Point> pending = new ArrayList<>();
         for (int i = 0; i < samples.size(); i++) {
-            pending.clear();
             try {
-                collect(StoredSample.parse(samples.get(i)), pending, report);
+                add(StoredSample.parse(samples.get(i)), series, report);
             } catch (StoredSample.NotASample e) {
                 report.refuse(i, "not a sample: " + e.getMessage());
-                continue;
             } catch (Refused e) {
                 report.refuse(i, e.getMessage());
-                continue;
-            }
-            // Only once the whole sample is known to be sendable do its points join the batch.
-            for (Point p : pending) {
-                series.computeIfAbsent(key(p.names, p.values), k -> new Series(p.names, p.values)).add(p.time, p.value);
             }
         }
         ByteArrayBuilder out = new ByteArrayBuilder(samples.size() * 200 + 64);
@@ -82,26 +73,24 @@ public final class RemoteWriteEncoder {
         return new RemoteWriteBody(SnappyBlock.compress(out.array(), out.size()), series.size(), points, report);
     }
 
-    /** One point of a sample: its series' labels ({@code __name__} included, sorted), time and value. */
-    private record Point(String[] names, String[] values, long time, double value) {
-    }
-
     private static final class Refused extends Exception {
         Refused(String why) {
             super(why, null, false, false);
         }
     }
 
-    private static void collect(StoredSample s, List<Point> out, EncodeReport report) throws Refused {
+    /** Adds the points of {@code s}, or none if it cannot be sent (everything is checked first). */
+    private static void add(StoredSample s, Map<String, Series> series, EncodeReport report) throws Refused {
         String badText = s.invalidUnicode();
         if (badText != null) {
             throw new Refused(badText + " is not valid Unicode");
         }
-        long t = s.timeMillis();
+        String[][] labels = null;
+        String[] names = null;
         if (s.valueCount() > 0) {
-            String[][] labels = labels(PointLabels.of(s, true, false));
-            String[] names = new String[s.valueCount()];
-            for (int i = 0; i < s.valueCount(); i++) {
+            labels = labels(PointLabels.of(s, true, false));
+            names = new String[s.valueCount()];
+            for (int i = 0; i < names.length; i++) {
                 String name = PrometheusNames.series(s.metric(), s.valueName(i), s.isCounter(s.valueName(i)));
                 for (int j = 0; j < i; j++) {
                     if (name.equals(names[j])) {
@@ -110,19 +99,36 @@ public final class RemoteWriteEncoder {
                     }
                 }
                 names[i] = name;
+            }
+        }
+        String[][] runLabels = s.hasRunStatusPoint() ? labels(PointLabels.of(s, true, true)) : null;
+        long t = s.timeMillis();
+        if (names != null) {
+            String labelsKey = key(labels);
+            for (int i = 0; i < names.length; i++) {
                 double v = s.value(i);
                 if (!Double.isFinite(v)) {
                     // Prometheus could store NaN and infinities, but the agent never sends them elsewhere either.
                     report.skip("value is not a finite number");
                     continue;
                 }
-                out.add(point(name, labels, t, v));
+                series(series, names[i], labels, labelsKey).add(t, v);
             }
         }
-        if (s.hasRunStatusPoint()) {
-            String[][] labels = labels(PointLabels.of(s, true, true));
-            out.add(point(PointLabels.RUN_STATUS, labels, t, 1.0));
+        if (runLabels != null) {
+            series(series, PointLabels.RUN_STATUS, runLabels, key(runLabels)).add(t, 1.0);
         }
+    }
+
+    /** The series {@code name} with {@code labels}, made on first use. */
+    private static Series series(Map<String, Series> all, String name, String[][] labels, String labelsKey) {
+        String key = name + '\0' + labelsKey;
+        Series s = all.get(key);
+        if (s == null) {
+            s = withName(name, labels);
+            all.put(key, s);
+        }
+        return s;
     }
 
     /** The labels sanitised and sorted by name (remote write requires the order). */
@@ -148,8 +154,8 @@ public final class RemoteWriteEncoder {
         return new String[][] {sortedNames, sortedValues};
     }
 
-    /** The point with {@code __name__} in its sorted place (after upper-case names, which sort before '_'). */
-    private static Point point(String name, String[][] sortedLabels, long t, double v) {
+    /** A series with {@code __name__} in its sorted place among the labels (after upper-case names, which sort before '_'). */
+    private static Series withName(String name, String[][] sortedLabels) {
         String[] from = sortedLabels[0];
         int n = from.length;
         int at = 0;
@@ -164,14 +170,14 @@ public final class RemoteWriteEncoder {
         values[at] = name;
         System.arraycopy(from, at, names, at + 1, n - at);
         System.arraycopy(sortedLabels[1], at, values, at + 1, n - at);
-        return new Point(names, values, t, v);
+        return new Series(names, values);
     }
 
-    /** The series' identity: every label name, then its value prefixed by its length, so no two label sets share a key. */
-    private static String key(String[] names, String[] values) {
+    /** The labels' identity: every label name, then its value prefixed by its length, so no two label sets share a key. */
+    private static String key(String[][] labels) {
         StringBuilder b = new StringBuilder(128);
-        for (int i = 0; i < names.length; i++) {
-            b.append(names[i]).append('\0').append(values[i].length()).append('\0').append(values[i]);
+        for (int i = 0; i < labels[0].length; i++) {
+            b.append(labels[0][i]).append('\0').append(labels[1][i].length()).append('\0').append(labels[1][i]);
         }
         return b.toString();
     }
