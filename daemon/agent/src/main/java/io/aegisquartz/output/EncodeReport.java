@@ -17,6 +17,13 @@ public final class EncodeReport {
     public record Refusal(int index, String reason) {
     }
 
+    /** Thrown while encoding a sample that cannot be sent: the encoder rolls back what it wrote of it and refuses it. */
+    public static final class Refused extends Exception {
+        public Refused(String why) {
+            super(why, null, false, false);
+        }
+    }
+
     private final List<Refusal> refused = new ArrayList<>();
     private final Map<String, Long> skipped = new LinkedHashMap<>();
 

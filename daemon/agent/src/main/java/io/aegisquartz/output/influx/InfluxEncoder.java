@@ -2,6 +2,7 @@ package io.aegisquartz.output.influx;
 
 import io.aegisquartz.output.ByteArrayBuilder;
 import io.aegisquartz.output.EncodeReport;
+import io.aegisquartz.output.EncodeReport.Refused;
 import io.aegisquartz.output.PointLabels;
 import io.aegisquartz.output.StoredSample;
 import io.aegisquartz.output.influx.LineProtocol.Kind;
@@ -67,12 +68,6 @@ public final class InfluxEncoder {
         return new InfluxBody(gzip ? gzip(out) : out.toByteArray(), gzip, lines, report);
     }
 
-    /** Why a sample is refused; thrown while writing it, so the caller rolls its lines back. */
-    private static final class Refused extends Exception {
-        Refused(String why) {
-            super(why, null, false, false);
-        }
-    }
 
     private int write(StoredSample s, ByteArrayBuilder out, EncodeReport report) throws Refused {
         String badText = s.invalidUnicode();

@@ -2,6 +2,7 @@ package io.aegisquartz.output.prometheus;
 
 import io.aegisquartz.output.ByteArrayBuilder;
 import io.aegisquartz.output.EncodeReport;
+import io.aegisquartz.output.EncodeReport.Refused;
 import io.aegisquartz.output.PointLabels;
 import io.aegisquartz.output.ProtoWriter;
 import io.aegisquartz.output.StoredSample;
@@ -73,11 +74,6 @@ public final class RemoteWriteEncoder {
         return new RemoteWriteBody(SnappyBlock.compress(out.array(), out.size()), series.size(), points, report);
     }
 
-    private static final class Refused extends Exception {
-        Refused(String why) {
-            super(why, null, false, false);
-        }
-    }
 
     /** Adds the points of {@code s}, or none if it cannot be sent (everything is checked first). */
     private static void add(StoredSample s, Map<String, Series> series, EncodeReport report) throws Refused {
