@@ -10,6 +10,7 @@ import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Units;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.plugin.FileStamp;
 import io.aegisquartz.plugin.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
@@ -378,7 +379,7 @@ public final class Agent {
         try {
             catalog.check(spec);
         } catch (PluginException ex) {
-            CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), ex.getMessage(), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), LogText.escape(ex.getMessage()), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
         }
     }
 

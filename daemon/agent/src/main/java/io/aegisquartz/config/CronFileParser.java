@@ -34,6 +34,8 @@ public final class CronFileParser {
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
     private static final long MAX_FILE_BYTES = 1 << 20;
+    /** Characters of a job's display name (plugin path and arguments) kept in samples and log lines. */
+    public static final int MAX_NAME_SHOWN = 256;
 
     private final AgentSettings settings;
     private final Date now;
@@ -191,8 +193,9 @@ public final class CronFileParser {
         if (!problems.isEmpty()) {
             return null;
         }
-        String display = explicitName != null ? explicitName
-                : args.isEmpty() ? plugin.text() : plugin.text() + " " + String.join(" ", SecretMask.mask(args));
+        // The name goes into every log line about the job: escaped and cut once, here (LogText).
+        String display = explicitName != null ? explicitName : io.aegisquartz.log.LogText.escape(
+                args.isEmpty() ? plugin.text() : plugin.text() + " " + String.join(" ", SecretMask.mask(args)), MAX_NAME_SHOWN);
         return new JobSpec(source, file, lineNo, key, display, cron, plugin.text(), resolved, plugin.column(), args, opts);
     }
 

@@ -1,6 +1,7 @@
 package io.aegisquartz.plugin;
 
 import io.aegisquartz.api.SampleBuilder;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
 
@@ -23,6 +24,8 @@ public final class MeasurementCollector {
     private static final Pattern METRIC = Pattern.compile("[A-Za-z_][A-Za-z0-9_.:-]{0,199}");
     private static final int MAX_NAME = 200;
     private static final int MAX_TEXT = 1024;
+    /** Longest message a sample may carry; the agent's own messages are cut to it. */
+    public static final int MAX_MESSAGE = 4 * MAX_TEXT;
 
     private final int maxSamples;
     private final List<Measurement> out = new ArrayList<>();
@@ -63,7 +66,8 @@ public final class MeasurementCollector {
         }
         invalid++;
         if (firstInvalid == null) {
-            firstInvalid = problem;
+            // It quotes the plugin's output: cut so that the error sample stays within MAX_MESSAGE.
+            firstInvalid = LogText.escape(problem, MAX_TEXT);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.aegisquartz.plugin;
 
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
 
@@ -48,7 +49,8 @@ public final class RunResultBuilder {
         return build(status, reason);
     }
 
-    private RunResult build(Status outcome, String reason) {
+    private RunResult build(Status outcome, String rawReason) {
+        String reason = message(rawReason);
         List<Measurement> list = new ArrayList<>(collected.finish(metric));
         long now = System.currentTimeMillis();
         if (outcome != Status.OK) {
@@ -59,8 +61,17 @@ public final class RunResultBuilder {
         return new RunResult(list, outcome, reason, wallNanos, cpuNanos, truncated || collected.truncated(), abandoned);
     }
 
+    /**
+     * A reason as the agent's own sample carries it: one line, within the message cap. Reasons quote
+     * plugins (an exception's text, a line of stderr), so they are escaped as for the log.
+     */
+    static String message(String reason) {
+        return reason == null ? null : LogText.escape(reason, MeasurementCollector.MAX_MESSAGE - 32);
+    }
+
     /** A run that never started (plugin could not be loaded, run refused). */
-    public static RunResult notRun(String metric, Status status, String reason) {
+    public static RunResult notRun(String metric, Status status, String rawReason) {
+        String reason = message(rawReason);
         return new RunResult(List.of(Measurement.status(System.currentTimeMillis(), metric, status, reason)),
                 status, reason, 0, -1, false, false);
     }
