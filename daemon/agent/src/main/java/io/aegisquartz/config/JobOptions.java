@@ -14,14 +14,33 @@ import java.time.Duration;
  * @param misfire   what to do with fire times that were missed
  * @param sampler   for a JAR holding several samplers, which one; null otherwise
  * @param user      for an executable, the local user it runs as; null: the agent's own user
+ * @param mem       bytes an in-JVM run may allocate (its thread's allocation counter, garbage included)
+ * @param maxBytes  size of the samples one run may emit (see docs/SAMPLES.md, "Limits")
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                         Overlap overlap, Misfire misfire, String sampler, RunAs user) {
+                         Overlap overlap, Misfire misfire, String sampler, RunAs user, long mem, long maxBytes) {
 
-    /** Options that run as the agent's own user. */
+    /** Options that run as the agent's own user, with the default allocation and sample-size budgets. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler) {
         this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null);
+    }
+
+    /** Options with the default allocation and sample-size budgets. */
+    public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
+                      Overlap overlap, Misfire misfire, String sampler, RunAs user) {
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, defaultBytes("mem"),
+                defaultBytes("max_bytes"));
+    }
+
+    /** The default of {@code max_bytes}, for runs outside a job (run-plugin, tests). */
+    public static long defaultMaxBytes() {
+        return defaultBytes("max_bytes");
+    }
+
+    private static long defaultBytes(String key) {
+        Setting s = Settings.byId("limits." + key);
+        return (Long) s.convert(s.defaultValue());
     }
 
     /** Policy for a fire that finds the previous run still going. */
@@ -31,39 +50,47 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     public enum Misfire { SKIP, RUN_ONCE }
 
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, mem, maxBytes);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, mem, maxBytes);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, mem, maxBytes);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, mem, maxBytes);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, mem, maxBytes);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, mem, maxBytes);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, mem, maxBytes);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, mem, maxBytes);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, mem, maxBytes);
+    }
+
+    public JobOptions withMem(long bytes) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, maxBytes);
+    }
+
+    public JobOptions withMaxBytes(long bytes) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, mem, bytes);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -84,6 +111,12 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         if (maxSamples != o.maxSamples) {
             d.add("max_samples=" + maxSamples + " -> " + o.maxSamples);
         }
+        if (mem != o.mem) {
+            d.add("mem=" + Units.formatBytes(mem) + " -> " + Units.formatBytes(o.mem));
+        }
+        if (maxBytes != o.maxBytes) {
+            d.add("max_bytes=" + Units.formatBytes(maxBytes) + " -> " + Units.formatBytes(o.maxBytes));
+        }
         if (overlap != o.overlap) {
             d.add("overlap=" + overlap.name().toLowerCase() + " -> " + o.overlap.name().toLowerCase());
         }
@@ -102,7 +135,8 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     /** "timeout=30s cpu=10s ..." as it would be written on a cron line. */
     public String describe() {
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
-                + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples
+                + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples + " max_bytes=" + Units.formatBytes(maxBytes)
+                + " mem=" + Units.formatBytes(mem)
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
                 + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "");
     }

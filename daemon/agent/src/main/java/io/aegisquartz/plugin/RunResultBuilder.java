@@ -16,6 +16,7 @@ public final class RunResultBuilder {
     private long cpuNanos = -1;
     private boolean truncated;
     private boolean abandoned;
+    private long allocatedBytes = -1;
 
     /** @param metric metric name for the measurements the agent adds itself */
     public RunResultBuilder(MeasurementCollector collected, String metric) {
@@ -31,6 +32,11 @@ public final class RunResultBuilder {
 
     public RunResultBuilder truncated(boolean t) {
         this.truncated |= t;
+        return this;
+    }
+
+    public RunResultBuilder allocated(long bytes) {
+        this.allocatedBytes = bytes;
         return this;
     }
 
@@ -58,7 +64,7 @@ public final class RunResultBuilder {
         } else if (list.isEmpty()) {
             list.add(Measurement.status(now, metric, Status.OK, "run completed without emitting samples"));
         }
-        return new RunResult(list, outcome, reason, wallNanos, cpuNanos, truncated || collected.truncated(), abandoned);
+        return new RunResult(list, outcome, reason, wallNanos, cpuNanos, truncated || collected.truncated(), abandoned, allocatedBytes);
     }
 
     /**
@@ -73,6 +79,6 @@ public final class RunResultBuilder {
     public static RunResult notRun(String metric, Status status, String rawReason) {
         String reason = message(rawReason);
         return new RunResult(List.of(Measurement.status(System.currentTimeMillis(), metric, status, reason)),
-                status, reason, 0, -1, false, false);
+                status, reason, 0, -1, false, false, -1);
     }
 }
