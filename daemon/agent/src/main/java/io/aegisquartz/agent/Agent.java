@@ -10,6 +10,9 @@ import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Units;
+import io.aegisquartz.journal.PreviousExit;
+import io.aegisquartz.journal.QuarantineRecords;
+import io.aegisquartz.journal.RunJournal;
 import io.aegisquartz.log.LogText;
 import io.aegisquartz.plugin.FileStamp;
 import io.aegisquartz.plugin.PluginCatalog;
@@ -86,9 +89,16 @@ public final class Agent {
     private JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
+    private RunJournal journal;
+    private PreviousExit previousExit = PreviousExit.UNKNOWN;
 
     public Agent(AgentSettings settings) {
         this.settings = settings;
+    }
+
+    /** How the previous agent process ended, as the launcher says ({@link PreviousExit#VARIABLE}); before {@link #start()}. */
+    public void previousExit(PreviousExit e) {
+        this.previousExit = e;
     }
 
     /** Thrown when the agent cannot start at all; the message says what to fix. */
@@ -137,6 +147,8 @@ public final class Agent {
         } else {
             startUpload(stamper);
         }
+        QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
+        journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
         threads = new RunnerThreads(4 * settings.workers() + 4);
         catalog = PluginCatalog.create(threads, settings, true);
         String envProblem = catalog.processes().environmentProblem();
@@ -144,7 +156,7 @@ public final class Agent {
             LOG.error("{}; executable plugins will fail", envProblem);
         }
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
-                this::restart);
+                this::restart, journal, quarantines);
         try {
             scheduler = new JobScheduler(settings.workers(), executor);
         } catch (SchedulerException e) {
@@ -480,6 +492,9 @@ public final class Agent {
         }
         if (scheduler != null) {
             scheduler.shutdown(true);
+        }
+        if (journal != null) {
+            journal.close(); // every run has ended: what the journal still holds was not waited for
         }
         if (catalog != null) {
             catalog.close();
