@@ -103,7 +103,8 @@ public final class CrashReview {
         String summary = null;
         if (previous.end() != RunJournal.End.NONE && (previous.end() != RunJournal.End.STOPPED || !runs.isEmpty())) {
             summary = "the previous agent" + (previous.pid() > 0 ? " (pid " + previous.pid() + ")" : "") + ": " + how
-                    + (runs.isEmpty() ? "; no run was in progress" : "; " + runs.size() + " run(s) were in progress")
+                    + (runs.isEmpty() ? "; no run was in progress" : "; " + runs.size() + " run(s) were in progress: " + runs.stream()
+                    .map(r -> r.job() + " (since " + Instant.ofEpochMilli(r.startMillis()) + ")").collect(Collectors.joining(", ")))
                     + (previous.unreadable() > 0 ? "; " + previous.unreadable() + " slot(s) of the journal could not be read (a crash of the machine?)" : "")
                     + (culprit != null ? "; job " + culprit.job() + " is quarantined" : ambiguous ? "; none can be blamed alone" : "");
         }

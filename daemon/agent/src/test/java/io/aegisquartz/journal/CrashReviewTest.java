@@ -44,7 +44,7 @@ class CrashReviewTest {
         }
         CrashReview.Result none = review(died(RunJournal.End.DIED, -1, "", run(0, PluginKind.GROOVY, "a")), null);
         assertEquals("the agent stopped during this run (job a, started 2026-11-30T00:53:20Z)", none.reports().get(0).message());
-        assertEquals("the previous agent (pid 4242): the agent stopped; 1 run(s) were in progress", none.summary());
+        assertEquals("the previous agent (pid 4242): the agent stopped; 1 run(s) were in progress: a (since 2026-11-30T00:53:20Z)", none.summary());
     }
 
     @Test
