@@ -52,14 +52,8 @@ class PluginTextInLogTest extends PluginRunners {
         return List.of(sb.toString().split("\n"));
     }
 
-    @Test
-    void aNewlineInLogCannotForgeALogLineNorEscapeSequencesReachTheTerminal() throws Exception {
-        Path file = dir.resolve("forge.groovy");
-        Files.writeString(file, """
-                log('checked 3 disks\\n2030-01-01 00:00:00.000 ERROR agent   restarting: forged by a plugin')
-                warn('\\u001b]0;owned\\u0007\\u001b[2J\\u001b[31mred\\r')
-                println('tab\\there')
-                """);
+    /** Runs the Groovy plugin {@code file} once, successfully, and returns what it logged (at info and above). */
+    private List<ILoggingEvent> runLogging(Path file) throws Exception {
         ListAppender<ILoggingEvent> logged = new ListAppender<>();
         logged.start();
         Logger plugin = (Logger) LoggerFactory.getLogger("plugin");
@@ -74,8 +68,20 @@ class PluginTextInLogTest extends PluginRunners {
             plugin.detachAppender(logged);
             plugin.setLevel(level);
         }
+        return List.copyOf(logged.list);
+    }
 
-        List<String> lines = logLines(logged.list);
+    @Test
+    void aNewlineInLogCannotForgeALogLineNorEscapeSequencesReachTheTerminal() throws Exception {
+        Path file = dir.resolve("forge.groovy");
+        Files.writeString(file, """
+                log('checked 3 disks\\n2030-01-01 00:00:00.000 ERROR agent   restarting: forged by a plugin')
+                warn('\\u001b]0;owned\\u0007\\u001b[2J\\u001b[31mred\\r')
+                println('tab\\there')
+                """);
+        List<ILoggingEvent> logged = runLogging(file);
+
+        List<String> lines = logLines(logged);
         assertEquals(3, lines.size(), "one line per log() call: " + lines);
         assertTrue(lines.get(0).endsWith("job forge.groovy: checked 3 disks\\n2030-01-01 00:00:00.000 ERROR agent   restarting: forged by a plugin"),
                 lines.get(0));
@@ -90,21 +96,8 @@ class PluginTextInLogTest extends PluginRunners {
     void aPluginLogLineIsCutAtTheDocumentedLength() throws Exception {
         Path file = dir.resolve("longline.groovy");
         Files.writeString(file, "log('y'.repeat(100000))\n");
-        ListAppender<ILoggingEvent> logged = new ListAppender<>();
-        logged.start();
-        Logger plugin = (Logger) LoggerFactory.getLogger("plugin");
-        ch.qos.logback.classic.Level level = plugin.getLevel();
-        plugin.setLevel(ch.qos.logback.classic.Level.INFO);
-        plugin.addAppender(logged);
-        try {
-            RunResult r = GroovyPlugin.compile(file, inJvm, processes).run(job(file, limits(Duration.ofSeconds(20), Duration.ofSeconds(10))),
-                    new JobMemory());
-            assertEquals(Status.OK, r.outcome(), r.measurements().toString());
-        } finally {
-            plugin.detachAppender(logged);
-            plugin.setLevel(level);
-        }
-        assertEquals("job longline.groovy: " + "y".repeat(LogText.MAX) + "... (100000 chars)", logged.list.get(0).getFormattedMessage());
+        List<ILoggingEvent> logged = runLogging(file);
+        assertEquals("job longline.groovy: " + "y".repeat(LogText.MAX) + "... (100000 chars)", logged.get(0).getFormattedMessage());
     }
 
     @Test
