@@ -14,22 +14,27 @@ import java.time.Duration;
  * @param misfire   what to do with fire times that were missed
  * @param sampler   for a JAR holding several samplers, which one; null otherwise
  * @param user      for an executable, the local user it runs as; null: the agent's own user
- * @param mem       bytes an in-JVM run may allocate (its thread's allocation counter, garbage included)
+ * @param memoryMax for an executable, memory.max of its run's cgroup in bytes (where the host has the
+ *                  memory controller); 0: no limit of its own
+ * @param pidsMax   for an executable, pids.max of its run's cgroup (where the host has the pids
+ *                  controller); 0: no limit of its own
+ * @param mem       bytes a Groovy or JAR run may allocate (its thread's allocation counter, garbage included); 0: no budget
  * @param maxBytes  size of the samples one run may emit (see docs/SAMPLES.md, "Limits")
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                         Overlap overlap, Misfire misfire, String sampler, RunAs user, long mem, long maxBytes) {
+                         Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax,
+                         long mem, long maxBytes) {
 
-    /** Options that run as the agent's own user, with the default allocation and sample-size budgets. */
+    /** Options that run as the agent's own user, without cgroup limits, with the default allocation and sample-size budgets. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler) {
-        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null);
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, 0, 0);
     }
 
     /** Options with the default allocation and sample-size budgets. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                      Overlap overlap, Misfire misfire, String sampler, RunAs user) {
-        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, defaultBytes("mem"),
+                      Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax) {
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, defaultBytes("mem"),
                 defaultBytes("max_bytes"));
     }
 
@@ -50,47 +55,55 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     public enum Misfire { SKIP, RUN_ONCE }
 
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, mem, maxBytes);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, mem, maxBytes);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, mem, maxBytes);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax, mem, maxBytes);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax, mem, maxBytes);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax, mem, maxBytes);
+    }
+
+    public JobOptions withMemoryMax(long bytes) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax, mem, maxBytes);
+    }
+
+    public JobOptions withPidsMax(int n) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n, mem, maxBytes);
     }
 
     public JobOptions withMem(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, bytes, maxBytes);
     }
 
     public JobOptions withMaxBytes(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, mem, bytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, bytes);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -108,14 +121,20 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         if (outputMax != o.outputMax) {
             d.add("output_max=" + Units.formatBytes(outputMax) + " -> " + Units.formatBytes(o.outputMax));
         }
+        if (memoryMax != o.memoryMax) {
+            d.add("memory_max=" + Units.formatBytes(memoryMax) + " -> " + Units.formatBytes(o.memoryMax));
+        }
+        if (pidsMax != o.pidsMax) {
+            d.add("pids_max=" + pidsMax + " -> " + o.pidsMax);
+        }
         if (maxSamples != o.maxSamples) {
             d.add("max_samples=" + maxSamples + " -> " + o.maxSamples);
         }
-        if (mem != o.mem) {
-            d.add("mem=" + Units.formatBytes(mem) + " -> " + Units.formatBytes(o.mem));
-        }
         if (maxBytes != o.maxBytes) {
             d.add("max_bytes=" + Units.formatBytes(maxBytes) + " -> " + Units.formatBytes(o.maxBytes));
+        }
+        if (mem != o.mem) {
+            d.add("mem=" + Units.formatBytes(mem) + " -> " + Units.formatBytes(o.mem));
         }
         if (overlap != o.overlap) {
             d.add("overlap=" + overlap.name().toLowerCase() + " -> " + o.overlap.name().toLowerCase());
@@ -135,7 +154,8 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     /** "timeout=30s cpu=10s ..." as it would be written on a cron line. */
     public String describe() {
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
-                + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples + " max_bytes=" + Units.formatBytes(maxBytes)
+                + " output_max=" + Units.formatBytes(outputMax) + " memory_max=" + Units.formatBytes(memoryMax)
+                + " pids_max=" + pidsMax + " max_samples=" + maxSamples + " max_bytes=" + Units.formatBytes(maxBytes)
                 + " mem=" + Units.formatBytes(mem)
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
                 + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "");

@@ -313,7 +313,6 @@ class AgentTest {
 
             AgentHome.write(plugin, "emit('q', [fixed: 1])\n");
 
-            // 60 s: the fixed plugin is compiled in a JVM of its own, which takes long on a loaded machine.
             await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("q", "ok").isEmpty());
         } finally {
             release(port);

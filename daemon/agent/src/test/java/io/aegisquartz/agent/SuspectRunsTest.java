@@ -11,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 
 import static org.awaitility.Awaitility.await;
@@ -40,8 +39,9 @@ class SuspectRunsTest {
     @Test
     void aSuspectRunsAloneUntilARunOfItCompletes() throws Exception {
         AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
-        home.userPlugin("sus.groovy", "sleep(1200)\nemit('sus', [v: 1])\n");
-        home.userPlugin("other.groovy", "sleep(1200)\nemit('other', [v: 1])\n");
+        // Each run says when its code started and ended.
+        home.userPlugin("sus.groovy", "long t = System.currentTimeMillis()\nsleep(1200)\nemit('sus', [start: t, end: System.currentTimeMillis()])\n");
+        home.userPlugin("other.groovy", "long t = System.currentTimeMillis()\nsleep(1200)\nemit('other', [start: t, end: System.currentTimeMillis()])\n");
         home.cron("aegis_quartz.conf.user", "[0/2 * * * * ?] name=sus user/sus.groovy\n[0/2 * * * * ?] name=other user/other.groovy\n");
         QuarantineRecords records = new QuarantineRecords(home.settings().stateDir());
         QuarantineRecords.Record r = records.write(QuarantineRecords.Kind.SUSPECT, RunJournal.keyHash("sus"), "sus", "user/sus.groovy", null,
@@ -63,12 +63,9 @@ class SuspectRunsTest {
         assertEquals(List.of(), records.list());
     }
 
-    /** [start, end] of each run, from its sample's time (at the end) and duration. */
+    /** [start, end] of each run's code, as it reported them. */
     private static List<long[]> intervals(List<JsonNode> samples) {
-        return samples.stream().map(s -> {
-            long end = Instant.parse(s.get("time").asText()).toEpochMilli();
-            return new long[] {end - (long) s.get("duration_ms").asDouble(), end};
-        }).toList();
+        return samples.stream().map(s -> new long[] {s.get("values").get("start").asLong(), s.get("values").get("end").asLong()}).toList();
     }
 
     private static boolean overlaps(List<long[]> a, List<long[]> b) {
