@@ -87,8 +87,8 @@ class InJvmBoundsIT {
         assertTrue(wide.contains("1 invalid sample(s) dropped; first: metric wide: more than 1000 values and more than 100 tags; "
                 + "at most 1000 values and 100 tags per sample; sample dropped"), wide.toString());
         assertTrue(wide.stream().anyMatch(m -> m.startsWith("280 sample(s) dropped: the run's samples reached max_bytes=2MiB")), wide.toString());
-        assertEquals(List.of(), home.samples("wide", s -> !s.get("status").asText().equals("ok") && !s.get("status").asText().equals("error")),
-                "the wide job's runs complete");
+        assertEquals(List.of(), home.samples("wide", s -> List.of("timeout", "cpu_limit", "mem_limit", "killed").contains(s.get("status").asText())),
+                "the wide job's runs complete (a slow one may make the next fire skip)");
 
         // The healthy job ran every second from the first hostile run on: no gap of more than 3 s.
         List<Instant> ticks = home.samples("tick", "ok").stream().map(s -> Instant.parse(s.get("time").asText()))
