@@ -221,8 +221,13 @@ class RpmPackageIT {
         run(List.of("chown", "root:" + root.gid(), probe.toString()));
         Files.setPosixFilePermissions(probe, PosixFilePermissions.fromString("rw-r-----"));
 
+        // A typo in the user cron file (a Unix cron line, five fields) does not stop the service: the
+        // unit's ExecStartPre lets the agent start, and the default jobs run.
+        Files.writeString(cronUser, "[0 0 * * *] user/io_probe.groovy " + target.pid() + "\n", java.nio.file.StandardOpenOption.APPEND);
         Process agent = start(root, unit);
         awaitAgent("a sample of the default job", log, () -> read(samples).contains("\"job\":\"default/sampler.groovy\""));
+        assertTrue(read(dir.resolve("agent.out")).contains("/etc/aegis-quartz/aegis_quartz.conf.user:"),
+                "the check printed the skipped line (to the journal): " + read(dir.resolve("agent.out")));
         String banner = read(log);
         assertTrue(banner.contains("home /opt/aegis-quartz, config /etc/aegis-quartz"), banner);
         assertTrue(banner.contains("samples go to /var/log/aegis-quartz/samples.jsonl"), banner);
@@ -240,13 +245,20 @@ class RpmPackageIT {
         assertTrue(status.contains("\nCapBnd:\t0000000000080004\n"), status);
         assertTrue(status.contains("\nNoNewPrivs:\t1\n") && status.contains("\nSeccomp:\t2\n"), status);
 
-        // systemctl reload: a broken edit fails the check and the signal is not sent ...
-        Files.writeString(cronUser, "[0 0 * * *] user/io_probe.groovy " + target.pid() + "\n", java.nio.file.StandardOpenOption.APPEND);
+        // systemctl reload: an aegis_config.ini the agent could not start with fails the check, and the
+        // signal is not sent ...
         List<List<String>> reload = unit.all("ExecReload").stream().map(line -> commandLine(line, agent.pid())).toList();
+        String goodIni = Files.readString(ini);
+        Files.writeString(ini, goodIni + "[agent]\nwokers = 2\n");
         Result broken = asUnitInside(agent, unit, reload.get(0));
         assertEquals(1, broken.code(), broken.out());
-        assertTrue(broken.out().contains("/etc/aegis-quartz/aegis_quartz.conf.user:"), broken.out());
-        // ... a good one passes it, and the signal reaches the JVM through the launcher.
+        assertTrue(broken.out().contains("/etc/aegis-quartz/aegis_config.ini:"), broken.out());
+        Files.writeString(ini, goodIni);
+        // ... a broken cron line passes it (the agent skips that line), and so does a good one; the
+        // signal reaches the JVM through the launcher.
+        Result skipping = asUnitInside(agent, unit, reload.get(0));
+        assertEquals(0, skipping.code(), skipping.out());
+        assertTrue(skipping.out().contains("/etc/aegis-quartz/aegis_quartz.conf.user:"), skipping.out());
         String cronLine = "[* * * * * ?] name=io_probe user/io_probe.groovy " + target.pid();
         Files.writeString(cronUser, Files.readString(cronUser).replaceFirst("\\[0 0 \\* \\* \\*\\] .*", cronLine));
         Result good = asUnitInside(agent, unit, reload.get(0));
