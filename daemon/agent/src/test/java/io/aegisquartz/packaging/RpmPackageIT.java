@@ -176,6 +176,41 @@ class RpmPackageIT {
         assertEquals(new TreeSet<>(), unlisted, "rpmlint warnings that README.md does not list and explain");
     }
 
+    @Test
+    void buildRpmTakesOnlyWhatGitTracksAtHeadAndRefusesADirtyTree() throws Exception {
+        // A clone of this checkout at HEAD, with the agent as Maven built it here, and what a
+        // developer's tree collects: an untracked scratch plugin and an edited cron file.
+        Path clone = dir.resolve("clone");
+        Result cloned = run(List.of("git", "clone", "-q", REPO.toString(), clone.toString()));
+        assertEquals(0, cloned.code(), cloned.out());
+        Path target = Files.createDirectories(clone.resolve("daemon/agent/target/lib"));
+        Files.copy(REPO.resolve("daemon/agent/target/aegis-quartz.jar"), target.resolveSibling("aegis-quartz.jar"));
+        for (String jar : list(REPO.resolve("daemon/agent/target/lib"))) {
+            Files.copy(REPO.resolve("daemon/agent/target/lib").resolve(jar), target.resolve(jar));
+        }
+        Files.writeString(clone.resolve("plugins-user/scratch.groovy"), "while (true) {}\n");
+        Path cron = clone.resolve("conf/aegis_quartz.conf.user");
+        Files.writeString(cron, Files.readString(cron) + "[* * * * * ?] user/scratch.groovy\n");
+        Path out = dir.resolve("rpms");
+
+        Result refused = run(List.of(clone.resolve("packaging/build-rpm").toString(), "--out", out.toString()));
+        assertEquals(1, refused.code(), refused.out());
+        assertTrue(refused.out().contains("plugins-user/scratch.groovy") && refused.out().contains("conf/aegis_quartz.conf.user")
+                && refused.out().contains("--allow-dirty"), refused.out());
+        assertFalse(Files.exists(out), "nothing built");
+
+        Result help = run(List.of(clone.resolve("packaging/build-rpm").toString(), "--help"));
+        assertTrue(help.out().contains("--allow-dirty"), help.out());
+
+        Path rpm = build(clone, "--allow-dirty", "--out", out.toString());
+        String files = query(rpm, "[%{FILENAMES} %{FILEDIGESTS}\\n]");
+        assertFalse(files.contains("scratch"), files);
+        Result head = run(List.of("git", "-C", clone.toString(), "show", "HEAD:conf/aegis_quartz.conf.user"));
+        String headDigest = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(head.out().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertTrue(files.contains("/etc/aegis-quartz/aegis_quartz.conf.user " + headDigest), "HEAD's cron file, not the edited one:\n" + files);
+    }
+
     // ------------------------------------------------------------------ installed
 
     @Test
@@ -469,7 +504,18 @@ class RpmPackageIT {
     }
 
     private static Path build(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(REPO.resolve("packaging/build-rpm").toString()));
+        // A developer's tree has uncommitted work; build-rpm packages HEAD's files all the same when
+        // told to (CI's clean clone is built exactly as the README says).
+        boolean dirty = !run(List.of("git", "-C", REPO.toString(), "status", "--porcelain")).out().isBlank();
+        List<String> flags = new ArrayList<>(List.of(args));
+        if (dirty && System.getenv("CI") == null) {
+            flags.add("--allow-dirty");
+        }
+        return build(REPO, flags.toArray(String[]::new));
+    }
+
+    private static Path build(Path repo, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(repo.resolve("packaging/build-rpm").toString()));
         cmd.addAll(List.of(args));
         Result r = run(cmd);
         assertEquals(0, r.code(), r.out());
