@@ -74,6 +74,7 @@ public final class Agent {
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     private RunnerThreads threads;
+    private Heartbeat heartbeat;
     private PluginCatalog catalog;
     private SampleSink sink;
     private SampleStamper stamper;
@@ -82,7 +83,7 @@ public final class Agent {
     /** The jobs after the last reload, for readers that must not wait for a reload (the governor runs on the plugin timer). */
     private volatile List<ScheduledJob> jobSnapshot = List.of();
     private EventInbox inbox;
-    private JobScheduler scheduler;
+    private volatile JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
 
@@ -111,6 +112,15 @@ public final class Agent {
             throw new StartException(settings.file() + " has " + settings.problems().size() + " problem(s):\n"
                     + settings.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
         }
+        // The timer first: the heartbeat beats on it from here on, through a start that may open a
+        // large spool, so that the launcher's watchdog sees a starting agent as alive.
+        threads = new RunnerThreads(4 * settings.workers() + 4);
+        try {
+            heartbeat = Heartbeat.start(settings.stateDir(), settings.watchdog(), threads.timer(),
+                    () -> scheduler == null ? null : scheduler.stall());
+        } catch (IOException e) {
+            throw new StartException("[agent] state_dir: cannot write the heartbeat in " + settings.stateDir() + ": " + e.getMessage());
+        }
         try {
             identity = HostIdentity.loadOrCreate(settings.uuidFile());
         } catch (IOException e) {
@@ -136,7 +146,6 @@ public final class Agent {
         } else {
             startUpload(stamper);
         }
-        threads = new RunnerThreads(4 * settings.workers() + 4);
         catalog = PluginCatalog.create(threads, settings, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
@@ -156,6 +165,7 @@ public final class Agent {
         } catch (SchedulerException e) {
             throw new StartException("cannot start the scheduler: " + e.getMessage());
         }
+        heartbeat.state(Heartbeat.State.RUNNING);
         // Start-up (settings, cron files, plugin classes read from disk, the first runs) leaves MB of
         // garbage in the old generation, which a quiet agent would otherwise keep resident for hours.
         // The serial collector gives heap back gradually (nothing after the first full collection,
@@ -458,6 +468,9 @@ public final class Agent {
         }
         LOG.error("restarting: {}", reason);
         exitCode = EXIT_RESTART;
+        if (heartbeat != null) {
+            heartbeat.state(Heartbeat.State.RESTART); // tells the launcher that exit code 75 is the agent's own
+        }
         // Not on the calling worker: stop() waits for all workers to finish.
         new Thread(this::stop, "aegis-restart").start();
     }
@@ -474,6 +487,9 @@ public final class Agent {
             return;
         }
         LOG.info("stopping: waiting for running jobs to end (each within its own limits)");
+        if (heartbeat != null) {
+            heartbeat.state(Heartbeat.State.STOPPING);
+        }
         if (watcher != null) {
             watcher.close();
         }
@@ -482,9 +498,6 @@ public final class Agent {
         }
         if (catalog != null) {
             catalog.close();
-        }
-        if (threads != null) {
-            threads.close();
         }
         if (sink != null) {
             sink.close();
@@ -498,6 +511,13 @@ public final class Agent {
             } catch (IOException e) {
                 LOG.warn("spool did not close cleanly: {}", e.getMessage());
             }
+        }
+        // The timer last: the heartbeat beats on it until the stop is done.
+        if (heartbeat != null) {
+            heartbeat.close();
+        }
+        if (threads != null) {
+            threads.close();
         }
         LOG.info("stopped");
         stopped.countDown();

@@ -197,6 +197,11 @@ public final class AgentSettings {
         return path("agent.state_dir");
     }
 
+    /** How long the agent may go without a heartbeat before the launcher restarts it; zero: no watchdog. */
+    public Duration watchdog() {
+        return duration("agent.watchdog");
+    }
+
     /** Where samples wait for upload ([spool] dir). */
     public Path spoolDir() {
         return path("spool.dir");
