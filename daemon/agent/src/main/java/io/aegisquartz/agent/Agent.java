@@ -75,6 +75,9 @@ public final class Agent {
 
     private RunnerThreads threads;
     private Heartbeat heartbeat;
+    /** Start-up jobs whose plugin the Groovy compiler must make first; scheduled by {@link #compileAtStart()} as each is ready. */
+    private final List<JobSpec> toCompile = new ArrayList<>();
+    private volatile Thread compiler;
     private PluginCatalog catalog;
     private SampleSink sink;
     private SampleStamper stamper;
@@ -193,11 +196,75 @@ public final class Agent {
             LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
         }
         ingestEvents();
-        LOG.info("started with {} job(s); reload with SIGHUP{}", jobs.size(),
+        LOG.info("started with {} job(s){}; reload with SIGHUP{}", jobs.size(),
+                toCompile.isEmpty() ? "" : " (" + toCompile.size() + " more as soon as their plugins are compiled)",
                 watcher != null && settings.bool("plugins.watch") ? " or by editing the cron files and plugins" : "");
+        if (!toCompile.isEmpty()) {
+            compiler = new Thread(this::compileAtStart, "aegis-compile");
+            compiler.setDaemon(true);
+            compiler.start();
+        }
         started = true;
-        if (reloadAfterStart) {
+        if (reloadAfterStart && compiler == null) {
             reload("SIGHUP received during start-up");
+        }
+    }
+
+    /**
+     * Compiles, one at a time (each in a JVM of its own), the plugins that start-up jobs wait for,
+     * the plugin of the job that fires first first, and schedules each plugin's jobs as soon as it
+     * is ready. Reloads wait until this is done.
+     */
+    private void compileAtStart() {
+        Date now = new Date();
+        Map<Path, List<JobSpec>> byPlugin = new LinkedHashMap<>();
+        toCompile.stream().sorted(java.util.Comparator.comparing(j -> firstFire(j, now)))
+                .forEach(j -> byPlugin.computeIfAbsent(j.pluginPath(), k -> new ArrayList<>()).add(j));
+        Path cache = catalog.compiledDir();
+        LOG.info("compiling {} plugin(s), once, in a JVM of their own; cached in {} (later starts skip this)", byPlugin.size(),
+                cache == null ? "memory only" : cache + "/");
+        int done = 0;
+        for (Map.Entry<Path, List<JobSpec>> e : byPlugin.entrySet()) {
+            if (stopping.get()) {
+                return;
+            }
+            long t0 = System.nanoTime();
+            e.getValue().forEach(this::checkPlugin);
+            done++;
+            synchronized (this) {
+                if (stopping.get()) {
+                    return;
+                }
+                List<String> scheduled = new ArrayList<>();
+                for (JobSpec j : e.getValue()) {
+                    ScheduledJob sj = schedule(j, null);
+                    if (sj != null) {
+                        scheduled.add(j.name() + " (next run " + next(sj) + ")");
+                    }
+                }
+                jobSnapshot = List.copyOf(jobs.values());
+                LOG.info("compiled {} in {} ({}/{}); scheduled {}", e.getKey(), Units.format(java.time.Duration.ofNanos(System.nanoTime() - t0)
+                        .truncatedTo(java.time.temporal.ChronoUnit.MILLIS)), done, byPlugin.size(), String.join(", ", scheduled));
+            }
+        }
+        synchronized (this) {
+            toCompile.clear();
+            compiler = null;
+            if (watcher != null) {
+                watcher.watch(watchedDirs());
+            }
+        }
+        if (reloadAfterStart) {
+            reload("a change during the start-up compiles");
+        }
+    }
+
+    private static Date firstFire(JobSpec j, Date now) {
+        try {
+            Date d = new org.quartz.CronExpression(j.cron()).getNextValidTimeAfter(now);
+            return d == null ? new Date(Long.MAX_VALUE) : d;
+        } catch (java.text.ParseException e) {
+            return new Date(Long.MAX_VALUE);
         }
     }
 
@@ -296,6 +363,12 @@ public final class Agent {
         if (stopping.get()) {
             return;
         }
+        if (compiler != null) {
+            // Start-up jobs are still waiting for their plugins: a reload now could add or change
+            // one of them twice. It runs when the compiles are done.
+            reloadAfterStart = true;
+            return;
+        }
         boolean startup = jobs.isEmpty() && "start-up".equals(why);
         if (!startup) {
             RELOAD.info("reloading ({})", why);
@@ -329,17 +402,28 @@ public final class Agent {
         // Load (compile) the plugins of new and edited jobs before scheduling them: a compile takes
         // seconds in its JVM, and fires that fell due meanwhile would be missed at start-up, or
         // skipped as "previous run still going" later. checkPlugins then finds them loaded.
-        plan.added().forEach(this::checkPlugin);
+        // At start-up, jobs whose plugin needs the compiler wait for it in the background instead
+        // (compileAtStart), so that the others fire from the first second.
+        List<JobSpec> added = new ArrayList<>(plan.added());
+        if (startup) {
+            for (JobSpec j : plan.added()) {
+                if (catalog.needsCompile(j.pluginPath())) {
+                    added.remove(j);
+                    toCompile.add(j);
+                }
+            }
+        }
+        added.forEach(this::checkPlugin);
         for (JobSpec[] c : plan.changed()) {
             checkPlugin(c[1]);
         }
-        for (JobSpec j : plan.added()) {
+        for (JobSpec j : added) {
             ScheduledJob sj = schedule(j, null);
             if (sj != null) {
                 lines.add((startup ? "" : "+ ") + "job " + j.name() + " [" + j.cron() + "] from " + j.where() + "; next run " + next(sj));
             }
         }
-        checkPlugins(plan, startup);
+        checkPlugins(plan, startup, toCompile);
         if (startup) {
             lines.forEach(LOG::info);
         } else {
@@ -355,9 +439,14 @@ public final class Agent {
     }
 
     /** Compiles or opens the plugins of new and changed jobs, and of jobs whose plugin file changed. */
-    private void checkPlugins(ReloadPlan plan, boolean startup) {
+    private void checkPlugins(ReloadPlan plan, boolean startup, List<JobSpec> pending) {
         Map<Path, List<ScheduledJob>> byPlugin = new LinkedHashMap<>();
+        java.util.Set<Path> pendingPlugins = new java.util.HashSet<>();
+        pending.forEach(j -> pendingPlugins.add(j.pluginPath()));
         for (ScheduledJob j : jobs.values()) {
+            if (pendingPlugins.contains(j.spec().pluginPath())) {
+                continue; // its plugin is compiled in the background, for all the jobs that name it
+            }
             byPlugin.computeIfAbsent(j.spec().pluginPath(), k -> new ArrayList<>()).add(j);
         }
         for (Map.Entry<Path, List<ScheduledJob>> e : byPlugin.entrySet()) {
@@ -388,6 +477,9 @@ public final class Agent {
         try {
             catalog.check(spec);
         } catch (PluginException ex) {
+            if (stopping.get()) {
+                return; // a compile cut short by the stop: nothing wrong with the plugin
+            }
             CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), ex.getMessage(), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
         }
     }
@@ -489,6 +581,10 @@ public final class Agent {
         LOG.info("stopping: waiting for running jobs to end (each within its own limits)");
         if (heartbeat != null) {
             heartbeat.state(Heartbeat.State.STOPPING);
+        }
+        Thread c = compiler;
+        if (c != null) {
+            c.interrupt(); // ends the compiler process it waits for
         }
         if (watcher != null) {
             watcher.close();

@@ -277,7 +277,7 @@ class LauncherIT {
         assertTrue(read(log).contains("+ job user/tick.sh"));
         assertFalse(read(classes).contains("com.fasterxml.jackson.databind.ObjectMapper "), "Nagios output is read without an ObjectMapper");
 
-        List<ProcessHandle> jvm = p.children().toList();
+        List<ProcessHandle> jvm = p.children().filter(h -> commandLine(h).contains("io.aegisquartz.cli.Main")).toList();
         assertEquals(1, jvm.size(), "the launcher runs one JVM");
         signal(p, "TERM");
         assertTrue(p.waitFor(20, TimeUnit.SECONDS), "stopped on SIGTERM");
@@ -439,7 +439,8 @@ class LauncherIT {
 
     /** The command line of the JVM that the launcher process {@code p} started. */
     private static String jvmCommandLine(Process p) {
-        return commandLine(p.toHandle().children().findFirst().orElseThrow(() -> new AssertionError("the launcher has no child JVM")));
+        return commandLine(p.toHandle().children().filter(h -> commandLine(h).contains("io.aegisquartz.cli.Main")).findFirst()
+                .orElseThrow(() -> new AssertionError("the launcher has no child JVM")));
     }
 
     /** The command line of a process, words separated by spaces; empty once it has ended. */

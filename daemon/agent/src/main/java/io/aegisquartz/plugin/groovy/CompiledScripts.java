@@ -85,6 +85,11 @@ final class CompiledScripts {
     }
 
     /** The entry for {@code file} under {@code key}, or null (none, or unreadable). */
+    /** Whether an entry for {@code file} with {@code key} is there (without reading it). */
+    boolean has(Path file, String key) {
+        return Files.isRegularFile(entry(file, key));
+    }
+
     Entry read(Path file, String key) {
         Path p = entry(file, key);
         try {

@@ -116,6 +116,16 @@ public final class GroovyPlugin extends InJvmPlugin {
         }
     }
 
+    /** Whether {@code file} as it is now has compiled classes in {@code cacheDir}, so that loading it runs no compiler. */
+    public static boolean compiled(Path file, Path cacheDir) {
+        try {
+            String text = Files.readString(file, StandardCharsets.UTF_8);
+            return new CompiledScripts(cacheDir).has(file, CompiledScripts.key(file, text));
+        } catch (IOException | RuntimeException e) {
+            return false; // loading it will say what is wrong
+        }
+    }
+
     private static final Object COMPILE_LOCK = new Object();
 
     /**
