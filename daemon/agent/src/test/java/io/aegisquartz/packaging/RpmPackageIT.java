@@ -92,13 +92,17 @@ class RpmPackageIT {
         }
         assertEquals(Version.get().replace('-', '~') + " 1 noarch", query(rpm1, "%{VERSION} %{RELEASE} %{ARCH}"));
         assertEquals("2", query(rpm2, "%{RELEASE}"));
-        assertTrue(run(List.of("rpm", "-qp", "--requires", rpm1.toString())).out().contains("jre-headless >= 1:17"));
+        String requires = run(List.of("rpm", "-qp", "--requires", rpm1.toString())).out();
+        assertTrue(requires.contains("jre-headless >= 1:17"), requires);
+        assertTrue(requires.lines().anyMatch(l -> l.strip().equals("iproute")) && requires.lines().anyMatch(l -> l.strip().equals("util-linux")),
+                "ss and setpriv: " + requires);
 
         Map<String, String> expected = new LinkedHashMap<>();
         expected.put("/opt/aegis-quartz/bin/aegis-quartz", "-rwxr-xr-x root root flags=");
         expected.put("/opt/aegis-quartz/lib/aegis-quartz.jar", "-rw-r--r-- root root flags=");
         expected.put("/usr/bin/aegis-quartz", "-rwxr-xr-x root root flags=");
         expected.put(UNIT, "-rw-r--r-- root root flags=");
+        expected.put("/usr/lib/sysusers.d/aegis-quartz.conf", "-rw-r--r-- root root flags=");
         expected.put("/usr/share/doc/aegis-quartz/README.md", "-rw-r--r-- root root flags=d");
         // Config: root's to write, the agent's group may read; upgrades keep local edits ...
         expected.put("/etc/aegis-quartz", "drwxr-x--- root aegis-quartz flags=");
@@ -356,13 +360,19 @@ class RpmPackageIT {
         Path pre = script(dir.resolve("pre.sh"), query(rpm, "%{PREIN}"));
         String hostPasswd = Files.readString(Path.of("/etc/passwd"));
         // Run twice: on a reinstall the user exists already.
-        Result user = inNamespace(blank, "sh " + q(pre) + " && sh " + q(pre) + " && getent passwd aegis-quartz && getent group aegis-quartz");
+        Result user = inNamespace(blank, "sh " + q(pre) + " && sh " + q(pre) + " && getent passwd aegis-quartz && getent group aegis-quartz"
+                + " && getent passwd aegis-quartz-plugins && id -Gn aegis-quartz-plugins");
         assertEquals(0, user.code(), user.out());
         String[] pw = user.out().lines().filter(l -> l.startsWith("aegis-quartz:x:")).findFirst().orElseThrow().split(":");
         int uid = Integer.parseInt(pw[2]);
         assertTrue(uid > 0 && uid < 1000, "a system user: " + user.out());
         assertEquals("/var/lib/aegis-quartz", pw[5]);
         assertEquals("/usr/sbin/nologin", pw[6]);
+        // The plugin host's user: a system user in a group of its own only, home /, owning nothing of the agent's.
+        String[] plugins = user.out().lines().filter(l -> l.startsWith("aegis-quartz-plugins:x:")).findFirst().orElseThrow().split(":");
+        assertTrue(Integer.parseInt(plugins[2]) < 1000 && !plugins[2].equals(pw[2]), user.out());
+        assertEquals("/", plugins[5]);
+        assertEquals("aegis-quartz-plugins", user.out().strip().lines().reduce((a, b) -> b).orElseThrow(), "its only group");
         assertEquals(hostPasswd, Files.readString(Path.of("/etc/passwd")), "the host's /etc is untouched");
         Path etc = blank.overlays().resolve("etc/up");
         Files.copy(etc.resolve("passwd"), blank.path("/etc/passwd"));
