@@ -78,6 +78,8 @@ public final class Agent {
     /** Start-up jobs whose plugin the Groovy compiler must make first; scheduled by {@link #compileAtStart()} as each is ready. */
     private final List<JobSpec> toCompile = new ArrayList<>();
     private volatile Thread compiler;
+    /** Why the first reload asked for during the start-up compiles was asked for. */
+    private volatile String deferredReload;
     private PluginCatalog catalog;
     private SampleSink sink;
     private SampleStamper stamper;
@@ -235,16 +237,15 @@ public final class Agent {
                 if (stopping.get()) {
                     return;
                 }
-                List<String> scheduled = new ArrayList<>();
+                LOG.info("compiled {} in {} ({}/{})", e.getKey(), Units.format(java.time.Duration.ofNanos(System.nanoTime() - t0)
+                        .truncatedTo(java.time.temporal.ChronoUnit.MILLIS)), done, byPlugin.size());
                 for (JobSpec j : e.getValue()) {
                     ScheduledJob sj = schedule(j, null);
                     if (sj != null) {
-                        scheduled.add(j.name() + " (next run " + next(sj) + ")");
+                        LOG.info("job {} [{}] from {}; next run {}", j.name(), j.cron(), j.where(), next(sj));
                     }
                 }
                 jobSnapshot = List.copyOf(jobs.values());
-                LOG.info("compiled {} in {} ({}/{}); scheduled {}", e.getKey(), Units.format(java.time.Duration.ofNanos(System.nanoTime() - t0)
-                        .truncatedTo(java.time.temporal.ChronoUnit.MILLIS)), done, byPlugin.size(), String.join(", ", scheduled));
             }
         }
         synchronized (this) {
@@ -255,7 +256,7 @@ public final class Agent {
             }
         }
         if (reloadAfterStart) {
-            reload("a change during the start-up compiles");
+            reload(deferredReload != null ? deferredReload : "SIGHUP received during start-up");
         }
     }
 
@@ -366,6 +367,10 @@ public final class Agent {
         if (compiler != null) {
             // Start-up jobs are still waiting for their plugins: a reload now could add or change
             // one of them twice. It runs when the compiles are done.
+            if (!reloadAfterStart) {
+                RELOAD.info("reload ({}) deferred until the start-up compiles are done", why);
+                deferredReload = why;
+            }
             reloadAfterStart = true;
             return;
         }
@@ -591,6 +596,13 @@ public final class Agent {
         }
         if (scheduler != null) {
             scheduler.shutdown(true);
+        }
+        if (c != null) {
+            try {
+                c.join(10_000); // it kills the compiler process it was waiting for
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         if (catalog != null) {
             catalog.close();

@@ -95,7 +95,9 @@ class LauncherIT {
         Path archive = dir.resolve("aq.jsa");
         Path out = dir.resolve("cds.out");
         Process p = launchWithEnv(out, Map.of("AEGIS_CDS_ARCHIVE", archive.toString()), "cds-archive");
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        // Two training runs, each compiling the default plugins that are not compiled yet: 10-30 s on
+        // an idle 2-core machine, minutes when it is busy.
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), Files.readString(out));
         assertEquals(0, p.exitValue(), Files.readString(out));
         assertTrue(Files.size(archive) > 1_000_000, "an archive of the Groovy, logging and agent classes");
         Path uploadArchive = dir.resolve("aq-upload.jsa");
@@ -217,9 +219,10 @@ class LauncherIT {
     }
 
     @Test
-    void aStopWhileTheAgentStartsEndsItAsAStopNotAFailedStart() throws Exception {
-        // A first start compiles each Groovy plugin in a JVM of its own, for a second or more: a
-        // 'systemctl stop' then must end the agent with exit code 0 and say so, not report a failed start.
+    void aStopWhileTheAgentCompilesItsPluginsEndsItAsAStop() throws Exception {
+        // A first start compiles each Groovy plugin in a JVM of its own, for a second or more, in the
+        // background of a started agent: a 'systemctl stop' then must end the agent with exit code 0,
+        // the compiler process with it, and report neither a failed start nor a broken plugin.
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
         home.userPlugin("hello.groovy", "emit('hello', [v: 1])\n");
         home.cron("aegis_quartz.conf.user", "[0 0 0 * * ?] user/hello.groovy\n");
@@ -227,12 +230,16 @@ class LauncherIT {
         Process a = launch(out, "--home", home.home().toString(), "run");
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20)).until(() -> a.toHandle().descendants()
                 .anyMatch(h -> commandLine(h).contains("io.aegisquartz.plugin.groovy.ChildCompiler")));
+        List<ProcessHandle> family = a.descendants().toList();
         signal(a, "TERM");
         assertTrue(a.waitFor(60, TimeUnit.SECONDS), "stopped on SIGTERM");
+        await().atMost(Duration.ofSeconds(10)).until(() -> family.stream().noneMatch(ProcessHandle::isAlive));
         String log = read(home.home().resolve("log/aegis_quartz.log"));
         assertEquals(0, a.exitValue(), read(out) + log);
-        assertTrue(log.contains("stopped while starting"), log);
+        assertTrue(log.contains("compiling 1 plugin(s), once") && log.contains(" stopped"), log);
         assertFalse(log.contains("cannot start"), log);
+        assertFalse(log.contains("ERROR"), "the interrupted compile is no error of the plugin's: " + log);
+        assertFalse(read(out).contains("starting it again"), read(out));
     }
 
     @Test
