@@ -267,7 +267,7 @@ class AgentTest {
 
         AgentHome.write(plugin, "emit('v', [version: 2])\n");
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("user/v.groovy", s ->
+        await().atMost(Duration.ofSeconds(60)).until(() -> home.samples("user/v.groovy", s ->
                 s.path("values").path("version").asInt() == 2).size() > 0);
     }
 
@@ -313,7 +313,7 @@ class AgentTest {
 
             AgentHome.write(plugin, "emit('q', [fixed: 1])\n");
 
-            await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("q", "ok").isEmpty());
+            await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("q", "ok").isEmpty());
         } finally {
             release(port);
         }
