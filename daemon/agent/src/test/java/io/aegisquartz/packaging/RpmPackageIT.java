@@ -215,6 +215,21 @@ class RpmPackageIT {
         assertTrue(files.contains("/etc/aegis-quartz/aegis_quartz.conf.user " + headDigest), "HEAD's cron file, not the edited one:\n" + files);
     }
 
+    @Test
+    void theSysusersFileMakesTheAgentsUserAndThePluginHostsApart() throws Exception {
+        // What systemd-sysusers makes from the packaged file (in a scratch root): the same users as %pre.
+        Path sr = Files.createDirectories(dir.resolve("sysusers-root/etc"));
+        Result r = run(List.of("systemd-sysusers", "--root=" + sr.getParent(), REPO.resolve("packaging/aegis-quartz.sysusers").toString()));
+        assertEquals(0, r.code(), r.out());
+        List<String> passwd = Files.readAllLines(sr.resolve("passwd"));
+        assertTrue(passwd.stream().anyMatch(l -> l.matches("aegis-quartz:x:\\d+:\\d+:[^:]*:/var/lib/aegis-quartz:/usr/sbin/nologin")), passwd.toString());
+        assertTrue(passwd.stream().anyMatch(l -> l.matches("aegis-quartz-plugins:x:\\d+:\\d+:[^:]*:/:/usr/sbin/nologin")), passwd.toString());
+        // Each in its own group only: the plugins user is no member of the agent's group.
+        List<String> group = Files.readAllLines(sr.resolve("group"));
+        assertTrue(group.stream().anyMatch(l -> l.matches("aegis-quartz:x:\\d+:")), group.toString());
+        assertTrue(group.stream().anyMatch(l -> l.matches("aegis-quartz-plugins:x:\\d+:")), group.toString());
+    }
+
     // ------------------------------------------------------------------ installed
 
     @Test
