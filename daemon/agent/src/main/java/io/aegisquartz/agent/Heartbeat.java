@@ -23,7 +23,7 @@ import java.util.function.Supplier;
  * worker, a scheduler thread stuck on a lock or a worker held past all its limits all stop it; the
  * launcher then kills the JVM with SIGKILL and starts it again. Format: docs/SUPERVISION.md.
  *
- * <p>Cost: one wake-up of the timer thread per interval (a sixth of the timeout, 10 s by default),
+ * <p>Cost: one wake-up of the timer thread per interval (a quarter of the timeout, 15 s by default),
  * a look at a few threads' states without a safepoint, and one small write to the page cache.
  */
 final class Heartbeat implements AutoCloseable {
@@ -88,9 +88,13 @@ final class Heartbeat implements AutoCloseable {
         return h;
     }
 
-    /** How often the agent beats for {@code timeout}: six beats per timeout, at most every 10 s. */
+    /**
+     * How often the agent beats for {@code timeout}: four beats per timeout, at most every 15 s. The
+     * launcher looks every third of the timeout (at most every 20 s), so it always sees a beat between
+     * two looks of a live agent.
+     */
     static Duration interval(Duration timeout) {
-        return Duration.ofMillis(Math.max(250, Math.min(10_000, timeout.toMillis() / 6)));
+        return Duration.ofMillis(Math.max(250, Math.min(15_000, timeout.toMillis() / 4)));
     }
 
     Path file() {

@@ -26,7 +26,7 @@ public final class Settings {
             s("agent", "state_dir", Kind.PATH, "state",
                     "The agent's own state, written only by the agent: the lock that keeps one agent per home, its control socket, the journal of runs in progress. The RPM sets /var/lib/aegis-quartz."),
             d("agent", "watchdog", "60s", 0, 3_600_000,
-                    "How long the agent may go without proving it makes progress (the heartbeat file in state_dir, rewritten every sixth of this, at most every 10 s) before the launcher kills it with SIGKILL and starts it again. 0: no watchdog."),
+                    "How long the agent may go without proving it makes progress (the heartbeat file in state_dir, rewritten every quarter of this, at most every 15 s) before the launcher kills it with SIGKILL and starts it again. 0: no watchdog."),
 
             s("plugins", "default_dir", Kind.PATH, "plugins-default",
                     "Where 'default/...' plugin paths in the cron files point."),

@@ -64,7 +64,7 @@ class HeartbeatTest {
         assertEquals("3", first[2], "the timeout in seconds");
         assertEquals("running", first[3]);
         long s0 = seq(file);
-        // A beat every half second (a sixth of 3 s).
+        // A beat every 750 ms (a quarter of 3 s).
         await().atMost(Duration.ofSeconds(10)).until(() -> seq(file) >= s0 + 3);
 
         // What a plugin can do: suspend the scheduler thread. The JVM is up, the timer runs, and still
@@ -74,7 +74,7 @@ class HeartbeatTest {
         suspended.suspend();
         await().atMost(Duration.ofSeconds(10)).until(() -> {
             long before = seq(file);
-            Thread.sleep(1_500); // three beat intervals
+            Thread.sleep(2_500); // over three beat intervals
             return seq(file) == before;
         });
         List<String> samples = home.samples().stream().map(n -> n.path("job").asText()).toList();

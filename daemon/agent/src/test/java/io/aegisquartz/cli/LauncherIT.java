@@ -314,6 +314,20 @@ class LauncherIT {
         assertTrue(p.waitFor(20, TimeUnit.SECONDS));
     }
 
+    @Test
+    void anOldJavaIsNamedWithTheVersionTheAgentNeeds() throws Exception {
+        // A JDK 11 as JAVA_HOME: its release file says so; its java would fail on the agent's classes.
+        Path jdk = Files.createDirectories(dir.resolve("jdk-11/bin"));
+        Files.writeString(jdk.getParent().resolve("release"), "JAVA_VERSION=\"11.0.22\"\n");
+        TestJobs.script(jdk, "java", "#!/bin/sh\necho 'should not run' >&2\nexit 99\n");
+        Path out = dir.resolve("out.txt");
+        Process p = launchWithEnv(out, Map.of("JAVA_HOME", jdk.getParent().toString()), "run");
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(1, p.exitValue(), read(out));
+        assertTrue(read(out).contains("is Java 11.0.22; the agent needs Java 17 or later"), read(out));
+        assertFalse(read(out).contains("should not run"), read(out));
+    }
+
     // ------------------------------------------------------------------ supervision (docs/SUPERVISION.md)
 
     /** A home with a healthy executable job firing every second ("tick"), plus {@code more} cron lines. */
