@@ -59,7 +59,8 @@ public final class CrashReview {
             throws IOException {
         List<RunJournal.Run> runs = previous.runs();
         String how = how(previous, exit);
-        boolean pluginCould = previous.end() == RunJournal.End.EXITED || (previous.end() != RunJournal.End.STOPPED && exit.pluginCouldCause());
+        boolean pluginCould = previous.end() == RunJournal.End.EXITED ? previous.culprit() != RunJournal.AGENT_ITSELF
+                : previous.end() != RunJournal.End.STOPPED && exit.pluginCouldCause();
         List<RunJournal.Run> inJvm = runs.stream().filter(RunJournal.Run::inJvm).toList();
         RunJournal.Run culprit = null;
         if (pluginCould) {
@@ -115,7 +116,9 @@ public final class CrashReview {
     static String how(RunJournal.Previous p, PreviousExit exit) {
         return switch (p.end()) {
             case STOPPED -> "the agent was stopped on request";
-            case EXITED -> "the agent ended: System.exit was called" + (p.note().isEmpty() ? "" : " by " + p.note())
+            case EXITED -> p.culprit() == RunJournal.AGENT_ITSELF ? "the agent exited by itself (from its main thread, without a stop request)"
+                    + ("exit".equals(exit.kind()) && !exit.detail().isEmpty() ? " with code " + exit.detail() : "")
+                    : "the agent ended: System.exit was called" + (p.note().isEmpty() ? "" : " by " + p.note())
                     + ("exit".equals(exit.kind()) && !exit.detail().isEmpty() ? " (exit code " + exit.detail() + ")" : "");
             default -> exit.describe();
         };

@@ -48,6 +48,8 @@ public final class RunJournal implements AutoCloseable {
     static final int PLUGIN_AT = NAME_AT + TEXT_MAX;
     static final int STAMP_AT = PLUGIN_AT + TEXT_MAX;
     static final int KEY_HASH_BYTES = 16;
+    /** The header's culprit when the agent's own main thread called exit, with no plugin code on its stack. */
+    public static final int AGENT_ITSELF = -2;
 
     /** How the previous agent's header says it ended. */
     public enum End {
@@ -311,7 +313,7 @@ public final class RunJournal implements AutoCloseable {
             String thread = e.getKey().getName();
             note = "thread '" + thread + "'" + (code.isEmpty() ? "" : " in " + String.join(", ", code));
             synchronized (this) {
-                culprit = culprit(thread, code);
+                culprit = code.isEmpty() && isMainThread(e.getKey()) ? AGENT_ITSELF : culprit(thread, code);
             }
             break;
         }
@@ -325,6 +327,11 @@ public final class RunJournal implements AutoCloseable {
                 // Exiting anyway; the next start reports the runs as interrupted by an unknown end.
             }
         }
+    }
+
+    /** The JVM's main thread, the one the agent's Main exits from: an exit there with no plugin code on the stack is the agent's own. */
+    private static boolean isMainThread(Thread t) {
+        return t.getName().equals("main") && t.getThreadGroup() != null && t.getThreadGroup().getName().equals("main");
     }
 
     private static boolean callsExit(StackTraceElement[] stack) {

@@ -88,6 +88,35 @@ class RunJournalIT {
     }
 
     @Test
+    void underTheLauncherAKillNineOfTheJvmIsReportedWithTheSignal() throws Exception {
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        Path mark = dir.resolve("mark");
+        home.userPlugin("slow.sh", "#!/bin/sh\ndate +%s > " + mark + "\nsleep 60\necho OK\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=slow timeout=90s user/slow.sh\n");
+        ProcessBuilder pb = new ProcessBuilder(REPO.resolve("daemon/bin/aegis-quartz").toString(), "--home", home.home().toString(), "run")
+                .redirectErrorStream(true).redirectOutput(dir.resolve("launcher.out").toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().remove("AEGIS_HOME");
+        pb.environment().remove("AEGIS_CONF");
+        pb.environment().remove("AEGIS_PREVIOUS_EXIT");
+        pb.environment().put("AEGIS_CDS_ARCHIVE", dir.resolve("no-such-dir/aq.jsa").toString());
+        Process launcher = started.add(pb.start());
+        await().atMost(Duration.ofSeconds(90)).until(() -> Files.exists(mark));
+
+        ProcessHandle jvm = launcher.toHandle().children().filter(h -> h.info().commandLine().orElse("").contains("io.aegisquartz.cli.Main"))
+                .findFirst().orElseThrow();
+        List<ProcessHandle> plugins = jvm.descendants().toList();
+        jvm.destroyForcibly();
+        plugins.forEach(ProcessHandle::destroyForcibly);
+
+        await().atMost(Duration.ofSeconds(90)).until(() -> !home.samples("slow", "killed").isEmpty());
+        String m = home.samples("slow", "killed").get(0).get("message").asText();
+        assertTrue(m.startsWith("the agent was killed by SIGKILL during this run (job slow, started "), m);
+        assertTrue(launcher.isAlive());
+        assertEquals(List.of(), home.samples("slow", s -> s.get("message").asText().startsWith("quarantined")), "an outside kill blames no plugin");
+    }
+
+    @Test
     void aPluginThatCallsSystemExitIsNamedQuarantinedAcrossRestartsAndReleasedByUnquarantine() throws Exception {
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
         home.userPlugin("exit.groovy", "System.exit(3)\n");

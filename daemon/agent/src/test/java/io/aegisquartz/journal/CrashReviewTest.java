@@ -78,6 +78,16 @@ class CrashReviewTest {
     }
 
     @Test
+    void anExitOfTheAgentsOwnBlamesNobody() throws Exception {
+        CrashReview.Result r = review(died(RunJournal.End.EXITED, RunJournal.AGENT_ITSELF, "thread 'main'", run(0, PluginKind.GROOVY, "a")),
+                "exit:1");
+        assertEquals(Status.KILLED, r.reports().get(0).status());
+        assertTrue(r.reports().get(0).message().startsWith("the agent exited by itself (from its main thread, without a stop request) with code 1 "
+                + "during this run"), r.reports().get(0).message());
+        assertEquals(List.of(), new QuarantineRecords(dir).list());
+    }
+
+    @Test
     void severalRunsInsideTheAgentMakeSuspectsNotQuarantines() throws Exception {
         CrashReview.Result r = review(died(RunJournal.End.DIED, -1, "", run(0, PluginKind.GROOVY, "a"), run(1, PluginKind.GROOVY, "b"),
                 run(2, PluginKind.EXEC, "c")), "oom:3");
