@@ -60,16 +60,20 @@ public final class SoakBench {
             (see 'aegis-quartz receive --help'). Then it drains: the receiver without faults, the jobs
             removed, until the spool and incoming/ are empty; and reconciles: produced, received,
             duplicates removed by id, stored twice, dead-lettered, reported as dropped, reported as
-            interrupted (samples whose message contains --interrupted-pattern, default 'during this
-            run'), lost. Exits 0 if nothing was lost, 1 if something was (with
-            --unreported-interrupted ok, runs in progress at a kill that the agent did not report are
-            listed but not counted as a failure), 3 if the run itself failed.
+            interrupted (the numbers of a run matched to the next agent's report of it: a sample whose
+            message contains --interrupted-pattern, default 'during this run', and names the job and
+            when the run started), lost. Exits 0 if nothing was lost, 1 if something was (with
+            --unreported-interrupted ok, for an agent build that does not report interrupted runs, runs
+            in progress at a kill that were not reported are listed but not counted as a failure), 3 if
+            the run itself failed.
             --work DIR keeps everything there (default: a temporary directory, deleted afterwards).
             Needs a build (mvn -B -q -DskipTests package). Run it niced on a shared machine.""";
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern ACCEPTED = Pattern.compile("(\\d+) accepted, (\\d+) duplicate");
     private static final Pattern FAULT = Pattern.compile("injected fault ([a-z0-9-]+)");
+    /** When the agent started an interrupted run, as its report says: "... (job NAME, started TIME)" (docs/JOURNAL.md). */
+    private static final Pattern STARTED = Pattern.compile(", started (\\d{4}-\\d{2}-\\d{2}T[0-9:.]+Z)\\)");
 
     /** A numbered job of the workload: its cron schedule, numbers per run and pause before printing. */
     private record Job(String name, String cron, int perRun, int pauseSeconds) {
@@ -565,7 +569,8 @@ public final class SoakBench {
         // What the receiver stored: each id once (it drops repeated ids), so a number stored twice
         // means two ids for one sample.
         Map<String, Map<Long, Integer>> stored = new HashMap<>();
-        Map<String, Integer> interruptedRuns = new HashMap<>();
+        // Per job, when each run reported as interrupted was started (null if the report does not say).
+        Map<String, List<Long>> interruptedRuns = new HashMap<>();
         long droppedReported = 0;
         long other = 0;
         long storedLines = 0;
@@ -587,7 +592,8 @@ public final class SoakBench {
                 } else if (status.equals("dropped")) {
                     droppedReported += s.path("values").path("count").asLong();
                 } else if ((status.equals("killed") || status.equals("error")) && message.contains(interruptedPattern)) {
-                    interruptedRuns.merge(job, 1, Integer::sum);
+                    Matcher sm = STARTED.matcher(message);
+                    interruptedRuns.computeIfAbsent(job, k -> new ArrayList<>()).add(sm.find() ? Instant.parse(sm.group(1)).toEpochMilli() : null);
                 } else {
                     other++;
                 }
@@ -637,18 +643,17 @@ public final class SoakBench {
         long totalUnreportedAtKill = 0;
         long totalTwice = 0;
         long totalProduced = 0;
+        long reportsUnmatched = 0;
         for (String c : columns) {
             Set<Long> produced = new TreeSet<>();
             Map<Long, Long> startOf = new HashMap<>();
             Map<Long, Long> nextStartOf = new HashMap<>();
-            int perRun = 1;
             if (c.equals("events")) {
                 for (long n = 1; n <= eventsWritten; n++) {
                     produced.add(n);
                 }
             } else {
                 List<Run> list = runs.get(c);
-                perRun = JOBS.stream().filter(j -> j.name().equals(c)).findFirst().orElseThrow().perRun();
                 for (int i = 0; i < list.size(); i++) {
                     Run run = list.get(i);
                     long next = i + 1 < list.size() ? list.get(i + 1).startMillis() : Long.MAX_VALUE;
@@ -676,8 +681,45 @@ public final class SoakBench {
                     missing.add(n);
                 }
             }
-            long interrupted = Math.min(missing.size(), (long) interruptedRuns.getOrDefault(c, 0) * perRun);
-            long lost = missing.size() - interrupted;
+            // Reported as interrupted: a run of the ledger whose numbers are missing, matched one to one
+            // with a report of its job that says the run started at most a minute before the plugin
+            // wrote its ledger line (the agent records the start before it spawns the plugin), by an
+            // agent that was then killed; the latest such report wins. The plugin outlives the agent
+            // that spawned it and may write its ledger line a little after the next agent started (10 s
+            // allowed, for a loaded machine). A report explains only its own run's numbers, so a report
+            // of a run that took none cannot hide a loss elsewhere.
+            List<Long> reports = new ArrayList<>(interruptedRuns.getOrDefault(c, List.of()));
+            long interrupted = 0;
+            if (!c.equals("events")) {
+                Set<Long> missingSet = new TreeSet<>(missing);
+                for (Run run : runs.get(c)) {
+                    List<Long> gone = new ArrayList<>();
+                    for (long n = run.first(); n < run.first() + run.count(); n++) {
+                        if (missingSet.contains(n)) {
+                            gone.add(n);
+                        }
+                    }
+                    if (gone.isEmpty()) {
+                        continue;
+                    }
+                    Long best = null;
+                    for (Long started : reports) {
+                        if (started != null && started <= run.startMillis() && run.startMillis() - started <= 60_000
+                                && kills.stream().anyMatch(k -> started < k[0] && run.startMillis() < k[2] + 10_000)
+                                && (best == null || started > best)) {
+                            best = started;
+                        }
+                    }
+                    if (best != null) {
+                        reports.remove(best);
+                        interrupted += gone.size();
+                        missing.removeAll(gone);
+                        missingSet.removeAll(gone);
+                    }
+                }
+            }
+            reportsUnmatched += reports.size();
+            long lost = missing.size();
             // A missing number whose run was started by an agent that was then killed (its ledger time
             // is before the next agent was started: a plugin writes it a little after it was spawned,
             // so it may come after the kill itself), not long before the kill (the job's pause plus 5 s,
@@ -740,6 +782,7 @@ public final class SoakBench {
                 .append(totalUnreportedAtKill > 0 ? " (" + totalUnreportedAtKill + " in progress at a kill, not reported"
                         + (unreportedInterruptedOk ? ", allowed by --unreported-interrupted ok)" : ")") : "")
                 .append(droppedReported > 0 ? ", " + droppedReported + " reported dropped" : "")
+                .append(reportsUnmatched > 0 ? ", " + reportsUnmatched + " interrupted run(s) reported that had not taken a number" : "")
                 .append(", ").append(totalTwice).append(" stored twice\n");
         out.println();
         out.print(rep);
