@@ -271,7 +271,8 @@ class UploaderTest {
         r.failNext(1, 503, 2);
         List<String> ids = append(10, null);
         long t0 = System.nanoTime();
-        uploader(config(r.address().getPort(), r.certificatePem())).wakeUp();
+        // backoff_max above the 2 s asked for: Retry-After is honoured up to backoff_max (next test).
+        uploader(config(r.address().getPort(), r.certificatePem()).withBackoff(Duration.ofMillis(50), Duration.ofSeconds(5))).wakeUp();
 
         awaitAll(ids);
         long ms = (System.nanoTime() - t0) / 1_000_000;
