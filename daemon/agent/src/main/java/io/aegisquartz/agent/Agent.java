@@ -132,7 +132,11 @@ public final class Agent {
         if (settings.uploadEndpoint() == null) {
             LOG.info("samples go to {} (no upload endpoint configured), rotated at {} x {}", sinkFile,
                     Units.formatBytes(settings.bytes("sink.max_size")), settings.integer("sink.max_files"));
-            sink = new JsonLinesSink(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+            try {
+                sink = JsonLinesSink.exclusive(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+            } catch (IOException e) {
+                throw new StartException("[sink] file: " + e.getMessage() + "; give each agent a samples file of its own");
+            }
         } else {
             startUpload(stamper);
         }

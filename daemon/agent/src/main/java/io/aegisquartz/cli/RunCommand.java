@@ -78,6 +78,13 @@ final class RunCommand implements Command {
             settings.problems().forEach(p -> cli.err().println(p.format()));
             return Cli.PROBLEMS;
         }
+        // Before anything is written (log, identity, samples): a second agent on this home stops here.
+        try {
+            io.aegisquartz.agent.AgentLock.acquire(settings);
+        } catch (Agent.StartException e) {
+            cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
+            return Cli.PROBLEMS;
+        }
         // Groovy's runtime sets itself up while the log and the scheduler do (Agent.start waits for it).
         GroovyRuntime.Warmup groovy = GroovyRuntime.warmUp(List.of(settings.confDir().resolve(JobSource.DEFAULT.fileName()),
                 settings.confDir().resolve(JobSource.USER.fileName())));

@@ -1,5 +1,6 @@
 package io.aegisquartz.sink;
 
+import io.aegisquartz.lock.ProcessLock;
 import io.aegisquartz.sample.Sample;
 import io.aegisquartz.sample.SampleJson;
 import org.slf4j.Logger;
@@ -34,6 +35,8 @@ public final class JsonLinesSink implements SampleSink {
     private final Path file;
     private final long maxBytes;
     private final int maxFiles;
+    /** Held while this sink writes the file, so that no other agent writes it too; null if not taken. */
+    private ProcessLock lock;
     private FileChannel channel;
     private long size;
     private long lostTotal;
@@ -46,6 +49,24 @@ public final class JsonLinesSink implements SampleSink {
         this.file = file;
         this.maxBytes = maxBytes;
         this.maxFiles = maxFiles;
+    }
+
+    /**
+     * A sink that is the only writer of {@code file} among agents: it holds {@code FILE.lock} (see
+     * {@link ProcessLock}) until closed, so that two agents with different homes but the same
+     * samples file cannot interleave their samples in it.
+     *
+     * @throws ProcessLock.Busy if another process writes the file
+     */
+    public static JsonLinesSink exclusive(Path file, long maxBytes, int maxFiles) throws IOException {
+        JsonLinesSink sink = new JsonLinesSink(file, maxBytes, maxFiles);
+        sink.lock = ProcessLock.acquire(lockFile(file), "samples file " + file);
+        return sink;
+    }
+
+    /** The lock file of {@code file}'s writer. */
+    public static Path lockFile(Path file) {
+        return file.resolveSibling(file.getFileName() + ".lock");
     }
 
     public Path file() {
@@ -165,5 +186,13 @@ public final class JsonLinesSink implements SampleSink {
                     lostSinceReport, file, lostTotal);
         }
         closeChannel();
+        if (lock != null) {
+            try {
+                lock.close();
+            } catch (IOException e) {
+                LOG.warn("cannot release {}: {}", lockFile(file), e.getMessage());
+            }
+            lock = null;
+        }
     }
 }
