@@ -4,7 +4,6 @@ import io.aegisquartz.Version;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.governor.Governor;
-import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
@@ -295,16 +294,14 @@ public final class Agent {
             RELOAD.info("reloading ({})", why);
             noteSettingsChange();
         }
-        CronFileParser parser = new CronFileParser(settings, new Date());
-        CronFile defaults = parser.parse(JobSource.DEFAULT);
-        CronFile user = parser.parse(JobSource.USER);
         Map<String, JobSpec> current = new LinkedHashMap<>();
         jobs.forEach((k, j) -> current.put(k, j.spec()));
-        ReloadPlan plan = ReloadPlan.compute(current, defaults, user);
+        ReloadPlan plan = ReloadPlan.compute(current, new CronFileParser(settings, new Date()).parseAll());
 
         for (ConfigProblem p : plan.problems()) {
             CONFIG.error(p.oneLine());
         }
+        plan.warnings().forEach(p -> CONFIG.warn(p.oneLine()));
         plan.kept().forEach(RELOAD::warn);
         List<String> lines = new ArrayList<>();
         for (JobSpec j : plan.removed()) {
@@ -426,7 +423,8 @@ public final class Agent {
         }
         Map<Path, Predicate<String>> dirs = new LinkedHashMap<>();
         dirs.put(settings.confDir(), name -> name.equals(JobSource.DEFAULT.fileName()) || name.equals(JobSource.USER.fileName())
-                || name.equals(AgentSettings.FILE_NAME));
+                || name.equals(JobSource.DROPIN.fileName()) || name.equals(AgentSettings.FILE_NAME));
+        dirs.put(settings.confDir().resolve(JobSource.DROPIN.fileName()), JobSource::isDropInName);
         Predicate<String> pluginFiles = name -> !name.startsWith(".") && !name.endsWith("~") && !name.endsWith(".swp")
                 && !name.endsWith(".tmp");
         dirs.putIfAbsent(settings.defaultPluginDir(), pluginFiles);

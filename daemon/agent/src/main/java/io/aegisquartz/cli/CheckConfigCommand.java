@@ -2,7 +2,6 @@ package io.aegisquartz.cli;
 
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
-import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
@@ -39,10 +38,11 @@ final class CheckConfigCommand implements Command {
         return """
                 Usage: aegis-quartz check-config [--quiet]
 
-                Reads aegis_config.ini, aegis_quartz.conf.default and aegis_quartz.conf.user as the
-                agent would, compiles every Groovy plugin, opens every JAR plugin, checks that every
-                other plugin is executable and that the log and sample directories are writable.
-                Prints each problem as FILE:LINE:COLUMN: message, with the fix on the next line.
+                Reads aegis_config.ini, aegis_quartz.conf.default, aegis_quartz.conf.user and the
+                drop-in files aegis_quartz.conf.d/*.conf as the agent would, compiles every Groovy
+                plugin, opens every JAR plugin, checks that every other plugin is executable and that
+                the log and sample directories are writable. Prints each problem as
+                FILE:LINE:COLUMN: message, with the fix on the next line.
 
                 Exits 0 if there is no problem, 1 otherwise. The service runs this before it starts
                 and before it reloads, so a broken edit never reaches a running agent.
@@ -58,10 +58,7 @@ final class CheckConfigCommand implements Command {
         AgentSettings settings = cli.settings();
         List<ConfigProblem> problems = new ArrayList<>(settings.problems());
 
-        CronFileParser parser = new CronFileParser(settings, new Date());
-        CronFile defaults = parser.parse(JobSource.DEFAULT);
-        CronFile user = parser.parse(JobSource.USER);
-        ReloadPlan plan = ReloadPlan.compute(Map.of(), defaults, user);
+        ReloadPlan plan = ReloadPlan.compute(Map.of(), new CronFileParser(settings, new Date()).parseAll());
         problems.addAll(plan.problems());
 
         try (RunnerThreads threads = new RunnerThreads(4); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
@@ -84,14 +81,16 @@ final class CheckConfigCommand implements Command {
         for (ConfigProblem p : problems) {
             cli.out().println(p.format());
         }
-        int d = (int) plan.next().values().stream().filter(j -> j.source() == JobSource.DEFAULT).count();
-        int u = plan.next().size() - d;
+        for (ConfigProblem w : plan.warnings()) {
+            cli.out().println("warning: " + w.format());
+        }
+        String counts = counts(plan);
         if (!problems.isEmpty()) {
             cli.out().println(problems.size() + " problem(s) found. Lines with problems are skipped; the agent would run "
-                    + plan.next().size() + " job(s) (" + d + " default, " + u + " user).");
+                    + plan.next().size() + " job(s) (" + counts + ").");
             return Cli.PROBLEMS;
         }
-        cli.out().println("configuration OK: " + plan.next().size() + " job(s) (" + d + " default, " + u + " user)");
+        cli.out().println("configuration OK: " + plan.next().size() + " job(s) (" + counts + ")");
         if (!a.flag("--quiet")) {
             SimpleDateFormat fmt = new SimpleDateFormat("yyyy-MM-dd HH:mm:ss");
             for (JobSpec j : plan.next().values()) {
@@ -99,6 +98,14 @@ final class CheckConfigCommand implements Command {
             }
         }
         return Cli.OK;
+    }
+
+    /** "2 default, 1 user" and ", 3 drop-in" when there are drop-in jobs. */
+    private static String counts(ReloadPlan plan) {
+        Map<JobSource, Long> by = new java.util.EnumMap<>(JobSource.class);
+        plan.next().values().forEach(j -> by.merge(j.source(), 1L, Long::sum));
+        return by.getOrDefault(JobSource.DEFAULT, 0L) + " default, " + by.getOrDefault(JobSource.USER, 0L) + " user"
+                + (by.containsKey(JobSource.DROPIN) ? ", " + by.get(JobSource.DROPIN) + " drop-in" : "");
     }
 
     private static String next(String cron, SimpleDateFormat fmt) {
