@@ -8,6 +8,7 @@ import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.config.StrictModes;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.plugin.FileStamp;
 import io.aegisquartz.plugin.PluginCatalog;
@@ -186,6 +187,10 @@ public final class Agent {
             LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
         }
         ingestEvents();
+        StrictModes.Sweep refused = StrictModes.of(settings).sweep();
+        if (refused != null) {
+            LOG.warn(refused.message());
+        }
         LOG.info("started with {} job(s); reload with SIGHUP{}", jobs.size(),
                 watcher != null && settings.bool("plugins.watch") ? " or by editing the cron files and plugins" : "");
         started = true;

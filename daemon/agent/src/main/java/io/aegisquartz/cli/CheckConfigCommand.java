@@ -72,10 +72,9 @@ final class CheckConfigCommand implements Command {
         }
         writable(settings, "log.file", problems);
         writable(settings, "sink.file", problems);
-        Path uuidDir = settings.uuidFile().getParent();
-        if (!Files.exists(settings.uuidFile()) && !Files.isWritable(uuidDir)) {
-            problems.add(new ConfigProblem(settings.uuidFile(), 0, 0, "the host identity file does not exist and "
-                    + uuidDir + " is not writable, so it cannot be created", "create it or make the directory writable"));
+        ConfigProblem identity = io.aegisquartz.config.HostIdentity.problem(settings.uuidFile());
+        if (identity != null) {
+            problems.add(identity);
         }
 
         for (ConfigProblem p : problems) {
@@ -83,6 +82,10 @@ final class CheckConfigCommand implements Command {
         }
         for (ConfigProblem w : plan.warnings()) {
             cli.out().println("warning: " + w.format());
+        }
+        io.aegisquartz.config.StrictModes.Sweep refused = io.aegisquartz.config.StrictModes.of(settings).sweep();
+        if (refused != null) {
+            cli.out().println(refused.message());
         }
         String counts = counts(plan);
         if (!problems.isEmpty()) {

@@ -91,17 +91,11 @@ final class RunCommand implements Command {
         String console = settings.string("log.console");
         boolean toConsole = console.equals("always") || (console.equals("auto") && stderrIsTerminal());
         java.nio.file.Path logFile = settings.path("log.file");
-        try {
-            java.nio.file.Files.createDirectories(logFile.getParent());
-        } catch (java.io.IOException e) {
-            cli.err().println("aegis-quartz: cannot start: cannot create the log directory " + logFile.getParent() + ": " + e);
-            return Cli.PROBLEMS;
-        }
-        List<String> logProblems = LogSetup.apply(logFile, settings.string("log.level"), settings.bytes("log.max_size"),
+        String logProblem = LogSetup.apply(logFile, settings.string("log.level"), settings.bytes("log.max_size"),
                 settings.integer("log.max_files"), toConsole);
-        if (!logProblems.isEmpty()) {
-            cli.err().println("aegis-quartz: cannot start: cannot write the log file " + logFile + " ([log] file): "
-                    + String.join("; ", logProblems));
+        if (logProblem != null) {
+            cli.err().println("aegis-quartz: cannot start: [log] file " + logFile + ": " + logProblem
+                    + " (fix: let the agent's user write there, or set [log] file in " + settings.file() + ")");
             return Cli.PROBLEMS;
         }
 

@@ -1,0 +1,79 @@
+package io.aegisquartz.cli;
+
+import io.aegisquartz.testing.AgentHome;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What check-config and the command line say about mistakes an operator makes on the first day. */
+class CheckConfigDiagnosticsTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aGlobalOptionAfterTheCommandSaysWhereItGoes() {
+        AgentHome home = new AgentHome(dir.resolve("home"), "");
+        InProcessCli cli = new InProcessCli(home.home());
+        // Was "unknown option --conf for 'check-config'", which sent people to check-config's --help.
+        assertEquals(Cli.USAGE, cli.run("check-config", "--conf", "/etc/aegis-quartz"));
+        assertEquals("aegis-quartz: --conf is a global option: it goes before the command, as in "
+                + "'aegis-quartz --conf /etc/aegis-quartz check-config'\n", cli.err());
+        assertEquals(Cli.USAGE, cli.run("run", "--home=/srv/agent"));
+        assertEquals("aegis-quartz: --home is a global option: it goes before the command, as in "
+                + "'aegis-quartz --home /srv/agent run'\n", cli.err());
+    }
+
+    @Test
+    void aUuidPathThatIsADirectoryIsNamed() throws Exception {
+        AgentHome home = new AgentHome(dir.resolve("home"), "");
+        Files.createDirectory(home.conf().resolve("uuid"));
+        InProcessCli cli = new InProcessCli(home.home());
+        cli.run("check-config");
+        assertTrue(cli.out().contains(home.conf().resolve("uuid") + ": this is a directory; the host identity is a file\n"
+                + "    fix: remove the directory, or point [agent] uuid_file at a file\n"), cli.out());
+    }
+
+    @Test
+    void groupWritableFilesGetOneCommandThatFixesThemAll() throws Exception {
+        AgentHome home = new AgentHome(dir.resolve("home"), "");
+        home.userPlugin("u.sh", "#!/bin/sh\necho OK\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/u.sh\n");
+        try (var all = Files.walk(home.home())) {
+            for (Path p : all.toList()) {
+                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxrwxr-x" : "rwxrw-r--"));
+            }
+        }
+        InProcessCli cli = new InProcessCli(home.home());
+        cli.run("check-config");
+        String command = "chmod -R g-w " + home.conf().toRealPath() + " " + home.home().resolve("plugins-default").toRealPath() + " "
+                + home.home().resolve("plugins-user").toRealPath();
+        assertTrue(cli.out().contains("fix them all at once with: " + command + "\n"), cli.out());
+        assertEquals(1, cli.out().split("fix them all at once", -1).length - 1, "said once");
+    }
+
+    @Test
+    void dropInFilesAreCheckedAndCounted() throws Exception {
+        AgentHome home = new AgentHome(dir.resolve("home"), "");
+        home.userPlugin("u.sh", "#!/bin/sh\necho OK\n");
+        Path dropIns = Files.createDirectories(home.conf().resolve("aegis_quartz.conf.d"));
+        Files.writeString(dropIns.resolve("a.conf"), "[0 0 3 * * ?] name=a user/u.sh\n");
+        InProcessCli cli = new InProcessCli(home.home());
+        cli.run("check-config");
+        assertTrue(cli.out().startsWith("configuration OK: 1 job(s) (0 default, 0 user, 1 drop-in)\n"), cli.out());
+        assertTrue(cli.out().contains("  [0 0 3 * * ?] a  next "), cli.out());
+
+        Files.writeString(dropIns.resolve("b.conf"), "[0 0 3 * * ?] name=a user/u.sh\n");
+        cli.run("check-config");
+        assertTrue(cli.out().contains(dropIns.resolve("b.conf") + ":1:1: job 'a' is already defined in " + dropIns.resolve("a.conf") + ":1\n"),
+                cli.out());
+        assertFalse(cli.out().contains("configuration OK"), cli.out());
+    }
+}
