@@ -20,6 +20,7 @@ import io.aegisquartz.schedule.JobExecutor;
 import io.aegisquartz.schedule.JobScheduler;
 import io.aegisquartz.schedule.ReloadPlan;
 import io.aegisquartz.schedule.ScheduledJob;
+import io.aegisquartz.schedule.Splay;
 import io.aegisquartz.sink.JsonLinesSink;
 import io.aegisquartz.sink.SampleSink;
 import io.aegisquartz.sink.SpoolSink;
@@ -38,7 +39,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.text.SimpleDateFormat;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.LinkedHashMap;
@@ -149,7 +149,7 @@ public final class Agent {
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
                 this::restart);
         try {
-            scheduler = new JobScheduler(settings.workers(), executor);
+            scheduler = new JobScheduler(settings.workers(), executor, identity.uuid());
         } catch (SchedulerException e) {
             throw new StartException("cannot create the scheduler: " + e.getMessage());
         }
@@ -449,8 +449,7 @@ public final class Agent {
     }
 
     private String next(ScheduledJob sj) {
-        Date d = scheduler.nextFire(sj);
-        return d == null ? "never" : new SimpleDateFormat("yyyy-MM-dd HH:mm:ss").format(d);
+        return Splay.describe(scheduler.nextFire(sj), scheduler.splayMillis(sj));
     }
 
     /** The jobs scheduled now, by key. */

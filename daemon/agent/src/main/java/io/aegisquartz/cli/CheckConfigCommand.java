@@ -4,16 +4,19 @@ import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.JobSource;
+import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.config.StrictModes;
+import io.aegisquartz.config.Units;
 import io.aegisquartz.plugin.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.schedule.ReloadPlan;
+import io.aegisquartz.schedule.Splay;
 import org.quartz.CronExpression;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.text.SimpleDateFormat;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
@@ -72,7 +75,7 @@ final class CheckConfigCommand implements Command {
         }
         writable(settings, "log.file", problems);
         writable(settings, "sink.file", problems);
-        ConfigProblem identity = io.aegisquartz.config.HostIdentity.problem(settings.uuidFile());
+        ConfigProblem identity = HostIdentity.problem(settings.uuidFile());
         if (identity != null) {
             problems.add(identity);
         }
@@ -83,7 +86,7 @@ final class CheckConfigCommand implements Command {
         for (ConfigProblem w : plan.warnings()) {
             cli.out().println("warning: " + w.format());
         }
-        io.aegisquartz.config.StrictModes.Sweep refused = io.aegisquartz.config.StrictModes.of(settings).sweep();
+        StrictModes.Sweep refused = StrictModes.of(settings).sweep();
         if (refused != null) {
             cli.out().println(refused.message());
         }
@@ -95,9 +98,10 @@ final class CheckConfigCommand implements Command {
         }
         cli.out().println("configuration OK: " + plan.next().size() + " job(s) (" + counts + ")");
         if (!a.flag("--quiet")) {
-            SimpleDateFormat fmt = new SimpleDateFormat("yyyy-MM-dd HH:mm:ss");
+            // With the identity the agent has, or will derive at its first start, the splayed times are the agent's own.
+            String uuid = HostIdentity.peek(settings.uuidFile());
             for (JobSpec j : plan.next().values()) {
-                cli.out().printf("  [%s] %s  next %s  (%s)%n", j.cron(), j.name(), next(j.cron(), fmt), j.where());
+                cli.out().printf("  [%s] %s  next %s  (%s)%n", j.cron(), j.name(), next(j, uuid), j.where());
             }
         }
         return Cli.OK;
@@ -111,10 +115,17 @@ final class CheckConfigCommand implements Command {
                 + (by.containsKey(JobSource.DROPIN) ? ", " + by.get(JobSource.DROPIN) + " drop-in" : "");
     }
 
-    private static String next(String cron, SimpleDateFormat fmt) {
+    /** The job's next fire time as the agent would fire it: splayed, if the host's uuid can be known now. */
+    private static String next(JobSpec j, String uuid) {
         try {
-            Date d = new CronExpression(cron).getNextValidTimeAfter(new Date());
-            return d == null ? "never" : fmt.format(d);
+            CronExpression cron = new CronExpression(j.cron());
+            Date now = new Date();
+            if (uuid == null && !j.options().splay().isZero()) {
+                return Splay.describe(cron.getTimeAfter(now), 0) + " (+ a splay of up to " + Units.format(j.options().splay())
+                        + ", set by the host uuid made at the first start)";
+            }
+            long offset = j.options().splay().isZero() ? 0 : Splay.offsetMillis(uuid, j.name(), j.options().splay(), cron, now);
+            return Splay.describe(Splay.next(cron, offset, now), offset);
         } catch (java.text.ParseException e) {
             return "?";
         }

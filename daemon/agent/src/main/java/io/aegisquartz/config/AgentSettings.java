@@ -202,7 +202,7 @@ public final class AgentSettings {
         return new JobOptions(duration("limits.timeout"), duration("limits.cpu"), duration("limits.kill_grace"),
                 bytes("limits.output_max"), integer("limits.max_samples"),
                 JobOptions.Overlap.valueOf(string("limits.overlap").toUpperCase()),
-                JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null);
+                JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null).withSplay(duration("limits.splay"));
     }
 
     /** "key=value" of every setting that differs from its default, for the start banner. */

@@ -14,14 +14,21 @@ import java.time.Duration;
  * @param misfire   what to do with fire times that were missed
  * @param sampler   for a JAR holding several samplers, which one; null otherwise
  * @param user      for an executable, the local user it runs as; null: the agent's own user
+ * @param splay     the most a job's fire times are shifted by (see schedule.Splay); zero: not shifted
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                         Overlap overlap, Misfire misfire, String sampler, RunAs user) {
+                         Overlap overlap, Misfire misfire, String sampler, RunAs user, Duration splay) {
 
-    /** Options that run as the agent's own user. */
+    /** Options that run as the agent's own user, on the exact cron times. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler) {
-        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null);
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, Duration.ZERO);
+    }
+
+    /** Options on the exact cron times. */
+    public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
+                      Overlap overlap, Misfire misfire, String sampler, RunAs user) {
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, Duration.ZERO);
     }
 
     /** Policy for a fire that finds the previous run still going. */
@@ -31,39 +38,43 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     public enum Misfire { SKIP, RUN_ONCE }
 
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, splay);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, splay);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, splay);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, splay);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, splay);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, splay);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, splay);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, splay);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, splay);
+    }
+
+    public JobOptions withSplay(Duration d) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, d);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -93,6 +104,9 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         if (!java.util.Objects.equals(sampler, o.sampler)) {
             d.add("sampler=" + sampler + " -> " + o.sampler);
         }
+        if (!splay.equals(o.splay)) {
+            d.add("splay=" + Units.format(splay) + " -> " + Units.format(o.splay));
+        }
         if (!java.util.Objects.equals(user, o.user)) {
             d.add("user=" + (user == null ? "(agent's)" : user.name()) + " -> " + (o.user == null ? "(agent's)" : o.user.name()));
         }
@@ -104,6 +118,7 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
                 + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
+                + (splay.isZero() ? "" : " splay=" + Units.format(splay))
                 + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "");
     }
 }

@@ -76,4 +76,21 @@ class CheckConfigDiagnosticsTest {
                 cli.out());
         assertFalse(cli.out().contains("configuration OK"), cli.out());
     }
+
+    @Test
+    void theNextFireTimeShownIsTheSplayedOne() throws Exception {
+        AgentHome home = new AgentHome(dir.resolve("home"), "");
+        home.userPlugin("u.sh", "#!/bin/sh\necho OK\n");
+        String uuid = "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4";
+        Files.writeString(home.conf().resolve("uuid"), uuid + "\n");
+        home.cron("aegis_quartz.conf.user", "[0 0 3 * * ?] splay=1h name=a user/u.sh\n");
+        InProcessCli cli = new InProcessCli(home.home());
+        cli.run("check-config");
+        org.quartz.CronExpression cron = new org.quartz.CronExpression("0 0 3 * * ?");
+        java.util.Date now = new java.util.Date();
+        long off = io.aegisquartz.schedule.Splay.offsetMillis(uuid, "a", java.time.Duration.ofHours(1), cron, now);
+        String expected = io.aegisquartz.schedule.Splay.describe(io.aegisquartz.schedule.Splay.next(cron, off, now), off);
+        assertTrue(off > 0 && expected.contains(" (splay +"), expected);
+        assertTrue(cli.out().contains("  [0 0 3 * * ?] a  next " + expected + "  ("), cli.out());
+    }
 }

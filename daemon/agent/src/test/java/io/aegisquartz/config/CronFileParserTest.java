@@ -247,6 +247,18 @@ class CronFileParserTest {
     }
 
     @Test
+    void splayIsAnOptionWithADefaultFromTheIniFile() throws Exception {
+        assertEquals(Duration.ofSeconds(30), onlyJob("[0 * * * * ?] splay=30s user/check.sh").options().splay());
+        assertEquals(Duration.ZERO, onlyJob("[0 * * * * ?] user/check.sh").options().splay(), "off unless asked for");
+        settings = AgentSettings.from(home, conf, IniFile.parse(conf.resolve("aegis_config.ini"), "[limits]\nsplay = 1m\n"));
+        assertEquals(Duration.ofMinutes(1), onlyJob("[0 * * * * ?] user/check.sh").options().splay());
+        assertEquals(Duration.ZERO, onlyJob("[0 * * * * ?] splay=0 user/check.sh").options().splay(), "a line can turn it off");
+        // "[0 * * * * ?] splay=" is 20 chars: the value starts at column 21.
+        assertEquals(u() + ":1:21: option splay: 2d is out of range; allowed: from 0ms to 1d\n    fix: e.g. splay=0s",
+                onlyProblem("[0 * * * * ?] splay=2d user/check.sh"));
+    }
+
+    @Test
     void remainingOptionsAreApplied() throws Exception {
         JobSpec job = onlyJob("[0 0 12 * * ?] kill_grace=500ms max_samples=10 sampler=disk_usage default/sampler.groovy");
         assertEquals(new JobOptions(Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofMillis(500), 1_048_576, 10,
@@ -521,7 +533,7 @@ class CronFileParserTest {
     void unknownOptionSuggestsTheClosestOne() throws Exception {
         // "[0 0 12 * * ?]" is 14 chars, a blank, so 'timout=5s' starts at column 16.
         assertEquals(u() + ":1:16: unknown option 'timout'; allowed: name, timeout, cpu, kill_grace, output_max, max_samples, "
-                        + "overlap, misfire, sampler, user\n"
+                        + "overlap, misfire, splay, sampler, user\n"
                         + "    fix: did you mean 'timeout'? options go between ']' and the plugin path, "
                         + "e.g. [*/10 * * * * ?] timeout=5s user/check.sh",
                 onlyProblem("[0 0 12 * * ?] timout=5s user/check.sh"));
