@@ -4,6 +4,7 @@ import io.aegisquartz.Version;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.governor.Governor;
+import io.aegisquartz.log.LogSetup;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
@@ -417,11 +418,18 @@ public final class Agent {
         }
     }
 
-    /** What the watcher watches: the events inbox always, the cron files and plugins if [plugins] watch. */
+    /**
+     * What the watcher watches: the events inbox and the log and samples files (for being moved or
+     * deleted) always, the cron files and plugins if [plugins] watch.
+     */
     private Map<Path, ConfigWatcher.Target> watchedDirs() {
         Map<Path, ConfigWatcher.Target> targets = new LinkedHashMap<>();
         if (inbox != null) {
             targets.put(inbox.dir(), new ConfigWatcher.Target(EventInbox::isEventFile, why -> ingestEvents()));
+        }
+        for (Path f : sink instanceof JsonLinesSink s ? List.of(settings.path("log.file"), s.file()) : List.of(settings.path("log.file"))) {
+            targets.merge(f.getParent(), new ConfigWatcher.Target(f.getFileName().toString()::equals, why -> reopenFiles(false, why), true),
+                    ConfigWatcher.Target::merge);
         }
         if (!settings.bool("plugins.watch")) {
             return targets;
@@ -444,8 +452,35 @@ public final class Agent {
             }
         }
         named.forEach((dir, names) -> dirs.put(dir, names::contains));
-        dirs.forEach((dir, filter) -> targets.putIfAbsent(dir, new ConfigWatcher.Target(filter, this::reload)));
+        dirs.forEach((dir, filter) -> targets.merge(dir, new ConfigWatcher.Target(filter, this::reload), ConfigWatcher.Target::merge));
         return targets;
+    }
+
+    /**
+     * Reopens the log and the samples file where they were moved or deleted (logrotate without
+     * copytruncate, an operator's rm), creating them again at their paths; with {@code force}, both
+     * anyway, as SIGHUP asks. Says so in the new log, where tail -F picks it up.
+     */
+    public void reopenFiles(boolean force, String why) {
+        List<String> reopened = new ArrayList<>();
+        try {
+            if (LogSetup.reopen(force)) {
+                reopened.add("log");
+            }
+        } catch (IOException e) {
+            LOG.error("cannot reopen the log {}: {}", settings.path("log.file"), e.getMessage());
+        }
+        if (sink instanceof JsonLinesSink s && s.reopen(force)) {
+            reopened.add("samples file " + s.file());
+        }
+        if (!reopened.isEmpty()) {
+            LOG.info("reopened the {} ({})", String.join(" and the ", reopened), why);
+        }
+        synchronized (this) {
+            if (watcher != null && !force) {
+                watcher.watch(watchedDirs()); // a directory deleted with its file is watched again once recreated
+            }
+        }
     }
 
     private String next(ScheduledJob sj) {

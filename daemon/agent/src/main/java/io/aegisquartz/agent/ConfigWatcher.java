@@ -38,9 +38,25 @@ final class ConfigWatcher implements AutoCloseable {
     private final Duration settle;
     private final Map<Path, WatchKey> keys = new HashMap<>();
     private final Map<WatchKey, Target> targets = new HashMap<>();
+    /** Device and inode of each watched directory: one deleted and made again is another, to be watched anew. */
+    private final Map<WatchKey, Object> inodes = new HashMap<>();
 
-    /** Which files of a directory matter, and what to do when some changed (given their paths). */
-    record Target(Predicate<String> filter, Consumer<String> action) {
+    /**
+     * Which files of a directory matter, and what to do when some changed (given their paths).
+     *
+     * @param deletesOnly watch only for files deleted or moved away: in a directory whose files are
+     *                    written all the time (the log's), a watch for changes would wake up at every write
+     */
+    record Target(Predicate<String> filter, Consumer<String> action, boolean deletesOnly) {
+
+        Target(Predicate<String> filter, Consumer<String> action) {
+            this(filter, action, false);
+        }
+
+        /** Both targets on one directory (a log kept in the config folder, say): either's files, both actions. */
+        Target merge(Target other) {
+            return new Target(filter.or(other.filter), action.andThen(other.action), deletesOnly && other.deletesOnly);
+        }
     }
     private final Thread thread;
 
@@ -62,30 +78,48 @@ final class ConfigWatcher implements AutoCloseable {
             if (!dirs.containsKey(e.getKey())) {
                 e.getValue().cancel();
                 targets.remove(e.getValue());
+                inodes.remove(e.getValue());
                 it.remove();
             }
         }
         for (var e : dirs.entrySet()) {
             Path dir = e.getKey();
             WatchKey existing = keys.get(dir);
-            if (existing != null && existing.isValid()) {
+            Target previous = existing == null ? null : targets.get(existing);
+            // A directory removed while files in it are still open (a log directory, rm -rf) stays alive
+            // for the kernel, and so does its watch: only its inode tells that the path is another now.
+            if (existing != null && existing.isValid() && previous.deletesOnly() == e.getValue().deletesOnly()
+                    && java.util.Objects.equals(inodes.get(existing), inode(dir))) {
+                targets.put(existing, e.getValue()); // its filter may have changed (plugin files named by jobs)
                 continue;
             }
             if (existing != null) {
+                existing.cancel();
                 keys.remove(dir);
                 targets.remove(existing);
+                inodes.remove(existing);
             }
             if (!Files.isDirectory(dir)) {
                 continue;
             }
             try {
-                WatchKey k = dir.register(service, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                WatchKey k = e.getValue().deletesOnly() ? dir.register(service, StandardWatchEventKinds.ENTRY_DELETE)
+                        : dir.register(service, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
                         StandardWatchEventKinds.ENTRY_DELETE);
                 keys.put(dir, k);
                 targets.put(k, e.getValue());
+                inodes.put(k, inode(dir));
             } catch (IOException ex) {
                 LOG.warn("cannot watch {} for changes ({}); edits there take effect on SIGHUP only", dir, ex.getMessage());
             }
+        }
+    }
+
+    private static Object inode(Path dir) {
+        try {
+            return Files.readAttributes(dir, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        } catch (IOException e) {
+            return null;
         }
     }
 
@@ -98,7 +132,11 @@ final class ConfigWatcher implements AutoCloseable {
                 while ((more = service.poll(settle.toMillis(), TimeUnit.MILLISECONDS)) != null) {
                     collect(more, changed);
                 }
-                changed.forEach((action, files) -> action.accept("changed on disk: " + String.join(", ", files)));
+                changed.forEach((action, files) -> {
+                    if (!files.isEmpty()) { // only changes to files that matter (not an editor's swap file)
+                        action.accept("changed on disk: " + String.join(", ", files));
+                    }
+                });
             }
         } catch (InterruptedException | ClosedWatchServiceException e) {
             // Shutting down.

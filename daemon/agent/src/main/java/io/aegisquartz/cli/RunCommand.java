@@ -32,7 +32,8 @@ final class RunCommand implements Command {
                 aegis_quartz.conf.user, writes samples to [sink] file and logs to [log] file (also to
                 the terminal when there is one).
 
-                  SIGHUP          reload the cron files and plugins (editing them does too)
+                  SIGHUP          reload the cron files and plugins (editing them does too) and
+                                  reopen the log and samples file (as after logrotate)
                   SIGTERM/SIGINT  stop: no new runs; running jobs end within their own limits
 
                 Exits 1 if aegis_config.ini has problems or the agent cannot start, and 75 when it
@@ -69,6 +70,7 @@ final class RunCommand implements Command {
         Signals.onReload(() -> {
             Agent a = running.get();
             if (a != null) {
+                a.reopenFiles(true, "SIGHUP");
                 a.requestReload("SIGHUP");
             }
         });

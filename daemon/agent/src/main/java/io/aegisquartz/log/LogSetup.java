@@ -6,7 +6,6 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.rolling.FixedWindowRollingPolicy;
-import ch.qos.logback.core.rolling.RollingFileAppender;
 import ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy;
 import ch.qos.logback.core.util.FileSize;
 import org.slf4j.LoggerFactory;
@@ -56,7 +55,7 @@ public final class LogSetup {
         Logger root = ctx.getLogger(Logger.ROOT_LOGGER_NAME);
         root.setLevel(Level.toLevel(level, Level.INFO));
         if (file != null) {
-            RollingFileAppender<ILoggingEvent> appender = new RollingFileAppender<>();
+            ReopeningFileAppender appender = new ReopeningFileAppender();
             appender.setContext(ctx);
             appender.setName(FILE_APPENDER);
             appender.setFile(file.toString());
@@ -88,6 +87,21 @@ public final class LogSetup {
             }
         }
         return null;
+    }
+
+    /**
+     * Reopens the log file if it was moved or deleted since it was opened (or, with {@code force},
+     * anyway, as on SIGHUP), creating it again at its path.
+     *
+     * @return true if it reopened
+     * @throws IOException if the file cannot be created again
+     */
+    public static boolean reopen(boolean force) throws IOException {
+        LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
+        if (ctx.getLogger(Logger.ROOT_LOGGER_NAME).getAppender(FILE_APPENDER) instanceof ReopeningFileAppender a) {
+            return a.reopen(force);
+        }
+        return false; // console only
     }
 
     /** Why {@code file} cannot be created or appended to, checked before Logback tries; null if it can. */
