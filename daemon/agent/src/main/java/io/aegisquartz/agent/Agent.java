@@ -427,10 +427,12 @@ public final class Agent {
         if (inbox != null) {
             targets.put(inbox.dir(), new ConfigWatcher.Target(EventInbox::isEventFile, why -> ingestEvents()));
         }
+        Map<Path, java.util.Set<String>> reopened = new LinkedHashMap<>();
         for (Path f : sink instanceof JsonLinesSink s ? List.of(settings.path("log.file"), s.file()) : List.of(settings.path("log.file"))) {
-            targets.merge(f.getParent(), new ConfigWatcher.Target(f.getFileName().toString()::equals, why -> reopenFiles(false, why), true),
-                    ConfigWatcher.Target::merge);
+            reopened.computeIfAbsent(f.getParent(), d -> new java.util.HashSet<>()).add(f.getFileName().toString());
         }
+        reopened.forEach((dir, names) -> targets.merge(dir, ConfigWatcher.Target.deletes(names::contains, why -> reopenFiles(false, why)),
+                ConfigWatcher.Target::merge));
         if (!settings.bool("plugins.watch")) {
             return targets;
         }

@@ -14,6 +14,7 @@ import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -41,23 +42,38 @@ final class ConfigWatcher implements AutoCloseable {
     /** Device and inode of each watched directory: one deleted and made again is another, to be watched anew. */
     private final Map<WatchKey, Object> inodes = new HashMap<>();
 
-    /**
-     * Which files of a directory matter, and what to do when some changed (given their paths).
-     *
-     * @param deletesOnly watch only for files deleted or moved away: in a directory whose files are
-     *                    written all the time (the log's), a watch for changes would wake up at every write
-     */
-    record Target(Predicate<String> filter, Consumer<String> action, boolean deletesOnly) {
+    /** What to do about changes in one directory: one or more parts, each with its files and action. */
+    record Target(List<Part> parts) {
 
+        /** Changes of the files {@code filter} accepts call {@code action} (with the changed paths, for a log line). */
         Target(Predicate<String> filter, Consumer<String> action) {
-            this(filter, action, false);
+            this(List.of(new Part(filter, action, false)));
         }
 
-        /** Both targets on one directory (a log kept in the config folder, say): either's files, both actions. */
+        /**
+         * Only deletes and moves away of the files {@code filter} accepts: in a directory whose files
+         * are written all the time (the log's), a watch for changes would wake up at every write.
+         */
+        static Target deletes(Predicate<String> filter, Consumer<String> action) {
+            return new Target(List.of(new Part(filter, action, true)));
+        }
+
+        /** Both on one directory (a samples file kept in the config folder, say), each still called for its own files only. */
         Target merge(Target other) {
-            return new Target(filter.or(other.filter), action.andThen(other.action), deletesOnly && other.deletesOnly);
+            List<Part> all = new java.util.ArrayList<>(parts);
+            all.addAll(other.parts);
+            return new Target(List.copyOf(all));
+        }
+
+        boolean deletesOnly() {
+            return parts.stream().allMatch(Part::deletesOnly);
         }
     }
+
+    /** One interest in a directory's files. */
+    record Part(Predicate<String> filter, Consumer<String> action, boolean deletesOnly) {
+    }
+
     private final Thread thread;
 
     ConfigWatcher(Duration settle) throws IOException {
@@ -155,22 +171,28 @@ final class ConfigWatcher implements AutoCloseable {
             key.reset();
             return; // cancelled meanwhile
         }
-        Set<String> changed = byAction.computeIfAbsent(target.action(), a -> new TreeSet<>());
         for (WatchEvent<?> ev : key.pollEvents()) {
             if (ev.kind() == StandardWatchEventKinds.OVERFLOW) {
-                changed.add(dir + " (many changes)");
+                target.parts().forEach(part -> changed(byAction, part).add(dir + " (many changes)"));
                 continue;
             }
             String name = ev.context().toString();
-            if (target.filter().test(name)) {
-                changed.add(dir.resolve(name).toString());
+            boolean gone = ev.kind() == StandardWatchEventKinds.ENTRY_DELETE;
+            for (Part part : target.parts()) {
+                if ((gone || !part.deletesOnly()) && part.filter().test(name)) {
+                    changed(byAction, part).add(dir.resolve(name).toString());
+                }
             }
         }
         if (!key.reset()) {
-            // The directory itself went away (deleted, or replaced by a rename): the reload this
+            // The directory itself went away (deleted, or replaced by a rename): the action this
             // triggers watches the new one.
-            changed.add(dir + " (replaced)");
+            target.parts().forEach(part -> changed(byAction, part).add(dir + " (replaced)"));
         }
+    }
+
+    private static Set<String> changed(Map<Consumer<String>, Set<String>> byAction, Part part) {
+        return byAction.computeIfAbsent(part.action(), a -> new TreeSet<>());
     }
 
     @Override
