@@ -7,7 +7,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,12 +31,7 @@ class LogReopenIT {
     final StartedProcesses started = new StartedProcesses();
 
     private Process agent(AgentHome home) throws Exception {
-        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK | n=1'\n");
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n");
-        Process p = AgentProcesses.start(started, dir.resolve("agent.out"), "--home", home.home().toString(), "run");
-        await().atMost(Duration.ofSeconds(60)).until(() -> read(log(home)).contains(" started with "));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(home.samplesFile()).contains("\"job\":\"tick\""));
-        return p;
+        return AgentProcesses.startTicking(started, home, dir.resolve("agent.out"));
     }
 
     private static Path log(AgentHome home) {
@@ -53,9 +47,9 @@ class LogReopenIT {
         Files.move(home.samplesFile(), home.samplesFile().resolveSibling("samples.jsonl-20261205"));
 
         signal(p, "HUP");
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(log(home)).contains("reopened the log and the samples file "
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(log(home)).contains("reopened the log and the samples file "
                 + home.samplesFile() + " (SIGHUP)"));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(home.samplesFile()).contains("\"job\":\"tick\""));
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(home.samplesFile()).contains("\"job\":\"tick\""));
         assertTrue(p.isAlive());
     }
 
@@ -66,14 +60,14 @@ class LogReopenIT {
         Process p = agent(home);
 
         Files.delete(log(home));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(log(home)).contains("reopened the log (changed on disk: " + log(home) + ")"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(log(home)).contains("reopened the log (changed on disk: " + log(home) + ")"));
 
         // logrotate's way, without copytruncate: rename, and nothing else.
         Path rotated = home.samplesFile().resolveSibling("samples.jsonl-20261205");
         Files.move(home.samplesFile(), rotated);
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(home.samplesFile()).contains("\"job\":\"tick\""));
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(home.samplesFile()).contains("\"job\":\"tick\""));
         long rotatedSize = Files.size(rotated);
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(home.samplesFile()).split("\"job\":\"tick\"").length > 3);
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(home.samplesFile()).split("\"job\":\"tick\"").length > 3);
         assertEquals(rotatedSize, Files.size(rotated), "nothing more written to the rotated file");
 
         // The whole directory, removed: both files come back, in a new directory, still watched.
@@ -81,10 +75,10 @@ class LogReopenIT {
             all.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
         }
         assertFalse(Files.exists(log(home).getParent()));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(log(home)).contains("reopened the log"));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(home.samplesFile()).contains("\"job\":\"tick\""));
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(log(home)).contains("reopened the log"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(home.samplesFile()).contains("\"job\":\"tick\""));
         Files.delete(log(home));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(log(home)).contains("reopened the log"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(log(home)).contains("reopened the log"));
         assertTrue(p.isAlive());
     }
 
@@ -92,13 +86,5 @@ class LogReopenIT {
         Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(p.pid())).inheritIO().start();
         assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
         assertEquals(0, kill.exitValue());
-    }
-
-    private static String read(Path f) {
-        try {
-            return Files.exists(f) ? Files.readString(f) : "";
-        } catch (IOException e) {
-            return "";
-        }
     }
 }

@@ -7,7 +7,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,12 +34,8 @@ class LogRotateIT {
     @Test
     void thePackagedSnippetRotatesWithoutCopytruncateAndTheAgentCarriesOn() throws Exception {
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
-        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK | n=1'\n");
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n");
         Path log = home.home().resolve("log/aegis_quartz.log");
-        Process agent = AgentProcesses.start(started, dir.resolve("agent.out"), "--home", home.home().toString(), "run");
-        await().atMost(Duration.ofSeconds(60)).until(() -> read(log).contains(" started with "));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(home.samplesFile()).contains("\"job\":\"tick\""));
+        Process agent = AgentProcesses.startTicking(started, home, dir.resolve("agent.out"));
 
         // The snippet as shipped, pointed at this home; as the test's user rather than aegis-quartz (no
         // such user here), and the signal sent to this agent rather than through systemd.
@@ -53,23 +48,15 @@ class LogRotateIT {
         Process rotate = new ProcessBuilder("logrotate", "--force", "--state", dir.resolve("logrotate.state").toString(), conf.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("logrotate.out").toFile()).start();
         assertTrue(rotate.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, rotate.exitValue(), read(dir.resolve("logrotate.out")));
+        assertEquals(0, rotate.exitValue(), AgentHome.text(dir.resolve("logrotate.out")));
 
         String today = LocalDate.now().format(DateTimeFormatter.BASIC_ISO_DATE);
         Path oldLog = log.resolveSibling("aegis_quartz.log-" + today);
         Path oldSamples = home.samplesFile().resolveSibling("samples.jsonl-" + today);
-        assertTrue(read(oldLog).contains(" started with "), "the log so far, under its dated name (delaycompress: not yet compressed)");
-        assertTrue(read(oldSamples).contains("\"job\":\"tick\""));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(log).contains("reopened the log and the samples file"));
-        await().atMost(Duration.ofSeconds(30)).until(() -> read(home.samplesFile()).contains("\"job\":\"tick\""));
+        assertTrue(AgentHome.text(oldLog).contains(" started with "), "the log so far, under its dated name (delaycompress: not yet compressed)");
+        assertTrue(AgentHome.text(oldSamples).contains("\"job\":\"tick\""));
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(log).contains("reopened the log and the samples file"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(home.samplesFile()).contains("\"job\":\"tick\""));
         assertTrue(agent.isAlive());
-    }
-
-    private static String read(Path f) {
-        try {
-            return Files.exists(f) ? Files.readString(f) : "";
-        } catch (IOException e) {
-            return "";
-        }
     }
 }

@@ -8,7 +8,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -87,26 +86,14 @@ class StartProblemsIT {
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
         home.userPlugin("u.sh", "#!/bin/sh\necho OK\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/u.sh\n");
-        try (var all = Files.walk(home.home())) {
-            for (Path p : all.toList()) {
-                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxrwxr-x" : "rwxrw-r--"));
-            }
-        }
+        home.groupWritable();
         Path logFile = home.home().resolve("log/aegis_quartz.log");
         AgentProcesses.start(started, dir.resolve("out"), "--home", home.home().toString(), "run");
-        await().atMost(Duration.ofSeconds(60)).until(() -> read(logFile).contains(" started with "));
-        String log = read(logFile);
+        await().atMost(Duration.ofSeconds(60)).until(() -> AgentHome.text(logFile).contains(" started with "));
+        String log = AgentHome.text(logFile);
         String command = "chmod -R g-w " + home.conf().toRealPath() + " " + home.home().resolve("plugins-default").toRealPath() + " "
                 + home.home().resolve("plugins-user").toRealPath();
         assertEquals(1, log.lines().filter(l -> l.contains("fix them all at once with: " + command)).count(), log);
         assertFalse(log.contains("Exception"), log);
-    }
-
-    private static String read(Path f) {
-        try {
-            return Files.exists(f) ? Files.readString(f) : "";
-        } catch (IOException e) {
-            return "";
-        }
     }
 }

@@ -6,7 +6,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -46,11 +45,7 @@ class CheckConfigDiagnosticsTest {
         AgentHome home = new AgentHome(dir.resolve("home"), "");
         home.userPlugin("u.sh", "#!/bin/sh\necho OK\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/u.sh\n");
-        try (var all = Files.walk(home.home())) {
-            for (Path p : all.toList()) {
-                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxrwxr-x" : "rwxrw-r--"));
-            }
-        }
+        home.groupWritable();
         InProcessCli cli = new InProcessCli(home.home());
         cli.run("check-config");
         String command = "chmod -R g-w " + home.conf().toRealPath() + " " + home.home().resolve("plugins-default").toRealPath() + " "

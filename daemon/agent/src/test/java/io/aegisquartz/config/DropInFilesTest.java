@@ -1,5 +1,6 @@
 package io.aegisquartz.config;
 
+import io.aegisquartz.testing.AgentHome;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,14 +27,11 @@ class DropInFilesTest {
 
     @BeforeEach
     void layout() throws IOException {
-        Path conf = Files.createDirectories(home.resolve("conf"));
-        Files.createDirectories(home.resolve("plugins-default"));
-        Files.createDirectories(home.resolve("plugins-user"));
-        Path check = Files.writeString(home.resolve("plugins-user/check.sh"), "#!/bin/sh\necho OK\n");
-        Files.setPosixFilePermissions(check, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.writeString(conf.resolve("aegis_quartz.conf.default"), "[0 0 1 * * ?] user/check.sh default\n");
-        dropIns = Files.createDirectories(conf.resolve("aegis_quartz.conf.d"));
-        settings = AgentSettings.defaults(home, conf);
+        AgentHome agentHome = new AgentHome(home, "");
+        agentHome.userPlugin("check.sh", "#!/bin/sh\necho OK\n");
+        agentHome.cron("aegis_quartz.conf.default", "[0 0 1 * * ?] user/check.sh default\n");
+        dropIns = Files.createDirectories(agentHome.conf().resolve("aegis_quartz.conf.d"));
+        settings = agentHome.settings();
     }
 
     private List<CronFile> parse() {

@@ -160,11 +160,7 @@ class StrictModesTest {
         Path user = home.userPlugin("u.sh", "#!/bin/sh\necho OK\n");
         Files.createDirectories(home.home().resolve("plugins-user/examples"));
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/u.sh\n");
-        try (var all = Files.walk(dir)) {
-            for (Path p : all.toList()) {
-                chmod(p, Files.isDirectory(p) ? "rwxrwxr-x" : "rw-rw-r--");
-            }
-        }
+        home.groupWritable();
         StrictModes modes = StrictModes.of(home.settings());
         StrictModes.Sweep sweep = modes.sweep();
         assertNotNull(sweep);

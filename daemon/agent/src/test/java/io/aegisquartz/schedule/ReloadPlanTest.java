@@ -4,6 +4,7 @@ import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.testing.AgentHome;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,16 +32,19 @@ class ReloadPlanTest {
     private AgentSettings settings;
 
     @BeforeEach
-    void layout() throws IOException {
-        conf = Files.createDirectories(home.resolve("conf"));
-        Files.createDirectories(home.resolve("plugins-default"));
-        Files.createDirectories(home.resolve("plugins-user"));
-        Path check = Files.writeString(home.resolve("plugins-user/check.sh"), "#!/bin/sh\necho OK\n");
-        Files.setPosixFilePermissions(check, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.writeString(conf.resolve("aegis_quartz.conf.default"), "[0 0 1 * * ?] name=d user/check.sh\n");
-        Files.writeString(conf.resolve("aegis_quartz.conf.user"), "[0 0 2 * * ?] name=u user/check.sh\n");
-        dropIns = Files.createDirectories(conf.resolve("aegis_quartz.conf.d"));
-        settings = AgentSettings.defaults(home, conf);
+    void layout() {
+        AgentHome agentHome = new AgentHome(home, "");
+        agentHome.userPlugin("check.sh", "#!/bin/sh\necho OK\n");
+        conf = agentHome.conf();
+        agentHome.cron("aegis_quartz.conf.default", "[0 0 1 * * ?] name=d user/check.sh\n");
+        agentHome.cron("aegis_quartz.conf.user", "[0 0 2 * * ?] name=u user/check.sh\n");
+        dropIns = conf.resolve("aegis_quartz.conf.d");
+        try {
+            Files.createDirectories(dropIns);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        settings = agentHome.settings();
     }
 
     private ReloadPlan plan(Map<String, JobSpec> current) {

@@ -23,6 +23,21 @@ public final class AgentProcesses {
         return startWrapped(started, out, List.of(), args);
     }
 
+    /**
+     * Starts the agent on {@code home} with one job, {@code tick}, an executable that fires every
+     * second, and returns once the agent has started and written a sample of it.
+     */
+    public static Process startTicking(StartedProcesses started, AgentHome home, Path out) throws IOException {
+        home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK | n=1'\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n");
+        Process p = start(started, out, "--home", home.home().toString(), "run");
+        Path log = home.home().resolve("log/aegis_quartz.log");
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).until(() -> AgentHome.text(log).contains(" started with "));
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+                .until(() -> AgentHome.text(home.samplesFile()).contains("\"job\":\"tick\""));
+        return p;
+    }
+
     /** As {@link #start}, with the JVM started through {@code wrapper} (e.g. setpriv to run it as another user). */
     public static Process startWrapped(StartedProcesses started, Path out, List<String> wrapper, String... args) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
