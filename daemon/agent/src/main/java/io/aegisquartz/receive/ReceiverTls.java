@@ -1,5 +1,7 @@
 package io.aegisquartz.receive;
 
+import io.aegisquartz.util.AtomicFiles;
+
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import java.io.IOException;
@@ -8,7 +10,6 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -91,9 +92,9 @@ final class ReceiverTls {
         keytool("-exportcert", "-rfc", "-alias", ALIAS, "-keystore", tmpStore.toString(), "-storetype", "PKCS12",
                 "-storepass:file", tmpPassword.toString(), "-file", tmpPem.toString());
         Files.setPosixFilePermissions(tmpStore, PosixFilePermissions.fromString("rw-------"));
-        Files.move(tmpPassword, passwordFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(tmpStore, keystore, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(tmpPem, pem, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.commit(tmpPassword, passwordFile);
+        AtomicFiles.commit(tmpStore, keystore);
+        AtomicFiles.commit(tmpPem, pem);
     }
 
     /** The listen host, if it is one an agent could connect to by that name and not already covered. */

@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import io.aegisquartz.util.AtomicFiles;
+
 import java.util.zip.CRC32C;
 
 /**
@@ -64,21 +66,12 @@ final class SegmentFile {
      */
     static SegmentFile create(Path dir, long id, long firstSeq) throws IOException {
         Path path = dir.resolve(name(id));
-        Path temp = dir.resolve(name(id) + ".tmp");
         ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
         header.putInt(MAGIC).putShort(VERSION).putShort((short) 0).putLong(id);
         CRC32C crc = new CRC32C();
         crc.update(header.array(), 0, 16);
-        header.putInt((int) crc.getValue()).flip();
-        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            while (header.hasRemaining()) {
-                ch.write(header);
-            }
-            ch.force(true);
-        }
-        Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE);
-        Checkpoint.syncDir(dir);
+        header.putInt((int) crc.getValue());
+        AtomicFiles.write(path, header.array());
         SegmentFile seg = new SegmentFile(id, path);
         seg.size = seg.fileSize = seg.durableSize = HEADER_BYTES;
         seg.firstSeq = firstSeq;
