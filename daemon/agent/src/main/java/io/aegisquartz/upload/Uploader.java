@@ -522,12 +522,10 @@ public final class Uploader implements AutoCloseable {
         }
     }
 
-    /** Full jitter: uniformly random up to base * 2^failures, capped. */
+    /** Full jitter: uniformly random up to base * 2^(failures-1), capped. */
     private long backoff() {
-        long base = config.backoffBase().toNanos();
-        long cap = config.backoffMax().toNanos();
-        long ceiling = consecutiveFailures >= 30 ? cap : Math.min(cap, base << Math.max(0, consecutiveFailures - 1));
-        return ThreadLocalRandom.current().nextLong(Math.max(1, ceiling) + 1);
+        return io.aegisquartz.util.ExponentialBackoff.jittered(config.backoffBase(), config.backoffMax())
+                .delayNanos(consecutiveFailures, ThreadLocalRandom.current());
     }
 
     private void awaitRateSlot() throws InterruptedException {
