@@ -249,8 +249,8 @@ public final class Agent {
         }
         Path dir = settings.path("spool.dir");
         try {
-            spool = Spool.open(dir, SpoolConfig.defaults().withMaxBytes(settings.bytes("spool.max_size"))
-                    .withMinFreeBytes(settings.bytes("spool.min_free")));
+            spool = Spool.open(dir, SpoolConfig.forLimits(settings.bytes("spool.max_size"), settings.bytes("spool.min_free")),
+                    List.of("aegis"), "aegis");
         } catch (IOException | IllegalArgumentException e) {
             throw new StartException("spool " + dir + ": " + e.getMessage());
         }
@@ -266,7 +266,7 @@ public final class Agent {
                 dir.resolve("dead-letter.jsonl"), settings.optionalPath("upload.client_keystore"),
                 settings.optionalPath("upload.client_keystore_password_file"), settings.duration("upload.linger"));
         try {
-            uploader = Uploader.start(spool, config, credentials, stamper.hostUuid());
+            uploader = Uploader.start(spool.cursor("aegis"), config, credentials, stamper.hostUuid());
         } catch (IOException e) {
             throw new StartException("upload to " + settings.uploadEndpoint() + ": " + e.getMessage());
         }

@@ -48,10 +48,6 @@ public final class SpoolSink implements SampleSink {
         }
         try {
             spool.append(records);
-            List<DropReport> drops = spool.drainDropped();
-            if (!drops.isEmpty()) {
-                spool.append(dropSamples(drops, spool.stats().dropped()));
-            }
             appended.accept(records);
             return true;
         } catch (IOException | RuntimeException e) {
@@ -65,31 +61,5 @@ public final class SpoolSink implements SampleSink {
     /** Samples lost because the spool refused them, since start. */
     public synchronized long lost() {
         return lost;
-    }
-
-    /**
-     * One {@code dropped} sample per drop. {@code total} is the running count since the spool was
-     * opened: a later drop may take an earlier {@code dropped} sample with it, and the next one's
-     * total still tells the receiver the whole gap.
-     */
-    private List<byte[]> dropSamples(List<DropReport> drops, long total) {
-        List<byte[]> out = new ArrayList<>(drops.size());
-        for (DropReport d : drops) {
-            Map<String, Double> values = new LinkedHashMap<>();
-            values.put("count", (double) d.count());
-            values.put("total", (double) total);
-            values.put("first_time_ms", (double) d.firstTimeMillis());
-            values.put("last_time_ms", (double) d.lastTimeMillis());
-            String reason = d.reason() == DropReport.Reason.SIZE_CAP ? "size_cap" : "disk_free";
-            String message = d.count() + " unsent sample(s) appended from " + SampleJson.time(d.firstTimeMillis()) + " to "
-                    + SampleJson.time(d.lastTimeMillis()) + " were dropped: " + (d.reason() == DropReport.Reason.SIZE_CAP
-                    ? "the spool reached [spool] max_size" : "free disk space fell below [spool] min_free");
-            Measurement m = new Measurement(System.currentTimeMillis(), "spool", Status.DROPPED, message, values,
-                    Map.of(), Map.of("reason", reason));
-            for (Sample s : stamper.stamp("agent/spool", "agent", List.of(m), 0, 0, false)) {
-                out.add(SampleJson.toJson(s).getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        return out;
     }
 }

@@ -105,19 +105,24 @@ final class SegmentFile {
         long recovered;
         long corrupt;
         long truncated;
-        /** Valid records wholly before the checkpoint offset, and where the last of them ends. */
-        long acked;
-        long ackBoundary = HEADER_BYTES;
+        /**
+         * For each checkpoint offset asked about: the valid records wholly before it, and the record
+         * boundary (end of the last valid frame or damaged region) at or before it.
+         */
+        long[] acked;
+        long[] boundaries;
     }
 
     /**
      * Reads a whole segment, validates every frame, steps over damaged regions (resync on the
      * next frame that passes marker, length and CRC checks) and truncates the file after its last
-     * valid frame. {@code ackOffset} is the checkpoint offset if the checkpoint is in this
-     * segment, else -1.
+     * valid frame. {@code ackOffsets} are the offsets of checkpoints that point into this segment.
      */
-    static Scan recover(Path path, long id, long ackOffset, FrameCodec codec) throws IOException {
+    static Scan recover(Path path, long id, long[] ackOffsets, FrameCodec codec) throws IOException {
         Scan scan = new Scan();
+        scan.acked = new long[ackOffsets.length];
+        scan.boundaries = new long[ackOffsets.length];
+        java.util.Arrays.fill(scan.boundaries, HEADER_BYTES);
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             long length = ch.size();
             if (length > Integer.MAX_VALUE - 16) {
@@ -146,9 +151,11 @@ final class SegmentFile {
                     seg.lastTime = time;
                     seg.records++;
                     off += len;
-                    if (ackOffset >= off) {
-                        scan.acked = seg.records;
-                        scan.ackBoundary = off;
+                    for (int i = 0; i < ackOffsets.length; i++) {
+                        if (ackOffsets[i] >= off) {
+                            scan.acked[i] = seg.records;
+                            scan.boundaries[i] = off;
+                        }
                     }
                     continue;
                 }
@@ -163,8 +170,10 @@ final class SegmentFile {
                 }
                 seg.skips.add(new long[] {off, next});
                 scan.corrupt++;
-                if (ackOffset >= next) {
-                    scan.ackBoundary = next;
+                for (int i = 0; i < ackOffsets.length; i++) {
+                    if (ackOffsets[i] >= next) {
+                        scan.boundaries[i] = next;
+                    }
                 }
                 off = next;
             }

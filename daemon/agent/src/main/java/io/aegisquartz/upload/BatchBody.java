@@ -30,8 +30,9 @@ final class BatchBody {
 
     static BatchBody of(String hostUuid, List<SpoolRecord> records) {
         SpoolRecord first = records.get(0);
-        String id = UUID.nameUUIDFromBytes((hostUuid + "/" + first.position().segment() + ":" + first.position().offset() + "/"
-                + records.size()).getBytes(StandardCharsets.UTF_8)).toString();
+        String key = first.position() == null ? "dropped:" + new String(first.payload(), StandardCharsets.UTF_8).substring(7, 43)
+                : first.position().segment() + ":" + first.position().offset();
+        String id = UUID.nameUUIDFromBytes((hostUuid + "/" + key + "/" + records.size()).getBytes(StandardCharsets.UTF_8)).toString();
         return build(id, records);
     }
 

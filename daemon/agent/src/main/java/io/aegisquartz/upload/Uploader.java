@@ -1,6 +1,9 @@
 package io.aegisquartz.upload;
 
-import io.aegisquartz.spool.Spool;
+import io.aegisquartz.output.DroppedSamples;
+import io.aegisquartz.sample.SampleJson;
+import io.aegisquartz.spool.DropReport;
+import io.aegisquartz.spool.SpoolCursor;
 import io.aegisquartz.spool.SpoolBatch;
 import io.aegisquartz.spool.SpoolRecord;
 import org.apache.hc.client5.http.classic.methods.HttpPost;
@@ -58,7 +61,7 @@ public final class Uploader implements AutoCloseable {
     /** How long {@link #close()} lets the thread send what is lingering before it aborts the request. */
     static final long FLUSH_ON_CLOSE_MS = 3_000;
 
-    private final Spool spool;
+    private final SpoolCursor spool;
     private final UploadConfig config;
     private final Credentials credentials;
     private final String hostUuid;
@@ -101,7 +104,7 @@ public final class Uploader implements AutoCloseable {
     public record Stats(long requests, long accepted, long duplicates, long deadLettered, long liveSent) {
     }
 
-    private Uploader(Spool spool, UploadConfig config, Credentials credentials, String hostUuid) throws IOException {
+    private Uploader(SpoolCursor spool, UploadConfig config, Credentials credentials, String hostUuid) throws IOException {
         this.spool = spool;
         this.config = config;
         this.credentials = credentials;
@@ -138,7 +141,7 @@ public final class Uploader implements AutoCloseable {
      *
      * @throws IOException if the endpoint is not allowed (plain http to a remote host) or the CA file is unusable
      */
-    public static Uploader start(Spool spool, UploadConfig config, Credentials credentials, String hostUuid) throws IOException {
+    public static Uploader start(SpoolCursor spool, UploadConfig config, Credentials credentials, String hostUuid) throws IOException {
         Uploader u = new Uploader(spool, config, credentials, hostUuid);
         u.thread.start();
         return u;
@@ -249,7 +252,7 @@ public final class Uploader implements AutoCloseable {
                     pause(backoff());
                     continue;
                 }
-                if (batch.isEmpty()) {
+                if (batch.isEmpty() && spool.stats().dropsUndelivered() == 0) {
                     if (closing) {
                         return;
                     }
@@ -264,11 +267,22 @@ public final class Uploader implements AutoCloseable {
                         sendLive(fresh);
                     }
                 }
-                if (!deliver(batch.records())) {
+                List<SpoolRecord> records = new ArrayList<>(batch.records());
+                List<DropReport> drops = List.of();
+                try {
+                    drops = spool.takeDrops();
+                } catch (IOException e) {
+                    LOG.error("upload: cannot record the hand-over of a dropped report: {}", e.getMessage());
+                }
+                for (DropReport d : drops) {
+                    records.add(new SpoolRecord(null, null, 0, SampleJson.toJson(DroppedSamples.of(d, "aegis", hostUuid,
+                            new io.aegisquartz.sample.SampleStamper(hostUuid, "").hostname())).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                }
+                if (!deliver(records)) {
                     return; // closed mid-batch: it stays unacknowledged and is sent again after restart
                 }
                 try {
-                    spool.ack(batch.end());
+                    spool.ack(batch.isEmpty() ? null : batch.end(), drops);
                 } catch (IOException e) {
                     // Delivered but not acknowledged: after a restart these are sent again and the
                     // receiver drops them as duplicates.

@@ -9,7 +9,10 @@ import io.aegisquartz.sample.Status;
 import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolBatch;
 import io.aegisquartz.spool.SpoolConfig;
-import io.aegisquartz.spool.SpoolRecord;
+import io.aegisquartz.spool.SpoolCursor;
+import io.aegisquartz.spool.DropReport;
+import io.aegisquartz.output.DroppedSamples;
+import io.aegisquartz.sample.SampleJson;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +44,8 @@ class SpoolSinkTest {
         SampleStamper st = new SampleStamper("u", "h");
         AtomicInteger wakeUps = new AtomicInteger();
         // Tiny segments and cap, so the cap is reached quickly and whole old segments go.
-        try (Spool spool = Spool.open(dir, SpoolConfig.defaults().withSegmentBytes(4096).withMaxBytes(16 * 1024).withMinFreeBytes(0))) {
+        SpoolConfig config = SpoolConfig.defaults().withSegmentBytes(4096).withMaxBytes(16 * 1024).withMinFreeBytes(0);
+        try (Spool spool = Spool.open(dir, config, List.of("out"), null)) {
             SpoolSink sink = new SpoolSink(spool, st, records -> wakeUps.incrementAndGet());
             int written = 0;
             for (int i = 0; i < 40; i++) {
@@ -50,29 +54,30 @@ class SpoolSinkTest {
             }
             assertEquals(40, wakeUps.get(), "the uploader is woken after every run");
 
-            long dropped = spool.stats().dropped();
+            SpoolCursor cursor = spool.cursor("out");
+            List<DropReport> reports = cursor.takeDrops();
+            assertEquals(1, reports.size(), "one report, merged, for drops nobody has reported yet: " + reports);
+            long dropped = reports.get(0).count();
             assertTrue(dropped > 0, "the cap was reached");
-            List<JsonNode> all = new ArrayList<>();
-            ObjectMapper json = new ObjectMapper();
+            long kept = 0;
             SpoolBatch b;
-            while (!(b = spool.read(1000, Long.MAX_VALUE)).isEmpty()) {
-                for (SpoolRecord r : b.records()) {
-                    all.add(json.readTree(r.payload()));
-                }
-                spool.ack(b.end());
+            while (!(b = cursor.read(1000, Long.MAX_VALUE)).isEmpty()) {
+                kept += b.size();
+                cursor.ack(b.end());
             }
-            List<JsonNode> drops = all.stream().filter(n -> n.get("status").asText().equals("dropped")).toList();
-            long kept = all.stream().filter(n -> n.get("status").asText().equals("ok")).count();
-            // An early 'dropped' sample may itself be dropped later; the last one's running total is exact.
-            JsonNode last = drops.get(drops.size() - 1);
-            assertEquals(dropped, last.get("values").get("total").asLong());
-            long droppedRecords = written + drops.size() - all.size();
-            assertTrue(droppedRecords <= dropped && written - kept <= dropped,
-                    "the total accounts for every sample that did not survive: " + (written - kept) + " <= " + dropped);
-            JsonNode d = drops.get(0);
+            assertEquals(written, kept + dropped, "every sample is either still there or counted as dropped, exactly");
+            assertEquals(dropped, cursor.stats().dropped());
+
+            JsonNode d = new ObjectMapper().readTree(SampleJson.toJson(DroppedSamples.of(reports.get(0), "out", "u", "h")));
+            assertEquals("dropped", d.get("status").asText());
             assertEquals("size_cap", d.get("tags").get("reason").asText());
+            assertEquals("out", d.get("tags").get("output").asText());
             assertEquals("agent/spool", d.get("job").asText());
+            assertEquals(dropped, d.get("values").get("count").asLong());
+            assertEquals(dropped, d.get("values").get("total").asLong());
             assertTrue(d.get("message").asText().contains("[spool] max_size"), d.toString());
+            assertEquals(d.get("id").asText(), new ObjectMapper().readTree(SampleJson.toJson(
+                    DroppedSamples.of(reports.get(0), "out", "u", "h"))).get("id").asText(), "the same report is the same sample");
         }
     }
 }

@@ -125,13 +125,13 @@ class MutualTlsTest {
         Path pw = dir.resolve("client.pw");
         Files.writeString(pw, "secret-pw\n");
         Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-------"));
-        spool = Spool.open(dir.resolve("spool"));
+        spool = Spool.open(dir.resolve("spool"), io.aegisquartz.spool.SpoolConfig.defaults(), java.util.List.of("aegis"), null);
         spool.append("{\"id\":\"a\"}".getBytes(StandardCharsets.UTF_8));
-        uploader = Uploader.start(spool, config(endpoint).withClientKeystore(dir.resolve("client.p12"), pw),
+        uploader = Uploader.start(spool.cursor("aegis"), config(endpoint).withClientKeystore(dir.resolve("client.p12"), pw),
                 Credentials.of("AKID", "s", null), "h");
         uploader.wakeUp();
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> spool.stats().pendingRecords() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> spool.cursor("aegis").stats().pendingRecords() == 0);
         assertEquals("CN=agent-web-17", clients.get(0));
     }
 
@@ -140,14 +140,14 @@ class MutualTlsTest {
         identity("server", "127.0.0.1");
         identity("client", "agent-web-17");
         URI endpoint = startServer();
-        spool = Spool.open(dir.resolve("spool"));
+        spool = Spool.open(dir.resolve("spool"), io.aegisquartz.spool.SpoolConfig.defaults(), java.util.List.of("aegis"), null);
         spool.append("{\"id\":\"a\"}".getBytes(StandardCharsets.UTF_8));
-        uploader = Uploader.start(spool, config(endpoint), Credentials.of("AKID", "s", null), "h");
+        uploader = Uploader.start(spool.cursor("aegis"), config(endpoint), Credentials.of("AKID", "s", null), "h");
         uploader.wakeUp();
 
         await().atMost(Duration.ofSeconds(10)).until(() -> uploader.stats().requests() >= 2);
         assertTrue(clients.isEmpty());
-        assertEquals(1, spool.stats().pendingRecords(), "kept for when the certificate is fixed");
+        assertEquals(1, spool.cursor("aegis").stats().pendingRecords(), "kept for when the certificate is fixed");
     }
 
     @Test
@@ -156,9 +156,9 @@ class MutualTlsTest {
         Path pw = dir.resolve("client.pw");
         Files.writeString(pw, "secret-pw\n");
         Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-r--r--"));
-        spool = Spool.open(dir.resolve("spool"));
+        spool = Spool.open(dir.resolve("spool"), io.aegisquartz.spool.SpoolConfig.defaults(), java.util.List.of("aegis"), null);
         java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
-                () -> Uploader.start(spool, config(URI.create("https://127.0.0.1:9/x")).withClientKeystore(dir.resolve("client.p12"), pw),
+                () -> Uploader.start(spool.cursor("aegis"), config(URI.create("https://127.0.0.1:9/x")).withClientKeystore(dir.resolve("client.p12"), pw),
                         Credentials.of("AKID", "s", null), "h"));
         assertTrue(e.getMessage().contains("chmod 600"), e.getMessage());
     }

@@ -33,11 +33,11 @@ public final class UploadCrashChild {
 
     public static void main(String[] args) throws Exception {
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.UTF_8);
-        Spool spool = Spool.open(Path.of(args[0]), SpoolConfig.defaults().withSegmentBytes(64 << 10).withMinFreeBytes(0));
+        Spool spool = Spool.open(Path.of(args[0]), SpoolConfig.defaults().withSegmentBytes(64 << 10).withMinFreeBytes(0), java.util.List.of("aegis"), "aegis");
         UploadConfig config = UploadConfig.defaults(URI.create(args[1]), Path.of(args[0]).resolve("dead-letter.jsonl"))
                 .withCaFile(Path.of(args[2])).withBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
                 .withBatch(BATCH, 500_000).withLinger(Duration.ZERO);
-        Uploader uploader = Uploader.start(spool, config, Credentials.of(args[3], args[4], null), "host-under-test");
+        Uploader uploader = Uploader.start(spool.cursor("aegis"), config, Credentials.of(args[3], args[4], null), "host-under-test");
         long first = Long.parseLong(args[5]);
         uploader.wakeUp();
         if (args[6].equals("write")) {

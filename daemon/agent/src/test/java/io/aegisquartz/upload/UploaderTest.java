@@ -58,7 +58,7 @@ class UploaderTest {
         Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
         root.addAppender(logged);
         ((Logger) LoggerFactory.getLogger("upload")).setLevel(Level.DEBUG);
-        spool = Spool.open(dir.resolve("spool"));
+        spool = Spool.open(dir.resolve("spool"), io.aegisquartz.spool.SpoolConfig.defaults(), java.util.List.of("aegis"), null);
         open.add(spool);
     }
 
@@ -86,7 +86,7 @@ class UploaderTest {
     }
 
     private Uploader uploader(UploadConfig c) throws IOException {
-        Uploader u = Uploader.start(spool, c, KEY, "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4");
+        Uploader u = Uploader.start(spool.cursor("aegis"), c, KEY, "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4");
         open.add(u);
         return u;
     }
@@ -95,7 +95,7 @@ class UploaderTest {
     private void reopenSpoolWithClock(java.util.function.LongSupplier clock) throws IOException {
         spool.close();
         open.remove(spool);
-        spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults().withClock(clock));
+        spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults().withClock(clock), java.util.List.of("aegis"), null);
         open.add(spool);
     }
 
@@ -172,7 +172,7 @@ class UploaderTest {
 
         awaitAll(ids);
         assertTrue(received().values().stream().allMatch(c -> c == 1), "each id stored once");
-        await().atMost(Duration.ofSeconds(10)).until(() -> spool.stats().pendingRecords() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> spool.cursor("aegis").stats().pendingRecords() == 0);
         await().atMost(Duration.ofSeconds(10)).until(() -> logCount("upload recovered after") >= 1);
         assertEquals(1, logCount("upload recovered after"));
         assertTrue(events().stream().anyMatch(e -> e.getFormattedMessage().matches(
@@ -193,7 +193,7 @@ class UploaderTest {
 
         awaitAll(ids);
         assertEquals(1, u.stats().requests(), "two runs, one request");
-        await().atMost(Duration.ofSeconds(10)).until(() -> spool.stats().pendingRecords() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> spool.cursor("aegis").stats().pendingRecords() == 0);
     }
 
     @Test
@@ -220,7 +220,7 @@ class UploaderTest {
 
         u.close();
         assertEquals(new java.util.HashSet<>(ids), received().keySet(), "sent before close() returned");
-        assertEquals(0, spool.stats().pendingRecords(), "and acknowledged in the spool");
+        assertEquals(0, spool.cursor("aegis").stats().pendingRecords(), "and acknowledged in the spool");
     }
 
     @Test
@@ -236,7 +236,7 @@ class UploaderTest {
         u.close();
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertTrue(ms < Uploader.FLUSH_ON_CLOSE_MS + 5_000, "close() took " + ms + " ms");
-        assertEquals(6, spool.stats().pendingRecords(), "still in the spool, for the next start");
+        assertEquals(6, spool.cursor("aegis").stats().pendingRecords(), "still in the spool, for the next start");
     }
 
     @Test
@@ -323,7 +323,7 @@ class UploaderTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> logCount("cannot write the dead-letter file") >= 2);
 
         u.close();
-        assertEquals(1, spool.stats().pendingRecords(), "neither delivered nor kept, so not acknowledged: sent again after a restart");
+        assertEquals(1, spool.cursor("aegis").stats().pendingRecords(), "neither delivered nor kept, so not acknowledged: sent again after a restart");
         assertEquals(0, u.stats().deadLettered());
     }
 
@@ -371,12 +371,12 @@ class UploaderTest {
         u.wakeUp();
 
         await().atMost(Duration.ofSeconds(5)).until(() -> received().keySet().containsAll(fresh));
-        assertTrue(spool.stats().pendingRecords() > 500, "the live sample arrived while most of the backlog still waits: "
-                + spool.stats().pendingRecords() + " pending");
+        assertTrue(spool.cursor("aegis").stats().pendingRecords() > 500, "the live sample arrived while most of the backlog still waits: "
+                + spool.cursor("aegis").stats().pendingRecords() + " pending");
         List<String> all = new ArrayList<>(backlog);
         all.addAll(fresh);
         awaitAll(all);
-        await().atMost(Duration.ofSeconds(10)).until(() -> spool.stats().pendingRecords() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> spool.cursor("aegis").stats().pendingRecords() == 0);
         assertTrue(received().values().stream().allMatch(c -> c == 1), "the live copy and the in-order copy are stored once");
         assertTrue(r.stats().duplicateSamples() >= 1, "the in-order copy came later and was dropped as a duplicate");
         assertEquals(1, u.stats().liveSent());
@@ -385,10 +385,10 @@ class UploaderTest {
     @Test
     void plainHttpIsRefusedExceptToLoopbackWhenAllowed() throws Exception {
         Path dl = dir.resolve("dl.jsonl");
-        IOException remote = assertThrows(IOException.class, () -> Uploader.start(spool,
+        IOException remote = assertThrows(IOException.class, () -> Uploader.start(spool.cursor("aegis"),
                 UploadConfig.defaults(URI.create("http://192.0.2.10/aegis/v1/samples"), dl).withAllowHttpLoopback(true), KEY, "u"));
         assertTrue(remote.getMessage().contains("not loopback; use https://"), remote.getMessage());
-        IOException local = assertThrows(IOException.class, () -> Uploader.start(spool,
+        IOException local = assertThrows(IOException.class, () -> Uploader.start(spool.cursor("aegis"),
                 UploadConfig.defaults(URI.create("http://127.0.0.1:9/aegis/v1/samples"), dl), KEY, "u"));
         assertTrue(local.getMessage().contains("allow_http_loopback"), local.getMessage());
         assertEquals(null, UploadConfig.endpointProblem(URI.create("http://[::1]:9/x"), true));
