@@ -1,12 +1,18 @@
 package io.aegisquartz.bench;
 
 import io.aegisquartz.receive.Receiver;
+import io.aegisquartz.output.DeadLetters;
+import io.aegisquartz.output.OutputState;
+import io.aegisquartz.output.OutputWorker;
+import io.aegisquartz.output.WorkerConfig;
+import io.aegisquartz.output.aegis.AegisOutput;
+import io.aegisquartz.output.aegis.Credentials;
+import io.aegisquartz.output.http.HttpTransport;
+import io.aegisquartz.spool.CursorStats;
 import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolConfig;
-import io.aegisquartz.spool.SpoolStats;
-import io.aegisquartz.upload.Credentials;
-import io.aegisquartz.upload.UploadConfig;
-import io.aegisquartz.upload.Uploader;
+import io.aegisquartz.spool.SpoolCursor;
+import io.aegisquartz.util.ExponentialBackoff;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -73,23 +79,23 @@ public final class DrainBacklogBench {
         }
         if (!mode.equals("default")) {
             ok &= run("large (" + largeBatch + " samples/batch, " + (long) largeRate + " req/s)", base, samples, fillThreads, timeout,
-                    c -> new UploadConfig(c.endpoint(), c.caFile(), false, largeBatch, 4096L * largeBatch, largeRate,
-                            c.backoffBase(), c.backoffMax(), c.timeout(), c.deadLetters(), null, null, c.linger()));
+                    c -> c.withBatch(largeBatch, 4096L * largeBatch).withRate(largeRate));
         }
         System.exit(ok ? 0 : 1);
     }
 
     private interface Tune {
-        UploadConfig apply(UploadConfig defaults);
+        WorkerConfig apply(WorkerConfig defaults);
     }
 
     private static boolean run(String label, Path base, long samples, int fillThreads, double timeout, Tune tune) throws Exception {
         Path dir = Files.createTempDirectory(base, "drain-backlog-");
         System.out.printf("%n== %s, %,d samples ==%n", label, samples);
         // Room for the whole backlog: the default 256 MiB cap would drop the oldest part of 1M samples.
-        SpoolConfig spoolConfig = SpoolConfig.defaults().withMaxBytes(Math.max(SpoolConfig.DEFAULT_MAX_BYTES, samples * 1024));
-        try (Spool spool = Spool.open(dir.resolve("spool"), spoolConfig)) {
-            fill(spool, samples, fillThreads);
+        SpoolConfig spoolConfig = SpoolConfig.forLimits(Math.max(SpoolConfig.DEFAULT_MAX_BYTES, samples * 1024), 0);
+        try (Spool spool = Spool.open(dir.resolve("spool"), spoolConfig, List.of("aegis"), null)) {
+            SpoolCursor cursor = spool.cursor("aegis");
+            fill(spool, cursor, samples, fillThreads);
 
             Receiver.Config rc = new Receiver.Config()
                     .listen(new InetSocketAddress("127.0.0.1", 0))
@@ -100,26 +106,30 @@ public final class DrainBacklogBench {
                     .maxSamples(100_000)
                     .maxBody(64 << 20);
             try (Receiver receiver = Receiver.start(rc)) {
-                UploadConfig uc = tune.apply(UploadConfig.defaults(receiver.endpoint(), dir.resolve("dead-letters.jsonl"))
-                        .withCaFile(receiver.certificatePem()));
+                // The agent's defaults for [upload]: 100 samples or 500 KB, 20 requests/s, live lane on.
+                WorkerConfig uc = tune.apply(new WorkerConfig(100, 500_000, 20,
+                        ExponentialBackoff.jittered(java.time.Duration.ofSeconds(1), java.time.Duration.ofMinutes(5)),
+                        java.time.Duration.ofSeconds(15), true));
                 System.out.printf("upload: %d samples or %,d bytes per request, at most %.0f requests/s (cap %.0f samples/s)%n",
                         uc.maxSamples(), uc.maxBytes(), uc.requestsPerSecond(), uc.maxSamples() * uc.requestsPerSecond());
 
                 Map<String, Long> cpu0 = threadCpu();
                 long proc0 = Bench.processCpuNanos();
                 long t0 = System.nanoTime();
-                Uploader.Stats us;
+                OutputState us;
                 boolean drained;
                 double secs;
                 double cpu;
                 Map<String, Long> cpu1;
-                try (Uploader uploader = Uploader.start(spool, uc, Credentials.of(KEY_ID, SECRET, null), Bench.HOST_UUID)) {
-                    uploader.wakeUp();
-                    drained = awaitDrained(spool, receiver, samples, t0, timeout);
+                HttpTransport http = new HttpTransport(receiver.endpoint(), false, receiver.certificatePem(), null, null,
+                        java.time.Duration.ofSeconds(30));
+                try (OutputWorker<?> worker = new OutputWorker<>(new AegisOutput("aegis", http, Credentials.of(KEY_ID, SECRET, null),
+                        Bench.HOST_UUID), cursor, uc, new DeadLetters(dir.resolve("dead-letters.jsonl"), "aegis"), Bench.stamper()).start()) {
+                    drained = awaitDrained(cursor, receiver, samples, t0, timeout);
                     secs = (System.nanoTime() - t0) / 1e9;
                     cpu = (Bench.processCpuNanos() - proc0) / 1e9;
                     cpu1 = threadCpu(); // before close: a finished thread's CPU time can no longer be read
-                    us = uploader.stats();
+                    us = worker.state();
                 }
                 Receiver.Stats rs = receiver.stats();
                 long lines = countLines(dir.resolve("received.jsonl"));
@@ -127,13 +137,13 @@ public final class DrainBacklogBench {
                         drained ? "all stored" : "TIMED OUT", secs, rs.acceptedSamples() / secs, 1_000_000 / 60);
                 System.out.printf("  receiver: %,d requests, %,d accepted, %,d duplicates, %,d rejected requests; %,d lines in its file%n",
                         rs.requests(), rs.acceptedSamples(), rs.duplicateSamples(), rs.rejectedRequests(), lines);
-                System.out.printf("  uploader: %,d requests, %,d accepted, %,d duplicates, %,d dead-lettered; spool pending %,d%n",
-                        us.requests(), us.accepted(), us.duplicates(), us.deadLettered(), spool.stats().pendingRecords());
-                System.out.printf("  CPU: process %.1f s (%.2f cores busy, %.1f µs/sample); uploader thread %.1f s, receiver threads %.1f s,"
+                System.out.printf("  worker: %,d requests, %,d accepted, %,d duplicates, %,d dead-lettered, %,d sent live; spool pending %,d%n",
+                        us.requests(), us.sentSamples(), us.duplicates(), us.deadLettered(), us.liveSent(), cursor.stats().pendingRecords());
+                System.out.printf("  CPU: process %.1f s (%.2f cores busy, %.1f µs/sample); worker thread %.1f s, receiver threads %.1f s,"
                                 + " other (GC, JIT, ...) %.1f s%n",
-                        cpu, cpu / secs, cpu * 1e6 / Math.max(1, rs.acceptedSamples()), delta(cpu0, cpu1, "upload") / 1e9,
+                        cpu, cpu / secs, cpu * 1e6 / Math.max(1, rs.acceptedSamples()), delta(cpu0, cpu1, "output") / 1e9,
                         delta(cpu0, cpu1, "receive") / 1e9,
-                        cpu - (delta(cpu0, cpu1, "upload") + delta(cpu0, cpu1, "receive")) / 1e9);
+                        cpu - (delta(cpu0, cpu1, "output") + delta(cpu0, cpu1, "receive")) / 1e9);
                 return drained && lines == samples && rs.acceptedSamples() == samples;
             }
         } finally {
@@ -142,7 +152,7 @@ public final class DrainBacklogBench {
     }
 
     /** Appends {@code samples} realistic samples, 10 per call as one plugin run, from several threads. */
-    private static void fill(Spool spool, long samples, int threads) throws Exception {
+    private static void fill(Spool spool, SpoolCursor cursor, long samples, int threads) throws Exception {
         AtomicLong left = new AtomicLong(samples);
         AtomicReference<Throwable> error = new AtomicReference<>();
         long cpu0 = Bench.processCpuNanos();
@@ -174,7 +184,7 @@ public final class DrainBacklogBench {
             throw new IllegalStateException("filling the spool failed", error.get());
         }
         double secs = (System.nanoTime() - t0) / 1e9;
-        SpoolStats st = spool.stats();
+        CursorStats st = cursor.stats();
         System.out.printf("fill: %,d samples (%,.0f MB, %.0f bytes each) in %.1f s = %,.0f samples/s with %d threads x 10 per call,"
                         + " %,d fsyncs, CPU %.1f s (JSON generation included)%n",
                 st.pendingRecords(), st.pendingBytes() / 1e6, (double) st.pendingBytes() / st.pendingRecords() - 20, secs,
@@ -185,7 +195,7 @@ public final class DrainBacklogBench {
     }
 
     /** Until the receiver has accepted all and the spool has been acknowledged to its end; false on timeout. */
-    private static boolean awaitDrained(Spool spool, Receiver receiver, long samples, long t0, double timeout)
+    private static boolean awaitDrained(SpoolCursor spool, Receiver receiver, long samples, long t0, double timeout)
             throws InterruptedException {
         long deadline = t0 + (long) (timeout * 1e9);
         long nextReport = t0 + 30_000_000_000L;
@@ -204,13 +214,13 @@ public final class DrainBacklogBench {
         return true;
     }
 
-    /** CPU time of live threads by group: the uploader's thread, and the receiver's workers and HTTP dispatcher. */
+    /** CPU time of live threads by group: the output worker's thread, and the receiver's workers and HTTP dispatcher. */
     private static Map<String, Long> threadCpu() {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         Map<String, Long> out = new HashMap<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             String name = t.getName();
-            String group = name.equals("aegis-upload") ? "upload"
+            String group = name.startsWith("aegis-output-") ? "output"
                     : name.startsWith("receive-") || name.startsWith("HTTP-Dispatcher") ? "receive" : "other";
             long ns = mx.getThreadCpuTime(t.getId());
             if (ns > 0) {

@@ -151,7 +151,7 @@ public final class SpoolAppendBench {
     private static Result appendRun(Path spoolDir, List<byte[]> pool, int threads, int perCall, double seconds) throws Exception {
         // No size cap in reach: dropping segments would be a different benchmark.
         SpoolConfig config = SpoolConfig.defaults().withMaxBytes(64L << 30);
-        try (Spool spool = Spool.open(spoolDir, config)) {
+        try (Spool spool = Spool.open(spoolDir, config, List.of("bench"), null)) {
             drive(spool, pool, threads, perCall, 1.0, null);
             long forces0 = spool.forceCount();
             long[][] latencies = new long[threads][];

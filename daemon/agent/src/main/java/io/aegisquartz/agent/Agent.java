@@ -27,10 +27,15 @@ import io.aegisquartz.spool.EventInbox;
 import io.aegisquartz.spool.RecoveryReport;
 import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolConfig;
-import io.aegisquartz.upload.Credentials;
-import io.aegisquartz.upload.CredentialsException;
-import io.aegisquartz.upload.UploadConfig;
-import io.aegisquartz.upload.Uploader;
+import io.aegisquartz.output.aegis.Credentials;
+import io.aegisquartz.output.aegis.CredentialsException;
+import io.aegisquartz.output.DeadLetters;
+import io.aegisquartz.output.OutputWorker;
+import io.aegisquartz.output.WorkerConfig;
+import io.aegisquartz.output.aegis.AegisOutput;
+import io.aegisquartz.output.http.HttpTransport;
+import io.aegisquartz.spool.SpoolInspector;
+import io.aegisquartz.util.ExponentialBackoff;
 import org.quartz.SchedulerException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,7 +83,7 @@ public final class Agent {
     private SampleSink sink;
     private SampleStamper stamper;
     private Spool spool;
-    private Uploader uploader;
+    private OutputWorker<?> uploader;
     /** The jobs after the last reload, for readers that must not wait for a reload (the governor runs on the plugin timer). */
     private volatile List<ScheduledJob> jobSnapshot = List.of();
     private EventInbox inbox;
@@ -260,22 +265,19 @@ public final class Agent {
         } else {
             LOG.info("spool {}: {} sample(s) waiting from before", dir, r.recordsPending());
         }
-        UploadConfig config = new UploadConfig(settings.uploadEndpoint(), settings.caFile(), settings.bool("upload.allow_http_loopback"),
-                settings.integer("upload.batch_samples"), settings.bytes("upload.batch_bytes"), settings.integer("upload.rate"),
-                java.time.Duration.ofSeconds(1), settings.duration("upload.backoff_max"), settings.duration("upload.timeout"),
-                dir.resolve("dead-letter.jsonl"), settings.optionalPath("upload.client_keystore"),
-                settings.optionalPath("upload.client_keystore_password_file"), settings.duration("upload.linger"));
+        WorkerConfig config = new WorkerConfig(settings.integer("upload.batch_samples"), settings.bytes("upload.batch_bytes"),
+                settings.integer("upload.rate"), ExponentialBackoff.jittered(java.time.Duration.ofSeconds(1),
+                settings.duration("upload.backoff_max")), settings.duration("upload.linger"), true);
         try {
-            uploader = Uploader.start(spool.cursor("aegis"), config, credentials, stamper.hostUuid());
+            HttpTransport http = new HttpTransport(settings.uploadEndpoint(), settings.bool("upload.allow_http_loopback"), settings.caFile(),
+                    settings.optionalPath("upload.client_keystore"), settings.optionalPath("upload.client_keystore_password_file"),
+                    settings.duration("upload.timeout"));
+            uploader = new OutputWorker<>(new AegisOutput("aegis", http, credentials, stamper.hostUuid()), spool.cursor("aegis"), config,
+                    new DeadLetters(dir.resolve(SpoolInspector.deadLetterFile("aegis")), "aegis"), stamper).start();
         } catch (IOException e) {
             throw new StartException("upload to " + settings.uploadEndpoint() + ": " + e.getMessage());
         }
-        Uploader up = uploader;
-        sink = new SpoolSink(spool, stamper, records -> {
-            up.offerLive(records);
-            up.wakeUp();
-        });
-        uploader.wakeUp();
+        sink = new SpoolSink(spool);
         LOG.info("samples go to the spool {} (cap {}), uploaded to {} as key {}{}", dir,
                 Units.formatBytes(settings.bytes("spool.max_size")), settings.uploadEndpoint(), credentials.accessKeyId(),
                 settings.caFile() == null ? "" : ", trusting " + settings.caFile());

@@ -94,7 +94,7 @@ public final class AgentSettings {
             IniFile.Entry e = ini.sections().getOrDefault("upload", Map.of()).get("endpoint");
             String problem;
             try {
-                problem = io.aegisquartz.upload.UploadConfig.endpointProblem(java.net.URI.create(endpoint), bool("upload.allow_http_loopback"));
+                problem = Endpoints.problem(java.net.URI.create(endpoint), bool("upload.allow_http_loopback"));
             } catch (IllegalArgumentException bad) {
                 problem = "endpoint '" + endpoint + "' is not a URL: " + bad.getMessage();
             }

@@ -83,7 +83,7 @@ final class ReceiverTls {
         Files.deleteIfExists(tmpPassword);
         Files.deleteIfExists(tmpPem);
         Files.createFile(tmpPassword, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmpPassword, io.aegisquartz.upload.RequestSigning.newNonce() + "\n", StandardCharsets.US_ASCII);
+        Files.writeString(tmpPassword, io.aegisquartz.output.aegis.RequestSigning.newNonce() + "\n", StandardCharsets.US_ASCII);
         String san = "SAN=ip:127.0.0.1,ip:::1,dns:localhost" + extraSan(extraHost);
         // The password goes to keytool as a file, never on its command line (visible in ps).
         keytool("-genkeypair", "-alias", ALIAS, "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "3650",

@@ -29,15 +29,10 @@ public final class SpoolSink implements SampleSink {
     private static final Logger LOG = LoggerFactory.getLogger("spool");
 
     private final Spool spool;
-    private final SampleStamper stamper;
-    private final java.util.function.Consumer<List<byte[]>> appended;
     private long lost;
 
-    /** @param appended called with the records after every successful append (the uploader's live lane) */
-    public SpoolSink(Spool spool, SampleStamper stamper, java.util.function.Consumer<List<byte[]>> appended) {
+    public SpoolSink(Spool spool) {
         this.spool = spool;
-        this.stamper = stamper;
-        this.appended = appended;
     }
 
     @Override
@@ -48,7 +43,6 @@ public final class SpoolSink implements SampleSink {
         }
         try {
             spool.append(records);
-            appended.accept(records);
             return true;
         } catch (IOException | RuntimeException e) {
             lost += samples.size();

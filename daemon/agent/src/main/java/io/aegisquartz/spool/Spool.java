@@ -882,21 +882,23 @@ public final class Spool implements Closeable {
         lock.lock();
         try {
             long left = nanos;
-            while (!closed && !unreadLocked(c)) {
+            while (!closed && !c.woken && !unreadLocked(c)) {
                 if (left <= 0) {
                     return false;
                 }
                 left = arrived.awaitNanos(left);
             }
-            return !closed;
+            c.woken = false;
+            return !closed && unreadLocked(c);
         } finally {
             lock.unlock();
         }
     }
 
-    void wakeReaders() {
+    void wakeUp(SpoolCursor c) {
         lock.lock();
         try {
+            c.woken = true;
             arrived.signalAll();
         } finally {
             lock.unlock();

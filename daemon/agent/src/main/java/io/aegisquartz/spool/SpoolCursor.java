@@ -24,6 +24,8 @@ public final class SpoolCursor {
     CursorFile file;
     SpoolPosition ackPos;
     SpoolPosition readPos;
+    /** Set by {@link #wakeUp()}: the next or current {@link #awaitUnread} returns at once. */
+    boolean woken;
     /** Append time of the last record read, the end of an in-flight range a drop may cut. */
     long lastReadTime = -1;
     final DropLedger ledger;
@@ -76,9 +78,9 @@ public final class SpoolCursor {
         return spool.awaitUnread(this, nanos);
     }
 
-    /** Wakes a thread blocked in {@link #awaitUnread} (to look at a stop request). */
+    /** Makes a thread blocked in {@link #awaitUnread} return now (to look at a stop request). */
     public void wakeUp() {
-        spool.wakeReaders();
+        spool.wakeUp(this);
     }
 
     /**

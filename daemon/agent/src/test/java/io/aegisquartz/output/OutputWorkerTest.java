@@ -1,4 +1,4 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
@@ -6,7 +6,12 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.aegisquartz.config.Endpoints;
+import io.aegisquartz.output.aegis.AegisOutput;
+import io.aegisquartz.output.aegis.Credentials;
+import io.aegisquartz.output.http.HttpTransport;
 import io.aegisquartz.receive.Receiver;
+import io.aegisquartz.util.ExponentialBackoff;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.SampleJson;
 import io.aegisquartz.sample.SampleStamper;
@@ -37,8 +42,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The uploader against the real reference receiver, over real HTTPS on loopback. */
-class UploaderTest {
+/**
+ * The worker feeding the aegis output, against the real reference receiver over real HTTPS on loopback:
+ * linger, rate, retries, Retry-After, splitting, dead letters, the live lane and the outage log lines.
+ */
+class OutputWorkerTest {
 
     private static final String SECRET = "s3cr3t-never-logged-5b1f";
     private static final Credentials KEY = Credentials.of("AKID-test", SECRET, null);
@@ -57,7 +65,7 @@ class UploaderTest {
         logged.start();
         Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
         root.addAppender(logged);
-        ((Logger) LoggerFactory.getLogger("upload")).setLevel(Level.DEBUG);
+        ((Logger) LoggerFactory.getLogger("output")).setLevel(Level.DEBUG);
         spool = Spool.open(dir.resolve("spool"), io.aegisquartz.spool.SpoolConfig.defaults(), java.util.List.of("aegis"), null);
         open.add(spool);
     }
@@ -80,15 +88,23 @@ class UploaderTest {
         return r;
     }
 
-    private UploadConfig config(int port, Path pem) {
-        return UploadConfig.defaults(URI.create("https://127.0.0.1:" + port + Receiver.PATH), dir.resolve("dead-letter.jsonl"))
-                .withCaFile(pem).withBackoff(Duration.ofMillis(50), Duration.ofMillis(400)).withLinger(Duration.ZERO);
+    /** The protocol defaults, with a short backoff and no linger. */
+    private static WorkerConfig config() {
+        return new WorkerConfig(100, 500_000, 20, ExponentialBackoff.jittered(Duration.ofMillis(50), Duration.ofMillis(400)),
+                Duration.ZERO, true);
     }
 
-    private Uploader uploader(UploadConfig c) throws IOException {
-        Uploader u = Uploader.start(spool.cursor("aegis"), c, KEY, "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4");
+    private OutputWorker<?> worker(int port, Path pem, WorkerConfig c) throws IOException {
+        return worker(port, pem, c, dir.resolve("dead-letter.jsonl"));
+    }
+
+    private OutputWorker<?> worker(int port, Path pem, WorkerConfig c, Path deadLetters) throws IOException {
+        HttpTransport http = new HttpTransport(URI.create("https://127.0.0.1:" + port + Receiver.PATH), false, pem, null, null,
+                Duration.ofSeconds(30));
+        OutputWorker<?> u = new OutputWorker<>(new AegisOutput("aegis", http, KEY, "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4"),
+                spool.cursor("aegis"), c, new DeadLetters(deadLetters, "aegis"), new SampleStamper("3d1219c7-c4c5-404a-aa1f-6d2a48adfda4", "h"));
         open.add(u);
-        return u;
+        return u.start();
     }
 
     /** Swaps the test's spool for a new one whose append times come from {@code clock}. */
@@ -97,6 +113,10 @@ class UploaderTest {
         open.remove(spool);
         spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults().withClock(clock), java.util.List.of("aegis"), null);
         open.add(spool);
+    }
+
+    private long pending() {
+        return spool.cursor("aegis").stats().pendingRecords();
     }
 
     /** Appends {@code n} samples the way the agent will: one spool append per run. */
@@ -164,63 +184,57 @@ class UploaderTest {
         first.close();
         int port = freePort();
         List<String> ids = append(250, null);
-        Uploader u = uploader(config(port, pem));
-        u.wakeUp();
-        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("upload failing since") == 1);
+        OutputWorker<?> u = worker(port, pem, config());
+        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("output aegis failing since") == 1);
 
         receiver(port, Receiver.DEFAULT_MAX_BODY);
 
         awaitAll(ids);
         assertTrue(received().values().stream().allMatch(c -> c == 1), "each id stored once");
-        await().atMost(Duration.ofSeconds(10)).until(() -> spool.cursor("aegis").stats().pendingRecords() == 0);
-        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("upload recovered after") >= 1);
-        assertEquals(1, logCount("upload recovered after"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> pending() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("output aegis recovered after") >= 1);
+        assertEquals(1, logCount("output aegis recovered after"));
         assertTrue(events().stream().anyMatch(e -> e.getFormattedMessage().matches(
-                "upload failing since .*\\(250 samples, \\d+ bytes pending\\)")), "the outage line says what is pending");
+                "output aegis failing since .*\\(250 samples, \\d+ bytes pending\\)")), "the outage line says what is pending");
     }
 
     @Test
     void runsThatComeWithinTheLingerShareOneRequest() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
-        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofSeconds(3)));
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config().withLinger(Duration.ofSeconds(3)));
         List<String> ids = append(5, null);
-        u.wakeUp();
         // Nothing goes out in the first second of the 3 s linger ...
-        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> u.state().requests() == 0);
         // ... so the next run's samples join the first run's.
         ids.addAll(append(7, null));
-        u.wakeUp();
 
         awaitAll(ids);
-        assertEquals(1, u.stats().requests(), "two runs, one request");
-        await().atMost(Duration.ofSeconds(10)).until(() -> spool.cursor("aegis").stats().pendingRecords() == 0);
+        assertEquals(1, u.state().requests(), "two runs, one request");
+        await().atMost(Duration.ofSeconds(10)).until(() -> pending() == 0);
     }
 
     @Test
     void aFullBatchDoesNotWaitForTheLinger() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
-        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withBatch(20, 500_000).withLinger(Duration.ofMinutes(10)));
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config().withBatch(20, 500_000).withLinger(Duration.ofMinutes(10)));
         List<String> ids = append(8, null);
-        u.wakeUp();
-        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> u.state().requests() == 0);
         ids.addAll(append(12, null));
-        u.wakeUp();
 
         awaitAll(ids); // within awaitAll's limit, not the 10 minutes
-        assertEquals(1, u.stats().requests());
+        assertEquals(1, u.state().requests());
     }
 
     @Test
     void closingSendsWhatIsLingeringFirst() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
-        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofMinutes(10)));
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config().withLinger(Duration.ofMinutes(10)));
         List<String> ids = append(6, null);
-        u.wakeUp();
-        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> u.state().requests() == 0);
 
         u.close();
         assertEquals(new java.util.HashSet<>(ids), received().keySet(), "sent before close() returned");
-        assertEquals(0, spool.cursor("aegis").stats().pendingRecords(), "and acknowledged in the spool");
+        assertEquals(0, pending(), "and acknowledged in the spool");
     }
 
     @Test
@@ -228,28 +242,26 @@ class UploaderTest {
         Receiver first = receiver(0, Receiver.DEFAULT_MAX_BODY);
         Path pem = first.certificatePem();
         first.close();
-        Uploader u = uploader(config(freePort(), pem).withLinger(Duration.ofMinutes(10)).withBackoff(Duration.ofMinutes(1), Duration.ofMinutes(1)));
+        OutputWorker<?> u = worker(freePort(), pem, config().withLinger(Duration.ofMinutes(10)).withBackoff(Duration.ofMinutes(1), Duration.ofMinutes(1)));
         append(6, null);
-        u.wakeUp();
 
         long t0 = System.nanoTime();
         u.close();
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        assertTrue(ms < Uploader.FLUSH_ON_CLOSE_MS + 5_000, "close() took " + ms + " ms");
-        assertEquals(6, spool.cursor("aegis").stats().pendingRecords(), "still in the spool, for the next start");
+        assertTrue(ms < OutputWorker.FLUSH_ON_CLOSE_MS + 5_000, "close() took " + ms + " ms");
+        assertEquals(6, pending(), "still in the spool, for the next start");
     }
 
     @Test
-    void samplesSpooledBeforeTheUploaderStartsWaitTheirLingerToo() throws Exception {
+    void samplesSpooledBeforeTheWorkerStartsWaitTheirLingerToo() throws Exception {
         // The linger counts from the sample's append, not from when the uploader thread first looked.
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         List<String> ids = append(5, null);
-        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofSeconds(3)));
-        u.wakeUp();
-        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> u.stats().requests() == 0);
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config().withLinger(Duration.ofSeconds(3)));
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> u.state().requests() == 0);
 
         awaitAll(ids);
-        assertEquals(1, u.stats().requests());
+        assertEquals(1, u.state().requests());
     }
 
     @Test
@@ -257,9 +269,8 @@ class UploaderTest {
         // A backlog (an outage, a restart) has waited long enough: a 10-minute linger does not hold it.
         reopenSpoolWithClock(() -> System.currentTimeMillis() - 700_000);
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
-        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()).withLinger(Duration.ofMinutes(10)));
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config().withLinger(Duration.ofMinutes(10)));
         List<String> ids = append(5, null);
-        u.wakeUp();
 
         awaitAll(ids); // within awaitAll's limit, not the 10 minutes
     }
@@ -270,7 +281,7 @@ class UploaderTest {
         r.failNext(1, 503, 2);
         List<String> ids = append(10, null);
         long t0 = System.nanoTime();
-        uploader(config(r.address().getPort(), r.certificatePem())).wakeUp();
+        worker(r.address().getPort(), r.certificatePem(), config());
 
         awaitAll(ids);
         long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -281,11 +292,10 @@ class UploaderTest {
     void aBatchTooLargeForTheReceiverIsSplit() throws Exception {
         Receiver r = receiver(0, 16 * 1024);
         List<String> ids = append(100, null);
-        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()));
-        u.wakeUp();
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config());
 
         awaitAll(ids);
-        assertTrue(u.stats().requests() >= 3, "100 samples of ~330 bytes do not fit 16 KiB in one request");
+        assertTrue(u.state().requests() >= 3, "100 samples of ~330 bytes do not fit 16 KiB in one request");
         assertFalse(Files.exists(dir.resolve("dead-letter.jsonl")), "splitting lost nothing");
     }
 
@@ -294,8 +304,7 @@ class UploaderTest {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         List<String> ids = append(20, "bogus");
         String poisoned = ids.get(10);
-        Uploader u = uploader(config(r.address().getPort(), r.certificatePem()));
-        u.wakeUp();
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config());
 
         List<String> good = new ArrayList<>(ids);
         good.remove(poisoned);
@@ -307,24 +316,20 @@ class UploaderTest {
         assertEquals(poisoned, d.get("sample").get("id").asText());
         assertEquals(400, d.get("status").asInt());
         assertTrue(d.get("reason").asText().contains("status"), d.toString());
-        assertEquals(1, u.stats().deadLettered());
+        assertEquals(1, u.state().deadLettered());
     }
 
     @Test
-    void aRefusedSampleThatCannotBeDeadLetteredStaysInTheSpoolWhenTheUploaderStops() throws Exception {
+    void aRefusedSampleThatCannotBeDeadLetteredStaysInTheSpoolWhenTheWorkerStops() throws Exception {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         Path notADir = Files.writeString(dir.resolve("not-a-dir"), "x");
-        UploadConfig c = UploadConfig.defaults(URI.create("https://127.0.0.1:" + r.address().getPort() + Receiver.PATH),
-                notADir.resolve("dead-letter.jsonl")).withCaFile(r.certificatePem())
-                .withBackoff(Duration.ofMillis(50), Duration.ofMillis(400)).withLinger(Duration.ZERO);
         append(1, "bogus");
-        Uploader u = uploader(c);
-        u.wakeUp();
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config(), notADir.resolve("dead-letter.jsonl"));
         await().atMost(Duration.ofSeconds(30)).until(() -> logCount("cannot write the dead-letter file") >= 2);
 
         u.close();
-        assertEquals(1, spool.cursor("aegis").stats().pendingRecords(), "neither delivered nor kept, so not acknowledged: sent again after a restart");
-        assertEquals(0, u.stats().deadLettered());
+        assertEquals(1, pending(), "neither delivered nor kept, so not acknowledged: sent again after a restart");
+        assertEquals(0, u.state().deadLettered());
     }
 
     @Test
@@ -332,13 +337,13 @@ class UploaderTest {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         r.failNext(4, 403, 0);
         List<String> ids = append(30, null);
-        uploader(config(r.address().getPort(), r.certificatePem())).wakeUp();
+        worker(r.address().getPort(), r.certificatePem(), config());
 
         awaitAll(ids);
         // The receiver stores a batch before the agent reads its 2xx, so the recovery line may lag the last id.
-        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("upload recovered after") >= 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("output aegis recovered after") >= 1);
         assertEquals(1, logCount("refuses our credentials"), "logged once per change of state, not per attempt");
-        assertEquals(1, logCount("upload recovered after"));
+        assertEquals(1, logCount("output aegis recovered after"));
     }
 
     @Test
@@ -353,11 +358,7 @@ class UploaderTest {
         clock.set(System.currentTimeMillis());
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         // 50 samples a request, 4 requests a second: the backlog of 2,000 takes about 10 s.
-        UploadConfig slow = new UploadConfig(URI.create("https://127.0.0.1:" + r.address().getPort() + Receiver.PATH),
-                r.certificatePem(), false, 50, 500_000, 4, Duration.ofMillis(50), Duration.ofMillis(400), Duration.ofSeconds(10),
-                dir.resolve("dead-letter.jsonl"), null, null, Duration.ZERO);
-        Uploader u = uploader(slow);
-        u.wakeUp();
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config().withBatch(50, 500_000).withRate(4));
 
         List<String> fresh = new ArrayList<>();
         List<byte[]> records = new ArrayList<>();
@@ -366,33 +367,30 @@ class UploaderTest {
             fresh.add(s.id());
             records.add(SampleJson.toJson(s).getBytes(StandardCharsets.UTF_8));
         }
-        spool.append(records);
-        u.offerLive(records);
-        u.wakeUp();
+        spool.append(records); // after the worker started: live, not backlog
 
         await().atMost(Duration.ofSeconds(5)).until(() -> received().keySet().containsAll(fresh));
-        assertTrue(spool.cursor("aegis").stats().pendingRecords() > 500, "the live sample arrived while most of the backlog still waits: "
-                + spool.cursor("aegis").stats().pendingRecords() + " pending");
+        assertTrue(pending() > 500, "the live sample arrived while most of the backlog still waits: "
+                + pending() + " pending");
         List<String> all = new ArrayList<>(backlog);
         all.addAll(fresh);
         awaitAll(all);
-        await().atMost(Duration.ofSeconds(10)).until(() -> spool.cursor("aegis").stats().pendingRecords() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> pending() == 0);
         assertTrue(received().values().stream().allMatch(c -> c == 1), "the live copy and the in-order copy are stored once");
         assertTrue(r.stats().duplicateSamples() >= 1, "the in-order copy came later and was dropped as a duplicate");
-        assertEquals(1, u.stats().liveSent());
+        assertEquals(1, u.state().liveSent());
     }
 
     @Test
     void plainHttpIsRefusedExceptToLoopbackWhenAllowed() throws Exception {
-        Path dl = dir.resolve("dl.jsonl");
-        IOException remote = assertThrows(IOException.class, () -> Uploader.start(spool.cursor("aegis"),
-                UploadConfig.defaults(URI.create("http://192.0.2.10/aegis/v1/samples"), dl).withAllowHttpLoopback(true), KEY, "u"));
+        IOException remote = assertThrows(IOException.class, () -> new HttpTransport(URI.create("http://192.0.2.10/aegis/v1/samples"),
+                true, null, null, null, Duration.ofSeconds(1)));
         assertTrue(remote.getMessage().contains("not loopback; use https://"), remote.getMessage());
-        IOException local = assertThrows(IOException.class, () -> Uploader.start(spool.cursor("aegis"),
-                UploadConfig.defaults(URI.create("http://127.0.0.1:9/aegis/v1/samples"), dl), KEY, "u"));
+        IOException local = assertThrows(IOException.class, () -> new HttpTransport(URI.create("http://127.0.0.1:9/aegis/v1/samples"),
+                false, null, null, null, Duration.ofSeconds(1)));
         assertTrue(local.getMessage().contains("allow_http_loopback"), local.getMessage());
-        assertEquals(null, UploadConfig.endpointProblem(URI.create("http://[::1]:9/x"), true));
-        assertEquals(null, UploadConfig.endpointProblem(URI.create("https://monitor.example.com/x"), false));
+        assertEquals(null, Endpoints.problem(URI.create("http://[::1]:9/x"), true));
+        assertEquals(null, Endpoints.problem(URI.create("https://monitor.example.com/x"), false));
     }
 
     @Test
@@ -400,10 +398,9 @@ class UploaderTest {
         Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
         append(5, null);
         // No CA file: the system trust store does not know the receiver's self-signed certificate.
-        Uploader u = uploader(config(r.address().getPort(), null));
-        u.wakeUp();
+        OutputWorker<?> u = worker(r.address().getPort(), null, config());
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("upload failing since") == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("output aegis failing since") == 1);
         assertTrue(received().isEmpty());
         assertTrue(events().stream().anyMatch(e -> e.getFormattedMessage().contains("SSLHandshakeException")),
                 "the log names the TLS failure");

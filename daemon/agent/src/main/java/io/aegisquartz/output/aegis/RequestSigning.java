@@ -1,4 +1,4 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output.aegis;
 
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;

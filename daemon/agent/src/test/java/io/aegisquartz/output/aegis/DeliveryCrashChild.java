@@ -1,6 +1,12 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output.aegis;
 
+import io.aegisquartz.output.DeadLetters;
+import io.aegisquartz.output.OutputWorker;
+import io.aegisquartz.output.WorkerConfig;
+import io.aegisquartz.output.http.HttpTransport;
+import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.spool.Spool;
+import io.aegisquartz.util.ExponentialBackoff;
 import io.aegisquartz.spool.SpoolConfig;
 
 import java.io.FileDescriptor;
@@ -14,13 +20,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Run by {@link UploadCrashTest} in its own JVM, the way the agent runs: a spool, an uploader, and
+ * Run by {@link DeliveryCrashTest} in its own JVM, the way the agent runs: a spool, the aegis output's worker, and
  * two writers appending runs of 5 samples. Prints "D id" for each sample once it is durable. In
  * drain mode it only uploads. Killed with SIGKILL.
  *
  * <p>Arguments: spool dir, endpoint, CA PEM, key id, secret, first sample number, mode (write|drain).
  */
-public final class UploadCrashChild {
+public final class DeliveryCrashChild {
 
     /** Runs of 5 samples each writer appends before it stops. */
     static final int RUNS_PER_WRITER = 100;
@@ -28,26 +34,27 @@ public final class UploadCrashChild {
     /** Samples per request: a few times the protocol default, so 30 lives' backlog drains quickly. */
     static final int BATCH = 500;
 
-    private UploadCrashChild() {
+    private DeliveryCrashChild() {
     }
 
     public static void main(String[] args) throws Exception {
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), false, StandardCharsets.UTF_8);
         Spool spool = Spool.open(Path.of(args[0]), SpoolConfig.defaults().withSegmentBytes(64 << 10).withMinFreeBytes(0), java.util.List.of("aegis"), "aegis");
-        UploadConfig config = UploadConfig.defaults(URI.create(args[1]), Path.of(args[0]).resolve("dead-letter.jsonl"))
-                .withCaFile(Path.of(args[2])).withBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-                .withBatch(BATCH, 500_000).withLinger(Duration.ZERO);
-        Uploader uploader = Uploader.start(spool.cursor("aegis"), config, Credentials.of(args[3], args[4], null), "host-under-test");
+        WorkerConfig config = new WorkerConfig(BATCH, 500_000, 20, ExponentialBackoff.jittered(Duration.ofMillis(20), Duration.ofMillis(200)),
+                Duration.ZERO, true);
+        HttpTransport http = new HttpTransport(URI.create(args[1]), false, Path.of(args[2]), null, null, Duration.ofSeconds(30));
+        new OutputWorker<>(new AegisOutput("aegis", http, Credentials.of(args[3], args[4], null),
+                "host-under-test"), spool.cursor("aegis"), config, new DeadLetters(Path.of(args[0]).resolve("dead-letter-aegis.jsonl"),
+                "aegis"), new SampleStamper("host-under-test", "vm")).start();
         long first = Long.parseLong(args[5]);
-        uploader.wakeUp();
         if (args[6].equals("write")) {
-            startWriters(spool, uploader, first, out);
+            startWriters(spool, first, out);
         }
-        // The uploader's thread is a daemon: keep the JVM alive until the test kills it.
+        // The worker's thread is a daemon: keep the JVM alive until the test kills it.
         Thread.currentThread().join();
     }
 
-    private static void startWriters(Spool spool, Uploader uploader, long first, PrintStream out) {
+    private static void startWriters(Spool spool, long first, PrintStream out) {
         for (int t = 0; t < 2; t++) {
             long base = first + t * 10_000_000L;
             Thread th = new Thread(() -> {
@@ -63,8 +70,7 @@ public final class UploadCrashChild {
                             run.add(sample(id).getBytes(StandardCharsets.UTF_8));
                         }
                         spool.append(run);
-                        uploader.wakeUp();
-                        synchronized (out) {
+                                        synchronized (out) {
                             for (String id : ids) {
                                 out.println("D " + id);
                             }

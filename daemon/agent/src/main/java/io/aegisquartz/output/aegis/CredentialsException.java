@@ -1,4 +1,4 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output.aegis;
 
 /**
  * A credentials file that cannot be used. The message names the file, what is wrong and the fix, and

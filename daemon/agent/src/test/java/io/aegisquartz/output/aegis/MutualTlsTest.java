@@ -1,10 +1,16 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output.aegis;
 
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsExchange;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
+import io.aegisquartz.output.DeadLetters;
+import io.aegisquartz.output.OutputWorker;
+import io.aegisquartz.output.WorkerConfig;
+import io.aegisquartz.output.http.HttpTransport;
+import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.spool.Spool;
+import io.aegisquartz.util.ExponentialBackoff;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,7 +45,7 @@ class MutualTlsTest {
 
     private HttpsServer server;
     private Spool spool;
-    private Uploader uploader;
+    private OutputWorker<?> uploader;
     private final List<String> clients = new CopyOnWriteArrayList<>();
 
     @AfterEach
@@ -112,9 +118,13 @@ class MutualTlsTest {
         return URI.create("https://127.0.0.1:" + server.getAddress().getPort() + "/aegis/v1/samples");
     }
 
-    private UploadConfig config(URI endpoint) {
-        return UploadConfig.defaults(endpoint, dir.resolve("dead.jsonl")).withCaFile(dir.resolve("server.pem"))
-                .withBackoff(Duration.ofMillis(50), Duration.ofMillis(200)).withLinger(Duration.ZERO);
+    /** A worker feeding the aegis output to {@code endpoint}, trusting server.pem, with the given client keystore (or none). */
+    private OutputWorker<?> worker(URI endpoint, Path keystore, Path password) throws java.io.IOException {
+        HttpTransport http = new HttpTransport(endpoint, false, dir.resolve("server.pem"), keystore, password, Duration.ofSeconds(10));
+        WorkerConfig c = new WorkerConfig(100, 500_000, 20, ExponentialBackoff.jittered(Duration.ofMillis(50), Duration.ofMillis(200)),
+                Duration.ZERO, true);
+        return new OutputWorker<>(new AegisOutput("aegis", http, Credentials.of("AKID", "s", null), "h"), spool.cursor("aegis"), c,
+                new DeadLetters(dir.resolve("dead.jsonl"), "aegis"), new SampleStamper("h", "h")).start();
     }
 
     @Test
@@ -127,9 +137,7 @@ class MutualTlsTest {
         Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-------"));
         spool = Spool.open(dir.resolve("spool"), io.aegisquartz.spool.SpoolConfig.defaults(), java.util.List.of("aegis"), null);
         spool.append("{\"id\":\"a\"}".getBytes(StandardCharsets.UTF_8));
-        uploader = Uploader.start(spool.cursor("aegis"), config(endpoint).withClientKeystore(dir.resolve("client.p12"), pw),
-                Credentials.of("AKID", "s", null), "h");
-        uploader.wakeUp();
+        uploader = worker(endpoint, dir.resolve("client.p12"), pw);
 
         await().atMost(Duration.ofSeconds(10)).until(() -> spool.cursor("aegis").stats().pendingRecords() == 0);
         assertEquals("CN=agent-web-17", clients.get(0));
@@ -142,10 +150,9 @@ class MutualTlsTest {
         URI endpoint = startServer();
         spool = Spool.open(dir.resolve("spool"), io.aegisquartz.spool.SpoolConfig.defaults(), java.util.List.of("aegis"), null);
         spool.append("{\"id\":\"a\"}".getBytes(StandardCharsets.UTF_8));
-        uploader = Uploader.start(spool.cursor("aegis"), config(endpoint), Credentials.of("AKID", "s", null), "h");
-        uploader.wakeUp();
+        uploader = worker(endpoint, null, null);
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> uploader.stats().requests() >= 2);
+        await().atMost(Duration.ofSeconds(10)).until(() -> uploader.state().requests() >= 2);
         assertTrue(clients.isEmpty());
         assertEquals(1, spool.cursor("aegis").stats().pendingRecords(), "kept for when the certificate is fixed");
     }
@@ -158,8 +165,7 @@ class MutualTlsTest {
         Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-r--r--"));
         spool = Spool.open(dir.resolve("spool"), io.aegisquartz.spool.SpoolConfig.defaults(), java.util.List.of("aegis"), null);
         java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
-                () -> Uploader.start(spool.cursor("aegis"), config(URI.create("https://127.0.0.1:9/x")).withClientKeystore(dir.resolve("client.p12"), pw),
-                        Credentials.of("AKID", "s", null), "h"));
+                () -> worker(URI.create("https://127.0.0.1:9/x"), dir.resolve("client.p12"), pw));
         assertTrue(e.getMessage().contains("chmod 600"), e.getMessage());
     }
 }

@@ -1,4 +1,4 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output.aegis;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.receive.Receiver;
@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * delivered, each stored once, and duplicates stay within the at-least-once window (what was in
  * flight when the process died).
  */
-class UploadCrashTest {
+class DeliveryCrashTest {
 
     static final int CYCLES = 30;
 
@@ -73,14 +73,14 @@ class UploadCrashTest {
             assertTrue(stored.values().stream().allMatch(c -> c == 1), "each stored once");
             // Re-sent after a kill: at most the batch in flight per kill.
             long duplicates = receiver.stats().duplicateSamples();
-            assertTrue(duplicates <= (long) UploadCrashChild.BATCH * CYCLES, "duplicates within the at-least-once window: " + duplicates);
+            assertTrue(duplicates <= (long) DeliveryCrashChild.BATCH * CYCLES, "duplicates within the at-least-once window: " + duplicates);
         }
     }
 
     private Process child(Path log, String endpoint, String pem, String secret, long first, String mode) throws IOException {
         String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         Process p = new ProcessBuilder(java, "-Xshare:auto", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-                UploadCrashChild.class.getName(), dir.resolve("spool").toString(), endpoint, pem, "AKID-crash", secret,
+                DeliveryCrashChild.class.getName(), dir.resolve("spool").toString(), endpoint, pem, "AKID-crash", secret,
                 Long.toString(first), mode)
                 .redirectOutput(log.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         started.add(p);

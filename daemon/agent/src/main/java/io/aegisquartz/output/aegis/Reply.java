@@ -1,4 +1,4 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output.aegis;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;

@@ -1,4 +1,4 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output.aegis;
 
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.IniFile;

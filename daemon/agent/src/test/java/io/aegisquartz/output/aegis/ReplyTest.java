@@ -1,4 +1,4 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output.aegis;
 
 import org.junit.jupiter.api.Test;
 
@@ -37,7 +37,7 @@ class ReplyTest {
     }
 
     @Test
-    void entriesWithoutAUsableIndexAreMarkedSoTheUploaderBisectsInstead() {
+    void entriesWithoutAUsableIndexAreMarkedSoTheWorkerBisectsInstead() {
         Reply r = parse("{\"rejected\": [{\"index\": \"4\"}, 5, {\"index\": 1.5}, {\"index\": 99999999999}]}");
         assertEquals(List.of(-1, -1, -1, -1), r.rejected().stream().map(Reply.Rejection::index).toList());
         assertEquals("(no reason given)", r.reason());

@@ -1,11 +1,11 @@
-package io.aegisquartz.upload;
+package io.aegisquartz.output;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import io.aegisquartz.spool.SpoolRecord;
 
 import java.io.IOException;
 import java.io.StringWriter;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,35 +14,44 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 
 /**
- * Samples the receiver rejected as invalid, kept with its reason instead of being retried forever or
- * thrown away: one JSON line each, {@code {"time", "batch_id", "status", "reason", "sample"}}.
+ * Samples a backend rejected as invalid, kept with its reason instead of being retried forever or
+ * thrown away: one JSON line each, {@code {"time", "output", "batch_id", "status", "reason", "sample"}}
+ * ({@code batch_id} only where the output has batch ids).
  */
-final class DeadLetters {
+public final class DeadLetters {
 
     private static final JsonFactory JSON = new JsonFactory();
     private final Path file;
+    private final String output;
     private long count;
 
-    DeadLetters(Path file) {
+    public DeadLetters(Path file, String output) {
         this.file = file;
+        this.output = output;
     }
 
     /** Appends and fsyncs; the caller acknowledges the spool only after this returns. */
-    synchronized void add(SpoolRecord r, String batchId, int status, String reason) throws IOException {
+    synchronized void add(Item item, String batchId, int status, String reason) throws IOException {
         StringWriter w = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(w)) {
             g.writeStartObject();
             g.writeStringField("time", Instant.now().toString());
-            g.writeStringField("batch_id", batchId);
+            g.writeStringField("output", output);
+            if (batchId != null) {
+                g.writeStringField("batch_id", batchId);
+            }
             g.writeNumberField("status", status);
             g.writeStringField("reason", reason);
             g.writeFieldName("sample");
-            g.writeRawValue(new String(r.payload(), StandardCharsets.UTF_8));
+            g.writeRawValue(new String(item.json(), StandardCharsets.UTF_8));
             g.writeEndObject();
         }
         Files.createDirectories(file.getParent());
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            ch.write(java.nio.ByteBuffer.wrap((w + "\n").getBytes(StandardCharsets.UTF_8)));
+            ByteBuffer b = ByteBuffer.wrap((w + "\n").getBytes(StandardCharsets.UTF_8));
+            while (b.hasRemaining()) {
+                ch.write(b);
+            }
             ch.force(false);
         }
         count++;
@@ -52,7 +61,7 @@ final class DeadLetters {
         return count;
     }
 
-    Path file() {
+    public Path file() {
         return file;
     }
 }
