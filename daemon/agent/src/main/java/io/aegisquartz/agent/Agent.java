@@ -20,22 +20,9 @@ import io.aegisquartz.schedule.JobExecutor;
 import io.aegisquartz.schedule.JobScheduler;
 import io.aegisquartz.schedule.ReloadPlan;
 import io.aegisquartz.schedule.ScheduledJob;
-import io.aegisquartz.sink.JsonLinesSink;
-import io.aegisquartz.sink.SampleSink;
-import io.aegisquartz.sink.SpoolSink;
+import io.aegisquartz.output.OutputState;
+import io.aegisquartz.pipeline.SampleSink;
 import io.aegisquartz.spool.EventInbox;
-import io.aegisquartz.spool.RecoveryReport;
-import io.aegisquartz.spool.Spool;
-import io.aegisquartz.spool.SpoolConfig;
-import io.aegisquartz.output.aegis.Credentials;
-import io.aegisquartz.output.aegis.CredentialsException;
-import io.aegisquartz.output.DeadLetters;
-import io.aegisquartz.output.OutputWorker;
-import io.aegisquartz.output.WorkerConfig;
-import io.aegisquartz.output.aegis.AegisOutput;
-import io.aegisquartz.output.http.HttpTransport;
-import io.aegisquartz.spool.SpoolInspector;
-import io.aegisquartz.util.ExponentialBackoff;
 import org.quartz.SchedulerException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -82,8 +69,7 @@ public final class Agent {
     private PluginCatalog catalog;
     private SampleSink sink;
     private SampleStamper stamper;
-    private Spool spool;
-    private OutputWorker<?> uploader;
+    private Delivery delivery;
     /** The jobs after the last reload, for readers that must not wait for a reload (the governor runs on the plugin timer). */
     private volatile List<ScheduledJob> jobSnapshot = List.of();
     private EventInbox inbox;
@@ -121,8 +107,6 @@ public final class Agent {
         } catch (IOException e) {
             throw new StartException("host identity: " + e.getMessage());
         }
-        Path sinkFile = settings.path("sink.file");
-        ensureWritableDir(sinkFile.getParent(), "[sink] file");
         stamper = new SampleStamper(identity.uuid(), settings.hostname());
         LOG.info("aegis-quartz {} starting: pid {}, Java {}, home {}, config {}", Version.get(), ProcessHandle.current().pid(),
                 Runtime.version(), settings.home(), settings.confDir());
@@ -134,13 +118,8 @@ public final class Agent {
         if (!changed.isEmpty()) {
             LOG.info("settings changed from their defaults in {}: {}", settings.file(), String.join(", ", changed));
         }
-        if (settings.uploadEndpoint() == null) {
-            LOG.info("samples go to {} (no upload endpoint configured), rotated at {} x {}", sinkFile,
-                    Units.formatBytes(settings.bytes("sink.max_size")), settings.integer("sink.max_files"));
-            sink = new JsonLinesSink(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
-        } else {
-            startUpload(stamper);
-        }
+        delivery = Delivery.start(settings, stamper, List.of());
+        sink = delivery.sink();
         threads = new RunnerThreads(4 * settings.workers() + 4);
         catalog = PluginCatalog.create(threads, settings, true);
         String envProblem = catalog.processes().environmentProblem();
@@ -198,7 +177,7 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        Governor governor = new Governor(settings, () -> jobSnapshot, () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
+        Governor governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(), this::restart);
         LOG.info(governor.describe());
         long w = governor.windowMillis();
         threads.timer().scheduleAtFixedRate(() -> {
@@ -242,45 +221,6 @@ public final class Agent {
         } catch (IOException e) {
             LOG.warn("cannot read events from {}: {}", inbox.dir(), e.getMessage());
         }
-    }
-
-    /** Opens the spool, checks the credentials and starts the uploader; samples then go to the spool. */
-    private void startUpload(SampleStamper stamper) throws StartException {
-        Credentials credentials;
-        try {
-            credentials = Credentials.load(settings.path("upload.credentials_file"));
-        } catch (CredentialsException e) {
-            throw new StartException("upload credentials: " + e.getMessage());
-        }
-        Path dir = settings.path("spool.dir");
-        try {
-            spool = Spool.open(dir, SpoolConfig.forLimits(settings.bytes("spool.max_size"), settings.bytes("spool.min_free")),
-                    List.of("aegis"), "aegis");
-        } catch (IOException | IllegalArgumentException e) {
-            throw new StartException("spool " + dir + ": " + e.getMessage());
-        }
-        RecoveryReport r = spool.recoveryReport();
-        if (r.hasProblems()) {
-            LOG.warn("spool {} opened after repairs: {}", dir, r.summary());
-        } else {
-            LOG.info("spool {}: {} sample(s) waiting from before", dir, r.recordsPending());
-        }
-        WorkerConfig config = new WorkerConfig(settings.integer("upload.batch_samples"), settings.bytes("upload.batch_bytes"),
-                settings.integer("upload.rate"), ExponentialBackoff.jittered(java.time.Duration.ofSeconds(1),
-                settings.duration("upload.backoff_max")), settings.duration("upload.linger"), true);
-        try {
-            HttpTransport http = new HttpTransport(settings.uploadEndpoint(), settings.bool("upload.allow_http_loopback"), settings.caFile(),
-                    settings.optionalPath("upload.client_keystore"), settings.optionalPath("upload.client_keystore_password_file"),
-                    settings.duration("upload.timeout"));
-            uploader = new OutputWorker<>(new AegisOutput("aegis", http, credentials, stamper.hostUuid()), spool.cursor("aegis"), config,
-                    new DeadLetters(dir.resolve(SpoolInspector.deadLetterFile("aegis")), "aegis"), stamper).start();
-        } catch (IOException e) {
-            throw new StartException("upload to " + settings.uploadEndpoint() + ": " + e.getMessage());
-        }
-        sink = new SpoolSink(spool);
-        LOG.info("samples go to the spool {} (cap {}), uploaded to {} as key {}{}", dir,
-                Units.formatBytes(settings.bytes("spool.max_size")), settings.uploadEndpoint(), credentials.accessKeyId(),
-                settings.caFile() == null ? "" : ", trusting " + settings.caFile());
     }
 
     /** Re-reads the cron files and plugins and applies what changed; logs what it did. */
@@ -448,6 +388,12 @@ public final class Agent {
         return d == null ? "never" : new SimpleDateFormat("yyyy-MM-dd HH:mm:ss").format(d);
     }
 
+    /** A snapshot of every output (pending, oldest age, last success, failing since, last error, counts); empty before start. */
+    public List<OutputState> outputStates() {
+        Delivery d = delivery;
+        return d == null ? List.of() : d.states();
+    }
+
     /** The jobs scheduled now, by key. */
     public synchronized Map<String, ScheduledJob> jobs() {
         return new LinkedHashMap<>(jobs);
@@ -491,15 +437,8 @@ public final class Agent {
         if (sink != null) {
             sink.close();
         }
-        if (uploader != null) {
-            uploader.close();
-        }
-        if (spool != null) {
-            try {
-                spool.close();
-            } catch (IOException e) {
-                LOG.warn("spool did not close cleanly: {}", e.getMessage());
-            }
+        if (delivery != null) {
+            delivery.close();
         }
         LOG.info("stopped");
         stopped.countDown();
@@ -511,17 +450,6 @@ public final class Agent {
             stopped.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void ensureWritableDir(Path dir, String what) throws StartException {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new StartException(what + ": cannot create " + dir + ": " + e.getMessage());
-        }
-        if (!Files.isWritable(dir)) {
-            throw new StartException(what + ": " + dir + " is not writable by this user");
         }
     }
 }

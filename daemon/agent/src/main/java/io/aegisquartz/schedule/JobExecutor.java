@@ -11,7 +11,7 @@ import io.aegisquartz.plugin.RunResultBuilder;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;
-import io.aegisquartz.sink.SampleSink;
+import io.aegisquartz.pipeline.SampleSink;
 import org.quartz.CronExpression;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
