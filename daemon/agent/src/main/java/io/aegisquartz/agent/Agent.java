@@ -112,8 +112,8 @@ public final class Agent {
                 Runtime.version(), settings.home(), settings.confDir());
         LOG.info("host uuid {} ({}), hostname {}", identity.uuid(), identity.origin(), stamper.hostname());
         LOG.info("limits per run: {}; workers={}; backoff after {} failures, up to {}",
-                settings.defaultJobOptions().describe(), settings.workers(), settings.integer("limits.backoff_after"),
-                Units.format(settings.duration("limits.backoff_max")));
+                settings.defaultJobOptions().describe(), settings.workers(), settings.backoffAfter(),
+                Units.format(settings.backoffMax()));
         List<String> changed = settings.nonDefaults();
         if (!changed.isEmpty()) {
             LOG.info("settings changed from their defaults in {}: {}", settings.file(), String.join(", ", changed));
@@ -126,7 +126,7 @@ public final class Agent {
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
         }
-        JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
+        JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.maxAbandonedThreads(),
                 this::restart);
         try {
             scheduler = new JobScheduler(settings.workers(), executor);
@@ -152,7 +152,7 @@ public final class Agent {
             }
         }, STARTUP_GC_DELAY_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
         startGovernor();
-        inbox = new EventInbox(settings.path("spool.dir"));
+        inbox = new EventInbox(settings.spool().dir());
         try {
             Files.createDirectories(inbox.dir());
         } catch (IOException e) {
@@ -160,7 +160,7 @@ public final class Agent {
             inbox = null;
         }
         try {
-            watcher = new ConfigWatcher(settings.duration("plugins.reload_delay"));
+            watcher = new ConfigWatcher(settings.reloadDelay());
             watcher.watch(watchedDirs());
             watcher.start();
         } catch (IOException e) {
@@ -168,7 +168,7 @@ public final class Agent {
         }
         ingestEvents();
         LOG.info("started with {} job(s); reload with SIGHUP{}", jobs.size(),
-                watcher != null && settings.bool("plugins.watch") ? " or by editing the cron files and plugins" : "");
+                watcher != null && settings.watch() ? " or by editing the cron files and plugins" : "");
         started = true;
         if (reloadAfterStart) {
             reload("SIGHUP received during start-up");
@@ -326,8 +326,8 @@ public final class Agent {
 
     private ScheduledJob schedule(JobSpec spec, ScheduledJob previous) {
         try {
-            ScheduledJob sj = scheduler.add(spec, previous, settings.integer("limits.backoff_after"),
-                    settings.duration("limits.backoff_max"), settings.duration("log.failure_summary"));
+            ScheduledJob sj = scheduler.add(spec, previous, settings.backoffAfter(), settings.backoffMax(),
+                    settings.log().failureSummary());
             jobs.put(spec.key(), sj);
             return sj;
         } catch (SchedulerException | RuntimeException e) {
@@ -359,7 +359,7 @@ public final class Agent {
         if (inbox != null) {
             targets.put(inbox.dir(), new ConfigWatcher.Target(EventInbox::isEventFile, why -> ingestEvents()));
         }
-        if (!settings.bool("plugins.watch")) {
+        if (!settings.watch()) {
             return targets;
         }
         Map<Path, Predicate<String>> dirs = new LinkedHashMap<>();

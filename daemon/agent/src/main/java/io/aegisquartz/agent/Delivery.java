@@ -1,6 +1,9 @@
 package io.aegisquartz.agent;
 
 import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.ConfigProblem;
+import io.aegisquartz.config.OutputSettings;
+import io.aegisquartz.config.SpoolSettings;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.output.DeadLetters;
 import io.aegisquartz.output.Output;
@@ -25,6 +28,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,7 +39,7 @@ import java.util.List;
  * configured output (each reading through its own cursor), and the pipeline runs write into.
  * Every configuration has a spool: the local samples file is an output like the others.
  */
-final class Delivery implements AutoCloseable {
+public final class Delivery implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger("agent");
 
@@ -53,34 +57,77 @@ final class Delivery implements AutoCloseable {
     private record Planned(Output<?> output, WorkerConfig config, String where) {
     }
 
-    /** Opens the spool and starts a worker per output; samples written to {@link #sink()} go to every output. */
+    /** Why an output cannot be created, in one line naming what to fix. */
+    private static final class Invalid extends Exception {
+        Invalid(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * Opens the spool with a cursor per output and starts a worker per output; samples written to
+     * {@link #sink()} go to every output.
+     */
     static Delivery start(AgentSettings settings, SampleStamper stamper, List<SampleTap> taps) throws Agent.StartException {
-        List<Planned> planned = plan(settings, stamper);
-        Path dir = settings.path("spool.dir");
+        List<Planned> planned = new ArrayList<>();
+        try {
+            for (OutputSettings o : settings.outputs()) {
+                planned.add(plan(o, stamper.hostUuid()));
+            }
+        } catch (Invalid e) {
+            planned.forEach(p -> p.output.close());
+            throw new Agent.StartException(e.getMessage());
+        }
+        SpoolSettings ss = settings.spool();
         List<String> names = planned.stream().map(p -> p.output.name()).toList();
         Spool spool;
         try {
-            spool = Spool.open(dir, SpoolConfig.forLimits(settings.bytes("spool.max_size"), settings.bytes("spool.min_free")), names,
-                    "aegis");
+            spool = Spool.open(ss.dir(), SpoolConfig.forLimits(ss.maxBytes(), ss.minFreeBytes()), names, LEGACY_HEIR);
         } catch (IOException | IllegalArgumentException e) {
             planned.forEach(p -> p.output.close());
-            throw new Agent.StartException("spool " + dir + ": " + e.getMessage());
+            throw new Agent.StartException("spool " + ss.dir() + ": " + e.getMessage());
         }
         RecoveryReport r = spool.recoveryReport();
         if (r.hasProblems()) {
-            LOG.warn("spool {} opened after repairs: {}", dir, r.summary());
+            LOG.warn("spool {} opened after repairs: {}", ss.dir(), r.summary());
         } else if (r.recordsPending() > 0) {
-            LOG.info("spool {}: sample(s) waiting from before: {}", dir, r.pendingByCursor());
+            LOG.info("spool {}: samples waiting from before, per output: {}", ss.dir(), r.pendingByCursor());
         }
         List<OutputWorker<?>> workers = new ArrayList<>();
         for (Planned p : planned) {
-            workers.add(worker(p, spool, dir, stamper).start());
+            workers.add(worker(p, spool, ss.dir(), stamper).start());
             LOG.info("output {} ({}): {}", p.output.name(), p.output.type(), p.where);
         }
-        LOG.info("samples go to the spool {} (cap {}), then to {} output(s)", dir, Units.formatBytes(settings.bytes("spool.max_size")),
-                workers.size());
+        LOG.info("samples are stored in the spool {} (cap {}) and sent from there to {} output(s)", ss.dir(),
+                Units.formatBytes(ss.maxBytes()), workers.size());
         return new Delivery(spool, new SamplePipeline(spool, taps), workers);
     }
+
+    /**
+     * What starting would refuse, checked the same way without starting anything or changing a file:
+     * each output is created (credentials read, TLS material loaded, endpoint and file checked) and
+     * closed again, and the spool's directory is checked.
+     */
+    public static List<ConfigProblem> check(AgentSettings settings) {
+        List<ConfigProblem> problems = new ArrayList<>();
+        for (OutputSettings o : settings.outputs()) {
+            try {
+                plan(o, "00000000-0000-0000-0000-000000000000").output.close();
+            } catch (Invalid e) {
+                problems.add(new ConfigProblem(settings.file(), o.line(), 0, e.getMessage(), null));
+            }
+        }
+        SpoolSettings ss = settings.spool();
+        String spoolProblem = unwritable(ss.dir(), true);
+        if (spoolProblem != null) {
+            problems.add(new ConfigProblem(settings.file(), 0, 0, "[spool] dir: " + spoolProblem,
+                    "fix the directory's owner or mode, or point [spool] dir elsewhere"));
+        }
+        return problems;
+    }
+
+    /** The output that takes over the checkpoint of a spool written by the single-reader version (the uploader's). */
+    static final String LEGACY_HEIR = "aegis";
 
     private static <E> OutputWorker<E> worker(Planned p, Spool spool, Path dir, SampleStamper stamper) {
         @SuppressWarnings("unchecked")
@@ -89,36 +136,53 @@ final class Delivery implements AutoCloseable {
                 new DeadLetters(dir.resolve(SpoolInspector.deadLetterFile(output.name())), output.name()), stamper);
     }
 
-    private static List<Planned> plan(AgentSettings settings, SampleStamper stamper) throws Agent.StartException {
-        List<Planned> out = new ArrayList<>();
-        if (settings.uploadEndpoint() != null) {
+    private static Planned plan(OutputSettings o, String hostUuid) throws Invalid {
+        if (o instanceof OutputSettings.Aegis a) {
             Credentials credentials;
             try {
-                credentials = Credentials.load(settings.path("upload.credentials_file"));
+                credentials = Credentials.load(a.credentialsFile());
             } catch (CredentialsException e) {
-                throw new Agent.StartException("upload credentials: " + e.getMessage());
+                throw new Invalid("output " + a.name() + ": credentials: " + e.getMessage());
             }
-            WorkerConfig config = new WorkerConfig(settings.integer("upload.batch_samples"), settings.bytes("upload.batch_bytes"),
-                    settings.integer("upload.rate"), ExponentialBackoff.jittered(Duration.ofSeconds(1), settings.duration("upload.backoff_max")),
-                    settings.duration("upload.linger"), true);
+            OutputSettings.Delivery d = a.delivery();
+            WorkerConfig config = new WorkerConfig(d.batchSamples(), d.batchBytes(), d.rate(),
+                    ExponentialBackoff.jittered(Duration.ofSeconds(1), d.backoffMax()), d.linger(), d.live());
             try {
-                HttpTransport http = new HttpTransport(settings.uploadEndpoint(), settings.bool("upload.allow_http_loopback"),
-                        settings.caFile(), settings.optionalPath("upload.client_keystore"),
-                        settings.optionalPath("upload.client_keystore_password_file"), settings.duration("upload.timeout"));
-                out.add(new Planned(new AegisOutput("aegis", http, credentials, stamper.hostUuid()), config,
-                        "samples go to " + settings.uploadEndpoint() + " as key " + credentials.accessKeyId()
-                                + (settings.caFile() == null ? "" : ", trusting " + settings.caFile())));
+                HttpTransport http = new HttpTransport(a.endpoint(), a.allowHttpLoopback(), a.caFile(), a.clientKeystore(),
+                        a.clientKeystorePasswordFile(), d.timeout());
+                return new Planned(new AegisOutput(a.name(), http, credentials, hostUuid), config, "samples go to " + a.endpoint()
+                        + " as key " + credentials.accessKeyId() + (a.caFile() == null ? "" : ", trusting " + a.caFile()));
             } catch (IOException e) {
-                throw new Agent.StartException("upload to " + settings.uploadEndpoint() + ": " + e.getMessage());
+                throw new Invalid("output " + a.name() + ": " + a.endpoint() + ": " + e.getMessage());
             }
-        } else {
-            Path file = settings.path("sink.file");
-            ensureWritableDir(file.getParent(), "[sink] file");
-            out.add(new Planned(new FileOutput("file", file, settings.bytes("sink.max_size"), settings.integer("sink.max_files")),
-                    fileConfig(), "samples go to " + file + ", rotated at " + Units.formatBytes(settings.bytes("sink.max_size")) + " x "
-                    + settings.integer("sink.max_files")));
         }
-        return out;
+        OutputSettings.File f = (OutputSettings.File) o;
+        String problem = unwritable(f.file(), false);
+        if (problem != null) {
+            throw new Invalid("output " + f.name() + ": " + problem);
+        }
+        return new Planned(new FileOutput(f.name(), f.file(), f.maxSize(), f.maxFiles()), fileConfig(), "samples go to " + f.file()
+                + ", rotated at " + Units.formatBytes(f.maxSize()) + " x " + f.maxFiles());
+    }
+
+    /**
+     * Why {@code path} (a file, or a directory if {@code isDir}) cannot be written or created by this
+     * user, or null; creates nothing: what does not exist yet is judged by its nearest existing parent.
+     */
+    public static String unwritable(Path path, boolean isDir) {
+        Path dir = isDir ? path : path.getParent();
+        Path existing = dir;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            return (existing == null ? dir : existing) + " is not a writable directory for this user, so " + path
+                    + " cannot be " + (Files.exists(path) ? "written" : "created");
+        }
+        if (!isDir && Files.exists(path) && !Files.isWritable(path)) {
+            return path + " is not writable by this user";
+        }
+        return null;
     }
 
     /** A local file takes what there is at once, in large batches, at any rate; it retries a failing disk every few seconds. */
@@ -166,17 +230,6 @@ final class Delivery implements AutoCloseable {
             spool.close();
         } catch (IOException e) {
             LOG.warn("spool did not close cleanly: {}", e.getMessage());
-        }
-    }
-
-    private static void ensureWritableDir(Path dir, String what) throws Agent.StartException {
-        try {
-            java.nio.file.Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new Agent.StartException(what + ": cannot create " + dir + ": " + e.getMessage());
-        }
-        if (!java.nio.file.Files.isWritable(dir)) {
-            throw new Agent.StartException(what + ": " + dir + " is not writable by this user");
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.aegisquartz.cli;
 
+import io.aegisquartz.agent.Delivery;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.CronFile;
@@ -41,7 +42,9 @@ final class CheckConfigCommand implements Command {
 
                 Reads aegis_config.ini, aegis_quartz.conf.default and aegis_quartz.conf.user as the
                 agent would, compiles every Groovy plugin, opens every JAR plugin, checks that every
-                other plugin is executable and that the log and sample directories are writable.
+                other plugin is executable, and checks what the agent's start checks of its outputs
+                (credentials files, CA and client key files, endpoints, writable files) and of its
+                log and spool directories, without changing anything.
                 Prints each problem as FILE:LINE:COLUMN: message, with the fix on the next line.
 
                 Exits 0 if there is no problem, 1 otherwise. The service runs this before it starts
@@ -73,8 +76,13 @@ final class CheckConfigCommand implements Command {
                 }
             }
         }
-        writable(settings, "log.file", problems);
-        writable(settings, "sink.file", problems);
+        String log = Delivery.unwritable(settings.log().file(), false);
+        if (log != null) {
+            problems.add(new ConfigProblem(settings.file(), 0, 0, "[log] file: " + log,
+                    "fix the directory's owner or mode, or point [log] file elsewhere"));
+        }
+        // What the agent's start checks of its outputs and spool, checked the same way.
+        problems.addAll(Delivery.check(settings));
         Path uuidDir = settings.uuidFile().getParent();
         if (!Files.exists(settings.uuidFile()) && !Files.isWritable(uuidDir)) {
             problems.add(new ConfigProblem(settings.uuidFile(), 0, 0, "the host identity file does not exist and "
@@ -107,20 +115,6 @@ final class CheckConfigCommand implements Command {
             return d == null ? "never" : fmt.format(d);
         } catch (java.text.ParseException e) {
             return "?";
-        }
-    }
-
-    private static void writable(AgentSettings settings, String id, List<ConfigProblem> problems) {
-        Path file = settings.path(id);
-        Path dir = file.getParent();
-        while (dir != null && !Files.exists(dir)) {
-            dir = dir.getParent();
-        }
-        boolean ok = dir != null && Files.isWritable(dir) && (!Files.exists(file) || Files.isWritable(file));
-        if (!ok) {
-            String[] parts = id.split("\\.");
-            problems.add(new ConfigProblem(settings.file(), 0, 0, "[" + parts[0] + "] " + parts[1] + ": " + file
-                    + " is not writable by this user", "fix the directory's owner or mode, or point " + parts[1] + " elsewhere"));
         }
     }
 }

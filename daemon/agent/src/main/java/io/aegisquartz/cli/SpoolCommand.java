@@ -116,9 +116,9 @@ final class SpoolCommand implements Command {
         List<ConfigProblem> problems = settings.problems();
         if (!problems.isEmpty()) {
             cli.err().println("aegis-quartz: warning: " + settings.file() + " has " + problems.size() + " problem(s) (see 'aegis-quartz"
-                    + " check-config'); using spool directory " + settings.path("spool.dir"));
+                    + " check-config'); using spool directory " + settings.spool().dir());
         }
-        return settings.path("spool.dir");
+        return settings.spool().dir();
     }
 
     // ---- stat ----------------------------------------------------------------------------

@@ -68,7 +68,7 @@ public final class PluginCatalog implements AutoCloseable {
         // The launcher's class-data training runs use a scratch cache: they must not leave root-owned
         // files in the agent's.
         String scratch = System.getProperty("aegis.compiled-dir");
-        Path compiled = scratch != null ? Path.of(scratch) : settings.path("plugins.compiled_dir");
+        Path compiled = scratch != null ? Path.of(scratch) : settings.compiledDir();
         return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled, childJvm);
     }
 
