@@ -7,7 +7,7 @@ import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Setting;
 import io.aegisquartz.config.Settings;
 import io.aegisquartz.plugin.JobMemory;
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunnerThreads;

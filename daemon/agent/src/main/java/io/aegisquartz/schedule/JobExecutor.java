@@ -4,7 +4,7 @@ import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.plugin.FileStamp;
 import io.aegisquartz.plugin.Plugin;
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunResultBuilder;

@@ -1,8 +1,15 @@
-package io.aegisquartz.plugin;
+package io.aegisquartz.plugin.catalog;
 
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.StrictModes;
+import io.aegisquartz.plugin.AbandonedThreads;
+import io.aegisquartz.plugin.FileStamp;
+import io.aegisquartz.plugin.InJvmRunner;
+import io.aegisquartz.plugin.Plugin;
+import io.aegisquartz.plugin.PluginException;
+import io.aegisquartz.plugin.PluginKind;
+import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.ExecPlugin;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
