@@ -125,6 +125,8 @@ public final class Agent {
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
+        } else {
+            LOG.info("executables: {}", catalog.processes().isolation());
         }
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.maxAbandonedThreads(),
                 this::restart);

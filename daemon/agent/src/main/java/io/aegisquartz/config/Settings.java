@@ -51,6 +51,10 @@ public final class Settings {
             Limits.CPU,
             Limits.KILL_GRACE,
             Limits.OUTPUT_MAX,
+            b("limits", "memory_max", "128MiB", 0, 64 * GIB,
+                    "Memory of one executable run, all its processes together (memory.max of the run's cgroup; swap not allowed). Past it the kernel kills the run. Enforced where the agent has a cgroup per run with the memory controller (the log says at start). 0: no limit of its own."),
+            i("limits", "pids_max", "64", 0, 1_000_000,
+                    "Processes and threads one executable run may have at once (pids.max of the run's cgroup); past it fork fails. Enforced where the agent has a cgroup per run with the pids controller (the log says at start). 0: no limit of its own."),
             Limits.MAX_SAMPLES,
             c("limits", "overlap", "skip", List.of("skip", "queue"),
                     "When a job fires while its previous run is still going: skip (record a 'skipped' sample) or queue (run once right after)."),
@@ -164,7 +168,7 @@ public final class Settings {
         public static final Setting KILL_GRACE = d("limits", "kill_grace", "2s", 0, 60_000,
                 "After SIGTERM (or an interrupt), how long a run has to stop before SIGKILL (or abandonment).");
         public static final Setting OUTPUT_MAX = b("limits", "output_max", "1MiB", 1 * KIB, GIB,
-                "Bytes of an executable's standard output kept per run; the rest is read and dropped, and the samples say truncated.");
+                "Bytes of an executable's standard output kept per run. Past them the agent closes the pipe (the plugin gets SIGPIPE) and the samples say truncated.");
         public static final Setting MAX_SAMPLES = i("limits", "max_samples", "10000", 1, 10_000_000,
                 "Samples kept per run; the rest are dropped and the run says truncated.");
 

@@ -313,7 +313,7 @@ class AgentTest {
 
             AgentHome.write(plugin, "emit('q', [fixed: 1])\n");
 
-            await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("q", "ok").isEmpty());
+            await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("q", "ok").isEmpty());
         } finally {
             release(port);
         }

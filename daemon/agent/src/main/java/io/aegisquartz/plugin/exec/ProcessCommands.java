@@ -20,7 +20,8 @@ public final class ProcessCommands implements CommandRunner {
     @Override
     public CommandResult run(JobSpec job, List<String> command, Duration limit) throws InterruptedException {
         ExecSpec spec = new ExecSpec(command, job.pluginPath().getParent(), ExecPlugin.environment(job, job.pluginPath().getParent()),
-                limit, job.options().cpu(), job.options().killGrace(), job.options().outputMax());
+                limit, job.options().cpu(), job.options().killGrace(), job.options().outputMax(), null,
+                job.options().memoryMax(), job.options().pidsMax(), job.key());
         ExecOutcome o = processes.run(spec);
         int code = o.ending() == ExecOutcome.Ending.EXITED ? o.exitCode() : o.ending() == ExecOutcome.Ending.NOT_STARTED ? -1
                 : o.exitCode();
