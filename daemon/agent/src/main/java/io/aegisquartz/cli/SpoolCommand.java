@@ -193,14 +193,7 @@ final class SpoolCommand implements Command {
                 g.writeNumberField("dropped_unreported", c.dropsUndelivered());
                 g.writeNumberField("dead_lettered", Math.max(0, c.deadLetters()));
                 g.writeObjectFieldStart("checkpoint");
-                g.writeBooleanField("valid", c.valid());
-                if (c.valid()) {
-                    g.writeNumberField("segment", c.segment());
-                    g.writeNumberField("offset", c.offset());
-                }
-                if (c.problem() != null) {
-                    g.writeStringField("problem", c.problem());
-                }
+                writePosition(g, c.valid(), c.segment(), c.offset(), c.problem());
                 g.writeEndObject();
                 g.writeEndObject();
             }
@@ -372,15 +365,20 @@ final class SpoolCommand implements Command {
         SpoolInspector.CheckpointInfo c = r.checkpoint();
         g.writeObjectFieldStart("checkpoint");
         g.writeBooleanField("present", c.present());
-        g.writeBooleanField("valid", c.valid());
-        if (c.valid()) {
-            g.writeNumberField("segment", c.segment());
-            g.writeNumberField("offset", c.offset());
-        }
-        if (c.problem() != null) {
-            g.writeStringField("problem", c.problem());
-        }
+        writePosition(g, c.valid(), c.segment(), c.offset(), c.problem());
         g.writeEndObject();
+    }
+
+    /** A checkpoint's fields: valid, and its segment and offset, or why it is unusable. */
+    private static void writePosition(JsonGenerator g, boolean valid, long segment, long offset, String problem) throws IOException {
+        g.writeBooleanField("valid", valid);
+        if (valid) {
+            g.writeNumberField("segment", segment);
+            g.writeNumberField("offset", offset);
+        }
+        if (problem != null) {
+            g.writeStringField("problem", problem);
+        }
     }
 
     private static String checkpoint(Report r) {

@@ -495,9 +495,7 @@ public final class Spool implements Closeable {
                 continue;
             }
             flushing = true;
-            ByteBuffer buf = pending;
-            pending = inFlight;
-            inFlight = buf;
+            ByteBuffer buf = takePending();
             SegmentFile seg = current;
             long pos = seg.fileSize;
             long target = nextSeq;
@@ -505,10 +503,7 @@ public final class Spool implements Closeable {
             long written = 0;
             IOException err = null;
             try {
-                buf.flip();
-                while (buf.hasRemaining()) {
-                    written += seg.channel.write(buf, pos + written);
-                }
+                written = writeAll(seg.channel, buf, pos);
                 seg.channel.force(false);
             } catch (IOException e) {
                 err = e;
@@ -530,6 +525,24 @@ public final class Spool implements Closeable {
         }
     }
 
+    /** The frames encoded so far, for one writer to write outside the lock; appends go on into the other buffer. */
+    private ByteBuffer takePending() {
+        ByteBuffer buf = pending;
+        pending = inFlight;
+        inFlight = buf;
+        return buf;
+    }
+
+    /** Writes the buffer's frames at {@code pos}; returns the bytes written. */
+    private static long writeAll(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+        long written = 0;
+        buf.flip();
+        while (buf.hasRemaining()) {
+            written += ch.write(buf, pos + written);
+        }
+        return written;
+    }
+
     /**
      * Starts a new segment if a frame of this size would not fit the current one (unless it is
      * empty). The old segment's buffered frames are written and forced and the new one created
@@ -549,9 +562,7 @@ public final class Spool implements Closeable {
         SegmentFile old = current;
         flushing = true;
         exclusive = true;
-        ByteBuffer buf = pending;
-        pending = inFlight;
-        inFlight = buf;
+        ByteBuffer buf = takePending();
         long target = nextSeq;
         long pos = old.fileSize;
         lock.unlock();
@@ -559,10 +570,7 @@ public final class Spool implements Closeable {
         SegmentFile next = null;
         IOException err = null;
         try {
-            buf.flip();
-            while (buf.hasRemaining()) {
-                written += old.channel.write(buf, pos + written);
-            }
+            written = writeAll(old.channel, buf, pos);
             old.channel.force(false);
             old.channel.close();
             next = SegmentFile.create(dir, old.id + 1, target);
@@ -1225,10 +1233,7 @@ public final class Spool implements Closeable {
             }
             try {
                 if (failure == null && pending.position() > 0) {
-                    pending.flip();
-                    while (pending.hasRemaining()) {
-                        current.fileSize += current.channel.write(pending, current.fileSize);
-                    }
+                    current.fileSize += writeAll(current.channel, pending, current.fileSize);
                     current.channel.force(false);
                     forces++;
                     current.durableSize = current.fileSize;
