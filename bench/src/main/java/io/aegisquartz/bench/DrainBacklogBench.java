@@ -1,18 +1,8 @@
 package io.aegisquartz.bench;
 
 import io.aegisquartz.receive.Receiver;
-import io.aegisquartz.output.DeadLetters;
-import io.aegisquartz.output.OutputState;
-import io.aegisquartz.output.OutputWorker;
-import io.aegisquartz.output.WorkerConfig;
-import io.aegisquartz.output.aegis.AegisOutput;
 import io.aegisquartz.output.aegis.Credentials;
-import io.aegisquartz.output.http.HttpTransport;
-import io.aegisquartz.spool.CursorStats;
-import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolConfig;
-import io.aegisquartz.spool.SpoolCursor;
-import io.aegisquartz.util.ExponentialBackoff;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -35,7 +25,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>Target (issue 3): 1,000,000 samples in at most 60 s. Run with the protocol's defaults (100
  * samples or 500 KB per request, at most 20 requests/s, so at most 2,000 samples/s by design) and
- * with a large batch and a rate cap out of reach, which shows what the code itself can do.
+ * with a large batch and a rate cap out of reach, which shows what the code itself can do. With
+ * {@code --baseline JAR} (another version's agent jar; {@code --baseline-ref main} builds one) each
+ * mode drains the same backlog with that version too, in this JVM, and the ratio is printed.
  */
 public final class DrainBacklogBench {
 
@@ -49,7 +41,9 @@ public final class DrainBacklogBench {
               --large-rate    request rate cap in the large mode (default 1000, i.e. none in reach)
               --fill-threads  threads filling the spool, 10 samples per append like a plugin run (default 4)
               --timeout       give up draining after this many seconds (default 1200)
-              --dir           where spool, receiver output and keys go (default: bench/target)""";
+              --dir           where spool, receiver output and keys go (default: bench/target)
+              --baseline      an agent jar of another version: each mode runs on it too, and the ratio is printed
+              --baseline-ref  (the shell script) builds the agent jar of a git revision, e.g. main, and passes it as --baseline""";
 
     private static final String KEY_ID = "bench-key";
     private static final String SECRET = "bench-secret-not-for-production-0123456789";
@@ -59,7 +53,7 @@ public final class DrainBacklogBench {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> o = Bench.options(args, USAGE, "samples", "mode", "large-batch", "large-rate", "fill-threads",
-                "timeout", "dir");
+                "timeout", "dir", "baseline");
         long samples = Long.parseLong(o.getOrDefault("samples", "1000000").replace("_", ""));
         String mode = o.getOrDefault("mode", "both");
         int largeBatch = Integer.parseInt(o.getOrDefault("large-batch", "1000"));
@@ -73,29 +67,52 @@ public final class DrainBacklogBench {
         }
         Files.createDirectories(base);
         Bench.printEnvironment(base);
+        Path baseline = o.containsKey("baseline") ? Paths.get(o.get("baseline")).toAbsolutePath() : null;
+        List<String> versions = baseline == null ? List.of("this") : List.of("this", "base");
         boolean ok = true;
-        if (!mode.equals("large")) {
-            ok &= run("default (100 samples/500 KB, 20 req/s)", base, samples, fillThreads, timeout, c -> c);
+        List<String> ratios = new ArrayList<>();
+        for (String m : List.of("default", "large")) {
+            if (!mode.equals("both") && !mode.equals(m)) {
+                continue;
+            }
+            double[] rate = new double[2];
+            for (int v = 0; v < versions.size(); v++) {
+                String version = versions.get(v);
+                Open open = version.equals("this") ? DrainTarget::current : (d, max) -> DrainTarget.baseline(baseline, d, max);
+                Result r = m.equals("default") ? run("default (100 samples/500 KB, 20 req/s), " + version, base, samples, fillThreads,
+                        timeout, open, 100, 500_000, 20) : run("large (" + largeBatch + " samples/batch, " + (long) largeRate + " req/s), "
+                        + version, base, samples, fillThreads, timeout, open, largeBatch, 4096L * largeBatch, largeRate);
+                ok &= r.ok;
+                rate[v] = r.samplesPerSecond;
+            }
+            if (baseline != null) {
+                ratios.add(String.format("%s: this build %,.0f samples/s, baseline %,.0f samples/s: %.2f x", m, rate[0], rate[1],
+                        rate[0] / rate[1]));
+            }
         }
-        if (!mode.equals("default")) {
-            ok &= run("large (" + largeBatch + " samples/batch, " + (long) largeRate + " req/s)", base, samples, fillThreads, timeout,
-                    c -> c.withBatch(largeBatch, 4096L * largeBatch).withRate(largeRate));
+        if (!ratios.isEmpty()) {
+            System.out.println("\nthis build / baseline (" + baseline + "):");
+            ratios.forEach(System.out::println);
         }
         System.exit(ok ? 0 : 1);
     }
 
-    private interface Tune {
-        WorkerConfig apply(WorkerConfig defaults);
+    /** Opens the spool (and later the sender) of one version. */
+    private interface Open {
+        DrainTarget open(Path dir, long maxBytes) throws Exception;
     }
 
-    private static boolean run(String label, Path base, long samples, int fillThreads, double timeout, Tune tune) throws Exception {
+    private record Result(boolean ok, double samplesPerSecond) {
+    }
+
+    private static Result run(String label, Path base, long samples, int fillThreads, double timeout, Open open, int batch, long bytes,
+                              double rateCap) throws Exception {
         Path dir = Files.createTempDirectory(base, "drain-backlog-");
         System.out.printf("%n== %s, %,d samples ==%n", label, samples);
         // Room for the whole backlog: the default 256 MiB cap would drop the oldest part of 1M samples.
-        SpoolConfig spoolConfig = SpoolConfig.forLimits(Math.max(SpoolConfig.DEFAULT_MAX_BYTES, samples * 1024), 0);
-        try (Spool spool = Spool.open(dir.resolve("spool"), spoolConfig, List.of("aegis"), null)) {
-            SpoolCursor cursor = spool.cursor("aegis");
-            fill(spool, cursor, samples, fillThreads);
+        long maxBytes = Math.max(SpoolConfig.DEFAULT_MAX_BYTES, samples * 1024);
+        try (DrainTarget spool = open.open(dir.resolve("spool"), maxBytes)) {
+            fill(spool, samples, fillThreads);
 
             Receiver.Config rc = new Receiver.Config()
                     .listen(new InetSocketAddress("127.0.0.1", 0))
@@ -106,45 +123,37 @@ public final class DrainBacklogBench {
                     .maxSamples(100_000)
                     .maxBody(64 << 20);
             try (Receiver receiver = Receiver.start(rc)) {
-                // The agent's defaults for [upload]: 100 samples or 500 KB, 20 requests/s, live lane on.
-                WorkerConfig uc = tune.apply(new WorkerConfig(100, 500_000, 20,
-                        ExponentialBackoff.jittered(java.time.Duration.ofSeconds(1), java.time.Duration.ofMinutes(5)),
-                        java.time.Duration.ofSeconds(15), true));
                 System.out.printf("upload: %d samples or %,d bytes per request, at most %.0f requests/s (cap %.0f samples/s)%n",
-                        uc.maxSamples(), uc.maxBytes(), uc.requestsPerSecond(), uc.maxSamples() * uc.requestsPerSecond());
+                        batch, bytes, rateCap, batch * rateCap);
 
                 Map<String, Long> cpu0 = threadCpu();
                 long proc0 = Bench.processCpuNanos();
                 long t0 = System.nanoTime();
-                OutputState us;
+                String us;
                 boolean drained;
                 double secs;
                 double cpu;
                 Map<String, Long> cpu1;
-                HttpTransport http = new HttpTransport(receiver.endpoint(), false, receiver.certificatePem(), null, null,
-                        java.time.Duration.ofSeconds(30));
-                try (OutputWorker<?> worker = new OutputWorker<>(new AegisOutput("aegis", http, Credentials.of(KEY_ID, SECRET, null),
-                        Bench.HOST_UUID), cursor, uc, new DeadLetters(dir.resolve("dead-letters.jsonl"), "aegis"), Bench.stamper()).start()) {
-                    drained = awaitDrained(cursor, receiver, samples, t0, timeout);
-                    secs = (System.nanoTime() - t0) / 1e9;
-                    cpu = (Bench.processCpuNanos() - proc0) / 1e9;
-                    cpu1 = threadCpu(); // before close: a finished thread's CPU time can no longer be read
-                    us = worker.state();
-                }
+                spool.send(receiver.endpoint(), receiver.certificatePem(), KEY_ID, SECRET, batch, bytes, rateCap,
+                        dir.resolve("dead-letters.jsonl"));
+                drained = awaitDrained(spool, receiver, samples, t0, timeout);
+                secs = (System.nanoTime() - t0) / 1e9;
+                cpu = (Bench.processCpuNanos() - proc0) / 1e9;
+                cpu1 = threadCpu(); // before close: a finished thread's CPU time can no longer be read
+                us = spool.counters();
                 Receiver.Stats rs = receiver.stats();
                 long lines = countLines(dir.resolve("received.jsonl"));
                 System.out.printf("drain: %s in %.1f s = %,.0f samples/s (target: 1,000,000 in <= 60 s = %,d samples/s)%n",
                         drained ? "all stored" : "TIMED OUT", secs, rs.acceptedSamples() / secs, 1_000_000 / 60);
                 System.out.printf("  receiver: %,d requests, %,d accepted, %,d duplicates, %,d rejected requests; %,d lines in its file%n",
                         rs.requests(), rs.acceptedSamples(), rs.duplicateSamples(), rs.rejectedRequests(), lines);
-                System.out.printf("  worker: %,d requests, %,d accepted, %,d duplicates, %,d dead-lettered, %,d sent live; spool pending %,d%n",
-                        us.requests(), us.sentSamples(), us.duplicates(), us.deadLettered(), us.liveSent(), cursor.stats().pendingRecords());
-                System.out.printf("  CPU: process %.1f s (%.2f cores busy, %.1f µs/sample); worker thread %.1f s, receiver threads %.1f s,"
+                System.out.printf("  sender: %s; spool pending %,d%n", us, spool.pending());
+                System.out.printf("  CPU: process %.1f s (%.2f cores busy, %.1f µs/sample); sender thread %.1f s, receiver threads %.1f s,"
                                 + " other (GC, JIT, ...) %.1f s%n",
                         cpu, cpu / secs, cpu * 1e6 / Math.max(1, rs.acceptedSamples()), delta(cpu0, cpu1, "output") / 1e9,
                         delta(cpu0, cpu1, "receive") / 1e9,
                         cpu - (delta(cpu0, cpu1, "output") + delta(cpu0, cpu1, "receive")) / 1e9);
-                return drained && lines == samples && rs.acceptedSamples() == samples;
+                return new Result(drained && lines == samples && rs.acceptedSamples() == samples, rs.acceptedSamples() / secs);
             }
         } finally {
             Bench.deleteTree(dir);
@@ -152,7 +161,7 @@ public final class DrainBacklogBench {
     }
 
     /** Appends {@code samples} realistic samples, 10 per call as one plugin run, from several threads. */
-    private static void fill(Spool spool, SpoolCursor cursor, long samples, int threads) throws Exception {
+    private static void fill(DrainTarget spool, long samples, int threads) throws Exception {
         AtomicLong left = new AtomicLong(samples);
         AtomicReference<Throwable> error = new AtomicReference<>();
         long cpu0 = Bench.processCpuNanos();
@@ -184,23 +193,22 @@ public final class DrainBacklogBench {
             throw new IllegalStateException("filling the spool failed", error.get());
         }
         double secs = (System.nanoTime() - t0) / 1e9;
-        CursorStats st = cursor.stats();
-        System.out.printf("fill: %,d samples (%,.0f MB, %.0f bytes each) in %.1f s = %,.0f samples/s with %d threads x 10 per call,"
-                        + " %,d fsyncs, CPU %.1f s (JSON generation included)%n",
-                st.pendingRecords(), st.pendingBytes() / 1e6, (double) st.pendingBytes() / st.pendingRecords() - 20, secs,
-                samples / secs, threads, spool.forceCount() - forces0, (Bench.processCpuNanos() - cpu0) / 1e9);
-        if (st.pendingRecords() != samples || st.dropped() != 0) {
-            throw new IllegalStateException("spool holds " + st.pendingRecords() + " records, dropped " + st.dropped());
+        long pending = spool.pending();
+        System.out.printf("fill: %,d samples in %.1f s = %,.0f samples/s with %d threads x 10 per call, %,d fsyncs, CPU %.1f s"
+                        + " (JSON generation included)%n",
+                pending, secs, samples / secs, threads, spool.forceCount() - forces0, (Bench.processCpuNanos() - cpu0) / 1e9);
+        if (pending != samples) {
+            throw new IllegalStateException("spool holds " + pending + " records, not " + samples);
         }
     }
 
     /** Until the receiver has accepted all and the spool has been acknowledged to its end; false on timeout. */
-    private static boolean awaitDrained(SpoolCursor spool, Receiver receiver, long samples, long t0, double timeout)
-            throws InterruptedException {
+    private static boolean awaitDrained(DrainTarget spool, Receiver receiver, long samples, long t0, double timeout)
+            throws Exception {
         long deadline = t0 + (long) (timeout * 1e9);
         long nextReport = t0 + 30_000_000_000L;
         // The receiver's counter is an atomic read; the spool's stats take its lock, so only once the receiver is done.
-        while (receiver.stats().acceptedSamples() < samples || spool.stats().pendingRecords() > 0) {
+        while (receiver.stats().acceptedSamples() < samples || spool.pending() > 0) {
             long now = System.nanoTime();
             if (now > deadline) {
                 return false;
@@ -220,7 +228,7 @@ public final class DrainBacklogBench {
         Map<String, Long> out = new HashMap<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             String name = t.getName();
-            String group = name.startsWith("aegis-output-") ? "output"
+            String group = name.startsWith("aegis-output-") || name.equals("aegis-upload") ? "output"
                     : name.startsWith("receive-") || name.startsWith("HTTP-Dispatcher") ? "receive" : "other";
             long ns = mx.getThreadCpuTime(t.getId());
             if (ns > 0) {
