@@ -43,6 +43,8 @@ public final class DrainBacklogBench {
               --timeout       give up draining after this many seconds (default 1200)
               --dir           where spool, receiver output and keys go (default: bench/target)
               --baseline      an agent jar of another version: each mode runs on it too, and the ratio is printed
+              --rounds        with --baseline: runs per version and mode, in the order this, base, base, this, ... so that
+                              warm-up and drift fall on both (default 2)
               --baseline-ref  (the shell script) builds the agent jar of a git revision, e.g. main, and passes it as --baseline""";
 
     private static final String KEY_ID = "bench-key";
@@ -53,7 +55,7 @@ public final class DrainBacklogBench {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> o = Bench.options(args, USAGE, "samples", "mode", "large-batch", "large-rate", "fill-threads",
-                "timeout", "dir", "baseline");
+                "timeout", "dir", "baseline", "rounds");
         long samples = Long.parseLong(o.getOrDefault("samples", "1000000").replace("_", ""));
         String mode = o.getOrDefault("mode", "both");
         int largeBatch = Integer.parseInt(o.getOrDefault("large-batch", "1000"));
@@ -68,7 +70,11 @@ public final class DrainBacklogBench {
         Files.createDirectories(base);
         Bench.printEnvironment(base);
         Path baseline = o.containsKey("baseline") ? Paths.get(o.get("baseline")).toAbsolutePath() : null;
-        List<String> versions = baseline == null ? List.of("this") : List.of("this", "base");
+        int rounds = baseline == null ? 1 : Integer.parseInt(o.getOrDefault("rounds", "2"));
+        List<String> versions = new ArrayList<>();
+        for (int i = 0; i < rounds; i++) {
+            versions.addAll(baseline == null ? List.of("this") : i % 2 == 0 ? List.of("this", "base") : List.of("base", "this"));
+        }
         boolean ok = true;
         List<String> ratios = new ArrayList<>();
         for (String m : List.of("default", "large")) {
@@ -76,18 +82,17 @@ public final class DrainBacklogBench {
                 continue;
             }
             double[] rate = new double[2];
-            for (int v = 0; v < versions.size(); v++) {
-                String version = versions.get(v);
+            for (String version : versions) {
                 Open open = version.equals("this") ? DrainTarget::current : (d, max) -> DrainTarget.baseline(baseline, d, max);
                 Result r = m.equals("default") ? run("default (100 samples/500 KB, 20 req/s), " + version, base, samples, fillThreads,
                         timeout, open, 100, 500_000, 20) : run("large (" + largeBatch + " samples/batch, " + (long) largeRate + " req/s), "
                         + version, base, samples, fillThreads, timeout, open, largeBatch, 4096L * largeBatch, largeRate);
                 ok &= r.ok;
-                rate[v] = r.samplesPerSecond;
+                rate[version.equals("this") ? 0 : 1] += r.samplesPerSecond / rounds;
             }
             if (baseline != null) {
-                ratios.add(String.format("%s: this build %,.0f samples/s, baseline %,.0f samples/s: %.2f x", m, rate[0], rate[1],
-                        rate[0] / rate[1]));
+                ratios.add(String.format("%s: this build %,.0f samples/s, baseline %,.0f samples/s (means of %d runs each): %.2f x", m,
+                        rate[0], rate[1], rounds, rate[0] / rate[1]));
             }
         }
         if (!ratios.isEmpty()) {
