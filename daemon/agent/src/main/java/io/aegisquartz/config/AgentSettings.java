@@ -410,6 +410,21 @@ public final class AgentSettings {
         return path("agent.state_dir");
     }
 
+    /** How long the agent may go without a heartbeat before the launcher restarts it; zero: no watchdog. */
+    public Duration watchdog() {
+        return duration("agent.watchdog");
+    }
+
+    /** Where samples wait for upload ([spool] dir). */
+    public Path spoolDir() {
+        return path("spool.dir");
+    }
+
+    /** The upload credentials file ([upload] credentials_file). */
+    public Path credentialsFile() {
+        return path("upload.credentials_file");
+    }
+
     /** Job limits before any cron-line override. */
     public JobOptions defaultJobOptions() {
         return new JobOptions(duration("limits.timeout"), duration("limits.cpu"), duration("limits.kill_grace"),
