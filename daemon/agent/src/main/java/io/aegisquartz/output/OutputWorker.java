@@ -202,12 +202,17 @@ public final class OutputWorker<E> implements AutoCloseable {
         List<SpoolRecord> records = new ArrayList<>();
         long bytes = 0;
         SpoolBatch last = null;
-        List<DropReport> drops = cursor.takeDrops();
+        List<DropReport> drops = List.of();
         long lingerNanos = config.linger().toNanos();
         long latest = 0;
         while (true) {
             if (closed) {
                 return null;
+            }
+            if (drops.isEmpty()) {
+                // Before every read: a drop since the last one is reported with the records read after it
+                // (a read would freeze its report anyway; taking it here sends it now).
+                drops = cursor.takeDrops();
             }
             int want = config.maxSamples() - records.size();
             SpoolBatch b = cursor.read(want, Math.max(1, config.maxBytes() - bytes));
@@ -222,7 +227,9 @@ public final class OutputWorker<E> implements AutoCloseable {
                 last = b;
             }
             boolean full = records.size() >= config.maxSamples() || (!b.isEmpty() && b.size() < want && cursor.hasUnread());
-            if (full || closing || (records.isEmpty() && !drops.isEmpty())) {
+            // With a report to deliver, nothing waits for the linger: the cursor reads no further
+            // than the next gap until this report is acknowledged (docs/SPOOL.md).
+            if (full || closing || (b.isEmpty() && !drops.isEmpty())) {
                 return new Batch(records, last, drops);
             }
             if (records.isEmpty()) {

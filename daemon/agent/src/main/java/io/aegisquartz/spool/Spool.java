@@ -851,6 +851,8 @@ public final class Spool implements Closeable {
             if (changed[0]) {
                 c.version++;
             }
+            // A report frozen by a read may not be durable yet: it is, before it is handed out.
+            changed[0] |= !out.isEmpty() && c.durableVersion < c.version;
         } finally {
             lock.unlock();
         }
@@ -930,6 +932,15 @@ public final class Spool implements Closeable {
                 try {
                     if (closed) {
                         throw new IOException("spool " + dir + " is closed");
+                    }
+                    boolean[] frozen = new boolean[1];
+                    if (!c.ledger.beforeRead(frozen)) {
+                        // A second gap while the first one's report is undelivered: reading past it would
+                        // make the two one report spanning delivered records. Deliver the first one first.
+                        return new SpoolBatch(acc, acc.isEmpty() ? c.readPos : acc.get(acc.size() - 1).next());
+                    }
+                    if (frozen[0]) {
+                        c.version++;
                     }
                     if (c.ackPos.isAfter(c.readPos)) {
                         c.readPos = c.ackPos;
