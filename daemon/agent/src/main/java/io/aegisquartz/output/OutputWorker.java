@@ -114,6 +114,11 @@ public final class OutputWorker<E> implements AutoCloseable {
         return output.name();
     }
 
+    /** The output this worker feeds. */
+    public Output<E> output() {
+        return output;
+    }
+
     /** A snapshot of this output, safe from any thread. */
     public OutputState state() {
         CursorStats st = cursor.stats();

@@ -87,9 +87,9 @@ class AgentUploadTest {
 
     @Test
     void samplesAreSpooledAndUploadedAndArriveAfterAnOutage() throws Exception {
-        Down down = downReceiver();
-        int port = down.port();
-        Path pem = down.pem();
+        Down gone = downReceiver();
+        int port = gone.port();
+        Path pem = gone.pem();
         AgentHome home = home(port, pem, "rw-------");
         agent = new Agent(home.settings());
         agent.start();
@@ -126,9 +126,9 @@ class AgentUploadTest {
 
     @Test
     void everyOutputGetsEverySampleAtItsOwnPaceAndOneThatIsDownCatchesUpWithoutLoss() throws Exception {
-        Down down = downReceiver();
-        int port = down.port();
-        Path pem = down.pem();
+        Down gone = downReceiver();
+        int port = gone.port();
+        Path pem = gone.pem();
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n"
                 + "[output.central]\ntype = aegis\nendpoint = https://127.0.0.1:" + port + Receiver.PATH + "\nca_file = " + pem
                 + "\nbackoff_max = 1s\nlinger = 1s\n"

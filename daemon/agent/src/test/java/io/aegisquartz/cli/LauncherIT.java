@@ -76,8 +76,8 @@ class LauncherIT {
 
     @Test
     void everyCommandHasHelp() throws Exception {
-        for (String command : List.of("run", "check-config", "run-plugin", "receive", "spool", "event", "config-reference", "version",
-                "cds-archive")) {
+        for (String command : List.of("run", "check-config", "run-plugin", "receive", "spool", "event", "unquarantine", "config-reference",
+                "version", "cds-archive")) {
             Object[] r = call(command, "--help");
             assertEquals(0, r[0], command);
             assertTrue(((String) r[1]).startsWith("Usage: aegis-quartz " + command), command + ": " + r[1]);
@@ -248,7 +248,9 @@ class LauncherIT {
         Path plugins = Files.createDirectories(dir.resolve("plugins-user"));
         Files.copy(REPO.resolve("conf/aegis_quartz.conf.default"), conf.resolve("aegis_quartz.conf.default"));
         Path cache = dir.resolve("plugin-cache");
-        Files.writeString(conf.resolve("aegis_config.ini"), "[plugins]\nuser_dir = " + plugins + "\nwatch = false\ncompiled_dir = " + cache
+        // Its own state directory: the checkout is the home, and an agent a developer runs there holds its agent.lock.
+        Files.writeString(conf.resolve("aegis_config.ini"), "[agent]\nstate_dir = " + dir.resolve("state") + "\n[plugins]\nuser_dir = "
+                + plugins + "\nwatch = false\ncompiled_dir = " + cache
                 + "\n[log]\nfile = " + dir.resolve("log/agent.log") + "\n[sink]\nfile = " + dir.resolve("log/samples.jsonl") + "\n");
         Path log = dir.resolve("log/agent.log");
         Path samples = dir.resolve("log/samples.jsonl");
@@ -439,8 +441,11 @@ class LauncherIT {
     void restartsAreRateLimitedWithBackoffAndEndInGivingUp() throws Exception {
         // A plugin that ends the agent at every fire: restarts come 0, 1, 2 s apart, then the launcher
         // gives up (AEGIS_RESTART_MAX=3) and exits 1, for systemd's Restart= and start limit to judge.
-        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit user/exit.groovy\n");
-        Files.writeString(home.home().resolve("plugins-user/exit.groovy"), "System.exit(0)\n");
+        // It edits itself before each exit: a plugin that ended the agent is quarantined until its file
+        // changes (docs/JOURNAL.md), so only a changing one can end every agent the launcher starts.
+        Path plugin = dir.resolve("home/plugins-user/exit.groovy");
+        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit user/exit.groovy " + plugin + "\n");
+        Files.writeString(plugin, "new File(args[0]).append('//\\n')\nSystem.exit(0)\n");
         Path out = dir.resolve("out.txt");
         Process p = launchWithEnv(out, Map.of("AEGIS_RESTART_MAX", "3"), "--home", home.home().toString(), "run");
         assertTrue(p.waitFor(240, TimeUnit.SECONDS), "gave up: " + read(out));
