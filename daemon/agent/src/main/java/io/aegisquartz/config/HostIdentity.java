@@ -1,5 +1,6 @@
 package io.aegisquartz.config;
 
+import io.aegisquartz.util.IoErrors;
 import io.aegisquartz.util.AtomicFiles;
 
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.aegisquartz.config;
+package io.aegisquartz.util;
 
 import java.io.FileNotFoundException;
 import java.nio.file.AccessDeniedException;
