@@ -600,7 +600,8 @@ public final class SoakBench {
             }
         }
         Map<String, Map<Long, Integer>> dead = new HashMap<>();
-        Path deadFile = home.resolve("spool/dead-letter.jsonl");
+        // [upload] is the output named aegis, which dead-letters into its own file (docs/OUTPUTS.md).
+        Path deadFile = home.resolve("spool").resolve(SpoolInspector.deadLetterFile("aegis"));
         long deadLines = 0;
         if (Files.exists(deadFile)) {
             for (String line : Files.readAllLines(deadFile)) {

@@ -1,8 +1,5 @@
 package io.aegisquartz.sample;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.SplittableRandom;
 
@@ -17,9 +14,9 @@ import java.util.SplittableRandom;
  * /dev/urandom per call, tens of times per plugin run.
  *
  * <p>A sample that may be produced more than once from the same input (an event file read again
- * after a crash) gets a {@linkplain #derived derived} id instead: same layout, but the 74 bits
- * come from a hash of that input, so every copy carries the same id and the receiver drops the
- * repeats.
+ * after a crash, a drop report built again after a restart) gets a {@linkplain #derived derived} id
+ * instead: same layout, but the 74 bits come from a hash of that input, so every copy carries the
+ * same id and the receiver drops the repeats.
  */
 public final class SampleIds {
 
@@ -41,36 +38,20 @@ public final class SampleIds {
     }
 
     /**
-     * The id of a sample whose identity is {@code parts} (for an event: the host uuid, the event
-     * file's name and the hash of its bytes): laid out as {@link #next}, with the time first, and the 74 bits
-     * after it taken from the SHA-256 of the parts (each preceded by its length, so that no two
-     * different lists hash alike). The same parts always give the same id.
+     * A UUIDv7 for {@code epochMillis} whose other bits are a SHA-256 of {@code key}: the same key and
+     * time always give the same id, so a sample the agent builds again after a restart (a
+     * {@code dropped} report delivered twice) is one sample to a receiver that drops repeated ids.
      */
-    private static String derived(long epochMillis, byte[]... parts) {
-        MessageDigest sha;
+    public static String derived(long epochMillis, String key) {
         try {
-            sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
+            java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            return format(epochMillis, h.getLong(), h.getLong());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
         }
-        for (byte[] p : parts) {
-            sha.update(java.nio.ByteBuffer.allocate(4).putInt(p.length).array());
-            sha.update(p);
-        }
-        java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(sha.digest());
-        return format(epochMillis, h.getLong(), h.getLong());
     }
 
-    /** The id of a sample whose identity is the text {@code parts} (UTF-8); see {@link #derived(long, byte[]...)}. */
-    public static String derived(long epochMillis, String... parts) {
-        byte[][] bytes = new byte[parts.length][];
-        for (int i = 0; i < parts.length; i++) {
-            bytes[i] = parts[i].getBytes(StandardCharsets.UTF_8);
-        }
-        return derived(epochMillis, bytes);
-    }
-
-    /** UUIDv7 text: 48 bits of time, version 7, 12 bits of {@code rand}, variant 10, 62 bits of {@code rand2}. */
     private static String format(long epochMillis, long rand, long rand2) {
         long high = (epochMillis << 16) | 0x7000L | ((rand >>> 52) & 0x0FFFL);
         long low = 0x8000_0000_0000_0000L | (rand2 & 0x3FFF_FFFF_FFFF_FFFFL);

@@ -9,20 +9,18 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.SampleIds;
 import io.aegisquartz.sample.Status;
+import io.aegisquartz.util.AtomicFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -167,26 +165,8 @@ public final class EventInbox {
         Path dir = spoolDir.resolve(INCOMING);
         createDirectoriesDurably(dir);
         String uuid = UUID.randomUUID().toString();
-        Path temp = dir.resolve("." + uuid + ".tmp");
         Path target = dir.resolve(String.format("%013d-%s%s", timeMillis, uuid, SUFFIX));
-        try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ByteBuffer buf = ByteBuffer.wrap(bytes.toByteArray());
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-                ch.force(true);
-            }
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException ignored) {
-                // the original failure is what matters; a stray temp file is ignored by the reader
-            }
-            throw e;
-        }
-        Checkpoint.syncDir(dir);
+        AtomicFiles.write(target, bytes.toByteArray());
         return target;
     }
 
@@ -207,7 +187,7 @@ public final class EventInbox {
                     throw raced;
                 }
             }
-            Checkpoint.syncDir(p.getParent());
+            AtomicFiles.syncDir(p.getParent());
         }
     }
 
@@ -269,7 +249,7 @@ public final class EventInbox {
         }
         if (deleted) {
             try {
-                Checkpoint.syncDir(incoming);
+                AtomicFiles.syncDir(incoming);
             } catch (IOException ex) {
                 // The files are gone for this run; after a crash some may come back and be delivered twice.
                 LOG.warn("cannot fsync {} after deleting delivered event files: {}", incoming, ex.toString());
@@ -279,14 +259,15 @@ public final class EventInbox {
 
     /**
      * The id of the sample an event becomes, the same at every delivery of that file: derived from
-     * the host, the file's name and the hash of its bytes ({@link SampleIds#derived}), with the
+     * the host, the file's name and the SHA-256 of its bytes ({@link SampleIds#derived}; '/' appears
+     * in none of the three, so the key names them unambiguously), with the
      * event's time first as in every sample id. A file delivered again (a crash between the spool
      * append and {@link #done}, or a file {@link #done} could not delete, read again after a restart)
      * therefore carries the id its first delivery had, and the receiver drops the copy. The host is
      * part of it so that two hosts given the same file name and content still send two events.
      */
     public static String sampleId(Event e, String hostUuid) {
-        return SampleIds.derived(e.timeMillis(), hostUuid, e.file().getFileName().toString(), e.sha256());
+        return SampleIds.derived(e.timeMillis(), hostUuid + "/event/" + e.file().getFileName() + "/" + e.sha256());
     }
 
     /** The sample an event becomes: metric {@code event}, status ok, message the content, tags name and group. */
