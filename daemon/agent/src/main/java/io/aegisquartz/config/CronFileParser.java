@@ -31,7 +31,8 @@ public final class CronFileParser {
     /** Options a cron line may set, in the order the reference lists them. */
     public static final List<String> OPTIONS =
             List.of("name", "timeout", "cpu", "kill_grace", "output_max", "memory_max", "pids_max", "max_samples", "max_bytes", "mem",
-                    "overlap", "misfire", "sampler", "user");
+                    "overlap", "misfire", "sampler", "user",
+                    "notify", "after", "repeat");
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
     private static final long MAX_FILE_BYTES = 1 << 20;
@@ -40,6 +41,8 @@ public final class CronFileParser {
 
     private final AgentSettings settings;
     private final Date now;
+    /** [alert]'s rule for a line that says nothing about notifying. */
+    private final AlertRule defaultAlert;
 
     private record Token(String text, int column) {
     }
@@ -51,6 +54,7 @@ public final class CronFileParser {
     public CronFileParser(AgentSettings settings, Date now) {
         this.settings = settings;
         this.now = now;
+        this.defaultAlert = settings.alert().jobRule();
     }
 
     /** Parses {@code source}'s file in the settings' config directory. A missing user file is not an error. */
@@ -185,6 +189,7 @@ public final class CronFileParser {
                     + "' must be 1-128 letters, digits or _ . : / @ -", "e.g. name=mysql_3306"));
         }
         JobOptions opts = applyOptions(settings.defaultJobOptions(), options, file, lineNo, problems);
+        AlertRule alert = alertRule(defaultAlert, options, file, lineNo, problems);
         Path resolved = resolvePlugin(plugin, file, lineNo, problems);
         String pluginName = resolved == null ? "" : resolved.getFileName().toString();
         if (opts.user() != null && (pluginName.endsWith(".groovy") || pluginName.endsWith(".jar"))) {
@@ -197,7 +202,40 @@ public final class CronFileParser {
         // The name goes into every log line about the job: escaped and cut once, here (LogText).
         String display = explicitName != null ? explicitName : io.aegisquartz.log.LogText.escape(
                 args.isEmpty() ? plugin.text() : plugin.text() + " " + String.join(" ", SecretMask.mask(args)), MAX_NAME_SHOWN);
-        return new JobSpec(source, file, lineNo, key, display, cron, plugin.text(), resolved, plugin.column(), args, opts);
+        return new JobSpec(source, file, lineNo, key, display, cron, plugin.text(), resolved, plugin.column(), args, opts, alert);
+    }
+
+    /** The [alert] defaults with the line's notify=, after= and repeat= applied. */
+    private static AlertRule alertRule(AlertRule base, Map<String, Token> options, Path file, int lineNo, List<ConfigProblem> problems) {
+        AlertRule rule = base;
+        Token notify = options.get("notify");
+        if (notify != null) {
+            try {
+                rule = rule.withChannels(AlertRule.parseChannels(notify.text().substring(7)));
+            } catch (IllegalArgumentException bad) {
+                problems.add(new ConfigProblem(file, lineNo, notify.column() + 7, "option notify: " + bad.getMessage(),
+                        "name channels of aegis_notify.ini, comma-separated, e.g. notify=ops,oncall (notify= alone: none)"));
+            }
+        }
+        Token after = options.get("after");
+        if (after != null) {
+            Setting s = Settings.byId("alert.after");
+            try {
+                rule = rule.withAfter((Integer) s.convert(after.text().substring(6)));
+            } catch (IllegalArgumentException bad) {
+                problems.add(new ConfigProblem(file, lineNo, after.column() + 6, "option after: " + bad.getMessage(), "e.g. after=3"));
+            }
+        }
+        Token repeat = options.get("repeat");
+        if (repeat != null) {
+            Setting s = Settings.byId("alert.repeat");
+            try {
+                rule = rule.withRepeat((java.time.Duration) s.convert(repeat.text().substring(7)));
+            } catch (IllegalArgumentException bad) {
+                problems.add(new ConfigProblem(file, lineNo, repeat.column() + 7, "option repeat: " + bad.getMessage(), "e.g. repeat=1h"));
+            }
+        }
+        return rule;
     }
 
     private JobOptions applyOptions(JobOptions base, Map<String, Token> options, Path file, int lineNo,
@@ -208,8 +246,8 @@ public final class CronFileParser {
             Token tok = e.getValue();
             String value = tok.text().substring(key.length() + 1);
             int column = tok.column() + key.length() + 1;
-            if (key.equals("name")) {
-                continue;
+            if (key.equals("name") || key.equals("notify") || key.equals("after") || key.equals("repeat")) {
+                continue; // name identifies the job; the other three are its alert rule (alertRule)
             }
             if (key.equals("sampler")) {
                 if (!value.matches("[A-Za-z0-9_.$-]{1,128}")) {

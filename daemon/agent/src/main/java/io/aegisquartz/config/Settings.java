@@ -27,6 +27,8 @@ public final class Settings {
                     "The agent's own state, written only by the agent: the lock that keeps one agent per home, its control socket, the journal of runs in progress. The RPM sets /var/lib/aegis-quartz."),
             d("agent", "watchdog", "60s", 0, 3_600_000,
                     "How long the agent may go without proving it makes progress (the heartbeat file in state_dir, rewritten every quarter of this, at most every 15 s) before the launcher kills it with SIGKILL and starts it again. 0: no watchdog."),
+            d("agent", "heartbeat", "60s", 0, 3_600_000,
+                    "How often the agent writes a heartbeat sample (job agent/heartbeat, metric agent.heartbeat), so that a receiver can tell a silent host from a quiet one ('receive --silence-after'). Not the watchdog's heartbeat file. 0: none."),
 
             s("plugins", "default_dir", Kind.PATH, "plugins-default",
                     "Where 'default/...' plugin paths in the cron files point."),
@@ -123,7 +125,30 @@ public final class Settings {
                     "Longest wait between retries while the receiver is unreachable or failing; retries go on forever."),
             d("upload", "timeout", "30s", 1_000, 600_000, "Connect and response timeout of one request."),
             d("upload", "linger", "15s", 0, 600_000,
-                    "How long the oldest pending sample waits before a request goes out, so that jobs firing close together share one request. A full batch goes at once; on stop, waiting samples are sent first. 0: send every run's samples at once.")
+                    "How long the oldest pending sample waits before a request goes out, so that jobs firing close together share one request. A full batch goes at once; on stop, waiting samples are sent first. 0: send every run's samples at once."),
+
+            s("alert", "channels_file", Kind.PATH, "",
+                    "The notification channels ([channel.NAME] sections, docs/ALERTS.md); must be mode 0600 and owned by the agent's user. Empty: aegis_notify.ini in the config directory."),
+            s("alert", "notify", Kind.STRING, "",
+                    "Channels (comma-separated names from the channels file) every job notifies unless its cron line says notify=. Empty: only jobs with notify= notify."),
+            i("alert", "after", "1", 1, 1_000,
+                    "Consecutive non-ok runs before a problem is hard and notified (a cron line's after= overrides it)."),
+            d("alert", "repeat", "0s", 0, 30 * DAY,
+                    "Notify again this often while a problem lasts (a cron line's repeat= overrides it). 0: once."),
+            d("alert", "group_wait", "30s", 0, 3_600_000,
+                    "Notifications that become due within this time go out as one message per channel."),
+            i("alert", "max_per_hour", "20", 1, 3_600,
+                    "Most messages a channel gets in any hour; what is held back goes, counted, into the next message."),
+            d("alert", "give_up_after", "24h", 60_000, 30 * DAY,
+                    "How long an undelivered message is retried (with backoff) before it is dropped, counted and logged."),
+            i("alert", "flap_low", "5", 0, 100,
+                    "A flapping job stops flapping when its state changes fall to this percentage of its last 21 runs (Nagios' low_service_flap_threshold)."),
+            i("alert", "flap_high", "20", 1, 100,
+                    "A job starts flapping when its state changes reach this percentage of its last 21 runs (Nagios' high_service_flap_threshold); it is notified once as flapping."),
+            s("alert", "agent_notify", Kind.STRING, "",
+                    "Channels for the agent's own events (an output failing, samples dropped, a job shed or quarantined, a reload that failed). Empty: [alert] notify."),
+            i("alert", "agent_after", "3", 1, 1_000,
+                    "Consecutive failed upload attempts before an output is notified as failing.")
     );
 
     private static final Map<String, Setting> BY_ID = new LinkedHashMap<>();

@@ -12,8 +12,8 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.util.Collection;
 
-/** TLS trust for the uploader: the system trust store, or the certificates of a PEM file. */
-final class TrustStores {
+/** TLS trust for the uploader and the notification channels: the system trust store, or the certificates of a PEM file. */
+public final class TrustStores {
 
     private TrustStores() {
     }
@@ -22,7 +22,7 @@ final class TrustStores {
      * An SSLContext trusting {@code caFile}'s certificates only (the JDK's trust store if null), and
      * presenting the client certificate of {@code keystore} (none if null) for mutual TLS.
      */
-    static SSLContext context(Path caFile, Path keystore, Path passwordFile) throws IOException {
+    public static SSLContext context(Path caFile, Path keystore, Path passwordFile) throws IOException {
         try {
             javax.net.ssl.KeyManager[] keys = keystore == null ? null : clientKeys(keystore, passwordFile);
             if (caFile == null) {
