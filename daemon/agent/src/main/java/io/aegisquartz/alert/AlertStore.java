@@ -68,13 +68,23 @@ public final class AlertStore {
 
     /** Replaces the file with {@code state}, durably. */
     public void save(AlertState state) throws IOException {
+        write(serialize(state));
+    }
+
+    /** The file's bytes for {@code state} (taken under the caller's lock; written after it). */
+    byte[] serialize(AlertState state) throws IOException {
+        return JSON.writeValueAsBytes(state);
+    }
+
+    /** Replaces the file with {@code bytes} from {@link #serialize}, durably. */
+    synchronized void write(byte[] bytes) throws IOException {
         Files.createDirectories(file.getParent());
-        AtomicFiles.write(file, JSON.writeValueAsBytes(state), PosixFilePermissions.fromString("rw-------"));
+        AtomicFiles.write(file, bytes, PosixFilePermissions.fromString("rw-------"));
         writes++;
     }
 
     /** Saves since this store was opened (for tests and the benchmark). */
-    public long writes() {
+    public synchronized long writes() {
         return writes;
     }
 }
