@@ -363,8 +363,7 @@ final class AlertEngine {
                 sb.append(", ");
             }
             double v = e.getValue();
-            sb.append(e.getKey()).append('=').append(v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v)
-                    : String.format(java.util.Locale.ROOT, "%.4g", v));
+            sb.append(e.getKey()).append('=').append(number(v));
             String unit = s.measurement().units().get(e.getKey());
             if (unit != null && !unit.isEmpty()) {
                 sb.append(unit);
@@ -375,6 +374,18 @@ final class AlertEngine {
             }
         }
         return sb.toString();
+    }
+
+    /** 3, 0.5, 1234.6, 1.235E+20: four significant digits at most, no trailing zeros. */
+    static String number(double v) {
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            return Double.toString(v);
+        }
+        if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+            return Long.toString((long) v);
+        }
+        return new java.math.BigDecimal(v).round(new java.math.MathContext(Math.max(4, (int) Math.log10(Math.abs(v)) + 2)))
+                .stripTrailingZeros().toString();
     }
 
     private static char code(Status s) {
