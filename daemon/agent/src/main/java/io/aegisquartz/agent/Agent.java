@@ -1,6 +1,10 @@
 package io.aegisquartz.agent;
 
 import io.aegisquartz.Version;
+import io.aegisquartz.alert.Alerting;
+import io.aegisquartz.alert.channel.MessageText;
+import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.config.AlertRule;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.governor.Governor;
@@ -97,6 +101,8 @@ public final class Agent {
     private HostIdentity.Id identity;
     private RunJournal journal;
     private PreviousExit previousExit = PreviousExit.UNKNOWN;
+    /** Alerting, or null when the channels file has no channel. */
+    private Alerting alerting;
 
     public Agent(AgentSettings settings) {
         this.settings = settings;
@@ -162,6 +168,7 @@ public final class Agent {
         } else {
             startUpload(stamper);
         }
+        sink = startAlerting(sink);
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
         journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
         catalog = PluginCatalog.create(threads, settings, true);
@@ -332,6 +339,68 @@ public final class Agent {
         }
     }
 
+    /**
+     * Starts alerting if the channels file ([alert] channels_file) has a channel: returns the sink with
+     * the alerting tap, which sees each run's samples once they are stored. Without a channel the sink
+     * is returned as it is and alerting costs nothing.
+     */
+    private SampleSink startAlerting(SampleSink store) {
+        io.aegisquartz.config.AlertSettings a = settings.alert();
+        NotifyConfig channels = NotifyConfig.load(a.channelsFile());
+        channels.problems().forEach(p -> CONFIG.error(p.oneLine()));
+        if (channels.channels().isEmpty()) {
+            return store;
+        }
+        NotifyConfig.Context context = new NotifyConfig.Context(java.time.Clock.systemUTC(), MessageText.local(),
+                () -> catalog.processes(), settings.defaultJobOptions(), settings.stateDir().resolve("alerts").resolve("exec"));
+        // The alert.notification samples go to the store itself, not through the tap: they are not checks.
+        alerting = new Alerting(a, settings.stateDir(), identity.uuid(), stamper::hostname, context, store::write,
+                m -> stamper.stamp("agent/alert", "alerting", List.of(m), 0, 0, false), java.time.Clock.systemUTC());
+        alerting.channels(channels);
+        alerting.start();
+        LOG.info("alerting: channels from {}, state in {}; group_wait {}, max_per_hour {}, give_up_after {}", channels.file(),
+                alerting.store().file(), Units.format(a.groupWait()), a.maxPerHour(), Units.format(a.giveUpAfter()));
+        return new AlertingSink(store, alerting);
+    }
+
+    /** The sink with alerting's tap: samples stored, then shown to alerting (which does no I/O on this thread). */
+    private record AlertingSink(SampleSink store, Alerting alerting) implements SampleSink {
+        @Override
+        public boolean write(List<io.aegisquartz.sample.Sample> samples) {
+            boolean stored = store.write(samples);
+            if (stored) {
+                try {
+                    alerting.stored(samples);
+                } catch (RuntimeException e) {
+                    LOG.error("alerting failed on a run's samples", e);
+                }
+            }
+            return stored;
+        }
+
+        @Override
+        public void close() {
+            store.close();
+        }
+    }
+
+    /** Gives alerting the rules of the jobs scheduled now; says once if jobs notify but no channel is configured. */
+    private void alertRules() {
+        Map<String, AlertRule> rules = new LinkedHashMap<>();
+        for (ScheduledJob j : jobs.values()) {
+            rules.put(j.spec().name(), j.spec().alert());
+        }
+        for (JobSpec j : toCompile) {
+            rules.put(j.name(), j.alert());
+        }
+        if (alerting != null) {
+            alerting.rules(rules);
+        } else if (rules.values().stream().anyMatch(AlertRule::notifies)) {
+            CONFIG.error("jobs have notify= (or [alert] notify is set) but {} defines no channel: nobody is notified "
+                    + "(fix: add a [channel.NAME] section, see docs/ALERTS.md)", settings.alert().channelsFile());
+        }
+    }
+
     /** Opens the spool, checks the credentials and starts the uploader; samples then go to the spool. */
     private void startUpload(SampleStamper stamper) throws StartException {
         Credentials credentials;
@@ -453,6 +522,7 @@ public final class Agent {
             lines.forEach(RELOAD::info);
         }
         jobSnapshot = List.copyOf(jobs.values());
+        alertRules();
         if (watcher != null) {
             watcher.watch(watchedDirs());
         }
@@ -621,6 +691,9 @@ public final class Agent {
         }
         if (journal != null) {
             journal.close(); // every run has ended: what the journal still holds was not waited for
+        }
+        if (alerting != null) {
+            alerting.close(); // after the last run; what waits stays in its state file for the next start
         }
         if (catalog != null) {
             catalog.close();
