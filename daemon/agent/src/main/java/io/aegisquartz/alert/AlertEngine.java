@@ -181,15 +181,6 @@ final class AlertEngine {
         emit(e, agentRule);
     }
 
-    /** An attempt of an output (uploads to a receiver): a series of the agent's, hard after agent_after failures. */
-    void outputAttempt(String output, boolean ok, String reason, String host, long now) {
-        if (!agentRule.notifies() || (ok && !perJob.containsKey(AGENT))) {
-            return;
-        }
-        observe(AGENT, "output." + output, "", ok ? Status.OK : Status.ERROR,
-                ok ? "uploads to output " + output + " work again" : "uploads to output " + output + " failing: " + reason, "", host, agentRule, now);
-    }
-
     private void observe(String job, String metric, String tags, Status status, String message, String value, String host, AlertRule rule,
                          long now) {
         String key = key(job, metric, tags);

@@ -192,28 +192,6 @@ public final class Alerting implements AutoCloseable {
         }
     }
 
-    /** An attempt of output {@code output}: failing for agent_after attempts in a row is notified, and its recovery. */
-    public void outputAttempt(String output, boolean ok, String reason) {
-        boolean changed;
-        synchronized (this) {
-            engine.outputAttempt(output, ok, reason, hostname.get(), clock.millis());
-            changed = engine.takeChanged();
-            dirty |= changed;
-        }
-        if (changed) {
-            wakeUp();
-        }
-    }
-
-    /** An event of the agent's that is not a state: a reload that failed, and the like. */
-    public void agentEvent(String metric, String status, String message) {
-        synchronized (this) {
-            engine.event(AlertEngine.AGENT, metric, status, message, hostname.get(), clock.millis());
-            dirty |= engine.takeChanged();
-        }
-        wakeUp();
-    }
-
     /** Queues {@code e} for {@code channels} directly (the receiver's silence checks, tests). */
     public void notify(AlertEvent e, List<String> channelNames) {
         synchronized (this) {

@@ -84,7 +84,7 @@ public final class AgentSettings {
     }
 
     private void checkCombinations(IniFile ini) {
-        for (String key : List.of("notify", "agent_notify")) {
+        for (String key : List.of("notify")) {
             try {
                 AlertRule.parseChannels(string("alert." + key));
             } catch (IllegalArgumentException bad) {
@@ -216,19 +216,13 @@ public final class AgentSettings {
         return duration("agent.watchdog");
     }
 
-    /** How often the agent writes its heartbeat sample ([agent] heartbeat); zero: never. Not the watchdog's file. */
-    public Duration heartbeatSample() {
-        return duration("agent.heartbeat");
-    }
-
     /** The [alert] settings. A channel list with a bad name is reported by {@link #problems()} and taken as none. */
     public AlertSettings alert() {
         Path channels = optionalPath("alert.channels_file");
         List<String> jobChannels = channelsOrNone("alert.notify");
-        List<String> agentChannels = string("alert.agent_notify").isBlank() ? jobChannels : channelsOrNone("alert.agent_notify");
         return new AlertSettings(channels != null ? channels : confDir.resolve("aegis_notify.ini"),
                 new AlertRule(jobChannels, integer("alert.after"), duration("alert.repeat")),
-                new AlertRule(agentChannels, integer("alert.agent_after"), Duration.ZERO),
+                AlertRule.NONE, // the agent's own events are not notified yet (docs/ALERTS.md, "Not yet")
                 duration("alert.group_wait"), integer("alert.max_per_hour"), duration("alert.give_up_after"),
                 integer("alert.flap_low"), integer("alert.flap_high"));
     }

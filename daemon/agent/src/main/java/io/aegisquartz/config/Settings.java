@@ -27,8 +27,6 @@ public final class Settings {
                     "The agent's own state, written only by the agent: the lock that keeps one agent per home, its control socket, the journal of runs in progress. The RPM sets /var/lib/aegis-quartz."),
             d("agent", "watchdog", "60s", 0, 3_600_000,
                     "How long the agent may go without proving it makes progress (the heartbeat file in state_dir, rewritten every quarter of this, at most every 15 s) before the launcher kills it with SIGKILL and starts it again. 0: no watchdog."),
-            d("agent", "heartbeat", "60s", 0, 3_600_000,
-                    "How often the agent writes a heartbeat sample (job agent/heartbeat, metric agent.heartbeat), so that a receiver can tell a silent host from a quiet one ('receive --silence-after'). Not the watchdog's heartbeat file. 0: none."),
 
             s("plugins", "default_dir", Kind.PATH, "plugins-default",
                     "Where 'default/...' plugin paths in the cron files point."),
@@ -144,11 +142,7 @@ public final class Settings {
             i("alert", "flap_low", "5", 0, 100,
                     "A flapping job stops flapping when its state changes fall to this percentage of its last 21 runs (Nagios' low_service_flap_threshold)."),
             i("alert", "flap_high", "20", 1, 100,
-                    "A job starts flapping when its state changes reach this percentage of its last 21 runs (Nagios' high_service_flap_threshold); it is notified once as flapping."),
-            s("alert", "agent_notify", Kind.STRING, "",
-                    "Channels for the agent's own events (an output failing, samples dropped, a job shed or quarantined, a reload that failed). Empty: [alert] notify."),
-            i("alert", "agent_after", "3", 1, 1_000,
-                    "Consecutive failed upload attempts before an output is notified as failing.")
+                    "A job starts flapping when its state changes reach this percentage of its last 21 runs (Nagios' high_service_flap_threshold); it is notified once as flapping.")
     );
 
     private static final Map<String, Setting> BY_ID = new LinkedHashMap<>();
