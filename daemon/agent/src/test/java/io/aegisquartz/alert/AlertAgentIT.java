@@ -3,7 +3,6 @@ package io.aegisquartz.alert;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.icegreen.greenmail.util.GreenMail;
-import com.icegreen.greenmail.util.ServerSetup;
 import io.aegisquartz.agent.Agent;
 import io.aegisquartz.testing.AgentHome;
 import jakarta.mail.internet.MimeMessage;
@@ -19,7 +18,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -48,33 +46,13 @@ class AlertAgentIT {
 
     @BeforeAll
     static void makeServerKey() throws Exception {
-        Path p12 = keys.resolve("smtp.p12");
-        run("keytool", "-genkeypair", "-alias", "greenmail", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=127.0.0.1",
-                "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-storetype", "PKCS12", "-keystore", p12.toString(),
-                "-storepass", "changeit", "-keypass", "changeit");
-        caPem = keys.resolve("smtp.pem");
-        run("keytool", "-exportcert", "-rfc", "-alias", "greenmail", "-keystore", p12.toString(), "-storepass", "changeit",
-                "-file", caPem.toString());
-        System.setProperty("greenmail.tls.keystore.file", p12.toString());
-        System.setProperty("greenmail.tls.keystore.password", "changeit");
-        System.setProperty("greenmail.tls.key.password", "changeit");
-    }
-
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), out);
+        caPem = SmtpsServer.makeKey(keys);
     }
 
     @BeforeEach
     void servers() throws Exception {
         robot = new HookServer();
-        ServerSetup smtps = new ServerSetup(0, "127.0.0.1", ServerSetup.PROTOCOL_SMTPS).dynamicPort();
-        smtps.setServerStartupTimeout(60_000);
-        mail = new GreenMail(smtps);
-        mail.start();
-        mail.setUser("aegis@example.com", "aegis", "s3cret-pw");
+        mail = SmtpsServer.start();
     }
 
     @AfterEach

@@ -1,7 +1,6 @@
 package io.aegisquartz.alert;
 
 import com.icegreen.greenmail.util.GreenMail;
-import com.icegreen.greenmail.util.ServerSetup;
 import io.aegisquartz.alert.channel.AlertEvent;
 import io.aegisquartz.alert.channel.Channel;
 import io.aegisquartz.alert.channel.DeliveryException;
@@ -22,7 +21,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.ZoneOffset;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -49,33 +47,12 @@ class EmailChannelTest {
 
     @BeforeAll
     static void makeServerKey() throws Exception {
-        Path p12 = keys.resolve("smtp.p12");
-        run("keytool", "-genkeypair", "-alias", "greenmail", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=127.0.0.1",
-                "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-storetype", "PKCS12", "-keystore", p12.toString(),
-                "-storepass", "changeit", "-keypass", "changeit");
-        caPem = keys.resolve("smtp.pem");
-        run("keytool", "-exportcert", "-rfc", "-alias", "greenmail", "-keystore", p12.toString(), "-storepass", "changeit",
-                "-file", caPem.toString());
-        // GreenMail reads its TLS key from these properties once per JVM; only this class starts an SMTPS server.
-        System.setProperty("greenmail.tls.keystore.file", p12.toString());
-        System.setProperty("greenmail.tls.keystore.password", "changeit");
-        System.setProperty("greenmail.tls.key.password", "changeit");
-    }
-
-    private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(0, p.exitValue(), out);
+        caPem = SmtpsServer.makeKey(keys);
     }
 
     @BeforeEach
     void start() throws Exception {
-        ServerSetup smtps = new ServerSetup(0, "127.0.0.1", ServerSetup.PROTOCOL_SMTPS).dynamicPort();
-        smtps.setServerStartupTimeout(60_000); // its 2 s default is not enough on a loaded 2-core machine
-        mail = new GreenMail(smtps);
-        mail.start();
-        mail.setUser("aegis@example.com", "aegis", "s3cret-pw");
+        mail = SmtpsServer.start();
         channel = channel("s3cret-pw");
     }
 
