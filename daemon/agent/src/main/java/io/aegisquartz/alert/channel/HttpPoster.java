@@ -1,6 +1,6 @@
 package io.aegisquartz.alert.channel;
 
-import io.aegisquartz.upload.TrustStores;
+import io.aegisquartz.output.http.TrustStores;
 import org.apache.hc.client5.http.classic.methods.HttpPost;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.RequestConfig;

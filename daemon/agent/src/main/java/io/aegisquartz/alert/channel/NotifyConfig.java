@@ -364,7 +364,7 @@ public final class NotifyConfig {
             }
             return new EmailChannel(spec.name(), v.get("host").strip(), port, security, blankToNull(v.get("username")), v.get("password"),
                     new InternetAddress(v.get("from").strip(), true), to, v.getOrDefault("subject_prefix", "[aegis-quartz]").strip(),
-                    security == EmailChannel.Security.NONE ? null : io.aegisquartz.upload.TrustStores.context(ca, null, null),
+                    security == EmailChannel.Security.NONE ? null : io.aegisquartz.output.http.TrustStores.context(ca, null, null),
                     spec.timeout().toMillis(), ctx.text());
         } catch (AddressException e) {
             throw new IOException("channel " + spec.name() + ": " + e.getMessage());

@@ -1,6 +1,6 @@
 package io.aegisquartz.alert.channel;
 
-import io.aegisquartz.upload.RequestSigning;
+import io.aegisquartz.output.aegis.RequestSigning;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
