@@ -137,7 +137,7 @@ public final class Agent {
             startUpload(stamper);
         }
         threads = new RunnerThreads(4 * settings.workers() + 4);
-        catalog = PluginCatalog.create(threads, settings, true);
+        catalog = PluginCatalog.create(threads, settings, true, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
@@ -193,7 +193,8 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        Governor governor = new Governor(settings, () -> jobSnapshot, () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
+        Governor governor = new Governor(settings, () -> jobSnapshot, () -> uploader == null ? 0 : uploader.cpuNanos(),
+                catalog.host()::cpuNanos, this::restart);
         LOG.info(governor.describe());
         long w = governor.windowMillis();
         threads.timer().scheduleAtFixedRate(() -> {

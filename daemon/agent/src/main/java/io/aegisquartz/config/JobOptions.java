@@ -14,14 +14,15 @@ import java.time.Duration;
  * @param misfire   what to do with fire times that were missed
  * @param sampler   for a JAR holding several samplers, which one; null otherwise
  * @param user      for an executable, the local user it runs as; null: the agent's own user
+ * @param isolation for a Groovy or JAR plugin, where it runs: in the plugin host or in the agent's JVM
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                         Overlap overlap, Misfire misfire, String sampler, RunAs user) {
+                         Overlap overlap, Misfire misfire, String sampler, RunAs user, Isolation isolation) {
 
-    /** Options that run as the agent's own user. */
+    /** Options that run as the agent's own user, in the plugin host (the defaults of an empty aegis_config.ini). */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler) {
-        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null);
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, Isolation.HOST);
     }
 
     /** Policy for a fire that finds the previous run still going. */
@@ -30,40 +31,59 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     /** Policy for fire times that passed while the job could not run. */
     public enum Misfire { SKIP, RUN_ONCE }
 
+    /**
+     * Where a Groovy or JAR plugin runs. Executables always run as processes of their own.
+     */
+    public enum Isolation {
+        /** In the agent's JVM, as trusted code: what the shipped default plugins do. */
+        INPROC,
+        /** In the plugin host, a JVM of its own that the agent supervises (docs/PLUGIN-HOST.md). */
+        HOST;
+
+        /** The form used on cron lines and in aegis_config.ini. */
+        public String wire() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, isolation);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, isolation);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, isolation);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, isolation);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, isolation);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, isolation);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, isolation);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, isolation);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, isolation);
+    }
+
+    public JobOptions withIsolation(Isolation i) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, i);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -96,6 +116,9 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         if (!java.util.Objects.equals(user, o.user)) {
             d.add("user=" + (user == null ? "(agent's)" : user.name()) + " -> " + (o.user == null ? "(agent's)" : o.user.name()));
         }
+        if (isolation != o.isolation) {
+            d.add("isolation=" + isolation.wire() + " -> " + o.isolation.wire());
+        }
         return String.join(", ", d);
     }
 
@@ -104,6 +127,7 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
                 + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
-                + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "");
+                + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "")
+                + " isolation=" + isolation.wire();
     }
 }

@@ -1,11 +1,14 @@
 package io.aegisquartz.plugin;
 
 import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.StrictModes;
 import io.aegisquartz.plugin.exec.ExecPlugin;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
+import io.aegisquartz.plugin.host.HostPlugin;
+import io.aegisquartz.plugin.host.PluginHostClient;
 import io.aegisquartz.plugin.jar.JarPlugin;
 
 import java.nio.file.Path;
@@ -18,10 +21,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>A Groovy script is compiled on first use and recompiled only when its {@link FileStamp} changes;
  * a broken one is remembered as broken, so it is not recompiled on every fire. Loading happens on the
  * worker thread that needs the plugin; two jobs naming the same file wait for one load.
+ *
+ * <p>A Groovy or JAR plugin is loaded once for the jobs that run it in the agent and once for those
+ * that run it in the plugin host ({@code isolation=}); without a host (commands that only check
+ * plugins) both load here, and nothing runs.
  */
 public final class PluginCatalog implements AutoCloseable {
 
     private record Loaded(FileStamp stamp, Plugin plugin, PluginException error) {
+    }
+
+    /** A plugin file, and whether it is loaded for the plugin host. */
+    private record Key(Path file, boolean host) {
     }
 
     private final InJvmRunner inJvm;
@@ -29,8 +40,9 @@ public final class PluginCatalog implements AutoCloseable {
     private final StrictModes strictModes;
     private final Path compiledDir;
     private final boolean childJvm;
-    private final Map<Path, Loaded> cache = new ConcurrentHashMap<>();
-    private final Map<Path, Object> locks = new ConcurrentHashMap<>();
+    private final PluginHostClient host;
+    private final Map<Key, Loaded> cache = new ConcurrentHashMap<>();
+    private final Map<Key, Object> locks = new ConcurrentHashMap<>();
 
     public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes) {
         this(inJvm, processes, strictModes, null);
@@ -46,11 +58,21 @@ public final class PluginCatalog implements AutoCloseable {
      * @param childJvm    compile Groovy scripts in a short-lived JVM of their own (needs {@code compiledDir})
      */
     public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir, boolean childJvm) {
+        this(inJvm, processes, strictModes, compiledDir, childJvm, null);
+    }
+
+    /**
+     * @param host the plugin host for jobs with {@code isolation=host} (closed with the catalog); null:
+     *             those plugins are loaded here too, for commands that check plugins without running them
+     */
+    public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir, boolean childJvm,
+                         PluginHostClient host) {
         this.inJvm = inJvm;
         this.processes = processes;
         this.strictModes = strictModes;
         this.compiledDir = compiledDir;
         this.childJvm = childJvm;
+        this.host = host;
     }
 
     /** A catalog for a command that ends soon: compiles in this JVM. */
@@ -65,11 +87,25 @@ public final class PluginCatalog implements AutoCloseable {
      *                 compiler: for the long-running agent
      */
     public static PluginCatalog create(RunnerThreads threads, AgentSettings settings, boolean childJvm) {
+        return create(threads, settings, childJvm, false);
+    }
+
+    /**
+     * A catalog as {@link #create(RunnerThreads, AgentSettings, boolean)} makes, which with {@code host}
+     * runs the plugins of {@code isolation=host} jobs in a plugin host ([plugin_host] settings).
+     */
+    public static PluginCatalog create(RunnerThreads threads, AgentSettings settings, boolean childJvm, boolean host) {
         // The launcher's class-data training runs use a scratch cache: they must not leave root-owned
         // files in the agent's.
         String scratch = System.getProperty("aegis.compiled-dir");
         Path compiled = scratch != null ? Path.of(scratch) : settings.path("plugins.compiled_dir");
-        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled, childJvm);
+        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled, childJvm,
+                host ? new PluginHostClient(settings.pluginHost()) : null);
+    }
+
+    /** The plugin host, or null if this catalog runs every plugin here. */
+    public PluginHostClient host() {
+        return host;
     }
 
     public InJvmRunner inJvm() {
@@ -87,17 +123,22 @@ public final class PluginCatalog implements AutoCloseable {
      *                         kind, or does not compile
      */
     public Plugin get(Path file) throws PluginException {
+        return get(new Key(file, false));
+    }
+
+    private Plugin get(Key key) throws PluginException {
+        Path file = key.file();
         FileStamp stamp = FileStamp.of(file);
         if (stamp == null) {
             throw new PluginException("plugin file is missing: " + file, "restore it, or remove the cron line that names it");
         }
-        Loaded l = cache.get(file);
+        Loaded l = cache.get(key);
         if (l == null || !l.stamp().equals(stamp)) {
-            synchronized (locks.computeIfAbsent(file, k -> new Object())) {
-                l = cache.get(file);
+            synchronized (locks.computeIfAbsent(key, k -> new Object())) {
+                l = cache.get(key);
                 if (l == null || !l.stamp().equals(stamp)) {
-                    Loaded fresh = load(file, stamp);
-                    Loaded old = cache.put(file, fresh);
+                    Loaded fresh = load(key, stamp);
+                    Loaded old = cache.put(key, fresh);
                     retire(old);
                     l = fresh;
                 }
@@ -109,28 +150,38 @@ public final class PluginCatalog implements AutoCloseable {
         return l.plugin();
     }
 
-    /** Loads {@code job}'s plugin and checks that it can serve the job (JAR: the sampler exists). */
+    /** Loads {@code job}'s plugin, where the job runs it, and checks that it can serve the job (JAR: the sampler exists). */
     public Plugin check(JobSpec job) throws PluginException {
-        Plugin p = get(job.pluginPath());
+        Path file = job.pluginPath();
+        String name = file.getFileName().toString();
+        boolean inHost = host != null && job.options().isolation() == JobOptions.Isolation.HOST && (name.endsWith(".groovy") || name.endsWith(".jar"));
+        Plugin p = get(new Key(file, inHost));
         if (p instanceof JarPlugin jar) {
             jar.choose(job);
+        } else if (p instanceof HostPlugin hosted) {
+            hosted.check(job);
         }
         return p;
     }
 
     /** The stamp of the version currently loaded from {@code file}, or null if it was never loaded. */
     public FileStamp loadedStamp(Path file) {
-        Loaded l = cache.get(file);
-        return l == null ? null : l.stamp();
+        Loaded l = cache.get(new Key(file, false));
+        Loaded h = cache.get(new Key(file, true));
+        return l != null ? l.stamp() : h == null ? null : h.stamp();
     }
 
     /** Drops a plugin that no job names any more. */
     public void forget(Path file) {
-        retire(cache.remove(file));
-        locks.remove(file);
+        for (boolean inHost : new boolean[] {false, true}) {
+            Key key = new Key(file, inHost);
+            retire(cache.remove(key));
+            locks.remove(key);
+        }
     }
 
-    private Loaded load(Path file, FileStamp stamp) {
+    private Loaded load(Key key, FileStamp stamp) {
+        Path file = key.file();
         StrictModes.Refusal refusal = strictModes.check(file);
         if (refusal != null) {
             return new Loaded(stamp, null, new PluginException(refusal.message(), refusal.fix()));
@@ -138,8 +189,9 @@ public final class PluginCatalog implements AutoCloseable {
         try {
             PluginKind kind = PluginKind.of(file);
             Plugin p = switch (kind) {
-                case GROOVY -> GroovyPlugin.compile(file, inJvm, processes, compiledDir, childJvm);
-                case JAR -> JarPlugin.open(file, inJvm, processes);
+                case GROOVY -> key.host() ? host.groovy(file, GroovyPlugin.compileClasses(file, compiledDir, childJvm))
+                        : GroovyPlugin.compile(file, inJvm, processes, compiledDir, childJvm);
+                case JAR -> key.host() ? host.jar(file) : JarPlugin.open(file, inJvm, processes);
                 case EXEC -> new ExecPlugin(file, processes);
             };
             return new Loaded(stamp, p, null);
@@ -162,5 +214,8 @@ public final class PluginCatalog implements AutoCloseable {
     public void close() {
         cache.values().forEach(PluginCatalog::retire);
         cache.clear();
+        if (host != null) {
+            host.close();
+        }
     }
 }
