@@ -293,8 +293,8 @@ class LauncherIT {
         // Two jobs whose threads cannot be stopped (accept() ignores interrupts): two abandoned > 1 allowed.
         Files.writeString(home.home().resolve("plugins-user/stuck.groovy"),
                 "def s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())\ntry { s.accept() } finally { s.close() }\n");
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms name=a user/stuck.groovy\n"
-                + "[* * * * * ?] timeout=500ms name=b user/stuck.groovy\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms isolation=inproc name=a user/stuck.groovy\n"
+                + "[* * * * * ?] timeout=500ms isolation=inproc name=b user/stuck.groovy\n");
         Path log = home.home().resolve("log/aegis_quartz.log");
         Process p = launch(dir.resolve("stdout.txt"), "--home", home.home().toString(), "run");
 

@@ -129,7 +129,7 @@ class AgentSettingsTest {
                 [agnet]
                 workers = 3
                 """);
-        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, limits, governor, log, sink, spool, upload\n"
+        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, plugin_host, limits, governor, log, sink, spool, upload\n"
                 + "    fix: did you mean 'agent'? " + REF), formatted(s));
         // Keys of an unknown section are not applied and not reported one by one.
         assertEquals(2, s.workers());
@@ -138,7 +138,7 @@ class AgentSettingsTest {
     @Test
     void unknownSectionWithoutCloseMatchHasNoSuggestion() throws IOException {
         AgentSettings s = load("[database]\nhost = x\n");
-        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, limits, governor, log, sink, spool, upload\n"
+        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, plugin_host, limits, governor, log, sink, spool, upload\n"
                 + "    fix: " + REF), formatted(s));
     }
 
@@ -439,6 +439,6 @@ class AgentSettingsTest {
             s.convert(s.defaultValue());
             assertEquals(s, Settings.byId(s.section() + "." + s.key()));
         }
-        assertEquals(List.of("agent", "plugins", "limits", "governor", "log", "sink", "spool", "upload"), List.copyOf(Settings.sections()));
+        assertEquals(List.of("agent", "plugins", "plugin_host", "limits", "governor", "log", "sink", "spool", "upload"), List.copyOf(Settings.sections()));
     }
 }

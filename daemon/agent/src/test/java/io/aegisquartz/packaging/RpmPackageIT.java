@@ -247,7 +247,7 @@ class RpmPackageIT {
         assertEquals(1, broken.code(), broken.out());
         assertTrue(broken.out().contains("/etc/aegis-quartz/aegis_quartz.conf.user:"), broken.out());
         // ... a good one passes it, and the signal reaches the JVM through the launcher.
-        String cronLine = "[* * * * * ?] name=io_probe user/io_probe.groovy " + target.pid();
+        String cronLine = "[* * * * * ?] name=io_probe isolation=inproc user/io_probe.groovy " + target.pid();
         Files.writeString(cronUser, Files.readString(cronUser).replaceFirst("\\[0 0 \\* \\* \\*\\] .*", cronLine));
         Result good = asUnitInside(agent, unit, reload.get(0));
         assertEquals(0, good.code(), good.out());

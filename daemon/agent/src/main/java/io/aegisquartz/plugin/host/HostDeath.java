@@ -17,7 +17,7 @@ record HostDeath(long culprit, Status status, String message, String what, boole
 
     /** The host ended and the agent does not know (yet) which run did it. */
     static HostDeath unexplained(Status status, String what) {
-        return new HostDeath(0, status, "the plugin host " + what + " during this run; it was restarted", what, false);
+        return new HostDeath(0, status, "the plugin host " + what + "; it was restarted", what, false);
     }
 
     /** The host ended because of run {@code culprit}. */

@@ -191,8 +191,16 @@ public final class PluginHostClient implements AutoCloseable {
         if (res.truncated()) {
             r.collected.markTruncated();
         }
+        InJvmRunner.Ending ending = InJvmRunner.Ending.valueOf(res.ending().name());
         String error = res.error() == null ? "error in the plugin host" : HostProtocol.cut(res.error(), 3000);
-        return InJvmPlugin.result(r.job, r.collected, InJvmRunner.Ending.valueOf(res.ending().name()), error, wall, cpu, false, r.note);
+        String note = r.note;
+        if (ending == InJvmRunner.Ending.COMPLETED && !note.isEmpty()) {
+            // It completed, but what it left behind cost the host its life: the run is not a success.
+            ending = InJvmRunner.Ending.THREW;
+            error = note.substring(2);
+            note = "";
+        }
+        return InJvmPlugin.result(r.job, r.collected, ending, error, wall, cpu, false, note);
     }
 
     private static RunResult failed(HostRun r, String message) {
