@@ -19,7 +19,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -111,8 +110,8 @@ final class HostConnection {
         this.onEnd = onEnd;
         this.process = process;
         this.channel = channel;
-        this.in = new BufferedInputStream(process != null ? process.getInputStream() : Channels.newInputStream(channel), 1 << 16);
-        this.out = new BufferedOutputStream(process != null ? process.getOutputStream() : Channels.newOutputStream(channel), 1 << 16);
+        this.in = new BufferedInputStream(process != null ? process.getInputStream() : ChannelStreams.in(channel), 1 << 16);
+        this.out = new BufferedOutputStream(process != null ? process.getOutputStream() : ChannelStreams.out(channel), 1 << 16);
     }
 
     /**
