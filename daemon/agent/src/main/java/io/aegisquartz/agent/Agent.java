@@ -367,10 +367,8 @@ public final class Agent {
                         e.getValue().stream().map(j -> j.spec().name()).collect(Collectors.joining(", ")));
             }
         }
-        for (JobSpec j : plan.removed()) {
-            if (!byPlugin.containsKey(j.pluginPath())) {
-                catalog.forget(j.pluginPath());
-            }
+        if (!plan.removed().isEmpty() || !plan.changed().isEmpty()) {
+            catalog.retain(jobs.values().stream().map(ScheduledJob::spec).toList());
         }
     }
 

@@ -12,6 +12,7 @@ import io.aegisquartz.plugin.host.PluginHostClient;
 import io.aegisquartz.plugin.jar.JarPlugin;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -152,10 +153,7 @@ public final class PluginCatalog implements AutoCloseable {
 
     /** Loads {@code job}'s plugin, where the job runs it, and checks that it can serve the job (JAR: the sampler exists). */
     public Plugin check(JobSpec job) throws PluginException {
-        Path file = job.pluginPath();
-        String name = file.getFileName().toString();
-        boolean inHost = host != null && job.options().isolation() == JobOptions.Isolation.HOST && (name.endsWith(".groovy") || name.endsWith(".jar"));
-        Plugin p = get(new Key(file, inHost));
+        Plugin p = get(key(job));
         if (p instanceof JarPlugin jar) {
             jar.choose(job);
         } else if (p instanceof HostPlugin hosted) {
@@ -171,12 +169,25 @@ public final class PluginCatalog implements AutoCloseable {
         return l != null ? l.stamp() : h == null ? null : h.stamp();
     }
 
-    /** Drops a plugin that no job names any more. */
-    public void forget(Path file) {
-        for (boolean inHost : new boolean[] {false, true}) {
-            Key key = new Key(file, inHost);
-            retire(cache.remove(key));
-            locks.remove(key);
+    /** Where {@code job}'s plugin is loaded: in the plugin host, or here. */
+    private Key key(JobSpec job) {
+        Path file = job.pluginPath();
+        String name = file.getFileName().toString();
+        return new Key(file, host != null && job.options().isolation() == JobOptions.Isolation.HOST && (name.endsWith(".groovy") || name.endsWith(".jar")));
+    }
+
+    /**
+     * Drops every plugin that none of {@code jobs} runs where it is loaded: a file no job names any more,
+     * or one that no job runs in the plugin host any more (the host stops when it has no plugin left).
+     */
+    public void retain(java.util.Collection<JobSpec> jobs) {
+        java.util.Set<Key> used = new java.util.HashSet<>();
+        jobs.forEach(j -> used.add(key(j)));
+        for (Key k : List.copyOf(cache.keySet())) {
+            if (!used.contains(k)) {
+                retire(cache.remove(k));
+                locks.remove(k);
+            }
         }
     }
 

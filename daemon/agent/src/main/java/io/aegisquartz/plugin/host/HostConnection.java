@@ -89,6 +89,7 @@ final class HostConnection {
     private final Set<Long> loaded = ConcurrentHashMap.newKeySet();
     private final StringBuilder stderrTail = new StringBuilder();
     private volatile long pid = -1;
+    private volatile long heapCap;
     private volatile boolean closing;
 
     // Guarded by this.
@@ -156,8 +157,8 @@ final class HostConnection {
             c.die(HostDeath.closed("could not be sent the handshake: " + e.getMessage()));
             throw e;
         }
-        LOG.info("plugin host started: pid {}, {}, in {} ms", c.pid, config.socket() == null
-                        ? "a child of the agent with a " + Units.formatBytes(config.heapMax()) + " heap" : "connected through " + config.socket(),
+        LOG.info("plugin host started: pid {}, {}, heap cap {}, in {} ms", c.pid, config.socket() == null ? "a child of the agent"
+                        : "connected through " + config.socket(), Units.formatBytes(c.heapCap),
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - c.startedNanos));
         return c;
     }
@@ -388,12 +389,14 @@ final class HostConnection {
 
     private void readLoop() {
         try {
-            long reported = HostProtocol.readReady(Frame.read(in, HostProtocol.MAX_FROM_HOST));
-            if (process != null && reported != process.pid()) {
-                throw new ProtocolException("says its pid is " + reported + "; it is " + process.pid());
+            HostProtocol.Ready r = HostProtocol.readReady(Frame.read(in, HostProtocol.MAX_FROM_HOST));
+            if (process != null && r.pid() != process.pid()) {
+                throw new ProtocolException("says its pid is " + r.pid() + "; it is " + process.pid());
             }
-            pid = reported;
-            ready.complete(reported);
+            pid = r.pid();
+            // Ours to set when the agent started it; else the host's word, for messages only.
+            heapCap = process != null ? config.heapMax() : r.maxHeap();
+            ready.complete(r.pid());
             while (true) {
                 Frame f = Frame.read(in, HostProtocol.MAX_FROM_HOST);
                 if (f == null) {
@@ -518,7 +521,7 @@ final class HostConnection {
             runs.remove(r.id);
             String grace = Units.format(r.job.options().killGrace());
             if (res.outOfMemory()) {
-                r.note = "; the plugin host ran out of memory (heap cap " + Units.formatBytes(config.heapMax()) + ") and was restarted";
+                r.note = "; the plugin host ran out of memory (heap cap " + Units.formatBytes(heapCap) + ") and was restarted";
                 kill = HostDeath.blaming(r.id, Status.ERROR, null, "ran out of memory in job " + r.job.name() + "'s run");
             } else if (res.abandoned()) {
                 r.note = "; its thread ignored the interrupt for " + grace + ", so the plugin host was killed and restarted to stop it";
@@ -564,7 +567,7 @@ final class HostConnection {
         String exit = code == null ? "" : " (exit code " + code + ")";
         HostDeath d;
         if (why == HostProtocol.Why.OUT_OF_MEMORY) {
-            String what = "ran out of memory (heap cap " + Units.formatBytes(config.heapMax()) + ")";
+            String what = "ran out of memory (heap cap " + Units.formatBytes(heapCap) + ")";
             d = run != 0 ? HostDeath.blaming(run, Status.ERROR, "out of memory: the plugin host " + what + " during this run and was restarted", what)
                     : HostDeath.unexplained(Status.ERROR, what);
         } else if (why == HostProtocol.Why.EXIT_CALLED) {

@@ -169,8 +169,12 @@ final class HostProtocol {
                   int threadsLeft, String threads, boolean outOfMemory) {
     }
 
-    static Frame ready(long pid) {
-        return new Frame(READY).i32(MAGIC).u16(VERSION).i64(pid);
+    /** What the host says of itself: untrusted, used in messages only (and the pid checked where the agent knows it). */
+    record Ready(long pid, long maxHeap) {
+    }
+
+    static Frame ready(long pid, long maxHeap) {
+        return new Frame(READY).i32(MAGIC).u16(VERSION).i64(pid).i64(maxHeap);
     }
 
     static Frame loaded(long pluginId, List<String> samplers) {
@@ -217,12 +221,13 @@ final class HostProtocol {
         return new Frame(ENDING).u32(runId).u8(why.ordinal());
     }
 
-    static long readReady(Frame f) throws ProtocolException {
+    static Ready readReady(Frame f) throws ProtocolException {
         expect(f, READY);
         checkMagicAndVersion(f);
         long pid = f.i64();
+        long heap = f.nonNegative("heap");
         f.end();
-        return pid;
+        return new Ready(pid, heap);
     }
 
     static Loaded readLoaded(Frame f) throws ProtocolException {

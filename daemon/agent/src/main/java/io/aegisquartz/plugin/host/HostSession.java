@@ -93,7 +93,7 @@ final class HostSession {
         Thread.setDefaultUncaughtExceptionHandler(this::uncaught);
         watchdog = new HostWatchdog(this, TimeUnit.MILLISECONDS.toNanos(Math.max(1, liveness)), heartbeat);
         watchdog.start();
-        send(HostProtocol.ready(ProcessHandle.current().pid()));
+        send(HostProtocol.ready(ProcessHandle.current().pid(), Runtime.getRuntime().maxMemory()));
         while (true) {
             Frame f = Frame.read(in, HostProtocol.MAX_TO_HOST);
             if (f == null) {

@@ -45,13 +45,14 @@ public final class PluginHostClient implements AutoCloseable {
     private final Object starting = new Object();
     private final AtomicLong ids = new AtomicLong();
     private final Map<Long, HostPlugin> plugins = new ConcurrentHashMap<>();
+    /** Jobs whose last run in the host cost the host its life: they run alone. */
+    private final java.util.Set<String> harmful = ConcurrentHashMap.newKeySet();
     private volatile HostConnection current;
     private int generation;
     private long failedAt;
     private String failure;
     private volatile boolean closed;
     private final java.util.concurrent.atomic.AtomicBoolean restarting = new java.util.concurrent.atomic.AtomicBoolean();
-    private volatile long lastEagerStart = System.nanoTime() - START_RETRY_NANOS;
 
     public PluginHostClient(PluginHostConfig config) {
         this.config = config;
@@ -133,25 +134,35 @@ public final class PluginHostClient implements AutoCloseable {
         throw new PluginException(p.file + " could not be loaded in the plugin host: " + last.getMessage(), null);
     }
 
-    /** Runs {@code job} in the host: once, and once more if the host ended under it for a reason it did not cause. */
-    RunResult run(HostPlugin p, JobSpec job) throws InterruptedException {
-        Object first = attempt(p, job, false);
-        if (first instanceof RunResult r) {
-            return r;
-        }
-        HostRun lost = (HostRun) first;
-        LOG.warn("job {}: the plugin host {} while its run was in flight; running it again{}", job.name(), lost.death.what(),
-                lost.retryAlone ? ", alone in the new host" : "");
-        Object second = attempt(p, job, lost.retryAlone);
-        if (second instanceof RunResult r) {
-            return r;
-        }
-        HostRun again = (HostRun) second;
-        return failed(again, "the plugin host " + again.death.what() + " while this run was in flight, twice");
+    /** How an attempt went: a result, or the run lost with a host that ended for a reason it did not cause. */
+    private record Attempt(RunResult result, HostRun lost, boolean harmedHost) {
     }
 
-    /** A RunResult, or the HostRun lost with a host that ended for a reason it did not cause. */
-    private Object attempt(HostPlugin p, JobSpec job, boolean exclusive) throws InterruptedException {
+    /**
+     * Runs {@code job} in the host: once, and once more if the host ended under it for a reason it did
+     * not cause. A job whose last run cost the host its life runs alone until a run of it does not, so
+     * that its next fire cannot take other jobs' runs with it.
+     */
+    RunResult run(HostPlugin p, JobSpec job) throws InterruptedException {
+        Attempt a = attempt(p, job, harmful.contains(job.key()));
+        if (a.result() == null) {
+            HostRun lost = a.lost();
+            LOG.warn("job {}: the plugin host {} while its run was in flight; running it again{}", job.name(), lost.death.what(),
+                    lost.retryAlone ? ", alone in the new host" : "");
+            a = attempt(p, job, lost.retryAlone || harmful.contains(job.key()));
+            if (a.result() == null) {
+                a = new Attempt(failed(a.lost(), "the plugin host " + a.lost().death.what() + " while this run was in flight, twice"), null, false);
+            }
+        }
+        if (a.harmedHost()) {
+            harmful.add(job.key());
+        } else {
+            harmful.remove(job.key());
+        }
+        return a.result();
+    }
+
+    private Attempt attempt(HostPlugin p, JobSpec job, boolean exclusive) throws InterruptedException {
         Lock lock = exclusive ? alone.writeLock() : alone.readLock();
         lock.lockInterruptibly();
         try {
@@ -159,21 +170,22 @@ public final class PluginHostClient implements AutoCloseable {
             try {
                 c = loadedIn(p);
             } catch (PluginException e) {
-                return RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR, "plugin cannot be loaded: " + e.getMessage()
-                        + (e.fix() == null ? "" : " (fix: " + e.fix() + ")"));
+                return new Attempt(RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR, "plugin cannot be loaded: " + e.getMessage()
+                        + (e.fix() == null ? "" : " (fix: " + e.fix() + ")")), null, false);
             }
             HostRun r = c.run(p.id, job);
             if (p.closed) {
                 c.unload(p.id);
             }
             if (r.result != null) {
-                return result(c, r);
+                return new Attempt(result(c, r), null, !r.note.isEmpty());
             }
             if (r.retry) {
-                return r;
+                return new Attempt(null, r, false);
             }
-            return failed(r, r.death.culprit() == r.id || !r.death.expected() && r.death.culprit() == 0 ? r.death.message()
-                    : "the plugin host " + r.death.what() + " while this run was in flight");
+            boolean blamed = r.death.culprit() == r.id || !r.death.expected() && r.death.culprit() == 0;
+            return new Attempt(failed(r, blamed ? r.death.message() : "the plugin host " + r.death.what() + " while this run was in flight"),
+                    null, blamed);
         } finally {
             lock.unlock();
         }
@@ -240,18 +252,17 @@ public final class PluginHostClient implements AutoCloseable {
 
     /**
      * A host ended. Unless on purpose, the next one starts now and is sent the plugins, so that the next
-     * runs find it warm (its JVM started, Groovy set up) rather than waiting for it: at most once every
-     * {@link #START_RETRY_NANOS}, so that a host that cannot live is not restarted in a loop.
+     * runs find it warm (its JVM started, Groovy set up) rather than waiting for it. A host that cannot
+     * start is tried at most once every {@link #START_RETRY_NANOS}; one that keeps being ended by a
+     * plugin is limited by that job's backoff.
      */
     private void ended(HostConnection c) {
         if (current == c) {
             current = null;
         }
-        long now = System.nanoTime();
-        if (closed || plugins.isEmpty() || c.endedOnPurpose() || now - lastEagerStart < START_RETRY_NANOS || !restarting.compareAndSet(false, true)) {
+        if (closed || plugins.isEmpty() || c.endedOnPurpose() || !restarting.compareAndSet(false, true)) {
             return;
         }
-        lastEagerStart = now;
         Thread t = new Thread(() -> {
             try {
                 for (HostPlugin p : plugins.values()) {

@@ -131,7 +131,7 @@ class HostProtocolTest {
 
         void handshake() throws IOException {
             HostProtocol.readHello(Frame.read(in, HostProtocol.MAX_TO_HOST));
-            send(HostProtocol.ready(4242));
+            send(HostProtocol.ready(4242, 64 << 20));
         }
 
         /** The next frame from the agent other than a ping (answered) or a load (acknowledged); null when the agent closed. */
@@ -341,7 +341,7 @@ class HostProtocolTest {
                 try (SocketChannel ch = v2.accept()) {
                     OutputStream out = ChannelStreams.out(ch);
                     Frame.read(ChannelStreams.in(ch), HostProtocol.MAX_TO_HOST);
-                    new Frame(HostProtocol.READY).i32(HostProtocol.MAGIC).u16(2).i64(1).writeTo(out);
+                    new Frame(HostProtocol.READY).i32(HostProtocol.MAGIC).u16(2).i64(1).i64(1).writeTo(out);
                     Frame.read(ChannelStreams.in(ch), HostProtocol.MAX_TO_HOST);
                 } catch (IOException e) {
                     // Closed by the agent.
