@@ -268,7 +268,8 @@ class AgentTest {
 
         AgentHome.write(plugin, "emit('v', [version: 2])\n");
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("user/v.groovy", s ->
+        // A compile in a JVM of its own, then (in the plugin host) a load there: seconds on a loaded machine.
+        await().atMost(Duration.ofSeconds(60)).until(() -> home.samples("user/v.groovy", s ->
                 s.path("values").path("version").asInt() == 2).size() > 0);
     }
 
