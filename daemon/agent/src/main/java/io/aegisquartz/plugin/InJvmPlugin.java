@@ -65,8 +65,14 @@ public abstract class InJvmPlugin implements Plugin {
      * (sealed on return): the part of a run the plugin host does, leaving the result to the agent.
      */
     public final InJvmRunner.Outcome execute(JobSpec job, JobMemory memory, MeasurementCollector collected) throws InterruptedException {
+        return execute(null, job, memory, collected);
+    }
+
+    /** As {@link #execute(JobSpec, JobMemory, MeasurementCollector)}, with the plugin's thread in {@code group}. */
+    public final InJvmRunner.Outcome execute(ThreadGroup group, JobSpec job, JobMemory memory, MeasurementCollector collected)
+            throws InterruptedException {
         RunContext ctx = new RunContext(job, memory, collected, processes);
-        InJvmRunner.Outcome o = runner.run("plugin " + job.name(), job.name(), job.options().timeout(), job.options().cpu(),
+        InJvmRunner.Outcome o = runner.run(group, "plugin " + job.name(), job.name(), job.options().timeout(), job.options().cpu(),
                 job.options().killGrace(), budget -> {
                     ctx.bind(budget);
                     body(job, memory, ctx);

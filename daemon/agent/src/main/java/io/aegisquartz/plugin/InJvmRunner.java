@@ -56,6 +56,16 @@ public final class InJvmRunner {
     /** Runs {@code body} to completion or to its limits. Interrupting the caller stops the plugin too. */
     public Outcome run(String threadName, String job, Duration timeout, Duration cpu, Duration grace, Body body)
             throws InterruptedException {
+        return run(null, threadName, job, timeout, cpu, grace, body);
+    }
+
+    /**
+     * As {@link #run(String, String, Duration, Duration, Duration, Body)}, with the plugin thread in
+     * {@code group} (null: the caller's): the plugin host gives each run a group of its own, so that the
+     * threads the plugin starts, which inherit it, are known to be the run's.
+     */
+    public Outcome run(ThreadGroup group, String threadName, String job, Duration timeout, Duration cpu, Duration grace, Body body)
+            throws InterruptedException {
         long start = System.nanoTime();
         RunBudget budget = new RunBudget(start + timeout.toNanos(), cpu.toNanos());
         long[] cpuAtEnd = {-1};
@@ -69,7 +79,7 @@ public final class InJvmRunner {
             }
             return null;
         });
-        Thread t = new Thread(null, task, threadName, STACK_BYTES);
+        Thread t = new Thread(group, task, threadName, STACK_BYTES);
         t.setDaemon(true);
         t.start();
 

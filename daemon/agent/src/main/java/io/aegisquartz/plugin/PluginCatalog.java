@@ -223,10 +223,10 @@ public final class PluginCatalog implements AutoCloseable {
 
     @Override
     public void close() {
+        if (host != null) {
+            host.close(); // first, so that its end is logged as the agent's stop, not as its last plugin's unload
+        }
         cache.values().forEach(PluginCatalog::retire);
         cache.clear();
-        if (host != null) {
-            host.close();
-        }
     }
 }

@@ -111,10 +111,17 @@ final class Frame {
 
     /** Writes length, type and payload, and flushes. The caller serialises writers. */
     void writeTo(OutputStream out) throws IOException {
+        writeTo(out, true);
+    }
+
+    /** Writes length, type and payload; flushes if {@code flush} (else the caller does, after more frames). */
+    void writeTo(OutputStream out, boolean flush) throws IOException {
         int len = size + 1;
         out.write(new byte[] {(byte) (len >>> 24), (byte) (len >>> 16), (byte) (len >>> 8), (byte) len, (byte) type});
         out.write(buf, 0, size);
-        out.flush();
+        if (flush) {
+            out.flush();
+        }
     }
 
     // ---------------------------------------------------------------- reading

@@ -226,9 +226,13 @@ final class HostConnection {
             }
         }
         try {
-            return f.get();
+            return f.get(START_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw new IOException(e.getCause().getMessage());
+        } catch (TimeoutException e) {
+            // No run is in flight to ping for: a load is the one request the host could sit on unseen.
+            die(HostDeath.unexplained(Status.KILLED, "did not answer a load within " + Units.format(START_TIMEOUT) + " and was killed"));
+            throw new IOException("the plugin host did not answer a load within " + Units.format(START_TIMEOUT));
         }
     }
 

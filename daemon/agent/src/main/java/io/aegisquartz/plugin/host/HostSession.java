@@ -68,7 +68,15 @@ final class HostSession {
     private final PrintStream stderr;
     private final Path heartbeat;
     private final ThreadGroup runsGroup = new ThreadGroup("aegis-runs");
-    private final RunnerThreads threads = new RunnerThreads(16, new ThreadGroup("aegis-host"));
+    private final ThreadGroup hostGroup = new ThreadGroup("aegis-host");
+    private final RunnerThreads threads = new RunnerThreads(16, hostGroup);
+    /** The threads that start runs and wait for them, kept for the next run: a run costs one new thread, its plugin's, as in the agent. */
+    private final java.util.concurrent.ExecutorService waiters = new java.util.concurrent.ThreadPoolExecutor(0, Integer.MAX_VALUE, 60,
+            TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(), r -> {
+                Thread t = new Thread(hostGroup, r, "aegis-run", 256 * 1024);
+                t.setDaemon(true);
+                return t;
+            });
     private final ProcessRunner processes = new ProcessRunner(threads);
     private final InJvmRunner runner = new InJvmRunner(new AbandonedThreads());
     private final ClassLoader scriptParent = new ScriptParentLoader(HostSession.class.getClassLoader());
@@ -177,9 +185,7 @@ final class HostSession {
         RunState st = new RunState(r.runId(), r.jobName(), g, now, now + limit + MARGIN_NANOS);
         runs.put(r.runId(), st);
         byGroup.put(g, st);
-        Thread t = new Thread(g, () -> execute(r, p, st), "aegis-run-" + r.runId(), 512 * 1024);
-        t.setDaemon(true);
-        t.start();
+        waiters.execute(() -> execute(r, p, st));
         watchdog.wake();
     }
 
@@ -192,21 +198,24 @@ final class HostSession {
             send(HostProtocol.started(r.runId()));
             JobSpec job = spec(r, p);
             MeasurementCollector collected = new MeasurementCollector(r.maxSamples());
-            InJvmRunner.Outcome o = p.execute(job, memories.computeIfAbsent(r.jobKey() + "\u0000" + r.pluginId(), k -> new JobMemory()), collected);
+            InJvmRunner.Outcome o = p.execute(st.group(), job, memories.computeIfAbsent(r.jobKey() + "\u0000" + r.pluginId(), k -> new JobMemory()),
+                    collected);
             String error = o.ending() == InJvmRunner.Ending.THREW ? p.describe(o.error()) : null;
             List<Measurement> measurements = collected.finish(job.defaultMetric());
             List<Thread> left = leftBehind(st.group(), o.abandoned() ? "plugin " + job.name() : null, r.graceMillis());
             boolean truncated = collected.truncated();
+            List<Frame> frames = new ArrayList<>(measurements.size() + 1);
             for (Measurement m : measurements) {
                 Frame f = HostProtocol.sample(r.runId(), m);
                 if (f == null) {
                     truncated = true;
                 } else {
-                    send(f);
+                    frames.add(f);
                 }
             }
-            send(HostProtocol.result(new HostProtocol.Result(r.runId(), HostProtocol.Ending.valueOf(o.ending().name()), error, o.abandoned(),
+            frames.add(HostProtocol.result(new HostProtocol.Result(r.runId(), HostProtocol.Ending.valueOf(o.ending().name()), error, o.abandoned(),
                     o.wallNanos(), o.cpuNanos(), truncated, left.size(), describe(left), o.error() instanceof OutOfMemoryError)));
+            send(frames);
         } catch (InterruptedException e) {
             // Only the host's own end interrupts a run thread.
         } finally {
@@ -309,9 +318,17 @@ final class HostSession {
 
     /** Sends one message; if the agent is gone, there is nothing left to do but end. */
     void send(Frame f) {
+        send(List.of(f));
+    }
+
+    /** Sends messages in one write where they fit (a run's samples and result); they are not interleaved with others. */
+    void send(List<Frame> frames) {
         writing.lock();
         try {
-            f.writeTo(out);
+            for (Frame f : frames) {
+                f.writeTo(out, false);
+            }
+            out.flush();
         } catch (IOException e) {
             halt(EXIT_AGENT_GONE, null);
         } finally {
