@@ -392,23 +392,14 @@ class RpmPackageIT {
         assertEquals("socket", host.one("StandardInput"));
         assertEquals("socket", host.one("StandardOutput"));
         String listen = socket.one("ListenStream");
-        StringBuilder sh = new StringBuilder(mounts(root)).append("mount -t tmpfs -o mode=0755 tmpfs /run\n")
-                .append("mkdir -p -m ").append(socket.one("DirectoryMode")).append(' ').append(q(Path.of(listen).getParent())).append('\n')
-                .append("systemd-socket-activate --listen=").append(q(listen)).append(" --accept --inetd ")
-                .append(shell(asUnit(host, commandLine(host.one("ExecStart"), 0)))).append(" &\n")
-                .append("while [ ! -S ").append(q(listen)).append(" ]; do sleep 0.1; done\n")
-                .append("chown ").append(socket.one("SocketUser")).append(':').append(socket.one("SocketGroup")).append(' ').append(q(listen)).append('\n')
-                .append("chmod ").append(socket.one("SocketMode")).append(' ').append(q(listen)).append('\n')
-                .append("umask ").append(unit.one("UMask")).append("\ncd /\n");
-        for (String pre : unit.all("ExecStartPre")) {
-            sh.append(shell(asUnit(unit, commandLine(pre, 0)))).append('\n');
-        }
-        sh.append("exec ").append(shell(asUnit(unit, commandLine(unit.one("ExecStart"), 0)))).append('\n');
-        Process p = new ProcessBuilder("unshare", "--mount", "--propagation", "private", "sh", "-c", sh.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("agent.out").toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        started.add(p);
-        return p;
+        String setUp = "mount -t tmpfs -o mode=0755 tmpfs /run\n"
+                + "mkdir -p -m " + socket.one("DirectoryMode") + " " + q(Path.of(listen).getParent()) + "\n"
+                + "systemd-socket-activate --listen=" + q(listen) + " --accept --inetd " + shell(asUnit(host, commandLine(host.one("ExecStart"), 0)))
+                + " &\n"
+                + "while [ ! -S " + q(listen) + " ]; do sleep 0.1; done\n"
+                + "chown " + socket.one("SocketUser") + ":" + socket.one("SocketGroup") + " " + q(listen) + "\n"
+                + "chmod " + socket.one("SocketMode") + " " + q(listen) + "\n";
+        return start(root, unit, setUp);
     }
 
     // ------------------------------------------------------------------ scratch root
@@ -485,8 +476,13 @@ class RpmPackageIT {
 
     /** Starts the agent as systemd would: ExecStartPre, then ExecStart as the main process. */
     private Process start(Install root, Unit unit) throws Exception {
+        return start(root, unit, "");
+    }
+
+    /** As {@link #start(Install, Unit)}, after {@code setUp} (shell commands) in the agent's mount namespace. */
+    private Process start(Install root, Unit unit, String setUp) throws Exception {
         String umask = unit.one("UMask");
-        StringBuilder sh = new StringBuilder(mounts(root)).append("umask ").append(umask).append("\ncd /\n");
+        StringBuilder sh = new StringBuilder(mounts(root)).append(setUp).append("umask ").append(umask).append("\ncd /\n");
         for (String pre : unit.all("ExecStartPre")) {
             sh.append(shell(asUnit(unit, commandLine(pre, 0)))).append('\n');
         }

@@ -177,7 +177,15 @@ final class HostConnection {
     }
 
     private void thread(Runnable r, String name) {
-        Thread t = new Thread(null, r, name + "-" + generation, 256 * 1024);
+        Thread t = new Thread(null, () -> {
+            try {
+                r.run();
+            } catch (Throwable e) {
+                // A bug of ours: keep its trace, and do not leave runs waiting on a host nobody reads.
+                LOG.error("plugin host (pid {}): {} failed", pid, Thread.currentThread().getName(), e);
+                die(HostDeath.unexplained(Status.ERROR, "could not be read by the agent (" + e + ") and was killed"));
+            }
+        }, name + "-" + generation, 256 * 1024);
         t.setDaemon(true);
         t.start();
     }
@@ -670,13 +678,17 @@ final class HostConnection {
                 }
             }
         }
-        kill();
-        IOException gone = new IOException("the plugin host " + d.what());
-        ready.completeExceptionally(gone);
-        loads.values().forEach(f -> f.completeExceptionally(gone));
-        log(d, inFlight);
-        inFlight.forEach(HostRun::finish);
-        onEnd.accept(this);
+        try {
+            kill();
+            IOException gone = new IOException("the plugin host " + d.what());
+            ready.completeExceptionally(gone);
+            loads.values().forEach(f -> f.completeExceptionally(gone));
+            log(d, inFlight);
+        } finally {
+            // Whatever went wrong above, no worker may be left waiting for a host that is gone.
+            inFlight.forEach(HostRun::finish);
+            onEnd.accept(this);
+        }
     }
 
     private void kill() {

@@ -256,6 +256,25 @@ class HostProtocolTest {
         assertTrue(m.startsWith("the plugin host sent a message the protocol does not allow (") && m.contains(what), m);
     }
 
+    /** Two runs of {@code p}, started together from two threads, as two jobs firing at once. */
+    private List<RunResult> twoRunsAtOnce(HostPlugin p) throws Exception {
+        List<CompletableFuture<RunResult>> runs = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            runs.add(CompletableFuture.supplyAsync(() -> {
+                try {
+                    return p.run(job(), new JobMemory());
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }));
+        }
+        List<RunResult> out = new ArrayList<>();
+        for (CompletableFuture<RunResult> f : runs) {
+            out.add(f.get(30, TimeUnit.SECONDS));
+        }
+        return out;
+    }
+
     @Test
     void anHonestHostsRunIsTakenAsItsResult() throws Exception {
         HostPlugin p = load();
@@ -388,21 +407,7 @@ class HostProtocolTest {
             h.send(HostProtocol.started(first.runId()));
             // A host ending by itself (EOF) with a run started and one not: no word from it about why.
         });
-        HostPlugin p = load();
-        List<CompletableFuture<RunResult>> runs = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            runs.add(CompletableFuture.supplyAsync(() -> {
-                try {
-                    return p.run(job(), new JobMemory());
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            }));
-        }
-        List<Status> outcomes = new ArrayList<>();
-        for (CompletableFuture<RunResult> f : runs) {
-            outcomes.add(f.get(30, TimeUnit.SECONDS).outcome());
-        }
+        List<Status> outcomes = twoRunsAtOnce(load()).stream().map(RunResult::outcome).toList();
         assertTrue(bothSent.isDone());
         assertEquals(List.of(Status.OK, Status.ERROR), outcomes.stream().sorted().toList(), outcomes.toString());
     }
@@ -416,19 +421,8 @@ class HostProtocolTest {
             h.send(HostProtocol.started(b.runId()));
             // Either could have done it: the host just ends.
         });
-        HostPlugin p = load();
-        List<CompletableFuture<RunResult>> runs = new ArrayList<>();
-        for (int i = 0; i < 2; i++) {
-            runs.add(CompletableFuture.supplyAsync(() -> {
-                try {
-                    return p.run(job(), new JobMemory());
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            }));
-        }
-        for (CompletableFuture<RunResult> f : runs) {
-            assertEquals(Status.OK, f.get(30, TimeUnit.SECONDS).outcome());
+        for (RunResult r : twoRunsAtOnce(load())) {
+            assertEquals(Status.OK, r.outcome());
         }
         assertEquals(2, hosts.size());
         assertEquals(1, hosts.get(1).mostRunsAtOnce, "the two suspects were run one at a time");

@@ -347,7 +347,23 @@ class PluginHostIT {
             await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(condition);
         } catch (ConditionTimeoutException e) {
             Path out = dir.resolve("agent.out");
-            fail("no " + what + " within 90 s; agent output:\n" + (Files.exists(out) ? Files.readString(out) : "") + "\nlog:\n" + log(home));
+            fail("no " + what + " within 90 s; agent output:\n" + (Files.exists(out) ? Files.readString(out) : "") + "\nlog:\n" + log(home)
+                    + "\nthreads:\n" + threadDumps());
         }
+    }
+
+    /** What every agent this test started is doing, for a failure that needs explaining. */
+    private String threadDumps() {
+        StringBuilder b = new StringBuilder();
+        for (ProcessHandle h : started.handles()) {
+            try {
+                Process p = new ProcessBuilder("jcmd", Long.toString(h.pid()), "Thread.print").redirectErrorStream(true).start();
+                b.append(new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+                p.waitFor(30, TimeUnit.SECONDS);
+            } catch (IOException | InterruptedException ex) {
+                b.append(ex);
+            }
+        }
+        return b.toString();
     }
 }
