@@ -197,6 +197,21 @@ public final class AgentSettings {
         return path("agent.state_dir");
     }
 
+    /** How long the agent may go without a heartbeat before the launcher restarts it; zero: no watchdog. */
+    public Duration watchdog() {
+        return duration("agent.watchdog");
+    }
+
+    /** Where samples wait for upload ([spool] dir). */
+    public Path spoolDir() {
+        return path("spool.dir");
+    }
+
+    /** The upload credentials file ([upload] credentials_file). */
+    public Path credentialsFile() {
+        return path("upload.credentials_file");
+    }
+
     /**
      * Job limits before any cron-line override, with the isolation of a plugin outside plugins-default/
      * ([plugins] isolation).
@@ -205,7 +220,8 @@ public final class AgentSettings {
         return new JobOptions(duration("limits.timeout"), duration("limits.cpu"), duration("limits.kill_grace"),
                 bytes("limits.output_max"), integer("limits.max_samples"),
                 JobOptions.Overlap.valueOf(string("limits.overlap").toUpperCase()),
-                JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null, null, defaultIsolation());
+                JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null, null,
+                bytes("limits.memory_max"), integer("limits.pids_max"), defaultIsolation());
     }
 
     /** Where Groovy and JAR plugins outside plugins-default/ run unless their cron line says ([plugins] isolation). */

@@ -14,15 +14,25 @@ import java.time.Duration;
  * @param misfire   what to do with fire times that were missed
  * @param sampler   for a JAR holding several samplers, which one; null otherwise
  * @param user      for an executable, the local user it runs as; null: the agent's own user
+ * @param memoryMax for an executable, memory.max of its run's cgroup in bytes (where the host has the
+ *                  memory controller); 0: no limit of its own
+ * @param pidsMax   for an executable, pids.max of its run's cgroup (where the host has the pids
+ *                  controller); 0: no limit of its own
  * @param isolation for a Groovy or JAR plugin, where it runs: in the plugin host or in the agent's JVM
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                         Overlap overlap, Misfire misfire, String sampler, RunAs user, Isolation isolation) {
+                         Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax, Isolation isolation) {
 
-    /** Options that run as the agent's own user, in the plugin host (the defaults of an empty aegis_config.ini). */
+    /** Options that run as the agent's own user, without cgroup limits, in the plugin host (as an empty aegis_config.ini says). */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler) {
-        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, Isolation.HOST);
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, 0, 0, Isolation.HOST);
+    }
+
+    /** Options with cgroup limits, in the plugin host. */
+    public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
+                      Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax) {
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, Isolation.HOST);
     }
 
     /** Policy for a fire that finds the previous run still going. */
@@ -47,43 +57,51 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     }
 
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, isolation);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, isolation);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, isolation);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, isolation);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax, isolation);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax, isolation);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax, isolation);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax, isolation);
+    }
+
+    public JobOptions withMemoryMax(long bytes) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax, isolation);
+    }
+
+    public JobOptions withPidsMax(int n) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n, isolation);
     }
 
     public JobOptions withIsolation(Isolation i) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, i);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, i);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -100,6 +118,12 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         }
         if (outputMax != o.outputMax) {
             d.add("output_max=" + Units.formatBytes(outputMax) + " -> " + Units.formatBytes(o.outputMax));
+        }
+        if (memoryMax != o.memoryMax) {
+            d.add("memory_max=" + Units.formatBytes(memoryMax) + " -> " + Units.formatBytes(o.memoryMax));
+        }
+        if (pidsMax != o.pidsMax) {
+            d.add("pids_max=" + pidsMax + " -> " + o.pidsMax);
         }
         if (maxSamples != o.maxSamples) {
             d.add("max_samples=" + maxSamples + " -> " + o.maxSamples);
@@ -125,7 +149,8 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     /** "timeout=30s cpu=10s ..." as it would be written on a cron line. */
     public String describe() {
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
-                + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples
+                + " output_max=" + Units.formatBytes(outputMax) + " memory_max=" + Units.formatBytes(memoryMax)
+                + " pids_max=" + pidsMax + " max_samples=" + maxSamples
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
                 + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "")
                 + " isolation=" + isolation.wire();

@@ -14,6 +14,7 @@ import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.MeasurementCollector;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunnerThreads;
+import io.aegisquartz.plugin.exec.CgroupRuns;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.plugin.groovy.CompiledScripts;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
@@ -77,7 +78,11 @@ final class HostSession {
                 t.setDaemon(true);
                 return t;
             });
-    private final ProcessRunner processes = new ProcessRunner(threads);
+    /**
+     * For a plugin's exec(): sessions only. The host's cgroup is the agent's (a child) or its unit's, not
+     * the host's to divide; the processes end with the host's cgroup or are killed with it.
+     */
+    private final ProcessRunner processes = new ProcessRunner(threads, CgroupRuns.none("in the plugin host, exec() runs are tracked by their session"));
     private final InJvmRunner runner = new InJvmRunner(new AbandonedThreads());
     private final ClassLoader scriptParent = new ScriptParentLoader(HostSession.class.getClassLoader());
     private final Map<Long, InJvmPlugin> plugins = new ConcurrentHashMap<>();
@@ -227,7 +232,7 @@ final class HostSession {
     /** The job as the plugin sees it. Its folder is the plugin's, where the host may enter it, else the host's temp dir (exec()'s working directory). */
     private static JobSpec spec(HostProtocol.Run r, InJvmPlugin p) {
         JobOptions options = new JobOptions(Duration.ofMillis(r.timeoutMillis()), Duration.ofMillis(r.cpuMillis()), Duration.ofMillis(r.graceMillis()),
-                r.outputMax(), r.maxSamples(), JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, r.sampler(), null, JobOptions.Isolation.HOST);
+                r.outputMax(), r.maxSamples(), JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, r.sampler(), null, 0, 0, JobOptions.Isolation.HOST);
         Path file = p.file();
         Path dir = file.getParent();
         Path seen = dir != null && Files.isExecutable(dir) ? file : Path.of(System.getProperty("java.io.tmpdir")).resolve(file.getFileName());
