@@ -10,6 +10,10 @@ import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Units;
+import io.aegisquartz.journal.PreviousExit;
+import io.aegisquartz.journal.QuarantineRecords;
+import io.aegisquartz.journal.RunJournal;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.plugin.FileStamp;
 import io.aegisquartz.plugin.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
@@ -91,9 +95,16 @@ public final class Agent {
     private volatile JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
+    private RunJournal journal;
+    private PreviousExit previousExit = PreviousExit.UNKNOWN;
 
     public Agent(AgentSettings settings) {
         this.settings = settings;
+    }
+
+    /** How the previous agent process ended, as the launcher says ({@link PreviousExit#VARIABLE}); before {@link #start()}. */
+    public void previousExit(PreviousExit e) {
+        this.previousExit = e;
     }
 
     /** Thrown when the agent cannot start at all; the message says what to fix. */
@@ -151,6 +162,8 @@ public final class Agent {
         } else {
             startUpload(stamper);
         }
+        QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
+        journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
         catalog = PluginCatalog.create(threads, settings, true, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
@@ -159,7 +172,7 @@ public final class Agent {
             LOG.info("executables: {}", catalog.processes().isolation());
         }
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
-                this::restart);
+                this::restart, journal, quarantines);
         try {
             scheduler = new JobScheduler(settings.workers(), executor);
         } catch (SchedulerException e) {
@@ -486,7 +499,7 @@ public final class Agent {
             if (stopping.get()) {
                 return; // a compile cut short by the stop: nothing wrong with the plugin
             }
-            CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), ex.getMessage(), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), LogText.escape(ex.getMessage()), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
         }
     }
 
@@ -604,6 +617,9 @@ public final class Agent {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (journal != null) {
+            journal.close(); // every run has ended: what the journal still holds was not waited for
         }
         if (catalog != null) {
             catalog.close();

@@ -19,7 +19,8 @@ public final class Cli {
     private final PrintStream err;
     private final Map<String, String> env;
     private final List<Command> commands = List.of(new RunCommand(), new CheckConfigCommand(), new RunPluginCommand(),
-            new ReceiveCommand(), new SpoolCommand(), new EventCommand(), new ConfigReferenceCommand(), new VersionCommand());
+            new ReceiveCommand(), new SpoolCommand(), new EventCommand(), new UnquarantineCommand(), new ConfigReferenceCommand(),
+            new VersionCommand());
     private Path home;
     private Path conf;
 
@@ -45,6 +46,11 @@ public final class Cli {
     /** The config directory. */
     Path conf() {
         return conf;
+    }
+
+    /** An environment variable, or null if it is unset or empty. */
+    String env(String name) {
+        return setting(name);
     }
 
     /** Settings from the config directory (problems included, not thrown). */

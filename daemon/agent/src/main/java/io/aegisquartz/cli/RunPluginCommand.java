@@ -69,7 +69,7 @@ final class RunPluginCommand implements Command {
                   --json               print samples as JSON lines (the samples file format)
 
                 Exit code: the worst status among the samples, Nagios style: 0 ok, 1 warning,
-                2 critical, 3 anything else (unknown, error, timeout, cpu_limit, killed, and a plugin
+                2 critical, 3 anything else (unknown, error, timeout, cpu_limit, mem_limit, killed, and a plugin
                 or aegis_config.ini that cannot be loaded); 2 if PLUGIN does not exist. The plugin's
                 log lines are shown on standard error.
 
@@ -151,8 +151,11 @@ final class RunPluginCommand implements Command {
             }
         }
         if (!a.flag("--json")) {
-            cli.out().printf("run: status=%s samples=%d duration=%s cpu=%s%s%n", r.outcome().wire(), samples.size(),
-                    millis(r.wallNanos()), r.cpuNanos() < 0 ? "unknown" : millis(r.cpuNanos()), r.truncated() ? " truncated" : "");
+            // What an in-JVM run allocated, to compare with [limits] mem (garbage counts).
+            cli.out().printf("run: status=%s samples=%d duration=%s cpu=%s%s%s%n", r.outcome().wire(), samples.size(),
+                    millis(r.wallNanos()), r.cpuNanos() < 0 ? "unknown" : millis(r.cpuNanos()),
+                    r.allocatedBytes() < 0 ? "" : " allocated=" + io.aegisquartz.config.Units.formatBytesRounded(r.allocatedBytes()).replace(" ", ""),
+                    r.truncated() ? " truncated" : "");
         }
         return worst;
     }

@@ -18,21 +18,41 @@ import java.time.Duration;
  *                  memory controller); 0: no limit of its own
  * @param pidsMax   for an executable, pids.max of its run's cgroup (where the host has the pids
  *                  controller); 0: no limit of its own
+ * @param mem       bytes a Groovy or JAR run may allocate (its thread's allocation counter, garbage included); 0: no budget
+ * @param maxBytes  size of the samples one run may emit (see docs/SAMPLES.md, "Limits")
  * @param isolation for a Groovy or JAR plugin, where it runs: in the plugin host or in the agent's JVM
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                         Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax, Isolation isolation) {
+                         Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax,
+                         long mem, long maxBytes, Isolation isolation) {
 
-    /** Options that run as the agent's own user, without cgroup limits, in the plugin host (as an empty aegis_config.ini says). */
+    /** Options that run as the agent's own user, without cgroup limits, with the default allocation and sample-size budgets. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler) {
-        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, 0, 0, Isolation.HOST);
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, 0, 0);
     }
 
-    /** Options with cgroup limits, in the plugin host. */
+    /** Options with the default allocation and sample-size budgets. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax) {
-        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, Isolation.HOST);
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, defaultBytes("mem"),
+                defaultBytes("max_bytes"));
+    }
+
+    /** Options with both budgets given, in the plugin host (as an empty aegis_config.ini says). */
+    public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
+                      Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax, long mem, long maxBytes) {
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, Isolation.HOST);
+    }
+
+    /** The default of {@code max_bytes}, for runs outside a job (run-plugin, tests). */
+    public static long defaultMaxBytes() {
+        return defaultBytes("max_bytes");
+    }
+
+    private static long defaultBytes(String key) {
+        Setting s = Settings.byId("limits." + key);
+        return (Long) s.convert(s.defaultValue());
     }
 
     /** Policy for a fire that finds the previous run still going. */
@@ -57,51 +77,59 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     }
 
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withMemoryMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax, mem, maxBytes, isolation);
     }
 
     public JobOptions withPidsMax(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n, isolation);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n, mem, maxBytes, isolation);
+    }
+
+    public JobOptions withMem(long bytes) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, bytes, maxBytes, isolation);
+    }
+
+    public JobOptions withMaxBytes(long bytes) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, bytes, isolation);
     }
 
     public JobOptions withIsolation(Isolation i) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, i);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, i);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -128,6 +156,12 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         if (maxSamples != o.maxSamples) {
             d.add("max_samples=" + maxSamples + " -> " + o.maxSamples);
         }
+        if (maxBytes != o.maxBytes) {
+            d.add("max_bytes=" + Units.formatBytes(maxBytes) + " -> " + Units.formatBytes(o.maxBytes));
+        }
+        if (mem != o.mem) {
+            d.add("mem=" + Units.formatBytes(mem) + " -> " + Units.formatBytes(o.mem));
+        }
         if (overlap != o.overlap) {
             d.add("overlap=" + overlap.name().toLowerCase() + " -> " + o.overlap.name().toLowerCase());
         }
@@ -150,7 +184,8 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     public String describe() {
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
                 + " output_max=" + Units.formatBytes(outputMax) + " memory_max=" + Units.formatBytes(memoryMax)
-                + " pids_max=" + pidsMax + " max_samples=" + maxSamples
+                + " pids_max=" + pidsMax + " max_samples=" + maxSamples + " max_bytes=" + Units.formatBytes(maxBytes)
+                + " mem=" + Units.formatBytes(mem)
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
                 + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "")
                 + " isolation=" + isolation.wire();

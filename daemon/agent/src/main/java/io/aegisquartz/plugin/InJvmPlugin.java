@@ -28,34 +28,48 @@ public abstract class InJvmPlugin implements Plugin {
     /** The plugin's own code for one run, on the plugin thread. */
     protected abstract void body(JobSpec job, JobMemory memory, RunContext ctx) throws Exception;
 
+    /**
+     * True if the plugin's code checks its budget by itself (compiled-in checks in every loop, method
+     * and closure); false if it meets the agent only when it emits a sample, so that its allocation is
+     * also watched from outside.
+     */
+    protected abstract boolean budgetChecksCompiledIn();
+
     @Override
     public final RunResult run(JobSpec job, JobMemory memory) throws InterruptedException {
-        MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples());
+        MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples(), job.options().maxBytes());
         InJvmRunner.Outcome o = execute(job, memory, collected);
         String abandonedNote = o.abandoned()
                 ? "; its thread ignored the interrupt for " + Units.format(job.options().killGrace())
                 + " and was abandoned; the job is quarantined until the plugin file changes"
                 : "";
         return result(job, collected, o.ending(), o.ending() == InJvmRunner.Ending.THREW ? describe(o.error()) : null,
-                o.wallNanos(), o.cpuNanos(), o.abandoned(), abandonedNote);
+                o.wallNanos(), o.cpuNanos(), o.allocatedBytes(), o.abandoned(), abandonedNote);
     }
 
     /**
      * The result of a run of an in-JVM plugin, wherever it ran (in the agent, or in the plugin host,
      * whose report the agent turns into one).
      *
-     * @param error what the plugin threw, described (for {@link InJvmRunner.Ending#THREW})
-     * @param note  appended to a timeout's or CPU limit's message: what became of a thread that would not stop
+     * @param error          what the plugin threw, described (for {@link InJvmRunner.Ending#THREW})
+     * @param allocatedBytes what the run's thread allocated, -1 if unknown
+     * @param note           appended to the message of a run stopped at a limit: what became of a thread that would not stop
      */
     public static RunResult result(JobSpec job, MeasurementCollector collected, InJvmRunner.Ending ending, String error, long wallNanos,
-                                   long cpuNanos, boolean abandoned, String note) {
-        RunResultBuilder result = new RunResultBuilder(collected, job.defaultMetric()).time(wallNanos, cpuNanos).abandoned(abandoned);
+                                   long cpuNanos, long allocatedBytes, boolean abandoned, String note) {
+        RunResultBuilder result = new RunResultBuilder(collected, job.defaultMetric())
+                .time(wallNanos, cpuNanos)
+                .allocated(allocatedBytes)
+                .abandoned(abandoned);
         return switch (ending) {
             case COMPLETED -> result.completed();
             case TIMEOUT -> result.failed(Status.TIMEOUT, "timeout: stopped at the " + Units.format(job.options().timeout())
                     + " wall-time limit" + note);
             case CPU_LIMIT -> result.failed(Status.CPU_LIMIT, "cpu_limit: stopped at the " + Units.format(job.options().cpu())
                     + " CPU-time limit" + note);
+            case MEM_LIMIT -> result.failed(Status.MEM_LIMIT, "mem_limit: stopped after allocating "
+                    + (allocatedBytes < 0 ? "more than " + Units.formatBytes(job.options().mem()) : Units.formatBytesRounded(allocatedBytes))
+                    + ", past the " + Units.formatBytes(job.options().mem()) + " allocation budget (mem=; garbage counts)" + note);
             case THREW -> result.failed(Status.ERROR, error + note);
         };
     }
@@ -72,11 +86,12 @@ public abstract class InJvmPlugin implements Plugin {
     public final InJvmRunner.Outcome execute(ThreadGroup group, JobSpec job, JobMemory memory, MeasurementCollector collected)
             throws InterruptedException {
         RunContext ctx = new RunContext(job, memory, collected, processes);
-        InJvmRunner.Outcome o = runner.run(group, "plugin " + job.name(), job.name(), job.options().timeout(), job.options().cpu(),
-                job.options().killGrace(), budget -> {
-                    ctx.bind(budget);
-                    body(job, memory, ctx);
-                });
+        InJvmRunner.Limits limits = new InJvmRunner.Limits(job.options().timeout(), job.options().cpu(), job.options().killGrace(),
+                job.options().mem(), !budgetChecksCompiledIn());
+        InJvmRunner.Outcome o = runner.run(group, "plugin " + job.name(), job.name(), limits, budget -> {
+            ctx.bind(budget);
+            body(job, memory, ctx);
+        });
         collected.seal();
         return o;
     }

@@ -1,6 +1,7 @@
 package io.aegisquartz.schedule;
 
 import io.aegisquartz.config.Units;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.sample.Status;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,7 +38,9 @@ final class FailureLog {
      *
      * @param backoffNote text about a backoff this run started, or null
      */
-    synchronized void record(Status outcome, String reason, long nowMillis, String backoffNote) {
+    synchronized void record(Status outcome, String rawReason, long nowMillis, String backoffNote) {
+        // The reason quotes the plugin (its message, its exception, its stderr): escaped, one line.
+        String reason = rawReason == null ? null : LogText.escape(rawReason);
         String suffix = backoffNote == null ? "" : "; " + backoffNote;
         if (!outcome.isRunFailure()) {
             if (failingWith != null) {

@@ -43,8 +43,9 @@ public final class ScheduledJob {
 
     private final Slot slot;
     private final Object lock;
-    private String quarantine;
-    private FileStamp quarantineStamp;
+    private final Quarantine quarantine;
+    /** The record that makes this job a suspect (docs/JOURNAL.md): its in-JVM runs run alone; null if it is none. */
+    private volatile java.nio.file.Path suspect;
     private FileStamp lastStamp;
     private long shedUntil;
     private String shedReason;
@@ -61,10 +62,10 @@ public final class ScheduledJob {
         this.slot = previous == null ? new Slot() : previous.slot;
         this.lock = slot;
         JobMemory memory = previous == null ? new JobMemory() : previous.memory;
+        this.quarantine = previous == null ? new Quarantine() : previous.quarantine;
         if (previous != null) {
+            suspect = previous.suspect;
             synchronized (lock) {
-                quarantine = previous.quarantine;
-                quarantineStamp = previous.quarantineStamp;
                 lastStamp = previous.lastStamp;
                 shedUntil = previous.shedUntil;
                 shedReason = previous.shedReason;
@@ -114,12 +115,10 @@ public final class ScheduledJob {
      */
     Gate admit(long nowMillis, String[] why) {
         synchronized (lock) {
-            // Only a quarantined job looks at its plugin file here; a running one is checked by the catalog.
-            FileStamp pluginStamp = quarantine == null ? null : FileStamp.of(spec.pluginPath());
-            if (quarantine != null && pluginStamp != null && !pluginStamp.equals(quarantineStamp)) {
-                why[1] = "job " + spec.name() + " leaves quarantine: its plugin file changed";
-                quarantine = null;
-                quarantineStamp = null;
+            // Only a quarantined job looks at its plugin file (and record) here; a running one is checked by the catalog.
+            String released = quarantine.releaseIfDue(spec.pluginPath());
+            if (released != null) {
+                why[1] = "job " + spec.name() + " leaves quarantine: " + released;
             }
             why[0] = held(nowMillis);
             if (why[0] != null) {
@@ -179,8 +178,9 @@ public final class ScheduledJob {
 
     /** Why the job may not run now (quarantine, backoff), or null. Caller holds the lock. */
     private String held(long nowMillis) {
-        if (quarantine != null) {
-            return "quarantined: " + quarantine;
+        String q = quarantine.reason();
+        if (q != null) {
+            return "quarantined: " + q;
         }
         if (shedUntil > nowMillis) {
             return "shed by the governor until " + FailureLog.clock(shedUntil) + ": " + shedReason;
@@ -195,10 +195,21 @@ public final class ScheduledJob {
 
     /** Stops running this job until its plugin file differs from {@code stamp}. */
     void quarantine(String reason, FileStamp stamp) {
-        synchronized (lock) {
-            quarantine = reason;
-            quarantineStamp = stamp;
-        }
+        quarantine.hold(reason, System.currentTimeMillis(), stamp, null);
+    }
+
+    /** Whether, why and until when this job is quarantined. */
+    public Quarantine quarantine() {
+        return quarantine;
+    }
+
+    /** The record that makes this job a suspect, or null: its in-JVM runs then run alone. */
+    java.nio.file.Path suspect() {
+        return suspect;
+    }
+
+    void suspect(java.nio.file.Path record) {
+        suspect = record;
     }
 
     /**

@@ -3,6 +3,7 @@ package io.aegisquartz.plugin.host;
 import io.aegisquartz.api.ProcFiles;
 import io.aegisquartz.config.PluginHostConfig;
 import io.aegisquartz.config.Units;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.plugin.ChildJvm;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
@@ -297,7 +298,7 @@ final class HostConnection {
         try {
             send(HostProtocol.run(new HostProtocol.Run(r.id, pluginId, job.key(), job.name(), job.pluginRef(), job.args(),
                     job.options().timeout().toMillis(), job.options().cpu().toMillis(), job.options().killGrace().toMillis(),
-                    job.options().outputMax(), job.options().maxSamples(), job.options().sampler())));
+                    job.options().outputMax(), job.options().maxSamples(), job.options().maxBytes(), job.options().mem(), job.options().sampler())));
         } catch (IOException e) {
             // The host is gone: its reader reports how, and the run (never started) is run again.
         }
@@ -419,7 +420,7 @@ final class HostConnection {
             }
         } catch (ProtocolException e) {
             ready.completeExceptionally(new IOException("the plugin host broke the protocol: " + e.getMessage()));
-            die(HostDeath.unexplained(Status.ERROR, "sent a message the protocol does not allow (" + HostText.escape(e.getMessage())
+            die(HostDeath.unexplained(Status.ERROR, "sent a message the protocol does not allow (" + LogText.escape(e.getMessage())
                     + ") and was killed"));
         } catch (IOException | RuntimeException e) {
             ended();
@@ -481,9 +482,9 @@ final class HostConnection {
                     show = r.logs <= LOG_LINES_SHOWN;
                 }
                 if (show && level == 2) {
-                    PLUGIN.warn("job {}: {}", r.job.name(), HostText.escape(text));
+                    PLUGIN.warn("job {}: {}", r.job.name(), LogText.escape(text));
                 } else if (show) {
-                    PLUGIN.info("job {}: {}", r.job.name(), HostText.escape(text));
+                    PLUGIN.info("job {}: {}", r.job.name(), LogText.escape(text));
                 }
             }
             case HostProtocol.RESULT -> result(HostProtocol.readResult(f));
@@ -540,7 +541,7 @@ final class HostConnection {
                 kill = HostDeath.blaming(r.id, Status.ERROR, null, "was killed: job " + r.job.name() + "'s thread would not stop");
             } else if (res.threadsLeft() > 0) {
                 r.note = "; the run left " + res.threadsLeft() + " thread(s) running after it ended ("
-                        + HostText.escape(res.threads() == null ? "" : res.threads()) + "), so the plugin host was killed and restarted to stop them";
+                        + LogText.escape(res.threads() == null ? "" : res.threads()) + "), so the plugin host was killed and restarted to stop them";
                 kill = HostDeath.blaming(r.id, Status.ERROR, null, "was killed: job " + r.job.name() + "'s run left threads running");
             }
             if (runs.isEmpty() && kill == null) {
@@ -631,7 +632,7 @@ final class HostConnection {
             return "";
         }
         String last = tail.substring(tail.lastIndexOf('\n') + 1);
-        return "; its last words: " + HostText.escape(last);
+        return "; its last words: " + LogText.escape(last);
     }
 
     // ---------------------------------------------------------------- writing

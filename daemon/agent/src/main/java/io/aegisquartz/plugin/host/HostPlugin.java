@@ -39,6 +39,12 @@ public final class HostPlugin implements Plugin, AutoCloseable {
         return kind;
     }
 
+    /** Its code runs in the plugin host: it can end or freeze the host, never the agent. */
+    @Override
+    public boolean inAgentJvm() {
+        return false;
+    }
+
     /** Checks that the plugin can serve {@code job}: for a JAR, that the sampler it asks for is there. */
     public void check(JobSpec job) throws PluginException {
         if (kind == PluginKind.JAR) {

@@ -59,7 +59,7 @@ final class HostProtocol {
     static final int KIND_JAR = 2;
 
     /** How a run ended, as the host's runner saw it (RESULT). */
-    enum Ending { COMPLETED, THREW, TIMEOUT, CPU_LIMIT }
+    enum Ending { COMPLETED, THREW, TIMEOUT, CPU_LIMIT, MEM_LIMIT }
 
     /** Why the host is about to end by itself (ENDING). */
     enum Why { NONE, EXIT_CALLED, OUT_OF_MEMORY }
@@ -76,7 +76,7 @@ final class HostProtocol {
     }
 
     record Run(long runId, long pluginId, String jobKey, String jobName, String pluginRef, List<String> args, long timeoutMillis,
-               long cpuMillis, long graceMillis, long outputMax, int maxSamples, String sampler) {
+               long cpuMillis, long graceMillis, long outputMax, int maxSamples, long maxBytes, long mem, String sampler) {
     }
 
     /** @param livenessMillis how often, at least, the agent pings while runs are in flight, times four */
@@ -101,7 +101,8 @@ final class HostProtocol {
     static Frame run(Run r) {
         Frame f = new Frame(RUN).u32(r.runId()).u32(r.pluginId()).str(r.jobKey()).str(r.jobName()).str(r.pluginRef()).u32(r.args().size());
         r.args().forEach(f::str);
-        return f.i64(r.timeoutMillis()).i64(r.cpuMillis()).i64(r.graceMillis()).i64(r.outputMax()).u32(r.maxSamples()).optStr(r.sampler());
+        return f.i64(r.timeoutMillis()).i64(r.cpuMillis()).i64(r.graceMillis()).i64(r.outputMax()).u32(r.maxSamples()).i64(r.maxBytes())
+                .i64(r.mem()).optStr(r.sampler());
     }
 
     static Frame ping(long seq) {
@@ -155,9 +156,11 @@ final class HostProtocol {
         long grace = f.nonNegative("kill grace");
         long outputMax = f.nonNegative("output max");
         int maxSamples = f.count(Integer.MAX_VALUE, "samples");
+        long maxBytes = f.nonNegative("max bytes");
+        long mem = f.nonNegative("mem");
         String sampler = f.optStr(MAX_NAME, "sampler");
         f.end();
-        return new Run(runId, pluginId, key, name, ref, args, timeout, cpu, grace, outputMax, maxSamples, sampler);
+        return new Run(runId, pluginId, key, name, ref, args, timeout, cpu, grace, outputMax, maxSamples, maxBytes, mem, sampler);
     }
 
     // ---------------------------------------------------------------- host to agent
@@ -165,8 +168,8 @@ final class HostProtocol {
     record Loaded(long pluginId, boolean ok, List<String> samplers, String message, String fix) {
     }
 
-    record Result(long runId, Ending ending, String error, boolean abandoned, long wallNanos, long cpuNanos, boolean truncated,
-                  int threadsLeft, String threads, boolean outOfMemory) {
+    record Result(long runId, Ending ending, String error, boolean abandoned, long wallNanos, long cpuNanos, long allocatedBytes,
+                  boolean truncated, int threadsLeft, String threads, boolean outOfMemory) {
     }
 
     /** What the host says of itself: untrusted, used in messages only (and the pid checked where the agent knows it). */
@@ -209,7 +212,7 @@ final class HostProtocol {
 
     static Frame result(Result r) {
         return new Frame(RESULT).u32(r.runId()).u8(r.ending().ordinal()).optStr(r.error() == null ? null : cut(r.error(), MAX_TEXT))
-                .bool(r.abandoned()).i64(r.wallNanos()).i64(r.cpuNanos()).bool(r.truncated()).u32(r.threadsLeft())
+                .bool(r.abandoned()).i64(r.wallNanos()).i64(r.cpuNanos()).i64(r.allocatedBytes()).bool(r.truncated()).u32(r.threadsLeft())
                 .optStr(r.threads() == null ? null : cut(r.threads(), MAX_TEXT)).bool(r.outOfMemory());
     }
 
@@ -286,12 +289,13 @@ final class HostProtocol {
         boolean abandoned = f.bool();
         long wall = f.nonNegative("wall time");
         long cpu = f.i64();
+        long allocated = f.i64();
         boolean truncated = f.bool();
         int left = f.count(Integer.MAX_VALUE, "threads left");
         String threads = f.optStr(MAX_TEXT, "threads");
         boolean oom = f.bool();
         f.end();
-        return new Result(runId, Ending.values()[e], error, abandoned, wall, cpu, truncated, left, threads, oom);
+        return new Result(runId, Ending.values()[e], error, abandoned, wall, cpu, allocated, truncated, left, threads, oom);
     }
 
     static Why readEndingWhy(Frame f) throws ProtocolException {

@@ -15,6 +15,9 @@ final class HostRun {
     /** What became of the run. */
     enum State { SENT, STARTED, DONE }
 
+    /** Room for the host's one note on invalid samples, past the run's own byte cap. */
+    static final long HOST_NOTE_BYTES = 16 * 1024;
+
     final long id;
     final JobSpec job;
     final long sentNanos = System.nanoTime();
@@ -41,7 +44,7 @@ final class HostRun {
         this.id = id;
         this.job = job;
         this.hostCpuAtSend = hostCpuAtSend;
-        this.collected = new MeasurementCollector(job.options().maxSamples() + 1);
+        this.collected = new MeasurementCollector(job.options().maxSamples() + 1, job.options().maxBytes() + HOST_NOTE_BYTES);
     }
 
     void finish() {

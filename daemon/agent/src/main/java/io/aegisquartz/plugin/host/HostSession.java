@@ -202,7 +202,7 @@ final class HostSession {
             // Before any of the plugin's code runs: a run the agent never saw start cannot be what broke the host.
             send(HostProtocol.started(r.runId()));
             JobSpec job = spec(r, p);
-            MeasurementCollector collected = new MeasurementCollector(r.maxSamples());
+            MeasurementCollector collected = new MeasurementCollector(r.maxSamples(), r.maxBytes());
             InJvmRunner.Outcome o = p.execute(st.group(), job, memories.computeIfAbsent(r.jobKey() + "\u0000" + r.pluginId(), k -> new JobMemory()),
                     collected);
             String error = o.ending() == InJvmRunner.Ending.THREW ? p.describe(o.error()) : null;
@@ -219,7 +219,7 @@ final class HostSession {
                 }
             }
             frames.add(HostProtocol.result(new HostProtocol.Result(r.runId(), HostProtocol.Ending.valueOf(o.ending().name()), error, o.abandoned(),
-                    o.wallNanos(), o.cpuNanos(), truncated, left.size(), describe(left), o.error() instanceof OutOfMemoryError)));
+                    o.wallNanos(), o.cpuNanos(), o.allocatedBytes(), truncated, left.size(), describe(left), o.error() instanceof OutOfMemoryError)));
             send(frames);
         } catch (InterruptedException e) {
             // Only the host's own end interrupts a run thread.
@@ -232,7 +232,8 @@ final class HostSession {
     /** The job as the plugin sees it. Its folder is the plugin's, where the host may enter it, else the host's temp dir (exec()'s working directory). */
     private static JobSpec spec(HostProtocol.Run r, InJvmPlugin p) {
         JobOptions options = new JobOptions(Duration.ofMillis(r.timeoutMillis()), Duration.ofMillis(r.cpuMillis()), Duration.ofMillis(r.graceMillis()),
-                r.outputMax(), r.maxSamples(), JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, r.sampler(), null, 0, 0, JobOptions.Isolation.HOST);
+                r.outputMax(), r.maxSamples(), JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, r.sampler(), null, 0, 0, r.mem(), r.maxBytes(),
+                JobOptions.Isolation.HOST);
         Path file = p.file();
         Path dir = file.getParent();
         Path seen = dir != null && Files.isExecutable(dir) ? file : Path.of(System.getProperty("java.io.tmpdir")).resolve(file.getFileName());

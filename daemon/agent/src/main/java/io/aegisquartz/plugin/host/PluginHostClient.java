@@ -212,7 +212,7 @@ public final class PluginHostClient implements AutoCloseable {
             error = note.substring(2);
             note = "";
         }
-        return InJvmPlugin.result(r.job, r.collected, ending, error, wall, cpu, false, note);
+        return InJvmPlugin.result(r.job, r.collected, ending, error, wall, cpu, res.allocatedBytes(), false, note);
     }
 
     private static RunResult failed(HostRun r, String message) {

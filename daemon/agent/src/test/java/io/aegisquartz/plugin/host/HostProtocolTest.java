@@ -221,7 +221,7 @@ class HostProtocolTest {
     }
 
     static Frame result(long runId, HostProtocol.Ending ending) {
-        return HostProtocol.result(new HostProtocol.Result(runId, ending, null, false, 1_000_000, 500_000, false, 0, null, false));
+        return HostProtocol.result(new HostProtocol.Result(runId, ending, null, false, 1_000_000, 500_000, -1, false, 0, null, false));
     }
 
     private JobSpec job() {
