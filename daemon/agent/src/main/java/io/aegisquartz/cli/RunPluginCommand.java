@@ -19,7 +19,10 @@ import io.aegisquartz.sample.SampleJson;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -75,9 +78,9 @@ final class RunPluginCommand implements Command {
 
                 A plugin that ends its JVM is reported as an error (exit code 3): in a plugin host,
                 System.exit, Runtime.halt, running out of memory, freezing the host or leaving threads
-                running all are. With --isolation inproc, System.exit is reported too, but
-                Runtime.halt ends this command at once with the plugin's exit code and no output, and
-                running out of memory ends it with exit code 3 and the JVM's own message.
+                running all are. Run in this process (--isolation inproc, the default plugins), System.exit,
+                Runtime.halt and running out of Java heap are too: the launcher prints the error sample
+                when the JVM ends in the middle of the run, with the JVM's exit code on standard error.
                 """;
     }
 
@@ -118,41 +121,64 @@ final class RunPluginCommand implements Command {
                 cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
                 return Status.ERROR.exitCode();
             }
-            // In this JVM, a plugin calling System.exit would end the command as if it had succeeded: the
-            // hook reports it instead. (Runtime.halt runs no hooks; in a plugin host it is reported too.)
+            if (!plugin.inAgentJvm()) {
+                r = plugin.run(job, new JobMemory());
+            } else {
+                r = runInThisJvm(cli, a, job, ref, stamper, plugin);
+            }
+        }
+        return print(cli.out(), a, job, ref, stamper, r).exitCode();
+    }
+
+    /**
+     * Runs a plugin whose code runs in this JVM, where it could end the command as if it had succeeded.
+     * A shutdown hook reports System.exit; Runtime.halt and running out of heap run no code of ours, so
+     * the launcher reports them from the note written before the run ({@link UnfinishedRunNote}).
+     */
+    private static RunResult runInThisJvm(Cli cli, Args a, JobSpec job, String ref, SampleStamper stamper, Plugin plugin)
+            throws InterruptedException {
+        String hint = "; in the agent it would have ended the agent: run it in a plugin host (--isolation host)";
+        ByteArrayOutputStream lines = new ByteArrayOutputStream();
+        try (PrintStream note = new PrintStream(lines, true, StandardCharsets.UTF_8)) {
+            print(note, a, job, ref, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
+                    "the plugin ended run-plugin's JVM before its run was over (Runtime.halt, running out of Java heap, or a crash: "
+                            + "the exit code is on standard error)" + hint));
+        }
+        try (UnfinishedRunNote unfinished = UnfinishedRunNote.write(cli.env(UnfinishedRunNote.VARIABLE),
+                lines.toString(StandardCharsets.UTF_8))) {
             AtomicBoolean running = new AtomicBoolean(true);
             Thread exitHook = new Thread(() -> {
                 if (running.get()) {
-                    print(cli, a, job, ref, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
-                            "the plugin called System.exit, which would have ended the agent; run it in a plugin host (--isolation host)"));
+                    unfinished.close();
+                    print(cli.out(), a, job, ref, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
+                            "the plugin called System.exit" + hint));
                     cli.out().flush();
                     Runtime.getRuntime().halt(Status.ERROR.exitCode());
                 }
             }, "aegis-run-plugin-exit");
             Runtime.getRuntime().addShutdownHook(exitHook);
             try {
-                r = plugin.run(job, new JobMemory());
+                return plugin.run(job, new JobMemory());
             } finally {
                 running.set(false);
                 Runtime.getRuntime().removeShutdownHook(exitHook);
             }
         }
-        return print(cli, a, job, ref, stamper, r).exitCode();
     }
 
-    /** Prints the samples of {@code r} and the summary line; returns the worst status. */
-    private static Status print(Cli cli, Args a, JobSpec job, String ref, SampleStamper stamper, RunResult r) {
+    /** Prints the samples of {@code r} and the summary line to {@code out}; returns the worst status. */
+    private static Status print(PrintStream out, Args a, JobSpec job, String ref, SampleStamper stamper, RunResult r) {
         List<Sample> samples = stamper.stamp(job.name(), ref, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
         Status worst = Status.OK;
         for (Sample s : samples) {
-            cli.out().println(a.flag("--json") ? SampleJson.toJson(s) : human(s.measurement()));
+            out.println(a.flag("--json") ? SampleJson.toJson(s) : human(s.measurement()));
             if (s.status().exitCode() > worst.exitCode()) {
                 worst = s.status();
             }
         }
         if (!a.flag("--json")) {
             // What an in-JVM run allocated, to compare with [limits] mem (garbage counts).
-            cli.out().printf("run: status=%s samples=%d duration=%s cpu=%s%s%s%n", r.outcome().wire(), samples.size(),
+            out.printf("run: status=%s samples=%d duration=%s cpu=%s%s%s%n", r.outcome().wire(), samples.size(),
                     millis(r.wallNanos()), r.cpuNanos() < 0 ? "unknown" : millis(r.cpuNanos()),
                     r.allocatedBytes() < 0 ? "" : " allocated=" + io.aegisquartz.config.Units.formatBytesRounded(r.allocatedBytes()).replace(" ", ""),
                     r.truncated() ? " truncated" : "");

@@ -25,6 +25,7 @@ import java.util.regex.Pattern;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -243,11 +244,30 @@ class PluginHostIT {
         // In run-plugin's own JVM: System.exit is caught by a shutdown hook and reported ...
         Cmd inproc = runPlugin(home, "--isolation", "inproc", "user/exit0.groovy");
         assertEquals(3, inproc.code(), inproc.out());
-        assertTrue(inproc.out().contains("status=error metric=exit0 message=\"the plugin called System.exit, which would have ended the agent"),
+        assertTrue(inproc.out().contains("status=error metric=exit0 message=\"the plugin called System.exit; in the agent it would have ended the agent"),
                 inproc.out());
-        // ... Runtime.halt cannot be: the command ends with the plugin's code, as its help says.
-        Cmd inprocHalt = runPlugin(home, "--isolation", "inproc", "user/halt5.groovy");
-        assertEquals(5, inprocHalt.code(), inprocHalt.out());
+        assertFalse(inproc.out().contains("run-plugin's JVM before its run was over"), "reported once:\n" + inproc.out());
+        // ... Runtime.halt and running out of heap run no hook: the launcher prints the error the command
+        // left for it before the run, with the JVM's exit code. halt(0) must not read as success.
+        home.userPlugin("halt0.groovy", "Runtime.runtime.halt(0)\n");
+        for (String plugin : List.of("halt0", "halt5")) {
+            Cmd inprocHalt = runPlugin(home, "--isolation", "inproc", "user/" + plugin + ".groovy");
+            assertEquals(3, inprocHalt.code(), inprocHalt.out());
+            assertTrue(inprocHalt.out().contains("status=error metric=" + plugin + " message=\"the plugin ended run-plugin's JVM before its run was over"),
+                    inprocHalt.out());
+            assertTrue(inprocHalt.out().contains("aegis-quartz: this JVM ended with exit code " + plugin.substring(4) + " in the middle of the plugin's run"),
+                    inprocHalt.out());
+        }
+        // One allocation past the heap: an OutOfMemoryError before any allocation budget check can see it.
+        home.userPlugin("huge.groovy", "def a = new long[400_000_000]\nemit('huge', [n: a.length])\n");
+        Cmd inprocOom = runPlugin(home, "--isolation", "inproc", "user/huge.groovy");
+        assertEquals(3, inprocOom.code(), inprocOom.out());
+        assertTrue(inprocOom.out().contains("status=error metric=huge message=\"the plugin ended run-plugin's JVM before its run was over"), inprocOom.out());
+        assertTrue(inprocOom.out().contains("aegis-quartz: the plugin ran this JVM out of Java heap (exit code 3)"), inprocOom.out());
+        // A run that ends normally leaves nothing for the launcher to add.
+        Cmd inprocFine = runPlugin(home, "--isolation", "inproc", "user/fine.groovy");
+        assertEquals(0, inprocFine.code(), inprocFine.out());
+        assertFalse(inprocFine.out().contains("status=error"), inprocFine.out());
     }
 
     // ---------------------------------------------------------------- helpers
