@@ -258,6 +258,24 @@ class RpmPackageIT {
         assertTrue(exposure <= EXPOSURE_BOUND, "exposure " + exposure + " above " + EXPOSURE_BOUND + ":\n" + security.out());
         assertTrue(Files.readString(REPO.resolve("README.md")).contains(m.group()), "README.md reports '" + m.group() + "'");
 
+        // Executables' runs get cgroups of their own below the service's (Delegate=yes), so the delegated
+        // subtree must stay writable. Whether it is can only be seen in the unit's mount namespace, which
+        // needs systemd as PID 1 (not on the CI machine); what decides it are these lines. systemd makes
+        // /sys read-only for ProtectKernelTunables= but keeps /sys/fs/cgroup as it is unless
+        // ProtectControlGroups= is on (src/core/namespace.c, protect_kernel_tunables_sys_table), and
+        // ProtectSystem=strict leaves /sys to those two. ProtectControlGroups=yes made every run's cgroup
+        // impossible under the packaged service.
+        Unit unit = Unit.read(root.path(UNIT));
+        assertEquals("yes", unit.one("Delegate"));
+        assertEquals(List.of(), unit.all("ProtectControlGroups"), "ProtectControlGroups would make the delegated cgroup subtree read-only");
+        for (String key : List.of("ReadOnlyPaths", "InaccessiblePaths", "TemporaryFileSystem", "BindReadOnlyPaths")) {
+            assertTrue(unit.all(key).stream().noneMatch(v -> v.matches("(?s).*(^|\\s|[-+:])/sys(/fs(/cgroup)?)?/?(\\s|:|$).*")),
+                    key + "= covers /sys/fs/cgroup: " + unit.all(key));
+        }
+        // And systemd's own reading of the installed unit says the same.
+        assertTrue(security.out().matches("(?s).*✗ Delegate=\\s+Service maintains its own delegated control group subtree.*"), security.out());
+        assertTrue(security.out().matches("(?s).*✗ ProtectControlGroups=\\s+Service may modify the control group file system.*"), security.out());
+
         // The plugin host's socket and an instance of its service, found where the package put them.
         Result hostVerify = inNamespace(root, "SYSTEMD_UNIT_PATH=" + q(root.path(HOST_UNIT).getParent()) + ": systemd-analyze verify --man=no "
                 + "aegis-quartz-plugins.socket aegis-quartz-plugins@1.service");
