@@ -221,7 +221,8 @@ public final class AgentSettings {
                 bytes("limits.output_max"), integer("limits.max_samples"),
                 JobOptions.Overlap.valueOf(string("limits.overlap").toUpperCase()),
                 JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null, null,
-                bytes("limits.memory_max"), integer("limits.pids_max"), bytes("limits.mem"), bytes("limits.max_bytes"), defaultIsolation());
+                bytes("limits.memory_max"), integer("limits.pids_max"), bytes("limits.mem"), bytes("limits.max_bytes"),
+                duration("limits.splay"), defaultIsolation());
     }
 
     /** Where Groovy and JAR plugins outside plugins-default/ run unless their cron line says ([plugins] isolation). */

@@ -232,7 +232,7 @@ final class HostSession {
     /** The job as the plugin sees it. Its folder is the plugin's, where the host may enter it, else the host's temp dir (exec()'s working directory). */
     private static JobSpec spec(HostProtocol.Run r, InJvmPlugin p) {
         JobOptions options = new JobOptions(Duration.ofMillis(r.timeoutMillis()), Duration.ofMillis(r.cpuMillis()), Duration.ofMillis(r.graceMillis()),
-                r.outputMax(), r.maxSamples(), JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, r.sampler(), null, 0, 0, r.mem(), r.maxBytes(),
+                r.outputMax(), r.maxSamples(), JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, r.sampler(), null, 0, 0, r.mem(), r.maxBytes(), Duration.ZERO,
                 JobOptions.Isolation.HOST);
         Path file = p.file();
         Path dir = file.getParent();
