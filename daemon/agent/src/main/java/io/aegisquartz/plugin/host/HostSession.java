@@ -13,6 +13,7 @@ import io.aegisquartz.plugin.InJvmRunner;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.MeasurementCollector;
 import io.aegisquartz.plugin.PluginException;
+import io.aegisquartz.plugin.PrefixClassLoader;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.CgroupRuns;
 import io.aegisquartz.plugin.exec.ProcessRunner;
@@ -84,7 +85,15 @@ final class HostSession {
      */
     private final ProcessRunner processes = new ProcessRunner(threads, CgroupRuns.none("in the plugin host, exec() runs are tracked by their session"));
     private final InJvmRunner runner = new InJvmRunner(new AbandonedThreads());
-    private final ClassLoader scriptParent = new ScriptParentLoader(HostSession.class.getClassLoader());
+    /**
+     * The parent of every Groovy script's class loader: the JDK, the plugin API and what a compiled
+     * script links to (Groovy's runtime, its base class, the budget check woven into it), nothing else
+     * of the agent's code, as for JARs.
+     */
+    private final ClassLoader scriptParent = new PrefixClassLoader("aegis-script-api", HostSession.class.getClassLoader(),
+            List.of("io.aegisquartz.api.", "groovy.", "org.codehaus.groovy.", "org.apache.groovy.", "io.aegisquartz.plugin.groovy.AegisScript",
+                    "io.aegisquartz.plugin.RunBudget"),
+            "plugins in the plugin host see only the JDK, Groovy and io.aegisquartz.api.*");
     private final Map<Long, InJvmPlugin> plugins = new ConcurrentHashMap<>();
     private final Map<String, JobMemory> memories = new ConcurrentHashMap<>();
     private final Map<Long, RunState> runs = new ConcurrentHashMap<>();

@@ -7,6 +7,7 @@ import io.aegisquartz.plugin.InJvmRunner;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PluginKind;
+import io.aegisquartz.plugin.PrefixClassLoader;
 import io.aegisquartz.plugin.RunContext;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 
@@ -59,7 +60,8 @@ public final class JarPlugin extends InJvmPlugin implements AutoCloseable {
 
     /** The parent a JAR plugin's class loader needs: the JDK and the plugin API, nothing else of the agent. */
     public static ClassLoader apiOnlyParent() {
-        return new ApiOnlyClassLoader(JarPlugin.class.getClassLoader());
+        return new PrefixClassLoader("aegis-plugin-api", JarPlugin.class.getClassLoader(), List.of("io.aegisquartz.api."),
+                "JAR plugins see only the JDK and io.aegisquartz.api.*; bundle other libraries in the JAR");
     }
 
     /**
