@@ -364,7 +364,8 @@ class LauncherIT {
     @Test
     void aPluginThatExitsZeroOrHaltsIsAnsweredByARestartAndTheHealthyJobKeepsGoing() throws Exception {
         // Each culprit ends the JVM once (a marker file remembers), as a buggy or hostile plugin would.
-        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit user/exit.groovy " + dir.resolve("exited") + "\n");
+        // In the agent's JVM (isolation = inproc): in the plugin host the exit would end only the host.
+        AgentHome home = supervisedHome("isolation = inproc\n", "[* * * * * ?] name=exit user/exit.groovy " + dir.resolve("exited") + "\n");
         Files.writeString(home.home().resolve("plugins-user/exit.groovy"),
                 "def m = new File(args[0]); if (!m.exists()) { m.text = 'x'; System.exit(0) }\nemit('after', [v: 1])\n");
         Files.writeString(home.home().resolve("plugins-user/halt.groovy"),
