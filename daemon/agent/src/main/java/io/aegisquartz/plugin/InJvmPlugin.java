@@ -2,7 +2,6 @@ package io.aegisquartz.plugin;
 
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Units;
-import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.sample.Status;
 
 import java.nio.file.Path;
@@ -12,12 +11,12 @@ public abstract class InJvmPlugin implements Plugin {
 
     protected final Path file;
     private final InJvmRunner runner;
-    private final ProcessRunner processes;
+    private final CommandRunner commands;
 
-    protected InJvmPlugin(Path file, InJvmRunner runner, ProcessRunner processes) {
+    protected InJvmPlugin(Path file, InJvmRunner runner, CommandRunner commands) {
         this.file = file;
         this.runner = runner;
-        this.processes = processes;
+        this.commands = commands;
     }
 
     /** The plugin file this was loaded from. */
@@ -85,7 +84,7 @@ public abstract class InJvmPlugin implements Plugin {
     /** As {@link #execute(JobSpec, JobMemory, MeasurementCollector)}, with the plugin's thread in {@code group}. */
     public final InJvmRunner.Outcome execute(ThreadGroup group, JobSpec job, JobMemory memory, MeasurementCollector collected)
             throws InterruptedException {
-        RunContext ctx = new RunContext(job, memory, collected, processes);
+        RunContext ctx = new RunContext(job, memory, collected, commands);
         InJvmRunner.Limits limits = new InJvmRunner.Limits(job.options().timeout(), job.options().cpu(), job.options().killGrace(),
                 job.options().mem(), !budgetChecksCompiledIn());
         InJvmRunner.Outcome o = runner.run(group, "plugin " + job.name(), job.name(), limits, budget -> {
