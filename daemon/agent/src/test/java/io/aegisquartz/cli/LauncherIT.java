@@ -405,7 +405,8 @@ class LauncherIT {
     void theWatchdogKillsAnAgentWhoseSchedulerAPluginSuspendedAndStartsItAgain() throws Exception {
         // The plugin suspends the scheduler thread and every worker but its own: the JVM stays up and
         // answers nothing. The heartbeat stops; the launcher kills the JVM and starts it again.
-        AgentHome home = supervisedHome("[agent]\nwatchdog = 4s\n", "[*/2 * * * * ?] name=freeze user/freeze.groovy "
+        // In the agent's JVM (isolation=inproc): in the plugin host it would freeze only the host.
+        AgentHome home = supervisedHome("[agent]\nwatchdog = 4s\n", "[*/2 * * * * ?] name=freeze isolation=inproc user/freeze.groovy "
                 + dir.resolve("froze") + "\n");
         Files.writeString(home.home().resolve("plugins-user/freeze.groovy"), """
                 def m = new File(args[0])
@@ -445,7 +446,8 @@ class LauncherIT {
         // It edits itself before each exit: a plugin that ended the agent is quarantined until its file
         // changes (docs/JOURNAL.md), so only a changing one can end every agent the launcher starts.
         Path plugin = dir.resolve("home/plugins-user/exit.groovy");
-        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit user/exit.groovy " + plugin + "\n");
+        // In the agent's JVM (isolation=inproc): in the plugin host the exit would end only the host.
+        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit isolation=inproc user/exit.groovy " + plugin + "\n");
         Files.writeString(plugin, "new File(args[0]).append('//\\n')\nSystem.exit(0)\n");
         Path out = dir.resolve("out.txt");
         Process p = launchWithEnv(out, Map.of("AEGIS_RESTART_MAX", "3"), "--home", home.home().toString(), "run");
