@@ -8,6 +8,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import io.aegisquartz.util.AtomicFiles;
+
 import java.util.zip.CRC32C;
 
 /**
@@ -68,28 +70,7 @@ final class Checkpoint {
         buf.putInt(MAGIC).putShort(VERSION).putShort((short) 0).putLong(segment).putLong(offset);
         CRC32C crc = new CRC32C();
         crc.update(buf.array(), 0, 24);
-        buf.putInt((int) crc.getValue()).flip();
-        Path temp = dir.resolve(TEMP);
-        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.force(true);
-        }
-        Files.move(temp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        syncDir(dir);
-    }
-
-    /** Makes renames, creations and deletions in {@code dir} durable (a no-op where directories cannot be opened). */
-    static void syncDir(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // Windows cannot open a directory; there, rename durability is the filesystem's business.
-            if (!System.getProperty("os.name", "").startsWith("Windows")) {
-                throw e;
-            }
-        }
+        buf.putInt((int) crc.getValue());
+        AtomicFiles.write(dir.resolve(FILE), buf.array());
     }
 }
