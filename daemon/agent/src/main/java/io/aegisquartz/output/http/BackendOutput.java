@@ -2,6 +2,8 @@ package io.aegisquartz.output.http;
 
 import io.aegisquartz.log.LogText;
 import io.aegisquartz.output.EncodeReport;
+import io.aegisquartz.output.EncodedBatch;
+import io.aegisquartz.output.Item;
 import io.aegisquartz.output.Output;
 import io.aegisquartz.output.SendResult;
 import io.aegisquartz.output.SkippedValues;
@@ -10,7 +12,9 @@ import org.apache.hc.core5.http.ContentType;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,7 +26,7 @@ import java.util.Map;
  *
  * @param <E> the encoded batch
  */
-public abstract class BackendOutput<E> implements Output<E> {
+public abstract class BackendOutput<E extends EncodedBatch> implements Output<E> {
 
     private final String name;
     private final HttpTransport http;
@@ -41,14 +45,17 @@ public abstract class BackendOutput<E> implements Output<E> {
         return name;
     }
 
-    /** What the encoder could not carry. */
-    protected abstract EncodeReport report(E body);
+    /** The batch as the backend takes it, from the samples' JSON as stored. */
+    protected abstract E encodeSamples(List<byte[]> samples);
 
-    /** Points in the body; a body without any is not sent. */
-    protected abstract int points(E body);
-
-    /** The body's bytes as sent. */
-    protected abstract byte[] bytes(E body);
+    @Override
+    public final E encode(List<Item> items) {
+        List<byte[]> samples = new ArrayList<>(items.size());
+        for (Item i : items) {
+            samples.add(i.json());
+        }
+        return encodeSamples(samples);
+    }
 
     protected abstract ContentType contentType(E body);
 
@@ -60,19 +67,19 @@ public abstract class BackendOutput<E> implements Output<E> {
 
     @Override
     public final SendResult send(E body) throws IOException {
-        EncodeReport report = report(body);
+        EncodeReport report = body.report();
         SendResult.Rejected refused = report.rejection();
         if (refused != null) {
             return refused;
         }
         skipped.note(report);
-        if (points(body) == 0) {
+        if (body.points() == 0) {
             return new SendResult.Accepted(0); // nothing the backend could store: every value left out, counted above
         }
         Map<String, String> h = new LinkedHashMap<>();
         headers(body, h);
         auth.addTo(h);
-        return classify(http.post(h, bytes(body), contentType(body)));
+        return classify(http.post(h, body.bytes(), contentType(body)));
     }
 
     /**

@@ -1,7 +1,5 @@
 package io.aegisquartz.output.influx;
 
-import io.aegisquartz.output.EncodeReport;
-import io.aegisquartz.output.Item;
 import io.aegisquartz.output.SendResult;
 import io.aegisquartz.output.http.BackendOutput;
 import io.aegisquartz.output.http.HttpAuth;
@@ -84,27 +82,8 @@ public final class InfluxOutput extends BackendOutput<InfluxBody> {
     }
 
     @Override
-    public InfluxBody encode(List<Item> items) {
-        List<byte[]> samples = new ArrayList<>(items.size());
-        for (Item i : items) {
-            samples.add(i.json());
-        }
+    protected InfluxBody encodeSamples(List<byte[]> samples) {
         return encoder.encode(samples);
-    }
-
-    @Override
-    protected EncodeReport report(InfluxBody body) {
-        return body.report();
-    }
-
-    @Override
-    protected int points(InfluxBody body) {
-        return body.lines();
-    }
-
-    @Override
-    protected byte[] bytes(InfluxBody body) {
-        return body.bytes();
     }
 
     @Override

@@ -1,8 +1,6 @@
 package io.aegisquartz.output.otlp;
 
 import io.aegisquartz.log.LogText;
-import io.aegisquartz.output.EncodeReport;
-import io.aegisquartz.output.Item;
 import io.aegisquartz.output.SendResult;
 import io.aegisquartz.output.http.BackendOutput;
 import io.aegisquartz.output.http.HttpAuth;
@@ -11,7 +9,6 @@ import org.apache.hc.core5.http.ContentType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -44,27 +41,8 @@ public final class OtlpOutput extends BackendOutput<OtlpBody> {
     }
 
     @Override
-    public OtlpBody encode(List<Item> items) {
-        List<byte[]> samples = new ArrayList<>(items.size());
-        for (Item i : items) {
-            samples.add(i.json());
-        }
+    protected OtlpBody encodeSamples(List<byte[]> samples) {
         return encoder.encode(samples);
-    }
-
-    @Override
-    protected EncodeReport report(OtlpBody body) {
-        return body.report();
-    }
-
-    @Override
-    protected int points(OtlpBody body) {
-        return body.points();
-    }
-
-    @Override
-    protected byte[] bytes(OtlpBody body) {
-        return body.bytes();
     }
 
     @Override

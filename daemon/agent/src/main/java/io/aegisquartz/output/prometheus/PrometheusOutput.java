@@ -1,14 +1,11 @@
 package io.aegisquartz.output.prometheus;
 
-import io.aegisquartz.output.EncodeReport;
-import io.aegisquartz.output.Item;
 import io.aegisquartz.output.SendResult;
 import io.aegisquartz.output.http.BackendOutput;
 import io.aegisquartz.output.http.HttpAuth;
 import io.aegisquartz.output.http.HttpTransport;
 import org.apache.hc.core5.http.ContentType;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -38,27 +35,8 @@ public final class PrometheusOutput extends BackendOutput<RemoteWriteBody> {
     }
 
     @Override
-    public RemoteWriteBody encode(List<Item> items) {
-        List<byte[]> samples = new ArrayList<>(items.size());
-        for (Item i : items) {
-            samples.add(i.json());
-        }
+    protected RemoteWriteBody encodeSamples(List<byte[]> samples) {
         return encoder.encode(samples);
-    }
-
-    @Override
-    protected EncodeReport report(RemoteWriteBody body) {
-        return body.report();
-    }
-
-    @Override
-    protected int points(RemoteWriteBody body) {
-        return body.points();
-    }
-
-    @Override
-    protected byte[] bytes(RemoteWriteBody body) {
-        return body.bytes();
     }
 
     @Override
