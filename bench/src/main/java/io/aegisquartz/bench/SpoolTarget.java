@@ -50,9 +50,12 @@ interface SpoolTarget extends AutoCloseable {
 
             @Override
             public int readAndAck(int max) throws IOException {
+                // As an output does: drop reports (if the cap is reached) go with the batch, or a read
+                // would stop at a second gap until the first one's report is delivered (docs/SPOOL.md).
+                List<io.aegisquartz.spool.DropReport> drops = cursor.takeDrops();
                 SpoolBatch b = cursor.read(max, 1 << 20);
-                if (!b.isEmpty()) {
-                    cursor.ack(b.end());
+                if (!b.isEmpty() || !drops.isEmpty()) {
+                    cursor.ack(b.isEmpty() ? null : b.end(), drops);
                 }
                 return b.size();
             }

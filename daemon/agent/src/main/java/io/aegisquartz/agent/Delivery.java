@@ -82,7 +82,7 @@ public final class Delivery implements AutoCloseable {
         List<Planned> planned = new ArrayList<>();
         try {
             for (OutputSettings o : settings.outputs()) {
-                planned.add(plan(o, stamper.hostUuid()));
+                planned.add(plan(o, stamper.hostUuid(), true));
             }
         } catch (Invalid e) {
             planned.forEach(p -> p.output.close());
@@ -122,7 +122,8 @@ public final class Delivery implements AutoCloseable {
         List<ConfigProblem> problems = new ArrayList<>();
         for (OutputSettings o : settings.outputs()) {
             try {
-                plan(o, "00000000-0000-0000-0000-000000000000").output.close();
+                // Not exclusive: a running agent holds its files' locks, and that is no problem of the configuration.
+                plan(o, "00000000-0000-0000-0000-000000000000", false).output.close();
             } catch (Invalid e) {
                 problems.add(new ConfigProblem(settings.file(), o.line(), 0, e.getMessage(), null));
             }
@@ -146,7 +147,8 @@ public final class Delivery implements AutoCloseable {
                 new DeadLetters(dir.resolve(SpoolInspector.deadLetterFile(output.name())), output.name()), stamper);
     }
 
-    private static Planned plan(OutputSettings o, String hostUuid) throws Invalid {
+    /** The output {@code o} describes; with {@code exclusive}, a file output takes its file's lock (only the start does). */
+    private static Planned plan(OutputSettings o, String hostUuid, boolean exclusive) throws Invalid {
         if (o instanceof OutputSettings.Aegis a) {
             Credentials credentials;
             try {
@@ -187,8 +189,16 @@ public final class Delivery implements AutoCloseable {
         if (problem != null) {
             throw new Invalid("output " + f.name() + ": " + problem);
         }
-        return new Planned(new FileOutput(f.name(), f.file(), f.maxSize(), f.maxFiles()), fileConfig(), "samples go to " + f.file()
-                + ", rotated at " + Units.formatBytes(f.maxSize()) + " x " + f.maxFiles());
+        FileOutput out;
+        try {
+            out = exclusive ? FileOutput.exclusive(f.name(), f.file(), f.maxSize(), f.maxFiles())
+                    : new FileOutput(f.name(), f.file(), f.maxSize(), f.maxFiles());
+        } catch (IOException e) {
+            throw new Invalid((f.line() == 0 ? "[sink] file" : "[output." + f.name() + "] file") + ": " + e.getMessage()
+                    + "; give each agent a samples file of its own");
+        }
+        return new Planned(out, fileConfig(), "samples go to " + f.file() + ", rotated at " + Units.formatBytes(f.maxSize())
+                + " x " + f.maxFiles());
     }
 
     /** Makes an output to another backend from its transport and authorization. */
@@ -247,6 +257,23 @@ public final class Delivery implements AutoCloseable {
     /** Where runs write: stamp, append, taps. */
     SampleSink sink() {
         return pipeline;
+    }
+
+    /** The files of the file outputs. */
+    List<Path> files() {
+        return fileOutputs().map(FileOutput::file).toList();
+    }
+
+    /**
+     * Reopens each file output's file that was moved or deleted (or every one, with {@code force});
+     * returns the files it reopened.
+     */
+    List<Path> reopenFiles(boolean force) {
+        return fileOutputs().filter(f -> f.reopen(force)).map(FileOutput::file).toList();
+    }
+
+    private java.util.stream.Stream<FileOutput> fileOutputs() {
+        return workers.stream().map(OutputWorker::output).filter(FileOutput.class::isInstance).map(FileOutput.class::cast);
     }
 
     /** A snapshot of every output. */

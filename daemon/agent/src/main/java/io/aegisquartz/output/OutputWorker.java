@@ -114,6 +114,11 @@ public final class OutputWorker<E> implements AutoCloseable {
         return output.name();
     }
 
+    /** The output this worker feeds. */
+    public Output<E> output() {
+        return output;
+    }
+
     /** A snapshot of this output, safe from any thread. */
     public OutputState state() {
         CursorStats st = cursor.stats();
@@ -202,12 +207,17 @@ public final class OutputWorker<E> implements AutoCloseable {
         List<SpoolRecord> records = new ArrayList<>();
         long bytes = 0;
         SpoolBatch last = null;
-        List<DropReport> drops = cursor.takeDrops();
+        List<DropReport> drops = List.of();
         long lingerNanos = config.linger().toNanos();
         long latest = 0;
         while (true) {
             if (closed) {
                 return null;
+            }
+            if (drops.isEmpty()) {
+                // Before every read: a drop since the last one is reported with the records read after it
+                // (a read would freeze its report anyway; taking it here sends it now).
+                drops = cursor.takeDrops();
             }
             int want = config.maxSamples() - records.size();
             SpoolBatch b = cursor.read(want, Math.max(1, config.maxBytes() - bytes));
@@ -222,7 +232,9 @@ public final class OutputWorker<E> implements AutoCloseable {
                 last = b;
             }
             boolean full = records.size() >= config.maxSamples() || (!b.isEmpty() && b.size() < want && cursor.hasUnread());
-            if (full || closing || (records.isEmpty() && !drops.isEmpty())) {
+            // With a report to deliver, nothing waits for the linger: the cursor reads no further
+            // than the next gap until this report is acknowledged (docs/SPOOL.md).
+            if (full || closing || (b.isEmpty() && !drops.isEmpty())) {
                 return new Batch(records, last, drops);
             }
             if (records.isEmpty()) {

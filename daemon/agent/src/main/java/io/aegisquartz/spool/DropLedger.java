@@ -8,9 +8,10 @@ import java.util.List;
  * One cursor's account of what the spool dropped before that cursor had sent it: kept in the
  * cursor's checkpoint (docs/SPOOL.md) so that a crash loses no count.
  *
- * <p>Per reason there is at most one report <em>pending</em> (drops since the last hand-over,
- * merged: they were never sent, so merging is safe) and one <em>sending</em> (handed to the output,
- * made durable before it was handed, and cleared once delivered): a report that may already have
+ * <p>Per reason there is at most one report <em>pending</em> (drops since the cursor last read,
+ * merged: nothing was read between them, so together they are one gap, and they were never sent, so
+ * merging is safe) and one <em>sending</em> (frozen when the cursor reads on past it, handed to the
+ * output durably, and cleared once delivered): a report that may already have
  * reached a backend never changes, so a backend that drops repeats by sample id keeps every count.
  * Records a drop took while they were in flight (read, not yet acknowledged) are not counted: the
  * output holds them and delivers them. They are <em>at risk</em> only until that batch is
@@ -66,6 +67,32 @@ final class DropLedger {
                 : new Aggregate(p.number, p.count + count, Math.min(p.first, first), Math.max(p.last, last), 0);
     }
 
+    /**
+     * The cursor is about to read: every pending report becomes one being sent, its count and times
+     * final, so that a drop after this read gets a report of its own and no report's first-last span
+     * covers records its output delivered. False, changing nothing, if a report of the same reason is
+     * still being delivered: the cursor must not read past this second gap until that one is
+     * acknowledged (the output then takes the next one with its next batch).
+     *
+     * @param changed set to true if a report was frozen (the checkpoint must carry it)
+     */
+    boolean beforeRead(boolean[] changed) {
+        for (int i = 0; i < REASONS.length; i++) {
+            if (pending[i] != null && sending[i] != null) {
+                return false;
+            }
+        }
+        for (int i = 0; i < REASONS.length; i++) {
+            if (pending[i] != null) {
+                Aggregate p = pending[i];
+                sending[i] = new Aggregate(p.number, p.count, p.first, p.last, total);
+                pending[i] = null;
+                changed[0] = true;
+            }
+        }
+        return true;
+    }
+
     /** Records read but not acknowledged were dropped; they count only if {@code upTo} is never acknowledged. */
     void atRisk(DropReport.Reason reason, long count, long first, long last, SpoolPosition upTo) {
         if (count <= 0) {
@@ -107,14 +134,7 @@ final class DropLedger {
         if (!out.isEmpty()) {
             return out;
         }
-        for (int i = 0; i < REASONS.length; i++) {
-            if (pending[i] != null) {
-                Aggregate p = pending[i];
-                sending[i] = new Aggregate(p.number, p.count, p.first, p.last, total);
-                pending[i] = null;
-                changed[0] = true;
-            }
-        }
+        beforeRead(changed); // nothing is being sent, so every pending report can be
         return reports(sending);
     }
 

@@ -1,5 +1,6 @@
 package io.aegisquartz.spool;
 
+import io.aegisquartz.lock.ProcessLock;
 import io.aegisquartz.util.AtomicFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +50,9 @@ import java.util.function.LongSupplier;
  */
 public final class Spool implements Closeable {
 
+    /** The lock file that keeps one process per spool directory ({@link ProcessLock}). */
+    public static final String LOCK_FILE = "spool.lock";
+
     private static final Logger LOG = LoggerFactory.getLogger("spool");
     private static final int HEADER = SegmentFile.HEADER_BYTES;
     private static final int MIN_READ_CHUNK = 64 << 10;
@@ -58,7 +62,7 @@ public final class Spool implements Closeable {
 
     private final Path dir;
     private final SpoolConfig config;
-    private final DirLock dirLock;
+    private final ProcessLock dirLock;
     private final SpoolConfig.FreeSpace freeSpace;
     private final LongSupplier clock;
     private final FrameCodec writeCodec = new FrameCodec();
@@ -93,7 +97,7 @@ public final class Spool implements Closeable {
     private long freeRecheckBytes = 1 << 20;
     private final Map<String, SpoolCursor> cursors = new LinkedHashMap<>();
 
-    private Spool(Path dir, SpoolConfig config, DirLock dirLock, Collection<String> names, String legacyHeir) throws IOException {
+    private Spool(Path dir, SpoolConfig config, ProcessLock dirLock, Collection<String> names, String legacyHeir) throws IOException {
         this.dir = dir;
         this.config = config;
         this.dirLock = dirLock;
@@ -126,7 +130,7 @@ public final class Spool implements Closeable {
             }
         }
         Files.createDirectories(dir);
-        DirLock dirLock = DirLock.acquire(dir);
+        ProcessLock dirLock = ProcessLock.acquire(dir.resolve(LOCK_FILE), "spool directory " + dir);
         try {
             return new Spool(dir, config, dirLock, List.copyOf(new java.util.LinkedHashSet<>(names)), legacyHeir);
         } catch (IOException | RuntimeException e) {
@@ -851,6 +855,8 @@ public final class Spool implements Closeable {
             if (changed[0]) {
                 c.version++;
             }
+            // A report frozen by a read may not be durable yet: it is, before it is handed out.
+            changed[0] |= !out.isEmpty() && c.durableVersion < c.version;
         } finally {
             lock.unlock();
         }
@@ -930,6 +936,15 @@ public final class Spool implements Closeable {
                 try {
                     if (closed) {
                         throw new IOException("spool " + dir + " is closed");
+                    }
+                    boolean[] frozen = new boolean[1];
+                    if (!c.ledger.beforeRead(frozen)) {
+                        // A second gap while the first one's report is undelivered: reading past it would
+                        // make the two one report spanning delivered records. Deliver the first one first.
+                        return new SpoolBatch(acc, acc.isEmpty() ? c.readPos : acc.get(acc.size() - 1).next());
+                    }
+                    if (frozen[0]) {
+                        c.version++;
                     }
                     if (c.ackPos.isAfter(c.readPos)) {
                         c.readPos = c.ackPos;

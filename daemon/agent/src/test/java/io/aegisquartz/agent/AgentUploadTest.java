@@ -53,6 +53,17 @@ class AgentUploadTest {
         return r;
     }
 
+    /** Where a receiver was, and the certificate it made: started once for these, then stopped (an outage). */
+    private record Down(int port, Path pem) {
+    }
+
+    private Down downReceiver() throws Exception {
+        Receiver first = receiver(0);
+        Down down = new Down(first.address().getPort(), first.certificatePem());
+        first.close();
+        return down;
+    }
+
     private AgentHome home(int port, Path pem, String credentialsMode) throws IOException {
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[upload]\nendpoint = https://127.0.0.1:"
                 + port + Receiver.PATH + "\nca_file = " + pem + "\nbackoff_max = 1s\nlinger = 1s\n");
@@ -76,10 +87,9 @@ class AgentUploadTest {
 
     @Test
     void samplesAreSpooledAndUploadedAndArriveAfterAnOutage() throws Exception {
-        Receiver first = receiver(0);
-        int port = first.address().getPort();
-        Path pem = first.certificatePem();
-        first.close();
+        Down gone = downReceiver();
+        int port = gone.port();
+        Path pem = gone.pem();
         AgentHome home = home(port, pem, "rw-------");
         agent = new Agent(home.settings());
         agent.start();
@@ -116,10 +126,9 @@ class AgentUploadTest {
 
     @Test
     void everyOutputGetsEverySampleAtItsOwnPaceAndOneThatIsDownCatchesUpWithoutLoss() throws Exception {
-        Receiver first = receiver(0);
-        int port = first.address().getPort();
-        Path pem = first.certificatePem();
-        first.close();
+        Down gone = downReceiver();
+        int port = gone.port();
+        Path pem = gone.pem();
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n"
                 + "[output.central]\ntype = aegis\nendpoint = https://127.0.0.1:" + port + Receiver.PATH + "\nca_file = " + pem
                 + "\nbackoff_max = 1s\nlinger = 1s\n"

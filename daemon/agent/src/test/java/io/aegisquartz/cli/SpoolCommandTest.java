@@ -177,6 +177,35 @@ class SpoolCommandTest {
         assertTrue(out().contains("no agent owns it"), out());
     }
 
+    /** Issue 19: per output, 'spool stat' shows pending, the oldest's age and what the spool dropped before that output sent it. */
+    @Test
+    void statShowsPerOutputWhatTheSpoolDroppedBeforeItWasSent() throws Exception {
+        try (Spool spool = Spool.open(spoolDir, tenPerSegment().withMaxBytes(3 * (SEGMENT_HEADER + 10L * FRAME)),
+                java.util.List.of("aegis", "file"), "aegis")) {
+            append(spool, 0, 30);
+            SpoolCursor file = spool.cursor("file");
+            file.ack(file.read(8, 1 << 20).end()); // the file output has sent 0..7, aegis nothing
+            append(spool, 30, 31); // the cap: segment 0 (0..9) goes
+            file.ack(null, file.takeDrops()); // and the file output has delivered its report
+        }
+        assertEquals(0, cli("spool", "stat"), err());
+        String text = out();
+        assertTrue(text.contains("output aegis   21 sample(s) pending"), text);
+        assertTrue(text.contains("output file    21 sample(s) pending"), text);
+        assertTrue(text.contains("; dropped 10 (10 not yet reported);"), text);
+        assertTrue(text.contains("; dropped 2; dead-lettered"), text);
+
+        assertEquals(0, cli("spool", "stat", "--json"), err());
+        java.util.Map<String, JsonNode> outputs = new java.util.HashMap<>();
+        JSON.readTree(out()).get("outputs").forEach(o -> outputs.put(o.get("name").textValue(), o));
+        assertEquals(10, outputs.get("aegis").get("dropped").longValue());
+        assertEquals(2, outputs.get("file").get("dropped").longValue());
+        assertEquals(10, outputs.get("aegis").get("dropped_unreported").longValue());
+        assertEquals(0, outputs.get("file").get("dropped_unreported").longValue());
+        assertEquals(21, outputs.get("file").get("pending_samples").longValue());
+        assertTrue(outputs.get("file").get("oldest_pending_age_ms").longValue() >= 0);
+    }
+
     /** 'spool stat --json' in a separate JVM, as an operator would run it. */
     private String childStat() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();

@@ -109,9 +109,13 @@ class OutputWorkerTest {
 
     /** Swaps the test's spool for a new one whose append times come from {@code clock}. */
     private void reopenSpoolWithClock(java.util.function.LongSupplier clock) throws IOException {
+        reopenSpool(io.aegisquartz.spool.SpoolConfig.defaults().withClock(clock));
+    }
+
+    private void reopenSpool(io.aegisquartz.spool.SpoolConfig config) throws IOException {
         spool.close();
         open.remove(spool);
-        spool = Spool.open(dir.resolve("spool2"), io.aegisquartz.spool.SpoolConfig.defaults().withClock(clock), java.util.List.of("aegis"), null);
+        spool = Spool.open(dir.resolve("spool2"), config, java.util.List.of("aegis"), null);
         open.add(spool);
     }
 
@@ -196,6 +200,75 @@ class OutputWorkerTest {
         assertEquals(1, logCount("output aegis recovered after"));
         assertTrue(events().stream().anyMatch(e -> e.getFormattedMessage().matches(
                 "output aegis failing since .*\\(250 samples, \\d+ bytes pending\\)")), "the outage line says what is pending");
+    }
+
+    /**
+     * Issue 19's measurement (an outage with a small cap: received + reported dropped was produced +
+     * 200), now exact: with the smallest documented cap, what the receiver stored plus what the
+     * dropped samples report is exactly what was produced; the batch in flight when its segment was
+     * dropped still arrives and is not counted; a report's first and last times bound only samples
+     * that never arrived, and every sample that never arrived lies within a report.
+     */
+    @Test
+    void throughAnOutageWithTheSmallestCapReceivedPlusReportedDroppedIsExactlyWhatWasProduced() throws Exception {
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(1_790_000_000_000L);
+        reopenSpool(io.aegisquartz.spool.SpoolConfig.forLimits(io.aegisquartz.spool.SpoolConfig.MIN_MAX_BYTES, 0).withClock(clock::get));
+        Receiver first = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        Path pem = first.certificatePem();
+        first.close();
+        int port = freePort();
+        OutputWorker<?> u = worker(port, pem, config().withLive(false));
+
+        Map<String, Long> appendedAt = new HashMap<>();
+        List<String> inFlight = append(10, null); // read at once, then retried through the whole outage
+        inFlight.forEach(id -> appendedAt.put(id, clock.get()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> logCount("output aegis failing since") == 1);
+        long bytes = 0;
+        while (bytes < 3 * io.aegisquartz.spool.SpoolConfig.MIN_MAX_BYTES) {
+            long t = clock.incrementAndGet();
+            for (String id : append(10, null)) {
+                appendedAt.put(id, t);
+            }
+            bytes += 10 * 330;
+        }
+        assertTrue(u.state().dropped() > 0, "the cap was reached during the outage");
+
+        receiver(port, Receiver.DEFAULT_MAX_BODY);
+        await().atMost(Duration.ofSeconds(60)).until(() -> pending() == 0 && reportedDropped(null, null) == u.state().dropped());
+
+        List<long[]> gaps = new ArrayList<>();
+        java.util.Set<String> stored = new java.util.HashSet<>();
+        long dropped = reportedDropped(gaps, stored);
+        assertEquals(appendedAt.size(), stored.size() + dropped, "produced = received + reported dropped, exactly");
+        assertEquals(u.state().dropped(), dropped);
+        assertTrue(stored.containsAll(inFlight), "the batch in flight when its segment was dropped was delivered");
+        for (Map.Entry<String, Long> e : appendedAt.entrySet()) {
+            long t = e.getValue();
+            if (stored.contains(e.getKey())) {
+                // A run of 10 may straddle a gap's edge, so its time may equal a gap's first or last.
+                assertTrue(gaps.stream().noneMatch(g -> g[0] < t && t < g[1]), "a delivered sample inside a reported gap, at " + t);
+            } else {
+                assertTrue(gaps.stream().anyMatch(g -> g[0] <= t && t <= g[1]), "a lost sample outside every reported gap, at " + t);
+            }
+        }
+    }
+
+    /** The counts of the dropped samples received; their [first, last] times and the other samples' ids if asked. */
+    private long reportedDropped(List<long[]> gaps, java.util.Set<String> stored) throws IOException {
+        long dropped = 0;
+        Path f = dir.resolve("received.jsonl");
+        for (String line : Files.exists(f) ? io.aegisquartz.testing.AgentHome.wholeLines(f) : List.<String>of()) {
+            JsonNode n = JSON.readTree(line);
+            if (n.get("status").asText().equals("dropped")) {
+                dropped += n.get("values").get("count").asLong();
+                if (gaps != null) {
+                    gaps.add(new long[] {n.get("values").get("first_time_ms").asLong(), n.get("values").get("last_time_ms").asLong()});
+                }
+            } else if (stored != null) {
+                assertTrue(stored.add(n.get("id").asText()), "stored once: " + n.get("id"));
+            }
+        }
+        return dropped;
     }
 
     @Test

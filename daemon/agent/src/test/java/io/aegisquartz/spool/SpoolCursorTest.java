@@ -228,6 +228,42 @@ class SpoolCursorTest {
         }
     }
 
+    /**
+     * A report is one gap: drops merge only while the cursor reads nothing, so no report's first-last
+     * span covers records its output delivered (before, a read between two drops made one report of
+     * both, spanning the records read in between).
+     */
+    @Test
+    void eachReportIsExactlyOneGapAndNoReadPassesASecondGapBeforeTheFirstIsDelivered() throws Exception {
+        AtomicLong clock = new AtomicLong(1000);
+        long seg = H + 10L * FRAME;
+        try (Spool spool = open(counting(small(10).withMaxBytes(3 * seg), clock), "a")) {
+            SpoolCursor a = spool.cursor("a");
+            appendRange(spool, 0, 31); // segment 0 (records 0..9) dropped
+            SpoolBatch first = a.read(5, 1 << 20); // 10..14, in flight; the read froze report 1
+            assertEquals(range(10, 15), nums(first));
+            appendRange(spool, 31, 41); // segment 1 dropped: 10..14 in flight, 15..19 a second gap
+
+            assertTrue(a.read(5, 1 << 20).isEmpty(), "no read past the second gap while report 1 is undelivered");
+            assertTrue(a.hasUnread());
+            appendRange(spool, 41, 51); // segment 2 dropped: 20..29, nothing read since 15..19: the same gap
+
+            DropReport one = new DropReport(1, 10, 1000, 1009, 10, DropReport.Reason.SIZE_CAP);
+            assertEquals(List.of(one), a.takeDrops());
+            a.ack(first.end(), List.of(one));
+            SpoolBatch second = a.read(5, 1 << 20); // 30..34; report 2 frozen as it stands
+            assertEquals(range(30, 35), nums(second));
+            appendRange(spool, 51, 61); // segment 3 dropped: 30..34 in flight, 35..39 a new gap
+
+            DropReport two = new DropReport(2, 15, 1015, 1029, 25, DropReport.Reason.SIZE_CAP);
+            assertEquals(List.of(two), a.takeDrops(), "15..29: one gap, exactly its times, 30..34 not in it");
+            a.ack(second.end(), List.of(two));
+            assertEquals(List.of(new DropReport(3, 5, 1035, 1039, 30, DropReport.Reason.SIZE_CAP)), a.takeDrops());
+            assertEquals(range(40, 61), readAll(a, false));
+            assertEquals(30, a.stats().dropped());
+        }
+    }
+
     @Test
     void aTornCheckpointWriteFallsBackToThePreviousStateAndNeverLosesARecord() throws Exception {
         try (Spool spool = open(small(100), "a")) {

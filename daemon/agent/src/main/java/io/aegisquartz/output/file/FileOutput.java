@@ -1,5 +1,6 @@
 package io.aegisquartz.output.file;
 
+import io.aegisquartz.lock.ProcessLock;
 import io.aegisquartz.output.Item;
 import io.aegisquartz.output.Output;
 import io.aegisquartz.output.SendResult;
@@ -12,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Samples as JSON lines (docs/SAMPLES.md) in a size-rotated local file: samples.jsonl, then
@@ -24,6 +26,10 @@ import java.util.List;
  * lost meanwhile: the samples wait in the spool, counted there if its limits drop them. A line cut
  * short by a failed write is ended before the next one, so a reader never sees two samples glued
  * together; a batch cut short is written again whole (the id tells a reader the repeated lines).
+ *
+ * <p>The agent's file outputs are {@linkplain #exclusive exclusive}: one writer per file among
+ * agents. A file moved away or deleted (logrotate without copytruncate, an operator's rm) is created
+ * again at its path by {@link #reopen}.
  */
 public final class FileOutput implements Output<byte[]> {
 
@@ -33,7 +39,11 @@ public final class FileOutput implements Output<byte[]> {
     private final Path file;
     private final long maxBytes;
     private final int maxFiles;
+    /** Held while this output writes the file, so that no other agent writes it too; null if not taken. */
+    private ProcessLock lock;
     private FileChannel channel;
+    /** Device and inode of the file {@link #channel} writes, to notice when the path names another (or none). */
+    private Object openedKey;
     private long size;
 
     public FileOutput(String name, Path file, long maxBytes, int maxFiles) {
@@ -41,6 +51,24 @@ public final class FileOutput implements Output<byte[]> {
         this.file = file;
         this.maxBytes = maxBytes;
         this.maxFiles = maxFiles;
+    }
+
+    /**
+     * An output that is the only writer of {@code file} among agents: it holds {@code FILE.lock} (see
+     * {@link ProcessLock}) until closed, so that two agents with different homes but the same file
+     * cannot interleave their samples in it.
+     *
+     * @throws ProcessLock.Busy if another process writes the file
+     */
+    public static FileOutput exclusive(String name, Path file, long maxBytes, int maxFiles) throws IOException {
+        FileOutput out = new FileOutput(name, file, maxBytes, maxFiles);
+        out.lock = ProcessLock.acquire(lockFile(file), "samples file " + file);
+        return out;
+    }
+
+    /** The lock file of {@code file}'s writer. */
+    public static Path lockFile(Path file) {
+        return file.resolveSibling(file.getFileName() + ".lock");
     }
 
     @Override
@@ -94,6 +122,7 @@ public final class FileOutput implements Output<byte[]> {
     private void open() throws IOException {
         Files.createDirectories(file.getParent());
         channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+        openedKey = fileKey(file);
         size = channel.size();
         if (size > 0) {
             // End a line that a failed write (disk full) cut short, so the next sample starts clean.
@@ -119,6 +148,34 @@ public final class FileOutput implements Output<byte[]> {
         open();
     }
 
+    /**
+     * Reopens the file at its path, creating it again, when it was moved or deleted since it was
+     * opened (logrotate, an operator), or always with {@code force}; before the first write there is
+     * nothing to reopen. A failure is retried by the worker at the next write, as any write error.
+     *
+     * @return true if it reopened
+     */
+    public synchronized boolean reopen(boolean force) {
+        if (channel == null || (!force && Objects.equals(openedKey, fileKey(file)))) {
+            return false;
+        }
+        closeChannel();
+        try {
+            open();
+        } catch (IOException e) {
+            closeChannel(); // the next send opens it, or fails and is retried with backoff
+        }
+        return true;
+    }
+
+    private static Object fileKey(Path p) {
+        try {
+            return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
     private Path numbered(int i) {
         return file.resolveSibling(file.getFileName() + "." + i);
     }
@@ -137,5 +194,13 @@ public final class FileOutput implements Output<byte[]> {
     @Override
     public synchronized void close() {
         closeChannel();
+        if (lock != null) {
+            try {
+                lock.close();
+            } catch (IOException e) {
+                // The kernel drops the lock with the process anyway; nothing else to do.
+            }
+            lock = null;
+        }
     }
 }
