@@ -227,6 +227,9 @@ class AgentSettingsTest {
                 [output.noend]
                 type = otlp
                 protocol = grpc
+                [output.userinfo]
+                type = prometheus
+                endpoint = https://aegis:hunter2@p.example.com/api/v1/write
                 """);
         assertEquals(List.of(
                 f() + ":1:1: [output.nodb] of flavour influxdb1 has no database\n    fix: add e.g. 'database = aegis'",
@@ -236,7 +239,20 @@ class AgentSettingsTest {
                         + "credentials_file, ca_file, client_keystore, client_keystore_password_file, allow_http_loopback, batch_samples, "
                         + "batch_bytes, rate, backoff_max, timeout, linger\n    fix: " + REF,
                 f() + ":15:12: [output.noend] protocol: 'grpc' is not allowed; allowed: one of http/protobuf, http/json\n"
-                        + "    fix: write e.g. 'protocol = http/protobuf' (the default)"), formatted(bad));
+                        + "    fix: write e.g. 'protocol = http/protobuf' (the default)",
+                f() + ":18:12: [output.userinfo] endpoint has a user name or password in it (USER:PASSWORD@); put credentials in "
+                        + "credentials_file instead\n    fix: write e.g. 'endpoint = https://prometheus.example.com/api/v1/write'"),
+                formatted(bad));
+    }
+
+    @Test
+    void theReadmeBlockForEachBackendIsAValidConfiguration() throws IOException {
+        String readme = Files.readString(SHIPPED_INI.getParent().getParent().resolve("README.md"), StandardCharsets.UTF_8);
+        int section = readme.indexOf("### Outputs to InfluxDB");
+        int from = readme.indexOf("```ini\n", section) + 7;
+        AgentSettings s = load(readme.substring(from, readme.indexOf("```", from)));
+        assertEquals(List.of(), formatted(s));
+        assertEquals(List.of("influx", "influx", "influx", "prometheus", "otlp"), s.outputs().stream().map(OutputSettings::type).toList());
     }
 
     @Test
