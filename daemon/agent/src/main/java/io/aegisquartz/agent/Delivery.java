@@ -16,7 +16,6 @@ import io.aegisquartz.output.aegis.CredentialsException;
 import io.aegisquartz.output.file.FileOutput;
 import io.aegisquartz.output.http.HttpAuth;
 import io.aegisquartz.output.http.HttpTransport;
-import io.aegisquartz.output.http.SecretFile;
 import io.aegisquartz.output.influx.InfluxFlavour;
 import io.aegisquartz.output.influx.InfluxOutput;
 import io.aegisquartz.output.influx.InfluxPrecision;
@@ -213,7 +212,7 @@ public final class Delivery implements AutoCloseable {
         HttpAuth auth;
         try {
             auth = HttpAuth.load(h.auth(), h.credentialsFile());
-        } catch (SecretFile.Problem e) {
+        } catch (HttpAuth.Problem e) {
             throw new Invalid("output " + o.name() + ": credentials: " + e.getMessage());
         }
         HttpTransport http;

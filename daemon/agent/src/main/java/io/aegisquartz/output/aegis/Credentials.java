@@ -2,7 +2,7 @@ package io.aegisquartz.output.aegis;
 
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.IniFile;
-import io.aegisquartz.output.http.SecretFile;
+import io.aegisquartz.config.SecretFile;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -121,10 +121,10 @@ public final class Credentials {
     }
 
     private static void checkFile(Path file) throws CredentialsException {
-        try {
-            SecretFile.check(file, "credentials file", "create it with [credentials] access_key_id and access_key_secret, then chmod 600 " + file);
-        } catch (SecretFile.Problem e) {
-            throw new CredentialsException(e.getMessage());
+        String problem = SecretFile.problem(file, "credentials file",
+                "create it with [credentials] access_key_id and access_key_secret, then chmod 600 " + file);
+        if (problem != null) {
+            throw new CredentialsException(problem);
         }
     }
 

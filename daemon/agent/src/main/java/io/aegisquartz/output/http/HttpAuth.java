@@ -2,6 +2,7 @@ package io.aegisquartz.output.http;
 
 import io.aegisquartz.config.IniFile;
 import io.aegisquartz.config.OutputSettings;
+import io.aegisquartz.config.SecretFile;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -12,7 +13,7 @@ import java.util.regex.Pattern;
 
 /**
  * The {@code Authorization} header of an HTTP output to a backend (influx, prometheus, otlp), from
- * the secrets of its credentials file (checked as {@link SecretFile} says):
+ * the secrets of its credentials file (checked as {@link SecretFile} says, as the aegis output's):
  *
  * <pre>
  * [credentials]
@@ -33,6 +34,13 @@ public final class HttpAuth {
     private static final Pattern USER = Pattern.compile("[^:\\p{Cntrl}]{1,256}");
     private static final Set<String> KEYS = Set.of("username", "password", "token", "bearer_token");
 
+    /** Why the credentials cannot be used: one line naming the file, the problem and the fix; never the secret. */
+    public static final class Problem extends Exception {
+        Problem(String message) {
+            super(message, null, false, false);
+        }
+    }
+
     private final OutputSettings.Auth kind;
     private final String header;
 
@@ -49,9 +57,9 @@ public final class HttpAuth {
     /**
      * The header for {@code kind}, read from {@code file} unless {@code kind} is NONE.
      *
-     * @throws SecretFile.Problem one line naming the file, the problem and the fix; never the secret
+     * @throws Problem one line naming the file, the problem and the fix; never the secret
      */
-    public static HttpAuth load(OutputSettings.Auth kind, Path file) throws SecretFile.Problem {
+    public static HttpAuth load(OutputSettings.Auth kind, Path file) throws Problem {
         if (kind == OutputSettings.Auth.NONE) {
             return none();
         }
@@ -60,22 +68,25 @@ public final class HttpAuth {
             case TOKEN -> "token";
             default -> "bearer_token";
         };
-        SecretFile.check(file, "credentials file", "create it with [credentials] " + need + ", then chmod 600 " + file);
+        String unusable = SecretFile.problem(file, "credentials file", "create it with [credentials] " + need + ", then chmod 600 " + file);
+        if (unusable != null) {
+            throw new Problem(unusable);
+        }
         IniFile ini = IniFile.read(file);
         if (!ini.problems().isEmpty()) {
-            throw new SecretFile.Problem(SecretFile.describe(ini.problems().get(0), ini.problems().size()));
+            throw new Problem(SecretFile.describe(ini.problems().get(0), ini.problems().size()));
         }
         Map<String, IniFile.Entry> section = Map.of();
         for (Map.Entry<String, Map<String, IniFile.Entry>> s : ini.sections().entrySet()) {
             if (!s.getKey().equals("credentials")) {
-                throw new SecretFile.Problem(file + ":" + ini.sectionLine(s.getKey()) + ": unknown section [" + s.getKey()
+                throw new Problem(file + ":" + ini.sectionLine(s.getKey()) + ": unknown section [" + s.getKey()
                         + "]; a credentials file has only [credentials] (fix: remove that section)");
             }
             section = s.getValue();
         }
         for (IniFile.Entry e : section.values()) {
             if (!KEYS.contains(e.key())) {
-                throw new SecretFile.Problem(file + ":" + e.line() + ": unknown key '" + e.key()
+                throw new Problem(file + ":" + e.line() + ": unknown key '" + e.key()
                         + "' in [credentials] (fix: use username, password, token or bearer_token)");
             }
         }
@@ -94,14 +105,14 @@ public final class HttpAuth {
     }
 
     private static String required(Path file, Map<String, IniFile.Entry> section, String key, Pattern form, String formText)
-            throws SecretFile.Problem {
+            throws Problem {
         IniFile.Entry e = section.get(key);
         if (e == null || e.value().isEmpty()) {
-            throw new SecretFile.Problem(file + ": [credentials] " + key + " is " + (e == null ? "missing" : "empty")
+            throw new Problem(file + ": [credentials] " + key + " is " + (e == null ? "missing" : "empty")
                     + " (fix: set " + key + " = ...)");
         }
         if (form != null && !form.matcher(e.value()).matches()) {
-            throw new SecretFile.Problem(file + ":" + e.line() + ": " + key + " must be " + formText + " (fix: copy it exactly)");
+            throw new Problem(file + ":" + e.line() + ": " + key + " must be " + formText + " (fix: copy it exactly)");
         }
         return e.value();
     }

@@ -140,10 +140,10 @@ class OtlpOutputTest {
         assertEquals("Basic " + Base64.getEncoder().encodeToString("aegis:p a:ss".getBytes()), receiver.authorization());
 
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-r--r--"));
-        var e = assertThrows(io.aegisquartz.output.http.SecretFile.Problem.class, () -> HttpAuth.load(OutputSettings.Auth.BEARER, f));
+        var e = assertThrows(HttpAuth.Problem.class, () -> HttpAuth.load(OutputSettings.Auth.BEARER, f));
         assertTrue(e.getMessage().contains("chmod 600") && !e.getMessage().contains("tok-123"), e.getMessage());
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rw-------"));
-        var missing = assertThrows(io.aegisquartz.output.http.SecretFile.Problem.class, () -> HttpAuth.load(OutputSettings.Auth.TOKEN, f));
+        var missing = assertThrows(HttpAuth.Problem.class, () -> HttpAuth.load(OutputSettings.Auth.TOKEN, f));
         assertTrue(missing.getMessage().contains("token is missing"), missing.getMessage());
     }
 }

@@ -1,6 +1,4 @@
-package io.aegisquartz.output.http;
-
-import io.aegisquartz.config.ConfigProblem;
+package io.aegisquartz.config;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,19 +10,12 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 
 /**
- * The checks every file holding a secret passes before it is read: a regular file (a symlink is
- * followed; its target is checked), readable by its owner only, and owned by the user running the
- * process. A secret that other users can read, or that someone else can replace, is not a secret.
- * Messages never quote the file's content.
+ * The check every file holding a secret passes before it is read (the upload credentials, the
+ * notification channels): a regular file (a symlink is followed; its target is checked), owned by
+ * the user running the process, readable and writable by that user only. A secret that other users
+ * can read, or that someone else can replace, is not a secret.
  */
 public final class SecretFile {
-
-    /** Why a secret file cannot be used: one line naming the file, the problem and the fix. */
-    public static final class Problem extends Exception {
-        Problem(String message) {
-            super(message, null, false, false);
-        }
-    }
 
     private static final Set<PosixFilePermission> GROUP_OR_OTHER = Set.of(
             PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_EXECUTE,
@@ -34,46 +25,47 @@ public final class SecretFile {
     }
 
     /**
-     * Checks type, owner and mode of {@code file}.
+     * Null if {@code file} may hold a secret, else one line naming the file, the problem and the fix.
      *
-     * @param what         what the file is, for messages ("credentials file")
-     * @param createFix    how to create it when it is missing
+     * @param what      what the file is, for the message ("credentials file")
+     * @param createFix what to do when it does not exist
      */
-    public static void check(Path file, String what, String createFix) throws Problem {
+    public static String problem(Path file, String what, String createFix) {
         PosixFileAttributes attrs;
         try {
             attrs = Files.readAttributes(file, PosixFileAttributes.class);
         } catch (NoSuchFileException e) {
-            throw new Problem(file + ": " + what + " not found (fix: " + createFix + ")");
+            return file + ": " + what + " not found (fix: " + createFix + ")";
         } catch (UnsupportedOperationException e) {
-            throw new Problem(file + ": cannot check its permissions: this file system has no POSIX permissions"
-                    + " (fix: keep the " + what + " on a local Linux file system)");
+            return file + ": cannot check its permissions: this file system has no POSIX permissions"
+                    + " (fix: keep the " + what + " on a local Linux file system)";
         } catch (IOException e) {
-            throw new Problem(file + ": cannot read " + what + ": " + e.getMessage()
-                    + " (fix: check the path and the permissions of its directories)");
+            return file + ": cannot read " + what + ": " + e.getMessage() + " (fix: check the path and the permissions of its directories)";
         }
         if (!attrs.isRegularFile()) {
-            throw new Problem(file + ": " + what + " is not a regular file (fix: point at the file itself)");
+            return file + ": " + what + " is not a regular file (fix: point at the file itself)";
         }
         Set<PosixFilePermission> perms = attrs.permissions();
         String user = System.getProperty("user.name");
         String owner = attrs.owner().getName();
         if (!owner.equals(user)) {
-            throw new Problem(file + ": " + what + " is owned by " + owner + ", not by " + user
+            return file + ": " + what + " is owned by " + owner + ", not by " + user
                     + ", the user running aegis-quartz, so " + owner + " could change it (mode " + mode(perms) + ")"
-                    + " (fix: chown " + user + " " + file + " && chmod 600 " + file + ")");
+                    + " (fix: chown " + user + " " + file + " && chmod 600 " + file + ")";
         }
         if (perms.stream().anyMatch(GROUP_OR_OTHER::contains)) {
-            throw new Problem(file + ": " + what + " has mode " + mode(perms) + " (owner " + owner
+            return file + ": " + what + " has mode " + mode(perms) + " (owner " + owner
                     + "): other users can " + (perms.contains(PosixFilePermission.GROUP_READ)
                     || perms.contains(PosixFilePermission.OTHERS_READ) ? "read the secret" : "change it")
-                    + " (fix: chmod 600 " + file + ")");
+                    + " (fix: chmod 600 " + file + ")";
         }
+        return null;
     }
 
     /**
-     * A parse problem without its message text: IniFile quotes the offending line, and in this file that
-     * line may be the secret. The location and the fix are enough to find and repair it.
+     * A parse problem of a secret file without its message text: IniFile quotes the offending line,
+     * and in such a file that line may be the secret. The location and the fix are enough to find and
+     * repair it.
      */
     public static String describe(ConfigProblem p, int count) {
         StringBuilder sb = new StringBuilder().append(p.file());
@@ -97,7 +89,7 @@ public final class SecretFile {
     }
 
     /** Octal, as ls and chmod show it: 0644. */
-    static String mode(Set<PosixFilePermission> perms) {
+    public static String mode(Set<PosixFilePermission> perms) {
         String rwx = PosixFilePermissions.toString(perms);
         int m = 0;
         for (int i = 0; i < 9; i++) {
