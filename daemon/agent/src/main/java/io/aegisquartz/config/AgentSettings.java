@@ -509,14 +509,27 @@ public final class AgentSettings {
         return path("upload.credentials_file");
     }
 
-    /** Job limits before any cron-line override. */
+    /**
+     * Job limits before any cron-line override, with the isolation of a plugin outside plugins-default/
+     * ([plugins] isolation).
+     */
     public JobOptions defaultJobOptions() {
         return new JobOptions(duration("limits.timeout"), duration("limits.cpu"), duration("limits.kill_grace"),
                 bytes("limits.output_max"), integer("limits.max_samples"),
                 JobOptions.Overlap.valueOf(string("limits.overlap").toUpperCase()),
                 JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null, null,
                 bytes("limits.memory_max"), integer("limits.pids_max"), bytes("limits.mem"), bytes("limits.max_bytes"),
-                duration("limits.splay"));
+                duration("limits.splay"), defaultIsolation());
+    }
+
+    /** Where Groovy and JAR plugins outside plugins-default/ run unless their cron line says ([plugins] isolation). */
+    public JobOptions.Isolation defaultIsolation() {
+        return JobOptions.Isolation.valueOf(string("plugins.isolation").toUpperCase(java.util.Locale.ROOT));
+    }
+
+    /** The plugin host's settings ([plugin_host]). */
+    public PluginHostConfig pluginHost() {
+        return new PluginHostConfig(bytes("plugin_host.heap_max"), duration("plugin_host.liveness"), optionalPath("plugin_host.socket"));
     }
 
     /** "key=value" of every setting that differs from its default, for the start banner. */

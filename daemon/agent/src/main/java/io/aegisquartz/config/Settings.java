@@ -22,6 +22,7 @@ public final class Settings {
     private static final long MS = 1;
     private static final long DAY = 86_400_000L;
     private static final long KIB = 1024;
+    private static final long MIB = 1024 * KIB;
     private static final long GIB = 1024L * 1024 * 1024;
 
     public static final List<Setting> ALL = List.of(
@@ -48,6 +49,15 @@ public final class Settings {
                     "Reload the cron files and plugins when they change on disk (SIGHUP always reloads)."),
             d("plugins", "reload_delay", "1s", 0, 60_000,
                     "Quiet time after the last file change before acting on it (reloading; picking up events), so an editor's several writes make one reload."),
+            c("plugins", "isolation", "host", List.of("host", "inproc"),
+                    "Where Groovy and JAR plugins outside plugins-default/ run when their cron line has no isolation= option: host (in the plugin host, a JVM of its own that the agent supervises, so an exit, a freeze or an out-of-memory there costs only that run) or inproc (in the agent's JVM, as trusted code). Plugins of plugins-default/ run in the agent unless their line says isolation=host."),
+
+            b("plugin_host", "heap_max", "64MiB", 16 * MIB, 4 * GIB,
+                    "Heap cap of the plugin host (-Xmx). A run that allocates past it ends with an error sample and a restart of the host; the agent is not affected."),
+            d("plugin_host", "liveness", "2s", 200, 60_000,
+                    "While runs are in flight, how long the plugin host may go without answering the agent before it counts as frozen and is killed and restarted."),
+            s("plugin_host", "socket", Kind.PATH, "",
+                    "Empty: the agent starts the plugin host as a child process of its own, as its own user. A path: connect to a plugin host listening there instead; the RPM sets /run/aegis-quartz-plugins/host.sock, where systemd starts a host per connection as the user aegis-quartz-plugins."),
 
             Limits.TIMEOUT,
             Limits.CPU,
