@@ -28,6 +28,10 @@ public sealed interface SendResult {
 
     /** One refused item, by its index in the batch, with the sample id the backend gave for it (null if none). */
     record Rejection(int index, String id, String reason) {
+        /** An item named by its index only (the backend gives no id). */
+        public Rejection(int index, String reason) {
+            this(index, null, reason);
+        }
     }
 
     /**
