@@ -18,15 +18,20 @@ import io.aegisquartz.plugin.groovy.GroovyRuntime;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.schedule.JobExecutor;
 import io.aegisquartz.schedule.JobScheduler;
+import io.aegisquartz.schedule.JobStatus;
+import io.aegisquartz.schedule.ManualRun;
 import io.aegisquartz.schedule.ReloadPlan;
+import io.aegisquartz.schedule.RunCounters;
 import io.aegisquartz.schedule.ScheduledJob;
 import io.aegisquartz.sink.JsonLinesSink;
+import io.aegisquartz.sink.OutputStatus;
 import io.aegisquartz.sink.SampleSink;
 import io.aegisquartz.sink.SpoolSink;
 import io.aegisquartz.spool.EventInbox;
 import io.aegisquartz.spool.RecoveryReport;
 import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolConfig;
+import io.aegisquartz.spool.SpoolStats;
 import io.aegisquartz.upload.Credentials;
 import io.aegisquartz.upload.CredentialsException;
 import io.aegisquartz.upload.UploadConfig;
@@ -46,6 +51,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
@@ -60,6 +67,9 @@ public final class Agent {
 
     /** When the garbage of the start is collected: after the first runs of the jobs that fire often. */
     private static final int STARTUP_GC_DELAY_SECONDS = 30;
+
+    /** Problems of one reload kept for status (all are in the log). */
+    static final int MAX_RELOAD_PROBLEMS = 20;
 
     private static final Logger LOG = LoggerFactory.getLogger("agent");
     private static final Logger RELOAD = LoggerFactory.getLogger("reload");
@@ -85,6 +95,14 @@ public final class Agent {
     private JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
+    private JsonLinesSink localFile;
+    private SpoolSink spoolSink;
+    private Governor governor;
+    private final RunCounters counters = new RunCounters();
+    private final long startedMillis = System.currentTimeMillis();
+    private volatile AgentSnapshot.Reload lastReload;
+    private final AtomicLong reloads = new AtomicLong();
+    private final AtomicLong failedReloads = new AtomicLong();
 
     public Agent(AgentSettings settings) {
         this.settings = settings;
@@ -132,7 +150,8 @@ public final class Agent {
         if (settings.uploadEndpoint() == null) {
             LOG.info("samples go to {} (no upload endpoint configured), rotated at {} x {}", sinkFile,
                     Units.formatBytes(settings.bytes("sink.max_size")), settings.integer("sink.max_files"));
-            sink = new JsonLinesSink(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+            localFile = new JsonLinesSink(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+            sink = localFile;
         } else {
             startUpload(stamper);
         }
@@ -143,7 +162,7 @@ public final class Agent {
             LOG.error("{}; executable plugins will fail", envProblem);
         }
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
-                this::restart);
+                this::restart, counters);
         try {
             scheduler = new JobScheduler(settings.workers(), executor);
         } catch (SchedulerException e) {
@@ -168,6 +187,7 @@ public final class Agent {
             }
         }, STARTUP_GC_DELAY_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
         startGovernor();
+        startHealth();
         inbox = new EventInbox(settings.path("spool.dir"));
         try {
             Files.createDirectories(inbox.dir());
@@ -193,7 +213,7 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        Governor governor = new Governor(settings, () -> jobSnapshot, () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
+        governor = new Governor(settings, () -> jobSnapshot, () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
         LOG.info(governor.describe());
         long w = governor.windowMillis();
         threads.timer().scheduleAtFixedRate(() -> {
@@ -204,6 +224,28 @@ public final class Agent {
                 LOG.error("governor check failed", e);
             }
         }, w, w, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Writes the agent's own health samples every {@code [agent] health_interval}, through the sink like
+     * every job's, on the timer the plugin runners already have (no thread of its own).
+     */
+    private void startHealth() {
+        long every = settings.healthInterval().toMillis();
+        if (every <= 0) {
+            LOG.info("health samples off ([agent] health_interval = 0)");
+            return;
+        }
+        HealthSampler health = new HealthSampler(counters, this::outputs, this::spoolState, reloads::get, failedReloads::get,
+                () -> jobSnapshot.size(), sink, stamper);
+        threads.timer().scheduleAtFixedRate(() -> {
+            try {
+                health.sample();
+            } catch (RuntimeException e) {
+                // A periodic task that throws is never run again: keep sampling, but say it once per failure.
+                LOG.error("health samples failed", e);
+            }
+        }, every, every, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */
@@ -271,10 +313,11 @@ public final class Agent {
             throw new StartException("upload to " + settings.uploadEndpoint() + ": " + e.getMessage());
         }
         Uploader up = uploader;
-        sink = new SpoolSink(spool, stamper, records -> {
+        spoolSink = new SpoolSink(spool, stamper, records -> {
             up.offerLive(records);
             up.wakeUp();
         });
+        sink = spoolSink;
         uploader.wakeUp();
         LOG.info("samples go to the spool {} (cap {}), uploaded to {} as key {}{}", dir,
                 Units.formatBytes(settings.bytes("spool.max_size")), settings.uploadEndpoint(), credentials.accessKeyId(),
@@ -287,10 +330,12 @@ public final class Agent {
             return;
         }
         boolean startup = jobs.isEmpty() && "start-up".equals(why);
+        String settingsPending = null;
         if (!startup) {
             RELOAD.info("reloading ({})", why);
-            noteSettingsChange();
+            settingsPending = noteSettingsChange();
         }
+        List<String> problems = new ArrayList<>();
         CronFileParser parser = new CronFileParser(settings, new Date());
         CronFile defaults = parser.parse(JobSource.DEFAULT);
         CronFile user = parser.parse(JobSource.USER);
@@ -300,6 +345,7 @@ public final class Agent {
 
         for (ConfigProblem p : plan.problems()) {
             CONFIG.error(p.oneLine());
+            problems.add(p.oneLine());
         }
         plan.kept().forEach(RELOAD::warn);
         List<String> lines = new ArrayList<>();
@@ -311,7 +357,7 @@ public final class Agent {
         for (JobSpec[] c : plan.changed()) {
             ScheduledJob old = jobs.remove(c[0].key());
             unschedule(old);
-            ScheduledJob sj = schedule(c[1], old);
+            ScheduledJob sj = schedule(c[1], old, problems);
             if (sj != null) {
                 lines.add("~ job " + c[1].name() + ": " + ReloadPlan.describeChange(c[0], c[1]) + "; next run " + next(sj));
             }
@@ -319,17 +365,17 @@ public final class Agent {
         // Load (compile) the plugins of new and edited jobs before scheduling them: a compile takes
         // seconds in its JVM, and fires that fell due meanwhile would be missed at start-up, or
         // skipped as "previous run still going" later. checkPlugins then finds them loaded.
-        plan.added().forEach(this::checkPlugin);
+        plan.added().forEach(j -> checkPlugin(j, problems));
         for (JobSpec[] c : plan.changed()) {
-            checkPlugin(c[1]);
+            checkPlugin(c[1], problems);
         }
         for (JobSpec j : plan.added()) {
-            ScheduledJob sj = schedule(j, null);
+            ScheduledJob sj = schedule(j, null, problems);
             if (sj != null) {
                 lines.add((startup ? "" : "+ ") + "job " + j.name() + " [" + j.cron() + "] from " + j.where() + "; next run " + next(sj));
             }
         }
-        checkPlugins(plan, startup);
+        checkPlugins(plan, startup, problems);
         if (startup) {
             lines.forEach(LOG::info);
         } else {
@@ -339,13 +385,22 @@ public final class Agent {
             lines.forEach(RELOAD::info);
         }
         jobSnapshot = List.copyOf(jobs.values());
+        lastReload = new AgentSnapshot.Reload(System.currentTimeMillis(), why, List.of(defaults.file(), user.file()),
+                problems.subList(0, Math.min(problems.size(), MAX_RELOAD_PROBLEMS)), problems.size(), plan.added().size(),
+                plan.changed().size(), plan.removed().size(), settingsPending);
+        if (!startup) {
+            reloads.incrementAndGet();
+            if (!problems.isEmpty() || settingsPending != null) {
+                failedReloads.incrementAndGet();
+            }
+        }
         if (watcher != null) {
             watcher.watch(watchedDirs());
         }
     }
 
     /** Compiles or opens the plugins of new and changed jobs, and of jobs whose plugin file changed. */
-    private void checkPlugins(ReloadPlan plan, boolean startup) {
+    private void checkPlugins(ReloadPlan plan, boolean startup, List<String> problems) {
         Map<Path, List<ScheduledJob>> byPlugin = new LinkedHashMap<>();
         for (ScheduledJob j : jobs.values()) {
             byPlugin.computeIfAbsent(j.spec().pluginPath(), k -> new ArrayList<>()).add(j);
@@ -359,7 +414,7 @@ public final class Agent {
                 continue;
             }
             for (ScheduledJob j : e.getValue()) {
-                checkPlugin(j.spec());
+                checkPlugin(j.spec(), problems);
             }
             if (changed && !startup) {
                 RELOAD.info("plugin {} changed; reloaded for job(s) {}", file,
@@ -373,23 +428,27 @@ public final class Agent {
         }
     }
 
-    /** Loads {@code spec}'s plugin if needed and logs why it cannot be, with the cron line it is for. */
-    private void checkPlugin(JobSpec spec) {
+    /** Loads {@code spec}'s plugin if needed and logs why it cannot be (adding it to {@code problems}), with the cron line it is for. */
+    private void checkPlugin(JobSpec spec, List<String> problems) {
         try {
             catalog.check(spec);
         } catch (PluginException ex) {
-            CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), ex.getMessage(), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            String line = spec.where() + ": job " + spec.name() + ": " + ex.getMessage() + (ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            CONFIG.error(line);
+            problems.add(line);
         }
     }
 
-    private ScheduledJob schedule(JobSpec spec, ScheduledJob previous) {
+    private ScheduledJob schedule(JobSpec spec, ScheduledJob previous, List<String> problems) {
         try {
             ScheduledJob sj = scheduler.add(spec, previous, settings.integer("limits.backoff_after"),
                     settings.duration("limits.backoff_max"), settings.duration("log.failure_summary"));
             jobs.put(spec.key(), sj);
             return sj;
         } catch (SchedulerException | RuntimeException e) {
-            CONFIG.error("{}: job {} cannot be scheduled: {}", spec.where(), spec.name(), e.getMessage());
+            String line = spec.where() + ": job " + spec.name() + " cannot be scheduled: " + e.getMessage();
+            CONFIG.error(line);
+            problems.add(line);
             return null;
         }
     }
@@ -402,13 +461,17 @@ public final class Agent {
         }
     }
 
-    private void noteSettingsChange() {
+    /** Says if aegis_config.ini changed since the start; returns what to do about it, or null. */
+    private String noteSettingsChange() {
         AgentSettings now = AgentSettings.load(settings.home(), settings.confDir());
         if (!now.nonDefaults().equals(settings.nonDefaults()) || !now.problems().isEmpty()) {
             now.problems().forEach(p -> CONFIG.error(p.oneLine()));
             RELOAD.warn("{} changed; its settings take effect at the next restart (the cron files and plugins reload now)",
                     settings.file());
+            return settings.file() + " changed" + (now.problems().isEmpty() ? "" : " and has " + now.problems().size() + " problem(s)")
+                    + "; its settings take effect at the next restart";
         }
+        return null;
     }
 
     /** What the watcher watches: the events inbox always, the cron files and plugins if [plugins] watch. */
@@ -449,6 +512,61 @@ public final class Agent {
     /** The jobs scheduled now, by key. */
     public synchronized Map<String, ScheduledJob> jobs() {
         return new LinkedHashMap<>(jobs);
+    }
+
+    /** The agent now, read-only (see {@link AgentSnapshot}); never waits for a reload. */
+    public AgentSnapshot snapshot() {
+        long now = System.currentTimeMillis();
+        List<JobStatus> js = new ArrayList<>();
+        for (ScheduledJob j : jobSnapshot) {
+            Date next = scheduler.nextFire(j);
+            js.add(j.status(now, next == null ? 0 : next.getTime()));
+        }
+        return new AgentSnapshot(Version.get(), ProcessHandle.current().pid(), startedMillis, now, stopping.get(), settings.home(),
+                settings.file(), lastReload, reloads.get(), failedReloads.get(), governor == null ? null : governor.lastReading(), js,
+                outputs(), spoolState());
+    }
+
+    /** Where samples go now. */
+    private List<OutputStatus> outputs() {
+        if (uploader != null) {
+            return List.of(uploader.status());
+        }
+        return localFile == null ? List.of() : List.of(localFile.status());
+    }
+
+    private AgentSnapshot.Spool spoolState() {
+        if (spool == null) {
+            return null;
+        }
+        SpoolStats st = spool.stats();
+        return new AgentSnapshot.Spool(spool.dir(), st.pendingRecords(), st.pendingBytes(), settings.bytes("spool.max_size"),
+                st.oldestPendingTimeMillis(), st.dropped(), spoolSink == null ? 0 : spoolSink.lost(),
+                uploader == null ? 0 : uploader.stats().deadLettered());
+    }
+
+    /**
+     * Fires the job named {@code name} once now, as an operator asked (run-now): through the scheduler
+     * and a worker, under the job's limits. {@code done} gets how it ended, on the worker.
+     *
+     * @return false if no job has that name
+     */
+    public boolean runNow(String name, Consumer<ManualRun> done) {
+        for (ScheduledJob j : jobSnapshot) {
+            if (j.spec().name().equals(name)) {
+                if (stopping.get()) {
+                    done.accept(ManualRun.refused("the agent is stopping"));
+                    return true;
+                }
+                try {
+                    scheduler.runNow(j, done);
+                } catch (SchedulerException e) {
+                    done.accept(ManualRun.refused("the scheduler refused it: " + e.getMessage()));
+                }
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Asks for a restart: stops cleanly with exit code {@link #EXIT_RESTART} for the launcher to act on. */

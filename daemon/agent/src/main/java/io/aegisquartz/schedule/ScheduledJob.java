@@ -9,26 +9,31 @@ import org.quartz.CronExpression;
 
 import java.text.ParseException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * One scheduled job and what it remembers between fires: whether it is running, its backoff, its
- * failure streak, quarantine, and the plugin's state.
+ * state and recent runs, what holds it (quarantine, shedding: see {@link Hold}), and the plugin's state.
  *
  * <p>Decides, on each fire, whether to run, queue or skip; never blocks a worker waiting for
  * its own previous run.
  */
 public final class ScheduledJob {
 
-    /** What a fire should do. */
-    enum Gate { RUN, QUEUED, SKIP }
+    /** What a fire should do: run, run after the running one (overlap=queue), or skip because of a hold or the running one. */
+    enum Gate { RUN, QUEUED, HELD, BUSY }
 
     private final String id;
     private final JobSpec spec;
     private final JobMemory memory;
     private final long intervalMillis;
     private final Backoff backoff;
-    private final FailureLog failures;
+    private final JobStateLog states;
+    private final JobHistory history;
 
     /**
      * Whether a run is going. Shared between the old and new version of a job changed by a reload,
@@ -43,18 +48,20 @@ public final class ScheduledJob {
 
     private final Slot slot;
     private final Object lock;
-    private String quarantine;
+    /** Holds by kind (the backoff is not here: it is computed from {@link #backoff}). Guarded by lock. */
+    private final Map<String, Hold> holds = new LinkedHashMap<>();
+    /** The plugin file version a quarantine was for: a different file releases it. */
     private FileStamp quarantineStamp;
+    /** True while {@link #quarantine} holds the job (a quarantine that a plugin file change ends). */
+    private boolean quarantinedUntilChange;
     private FileStamp lastStamp;
-    private long shedUntil;
-    private String shedReason;
     /** CPU of runs that ended since the governor last looked (nanoseconds). */
     private final java.util.concurrent.atomic.AtomicLong recentCpu = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param previous the job's old version when a reload changed its line, else null: its state, its
-     *                 running flag, its quarantine and the plugin version it last ran carry over (an
-     *                 edited timeout must not release a quarantined plugin whose thread still runs)
+     *                 running flag, its holds, its recent runs and the plugin version it last ran carry
+     *                 over (an edited timeout must not release a quarantined plugin whose thread still runs)
      */
     ScheduledJob(String id, JobSpec spec, ScheduledJob previous, int backoffAfter, Duration backoffMax, Duration failureSummary) {
         this.id = id;
@@ -63,24 +70,24 @@ public final class ScheduledJob {
         JobMemory memory = previous == null ? new JobMemory() : previous.memory;
         if (previous != null) {
             synchronized (lock) {
-                quarantine = previous.quarantine;
+                holds.putAll(previous.holds);
                 quarantineStamp = previous.quarantineStamp;
+                quarantinedUntilChange = previous.quarantinedUntilChange;
                 lastStamp = previous.lastStamp;
-                shedUntil = previous.shedUntil;
-                shedReason = previous.shedReason;
-            }
-            if (!previous.spec.pluginPath().equals(spec.pluginPath())) {
-                memory.clear(); // another plugin under the same name= must not see the old one's state
-                lastStamp = null;
-                shedUntil = 0; // nor pay for the old one's CPU
-                shedReason = null;
+                if (!previous.spec.pluginPath().equals(spec.pluginPath())) {
+                    memory.clear(); // another plugin under the same name= must not see the old one's state
+                    lastStamp = null;
+                    holds.remove(Hold.SHED); // nor pay for the old one's CPU
+                }
             }
         }
         this.spec = spec;
         this.memory = memory;
         this.intervalMillis = interval(spec.cron());
         this.backoff = new Backoff(backoffAfter, backoffMax.toMillis());
-        this.failures = new FailureLog(spec.name(), failureSummary);
+        // The state carries over so that an edited line does not log its unchanged state again.
+        this.states = previous == null ? new JobStateLog(failureSummary) : previous.states;
+        this.history = previous == null ? new JobHistory() : previous.history;
     }
 
     /** The Quartz job name. */
@@ -104,39 +111,48 @@ public final class ScheduledJob {
         return backoff;
     }
 
-    FailureLog failures() {
-        return failures;
+    JobStateLog states() {
+        return states;
+    }
+
+    JobHistory history() {
+        return history;
     }
 
     /**
-     * Decides what a fire at {@code nowMillis} does; on SKIP, {@code why[0]} says why and
-     * {@code why[1]} is non-null if the skip deserves a log line.
+     * Decides what a fire at {@code nowMillis} does; on HELD or BUSY, {@code why[0]} says why and
+     * {@code why[1]} is non-null if the skip deserves a log line. A {@code manual} fire (run-now) is
+     * never queued: it runs now or says why not.
      */
-    Gate admit(long nowMillis, String[] why) {
+    Gate admit(long nowMillis, String[] why, boolean manual) {
         synchronized (lock) {
             // Only a quarantined job looks at its plugin file here; a running one is checked by the catalog.
-            FileStamp pluginStamp = quarantine == null ? null : FileStamp.of(spec.pluginPath());
-            if (quarantine != null && pluginStamp != null && !pluginStamp.equals(quarantineStamp)) {
+            FileStamp pluginStamp = quarantinedUntilChange ? FileStamp.of(spec.pluginPath()) : null;
+            if (pluginStamp != null && !pluginStamp.equals(quarantineStamp)) {
                 why[1] = "job " + spec.name() + " leaves quarantine: its plugin file changed";
-                quarantine = null;
-                quarantineStamp = null;
+                unholdLocked(Hold.QUARANTINED);
             }
             why[0] = held(nowMillis);
             if (why[0] != null) {
-                return Gate.SKIP;
+                return Gate.HELD;
             }
             if (slot.running) {
+                if (manual) {
+                    why[0] = "running already (started " + JobStateLog.clock(slot.runningSince) + ", limit "
+                            + Units.format(spec.options().timeout()) + ")";
+                    return Gate.BUSY;
+                }
                 if (spec.options().overlap() == JobOptions.Overlap.QUEUE && !slot.queued) {
                     slot.queued = true;
                     return Gate.QUEUED;
                 }
-                why[0] = "previous run still going (started " + FailureLog.clock(slot.runningSince) + ", limit "
+                why[0] = "previous run still going (started " + JobStateLog.clock(slot.runningSince) + ", limit "
                         + Units.format(spec.options().timeout()) + ")";
                 if (!slot.skipStreak) {
                     slot.skipStreak = true;
                     why[1] = "job " + spec.name() + ": fire skipped, " + why[0] + "; further skips are only in the samples";
                 }
-                return Gate.SKIP;
+                return Gate.BUSY;
             }
             slot.running = true;
             slot.skipStreak = false;
@@ -170,34 +186,70 @@ public final class ScheduledJob {
         synchronized (lock) {
             why[0] = held(nowMillis);
             if (why[0] != null) {
-                return Gate.SKIP;
+                return Gate.HELD;
             }
             slot.runningSince = nowMillis;
             return Gate.RUN;
         }
     }
 
-    /** Why the job may not run now (quarantine, backoff), or null. Caller holds the lock. */
+    /** Why the job may not run now (the first active hold), or null. Caller holds the lock. */
     private String held(long nowMillis) {
-        if (quarantine != null) {
-            return "quarantined: " + quarantine;
-        }
-        if (shedUntil > nowMillis) {
-            return "shed by the governor until " + FailureLog.clock(shedUntil) + ": " + shedReason;
-        }
+        List<Hold> active = activeHolds(nowMillis);
+        return active.isEmpty() ? null : active.get(0).describe();
+    }
+
+    /** Active holds, in the order they were put on, then the backoff. Caller holds the lock. */
+    private List<Hold> activeHolds(long nowMillis) {
+        List<Hold> out = new ArrayList<>(2);
+        holds.values().removeIf(h -> !h.activeAt(nowMillis));
+        out.addAll(holds.values());
         long until = backoff.until();
         if (until > nowMillis) {
-            return "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs; next run not before "
-                    + FailureLog.clock(until);
+            out.add(new Hold(Hold.BACKOFF, "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs",
+                    until - backoff.pauseMillis(), until));
         }
-        return null;
+        return out;
+    }
+
+    /** What holds the job at {@code nowMillis}: empty if it may run. */
+    public List<Hold> holds(long nowMillis) {
+        synchronized (lock) {
+            return activeHolds(nowMillis);
+        }
+    }
+
+    /**
+     * Holds the job's fires until {@code hold} ends or {@link #unhold} releases it; each fire meanwhile
+     * records a skipped sample with {@link Hold#describe()}. Replaces a hold of the same kind.
+     */
+    public void hold(Hold hold) {
+        synchronized (lock) {
+            holds.put(hold.kind(), hold);
+        }
+    }
+
+    /** Releases the hold of {@code kind}, if any. */
+    public void unhold(String kind) {
+        synchronized (lock) {
+            unholdLocked(kind);
+        }
+    }
+
+    private void unholdLocked(String kind) {
+        holds.remove(kind);
+        if (Hold.QUARANTINED.equals(kind)) {
+            quarantineStamp = null;
+            quarantinedUntilChange = false;
+        }
     }
 
     /** Stops running this job until its plugin file differs from {@code stamp}. */
     void quarantine(String reason, FileStamp stamp) {
         synchronized (lock) {
-            quarantine = reason;
+            holds.put(Hold.QUARANTINED, new Hold(Hold.QUARANTINED, reason, System.currentTimeMillis(), Hold.UNTIL_RELEASED));
             quarantineStamp = stamp;
+            quarantinedUntilChange = true;
         }
     }
 
@@ -206,17 +258,32 @@ public final class ScheduledJob {
      * with {@code reason}. Used by the governor when the agent is over its resource budget.
      */
     public void shed(long untilMillis, String reason) {
-        synchronized (lock) {
-            shedUntil = untilMillis;
-            shedReason = reason;
-        }
+        hold(new Hold(Hold.SHED, reason, System.currentTimeMillis(), untilMillis));
     }
 
     /** True while the governor holds this job. */
     public boolean shed(long nowMillis) {
         synchronized (lock) {
-            return shedUntil > nowMillis;
+            Hold h = holds.get(Hold.SHED);
+            return h != null && h.activeAt(nowMillis);
         }
+    }
+
+    /** The start of the run going now (epoch ms), or 0 if none is. */
+    public long runningSince() {
+        synchronized (lock) {
+            return slot.running ? slot.runningSince : 0;
+        }
+    }
+
+    /**
+     * What {@code aegis-quartz status} shows of this job now.
+     *
+     * @param nextFireMillis the next scheduled fire (epoch ms), 0 if none
+     */
+    public JobStatus status(long nowMillis, long nextFireMillis) {
+        return new JobStatus(spec, states.state(), runningSince(), history.runs(), history.runCount(), backoff.consecutiveFailures(),
+                holds(nowMillis), history.skipCount(), history.lastSkipMillis(), history.lastSkipReason(), nextFireMillis);
     }
 
     /** Adds a finished run's CPU time for the governor; -1 (unknown) counts as nothing. */

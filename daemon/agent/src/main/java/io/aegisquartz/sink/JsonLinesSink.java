@@ -41,6 +41,10 @@ public final class JsonLinesSink implements SampleSink {
     private long lostThisEpisode;
     private long failingSince;
     private long lastReport;
+    private long written;
+    private long failedWrites;
+    private long lastWrite;
+    private String lastError;
 
     public JsonLinesSink(Path file, long maxBytes, int maxFiles) {
         this.file = file;
@@ -55,6 +59,11 @@ public final class JsonLinesSink implements SampleSink {
     /** Samples lost to write errors since start. */
     public synchronized long lost() {
         return lostTotal;
+    }
+
+    /** This file as an output: never anything pending, since a write either lands or is lost (and counted). */
+    public synchronized OutputStatus status() {
+        return new OutputStatus("file", file.toString(), 0, -1, lastWrite, failingSince, lastError, written, failedWrites);
     }
 
     @Override
@@ -79,6 +88,8 @@ public final class JsonLinesSink implements SampleSink {
                 size += channel.write(buf);
             }
             recovered();
+            written += samples.size();
+            lastWrite = System.currentTimeMillis();
             return true;
         } catch (IOException e) {
             failed(samples.size(), e);
@@ -121,6 +132,8 @@ public final class JsonLinesSink implements SampleSink {
     private void failed(int count, IOException e) {
         closeChannel();
         long now = System.currentTimeMillis();
+        failedWrites++;
+        lastError = "cannot write " + file + ": " + e;
         lostTotal += count;
         lostSinceReport += count;
         lostThisEpisode += count;

@@ -76,9 +76,13 @@ public final class Uploader implements AutoCloseable {
 
     private long nextRequestNanos = System.nanoTime();
     private int consecutiveFailures;
-    private long failingSince;
+    /** Read by status() on other threads; written by the upload thread only. */
+    private volatile long failingSince;
     private String failingKind;
     private long lastSummary;
+    private volatile long lastSuccess;
+    private volatile String lastError;
+    private final AtomicLong failedRequests = new AtomicLong();
 
     /**
      * The newest samples, also kept in memory so that a long backlog does not hold them back: while
@@ -230,6 +234,13 @@ public final class Uploader implements AutoCloseable {
 
     public Stats stats() {
         return new Stats(requests.get(), accepted.get(), duplicates.get(), deadLetters.count(), liveSent.get());
+    }
+
+    /** The uploader as an output: the spool's backlog, the last acknowledged request, the current outage. */
+    public io.aegisquartz.sink.OutputStatus status() {
+        var st = spool.stats();
+        return new io.aegisquartz.sink.OutputStatus("upload", config.endpoint().toString(), st.pendingRecords(),
+                st.oldestPendingTimeMillis(), lastSuccess, failingSince, lastError, accepted.get(), failedRequests.get());
     }
 
     private void loop() {
@@ -490,6 +501,7 @@ public final class Uploader implements AutoCloseable {
         accepted.addAndGet(samples - dup);
         duplicates.addAndGet(dup);
         consecutiveFailures = 0;
+        lastSuccess = System.currentTimeMillis();
         if (failingSince != 0) {
             var st = spool.stats();
             LOG.info("upload recovered after {}; draining {} sample(s) ({} bytes)",
@@ -502,6 +514,8 @@ public final class Uploader implements AutoCloseable {
     /** The story of an outage in three kinds of line: it started, it goes on (every 5 min), it changed. */
     private void failed(String reason, String kind, int status) {
         consecutiveFailures++;
+        failedRequests.incrementAndGet();
+        lastError = reason;
         long now = System.currentTimeMillis();
         var st = spool.stats();
         String pending = st.pendingRecords() + " samples, " + st.pendingBytes() + " bytes pending";

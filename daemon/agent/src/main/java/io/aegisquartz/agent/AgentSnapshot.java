@@ -1,0 +1,75 @@
+package io.aegisquartz.agent;
+
+import io.aegisquartz.governor.Governor;
+import io.aegisquartz.schedule.JobStatus;
+import io.aegisquartz.sink.OutputStatus;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The running agent at one moment, read-only: what {@code aegis-quartz status} reports
+ * (docs/CONTROL.md). Taken without the agent's lock, so a reload compiling plugins never delays it.
+ *
+ * @param version       the agent's version
+ * @param pid           its process id
+ * @param startedMillis when it started (epoch ms)
+ * @param takenMillis   when this snapshot was taken
+ * @param stopping      true once a stop has begun
+ * @param home          the agent's home
+ * @param settingsFile  aegis_config.ini
+ * @param lastReload    the last (re)load of the cron files, start-up included
+ * @param reloads       reloads since start (start-up not counted)
+ * @param failedReloads reloads that found problems
+ * @param governor      the governor's last reading, null before its first window
+ * @param jobs          every scheduled job, in cron-file order
+ * @param outputs       where samples go
+ * @param spool         the spool, null when samples go to a local file
+ */
+public record AgentSnapshot(String version, long pid, long startedMillis, long takenMillis, boolean stopping, Path home,
+                            Path settingsFile, Reload lastReload, long reloads, long failedReloads, Governor.Reading governor,
+                            List<JobStatus> jobs, List<OutputStatus> outputs, Spool spool) {
+
+    public AgentSnapshot {
+        jobs = List.copyOf(jobs);
+        outputs = List.copyOf(outputs);
+    }
+
+    /**
+     * One (re)load of the cron files and plugins.
+     *
+     * @param atMillis        when
+     * @param why             what caused it ("start-up", "SIGHUP", the file that changed)
+     * @param files           the cron files it read
+     * @param problems        what it found wrong, one line each (file:line:column: message), at most {@value Agent#MAX_RELOAD_PROBLEMS}
+     * @param problemCount    how many problems in all
+     * @param added           jobs added
+     * @param changed         jobs whose line changed
+     * @param removed         jobs removed
+     * @param settingsPending non-null if aegis_config.ini changed and waits for a restart: what to do
+     */
+    public record Reload(long atMillis, String why, List<Path> files, List<String> problems, int problemCount, int added,
+                         int changed, int removed, String settingsPending) {
+
+        public Reload {
+            files = List.copyOf(files);
+            problems = List.copyOf(problems);
+        }
+    }
+
+    /**
+     * The on-disk spool the uploader sends from.
+     *
+     * @param dir                 its directory
+     * @param pendingSamples      samples not yet acknowledged
+     * @param pendingBytes        their bytes on disk
+     * @param maxBytes            {@code [spool] max_size}
+     * @param oldestPendingMillis when the oldest pending sample was taken, -1 if none
+     * @param dropped             samples dropped to stay within max_size or min_free, since start
+     * @param lost                samples the spool refused to store (a write failed), since start
+     * @param deadLettered        samples the receiver rejected, moved to dead-letter.jsonl, since start
+     */
+    public record Spool(Path dir, long pendingSamples, long pendingBytes, long maxBytes, long oldestPendingMillis, long dropped,
+                        long lost, long deadLettered) {
+    }
+}
