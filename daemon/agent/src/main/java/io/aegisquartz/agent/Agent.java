@@ -519,10 +519,10 @@ public final class Agent {
         long now = System.currentTimeMillis();
         List<JobStatus> js = new ArrayList<>();
         for (ScheduledJob j : jobSnapshot) {
-            Date next = scheduler.nextFire(j);
+            Date next = scheduler == null ? null : scheduler.nextFire(j);
             js.add(j.status(now, next == null ? 0 : next.getTime()));
         }
-        return new AgentSnapshot(Version.get(), ProcessHandle.current().pid(), startedMillis, now, stopping.get(), settings.home(),
+        return new AgentSnapshot(Version.get(), ProcessHandle.current().pid(), startedMillis, now, started, stopping.get(), settings.home(),
                 settings.file(), lastReload, reloads.get(), failedReloads.get(), governor == null ? null : governor.lastReading(), js,
                 outputs(), spoolState());
     }
@@ -549,24 +549,25 @@ public final class Agent {
      * Fires the job named {@code name} once now, as an operator asked (run-now): through the scheduler
      * and a worker, under the job's limits. {@code done} gets how it ended, on the worker.
      *
-     * @return false if no job has that name
+     * @return the job's definition, or null if no job has that name ({@code done} is then not called)
      */
-    public boolean runNow(String name, Consumer<ManualRun> done) {
+    public JobSpec runNow(String name, Consumer<ManualRun> done) {
         for (ScheduledJob j : jobSnapshot) {
             if (j.spec().name().equals(name)) {
-                if (stopping.get()) {
-                    done.accept(ManualRun.refused("the agent is stopping"));
-                    return true;
+                String refusal = stopping.get() ? "the agent is stopping" : j.refusal(System.currentTimeMillis());
+                if (refusal != null) {
+                    done.accept(ManualRun.refused(refusal)); // at once; the worker checks again when it fires
+                    return j.spec();
                 }
                 try {
                     scheduler.runNow(j, done);
                 } catch (SchedulerException e) {
                     done.accept(ManualRun.refused("the scheduler refused it: " + e.getMessage()));
                 }
-                return true;
+                return j.spec();
             }
         }
-        return false;
+        return null;
     }
 
     /** Asks for a restart: stops cleanly with exit code {@link #EXIT_RESTART} for the launcher to act on. */

@@ -15,6 +15,7 @@ import java.util.List;
  * @param pid           its process id
  * @param startedMillis when it started (epoch ms)
  * @param takenMillis   when this snapshot was taken
+ * @param started       false while the agent is still starting (loading plugins, scheduling jobs)
  * @param stopping      true once a stop has begun
  * @param home          the agent's home
  * @param settingsFile  aegis_config.ini
@@ -26,7 +27,7 @@ import java.util.List;
  * @param outputs       where samples go
  * @param spool         the spool, null when samples go to a local file
  */
-public record AgentSnapshot(String version, long pid, long startedMillis, long takenMillis, boolean stopping, Path home,
+public record AgentSnapshot(String version, long pid, long startedMillis, long takenMillis, boolean started, boolean stopping, Path home,
                             Path settingsFile, Reload lastReload, long reloads, long failedReloads, Governor.Reading governor,
                             List<JobStatus> jobs, List<OutputStatus> outputs, Spool spool) {
 

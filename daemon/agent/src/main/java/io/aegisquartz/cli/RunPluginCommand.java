@@ -11,9 +11,7 @@ import io.aegisquartz.plugin.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunnerThreads;
-import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Sample;
-import io.aegisquartz.sample.SampleJson;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;
 
@@ -22,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /** Runs one plugin once, under the same limits a job would have, and prints what it produced. */
@@ -93,63 +90,26 @@ final class RunPluginCommand implements Command {
         // The plugin author wants to see log() and println lines too, not only warnings.
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("plugin")).setLevel(ch.qos.logback.classic.Level.INFO);
         SampleStamper stamper = new SampleStamper(hostUuid(settings), settings.hostname());
-        RunResult r;
         try (RunnerThreads threads = new RunnerThreads(8); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
-            try {
-                r = catalog.check(job).run(job, new JobMemory());
-            } catch (PluginException e) {
-                cli.out().println("status=error metric=" + job.defaultMetric() + " message=\"plugin cannot be loaded: "
-                        + e.getMessage().replace("\"", "\\\"") + "\"");
-                cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
-                return Status.ERROR.exitCode();
-            }
+            return runOnce(cli, catalog, stamper, job, a.flag("--json")).exitCode();
         }
-        List<Sample> samples = stamper.stamp(job.name(), ref, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
-        Status worst = Status.OK;
-        for (Sample s : samples) {
-            cli.out().println(a.flag("--json") ? SampleJson.toJson(s) : human(s.measurement()));
-            if (s.status().exitCode() > worst.exitCode()) {
-                worst = s.status();
-            }
-        }
-        if (!a.flag("--json")) {
-            cli.out().printf("run: status=%s samples=%d duration=%s cpu=%s%s%n", r.outcome().wire(), samples.size(),
-                    millis(r.wallNanos()), r.cpuNanos() < 0 ? "unknown" : millis(r.cpuNanos()), r.truncated() ? " truncated" : "");
-        }
-        return worst.exitCode();
     }
 
-    private static String human(Measurement m) {
-        StringBuilder sb = new StringBuilder();
-        sb.append("status=").append(m.status().wire()).append(" metric=").append(m.metric());
-        if (!m.values().isEmpty()) {
-            sb.append(" values={");
-            boolean first = true;
-            for (Map.Entry<String, Double> e : m.values().entrySet()) {
-                sb.append(first ? "" : ", ").append(e.getKey()).append('=').append(number(e.getValue()));
-                String unit = m.units().get(e.getKey());
-                if (unit != null) {
-                    sb.append(unit);
-                }
-                first = false;
-            }
-            sb.append('}');
+    /**
+     * Runs {@code job} once, in this process, as the agent would, and prints its samples; returns the
+     * worst status (error if the plugin cannot be loaded). Shared with {@code test}.
+     */
+    static Status runOnce(Cli cli, PluginCatalog catalog, SampleStamper stamper, JobSpec job, boolean json) throws InterruptedException {
+        RunResult r;
+        try {
+            r = catalog.check(job).run(job, new JobMemory());
+        } catch (PluginException e) {
+            cli.out().println(SamplePrinter.notLoaded(job.defaultMetric(), e.getMessage()));
+            cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
+            return Status.ERROR;
         }
-        if (!m.tags().isEmpty()) {
-            sb.append(" tags=").append(m.tags());
-        }
-        if (m.message() != null) {
-            sb.append(" message=\"").append(m.message().replace("\"", "\\\"")).append('"');
-        }
-        return sb.toString();
-    }
-
-    private static String number(double v) {
-        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
-    }
-
-    private static String millis(long nanos) {
-        return String.format("%.1fms", nanos / 1e6);
+        List<Sample> samples = stamper.stamp(job.name(), job.pluginRef(), r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
+        return SamplePrinter.print(cli.out(), samples, r, json);
     }
 
     private static JobOptions options(JobOptions base, Args a) throws UsageException {
@@ -195,7 +155,7 @@ final class RunPluginCommand implements Command {
     }
 
     /** The host's id if the agent has recorded one; run-plugin never creates it. */
-    private static String hostUuid(AgentSettings settings) {
+    static String hostUuid(AgentSettings settings) {
         try {
             return Files.readString(settings.uuidFile()).strip();
         } catch (IOException e) {

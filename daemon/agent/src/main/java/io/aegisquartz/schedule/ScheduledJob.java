@@ -138,8 +138,7 @@ public final class ScheduledJob {
             }
             if (slot.running) {
                 if (manual) {
-                    why[0] = "running already (started " + JobStateLog.clock(slot.runningSince) + ", limit "
-                            + Units.format(spec.options().timeout()) + ")";
+                    why[0] = refusal(nowMillis);
                     return Gate.BUSY;
                 }
                 if (spec.options().overlap() == JobOptions.Overlap.QUEUE && !slot.queued) {
@@ -266,6 +265,18 @@ public final class ScheduledJob {
         synchronized (lock) {
             Hold h = holds.get(Hold.SHED);
             return h != null && h.activeAt(nowMillis);
+        }
+    }
+
+    /** Why a run-now at {@code nowMillis} would not run (held, or running already), or null if it would. */
+    public String refusal(long nowMillis) {
+        synchronized (lock) {
+            String held = held(nowMillis);
+            if (held != null) {
+                return held;
+            }
+            return slot.running ? "running already (started " + JobStateLog.clock(slot.runningSince) + ", limit "
+                    + Units.format(spec.options().timeout()) + ")" : null;
         }
     }
 
