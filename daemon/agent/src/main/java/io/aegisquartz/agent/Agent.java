@@ -160,6 +160,8 @@ public final class Agent {
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
+        } else {
+            LOG.info("executables: {}", catalog.processes().isolation());
         }
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
                 this::restart, counters);

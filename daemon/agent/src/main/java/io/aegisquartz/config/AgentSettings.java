@@ -208,7 +208,8 @@ public final class AgentSettings {
         return new JobOptions(duration("limits.timeout"), duration("limits.cpu"), duration("limits.kill_grace"),
                 bytes("limits.output_max"), integer("limits.max_samples"),
                 JobOptions.Overlap.valueOf(string("limits.overlap").toUpperCase()),
-                JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null);
+                JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null, null,
+                bytes("limits.memory_max"), integer("limits.pids_max"));
     }
 
     /** "key=value" of every setting that differs from its default, for the start banner. */

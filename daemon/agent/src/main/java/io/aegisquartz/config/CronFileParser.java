@@ -30,7 +30,8 @@ public final class CronFileParser {
 
     /** Options a cron line may set, in the order the reference lists them. */
     public static final List<String> OPTIONS =
-            List.of("name", "timeout", "cpu", "kill_grace", "output_max", "max_samples", "overlap", "misfire", "sampler", "user");
+            List.of("name", "timeout", "cpu", "kill_grace", "output_max", "memory_max", "pids_max", "max_samples", "overlap", "misfire",
+                    "sampler", "user");
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
     private static final long MAX_FILE_BYTES = 1 << 20;
@@ -247,6 +248,8 @@ public final class CronFileParser {
                 case "cpu" -> o.withCpu((java.time.Duration) v);
                 case "kill_grace" -> o.withKillGrace((java.time.Duration) v);
                 case "output_max" -> o.withOutputMax((Long) v);
+                case "memory_max" -> o.withMemoryMax((Long) v);
+                case "pids_max" -> o.withPidsMax((Integer) v);
                 case "max_samples" -> o.withMaxSamples((Integer) v);
                 case "overlap" -> o.withOverlap(JobOptions.Overlap.valueOf(((String) v).toUpperCase()));
                 default -> o.withMisfire(JobOptions.Misfire.valueOf(((String) v).toUpperCase()));

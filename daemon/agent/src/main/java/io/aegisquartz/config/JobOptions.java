@@ -14,14 +14,18 @@ import java.time.Duration;
  * @param misfire   what to do with fire times that were missed
  * @param sampler   for a JAR holding several samplers, which one; null otherwise
  * @param user      for an executable, the local user it runs as; null: the agent's own user
+ * @param memoryMax for an executable, memory.max of its run's cgroup in bytes (where the host has the
+ *                  memory controller); 0: no limit of its own
+ * @param pidsMax   for an executable, pids.max of its run's cgroup (where the host has the pids
+ *                  controller); 0: no limit of its own
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
-                         Overlap overlap, Misfire misfire, String sampler, RunAs user) {
+                         Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax) {
 
-    /** Options that run as the agent's own user. */
+    /** Options that run as the agent's own user, without cgroup limits. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler) {
-        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null);
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, 0, 0);
     }
 
     /** Policy for a fire that finds the previous run still going. */
@@ -31,39 +35,47 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     public enum Misfire { SKIP, RUN_ONCE }
 
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax);
+    }
+
+    public JobOptions withMemoryMax(long bytes) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax);
+    }
+
+    public JobOptions withPidsMax(int n) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -80,6 +92,12 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         }
         if (outputMax != o.outputMax) {
             d.add("output_max=" + Units.formatBytes(outputMax) + " -> " + Units.formatBytes(o.outputMax));
+        }
+        if (memoryMax != o.memoryMax) {
+            d.add("memory_max=" + Units.formatBytes(memoryMax) + " -> " + Units.formatBytes(o.memoryMax));
+        }
+        if (pidsMax != o.pidsMax) {
+            d.add("pids_max=" + pidsMax + " -> " + o.pidsMax);
         }
         if (maxSamples != o.maxSamples) {
             d.add("max_samples=" + maxSamples + " -> " + o.maxSamples);
@@ -102,7 +120,8 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     /** "timeout=30s cpu=10s ..." as it would be written on a cron line. */
     public String describe() {
         return "timeout=" + Units.format(timeout) + " cpu=" + Units.format(cpu) + " kill_grace=" + Units.format(killGrace)
-                + " output_max=" + Units.formatBytes(outputMax) + " max_samples=" + maxSamples
+                + " output_max=" + Units.formatBytes(outputMax) + " memory_max=" + Units.formatBytes(memoryMax)
+                + " pids_max=" + pidsMax + " max_samples=" + maxSamples
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
                 + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "");
     }

@@ -102,7 +102,8 @@ public final class RunContext implements SampleContext {
         }
         Duration limit = timeout.compareTo(timeLeft()) < 0 ? timeout : timeLeft();
         ExecSpec spec = new ExecSpec(command, job.pluginPath().getParent(), ExecPlugin.environment(job, job.pluginPath().getParent()),
-                limit, job.options().cpu(), job.options().killGrace(), job.options().outputMax());
+                limit, job.options().cpu(), job.options().killGrace(), job.options().outputMax(), null,
+                job.options().memoryMax(), job.options().pidsMax(), job.key());
         ExecOutcome o = processes.run(spec);
         if (o.truncated()) {
             collector.markTruncated();

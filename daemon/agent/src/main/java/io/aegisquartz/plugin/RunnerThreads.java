@@ -16,11 +16,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class RunnerThreads implements AutoCloseable {
 
+    /** Pipe readers one owner (a job) may hold at once: two commands' stdout and stderr. */
+    public static final int READERS_PER_OWNER = 4;
+
     private final ScheduledThreadPoolExecutor timer;
     private final ThreadPoolExecutor io;
     private final java.util.concurrent.Semaphore readers;
+    private final java.util.concurrent.ConcurrentHashMap<Object, Integer> byOwner = new java.util.concurrent.ConcurrentHashMap<>();
 
-    /** @param maxIo most pipe readers at once (two per running executable) */
+    /** @param maxIo most pipe readers at once, all owners together (two per running executable) */
     public RunnerThreads(int maxIo) {
         this.readers = new java.util.concurrent.Semaphore(maxIo);
         timer = new ScheduledThreadPoolExecutor(1, daemonThreads("aegis-timer"));
@@ -37,25 +41,49 @@ public final class RunnerThreads implements AutoCloseable {
     }
 
     /**
-     * Starts a pipe reader; null if {@code maxIo} readers are already running (stuck plugins whose
-     * escaped children hold their pipes open), in which case the caller refuses the run.
+     * Reserves {@code n} pipe readers for {@code owner} (a job; null: no owner cap): false if that
+     * owner already holds {@link #READERS_PER_OWNER}, or all owners together {@code maxIo}. Runs close
+     * their pipes when they end, so readers come back with the run; the caps only bound how many
+     * commands run at once, per job and in all.
      */
-    public java.util.concurrent.Future<?> read(Runnable reader) {
-        if (!readers.tryAcquire()) {
-            return null;
-        }
-        try {
-            return io.submit(() -> {
-                try {
-                    reader.run();
-                } finally {
-                    readers.release();
-                }
+    public boolean reserve(Object owner, int n) {
+        if (owner != null) {
+            boolean[] ok = {false};
+            byOwner.compute(owner, (k, held) -> {
+                int h = held == null ? 0 : held;
+                ok[0] = h + n <= READERS_PER_OWNER;
+                return ok[0] ? h + n : held;
             });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            readers.release();
-            return null;
+            if (!ok[0]) {
+                return false;
+            }
         }
+        if (!readers.tryAcquire(n)) {
+            if (owner != null) {
+                release(owner, n, false);
+            }
+            return false;
+        }
+        return true;
+    }
+
+    /** Gives back readers taken by {@link #reserve}. */
+    public void release(Object owner, int n) {
+        release(owner, n, true);
+    }
+
+    private void release(Object owner, int n, boolean global) {
+        if (owner != null) {
+            byOwner.computeIfPresent(owner, (k, held) -> held - n <= 0 ? null : held - n);
+        }
+        if (global) {
+            readers.release(n);
+        }
+    }
+
+    /** Runs a pipe reader on a pool thread; the caller has reserved it. */
+    public java.util.concurrent.Future<?> read(Runnable reader) {
+        return io.submit(reader);
     }
 
     @Override

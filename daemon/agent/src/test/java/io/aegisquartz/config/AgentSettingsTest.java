@@ -65,7 +65,7 @@ class AgentSettingsTest {
         assertEquals(conf.resolve("uuid"), s.uuidFile());
         assertEquals(ini, s.file());
         assertEquals(new JobOptions(Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofSeconds(2), 1_048_576, 10_000,
-                JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, null), s.defaultJobOptions());
+                JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, null, null, 128L << 20, 64), s.defaultJobOptions());
         assertEquals(List.of(), s.nonDefaults());
         assertTrue(s.bool("plugins.watch"));
         assertEquals(Duration.ofMinutes(15), s.duration("limits.backoff_max"));
@@ -161,7 +161,7 @@ class AgentSettingsTest {
         AgentSettings s = load("[limits]\n    timout = 5s\n");
         // Four blanks: the key starts at column 5.
         assertEquals(List.of(f() + ":2:5: unknown key 'timout' in [limits]; allowed: timeout, cpu, kill_grace, output_max, "
-                + "max_samples, overlap, misfire, backoff_after, backoff_max, max_abandoned_threads\n"
+                + "memory_max, pids_max, max_samples, overlap, misfire, backoff_after, backoff_max, max_abandoned_threads\n"
                 + "    fix: did you mean 'timeout'? " + REF), formatted(s));
     }
 

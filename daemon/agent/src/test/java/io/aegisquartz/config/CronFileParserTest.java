@@ -226,20 +226,20 @@ class CronFileParserTest {
 
     @Test
     void optionsAreAppliedToJobOptions() throws Exception {
-        String line = "[0 0 12 * * ?] timeout=5s cpu=2s overlap=queue misfire=run_once name=x output_max=64KiB "
-                + "user/check.sh 'a b' \"c \\\"d\\\"\" # trailing comment";
+        String line = "[0 0 12 * * ?] timeout=5s cpu=2s overlap=queue misfire=run_once name=x output_max=64KiB memory_max=32MiB "
+                + "pids_max=9 user/check.sh 'a b' \"c \\\"d\\\"\" # trailing comment";
         JobSpec job = onlyJob(line);
         assertEquals(new JobOptions(Duration.ofSeconds(5), Duration.ofSeconds(2), Duration.ofSeconds(2), 65_536, 10_000,
-                JobOptions.Overlap.QUEUE, JobOptions.Misfire.RUN_ONCE, null), job.options());
+                JobOptions.Overlap.QUEUE, JobOptions.Misfire.RUN_ONCE, null, null, 32L << 20, 9), job.options());
         assertEquals("x", job.name());
         assertEquals("x", job.key());
         assertEquals("0 0 12 * * ?", job.cron());
         assertEquals("user/check.sh", job.pluginRef());
         assertEquals(checkSh, job.pluginPath());
         // "[0 0 12 * * ?]" is 14 chars, then " timeout=5s" (11) -> 25, " cpu=2s" (7) -> 32, " overlap=queue" (14) -> 46,
-        // " misfire=run_once" (17) -> 63, " name=x" (7) -> 70, " output_max=64KiB" (17) -> 87, one blank -> 88:
-        // the plugin path starts at column 89.
-        assertEquals(89, job.pluginColumn());
+        // " misfire=run_once" (17) -> 63, " name=x" (7) -> 70, " output_max=64KiB" (17) -> 87,
+        // " memory_max=32MiB" (17) -> 104, " pids_max=9" (11) -> 115, one blank -> 116: the plugin path starts at column 117.
+        assertEquals(117, job.pluginColumn());
         assertEquals(List.of("a b", "c \"d\""), job.args());
         assertEquals(userFile, job.file());
         assertEquals(1, job.line());
@@ -250,7 +250,7 @@ class CronFileParserTest {
     void remainingOptionsAreApplied() throws Exception {
         JobSpec job = onlyJob("[0 0 12 * * ?] kill_grace=500ms max_samples=10 sampler=disk_usage default/sampler.groovy");
         assertEquals(new JobOptions(Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofMillis(500), 1_048_576, 10,
-                JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, "disk_usage"), job.options());
+                JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, "disk_usage", null, 128L << 20, 64), job.options());
     }
 
     @Test
@@ -520,8 +520,8 @@ class CronFileParserTest {
     @Test
     void unknownOptionSuggestsTheClosestOne() throws Exception {
         // "[0 0 12 * * ?]" is 14 chars, a blank, so 'timout=5s' starts at column 16.
-        assertEquals(u() + ":1:16: unknown option 'timout'; allowed: name, timeout, cpu, kill_grace, output_max, max_samples, "
-                        + "overlap, misfire, sampler, user\n"
+        assertEquals(u() + ":1:16: unknown option 'timout'; allowed: name, timeout, cpu, kill_grace, output_max, memory_max, "
+                        + "pids_max, max_samples, overlap, misfire, sampler, user\n"
                         + "    fix: did you mean 'timeout'? options go between ']' and the plugin path, "
                         + "e.g. [*/10 * * * * ?] timeout=5s user/check.sh",
                 onlyProblem("[0 0 12 * * ?] timout=5s user/check.sh"));

@@ -9,9 +9,10 @@ package io.aegisquartz.plugin.exec;
  * @param detail    a short explanation for anything but a plain exit
  * @param stdout    standard output, at most the cap
  * @param truncated true if standard output was longer than the cap
- * @param stderr    the last few KiB of standard error
+ * @param stderr    the first and the last few KiB of the standard error the agent read (at most 1 MiB)
  * @param wallNanos wall time from start to end
- * @param cpuNanos  CPU time of the command and its children, -1 if unknown
+ * @param cpuNanos  CPU time of the command and its children (with a cgroup per run: of every process of the
+ *                  run, from cpu.stat), -1 if unknown
  */
 public record ExecOutcome(Ending ending, int exitCode, String detail, byte[] stdout, boolean truncated, String stderr,
                           long wallNanos, long cpuNanos) {
@@ -24,7 +25,7 @@ public record ExecOutcome(Ending ending, int exitCode, String detail, byte[] std
         TIMEOUT,
         /** RLIMIT_CPU stopped it. */
         CPU_LIMIT,
-        /** Something else killed it (the OOM killer, an operator). */
+        /** A signal we did not send at a limit ended it (the OOM killer, SIGPIPE after an output cap, an operator), or its wrapper. */
         KILLED,
         /** It could not be started at all. */
         NOT_STARTED

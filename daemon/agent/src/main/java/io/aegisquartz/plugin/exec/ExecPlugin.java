@@ -42,7 +42,8 @@ public final class ExecPlugin implements Plugin {
         command.addAll(job.args());
         Path dir = file.getParent();
         ExecSpec spec = new ExecSpec(command, dir, environment(job, dir), job.options().timeout(), job.options().cpu(),
-                job.options().killGrace(), job.options().outputMax(), job.options().user());
+                job.options().killGrace(), job.options().outputMax(), job.options().user(), job.options().memoryMax(),
+                job.options().pidsMax(), job.key());
         return toResult(job, runner.run(spec));
     }
 

@@ -1,82 +1,140 @@
 package io.aegisquartz.plugin.exec;
 
+import io.aegisquartz.config.RunAs;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.ExecOutcome.Ending;
 
-import java.io.ByteArrayOutputStream;
-import io.aegisquartz.config.RunAs;
-
-import java.io.File;
+import java.io.Closeable;
+import java.io.FileInputStream;
 import java.io.IOException;
-import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Runs a command in its own process session under a wall-time and a CPU-time limit, and makes sure
- * nothing it started outlives it.
+ * Runs a command under a wall-time and a CPU-time limit, in a cgroup of its own where the host gives
+ * the agent one ({@link CgroupRuns}) and in a process session of its own always, and makes sure nothing
+ * it started outlives it.
  *
- * <p>The command is started as {@code setsid /bin/sh -c WRAPPER ...}: setsid makes the shell the
- * leader of a new session (and process group), the shell sets RLIMIT_CPU and RLIMIT_CORE, runs the
- * command as its child, then reports the command's exit code and CPU time on stderr and SIGKILLs its
- * own process group, so background children a plugin forgot die with it.
+ * <p>The command is started as {@code setsid /bin/sh -c WRAPPER ...}. The wrapper first waits for one
+ * line on its standard input: meanwhile the agent opens the wrapper's output pipes for itself (as
+ * {@link FileChannel}s, see {@link PipeReader}) and moves the wrapper into the run's cgroup, so the
+ * plugin starts inside it. The wrapper then turns its standard input into the run's <em>status
+ * channel</em>: it opens a writer of that pipe as fd 3 (which only the agent reads now), sets
+ * RLIMIT_CPU and RLIMIT_CORE, runs the command with fd 3 closed, and writes the command's exit status
+ * and {@code times} to fd 3. Nothing the plugin prints can pass for that report: stdout and stderr
+ * are the plugin's, fd 3 is not. If the wrapper dies before reporting (the plugin killed it), the run
+ * is reported as killed and everything left of it is killed.
  *
- * <p>At the wall-time limit every process in the session gets SIGTERM, and SIGKILL after the grace
- * time. Killing by session rather than by the direct child is what defeats the trap where a timed-out
- * {@code echo $(sleep 10) | awk} kept its pipe open for 10 more seconds: the grandchild holding the
- * pipe is in the session too, so the pipe closes when the limit fires.
+ * <p>After the wrapper exits, every process of the run is killed: with {@code cgroup.kill} (setsid
+ * and double forks included), else by scanning the session. CPU time comes from the cgroup's
+ * {@code cpu.stat} (exact for the whole tree), else from the wrapper's {@code times} (the command and
+ * the children it reaped), else from the session's processes still alive. At the wall-time limit every
+ * process of the run gets SIGTERM, and SIGKILL after the grace time.
+ *
+ * <p>Output: standard output is kept up to {@code outputMax} bytes, standard error's first and last
+ * few KiB up to {@link #STDERR_READ_MAX}; past either the agent closes that pipe, so the plugin gets
+ * SIGPIPE instead of the agent reading and dropping what it writes. A pipe still held after the run by
+ * a process that escaped it (possible only without a cgroup) is closed on the agent's side, so its
+ * reader is free again and the run reports it.
+ *
+ * <p>Plain Java on top of {@link RunnerThreads}: nothing here knows the agent, so a process other than
+ * the agent can run executables the same way.
  */
 public final class ProcessRunner {
 
-    /** Exit code the wrapper uses when it cannot set the CPU limit. */
+    /** Exit code of the wrapper when it could not set up the run (the command never started). */
     static final int WRAPPER_FAILED = 125;
+    /** Bytes of standard error read per run at most; the first {@link #STDERR_HEAD} and last {@link #STDERR_TAIL} are kept. */
+    public static final int STDERR_READ_MAX = 1 << 20;
+    static final int STDERR_HEAD = 4 * 1024;
+    static final int STDERR_TAIL = 16 * 1024;
 
-    private static final String MARKER = "@aegis-exit ";
     private static final String WRAPPER = String.join("\n",
+            "read -r _ || exit " + WRAPPER_FAILED,
+            "command exec 3>/proc/self/fd/0 0</dev/null || exit " + WRAPPER_FAILED,
             "ulimit -c 0 2>/dev/null",
             // Soft first: lowering the hard limit below the current soft one fails with EINVAL.
-            "ulimit -S -t \"$1\" && ulimit -H -t \"$2\" || { echo 'aegis-quartz: cannot set RLIMIT_CPU' >&2; exit " + WRAPPER_FAILED + "; }",
+            "ulimit -S -t \"$1\" && ulimit -H -t \"$2\" || { echo 'e cannot set RLIMIT_CPU' >&3; exit " + WRAPPER_FAILED + "; }",
             "shift 2",
-            "\"$@\"",
-            "rc=$?",
-            "printf '\\n" + MARKER + "%d\\n' \"$rc\" >&2",
-            // 'times' must run in this shell, not in a pipeline's subshell, to see the child's CPU time.
-            "times >&2",
+            "\"$@\" 3>&-",
+            "echo \"x $?\" >&3",
+            // 'times' must run in this shell, not in a subshell, to see the command's CPU time.
+            "times >&3",
+            // The plugin's process group at once; the agent then kills the rest of the run.
             "kill -s KILL 0");
     private static final Pattern TIMES = Pattern.compile("(\\d+)m([0-9.]+)s\\s+(\\d+)m([0-9.]+)s");
-    private static final int STDERR_TAIL = 16 * 1024;
 
-    /** Sessions of runs in progress in this JVM; killed if the JVM exits under them. */
-    private static final java.util.Set<ProcessTree> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Runs in progress in this JVM; killed if the JVM exits under them. */
+    private static final java.util.Set<RunScope> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     static {
-        // Plugins run in sessions of their own, so nothing else would end them when this JVM exits
-        // (run-plugin interrupted, an agent exiting on OutOfMemoryError): do it on the way out.
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(ProcessTree::killAll), "aegis-plugin-reaper"));
+        // Plugins run in sessions (and cgroups) of their own, so nothing else would end them when this
+        // JVM exits (run-plugin interrupted, an agent exiting on OutOfMemoryError): do it on the way out.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(s -> {
+            s.kill();
+            s.close();
+        }), "aegis-plugin-reaper"));
     }
 
     private final RunnerThreads threads;
+    private final Supplier<CgroupRuns> cgroupSource;
+    private volatile CgroupRuns cgroups;
     private final String setsid;
     private final String setpriv;
     /** Ambient capabilities (the packaged service's CAP_SYS_PTRACE...) are for the agent, never for its plugins. */
     private final boolean dropCapabilities;
 
+    /** A runner that gives each run a cgroup where this host lets the agent ({@link CgroupRuns#detect()}, at first use). */
     public ProcessRunner(RunnerThreads threads) {
+        this(threads, CgroupRuns::detect);
+    }
+
+    /** A runner whose runs get cgroups from {@code cgroups} ({@link CgroupRuns#none} for sessions only). */
+    public ProcessRunner(RunnerThreads threads, CgroupRuns cgroups) {
+        this(threads, () -> cgroups);
+    }
+
+    private ProcessRunner(RunnerThreads threads, Supplier<CgroupRuns> cgroups) {
         this.threads = threads;
+        this.cgroupSource = cgroups;
         this.setsid = find("setsid");
         this.setpriv = find("setpriv");
         this.dropCapabilities = RunAs.agentHasAmbientCapabilities();
+    }
+
+    /** How runs are isolated on this host, for the log at start (finds out if not done yet). */
+    public String isolation() {
+        return cgroups().describe();
+    }
+
+    private CgroupRuns cgroups() {
+        CgroupRuns c = cgroups;
+        if (c == null) {
+            synchronized (this) {
+                c = cgroups;
+                if (c == null) {
+                    c = cgroupSource.get();
+                    cgroups = c;
+                }
+            }
+        }
+        return c;
     }
 
     /** Null if this host can run plugins; otherwise what is missing. */
@@ -100,8 +158,25 @@ public final class ProcessRunner {
         if (problem != null) {
             return notStarted(problem);
         }
+        List<String> argv = argv(spec);
+        if (argv == null) {
+            return notStarted("setpriv not found in /usr/bin or /bin (install util-linux); cannot run as user "
+                    + (spec.user() == null ? "(agent's, without capabilities)" : spec.user().name()));
+        }
+        if (!threads.reserve(spec.owner(), 2)) {
+            return notStarted(spec.owner() == null ? "too many plugin output pipes open at once; run refused"
+                    : "this job already runs " + RunnerThreads.READERS_PER_OWNER / 2 + " commands at once; run refused");
+        }
+        try {
+            return start(spec, argv);
+        } finally {
+            threads.release(spec.owner(), 2);
+        }
+    }
+
+    private List<String> argv(ExecSpec spec) {
         long cpuSoft = Math.max(1, (spec.cpu().toMillis() + 999) / 1000);
-        List<String> argv = new ArrayList<>(spec.command().size() + 8);
+        List<String> argv = new ArrayList<>(spec.command().size() + 12);
         argv.add(setsid);
         argv.add("/bin/sh");
         argv.add("-c");
@@ -112,8 +187,7 @@ public final class ProcessRunner {
         argv.add(Long.toString(cpuSoft + 1));
         if (spec.user() != null || dropCapabilities) {
             if (setpriv == null) {
-                return notStarted("setpriv not found in /usr/bin or /bin (install util-linux); cannot run as user "
-                        + (spec.user() == null ? "(agent's, without capabilities)" : spec.user().name()));
+                return null;
             }
             // After the wrapper's setrlimit (limits survive the switch), so the plugin cannot raise them back.
             argv.add(setpriv);
@@ -128,10 +202,21 @@ public final class ProcessRunner {
             argv.add("--");
         }
         argv.addAll(spec.command());
+        return argv;
+    }
 
-        ProcessBuilder pb = new ProcessBuilder(argv)
-                .directory(spec.workDir().toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    private ExecOutcome start(ExecSpec spec, List<String> argv) throws InterruptedException {
+        CgroupRuns cgroups = cgroups();
+        RunCgroup cgroup = null;
+        String cgroupProblem = null;
+        if (cgroups.available()) {
+            try {
+                cgroup = cgroups.open(spec.memoryMax(), spec.pidsMax());
+            } catch (IOException e) {
+                cgroupProblem = "no cgroup for this run (" + e + "), tracked by its session";
+            }
+        }
+        ProcessBuilder pb = new ProcessBuilder(argv).directory(spec.workDir().toFile());
         pb.environment().clear();
         pb.environment().putAll(spec.env());
 
@@ -140,107 +225,271 @@ public final class ProcessRunner {
         try {
             p = pb.start();
         } catch (IOException e) {
+            if (cgroup != null) {
+                cgroup.close();
+            }
             return notStarted("cannot start: " + e.getMessage());
         }
-        Stopper stopper = new Stopper(new ProcessTree(p.pid()));
-        LIVE.add(stopper.tree);
-        CappedBuffer out = new CappedBuffer(spec.outputMax());
-        TailBuffer err = new TailBuffer(STDERR_TAIL);
-        Future<?> outReader = threads.read(() -> drain(p.getInputStream(), out));
-        Future<?> errReader = outReader == null ? null : threads.read(() -> drain(p.getErrorStream(), err));
-        if (errReader == null) {
-            stopper.tree.killAll();
-            LIVE.remove(stopper.tree);
-            if (outReader != null) {
-                outReader.cancel(true);
+        Pipes pipes = new Pipes();
+        String attachProblem = attach(p, pipes);
+        if (attachProblem != null) {
+            p.destroyForcibly();
+            pipes.close();
+            if (cgroup != null) {
+                cgroup.close();
             }
-            return notStarted("too many plugin output pipes open at once (stuck plugins?); run refused");
+            p.waitFor();
+            return notStarted(attachProblem);
         }
-        long timeoutNanos = spec.timeout().toNanos();
-        long graceNanos = spec.grace().toNanos();
-        ScheduledFuture<?> term = threads.timer().schedule(stopper::terminate, timeoutNanos, TimeUnit.NANOSECONDS);
-        ScheduledFuture<?> kill = threads.timer().schedule(stopper::kill, timeoutNanos + graceNanos, TimeUnit.NANOSECONDS);
-        boolean pipeHeld = false;
+        if (cgroup != null) {
+            try {
+                cgroup.join(p.pid());
+            } catch (IOException e) {
+                cgroupProblem = "could not move the run into its cgroup " + cgroup.dir() + " (" + e.getMessage()
+                        + "), tracked by its session";
+                cgroup.close();
+                cgroup = null;
+            }
+        }
+        RunScope scope = cgroup != null ? cgroup : new ProcessTree(p.pid());
+        LIVE.add(scope);
+        Stopper stopper = new Stopper(scope);
+        ScheduledFuture<?> term = null;
+        ScheduledFuture<?> kill = null;
+        boolean swept = false;
         try {
+            OutputBuffer out = new OutputBuffer(spec.outputMax());
+            StderrBuffer err = new StderrBuffer(STDERR_HEAD, STDERR_TAIL, STDERR_READ_MAX);
+            PipeReader outReader = new PipeReader(pipes.out, out);
+            PipeReader errReader = new PipeReader(pipes.err, err);
+            Future<?> outDone;
+            Future<?> errDone;
+            try {
+                outDone = threads.read(outReader);
+                errDone = threads.read(errReader);
+            } catch (RejectedExecutionException e) {
+                p.destroyForcibly();
+                return notStarted("the agent is stopping; run refused");
+            }
+            go(p);
+            long timeoutNanos = spec.timeout().toNanos();
+            long graceNanos = spec.grace().toNanos();
+            term = threads.timer().schedule(stopper::terminate, timeoutNanos, TimeUnit.NANOSECONDS);
+            kill = threads.timer().schedule(stopper::kill, timeoutNanos + graceNanos, TimeUnit.NANOSECONDS);
+
             // Bounded: the kill stage ends the wrapper at timeout + grace at the latest.
             p.waitFor();
-            // The wrapper killed its group on the way out, so the pipes close now unless a process left
-            // the group (setpgid) or the session (setsid). Give them a grace period, then hunt by session.
-            long pipeWait = Math.max(graceNanos, TimeUnit.MILLISECONDS.toNanos(200));
-            if (!awaitBoth(outReader, errReader, pipeWait)) {
-                stopper.tree.killAll();
-                pipeHeld = !awaitBoth(outReader, errReader, pipeWait);
-            }
+            WrapperReport report = WrapperReport.read(pipes.status);
+            // Without a cgroup, a process that outlived the wrapper's report is counted only while it lives.
+            long cpuSeen = report == null && !scope.exactCpu() ? scope.cpuNanos() : -1;
             if (stopper.terminated) {
-                // Pipes can close before every process has gone (one that ignores SIGTERM and does
-                // not hold our output): do not return until the session is empty.
+                // SIGTERMed: the run's processes get their grace time, then SIGKILL.
                 stopper.reap(graceNanos);
+            } else {
+                // The sweep: whatever the run left behind dies now.
+                scope.kill();
             }
+            swept = true;
+            long cpu = scope.exactCpu() ? scope.cpuNanos()
+                    : report != null && report.cpuNanos >= 0 ? report.cpuNanos : Math.max(cpuSeen, stopper.cpuAtStop);
+            // Everything of the run is dead, so its pipes close now unless a process escaped it and holds one.
+            long pipeWait = Math.max(graceNanos, TimeUnit.MILLISECONDS.toNanos(200));
+            boolean held = !awaitBoth(outDone, errDone, pipeWait);
+            if (held) {
+                outReader.close();
+                errReader.close();
+                awaitBoth(outDone, errDone, TimeUnit.SECONDS.toNanos(1));
+            }
+            long wall = System.nanoTime() - start;
+            Run run = new Run(spec, p.exitValue(), report, stopper, scope, cgroup != null, out, err, held, wall, cpu, cgroupProblem);
+            return run.outcome();
         } catch (InterruptedException e) {
             stopper.kill();
             throw e;
         } finally {
-            term.cancel(false);
-            kill.cancel(false);
+            if (term != null) {
+                term.cancel(false);
+                kill.cancel(false);
+            }
             stopper.finish();
-            LIVE.remove(stopper.tree);
+            pipes.close();
+            if (!swept) {
+                scope.kill();
+            }
+            scope.close();
+            LIVE.remove(scope);
         }
-        long wall = System.nanoTime() - start;
-        return outcome(spec, p.exitValue(), stopper, out, err, wall, pipeHeld);
     }
 
-    private ExecOutcome outcome(ExecSpec spec, int wrapperExit, Stopper stopper, CappedBuffer out, TailBuffer err,
-                                long wall, boolean pipeHeld) {
-        String stderr = err.text();
-        int marker = stderr.lastIndexOf(MARKER);
-        int rc = -1;
-        long cpu = -1;
-        String pluginStderr = stderr;
-        if (marker >= 0) {
-            int eol = stderr.indexOf('\n', marker);
-            String rcText = stderr.substring(marker + MARKER.length(), eol < 0 ? stderr.length() : eol).strip();
+    /**
+     * While the wrapper waits on its standard input: opens its output pipes and the status channel
+     * for the agent (as new read ends, through /proc) and drops the JDK's own read ends. Null if all
+     * went well, else why the run cannot start.
+     */
+    private static String attach(Process p, Pipes pipes) {
+        Path fds = Path.of("/proc", Long.toString(p.pid()), "fd");
+        try {
+            pipes.status = new FileInputStream(fds.resolve("0").toFile());
+            pipes.out = FileChannel.open(fds.resolve("1"), StandardOpenOption.READ);
+            pipes.err = FileChannel.open(fds.resolve("2"), StandardOpenOption.READ);
+        } catch (IOException e) {
+            return "cannot open the run's pipes through " + fds + ": " + e.getMessage();
+        } finally {
+            closeQuietly(p.getInputStream());
+            closeQuietly(p.getErrorStream());
+        }
+        return null;
+    }
+
+    /** Lets the wrapper go on; if it died meanwhile, its missing report says so. */
+    private static void go(Process p) {
+        try (OutputStream in = p.getOutputStream()) {
+            in.write('\n');
+        } catch (IOException e) {
+            // The wrapper is gone already.
+        }
+    }
+
+    /** What the wrapper wrote on the status channel, read after it exited (so without blocking). */
+    private record WrapperReport(int exitCode, String setupError, long cpuNanos) {
+
+        static WrapperReport read(FileInputStream status) {
+            String text;
             try {
-                rc = Integer.parseInt(rcText);
-            } catch (NumberFormatException ignored) {
-                rc = -1;
+                // Not readNBytes: FileInputStream's asks the file for its position, which a pipe has none of.
+                byte[] b = new byte[4096];
+                int n = 0;
+                while (n < b.length && status.available() > 0) {
+                    int r = status.read(b, n, Math.min(status.available(), b.length - n));
+                    if (r < 0) {
+                        break;
+                    }
+                    n += r;
+                }
+                text = new String(b, 0, n, StandardCharsets.US_ASCII);
+            } catch (IOException e) {
+                return null;
             }
-            Matcher m = TIMES.matcher(stderr.substring(eol < 0 ? stderr.length() : eol));
+            if (text.startsWith("e ")) {
+                int eol = text.indexOf('\n');
+                return new WrapperReport(-1, text.substring(2, eol < 0 ? text.length() : eol), -1);
+            }
+            if (!text.startsWith("x ")) {
+                return null;
+            }
+            int eol = text.indexOf('\n');
+            if (eol < 0) {
+                return null;
+            }
+            int rc;
+            try {
+                rc = Integer.parseInt(text.substring(2, eol).strip());
+            } catch (NumberFormatException e) {
+                return null;
+            }
+            long cpu = -1;
+            Matcher m = TIMES.matcher(text.substring(eol));
             // The first pair is the shell's own time, the second its children's: the command's.
             if (m.find() && m.find()) {
                 cpu = seconds(m.group(1), m.group(2)) + seconds(m.group(3), m.group(4));
             }
-            // Drop the newline the wrapper put before the marker.
-            pluginStderr = stderr.substring(0, marker > 0 && stderr.charAt(marker - 1) == '\n' ? marker - 1 : marker);
+            return new WrapperReport(rc, null, cpu);
         }
-        if (cpu < 0 && stopper.cpuAtStop >= 0) {
-            cpu = stopper.cpuAtStop;
-        }
-        byte[] stdout = out.bytes();
-        boolean truncated = out.truncated();
-        String held = pipeHeld ? "; a process outside the plugin's session still holds its output pipe (output may be incomplete)" : "";
-        long cpuHardNanos = TimeUnit.SECONDS.toNanos(Math.max(1, (spec.cpu().toMillis() + 999) / 1000) + 1);
+    }
 
-        if (stopper.terminated) {
-            return new ExecOutcome(Ending.TIMEOUT, -1, "timeout: stopped at the " + Units.format(spec.timeout())
-                    + " wall-time limit; SIGTERM to " + stopper.signalled + " process(es)"
-                    + (stopper.killed ? ", then SIGKILL" : "") + held, stdout, truncated, pluginStderr, wall, cpu);
-        }
-        if (marker < 0) {
-            if (wrapperExit == WRAPPER_FAILED) {
-                return new ExecOutcome(Ending.NOT_STARTED, -1, lastLine(stderr), stdout, truncated, stderr, wall, cpu);
+    /** One finished run, turned into its outcome. */
+    private record Run(ExecSpec spec, int wrapperExit, WrapperReport report, Stopper stopper, RunScope scope, boolean cgroup,
+                       OutputBuffer out, StderrBuffer err, boolean held, long wall, long cpu, String cgroupProblem) {
+
+        ExecOutcome outcome() {
+            String stderr = err.text();
+            byte[] stdout = out.bytes();
+            boolean truncated = out.truncated();
+            List<String> notes = new ArrayList<>(3);
+            if (held) {
+                notes.add(cgroup ? "a process that left the run's cgroup still held its output pipe after the run: the agent closed its end"
+                        : "a process that left the plugin's session (setsid) still held its output pipe after the plugin exited: "
+                        + "the agent closed its end (that process gets SIGPIPE if it writes again) and did not kill it");
             }
-            return new ExecOutcome(Ending.KILLED, -1, "killed from outside the agent (" + describeExit(wrapperExit) + ")" + held,
-                    stdout, truncated, pluginStderr, wall, cpu);
+            String limits = scope.limitNotes();
+            if (!limits.isEmpty()) {
+                notes.add(limits);
+            }
+            if (cgroupProblem != null) {
+                notes.add(cgroupProblem);
+            }
+            String tail = notes.isEmpty() ? "" : "; " + String.join("; ", notes);
+
+            if (stopper.terminated) {
+                return new ExecOutcome(Ending.TIMEOUT, -1, "timeout: stopped at the " + Units.format(spec.timeout())
+                        + " wall-time limit; SIGTERM to " + stopper.signalled + " process(es)"
+                        + (stopper.killed ? ", then SIGKILL" : "") + tail, stdout, truncated, stderr, wall, cpu);
+            }
+            if (report == null) {
+                if (wrapperExit == WRAPPER_FAILED) {
+                    return new ExecOutcome(Ending.NOT_STARTED, -1, "the agent's wrapper could not set up the run (exit code "
+                            + WRAPPER_FAILED + ")" + hint(stderr), stdout, truncated, stderr, wall, cpu);
+                }
+                return new ExecOutcome(Ending.KILLED, -1, "killed: the agent's wrapper process ended (" + describeExit(wrapperExit)
+                        + ") before the plugin did, so its exit status is unknown (the plugin, or something outside the agent, "
+                        + "killed it); everything left in its " + (cgroup ? "cgroup" : "session") + " was killed" + tail,
+                        stdout, truncated, stderr, wall, cpu);
+            }
+            if (report.setupError != null) {
+                return new ExecOutcome(Ending.NOT_STARTED, -1, "aegis-quartz: " + report.setupError, stdout, truncated, stderr, wall, cpu);
+            }
+            int rc = report.exitCode;
+            long cpuHardNanos = TimeUnit.SECONDS.toNanos(Math.max(1, (spec.cpu().toMillis() + 999) / 1000) + 1);
+            if (rc == 128 + 9 && scope.oomKilled()) {
+                return new ExecOutcome(Ending.KILLED, rc, "killed: " + describeExit(rc) + tail, stdout, truncated, stderr, wall, cpu);
+            }
+            if (rc == 128 + 24 || (rc == 128 + 9 && cpu >= cpuHardNanos - TimeUnit.MILLISECONDS.toNanos(50))) {
+                return new ExecOutcome(Ending.CPU_LIMIT, rc, "cpu_limit: stopped by RLIMIT_CPU at "
+                        + Units.format(spec.cpu()) + " of CPU time (" + describeExit(rc) + ")" + tail,
+                        stdout, truncated, stderr, wall, cpu);
+            }
+            if (rc == 128 + 13 && (truncated || err.cut())) {
+                String what = truncated ? "its standard output passed output_max (" + Units.formatBytes(spec.outputMax()) + ")"
+                        : "its standard error passed " + Units.formatBytes(STDERR_READ_MAX);
+                return new ExecOutcome(Ending.KILLED, rc, "killed: " + describeExit(rc) + ": " + what
+                        + " and the agent closed the pipe" + tail, stdout, truncated, stderr, wall, cpu);
+            }
+            if (rc > 128 && rc <= 128 + 64) {
+                return new ExecOutcome(Ending.KILLED, rc, "killed: " + describeExit(rc) + tail, stdout, truncated, stderr, wall, cpu);
+            }
+            return new ExecOutcome(Ending.EXITED, rc, notes.isEmpty() ? null : String.join("; ", notes),
+                    stdout, truncated, stderr, wall, cpu);
         }
-        if (rc == 128 + 24 || (rc == 128 + 9 && cpu >= cpuHardNanos - TimeUnit.MILLISECONDS.toNanos(50))) {
-            return new ExecOutcome(Ending.CPU_LIMIT, rc, "cpu_limit: stopped by RLIMIT_CPU at "
-                    + Units.format(spec.cpu()) + " of CPU time (" + describeExit(rc) + ")" + held,
-                    stdout, truncated, pluginStderr, wall, cpu);
+
+        private static String hint(String stderr) {
+            String t = stderr.strip();
+            int nl = t.lastIndexOf('\n');
+            return t.isEmpty() ? "" : ": " + (nl < 0 ? t : t.substring(nl + 1));
         }
-        if (rc > 128 && rc <= 128 + 64) {
-            return new ExecOutcome(Ending.KILLED, rc, "killed: " + describeExit(rc) + held, stdout, truncated, pluginStderr, wall, cpu);
+    }
+
+    /** The agent's ends of a run's pipes. */
+    private static final class Pipes implements Closeable {
+        FileInputStream status;
+        FileChannel out;
+        FileChannel err;
+
+        @Override
+        public void close() {
+            closeQuietly(status);
+            closeQuietly(out);
+            closeQuietly(err);
         }
-        return new ExecOutcome(Ending.EXITED, rc, pipeHeld ? held.substring(2) : null, stdout, truncated, pluginStderr, wall, cpu);
+    }
+
+    private static void closeQuietly(Closeable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                // Nothing left to release.
+            }
+        }
     }
 
     private static boolean awaitBoth(Future<?> a, Future<?> b, long nanos) throws InterruptedException {
@@ -256,18 +505,6 @@ public final class ProcessRunner {
             return false;
         } catch (ExecutionException e) {
             return true;
-        }
-    }
-
-    private static void drain(InputStream in, Sink sink) {
-        byte[] buf = new byte[8192];
-        try (in) {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                sink.accept(buf, n);
-            }
-        } catch (IOException e) {
-            // The stream was closed under us: the run is over either way.
         }
     }
 
@@ -302,12 +539,6 @@ public final class ProcessRunner {
         };
     }
 
-    private static String lastLine(String s) {
-        String t = s.strip();
-        int nl = t.lastIndexOf('\n');
-        return nl < 0 ? t : t.substring(nl + 1);
-    }
-
     private static ExecOutcome notStarted(String why) {
         return new ExecOutcome(Ending.NOT_STARTED, -1, why, new byte[0], false, "", 0, -1);
     }
@@ -323,7 +554,7 @@ public final class ProcessRunner {
 
     /** Fires the limit stages, at most once each, and never after the run has finished. */
     private static final class Stopper {
-        final ProcessTree tree;
+        final RunScope scope;
         volatile boolean terminated;
         volatile boolean killed;
         volatile long cpuAtStop = -1;
@@ -331,8 +562,8 @@ public final class ProcessRunner {
         volatile long termSentAt;
         private boolean finished;
 
-        Stopper(ProcessTree tree) {
-            this.tree = tree;
+        Stopper(RunScope scope) {
+            this.scope = scope;
         }
 
         synchronized void terminate() {
@@ -341,97 +572,39 @@ public final class ProcessRunner {
             }
             terminated = true;
             termSentAt = System.nanoTime();
-            List<Long> members = tree.members();
-            cpuAtStop = tree.cpuNanos(members);
-            signalled = tree.signalAll(false);
+            cpuAtStop = scope.cpuNanos();
+            signalled = scope.terminate();
         }
 
         synchronized void kill() {
             if (finished) {
                 return;
             }
-            if (!tree.members().isEmpty()) {
+            if (!scope.isEmpty()) {
                 killed = true;
-                tree.killAll();
+                scope.kill();
             }
         }
 
         /**
-         * After SIGTERM: waits until the grace time since it was sent has passed or the session is
-         * empty, then SIGKILLs whatever is left. Polls /proc, but only on this rare path.
+         * After SIGTERM: waits until the grace time since it was sent has passed or the run is empty,
+         * then SIGKILLs whatever is left. Polls, but only on this rare path.
          */
         void reap(long graceNanos) throws InterruptedException {
             long deadline = termSentAt + graceNanos;
-            while (!tree.members().isEmpty() && System.nanoTime() - deadline < 0) {
+            while (!scope.isEmpty() && System.nanoTime() - deadline < 0) {
                 Thread.sleep(20);
             }
             synchronized (this) {
-                if (!tree.members().isEmpty()) {
+                if (!scope.isEmpty()) {
                     killed = true;
-                    tree.killAll();
+                    scope.kill();
                 }
             }
         }
 
         synchronized void finish() {
             finished = true;
-        }
-    }
-
-    private interface Sink {
-        void accept(byte[] buf, int n);
-    }
-
-    /** Keeps the first {@code max} bytes and counts the rest. */
-    private static final class CappedBuffer implements Sink {
-        private final long max;
-        private final ByteArrayOutputStream kept = new ByteArrayOutputStream(1024);
-        private long dropped;
-
-        CappedBuffer(long max) {
-            this.max = max;
-        }
-
-        @Override
-        public synchronized void accept(byte[] buf, int n) {
-            int room = (int) Math.min(n, Math.max(0, max - kept.size()));
-            kept.write(buf, 0, room);
-            dropped += n - room;
-        }
-
-        synchronized byte[] bytes() {
-            return kept.toByteArray();
-        }
-
-        synchronized boolean truncated() {
-            return dropped > 0;
-        }
-    }
-
-    /** Keeps the last {@code max} bytes: the end of stderr says why a command failed. */
-    private static final class TailBuffer implements Sink {
-        private final byte[] ring;
-        private long total;
-
-        TailBuffer(int max) {
-            ring = new byte[max];
-        }
-
-        @Override
-        public synchronized void accept(byte[] buf, int n) {
-            for (int i = 0; i < n; i++) {
-                ring[(int) (total++ % ring.length)] = buf[i];
-            }
-        }
-
-        synchronized String text() {
-            int len = (int) Math.min(total, ring.length);
-            byte[] outBytes = new byte[len];
-            long first = total - len;
-            for (int i = 0; i < len; i++) {
-                outBytes[i] = ring[(int) ((first + i) % ring.length)];
-            }
-            return new String(outBytes, StandardCharsets.UTF_8);
         }
     }
 }
