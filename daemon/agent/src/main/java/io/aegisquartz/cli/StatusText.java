@@ -90,7 +90,9 @@ final class StatusText {
                 + ms(o.path("kill_grace_ms").asLong()) + ", output_max " + Units.formatBytes(o.path("output_max").asLong()) + ", max_samples "
                 + o.path("max_samples").asLong() + ", overlap " + o.path("overlap").asText() + ", misfire " + o.path("misfire").asText()
                 + (o.path("sampler").isNull() ? "" : ", sampler " + text(o.path("sampler").asText()))
-                + (o.path("user").isNull() ? "" : ", user " + text(o.path("user").asText()));
+                + (o.path("user").isNull() ? "" : ", user " + text(o.path("user").asText()))
+                + (o.path("memory_max").asLong() > 0 ? ", memory_max " + Units.formatBytes(o.path("memory_max").asLong()) : "")
+                + (o.path("pids_max").asLong() > 0 ? ", pids_max " + o.path("pids_max").asLong() : "");
         field("limits", limits);
         for (JsonNode h : j.path("held")) {
             field("held", text(h.path("message").asText()));

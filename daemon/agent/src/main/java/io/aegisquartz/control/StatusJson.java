@@ -272,6 +272,8 @@ final class StatusJson {
         o.put("misfire", op.misfire().name().toLowerCase());
         o.put("sampler", op.sampler());
         o.put("user", op.user() == null ? null : op.user().name());
+        o.put("memory_max", op.memoryMax());
+        o.put("pids_max", op.pidsMax());
         return o;
     }
 
