@@ -217,15 +217,19 @@ public final class Agent {
     private void startGovernor() {
         governor = new Governor(settings, () -> jobSnapshot, () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
         LOG.info(governor.describe());
-        long w = governor.windowMillis();
+        every(governor.windowMillis(), "governor check", governor::check);
+    }
+
+    /** Runs {@code task} every {@code millis} on the plugin runners' timer thread, going on after a failure of it. */
+    private void every(long millis, String what, Runnable task) {
         threads.timer().scheduleAtFixedRate(() -> {
             try {
-                governor.check();
+                task.run();
             } catch (RuntimeException e) {
-                // A periodic task that throws is never run again: keep governing, but say it once per failure.
-                LOG.error("governor check failed", e);
+                // A periodic task that throws is never run again: keep it going, but say it once per failure.
+                LOG.error("{} failed", what, e);
             }
-        }, w, w, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }, millis, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -240,14 +244,7 @@ public final class Agent {
         }
         HealthSampler health = new HealthSampler(counters, this::outputs, this::spoolState, reloads::get, failedReloads::get,
                 () -> jobSnapshot.size(), sink, stamper);
-        threads.timer().scheduleAtFixedRate(() -> {
-            try {
-                health.sample();
-            } catch (RuntimeException e) {
-                // A periodic task that throws is never run again: keep sampling, but say it once per failure.
-                LOG.error("health samples failed", e);
-            }
-        }, every, every, java.util.concurrent.TimeUnit.MILLISECONDS);
+        every(every, "health samples", health::sample);
     }
 
     /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */

@@ -192,10 +192,30 @@ public final class ScheduledJob {
         }
     }
 
-    /** Why the job may not run now (the first active hold), or null. Caller holds the lock. */
+    /**
+     * Why the job may not run now (the first active hold, then the backoff), or null. Caller holds the
+     * lock. Runs at every fire: it allocates nothing unless the job is held.
+     */
     private String held(long nowMillis) {
-        List<Hold> active = activeHolds(nowMillis);
-        return active.isEmpty() ? null : active.get(0).describe();
+        if (!holds.isEmpty()) {
+            for (java.util.Iterator<Hold> it = holds.values().iterator(); it.hasNext(); ) {
+                Hold h = it.next();
+                if (h.activeAt(nowMillis)) {
+                    return h.describe();
+                }
+                it.remove(); // over: forget it
+            }
+        }
+        long until = backoff.until();
+        if (until > nowMillis) {
+            return backoffHold(until).describe();
+        }
+        return null;
+    }
+
+    private Hold backoffHold(long until) {
+        return new Hold(Hold.BACKOFF, "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs",
+                until - backoff.pauseMillis(), until);
     }
 
     /** Active holds, in the order they were put on, then the backoff. Caller holds the lock. */
@@ -205,8 +225,7 @@ public final class ScheduledJob {
         out.addAll(holds.values());
         long until = backoff.until();
         if (until > nowMillis) {
-            out.add(new Hold(Hold.BACKOFF, "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs",
-                    until - backoff.pauseMillis(), until));
+            out.add(backoffHold(until));
         }
         return out;
     }
