@@ -107,10 +107,10 @@ final class JobStateLog {
         }
         if (backoffNote != null) {
             lastLogged = nowMillis;
-            LOG.warn("job {}: still {}, {} failed runs in a row since {}{}{}", job, now.wire(), runsInState, clock(since), text, suffix);
+            LOG.warn("job {}: still {}, {} runs since {}{}{}", job, now.wire(), runsInState, clock(since), text, suffix);
         } else if (nowMillis - lastLogged >= summaryMillis) {
             lastLogged = nowMillis;
-            LOG.warn("job {}: still {}, {} failed runs in a row since {}; last{}", job, now.wire(), runsInState, clock(since), text);
+            LOG.warn("job {}: still {}, {} runs since {}; last{}", job, now.wire(), runsInState, clock(since), text);
         } else {
             LOG.debug("job {}: still {} ({} runs since {}){}", job, now.wire(), runsInState, clock(since), text);
         }

@@ -116,6 +116,18 @@ class StateChangeLogTest {
     }
 
     @Test
+    void aBackoffIsOneLineAndFurtherFailuresOfTheSameKindAreQuiet() throws Exception {
+        AgentHome home = sequence("[limits]\nbackoff_after = 2\n[log]\nfailure_summary = 1h\n", "down", "echo 'db down' >&2; exit 7");
+        await().atMost(Duration.ofSeconds(40)).until(() -> home.samples("down", "error").size() >= 3);
+
+        List<String> lines = jobLines("down");
+        assertEquals(2, lines.size(), lines.toString());
+        assertTrue(lines.get(0).startsWith("WARN job down: pending -> error: exit code 7"), lines.get(0));
+        assertTrue(lines.get(1).matches("WARN job down: still error, 2 runs since \\d\\d:\\d\\d:\\d\\d: exit code 7.*db down; "
+                + "backing off: next run not before \\d\\d:\\d\\d:\\d\\d \\(pause 2s, doubling with each further failure\\)"), lines.get(1));
+    }
+
+    @Test
     void theFirstRunLogsOnlyIfNotOkAndPluginTextIsEscapedAndCut() throws Exception {
         AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[agent]\nhealth_interval = 0\n");
         // JSON escapes reach the message as real control characters: a newline and a terminal "clear screen".
