@@ -88,6 +88,9 @@ final class RunNowCommand implements Command {
         } catch (ControlClient.Forbidden | ControlClient.NoAnswer e) {
             cli.err().println("aegis-quartz: " + e.getMessage());
             return DID_NOT_RUN;
+        } catch (java.io.IOException e) {
+            cli.err().println("aegis-quartz: cannot ask the agent at " + ControlProtocol.socketPath(settings) + ": " + e);
+            return DID_NOT_RUN;
         }
         return exit[0];
     }

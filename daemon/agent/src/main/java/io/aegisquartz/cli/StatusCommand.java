@@ -102,6 +102,9 @@ final class StatusCommand implements Command {
         } catch (ControlClient.NoAnswer e) {
             cli.err().println(StatusText.headline(e.getMessage()));
             return PROBLEMS;
+        } catch (java.io.IOException e) {
+            cli.err().println(StatusText.headline("cannot ask the agent at " + ControlProtocol.socketPath(settings) + ": " + e));
+            return UNKNOWN;
         }
         JsonNode r = answer[0];
         if (r == null) {

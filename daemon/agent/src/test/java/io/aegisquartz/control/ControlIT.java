@@ -72,6 +72,11 @@ class ControlIT {
         cmd.add("--home");
         cmd.add(home.home().toString());
         cmd.addAll(List.of(args));
+        return run(cmd);
+    }
+
+    /** Runs {@code cmd} to completion. */
+    private Result run(List<String> cmd) throws Exception {
         Path out = Files.createTempFile(dir, "out", ".txt");
         Path err = Files.createTempFile(dir, "err", ".txt");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
@@ -322,6 +327,11 @@ class ControlIT {
         Result member = cli(List.of("setpriv", "--reuid=nobody", "--regid=0", "--clear-groups", "--"), home, "status");
         assertEquals(0, member.exit, member.toString());
         assertTrue(member.out.contains(": running, healthy"), member.toString());
+
+        // On a terminal (script(1) gives the command one), in colour: green for healthy.
+        Result tty = run(List.of("script", "-qec", LAUNCHER + " --home " + home.home() + " status", "/dev/null"));
+        assertEquals(0, tty.exit, tty.toString());
+        assertTrue(tty.out.contains("\u001b[32mhealthy\u001b[0m"), tty.toString());
 
         // Someone widened the socket's mode: the agent's own check of the caller still refuses.
         Files.setPosixFilePermissions(sock, PosixFilePermissions.fromString("rw-rw-rw-"));
