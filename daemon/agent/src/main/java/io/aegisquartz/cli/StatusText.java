@@ -2,6 +2,7 @@ package io.aegisquartz.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.aegisquartz.config.Units;
+import io.aegisquartz.control.ControlProtocol;
 import io.aegisquartz.schedule.PluginText;
 
 import java.time.Duration;
@@ -46,7 +47,8 @@ final class StatusText {
                 out.append("  ").append(paint(state, pad(state, 9))).append(name).append(" ".repeat(WIDTH - first.length() - cron.length()))
                         .append(cron).append('\n');
             } else {
-                out.append("  ").append(paint(state, pad(state, 9))).append(fit(name, WIDTH - 11)).append('\n');
+                // The whole name, wrapped: it is what 'status JOB' and 'run-now' take.
+                wrappedAfter("  " + paint(state, pad(state, 9)), name, 11);
                 line(11, cron);
             }
             line(11, lastRun(j) + nextFire(j));
@@ -76,7 +78,7 @@ final class StatusText {
         now = s.path("now_ms").asLong(System.currentTimeMillis());
         JsonNode j = s.path("job");
         String state = j.path("state").isNull() ? "pending" : j.path("state").asText();
-        out.append(bold("job " + text(j.path("name").asText()))).append(": ").append(paint(state, state)).append('\n');
+        wrappedAfter("", bold("job " + text(j.path("name").asText()) + ":") + " " + paint(state, state), 4);
         field("defined", text(j.path("file").asText()) + ":" + j.path("line").asInt() + " (" + j.path("source").asText() + " jobs)");
         field("schedule", "[" + j.path("cron").asText() + "]" + nextFire(j));
         field("plugin", text(j.path("plugin").asText()) + " (" + text(j.path("plugin_path").asText()) + ")");
@@ -185,14 +187,14 @@ final class StatusText {
                     ? ", oldest " + age(o.path("oldest_pending_ms").asLong()) + " old" : "") + "; last success "
                     + (o.path("last_success_ms").isNumber() ? time(o.path("last_success_ms").asLong()) : "none yet") + "; "
                     + o.path("sent").asLong() + " sent, " + o.path("failed").asLong() + " failed";
-            line(LABEL + 2, counts);
+            wrapped(LABEL + 2, counts, 0);
         }
         JsonNode sp = s.path("spool");
         if (sp.isObject()) {
             field("spool", text(sp.path("dir").asText()));
-            line(LABEL + 2, sp.path("pending").asLong() + " samples (" + mib(sp.path("pending_bytes").asLong()) + ") pending of "
+            wrapped(LABEL + 2, sp.path("pending").asLong() + " samples (" + mib(sp.path("pending_bytes").asLong()) + ") pending of "
                     + mib(sp.path("max_bytes").asLong()) + "; " + sp.path("dropped").asLong() + " dropped, " + sp.path("lost").asLong()
-                    + " lost, " + sp.path("dead_lettered").asLong() + " dead-lettered since start");
+                    + " lost, " + sp.path("dead_lettered").asLong() + " dead-lettered since start", 0);
         } else {
             field("spool", "none (samples go to the local file)");
         }
@@ -238,23 +240,19 @@ final class StatusText {
         wrappedAfter(" ".repeat(indent), text, indent + more);
     }
 
+    /**
+     * {@code text} after {@code head}, wrapped at blanks to the width, continuation lines indented by
+     * {@code indent}. A word longer than a whole line (a path) fills the line it starts on and goes on
+     * in the next.
+     */
     private void wrappedAfter(String head, String text, int indent) {
         StringBuilder line = new StringBuilder(head);
-        int visible = head.length();
+        int visible = visibleLength(head);
         boolean lineStart = true;
-        List<String> words = new ArrayList<>();
         for (String word : text.split(" ")) {
-            // A word wider than a line (a long path) is cut into pieces that fit.
-            int room = WIDTH - indent;
-            while (visibleLength(word) > room && !word.contains("\u001b")) {
-                words.add(word.substring(0, room));
-                word = word.substring(room);
-            }
-            words.add(word);
-        }
-        for (String word : words) {
             int len = visibleLength(word);
-            if (!lineStart && visible + 1 + len > WIDTH) {
+            boolean coloured = word.contains("\u001b");
+            if (!lineStart && visible + 1 + len > WIDTH && (len <= WIDTH - indent || coloured || WIDTH - visible - 1 < 8)) {
                 out.append(line).append('\n');
                 line.setLength(0);
                 line.append(" ".repeat(indent));
@@ -265,8 +263,17 @@ final class StatusText {
                 line.append(' ');
                 visible++;
             }
+            while (!coloured && visible + word.length() > WIDTH) {
+                int room = WIDTH - visible;
+                line.append(word, 0, room);
+                out.append(line).append('\n');
+                line.setLength(0);
+                line.append(" ".repeat(indent));
+                visible = indent;
+                word = word.substring(room);
+            }
             line.append(word);
-            visible += len;
+            visible += visibleLength(word);
             lineStart = false;
         }
         out.append(line).append('\n');
@@ -276,9 +283,9 @@ final class StatusText {
         return s.replaceAll("\u001b\\[[0-9;]*m", "").length();
     }
 
-    /** Plugin or receiver text, safe for a terminal: one line, control characters escaped, cut. */
+    /** Plugin or receiver text, safe for a terminal: one line, control characters escaped (the agent cut it already). */
     private static String text(String s) {
-        return s == null ? "" : PluginText.escape(s);
+        return s == null ? "" : PluginText.escape(s, ControlProtocol.MAX_MESSAGE_CHARS + 32);
     }
 
     private static String fit(String s, int width) {

@@ -30,12 +30,17 @@ public final class PluginText {
      * Null stays null.
      */
     public static String escape(String text) {
+        return escape(text, MAX_CHARS);
+    }
+
+    /** As {@link #escape(String)}, cut after {@code maxChars} characters instead (for text already cut where it came from). */
+    public static String escape(String text, int maxChars) {
         if (text == null) {
             return null;
         }
-        StringBuilder sb = new StringBuilder(Math.min(text.length(), MAX_CHARS) + 24);
+        StringBuilder sb = new StringBuilder(Math.min(text.length(), maxChars) + 24);
         int i = 0;
-        for (; i < text.length() && sb.length() < MAX_CHARS; i++) {
+        for (; i < text.length() && sb.length() < maxChars; i++) {
             char c = text.charAt(i);
             if (c == '\\') {
                 sb.append("\\\\");
