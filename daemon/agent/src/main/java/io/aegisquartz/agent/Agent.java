@@ -84,6 +84,12 @@ public final class Agent {
     private final CountDownLatch stopped = new CountDownLatch(1);
 
     private RunnerThreads threads;
+    private Heartbeat heartbeat;
+    /** Start-up jobs whose plugin the Groovy compiler must make first; scheduled by {@link #compileAtStart()} as each is ready. */
+    private final List<JobSpec> toCompile = new ArrayList<>();
+    private volatile Thread compiler;
+    /** Why the first reload asked for during the start-up compiles was asked for. */
+    private volatile String deferredReload;
     private PluginCatalog catalog;
     private SampleSink sink;
     private SampleStamper stamper;
@@ -92,7 +98,7 @@ public final class Agent {
     /** The jobs after the last reload, for readers that must not wait for a reload (the governor runs on the plugin timer). */
     private volatile List<ScheduledJob> jobSnapshot = List.of();
     private EventInbox inbox;
-    private JobScheduler scheduler;
+    private volatile JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
     private JsonLinesSink localFile;
@@ -101,6 +107,8 @@ public final class Agent {
     private final RunCounters counters = new RunCounters();
     private final long startedMillis = System.currentTimeMillis();
     private volatile AgentSnapshot.Reload lastReload;
+    /** What the last reload (and the start-up compiles after it) found wrong, one line each, as logged. */
+    private final List<String> reloadProblems = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicLong reloads = new AtomicLong();
     private final AtomicLong failedReloads = new AtomicLong();
 
@@ -129,6 +137,15 @@ public final class Agent {
             throw new StartException(settings.file() + " has " + settings.problems().size() + " problem(s):\n"
                     + settings.problems().stream().map(ConfigProblem::format).collect(Collectors.joining("\n")));
         }
+        // The timer first: the heartbeat beats on it from here on, through a start that may open a
+        // large spool, so that the launcher's watchdog sees a starting agent as alive.
+        threads = new RunnerThreads(4 * settings.workers() + 4);
+        try {
+            heartbeat = Heartbeat.start(settings.stateDir(), settings.watchdog(), threads.timer(),
+                    () -> scheduler == null ? null : scheduler.stall());
+        } catch (IOException e) {
+            throw new StartException("[agent] state_dir: cannot write the heartbeat in " + settings.stateDir() + ": " + e.getMessage());
+        }
         try {
             identity = HostIdentity.loadOrCreate(settings.uuidFile());
         } catch (IOException e) {
@@ -155,7 +172,6 @@ public final class Agent {
         } else {
             startUpload(stamper);
         }
-        threads = new RunnerThreads(4 * settings.workers() + 4);
         catalog = PluginCatalog.create(threads, settings, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
@@ -177,6 +193,7 @@ public final class Agent {
         } catch (SchedulerException e) {
             throw new StartException("cannot start the scheduler: " + e.getMessage());
         }
+        heartbeat.state(Heartbeat.State.RUNNING);
         // Start-up (settings, cron files, plugin classes read from disk, the first runs) leaves MB of
         // garbage in the old generation, which a quiet agent would otherwise keep resident for hours.
         // The serial collector gives heap back gradually (nothing after the first full collection,
@@ -205,11 +222,74 @@ public final class Agent {
             LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
         }
         ingestEvents();
-        LOG.info("started with {} job(s); reload with SIGHUP{}", jobs.size(),
+        LOG.info("started with {} job(s){}; reload with SIGHUP{}", jobs.size(),
+                toCompile.isEmpty() ? "" : " (" + toCompile.size() + " more as soon as their plugins are compiled)",
                 watcher != null && settings.bool("plugins.watch") ? " or by editing the cron files and plugins" : "");
+        if (!toCompile.isEmpty()) {
+            compiler = new Thread(this::compileAtStart, "aegis-compile");
+            compiler.setDaemon(true);
+            compiler.start();
+        }
         started = true;
-        if (reloadAfterStart) {
+        if (reloadAfterStart && compiler == null) {
             reload("SIGHUP received during start-up");
+        }
+    }
+
+    /**
+     * Compiles, one at a time (each in a JVM of its own), the plugins that start-up jobs wait for,
+     * the plugin of the job that fires first first, and schedules each plugin's jobs as soon as it
+     * is ready. Reloads wait until this is done.
+     */
+    private void compileAtStart() {
+        Date now = new Date();
+        Map<Path, List<JobSpec>> byPlugin = new LinkedHashMap<>();
+        toCompile.stream().sorted(java.util.Comparator.comparing(j -> firstFire(j, now)))
+                .forEach(j -> byPlugin.computeIfAbsent(j.pluginPath(), k -> new ArrayList<>()).add(j));
+        Path cache = catalog.compiledDir();
+        LOG.info("compiling {} plugin(s), once, in a JVM of their own; cached in {} (later starts skip this)", byPlugin.size(),
+                cache == null ? "memory only" : cache + "/");
+        int done = 0;
+        for (Map.Entry<Path, List<JobSpec>> e : byPlugin.entrySet()) {
+            if (stopping.get()) {
+                return;
+            }
+            long t0 = System.nanoTime();
+            e.getValue().forEach(this::checkPlugin);
+            done++;
+            synchronized (this) {
+                if (stopping.get()) {
+                    return;
+                }
+                LOG.info("compiled {} in {} ({}/{})", e.getKey(), Units.format(java.time.Duration.ofNanos(System.nanoTime() - t0)
+                        .truncatedTo(java.time.temporal.ChronoUnit.MILLIS)), done, byPlugin.size());
+                for (JobSpec j : e.getValue()) {
+                    ScheduledJob sj = schedule(j, null);
+                    if (sj != null) {
+                        LOG.info("job {} [{}] from {}; next run {}", j.name(), j.cron(), j.where(), next(sj));
+                    }
+                }
+                jobSnapshot = List.copyOf(jobs.values());
+            }
+        }
+        synchronized (this) {
+            toCompile.clear();
+            compiler = null;
+            if (watcher != null) {
+                watcher.watch(watchedDirs());
+            }
+        }
+        if (reloadAfterStart) {
+            reload(deferredReload != null ? deferredReload : "SIGHUP received during start-up");
+        }
+    }
+
+    private static Date firstFire(JobSpec j, Date now) {
+        try {
+            Date d = new org.quartz.CronExpression(j.cron()).getNextValidTimeAfter(now);
+            return d == null ? new Date(Long.MAX_VALUE) : d;
+        } catch (java.text.ParseException e) {
+            return new Date(Long.MAX_VALUE);
         }
     }
 
@@ -328,13 +408,23 @@ public final class Agent {
         if (stopping.get()) {
             return;
         }
+        if (compiler != null) {
+            // Start-up jobs are still waiting for their plugins: a reload now could add or change
+            // one of them twice. It runs when the compiles are done.
+            if (!reloadAfterStart) {
+                RELOAD.info("reload ({}) deferred until the start-up compiles are done", why);
+                deferredReload = why;
+            }
+            reloadAfterStart = true;
+            return;
+        }
         boolean startup = jobs.isEmpty() && "start-up".equals(why);
         String settingsPending = null;
         if (!startup) {
             RELOAD.info("reloading ({})", why);
             settingsPending = noteSettingsChange();
         }
-        List<String> problems = new ArrayList<>();
+        reloadProblems.clear();
         CronFileParser parser = new CronFileParser(settings, new Date());
         CronFile defaults = parser.parse(JobSource.DEFAULT);
         CronFile user = parser.parse(JobSource.USER);
@@ -344,7 +434,7 @@ public final class Agent {
 
         for (ConfigProblem p : plan.problems()) {
             CONFIG.error(p.oneLine());
-            problems.add(p.oneLine());
+            reloadProblems.add(p.oneLine());
         }
         plan.kept().forEach(RELOAD::warn);
         List<String> lines = new ArrayList<>();
@@ -356,7 +446,7 @@ public final class Agent {
         for (JobSpec[] c : plan.changed()) {
             ScheduledJob old = jobs.remove(c[0].key());
             unschedule(old);
-            ScheduledJob sj = schedule(c[1], old, problems);
+            ScheduledJob sj = schedule(c[1], old);
             if (sj != null) {
                 lines.add("~ job " + c[1].name() + ": " + ReloadPlan.describeChange(c[0], c[1]) + "; next run " + next(sj));
             }
@@ -364,17 +454,28 @@ public final class Agent {
         // Load (compile) the plugins of new and edited jobs before scheduling them: a compile takes
         // seconds in its JVM, and fires that fell due meanwhile would be missed at start-up, or
         // skipped as "previous run still going" later. checkPlugins then finds them loaded.
-        plan.added().forEach(j -> checkPlugin(j, problems));
-        for (JobSpec[] c : plan.changed()) {
-            checkPlugin(c[1], problems);
+        // At start-up, jobs whose plugin needs the compiler wait for it in the background instead
+        // (compileAtStart), so that the others fire from the first second.
+        List<JobSpec> added = new ArrayList<>(plan.added());
+        if (startup) {
+            for (JobSpec j : plan.added()) {
+                if (catalog.needsCompile(j.pluginPath())) {
+                    added.remove(j);
+                    toCompile.add(j);
+                }
+            }
         }
-        for (JobSpec j : plan.added()) {
-            ScheduledJob sj = schedule(j, null, problems);
+        added.forEach(this::checkPlugin);
+        for (JobSpec[] c : plan.changed()) {
+            checkPlugin(c[1]);
+        }
+        for (JobSpec j : added) {
+            ScheduledJob sj = schedule(j, null);
             if (sj != null) {
                 lines.add((startup ? "" : "+ ") + "job " + j.name() + " [" + j.cron() + "] from " + j.where() + "; next run " + next(sj));
             }
         }
-        checkPlugins(plan, startup, problems);
+        checkPlugins(plan, startup, toCompile);
         if (startup) {
             lines.forEach(LOG::info);
         } else {
@@ -384,12 +485,12 @@ public final class Agent {
             lines.forEach(RELOAD::info);
         }
         jobSnapshot = List.copyOf(jobs.values());
-        lastReload = new AgentSnapshot.Reload(System.currentTimeMillis(), why, List.of(defaults.file(), user.file()),
-                problems.subList(0, Math.min(problems.size(), MAX_RELOAD_PROBLEMS)), problems.size(), plan.added().size(),
-                plan.changed().size(), plan.removed().size(), settingsPending);
+        // Its problems are read from reloadProblems when a snapshot is taken: start-up compiles in the background add theirs later.
+        lastReload = new AgentSnapshot.Reload(System.currentTimeMillis(), why, List.of(defaults.file(), user.file()), List.of(), 0,
+                plan.added().size(), plan.changed().size(), plan.removed().size(), settingsPending);
         if (!startup) {
             reloads.incrementAndGet();
-            if (!problems.isEmpty() || settingsPending != null) {
+            if (!reloadProblems.isEmpty() || settingsPending != null) {
                 failedReloads.incrementAndGet();
             }
         }
@@ -399,9 +500,14 @@ public final class Agent {
     }
 
     /** Compiles or opens the plugins of new and changed jobs, and of jobs whose plugin file changed. */
-    private void checkPlugins(ReloadPlan plan, boolean startup, List<String> problems) {
+    private void checkPlugins(ReloadPlan plan, boolean startup, List<JobSpec> pending) {
         Map<Path, List<ScheduledJob>> byPlugin = new LinkedHashMap<>();
+        java.util.Set<Path> pendingPlugins = new java.util.HashSet<>();
+        pending.forEach(j -> pendingPlugins.add(j.pluginPath()));
         for (ScheduledJob j : jobs.values()) {
+            if (pendingPlugins.contains(j.spec().pluginPath())) {
+                continue; // its plugin is compiled in the background, for all the jobs that name it
+            }
             byPlugin.computeIfAbsent(j.spec().pluginPath(), k -> new ArrayList<>()).add(j);
         }
         for (Map.Entry<Path, List<ScheduledJob>> e : byPlugin.entrySet()) {
@@ -413,7 +519,7 @@ public final class Agent {
                 continue;
             }
             for (ScheduledJob j : e.getValue()) {
-                checkPlugin(j.spec(), problems);
+                checkPlugin(j.spec());
             }
             if (changed && !startup) {
                 RELOAD.info("plugin {} changed; reloaded for job(s) {}", file,
@@ -427,18 +533,21 @@ public final class Agent {
         }
     }
 
-    /** Loads {@code spec}'s plugin if needed and logs why it cannot be (adding it to {@code problems}), with the cron line it is for. */
-    private void checkPlugin(JobSpec spec, List<String> problems) {
+    /** Loads {@code spec}'s plugin if needed and logs why it cannot be (a problem of the last reload), with the cron line it is for. */
+    private void checkPlugin(JobSpec spec) {
         try {
             catalog.check(spec);
         } catch (PluginException ex) {
+            if (stopping.get()) {
+                return; // a compile cut short by the stop: nothing wrong with the plugin
+            }
             String line = spec.where() + ": job " + spec.name() + ": " + ex.getMessage() + (ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
             CONFIG.error(line);
-            problems.add(line);
+            reloadProblems.add(line);
         }
     }
 
-    private ScheduledJob schedule(JobSpec spec, ScheduledJob previous, List<String> problems) {
+    private ScheduledJob schedule(JobSpec spec, ScheduledJob previous) {
         try {
             ScheduledJob sj = scheduler.add(spec, previous, settings.integer("limits.backoff_after"),
                     settings.duration("limits.backoff_max"), settings.duration("log.failure_summary"));
@@ -447,7 +556,7 @@ public final class Agent {
         } catch (SchedulerException | RuntimeException e) {
             String line = spec.where() + ": job " + spec.name() + " cannot be scheduled: " + e.getMessage();
             CONFIG.error(line);
-            problems.add(line);
+            reloadProblems.add(line);
             return null;
         }
     }
@@ -522,8 +631,8 @@ public final class Agent {
             js.add(j.status(now, next == null ? 0 : next.getTime()));
         }
         return new AgentSnapshot(Version.get(), ProcessHandle.current().pid(), startedMillis, now, started, stopping.get(), settings.home(),
-                settings.file(), lastReload, reloads.get(), failedReloads.get(), governor == null ? null : governor.lastReading(), js,
-                outputs(), spoolState());
+                settings.file(), lastReload == null ? null : lastReload.withProblems(reloadProblems), reloads.get(), failedReloads.get(),
+                governor == null ? null : governor.lastReading(), js, outputs(), spoolState());
     }
 
     /** Where samples go now. */
@@ -576,6 +685,9 @@ public final class Agent {
         }
         LOG.error("restarting: {}", reason);
         exitCode = EXIT_RESTART;
+        if (heartbeat != null) {
+            heartbeat.state(Heartbeat.State.RESTART); // tells the launcher that exit code 75 is the agent's own
+        }
         // Not on the calling worker: stop() waits for all workers to finish.
         new Thread(this::stop, "aegis-restart").start();
     }
@@ -592,17 +704,28 @@ public final class Agent {
             return;
         }
         LOG.info("stopping: waiting for running jobs to end (each within its own limits)");
+        if (heartbeat != null) {
+            heartbeat.state(Heartbeat.State.STOPPING);
+        }
+        Thread c = compiler;
+        if (c != null) {
+            c.interrupt(); // ends the compiler process it waits for
+        }
         if (watcher != null) {
             watcher.close();
         }
         if (scheduler != null) {
             scheduler.shutdown(true);
         }
+        if (c != null) {
+            try {
+                c.join(10_000); // it kills the compiler process it was waiting for
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (catalog != null) {
             catalog.close();
-        }
-        if (threads != null) {
-            threads.close();
         }
         if (sink != null) {
             sink.close();
@@ -616,6 +739,13 @@ public final class Agent {
             } catch (IOException e) {
                 LOG.warn("spool did not close cleanly: {}", e.getMessage());
             }
+        }
+        // The timer last: the heartbeat beats on it until the stop is done.
+        if (heartbeat != null) {
+            heartbeat.close();
+        }
+        if (threads != null) {
+            threads.close();
         }
         LOG.info("stopped");
         stopped.countDown();

@@ -56,6 +56,13 @@ public record AgentSnapshot(String version, long pid, long startedMillis, long t
             files = List.copyOf(files);
             problems = List.copyOf(problems);
         }
+
+        /** This reload with its problems: the first {@value Agent#MAX_RELOAD_PROBLEMS} of {@code all}, and their count. */
+        public Reload withProblems(List<String> all) {
+            List<String> copy = List.copyOf(all);
+            return new Reload(atMillis, why, files, copy.subList(0, Math.min(copy.size(), Agent.MAX_RELOAD_PROBLEMS)), copy.size(), added,
+                    changed, removed, settingsPending);
+        }
     }
 
     /**

@@ -197,6 +197,21 @@ public final class AgentSettings {
         return path("agent.state_dir");
     }
 
+    /** How long the agent may go without a heartbeat before the launcher restarts it; zero: no watchdog. */
+    public Duration watchdog() {
+        return duration("agent.watchdog");
+    }
+
+    /** Where samples wait for upload ([spool] dir). */
+    public Path spoolDir() {
+        return path("spool.dir");
+    }
+
+    /** The upload credentials file ([upload] credentials_file). */
+    public Path credentialsFile() {
+        return path("upload.credentials_file");
+    }
+
     /** How often the agent samples its own health ([agent] health_interval): zero for never, else at least a second. */
     public Duration healthInterval() {
         Duration d = duration("agent.health_interval");

@@ -118,6 +118,27 @@ public final class PluginCatalog implements AutoCloseable {
         return p;
     }
 
+    /**
+     * Whether loading {@code file} would run the Groovy compiler (seconds, in a JVM of its own): a
+     * Groovy script not loaded yet, or changed, with no compiled classes in the cache.
+     */
+    public boolean needsCompile(Path file) {
+        Loaded l = cache.get(file);
+        if (l != null && l.stamp().equals(FileStamp.of(file))) {
+            return false;
+        }
+        try {
+            return PluginKind.of(file) == PluginKind.GROOVY && (compiledDir == null || !GroovyPlugin.compiled(file, compiledDir));
+        } catch (PluginException e) {
+            return false; // loading it will say what is wrong, at once
+        }
+    }
+
+    /** Where compiled Groovy scripts are kept, or null. */
+    public Path compiledDir() {
+        return compiledDir;
+    }
+
     /** The stamp of the version currently loaded from {@code file}, or null if it was never loaded. */
     public FileStamp loadedStamp(Path file) {
         Loaded l = cache.get(file);

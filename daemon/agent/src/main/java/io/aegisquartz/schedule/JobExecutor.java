@@ -19,6 +19,8 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.Date;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /**
@@ -36,6 +38,19 @@ public final class JobExecutor {
     private final int maxAbandoned;
     private final Consumer<String> restart;
     private final RunCounters counters;
+    /** Fires in progress, by worker thread: for the liveness check, which looks for one past all its limits. */
+    private final Map<Thread, InFlight> inFlight = new ConcurrentHashMap<>();
+
+    /**
+     * Time a fire may take beyond its run's own limits (timeout + kill_grace) before the liveness
+     * check counts its worker as stuck: a compile of a changed Groovy plugin (at most 2 minutes, in
+     * its own JVM), writing the samples, and a wide margin. A run is stopped at its limits by the
+     * timer; a worker still in the same fire this long after is no longer in the agent's hands.
+     */
+    static final Duration FIRE_SLACK = Duration.ofMinutes(3);
+
+    private record InFlight(String job, long startNanos, long deadlineNanos) {
+    }
 
     /**
      * @param maxAbandoned abandoned plugin threads tolerated before asking for a restart
@@ -96,7 +111,10 @@ public final class JobExecutor {
     /** Runs a job that holds its running flag, then any fire queued meanwhile; the first run's record, null if interrupted. */
     private RunRecord runAdmitted(ScheduledJob job, boolean manual) {
         String[] why = new String[2];
+        Thread worker = Thread.currentThread();
+        long start = System.nanoTime();
         try {
+            track(worker, job, start);
             RunRecord first = run(job, manual);
             while (job.finishRun()) {
                 if (job.readmit(System.currentTimeMillis(), why) != ScheduledJob.Gate.RUN) {
@@ -104,6 +122,7 @@ public final class JobExecutor {
                     skipped(job, why[0], RunCounters.Skip.HELD);
                     return first;
                 }
+                track(worker, job, start);
                 run(job, false);
             }
             return first;
@@ -114,7 +133,32 @@ public final class JobExecutor {
         } catch (RuntimeException | Error e) {
             job.release();
             throw e;
+        } finally {
+            inFlight.remove(worker);
         }
+    }
+
+    /** A run of {@code job} starts on {@code worker}: its deadline is now plus its limits and {@link #FIRE_SLACK}. */
+    private void track(Thread worker, ScheduledJob job, long fireStart) {
+        var o = job.spec().options();
+        long now = System.nanoTime();
+        inFlight.put(worker, new InFlight(job.spec().name(), fireStart, now + o.timeout().plus(o.killGrace()).plus(FIRE_SLACK).toNanos()));
+    }
+
+    /**
+     * A fire still going past its run's limits and {@link #FIRE_SLACK}, described; null if none. A
+     * queued run (overlap=queue) gets a deadline of its own: a worker going through queued runs is
+     * making progress.
+     */
+    public String overdueFire() {
+        long now = System.nanoTime();
+        for (InFlight f : inFlight.values()) {
+            if (now - f.deadlineNanos() > 0) {
+                return "job " + f.job() + " has held its worker for " + Duration.ofNanos(now - f.startNanos()).toSeconds()
+                        + " s, past its limits";
+            }
+        }
+        return null;
     }
 
     /**

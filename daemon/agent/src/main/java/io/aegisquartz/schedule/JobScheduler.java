@@ -20,7 +20,9 @@ import org.slf4j.LoggerFactory;
 
 import java.text.ParseException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Date;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -145,6 +147,43 @@ public final class JobScheduler implements AutoCloseable {
         } catch (SchedulerException e) {
             return null;
         }
+    }
+
+    /**
+     * Longest the scheduler thread may go without coming round its loop, unless it is waiting for a
+     * worker: Quartz's idle wait is 30 s, so a thread that has not come round in 60 s is stuck (a
+     * lock it cannot get, or frozen).
+     */
+    static final long TURN_MAX_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
+
+    /**
+     * Why the scheduling machinery is not making progress, or null if it is: the scheduler thread or
+     * a worker suspended (Thread.suspend, which a plugin can call on any thread), the scheduler
+     * thread not coming round its loop, or a fire that holds its worker past all its limits. Cheap:
+     * the thread states come without a stack walk or a safepoint.
+     */
+    public String stall() {
+        Thread scheduler = pool.schedulerThread();
+        if (scheduler == null) {
+            return null; // not started yet: nothing to judge
+        }
+        List<Thread> threads = new ArrayList<>(pool.workerThreads());
+        threads.add(scheduler);
+        long[] ids = threads.stream().mapToLong(Thread::getId).toArray();
+        java.lang.management.ThreadInfo[] infos = THREADS.getThreadInfo(ids, 0);
+        for (int i = 0; i < infos.length; i++) {
+            if (infos[i] != null && infos[i].isSuspended()) {
+                return "thread " + infos[i].getThreadName() + " is suspended";
+            }
+        }
+        long quiet = pool.sinceLastTurnNanos();
+        if (quiet > TURN_MAX_NANOS) {
+            return "the scheduler thread has not come round its loop for " + java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(quiet)
+                    + " s (state " + scheduler.getState() + ")";
+        }
+        return executor.overdueFire();
     }
 
     /** Stops firing; with {@code waitForRuns}, returns when running jobs have ended (each within its limits). */

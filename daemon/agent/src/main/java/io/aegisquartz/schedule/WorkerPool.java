@@ -24,6 +24,12 @@ public final class WorkerPool implements ThreadPool {
     private int busy;
     private boolean shutdown;
     private volatile long shutdownWaitMillis = TimeUnit.MINUTES.toMillis(5);
+    /** Quartz's scheduler thread, seen when it first asks for a worker; for the liveness check. */
+    private volatile Thread schedulerThread;
+    /** When the scheduler thread last came round its loop (System.nanoTime()), and whether it is waiting for a free worker. */
+    private volatile long lastTurnNanos = System.nanoTime();
+    private volatile boolean waitingForWorker;
+    private final java.util.Set<Thread> workers = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     WorkerPool(int size) {
         this.size = size;
@@ -34,7 +40,15 @@ public final class WorkerPool implements ThreadPool {
         // a moment before it is back in the queue, and a bounded executor would reject the job handed
         // over in that moment.
         executor = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 5, TimeUnit.MINUTES, new SynchronousQueue<>(), r -> {
-            Thread t = new Thread(null, r, "aegis-worker-" + n.incrementAndGet(), 512 * 1024);
+            Runnable tracked = () -> {
+                workers.add(Thread.currentThread());
+                try {
+                    r.run();
+                } finally {
+                    workers.remove(Thread.currentThread());
+                }
+            };
+            Thread t = new Thread(null, tracked, "aegis-worker-" + n.incrementAndGet(), 512 * 1024);
             t.setDaemon(true);
             return t;
         });
@@ -76,17 +90,45 @@ public final class WorkerPool implements ThreadPool {
         notifyAll();
     }
 
+    /**
+     * Quartz's scheduler thread calls this at the top of every turn of its loop, which it comes round
+     * at least every 30 s (its idle wait) when nothing is due: so it is also where the liveness check
+     * learns that the scheduler thread is going round, and which thread that is.
+     */
     @Override
     public synchronized int blockForAvailableThreads() {
-        while (busy >= size && !shutdown) {
-            try {
-                wait();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return 0;
+        schedulerThread = Thread.currentThread();
+        lastTurnNanos = System.nanoTime();
+        try {
+            while (busy >= size && !shutdown) {
+                waitingForWorker = true;
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return 0;
+                }
             }
+        } finally {
+            waitingForWorker = false;
+            lastTurnNanos = System.nanoTime();
         }
         return shutdown ? 0 : size - busy;
+    }
+
+    /** The scheduler thread, or null before its first turn. */
+    Thread schedulerThread() {
+        return schedulerThread;
+    }
+
+    /** Nanoseconds since the scheduler thread last came round its loop; 0 while it waits for a worker to free up. */
+    long sinceLastTurnNanos() {
+        return waitingForWorker ? 0 : System.nanoTime() - lastTurnNanos;
+    }
+
+    /** The worker threads alive now. */
+    java.util.List<Thread> workerThreads() {
+        return java.util.List.copyOf(workers);
     }
 
     @Override

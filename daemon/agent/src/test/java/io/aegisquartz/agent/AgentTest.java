@@ -159,7 +159,7 @@ class AgentTest {
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/slow_compile.groovy\n");
         start(home);
 
-        await().atMost(Duration.ofSeconds(20)).until(() -> home.samples("user/slow_compile.groovy", "ok").size() >= 2);
+        await().atMost(Duration.ofSeconds(60)).until(() -> home.samples("user/slow_compile.groovy", "ok").size() >= 2);
         // (A fire may still be skipped as "previous run still going" while the script's first run sets Groovy up.)
         assertEquals(List.of(), home.samples("user/slow_compile.groovy", s -> s.get("status").asText().equals("skipped")
                         && s.get("message").asText().startsWith("missed")),
@@ -231,7 +231,7 @@ class AgentTest {
                 + "[* * * * * ?] timeout=500ms name=stuck2 user/stuck.groovy " + port2 + "\n");
         start(home);
         try {
-            await().atMost(Duration.ofSeconds(15)).until(() -> !home.samples("stuck1", s -> s.get("status").asText().equals("skipped")
+            await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("stuck1", s -> s.get("status").asText().equals("skipped")
                     && s.get("message").asText().startsWith("quarantined")).isEmpty()
                     || agent.exitCode() == Agent.EXIT_RESTART);
             // Two abandoned threads > max 1: the agent stops itself and asks to be restarted.
@@ -263,11 +263,11 @@ class AgentTest {
         Files.writeString(plugin, "emit('v', [version: 1])\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/v.groovy\n");
         start(home);
-        await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("user/v.groovy", "ok").isEmpty());
+        await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("user/v.groovy", "ok").isEmpty());
 
         AgentHome.write(plugin, "emit('v', [version: 2])\n");
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("user/v.groovy", s ->
+        await().atMost(Duration.ofSeconds(60)).until(() -> home.samples("user/v.groovy", s ->
                 s.path("values").path("version").asInt() == 2).size() > 0);
     }
 
@@ -300,7 +300,7 @@ class AgentTest {
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms name=q user/q.groovy " + port + "\n");
         start(home);
         try {
-            await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("q", s -> s.get("status").asText().equals("skipped")
+            await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("q", s -> s.get("status").asText().equals("skipped")
                     && s.get("message").asText().startsWith("quarantined")).isEmpty());
             assertEquals(1, home.samples("q", "timeout").size(), "no run while quarantined");
 
@@ -313,7 +313,7 @@ class AgentTest {
 
             AgentHome.write(plugin, "emit('q', [fixed: 1])\n");
 
-            await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples("q", "ok").isEmpty());
+            await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("q", "ok").isEmpty());
         } finally {
             release(port);
         }

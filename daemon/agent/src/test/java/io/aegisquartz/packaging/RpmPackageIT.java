@@ -92,13 +92,17 @@ class RpmPackageIT {
         }
         assertEquals(Version.get().replace('-', '~') + " 1 noarch", query(rpm1, "%{VERSION} %{RELEASE} %{ARCH}"));
         assertEquals("2", query(rpm2, "%{RELEASE}"));
-        assertTrue(run(List.of("rpm", "-qp", "--requires", rpm1.toString())).out().contains("jre-headless >= 1:17"));
+        String requires = run(List.of("rpm", "-qp", "--requires", rpm1.toString())).out();
+        assertTrue(requires.contains("jre-headless >= 1:17"), requires);
+        assertTrue(requires.lines().anyMatch(l -> l.strip().equals("iproute")) && requires.lines().anyMatch(l -> l.strip().equals("util-linux")),
+                "ss and setpriv: " + requires);
 
         Map<String, String> expected = new LinkedHashMap<>();
         expected.put("/opt/aegis-quartz/bin/aegis-quartz", "-rwxr-xr-x root root flags=");
         expected.put("/opt/aegis-quartz/lib/aegis-quartz.jar", "-rw-r--r-- root root flags=");
         expected.put("/usr/bin/aegis-quartz", "-rwxr-xr-x root root flags=");
         expected.put(UNIT, "-rw-r--r-- root root flags=");
+        expected.put("/usr/lib/sysusers.d/aegis-quartz.conf", "-rw-r--r-- root root flags=");
         expected.put("/usr/share/doc/aegis-quartz/README.md", "-rw-r--r-- root root flags=d");
         // Config: root's to write, the agent's group may read; upgrades keep local edits ...
         expected.put("/etc/aegis-quartz", "drwxr-x--- root aegis-quartz flags=");
@@ -176,6 +180,56 @@ class RpmPackageIT {
         assertEquals(new TreeSet<>(), unlisted, "rpmlint warnings that README.md does not list and explain");
     }
 
+    @Test
+    void buildRpmTakesOnlyWhatGitTracksAtHeadAndRefusesADirtyTree() throws Exception {
+        // A clone of this checkout at HEAD, with the agent as Maven built it here, and what a
+        // developer's tree collects: an untracked scratch plugin and an edited cron file.
+        Path clone = dir.resolve("clone");
+        Result cloned = run(List.of("git", "clone", "-q", REPO.toString(), clone.toString()));
+        assertEquals(0, cloned.code(), cloned.out());
+        Path target = Files.createDirectories(clone.resolve("daemon/agent/target/lib"));
+        Files.copy(REPO.resolve("daemon/agent/target/aegis-quartz.jar"), target.resolveSibling("aegis-quartz.jar"));
+        for (String jar : list(REPO.resolve("daemon/agent/target/lib"))) {
+            Files.copy(REPO.resolve("daemon/agent/target/lib").resolve(jar), target.resolve(jar));
+        }
+        Files.writeString(clone.resolve("plugins-user/scratch.groovy"), "while (true) {}\n");
+        Path cron = clone.resolve("conf/aegis_quartz.conf.user");
+        Files.writeString(cron, Files.readString(cron) + "[* * * * * ?] user/scratch.groovy\n");
+        Path out = dir.resolve("rpms");
+
+        Result refused = run(List.of(clone.resolve("packaging/build-rpm").toString(), "--out", out.toString()));
+        assertEquals(1, refused.code(), refused.out());
+        assertTrue(refused.out().contains("plugins-user/scratch.groovy") && refused.out().contains("conf/aegis_quartz.conf.user")
+                && refused.out().contains("--allow-dirty"), refused.out());
+        assertFalse(Files.exists(out), "nothing built");
+
+        Result help = run(List.of(clone.resolve("packaging/build-rpm").toString(), "--help"));
+        assertTrue(help.out().contains("--allow-dirty"), help.out());
+
+        Path rpm = build(clone, "--allow-dirty", "--out", out.toString());
+        String files = query(rpm, "[%{FILENAMES} %{FILEDIGESTS}\\n]");
+        assertFalse(files.contains("scratch"), files);
+        Result head = run(List.of("git", "-C", clone.toString(), "show", "HEAD:conf/aegis_quartz.conf.user"));
+        String headDigest = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(head.out().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertTrue(files.contains("/etc/aegis-quartz/aegis_quartz.conf.user " + headDigest), "HEAD's cron file, not the edited one:\n" + files);
+    }
+
+    @Test
+    void theSysusersFileMakesTheAgentsUserAndThePluginHostsApart() throws Exception {
+        // What systemd-sysusers makes from the packaged file (in a scratch root): the same users as %pre.
+        Path sr = Files.createDirectories(dir.resolve("sysusers-root/etc"));
+        Result r = run(List.of("systemd-sysusers", "--root=" + sr.getParent(), REPO.resolve("packaging/aegis-quartz.sysusers").toString()));
+        assertEquals(0, r.code(), r.out());
+        List<String> passwd = Files.readAllLines(sr.resolve("passwd"));
+        assertTrue(passwd.stream().anyMatch(l -> l.matches("aegis-quartz:x:\\d+:\\d+:[^:]*:/var/lib/aegis-quartz:/usr/sbin/nologin")), passwd.toString());
+        assertTrue(passwd.stream().anyMatch(l -> l.matches("aegis-quartz-plugins:x:\\d+:\\d+:[^:]*:/:/usr/sbin/nologin")), passwd.toString());
+        // Each in its own group only: the plugins user is no member of the agent's group.
+        List<String> group = Files.readAllLines(sr.resolve("group"));
+        assertTrue(group.stream().anyMatch(l -> l.matches("aegis-quartz:x:\\d+:")), group.toString());
+        assertTrue(group.stream().anyMatch(l -> l.matches("aegis-quartz-plugins:x:\\d+:")), group.toString());
+    }
+
     // ------------------------------------------------------------------ installed
 
     @Test
@@ -221,8 +275,13 @@ class RpmPackageIT {
         run(List.of("chown", "root:" + root.gid(), probe.toString()));
         Files.setPosixFilePermissions(probe, PosixFilePermissions.fromString("rw-r-----"));
 
+        // A typo in the user cron file (a Unix cron line, five fields) does not stop the service: the
+        // unit's ExecStartPre lets the agent start, and the default jobs run.
+        Files.writeString(cronUser, "[0 0 * * *] user/io_probe.groovy " + target.pid() + "\n", java.nio.file.StandardOpenOption.APPEND);
         Process agent = start(root, unit);
         awaitAgent("a sample of the default job", log, () -> read(samples).contains("\"job\":\"default/sampler.groovy\""));
+        assertTrue(read(dir.resolve("agent.out")).contains("/etc/aegis-quartz/aegis_quartz.conf.user:"),
+                "the check printed the skipped line (to the journal): " + read(dir.resolve("agent.out")));
         String banner = read(log);
         assertTrue(banner.contains("home /opt/aegis-quartz, config /etc/aegis-quartz"), banner);
         assertTrue(banner.contains("samples go to /var/log/aegis-quartz/samples.jsonl"), banner);
@@ -232,7 +291,9 @@ class RpmPackageIT {
         // The main process is the launcher, and the JVM runs as the unit's user with its capabilities
         // and system call filter.
         assertEquals("/bin/sh\0/opt/aegis-quartz/bin/aegis-quartz\0run\0", Files.readString(Path.of("/proc/" + agent.pid() + "/cmdline")));
-        List<ProcessHandle> jvm = agent.toHandle().children().toList();
+        // Besides the JVM, the launcher's only child is its watchdog's ticker (a subshell).
+        List<ProcessHandle> jvm = agent.toHandle().children()
+                .filter(h -> cmdline(h).contains("io.aegisquartz.cli.Main")).toList();
         assertEquals(1, jvm.size());
         String status = Files.readString(Path.of("/proc/" + jvm.get(0).pid() + "/status"));
         assertTrue(status.contains("\nUid:\t" + root.uid() + "\t" + root.uid() + "\t"), status);
@@ -240,13 +301,20 @@ class RpmPackageIT {
         assertTrue(status.contains("\nCapBnd:\t0000000000080004\n"), status);
         assertTrue(status.contains("\nNoNewPrivs:\t1\n") && status.contains("\nSeccomp:\t2\n"), status);
 
-        // systemctl reload: a broken edit fails the check and the signal is not sent ...
-        Files.writeString(cronUser, "[0 0 * * *] user/io_probe.groovy " + target.pid() + "\n", java.nio.file.StandardOpenOption.APPEND);
+        // systemctl reload: an aegis_config.ini the agent could not start with fails the check, and the
+        // signal is not sent ...
         List<List<String>> reload = unit.all("ExecReload").stream().map(line -> commandLine(line, agent.pid())).toList();
+        String goodIni = Files.readString(ini);
+        Files.writeString(ini, goodIni + "[agent]\nwokers = 2\n");
         Result broken = asUnitInside(agent, unit, reload.get(0));
         assertEquals(1, broken.code(), broken.out());
-        assertTrue(broken.out().contains("/etc/aegis-quartz/aegis_quartz.conf.user:"), broken.out());
-        // ... a good one passes it, and the signal reaches the JVM through the launcher.
+        assertTrue(broken.out().contains("/etc/aegis-quartz/aegis_config.ini:"), broken.out());
+        Files.writeString(ini, goodIni);
+        // ... a broken cron line passes it (the agent skips that line), and so does a good one; the
+        // signal reaches the JVM through the launcher.
+        Result skipping = asUnitInside(agent, unit, reload.get(0));
+        assertEquals(0, skipping.code(), skipping.out());
+        assertTrue(skipping.out().contains("/etc/aegis-quartz/aegis_quartz.conf.user:"), skipping.out());
         String cronLine = "[* * * * * ?] name=io_probe user/io_probe.groovy " + target.pid();
         Files.writeString(cronUser, Files.readString(cronUser).replaceFirst("\\[0 0 \\* \\* \\*\\] .*", cronLine));
         Result good = asUnitInside(agent, unit, reload.get(0));
@@ -307,13 +375,19 @@ class RpmPackageIT {
         Path pre = script(dir.resolve("pre.sh"), query(rpm, "%{PREIN}"));
         String hostPasswd = Files.readString(Path.of("/etc/passwd"));
         // Run twice: on a reinstall the user exists already.
-        Result user = inNamespace(blank, "sh " + q(pre) + " && sh " + q(pre) + " && getent passwd aegis-quartz && getent group aegis-quartz");
+        Result user = inNamespace(blank, "sh " + q(pre) + " && sh " + q(pre) + " && getent passwd aegis-quartz && getent group aegis-quartz"
+                + " && getent passwd aegis-quartz-plugins && id -Gn aegis-quartz-plugins");
         assertEquals(0, user.code(), user.out());
         String[] pw = user.out().lines().filter(l -> l.startsWith("aegis-quartz:x:")).findFirst().orElseThrow().split(":");
         int uid = Integer.parseInt(pw[2]);
         assertTrue(uid > 0 && uid < 1000, "a system user: " + user.out());
         assertEquals("/var/lib/aegis-quartz", pw[5]);
         assertEquals("/usr/sbin/nologin", pw[6]);
+        // The plugin host's user: a system user in a group of its own only, home /, owning nothing of the agent's.
+        String[] plugins = user.out().lines().filter(l -> l.startsWith("aegis-quartz-plugins:x:")).findFirst().orElseThrow().split(":");
+        assertTrue(Integer.parseInt(plugins[2]) < 1000 && !plugins[2].equals(pw[2]), user.out());
+        assertEquals("/", plugins[5]);
+        assertEquals("aegis-quartz-plugins", user.out().strip().lines().reduce((a, b) -> b).orElseThrow(), "its only group");
         assertEquals(hostPasswd, Files.readString(Path.of("/etc/passwd")), "the host's /etc is untouched");
         Path etc = blank.overlays().resolve("etc/up");
         Files.copy(etc.resolve("passwd"), blank.path("/etc/passwd"));
@@ -457,7 +531,18 @@ class RpmPackageIT {
     }
 
     private static Path build(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(REPO.resolve("packaging/build-rpm").toString()));
+        // A developer's tree has uncommitted work; build-rpm packages HEAD's files all the same when
+        // told to (CI's clean clone is built exactly as the README says).
+        boolean dirty = !run(List.of("git", "-C", REPO.toString(), "status", "--porcelain")).out().isBlank();
+        List<String> flags = new ArrayList<>(List.of(args));
+        if (dirty && System.getenv("CI") == null) {
+            flags.add("--allow-dirty");
+        }
+        return build(REPO, flags.toArray(String[]::new));
+    }
+
+    private static Path build(Path repo, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(repo.resolve("packaging/build-rpm").toString()));
         cmd.addAll(List.of(args));
         Result r = run(cmd);
         assertEquals(0, r.code(), r.out());
@@ -499,6 +584,14 @@ class RpmPackageIT {
         try (Stream<Path> files = Files.walk(dir)) {
             return files.filter(Files::isRegularFile).map(f -> dir.relativize(f).toString())
                     .filter(f -> !f.startsWith(".") && !f.contains("/.")).sorted().toList();
+        }
+    }
+
+    private static String cmdline(ProcessHandle h) {
+        try {
+            return Files.readString(Path.of("/proc/" + h.pid() + "/cmdline"));
+        } catch (IOException e) {
+            return "";
         }
     }
 

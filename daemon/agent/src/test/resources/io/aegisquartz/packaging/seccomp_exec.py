@@ -5,9 +5,11 @@ Usage: seccomp_exec.py UNIT_FILE COMMAND [ARG ...]
 
 For tests on machines where systemd is not the init: reads the unit's SystemCallFilter= lines in
 order (@groups expanded by 'systemd-analyze syscall-filter', '~' removing from the allow-list),
-allows only the native architecture (SystemCallArchitectures=native) and kills the process on any
-other system call, which is what systemd does without SystemCallErrorNumber=. Needs python3-seccomp.
+allows only the native architecture (SystemCallArchitectures=native) and makes any other system call
+fail with the errno of SystemCallErrorNumber= (or kills the process where the unit sets none), as
+systemd does. Needs python3-seccomp.
 """
+import errno
 import os
 import subprocess
 import sys
@@ -44,9 +46,18 @@ def allowed(unit):
     return calls
 
 
+def error_number(unit):
+    for line in open(unit, encoding="utf-8"):
+        key, _, value = line.strip().partition("=")
+        if key == "SystemCallErrorNumber":
+            return getattr(errno, value.strip())
+    return None
+
+
 def main():
     unit, command = sys.argv[1], sys.argv[2:]
-    f = seccomp.SyscallFilter(defaction=seccomp.KILL_PROCESS)
+    number = error_number(unit)
+    f = seccomp.SyscallFilter(defaction=seccomp.KILL_PROCESS if number is None else seccomp.ERRNO(number))
     for name in sorted(allowed(unit)):
         try:
             f.add_rule(seccomp.ALLOW, name)

@@ -54,6 +54,27 @@ final class CompiledScripts {
         }
     }
 
+    /**
+     * Entries made at build time ({@link Precompile}) for the default plugins: "plugin-cache" next to
+     * the agent's jar, read when the agent's own cache misses. None when the agent does not run from
+     * a jar, or when a scratch cache is set (-Daegis.compiled-dir, the class-data training and tests
+     * that must compile).
+     */
+    static final Path SEED_DIR = seedDir();
+
+    private static Path seedDir() {
+        try {
+            var src = CompiledScripts.class.getProtectionDomain().getCodeSource();
+            Path jar = src == null ? null : Path.of(src.getLocation().toURI());
+            if (jar == null || !Files.isRegularFile(jar) || System.getProperty("aegis.compiled-dir") != null) {
+                return null;
+            }
+            return jar.resolveSibling("plugin-cache");
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
     private final Path dir;
 
     /** @param dir where entries live; created on the first write */
@@ -85,6 +106,11 @@ final class CompiledScripts {
     }
 
     /** The entry for {@code file} under {@code key}, or null (none, or unreadable). */
+    /** Whether an entry for {@code file} with {@code key} is there (without reading it). */
+    boolean has(Path file, String key) {
+        return Files.isRegularFile(entry(file, key));
+    }
+
     Entry read(Path file, String key) {
         Path p = entry(file, key);
         try {

@@ -86,6 +86,13 @@ public final class GroovyPlugin extends InJvmPlugin {
         CompiledScripts cache = cacheDir == null ? null : new CompiledScripts(cacheDir);
         String key = cache == null ? null : CompiledScripts.key(file, text);
         CompiledScripts.Entry entry = cache == null ? null : cache.read(file, key);
+        if (entry == null && cache != null && CompiledScripts.SEED_DIR != null && !CompiledScripts.SEED_DIR.equals(cache.dir())) {
+            // A default plugin compiled when the agent was built: copied into the cache, as if compiled here.
+            entry = new CompiledScripts(CompiledScripts.SEED_DIR).read(file, key);
+            if (entry != null) {
+                cache.write(file, key, entry);
+            }
+        }
         if (entry == null && childJvm && cache != null) {
             entry = ChildCompiler.compile(file, text, cache, key); // null: it logged why; compiled here instead
         }
@@ -113,6 +120,18 @@ public final class GroovyPlugin extends InJvmPlugin {
             return new GroovyPlugin(file, cls.asSubclass(Script.class), runner, processes);
         } catch (ClassNotFoundException | LinkageError e) {
             throw new PluginException("cannot load the compiled " + file + ": " + e, "fix the script; run 'aegis-quartz run-plugin' to try it");
+        }
+    }
+
+    /** Whether {@code file} as it is now has compiled classes in {@code cacheDir}, so that loading it runs no compiler. */
+    public static boolean compiled(Path file, Path cacheDir) {
+        try {
+            String text = Files.readString(file, StandardCharsets.UTF_8);
+            String key = CompiledScripts.key(file, text);
+            return new CompiledScripts(cacheDir).has(file, key)
+                    || CompiledScripts.SEED_DIR != null && new CompiledScripts(CompiledScripts.SEED_DIR).has(file, key);
+        } catch (IOException | RuntimeException e) {
+            return false; // loading it will say what is wrong
         }
     }
 
