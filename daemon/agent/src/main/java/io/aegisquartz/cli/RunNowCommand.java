@@ -1,7 +1,6 @@
 package io.aegisquartz.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.control.ControlClient;
 import io.aegisquartz.control.ControlProtocol;
@@ -18,7 +17,6 @@ final class RunNowCommand implements Command {
     /** Exit code when the job did not run (running already, held, no such job, no agent). */
     static final int DID_NOT_RUN = 4;
 
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override
     public String name() {
@@ -66,7 +64,7 @@ final class RunNowCommand implements Command {
             new ControlClient(ControlProtocol.socketPath(settings)).exchange(ControlClient.request(ControlProtocol.RUN_NOW, job), 10_000,
                     line -> {
                         if (json) {
-                            cli.out().println(JSON.writeValueAsString(line));
+                            cli.out().println(ControlClient.toJson(line));
                         }
                         return switch (line.path("type").asText()) {
                             case "accepted" -> accepted(cli, json, line);

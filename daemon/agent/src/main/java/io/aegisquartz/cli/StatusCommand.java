@@ -1,7 +1,7 @@
 package io.aegisquartz.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.Units;
@@ -20,8 +20,6 @@ final class StatusCommand implements Command {
     static final int PROBLEMS = 1;
     static final int NOT_RUNNING = 3;
     static final int UNKNOWN = 4;
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override
     public String name() {
@@ -90,8 +88,8 @@ final class StatusCommand implements Command {
                     });
         } catch (ControlClient.NotRunning e) {
             if (a.flag("--json")) {
-                ObjectNode o = JSON.createObjectNode().put("type", "not_running").put("message", e.getMessage());
-                cli.out().println(JSON.writeValueAsString(o));
+                ObjectNode o = JsonNodeFactory.instance.objectNode().put("type", "not_running").put("message", e.getMessage());
+                cli.out().println(ControlClient.toJson(o));
             } else {
                 cli.out().println(StatusText.headline(e.getMessage()));
             }
@@ -121,7 +119,7 @@ final class StatusCommand implements Command {
             return UNKNOWN;
         }
         if (a.flag("--json")) {
-            cli.out().println(JSON.writeValueAsString(r));
+            cli.out().println(ControlClient.toJson(r));
         } else {
             StatusText text = new StatusText(Terminal.colourOnStdout(cli.env()));
             cli.out().print(job == null ? text.status(r) : text.job(r));

@@ -24,6 +24,7 @@ import java.nio.file.attribute.PosixFileAttributes;
  */
 public final class ControlClient {
 
+    /** The client's only mapper: the command classes are built in every JVM, the agent's too, and must not hold one. */
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The most a client reads of one answer (a status of thousands of jobs is a few MB). */
     private static final int MAX_ANSWER_BYTES = 64 << 20;
@@ -59,6 +60,11 @@ public final class ControlClient {
 
     public ControlClient(Path socket) {
         this.socket = socket;
+    }
+
+    /** {@code node} as one line of JSON, for the commands that print an answer as it came ({@code --json}). */
+    public static String toJson(JsonNode node) throws IOException {
+        return JSON.writeValueAsString(node);
     }
 
     /** The request line for {@code cmd} (and {@code job}, if not null). */

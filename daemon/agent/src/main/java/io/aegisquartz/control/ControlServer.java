@@ -1,8 +1,8 @@
 package io.aegisquartz.control;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import io.aegisquartz.agent.Agent;
 import io.aegisquartz.agent.AgentSnapshot;
 import io.aegisquartz.config.JobSpec;
@@ -53,7 +53,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 public final class ControlServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger("control");
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** jackson-core's streaming parser only: an ObjectMapper is about 280 classes the agent would keep after the first request. */
+    private static final JsonFactory JSON = new JsonFactory();
     /** How long a run-now client may wait beyond the job's own limits (for a free worker). */
     private static final long RUN_NOW_MARGIN_MILLIS = 5 * 60_000;
     /** Refused connections and bad requests are logged at most this often, with a count. */
@@ -86,7 +87,7 @@ public final class ControlServer implements AutoCloseable {
      * written and the connection closed, since closing a Unix socket with unread data resets it and
      * the client would lose the answer. Holds no buffer.
      */
-    private record TurnedAway(SocketChannel channel, SelectionKey key, ObjectNode answer, long deadline) {
+    private record TurnedAway(SocketChannel channel, SelectionKey key, byte[] answer, long deadline) {
     }
 
     /** One client connection and where it is in its exchange. */
@@ -262,7 +263,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     /** Answers {@code ch} with {@code answer} once its request is in (or after a moment), then closes it. */
-    private void turnAway(SocketChannel ch, ObjectNode answer) throws IOException {
+    private void turnAway(SocketChannel ch, byte[] answer) throws IOException {
         if (away.size() >= MAX_TURNED_AWAY) {
             answerAndClose(ch, answer); // a flood: no waiting for its request
             return;
@@ -346,40 +347,81 @@ public final class ControlServer implements AutoCloseable {
             bad(c, "the request is not UTF-8");
             return;
         }
-        JsonNode req;
-        try {
-            req = JSON.readTree(text);
-        } catch (IOException e) {
-            bad(c, "the request is not one JSON object");
+        Request req = Request.parse(text);
+        if (req.problem() != null) {
+            bad(c, req.problem());
             return;
         }
-        if (req == null || !req.isObject()) {
-            bad(c, "the request is not one JSON object");
-            return;
-        }
-        JsonNode v = req.get("v");
-        if (v != null && !(v.canConvertToInt() && v.asInt() == ControlProtocol.VERSION)) {
-            rejected("bad request: version " + v);
+        if (!req.versionOk()) {
+            rejected("bad request: version " + req.version());
             answer(c, true, StatusJson.error("unsupported_version", "this agent speaks version " + ControlProtocol.VERSION));
             return;
         }
-        JsonNode cmd = req.get("cmd");
-        JsonNode job = req.get("job");
-        if (job != null && !job.isNull() && !job.isTextual()) {
-            bad(c, "'job' must be a string");
-            return;
-        }
-        String jobName = job == null || job.isNull() ? null : job.asText();
-        if (cmd != null && ControlProtocol.STATUS.equals(cmd.asText(null))) {
-            status(c, jobName);
-        } else if (cmd != null && ControlProtocol.RUN_NOW.equals(cmd.asText(null))) {
-            if (jobName == null) {
+        if (ControlProtocol.STATUS.equals(req.cmd())) {
+            status(c, req.job());
+        } else if (ControlProtocol.RUN_NOW.equals(req.cmd())) {
+            if (req.job() == null) {
                 bad(c, "run-now needs a 'job'");
             } else {
-                runNow(c, jobName);
+                runNow(c, req.job());
             }
         } else {
             bad(c, "'cmd' must be \"" + ControlProtocol.STATUS + "\" or \"" + ControlProtocol.RUN_NOW + "\"");
+        }
+    }
+
+    /**
+     * A request line, read with the streaming parser: {@code v}, {@code cmd}, {@code job}; other
+     * fields skipped. {@code problem} is set when it is not one JSON object or a field has the wrong type.
+     */
+    private record Request(String version, boolean versionOk, String cmd, String job, String problem) {
+
+        static Request parse(String text) {
+            String version = null;
+            boolean versionOk = true;
+            String cmd = null;
+            String job = null;
+            try (JsonParser p = JSON.createParser(text)) {
+                if (p.nextToken() != JsonToken.START_OBJECT) {
+                    return bad("the request is not one JSON object");
+                }
+                JsonToken t;
+                while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+                    String name = p.currentName();
+                    JsonToken v = p.nextToken();
+                    switch (name) {
+                        case "v" -> {
+                            version = p.getText();
+                            versionOk = v == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT
+                                    && p.getIntValue() == ControlProtocol.VERSION;
+                            p.skipChildren();
+                        }
+                        case "cmd" -> {
+                            if (v != JsonToken.VALUE_STRING) {
+                                return bad("'cmd' must be a string");
+                            }
+                            cmd = p.getText();
+                        }
+                        case "job" -> {
+                            if (v != JsonToken.VALUE_STRING && v != JsonToken.VALUE_NULL) {
+                                return bad("'job' must be a string");
+                            }
+                            job = v == JsonToken.VALUE_NULL ? null : p.getText();
+                        }
+                        default -> p.skipChildren();
+                    }
+                }
+                if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
+                    return bad("the request is not one JSON object");
+                }
+            } catch (IOException e) {
+                return bad("the request is not one JSON object");
+            }
+            return new Request(version, versionOk, cmd, job, null);
+        }
+
+        private static Request bad(String why) {
+            return new Request(null, true, null, null, why);
         }
     }
 
@@ -403,7 +445,7 @@ public final class ControlServer implements AutoCloseable {
         answer(c, true, noSuchJob(jobName, s.jobs().size()));
     }
 
-    private static ObjectNode noSuchJob(String name, int jobs) {
+    private static byte[] noSuchJob(String name, int jobs) {
         return StatusJson.error("no_such_job", "no job is named '" + StatusJson.cut(name) + "' (" + jobs
                 + " job(s) scheduled; 'aegis-quartz status' lists them)");
     }
@@ -443,8 +485,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     /** Queues {@code line} for {@code c}; with {@code last}, the connection closes once it is written. */
-    private void answer(Conn c, boolean last, ObjectNode line) throws IOException {
-        byte[] bytes = bytes(line);
+    private void answer(Conn c, boolean last, byte[] bytes) throws IOException {
         if (c.out != null && c.out.hasRemaining()) {
             ByteBuffer both = ByteBuffer.allocate(c.out.remaining() + bytes.length);
             both.put(c.out).put(bytes).flip();
@@ -497,9 +538,9 @@ public final class ControlServer implements AutoCloseable {
     }
 
     /** One try at writing a short answer to a connection being dropped; it is closed either way. */
-    private void answerAndClose(SocketChannel ch, ObjectNode line) {
+    private void answerAndClose(SocketChannel ch, byte[] line) {
         try {
-            ch.write(ByteBuffer.wrap(bytes(line)));
+            ch.write(ByteBuffer.wrap(line));
         } catch (IOException | RuntimeException ignored) {
             // The client is gone or not reading: nothing more is owed to it.
         }
@@ -553,17 +594,6 @@ public final class ControlServer implements AutoCloseable {
             LOG.warn("control socket: {}{}", what, rejectedSinceLog > 1 ? " (" + rejectedSinceLog + " rejected since the last such line)" : "");
             rejectLoggedAt = now;
             rejectedSinceLog = 0;
-        }
-    }
-
-    private static byte[] bytes(ObjectNode line) {
-        try {
-            byte[] json = JSON.writeValueAsBytes(line);
-            byte[] out = java.util.Arrays.copyOf(json, json.length + 1);
-            out[json.length] = '\n';
-            return out;
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot write a JSON tree we built", e);
         }
     }
 

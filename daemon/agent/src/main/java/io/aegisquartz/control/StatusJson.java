@@ -1,8 +1,7 @@
 package io.aegisquartz.control;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import io.aegisquartz.agent.AgentSnapshot;
 import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSpec;
@@ -14,145 +13,187 @@ import io.aegisquartz.schedule.ManualRun;
 import io.aegisquartz.schedule.RunRecord;
 import io.aegisquartz.sink.OutputStatus;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The control socket's response objects, built from an {@link AgentSnapshot}: field names and
- * meanings are those of docs/CONTROL.md. Also decides what counts as a problem (the list that makes
+ * The control socket's answer lines, written from an {@link AgentSnapshot}: field names and meanings
+ * are those of docs/CONTROL.md. Also decides what counts as a problem (the list that makes
  * {@code aegis-quartz status} exit 1), so that every client agrees.
+ *
+ * <p>Written with jackson-core's streaming generator, as samples are: an ObjectMapper (or a JSON
+ * tree, whose printing builds one) is about 280 classes, 3-4 MB the agent would keep for good after
+ * the first {@code status}.
  */
 final class StatusJson {
 
-    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+    private static final JsonFactory JSON = new JsonFactory();
+
+    /** Writes one object's fields. */
+    @FunctionalInterface
+    private interface Fields {
+        void write(JsonGenerator g) throws IOException;
+    }
 
     private StatusJson() {
     }
 
     /** The answer to {@code status}: the agent, every job (without its runs), outputs, spool, problems. */
-    static ObjectNode status(AgentSnapshot s) {
-        ObjectNode o = header("status", s);
-        ArrayNode jobs = o.putArray("jobs");
-        for (JobStatus j : s.jobs()) {
-            jobs.add(job(j, false));
-        }
-        return o;
+    static byte[] status(AgentSnapshot s) {
+        return line(g -> {
+            header(g, "status", s);
+            g.writeArrayFieldStart("jobs");
+            for (JobStatus j : s.jobs()) {
+                g.writeStartObject();
+                job(g, j, false);
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+        });
     }
 
     /** The answer to {@code status} with a job: the agent's header and the job with its runs and definition. */
-    static ObjectNode job(AgentSnapshot s, JobStatus j) {
-        ObjectNode o = header("job", s);
-        o.set("job", job(j, true));
-        return o;
+    static byte[] job(AgentSnapshot s, JobStatus j) {
+        return line(g -> {
+            header(g, "job", s);
+            g.writeObjectFieldStart("job");
+            job(g, j, true);
+            g.writeEndObject();
+        });
     }
 
     /** The first line of a run-now answer: the run is on its way. */
-    static ObjectNode accepted(JobSpec spec) {
-        ObjectNode o = F.objectNode();
-        o.put("type", "accepted");
-        o.put("job", spec.name());
-        o.put("timeout_ms", spec.options().timeout().toMillis());
-        o.put("kill_grace_ms", spec.options().killGrace().toMillis());
-        return o;
+    static byte[] accepted(JobSpec spec) {
+        return line(g -> {
+            g.writeStringField("type", "accepted");
+            g.writeStringField("job", spec.name());
+            g.writeNumberField("timeout_ms", spec.options().timeout().toMillis());
+            g.writeNumberField("kill_grace_ms", spec.options().killGrace().toMillis());
+        });
     }
 
     /** The last line of a run-now answer: how the run ended, or why it did not happen. */
-    static ObjectNode result(String job, ManualRun m) {
-        ObjectNode o = F.objectNode();
-        o.put("type", "result");
-        o.put("job", job);
-        o.put("ran", m.run() != null);
-        if (m.run() != null) {
-            o.set("run", run(m.run()));
-        } else {
-            o.put("reason", m.notRun());
-        }
-        return o;
+    static byte[] result(String job, ManualRun m) {
+        return line(g -> {
+            g.writeStringField("type", "result");
+            g.writeStringField("job", job);
+            g.writeBooleanField("ran", m.run() != null);
+            if (m.run() != null) {
+                g.writeObjectFieldStart("run");
+                run(g, m.run());
+                g.writeEndObject();
+            } else {
+                g.writeStringField("reason", cut(m.notRun()));
+            }
+        });
     }
 
     /** An error line; the connection closes after it. */
-    static ObjectNode error(String code, String message) {
-        ObjectNode o = F.objectNode();
-        o.put("type", "error");
-        o.put("error", code);
-        o.put("message", message);
-        return o;
+    static byte[] error(String code, String message) {
+        return line(g -> {
+            g.writeStringField("type", "error");
+            g.writeStringField("error", code);
+            g.writeStringField("message", message);
+        });
     }
 
-    private static ObjectNode header(String type, AgentSnapshot s) {
-        ObjectNode o = F.objectNode();
-        o.put("type", type);
-        o.put("v", ControlProtocol.VERSION);
-        o.put("version", s.version());
-        o.put("pid", s.pid());
-        o.put("now_ms", s.takenMillis());
-        o.put("started_ms", s.startedMillis());
-        o.put("state", s.stopping() ? "stopping" : s.started() ? "running" : "starting");
-        o.put("home", s.home().toString());
-        ArrayNode files = o.putArray("config_files");
-        files.add(s.settingsFile().toString());
+    /** One JSON object with {@code fields}, and its newline. */
+    private static byte[] line(Fields fields) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(512);
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            fields.write(g);
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException("writing to memory", e);
+        }
+        out.write('\n');
+        return out.toByteArray();
+    }
+
+    private static void header(JsonGenerator g, String type, AgentSnapshot s) throws IOException {
+        g.writeStringField("type", type);
+        g.writeNumberField("v", ControlProtocol.VERSION);
+        g.writeStringField("version", s.version());
+        g.writeNumberField("pid", s.pid());
+        g.writeNumberField("now_ms", s.takenMillis());
+        g.writeNumberField("started_ms", s.startedMillis());
+        g.writeStringField("state", s.stopping() ? "stopping" : s.started() ? "running" : "starting");
+        g.writeStringField("home", s.home().toString());
         AgentSnapshot.Reload r = s.lastReload();
+        g.writeArrayFieldStart("config_files");
+        g.writeString(s.settingsFile().toString());
         if (r != null) {
-            r.files().forEach(f -> files.add(f.toString()));
-            ObjectNode rl = o.putObject("last_reload");
-            rl.put("time_ms", r.atMillis());
-            rl.put("why", r.why());
-            rl.put("ok", r.problemCount() == 0 && r.settingsPending() == null);
-            rl.put("added", r.added());
-            rl.put("changed", r.changed());
-            rl.put("removed", r.removed());
-            rl.put("problem_count", r.problemCount());
-            ArrayNode ps = rl.putArray("problems");
-            r.problems().forEach(ps::add);
-            rl.put("settings_pending", r.settingsPending());
-        } else {
-            o.putNull("last_reload");
+            for (var f : r.files()) {
+                g.writeString(f.toString());
+            }
         }
-        o.put("reloads", s.reloads());
-        o.put("failed_reloads", s.failedReloads());
-        Governor.Reading g = s.governor();
-        if (g != null) {
-            ObjectNode gn = o.putObject("governor");
-            gn.put("cpu_pct", Math.round(g.cpuPct() * 100) / 100.0);
-            gn.put("cpu_budget_pct", g.cpuBudgetPct());
-            gn.put("rss_bytes", g.rssBytes());
-            gn.put("memory_budget_bytes", g.memoryMaxBytes());
-            gn.put("time_ms", g.atMillis());
-            gn.put("window_ms", g.windowMillis());
-            gn.put("over", g.over());
+        g.writeEndArray();
+        if (r != null) {
+            g.writeObjectFieldStart("last_reload");
+            g.writeNumberField("time_ms", r.atMillis());
+            g.writeStringField("why", r.why());
+            g.writeBooleanField("ok", r.problemCount() == 0 && r.settingsPending() == null);
+            g.writeNumberField("added", r.added());
+            g.writeNumberField("changed", r.changed());
+            g.writeNumberField("removed", r.removed());
+            g.writeNumberField("problem_count", r.problemCount());
+            strings(g, "problems", r.problems());
+            g.writeStringField("settings_pending", r.settingsPending());
+            g.writeEndObject();
         } else {
-            o.putNull("governor");
+            g.writeNullField("last_reload");
         }
-        ArrayNode outs = o.putArray("outputs");
+        g.writeNumberField("reloads", s.reloads());
+        g.writeNumberField("failed_reloads", s.failedReloads());
+        Governor.Reading gr = s.governor();
+        if (gr != null) {
+            g.writeObjectFieldStart("governor");
+            g.writeNumberField("cpu_pct", Math.round(gr.cpuPct() * 100) / 100.0);
+            g.writeNumberField("cpu_budget_pct", gr.cpuBudgetPct());
+            g.writeNumberField("rss_bytes", gr.rssBytes());
+            g.writeNumberField("memory_budget_bytes", gr.memoryMaxBytes());
+            g.writeNumberField("time_ms", gr.atMillis());
+            g.writeNumberField("window_ms", gr.windowMillis());
+            g.writeBooleanField("over", gr.over());
+            g.writeEndObject();
+        } else {
+            g.writeNullField("governor");
+        }
+        g.writeArrayFieldStart("outputs");
         for (OutputStatus out : s.outputs()) {
-            ObjectNode on = outs.addObject();
-            on.put("name", out.name());
-            on.put("target", out.target());
-            on.put("pending", out.pending());
-            millisOrNull(on, "oldest_pending_ms", out.oldestPendingMillis() < 0 ? 0 : out.oldestPendingMillis());
-            millisOrNull(on, "last_success_ms", out.lastSuccessMillis());
-            millisOrNull(on, "failing_since_ms", out.failingSinceMillis());
-            on.put("last_error", cut(out.lastError()));
-            on.put("sent", out.sent());
-            on.put("failed", out.failed());
+            g.writeStartObject();
+            g.writeStringField("name", out.name());
+            g.writeStringField("target", out.target());
+            g.writeNumberField("pending", out.pending());
+            millisOrNull(g, "oldest_pending_ms", out.oldestPendingMillis() < 0 ? 0 : out.oldestPendingMillis());
+            millisOrNull(g, "last_success_ms", out.lastSuccessMillis());
+            millisOrNull(g, "failing_since_ms", out.failingSinceMillis());
+            g.writeStringField("last_error", cut(out.lastError()));
+            g.writeNumberField("sent", out.sent());
+            g.writeNumberField("failed", out.failed());
+            g.writeEndObject();
         }
+        g.writeEndArray();
         AgentSnapshot.Spool sp = s.spool();
         if (sp != null) {
-            ObjectNode sn = o.putObject("spool");
-            sn.put("dir", sp.dir().toString());
-            sn.put("pending", sp.pendingSamples());
-            sn.put("pending_bytes", sp.pendingBytes());
-            sn.put("max_bytes", sp.maxBytes());
-            millisOrNull(sn, "oldest_pending_ms", sp.oldestPendingMillis() < 0 ? 0 : sp.oldestPendingMillis());
-            sn.put("dropped", sp.dropped());
-            sn.put("lost", sp.lost());
-            sn.put("dead_lettered", sp.deadLettered());
+            g.writeObjectFieldStart("spool");
+            g.writeStringField("dir", sp.dir().toString());
+            g.writeNumberField("pending", sp.pendingSamples());
+            g.writeNumberField("pending_bytes", sp.pendingBytes());
+            g.writeNumberField("max_bytes", sp.maxBytes());
+            millisOrNull(g, "oldest_pending_ms", sp.oldestPendingMillis() < 0 ? 0 : sp.oldestPendingMillis());
+            g.writeNumberField("dropped", sp.dropped());
+            g.writeNumberField("lost", sp.lost());
+            g.writeNumberField("dead_lettered", sp.deadLettered());
+            g.writeEndObject();
         } else {
-            o.putNull("spool");
+            g.writeNullField("spool");
         }
-        ArrayNode problems = o.putArray("problems");
-        problems(s).forEach(problems::add);
-        return o;
+        strings(g, "problems", problems(s));
     }
 
     /**
@@ -195,7 +236,7 @@ final class StatusJson {
         return p;
     }
 
-    /** What is wrong with one job: its last run failed, or something holds it. */
+    /** What is wrong with one job: its last run failed, or something holds it (with the reason and until when). */
     static List<String> jobProblems(JobStatus j) {
         List<String> p = new ArrayList<>();
         if (j.state() != null && j.state().isRunFailure()) {
@@ -207,96 +248,108 @@ final class StatusJson {
         return p;
     }
 
-    private static ObjectNode job(JobStatus j, boolean detail) {
+    private static void job(JsonGenerator g, JobStatus j, boolean detail) throws IOException {
         JobSpec spec = j.spec();
-        ObjectNode o = F.objectNode();
-        o.put("name", spec.name());
-        o.put("cron", spec.cron());
-        o.put("source", spec.source().name().toLowerCase());
-        o.put("file", spec.file().toString());
-        o.put("line", spec.line());
-        o.put("plugin", spec.pluginRef());
-        o.put("state", j.state() == null ? null : j.state().wire());
-        millisOrNull(o, "running_since_ms", j.runningSinceMillis());
-        millisOrNull(o, "next_fire_ms", j.nextFireMillis());
-        o.put("consecutive_failures", j.consecutiveFailures());
-        o.put("runs_total", j.runCount());
-        o.put("skipped_total", j.skipCount());
+        g.writeStringField("name", spec.name());
+        g.writeStringField("cron", spec.cron());
+        g.writeStringField("source", spec.source().name().toLowerCase());
+        g.writeStringField("file", spec.file().toString());
+        g.writeNumberField("line", spec.line());
+        g.writeStringField("plugin", spec.pluginRef());
+        g.writeStringField("state", j.state() == null ? null : j.state().wire());
+        millisOrNull(g, "running_since_ms", j.runningSinceMillis());
+        millisOrNull(g, "next_fire_ms", j.nextFireMillis());
+        g.writeNumberField("consecutive_failures", j.consecutiveFailures());
+        g.writeNumberField("runs_total", j.runCount());
+        g.writeNumberField("skipped_total", j.skipCount());
         RunRecord last = j.lastRun();
         if (last != null) {
-            o.set("last_run", run(last));
+            g.writeObjectFieldStart("last_run");
+            run(g, last);
+            g.writeEndObject();
         } else {
-            o.putNull("last_run");
+            g.writeNullField("last_run");
         }
         if (j.lastSkipMillis() != 0) {
-            ObjectNode sk = o.putObject("last_skip");
-            sk.put("time_ms", j.lastSkipMillis());
-            sk.put("reason", cut(j.lastSkipReason()));
+            g.writeObjectFieldStart("last_skip");
+            g.writeNumberField("time_ms", j.lastSkipMillis());
+            g.writeStringField("reason", cut(j.lastSkipReason()));
+            g.writeEndObject();
         } else {
-            o.putNull("last_skip");
+            g.writeNullField("last_skip");
         }
-        ArrayNode held = o.putArray("held");
+        g.writeArrayFieldStart("held");
         for (Hold h : j.holds()) {
-            ObjectNode hn = held.addObject();
-            hn.put("kind", h.kind());
-            hn.put("reason", cut(h.reason()));
-            hn.put("since_ms", h.sinceMillis());
+            g.writeStartObject();
+            g.writeStringField("kind", h.kind());
+            g.writeStringField("reason", cut(h.reason()));
+            g.writeNumberField("since_ms", h.sinceMillis());
             if (h.untilMillis() == Hold.UNTIL_RELEASED) {
-                hn.putNull("until_ms");
+                g.writeNullField("until_ms");
             } else {
-                hn.put("until_ms", h.untilMillis());
+                g.writeNumberField("until_ms", h.untilMillis());
             }
-            hn.put("message", cut(h.describe()));
+            g.writeStringField("message", cut(h.describe()));
+            g.writeEndObject();
         }
-        ArrayNode problems = o.putArray("problems");
-        jobProblems(j).forEach(problems::add);
+        g.writeEndArray();
+        strings(g, "problems", jobProblems(j));
         if (detail) {
-            o.put("plugin_path", spec.pluginPath().toString());
-            ArrayNode args = o.putArray("args");
-            SecretMask.mask(spec.args()).forEach(args::add);
-            o.set("options", options(spec.options()));
-            ArrayNode runs = o.putArray("runs");
-            j.runs().forEach(r -> runs.add(run(r)));
+            g.writeStringField("plugin_path", spec.pluginPath().toString());
+            strings(g, "args", SecretMask.mask(spec.args()));
+            g.writeObjectFieldStart("options");
+            options(g, spec.options());
+            g.writeEndObject();
+            g.writeArrayFieldStart("runs");
+            for (RunRecord r : j.runs()) {
+                g.writeStartObject();
+                run(g, r);
+                g.writeEndObject();
+            }
+            g.writeEndArray();
         }
-        return o;
     }
 
-    private static ObjectNode options(JobOptions op) {
-        ObjectNode o = F.objectNode();
-        o.put("timeout_ms", op.timeout().toMillis());
-        o.put("cpu_ms", op.cpu().toMillis());
-        o.put("kill_grace_ms", op.killGrace().toMillis());
-        o.put("output_max", op.outputMax());
-        o.put("max_samples", op.maxSamples());
-        o.put("overlap", op.overlap().name().toLowerCase());
-        o.put("misfire", op.misfire().name().toLowerCase());
-        o.put("sampler", op.sampler());
-        o.put("user", op.user() == null ? null : op.user().name());
-        o.put("memory_max", op.memoryMax());
-        o.put("pids_max", op.pidsMax());
-        return o;
+    private static void options(JsonGenerator g, JobOptions op) throws IOException {
+        g.writeNumberField("timeout_ms", op.timeout().toMillis());
+        g.writeNumberField("cpu_ms", op.cpu().toMillis());
+        g.writeNumberField("kill_grace_ms", op.killGrace().toMillis());
+        g.writeNumberField("output_max", op.outputMax());
+        g.writeNumberField("max_samples", op.maxSamples());
+        g.writeStringField("overlap", op.overlap().name().toLowerCase());
+        g.writeStringField("misfire", op.misfire().name().toLowerCase());
+        g.writeStringField("sampler", op.sampler());
+        g.writeStringField("user", op.user() == null ? null : op.user().name());
+        g.writeNumberField("memory_max", op.memoryMax());
+        g.writeNumberField("pids_max", op.pidsMax());
     }
 
-    private static ObjectNode run(RunRecord r) {
-        ObjectNode o = F.objectNode();
-        o.put("start_ms", r.startMillis());
-        o.put("status", r.status().wire());
-        o.put("duration_ms", Math.round(r.wallNanos() / 1e4) / 100.0);
+    private static void run(JsonGenerator g, RunRecord r) throws IOException {
+        g.writeNumberField("start_ms", r.startMillis());
+        g.writeStringField("status", r.status().wire());
+        g.writeNumberField("duration_ms", Math.round(r.wallNanos() / 1e4) / 100.0);
         if (r.cpuNanos() < 0) {
-            o.putNull("cpu_ms");
+            g.writeNullField("cpu_ms");
         } else {
-            o.put("cpu_ms", Math.round(r.cpuNanos() / 1e4) / 100.0);
+            g.writeNumberField("cpu_ms", Math.round(r.cpuNanos() / 1e4) / 100.0);
         }
-        o.put("message", cut(r.message()));
-        o.put("manual", r.manual());
-        return o;
+        g.writeStringField("message", cut(r.message()));
+        g.writeBooleanField("manual", r.manual());
     }
 
-    private static void millisOrNull(ObjectNode o, String field, long millis) {
+    private static void strings(JsonGenerator g, String field, List<String> values) throws IOException {
+        g.writeArrayFieldStart(field);
+        for (String v : values) {
+            g.writeString(v);
+        }
+        g.writeEndArray();
+    }
+
+    private static void millisOrNull(JsonGenerator g, String field, long millis) throws IOException {
         if (millis == 0) {
-            o.putNull(field);
+            g.writeNullField(field);
         } else {
-            o.put(field, millis);
+            g.writeNumberField(field, millis);
         }
     }
 

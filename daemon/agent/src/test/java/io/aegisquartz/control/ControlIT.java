@@ -58,11 +58,19 @@ class ControlIT {
     }
 
     private Process launchAgent(AgentHome home) throws IOException {
-        Process p = new ProcessBuilder("sh", LAUNCHER.toString(), "--home", home.home().toString(), "run")
+        return launchAgent(home, null);
+    }
+
+    /** Starts the agent with its launcher; {@code javaOpts}, if not null, go to its JVM (AEGIS_JAVA_OPTS). */
+    private Process launchAgent(AgentHome home, String javaOpts) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder("sh", LAUNCHER.toString(), "--home", home.home().toString(), "run")
                 .redirectErrorStream(true).redirectOutput(dir.resolve("agent.out").toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        started.add(p);
-        return p;
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().remove("AEGIS_CONF");
+        if (javaOpts != null) {
+            pb.environment().put("AEGIS_JAVA_OPTS", javaOpts);
+        }
+        return started.add(pb.start());
     }
 
     /** Runs the launcher with {@code args} (after {@code prefix}, e.g. setpriv ... as another user) to completion. */
@@ -251,7 +259,12 @@ class ControlIT {
         assertTrue(tooLong.contains("\"error\":\"too_long\""), tooLong);
         sendFlood(sock, 64 << 20);
         int ticks = job(status(home), "tick").path("runs_total").asInt();
-        await().atMost(Duration.ofSeconds(30)).until(() -> job(status(home), "tick").path("runs_total").asInt() >= ticks + 3);
+        try {
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
+                    .until(() -> job(status(home), "tick").path("runs_total").asInt() >= ticks + 3);
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("tick goes on ticking after the flood: " + job(status(home), "tick") + "\n" + log(home), e);
+        }
         Result after = cli(home, "status", "--json");
         assertEquals(1, after.exit, after.toString());
         assertEquals("running", JSON.readTree(after.out).path("state").asText());
@@ -298,7 +311,8 @@ class ControlIT {
         // No CPU budget: an agent over it in its first minute would not be "healthy".
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[governor]\ncpu_max = 0\n");
         home.userPlugin("tick.sh", "#!/bin/sh\necho 'OK - tick'\n");
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n");
+        // 'once' is due only at 03:00, so that run-now never meets a scheduled run of it.
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n[0 0 3 * * ?] name=once user/tick.sh\n");
         Path sock = home.home().resolve("state/control.sock");
 
         Result before = cli(home, "status");
@@ -313,7 +327,8 @@ class ControlIT {
         assertEquals(3, staleRun.exit, staleRun.toString());
         assertEquals("not_running", JSON.readTree(staleRun.out).path("type").asText(), staleRun.toString());
 
-        Process agent = launchAgent(home);
+        Path classes = dir.resolve("classes.txt");
+        Process agent = launchAgent(home, "-Xlog:class+load=info:file=" + classes);
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(300)).until(() -> status(home) != null
                 && job(status(home), "tick").path("runs_total").asInt() > 0);
         assertEquals("rw-rw----", PosixFilePermissions.toString(Files.getPosixFilePermissions(sock)), "the stale socket was replaced");
@@ -342,6 +357,18 @@ class ControlIT {
         Result refusedRun = cli(nobody, home, "run-now", "tick");
         assertEquals(4, refusedRun.exit, refusedRun.toString());
         assertTrue(log(home).contains("control socket: refused a connection: user nobody"), log(home));
+        Result ran = cli(home, "run-now", "once");
+        assertEquals(0, ran.exit, ran.toString());
+        // Answers are written with jackson-core's generator: an ObjectMapper is 3-4 MB the agent would keep.
+        // (Its class alone may be loaded by the verifier; building one loads its serializer factory.)
+        List<String> loaded = Files.readAllLines(classes);
+        assertTrue(loaded.stream().anyMatch(l -> l.contains(" io.aegisquartz.control.ControlServer ")), "the class-load log works");
+        int mapper = 0;
+        while (mapper < loaded.size() && !loaded.get(mapper).contains(" com.fasterxml.jackson.databind.ser.")) {
+            mapper++;
+        }
+        assertEquals(loaded.size(), mapper, "answering status and run-now built no ObjectMapper in the agent; loaded up to the first:\n"
+                + String.join("\n", loaded.subList(Math.max(0, mapper - 40), Math.min(loaded.size(), mapper + 1))));
 
         new ProcessBuilder("kill", "-TERM", Long.toString(agent.pid())).start().waitFor();
         assertTrue(agent.waitFor(30, TimeUnit.SECONDS));
