@@ -62,8 +62,12 @@ final class Bench {
      * 300 bytes the targets assume.
      */
     static List<byte[]> pluginRun(SampleStamper stamper, int samples) {
+        return pluginRun(stamper, samples, System.currentTimeMillis());
+    }
+
+    /** The samples of one plugin run taken at {@code now} (epoch ms). */
+    static List<byte[]> pluginRun(SampleStamper stamper, int samples, long now) {
         ThreadLocalRandom r = ThreadLocalRandom.current();
-        long now = System.currentTimeMillis();
         List<Measurement> ms = new ArrayList<>(samples);
         for (int i = 0; i < samples; i++) {
             Map<String, Double> values = new LinkedHashMap<>();

@@ -47,7 +47,7 @@ import java.util.regex.Pattern;
 public final class PluginCostBench {
 
     private static final String USAGE = """
-            usage: bench/plugin-cost [--conf FILE] [--runs N] [--warmup N] [--interval-ms MS] [--peer-runs N] [--only REGEX] [--hold-connections N]
+            usage: bench/plugin-cost [--conf FILE] [--runs N] [--warmup N] [--interval-ms MS] [--peer-runs N] [--only REGEX] [--hold-connections N] [--compare-mem on]
               --conf         the cron file whose jobs are measured (default: conf/aegis_quartz.conf.default)
               --runs         measured runs per job (default 50)
               --warmup       unmeasured runs first, for the JIT and the plugin's state (default 20)
@@ -55,7 +55,10 @@ public final class PluginCostBench {
               --peer-runs    iterations of each peer's shell loop (default 500)
               --only         measure only the jobs whose name matches (default: all)
               --hold-connections  keep N loopback TCP connections open while measuring (2N sockets in
-                             /proc/net/tcp; needs 2N file descriptors; default 0)""";
+                             /proc/net/tcp; needs 2N file descriptors; default 0)
+              --compare-mem on  each measured run is paired with one of the same job with mem=0 (no
+                             allocation budget, so no allocation checks), alternating, and the two
+                             CPU means are compared: the cost of the allocation checks""";
 
     private static final String SAMPLER_FILES = "/proc/loadavg /proc/stat /proc/meminfo /proc/self/mountinfo /proc/diskstats /proc/net/dev";
     private static final String TCP_FILES = "/proc/net/tcp /proc/net/tcp6";
@@ -85,7 +88,8 @@ public final class PluginCostBench {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> o = Bench.options(args, USAGE, "conf", "runs", "warmup", "interval-ms", "peer-runs", "only", "hold-connections");
+        Map<String, String> o = Bench.options(args, USAGE, "conf", "runs", "warmup", "interval-ms", "peer-runs", "only", "hold-connections",
+                "compare-mem");
         Path root = Paths.get("").toAbsolutePath();
         int runs = Integer.parseInt(o.getOrDefault("runs", "50"));
         int warmup = Integer.parseInt(o.getOrDefault("warmup", "20"));
@@ -130,8 +134,11 @@ public final class PluginCostBench {
         Bench.printEnvironment(root);
         System.out.printf("sockets: %d lines in /proc/net/tcp, %d in /proc/net/tcp6%n", lines("/proc/net/tcp"), lines("/proc/net/tcp6"));
         System.out.printf("jobs from %s; %d warm-up run(s), then %d measured, %d ms apart%n%n", root.relativize(conf), warmup, runs, intervalMs);
-        System.out.printf("%-44s %8s %8s %8s %8s %8s %8s  %s%n", "job", "cpu mean", "p50", "p95", "max", "wall mean", "samples", "status");
+        System.out.printf("%-44s %8s %8s %8s %8s %8s %8s %9s  %s%n", "job", "cpu mean", "p50", "p95", "max", "wall mean", "samples",
+                "alloc KiB", "status");
 
+        boolean compareMem = "on".equals(o.get("compare-mem"));
+        Map<String, double[]> memCost = new LinkedHashMap<>();
         Map<String, Double> means = new LinkedHashMap<>();
         Map<String, String> peers = new LinkedHashMap<>();
         try (RunnerThreads threads = new RunnerThreads(4); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
@@ -148,14 +155,33 @@ public final class PluginCostBench {
                 long[] cpu = new long[runs];
                 long wall = 0;
                 int samples = 0;
+                long allocated = 0;
+                long[] cpuOff = new long[runs];
+                JobSpec off = new JobSpec(job.source(), job.file(), job.line(), job.key(), job.name(), job.cron(), job.pluginRef(),
+                        job.pluginPath(), job.pluginColumn(), job.args(), job.options().withMem(0));
                 Map<String, Integer> outcomes = new TreeMap<>();
                 for (int i = 0; i < runs; i++) {
+                    // With --compare-mem, the run without allocation checks goes first in odd pairs, so neither
+                    // variant always follows the other (a run leaves caches warm for the next).
+                    if (compareMem && i % 2 == 1) {
+                        cpuOff[i] = plugin.run(off, memory).cpuNanos();
+                        TimeUnit.MILLISECONDS.sleep(intervalMs);
+                    }
                     RunResult r = plugin.run(job, memory);
                     cpu[i] = r.cpuNanos();
                     wall += r.wallNanos();
                     samples += r.measurements().size();
+                    allocated += Math.max(0, r.allocatedBytes());
                     outcomes.merge(r.outcome().name().toLowerCase() + worst(r), 1, Integer::sum);
                     TimeUnit.MILLISECONDS.sleep(intervalMs);
+                    if (compareMem && i % 2 == 0) {
+                        cpuOff[i] = plugin.run(off, memory).cpuNanos();
+                        TimeUnit.MILLISECONDS.sleep(intervalMs);
+                    }
+                }
+                if (compareMem) {
+                    memCost.put(job.name(), new double[] {Arrays.stream(cpu).average().orElse(-1) / 1e6,
+                            Arrays.stream(cpuOff).average().orElse(-1) / 1e6, allocated / (double) runs, job.options().mem()});
                 }
                 Arrays.sort(cpu);
                 double mean = Arrays.stream(cpu).average().orElse(-1) / 1e6;
@@ -164,11 +190,19 @@ public final class PluginCostBench {
                 if (peerFiles != null) {
                     peers.put(job.name(), peerFiles);
                 }
-                System.out.printf("%-44s %8.3f %8.3f %8.3f %8.3f %9.3f %8.1f  %s%n", abbreviate(job.name(), 44), mean,
-                        percentile(cpu, 50), percentile(cpu, 95), cpu[runs - 1] / 1e6, wall / 1e6 / runs, samples / (double) runs, outcomes);
+                System.out.printf("%-44s %8.3f %8.3f %8.3f %8.3f %9.3f %8.1f %9.0f  %s%n", abbreviate(job.name(), 44), mean,
+                        percentile(cpu, 50), percentile(cpu, 95), cpu[runs - 1] / 1e6, wall / 1e6 / runs, samples / (double) runs,
+                        allocated / 1024.0 / runs, outcomes);
             }
         }
-        System.out.println("(CPU and wall time in ms per run; samples per run)");
+        System.out.println("(CPU and wall time in ms per run; samples per run; bytes the plugin thread allocated per run, in KiB)");
+        if (compareMem) {
+            System.out.println();
+            System.out.println("allocation checks: the job's mem budget against mem=0 (no checks), runs alternating, CPU ms per run");
+            System.out.printf("%-44s %10s %10s %8s %12s %12s%n", "job", "with", "without", "ratio", "alloc KiB", "budget KiB");
+            memCost.forEach((name, v) -> System.out.printf("%-44s %10.3f %10.3f %8.3f %12.0f %12.0f%n", abbreviate(name, 44), v[0], v[1],
+                    v[0] / v[1], v[2] / 1024, v[3] / 1024));
+        }
 
         System.out.println();
         System.out.println("peers: a bash loop forking `cat` on the plugin's /proc inputs; the children's CPU per iteration");

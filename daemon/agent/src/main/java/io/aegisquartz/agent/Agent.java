@@ -10,6 +10,10 @@ import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Units;
+import io.aegisquartz.journal.PreviousExit;
+import io.aegisquartz.journal.QuarantineRecords;
+import io.aegisquartz.journal.RunJournal;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.plugin.FileStamp;
 import io.aegisquartz.plugin.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
@@ -111,9 +115,16 @@ public final class Agent {
     private final List<String> reloadProblems = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicLong reloads = new AtomicLong();
     private final AtomicLong failedReloads = new AtomicLong();
+    private RunJournal journal;
+    private PreviousExit previousExit = PreviousExit.UNKNOWN;
 
     public Agent(AgentSettings settings) {
         this.settings = settings;
+    }
+
+    /** How the previous agent process ended, as the launcher says ({@link PreviousExit#VARIABLE}); before {@link #start()}. */
+    public void previousExit(PreviousExit e) {
+        this.previousExit = e;
     }
 
     /** Thrown when the agent cannot start at all; the message says what to fix. */
@@ -172,6 +183,8 @@ public final class Agent {
         } else {
             startUpload(stamper);
         }
+        QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
+        journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
         catalog = PluginCatalog.create(threads, settings, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
@@ -180,7 +193,7 @@ public final class Agent {
             LOG.info("executables: {}", catalog.processes().isolation());
         }
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
-                this::restart, counters);
+                this::restart, counters, journal, quarantines);
         try {
             scheduler = new JobScheduler(settings.workers(), executor);
         } catch (SchedulerException e) {
@@ -541,7 +554,7 @@ public final class Agent {
             if (stopping.get()) {
                 return; // a compile cut short by the stop: nothing wrong with the plugin
             }
-            String line = spec.where() + ": job " + spec.name() + ": " + ex.getMessage() + (ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            String line = spec.where() + ": job " + spec.name() + ": " + LogText.escape(ex.getMessage()) + (ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
             CONFIG.error(line);
             reloadProblems.add(line);
         }
@@ -723,6 +736,9 @@ public final class Agent {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+        if (journal != null) {
+            journal.close(); // every run has ended: what the journal still holds was not waited for
         }
         if (catalog != null) {
             catalog.close();

@@ -20,7 +20,7 @@ public final class Cli {
     private final Map<String, String> env;
     private final List<Command> commands = List.of(new RunCommand(), new CheckConfigCommand(), new RunPluginCommand(),
             new TestCommand(), new StatusCommand(), new RunNowCommand(), new ReceiveCommand(), new SpoolCommand(), new EventCommand(),
-            new ConfigReferenceCommand(), new VersionCommand());
+            new UnquarantineCommand(), new ConfigReferenceCommand(), new VersionCommand());
     private Path home;
     private Path conf;
 
@@ -51,6 +51,11 @@ public final class Cli {
     /** The config directory. */
     Path conf() {
         return conf;
+    }
+
+    /** An environment variable, or null if it is unset or empty. */
+    String env(String name) {
+        return setting(name);
     }
 
     /** Settings from the config directory (problems included, not thrown). */

@@ -88,6 +88,7 @@ final class RunCommand implements Command {
         }
 
         Agent agent = new Agent(settings);
+        agent.previousExit(io.aegisquartz.journal.PreviousExit.parse(cli.env(io.aegisquartz.journal.PreviousExit.VARIABLE)));
         running.set(agent);
         if (stopRequested.get()) {
             return Cli.OK;

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.control.ControlClient;
 import io.aegisquartz.control.ControlProtocol;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.sample.Status;
-import io.aegisquartz.schedule.PluginText;
 
 import java.util.List;
 import java.util.Locale;
@@ -74,7 +74,7 @@ final class RunNowCommand implements Command {
                             }
                             default -> {
                                 if (!json) {
-                                    cli.err().println("aegis-quartz: " + PluginText.escape(line.path("message").asText()));
+                                    cli.err().println("aegis-quartz: " + LogText.escape(line.path("message").asText()));
                                 }
                                 yield 0;
                             }
@@ -97,7 +97,7 @@ final class RunNowCommand implements Command {
     private static long accepted(Cli cli, boolean json, JsonNode line) {
         long limit = line.path("timeout_ms").asLong() + line.path("kill_grace_ms").asLong();
         if (!json) {
-            cli.out().printf(Locale.ROOT, "job %s: running now (limit %.1fs)...%n", PluginText.escape(line.path("job").asText()),
+            cli.out().printf(Locale.ROOT, "job %s: running now (limit %.1fs)...%n", LogText.escape(line.path("job").asText()),
                     line.path("timeout_ms").asLong() / 1000.0);
             cli.out().flush();
         }
@@ -105,10 +105,10 @@ final class RunNowCommand implements Command {
     }
 
     private static int result(Cli cli, boolean json, JsonNode line) {
-        String job = PluginText.escape(line.path("job").asText());
+        String job = LogText.escape(line.path("job").asText());
         if (!line.path("ran").asBoolean()) {
             if (!json) {
-                cli.out().println("job " + job + " did not run: " + PluginText.escape(line.path("reason").asText()));
+                cli.out().println("job " + job + " did not run: " + LogText.escape(line.path("reason").asText()));
             }
             return DID_NOT_RUN;
         }
@@ -116,7 +116,7 @@ final class RunNowCommand implements Command {
         String status = r.path("status").asText();
         if (!json) {
             String cpu = r.path("cpu_ms").isNull() ? "unknown" : String.format(Locale.ROOT, "%.1fms", r.path("cpu_ms").asDouble());
-            String msg = r.path("message").isNull() ? "" : ": " + PluginText.escape(r.path("message").asText());
+            String msg = r.path("message").isNull() ? "" : ": " + LogText.escape(r.path("message").asText());
             cli.out().printf(Locale.ROOT, "job %s: %s in %.1fms, cpu %s%s%n", job, status, r.path("duration_ms").asDouble(), cpu, msg);
         }
         for (Status s : Status.values()) {

@@ -58,7 +58,7 @@ final class RunPluginCommand implements Command {
                   --json               print samples as JSON lines (the samples file format)
 
                 Exit code: the worst status among the samples, Nagios style: 0 ok, 1 warning,
-                2 critical, 3 anything else (unknown, error, timeout, cpu_limit, killed, and a plugin
+                2 critical, 3 anything else (unknown, error, timeout, cpu_limit, mem_limit, killed, and a plugin
                 or aegis_config.ini that cannot be loaded); 2 if PLUGIN does not exist. The plugin's
                 log lines are shown on standard error.
                 """;

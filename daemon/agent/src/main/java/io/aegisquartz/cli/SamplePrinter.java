@@ -30,8 +30,11 @@ final class SamplePrinter {
             }
         }
         if (!json) {
-            out.printf("run: status=%s samples=%d duration=%s cpu=%s%s%n", r.outcome().wire(), samples.size(),
-                    millis(r.wallNanos()), r.cpuNanos() < 0 ? "unknown" : millis(r.cpuNanos()), r.truncated() ? " truncated" : "");
+            // What an in-JVM run allocated, to compare with [limits] mem (garbage counts).
+            out.printf("run: status=%s samples=%d duration=%s cpu=%s%s%s%n", r.outcome().wire(), samples.size(),
+                    millis(r.wallNanos()), r.cpuNanos() < 0 ? "unknown" : millis(r.cpuNanos()),
+                    r.allocatedBytes() < 0 ? "" : " allocated=" + io.aegisquartz.config.Units.formatBytesRounded(r.allocatedBytes()).replace(" ", ""),
+                    r.truncated() ? " truncated" : "");
         }
         return worst;
     }

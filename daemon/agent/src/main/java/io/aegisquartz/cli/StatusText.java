@@ -3,7 +3,7 @@ package io.aegisquartz.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.control.ControlProtocol;
-import io.aegisquartz.schedule.PluginText;
+import io.aegisquartz.log.LogText;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -67,7 +67,7 @@ final class StatusText {
                 line(11, String.join("; ", extra));
             }
             for (JsonNode h : j.path("held")) {
-                wrapped(11, paint("held", "held") + ": " + text(h.path("message").asText()), 6);
+                wrapped(11, paint("held", "held") + ": " + text(holdText(h)), 6);
             }
         }
         return out.toString();
@@ -97,7 +97,7 @@ final class StatusText {
                 + (o.path("pids_max").asLong() > 0 ? ", pids_max " + o.path("pids_max").asLong() : "");
         field("limits", limits);
         for (JsonNode h : j.path("held")) {
-            field("held", text(h.path("message").asText()));
+            field("held", text(holdText(h)));
         }
         String runs = j.path("runs_total").asLong() + " run(s) since start, " + j.path("consecutive_failures").asInt() + " failed in a row";
         if (j.path("running_since_ms").isNumber()) {
@@ -283,9 +283,15 @@ final class StatusText {
         return s.replaceAll("\u001b\\[[0-9;]*m", "").length();
     }
 
+    /** A hold's message, and for one without an end time what releases it. */
+    private static String holdText(JsonNode h) {
+        JsonNode releasedBy = h.path("released_by");
+        return h.path("message").asText() + (releasedBy.isTextual() ? " (held until " + releasedBy.asText() + ")" : "");
+    }
+
     /** Plugin or receiver text, safe for a terminal: one line, control characters escaped (the agent cut it already). */
     private static String text(String s) {
-        return s == null ? "" : PluginText.escape(s, ControlProtocol.MAX_MESSAGE_CHARS + 32);
+        return s == null ? "" : LogText.escape(s, ControlProtocol.MAX_MESSAGE_CHARS + 32);
     }
 
     private static String fit(String s, int width) {

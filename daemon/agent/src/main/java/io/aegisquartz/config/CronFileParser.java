@@ -30,11 +30,13 @@ public final class CronFileParser {
 
     /** Options a cron line may set, in the order the reference lists them. */
     public static final List<String> OPTIONS =
-            List.of("name", "timeout", "cpu", "kill_grace", "output_max", "memory_max", "pids_max", "max_samples", "overlap", "misfire",
-                    "sampler", "user");
+            List.of("name", "timeout", "cpu", "kill_grace", "output_max", "memory_max", "pids_max", "max_samples", "max_bytes", "mem",
+                    "overlap", "misfire", "sampler", "user");
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.:/@-]{1,128}");
     private static final long MAX_FILE_BYTES = 1 << 20;
+    /** Characters of a job's display name (plugin path and arguments) kept in samples and log lines. */
+    public static final int MAX_NAME_SHOWN = 256;
 
     private final AgentSettings settings;
     private final Date now;
@@ -192,8 +194,9 @@ public final class CronFileParser {
         if (!problems.isEmpty()) {
             return null;
         }
-        String display = explicitName != null ? explicitName
-                : args.isEmpty() ? plugin.text() : plugin.text() + " " + String.join(" ", SecretMask.mask(args));
+        // The name goes into every log line about the job: escaped and cut once, here (LogText).
+        String display = explicitName != null ? explicitName : io.aegisquartz.log.LogText.escape(
+                args.isEmpty() ? plugin.text() : plugin.text() + " " + String.join(" ", SecretMask.mask(args)), MAX_NAME_SHOWN);
         return new JobSpec(source, file, lineNo, key, display, cron, plugin.text(), resolved, plugin.column(), args, opts);
     }
 
@@ -251,6 +254,8 @@ public final class CronFileParser {
                 case "memory_max" -> o.withMemoryMax((Long) v);
                 case "pids_max" -> o.withPidsMax((Integer) v);
                 case "max_samples" -> o.withMaxSamples((Integer) v);
+                case "max_bytes" -> o.withMaxBytes((Long) v);
+                case "mem" -> o.withMem((Long) v);
                 case "overlap" -> o.withOverlap(JobOptions.Overlap.valueOf(((String) v).toUpperCase()));
                 default -> o.withMisfire(JobOptions.Misfire.valueOf(((String) v).toUpperCase()));
             };

@@ -104,6 +104,19 @@ public final class Units {
         return v + units[i];
     }
 
+    /** A size to three significant digits in the largest binary unit below it: 512 B, 4.72 MiB, 64.2 MiB. */
+    public static String formatBytesRounded(long bytes) {
+        String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
+        double v = bytes;
+        int i = 0;
+        while (i < units.length - 1 && Math.abs(v) >= 1024) {
+            v /= 1024;
+            i++;
+        }
+        String n = i == 0 ? Long.toString(bytes) : String.format(Locale.ROOT, Math.abs(v) >= 100 ? "%.0f" : Math.abs(v) >= 10 ? "%.1f" : "%.2f", v);
+        return n + " " + units[i];
+    }
+
     private static String trim(double v) {
         String s = String.format(Locale.ROOT, "%.3f", v);
         s = s.replaceAll("0+$", "");

@@ -289,6 +289,7 @@ final class StatusJson {
             } else {
                 g.writeNumberField("until_ms", h.untilMillis());
             }
+            g.writeStringField("released_by", h.releasedBy());
             g.writeStringField("message", cut(h.describe()));
             g.writeEndObject();
         }

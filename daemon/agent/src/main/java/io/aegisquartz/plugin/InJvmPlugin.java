@@ -23,18 +23,27 @@ public abstract class InJvmPlugin implements Plugin {
     /** The plugin's own code for one run, on the plugin thread. */
     protected abstract void body(JobSpec job, JobMemory memory, RunContext ctx) throws Exception;
 
+    /**
+     * True if the plugin's code checks its budget by itself (compiled-in checks in every loop, method
+     * and closure); false if it meets the agent only when it emits a sample, so that its allocation is
+     * also watched from outside.
+     */
+    protected abstract boolean budgetChecksCompiledIn();
+
     @Override
     public final RunResult run(JobSpec job, JobMemory memory) throws InterruptedException {
-        MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples());
+        MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples(), job.options().maxBytes());
         RunContext ctx = new RunContext(job, memory, collected, processes);
-        InJvmRunner.Outcome o = runner.run("plugin " + job.name(), job.name(), job.options().timeout(), job.options().cpu(),
-                job.options().killGrace(), budget -> {
-                    ctx.bind(budget);
-                    body(job, memory, ctx);
-                });
+        InJvmRunner.Limits limits = new InJvmRunner.Limits(job.options().timeout(), job.options().cpu(), job.options().killGrace(),
+                job.options().mem(), !budgetChecksCompiledIn());
+        InJvmRunner.Outcome o = runner.run("plugin " + job.name(), job.name(), limits, budget -> {
+            ctx.bind(budget);
+            body(job, memory, ctx);
+        });
         collected.seal();
         RunResultBuilder result = new RunResultBuilder(collected, job.defaultMetric())
                 .time(o.wallNanos(), o.cpuNanos())
+                .allocated(o.allocatedBytes())
                 .abandoned(o.abandoned());
         String abandonedNote = o.abandoned()
                 ? "; its thread ignored the interrupt for " + Units.format(job.options().killGrace())
@@ -46,6 +55,9 @@ public abstract class InJvmPlugin implements Plugin {
                     + " wall-time limit" + abandonedNote);
             case CPU_LIMIT -> result.failed(Status.CPU_LIMIT, "cpu_limit: stopped at the " + Units.format(job.options().cpu())
                     + " CPU-time limit" + abandonedNote);
+            case MEM_LIMIT -> result.failed(Status.MEM_LIMIT, "mem_limit: stopped after allocating "
+                    + (o.allocatedBytes() < 0 ? "more than " + Units.formatBytes(job.options().mem()) : Units.formatBytesRounded(o.allocatedBytes()))
+                    + ", past the " + Units.formatBytes(job.options().mem()) + " allocation budget (mem=; garbage counts)" + abandonedNote);
             case THREW -> result.failed(Status.ERROR, describe(o.error()));
         };
     }

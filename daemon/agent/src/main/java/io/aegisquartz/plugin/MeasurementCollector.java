@@ -1,6 +1,8 @@
 package io.aegisquartz.plugin;
 
 import io.aegisquartz.api.SampleBuilder;
+import io.aegisquartz.config.Units;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
 
@@ -11,48 +13,81 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Collects what one run emits, checking every measurement and enforcing the per-run sample cap.
+ * Collects what one run emits, checking every measurement against docs/SAMPLES.md ("Limits") and
+ * enforcing the per-run caps on samples and their size.
  *
- * <p>An invalid measurement (bad metric name, NaN value) is dropped and counted rather than failing the
- * run, so one bad line does not cost the good ones; the run then carries an {@code error} measurement
- * saying how many were dropped and why. Once {@link #seal()}ed, for example because the run hit its
- * limit, further emissions from a plugin thread that is still going are ignored.
+ * <p>An invalid measurement (bad metric name, NaN value, too many values) is dropped and counted
+ * rather than failing the run, so one bad line does not cost the good ones; the run then carries an
+ * {@code error} measurement saying how many were dropped and why. Once {@link #seal()}ed, for example
+ * because the run hit its limit, further emissions from a plugin thread that is still going are
+ * ignored. Each emission also checks the run's budget ({@link RunBudget#checkAtSample()}): for a JAR
+ * sampler that is where its allocation is looked at.
  */
 public final class MeasurementCollector {
 
     private static final Pattern METRIC = Pattern.compile("[A-Za-z_][A-Za-z0-9_.:-]{0,199}");
+    private static final Pattern UNIT = Pattern.compile("[A-Za-z0-9_%/.^-]{1,32}");
     private static final int MAX_NAME = 200;
     private static final int MAX_TEXT = 1024;
+    /** Longest message a sample may carry; the agent's own messages are cut to it. */
+    public static final int MAX_MESSAGE = 4 * MAX_TEXT;
+    /** Values one sample may hold; units follow values. */
+    public static final int MAX_VALUES = 1000;
+    /** Tags one sample may hold. */
+    public static final int MAX_TAGS = 100;
+    /** What a value costs in a run's size besides its name (docs/SAMPLES.md, "Limits"). */
+    static final int VALUE_SIZE = 8;
 
     private final int maxSamples;
+    private final long maxSize;
     private final List<Measurement> out = new ArrayList<>();
+    private long size;
     private int dropped;
+    private int droppedForSize;
     private int invalid;
     private String firstInvalid;
     private boolean sealed;
     private boolean outputCut;
 
+    /** A collector with the default cap on the size of a run's samples. */
     public MeasurementCollector(int maxSamples) {
+        this(maxSamples, io.aegisquartz.config.JobOptions.defaultMaxBytes());
+    }
+
+    /**
+     * @param maxSamples samples kept per run
+     * @param maxSize    size of the samples kept per run, as {@link #size(Measurement)} counts it
+     */
+    public MeasurementCollector(int maxSamples, long maxSize) {
         this.maxSamples = maxSamples;
+        this.maxSize = maxSize;
     }
 
     /** Adds a measurement if it is valid and there is room. */
-    public synchronized void add(Measurement m) {
+    public void add(Measurement m) {
+        RunBudget.checkAtSample();
+        addChecked(m);
+    }
+
+    private synchronized void addChecked(Measurement m) {
         if (sealed) {
             return;
         }
         String problem = problem(m);
         if (problem != null) {
-            invalid++;
-            if (firstInvalid == null) {
-                firstInvalid = problem;
-            }
+            invalid(problem);
             return;
         }
         if (out.size() >= maxSamples) {
             dropped++;
             return;
         }
+        long s = size(m);
+        if (size + s > maxSize) {
+            droppedForSize++;
+            return;
+        }
+        size += s;
         out.add(m);
     }
 
@@ -63,7 +98,8 @@ public final class MeasurementCollector {
         }
         invalid++;
         if (firstInvalid == null) {
-            firstInvalid = problem;
+            // It quotes the plugin's output: cut so that the error sample stays within MAX_MESSAGE.
+            firstInvalid = LogText.escape(problem, MAX_TEXT);
         }
     }
 
@@ -84,7 +120,7 @@ public final class MeasurementCollector {
 
     /** True if some measurements were dropped at the cap, or some output was cut. */
     public synchronized boolean truncated() {
-        return dropped > 0 || outputCut;
+        return dropped > 0 || droppedForSize > 0 || outputCut;
     }
 
     /** Seals and returns what was collected, plus an error measurement if some were invalid. */
@@ -95,7 +131,30 @@ public final class MeasurementCollector {
             result.add(Measurement.status(System.currentTimeMillis(), defaultMetric, Status.ERROR,
                     invalid + " invalid sample(s) dropped; first: " + firstInvalid));
         }
+        if (droppedForSize > 0) {
+            result.add(Measurement.status(System.currentTimeMillis(), defaultMetric, Status.ERROR,
+                    droppedForSize + " sample(s) dropped: the run's samples reached max_bytes=" + Units.formatBytes(maxSize)
+                            + " (counted as docs/SAMPLES.md says; " + out.size() + " sample(s) of " + Units.formatBytesRounded(size) + " kept)"));
+        }
         return result;
+    }
+
+    /**
+     * What {@code m} counts toward a run's {@code max_bytes}: the characters of its metric name,
+     * message, value names, units, tag names and tag values, plus {@value #VALUE_SIZE} per value.
+     */
+    static long size(Measurement m) {
+        long n = m.metric().length() + (m.message() == null ? 0 : m.message().length());
+        for (String k : m.values().keySet()) {
+            n += k.length() + VALUE_SIZE;
+        }
+        for (Map.Entry<String, String> e : m.units().entrySet()) {
+            n += e.getKey().length() + e.getValue().length();
+        }
+        for (Map.Entry<String, String> e : m.tags().entrySet()) {
+            n += e.getKey().length() + e.getValue().length();
+        }
+        return n;
     }
 
     /** Why {@code m} is not acceptable, or null. */
@@ -104,19 +163,42 @@ public final class MeasurementCollector {
             return "metric name '" + abbreviate(m.metric()) + "' must start with a letter or '_' and hold only letters, "
                     + "digits, '_', '.', ':' or '-' (at most 200)";
         }
+        if (m.values().size() > MAX_VALUES) {
+            return "metric " + m.metric() + ": " + m.values().size() + " values; at most " + MAX_VALUES + " per sample";
+        }
+        if (m.tags().size() > MAX_TAGS) {
+            return "metric " + m.metric() + ": " + m.tags().size() + " tags; at most " + MAX_TAGS + " per sample";
+        }
         for (Map.Entry<String, Double> e : m.values().entrySet()) {
             String p = valueProblem(e.getKey(), e.getValue());
             if (p != null) {
                 return "metric " + m.metric() + ": " + p;
             }
         }
-        for (Map.Entry<String, String> e : m.tags().entrySet()) {
-            if (!validName(e.getKey()) || e.getValue() == null || e.getValue().length() > MAX_TEXT) {
-                return "metric " + m.metric() + ": tag '" + abbreviate(e.getKey()) + "' has a bad name or a value over 1024 characters";
+        for (Map.Entry<String, String> e : m.units().entrySet()) {
+            if (!m.values().containsKey(e.getKey())) {
+                return "metric " + m.metric() + ": unit for '" + abbreviate(e.getKey()) + "', which is not one of its values";
+            }
+            if (e.getValue() == null || !UNIT.matcher(e.getValue()).matches()) {
+                return "metric " + m.metric() + ": unit '" + abbreviate(e.getValue()) + "' of " + abbreviate(e.getKey())
+                        + " must be 1-32 letters, digits or _ % / . ^ -";
             }
         }
-        if (m.message() != null && m.message().length() > 4 * MAX_TEXT) {
-            return "metric " + m.metric() + ": message longer than 4096 characters";
+        for (Map.Entry<String, String> e : m.tags().entrySet()) {
+            if (e.getKey() == null || !METRIC.matcher(e.getKey()).matches()) {
+                return "metric " + m.metric() + ": tag name '" + abbreviate(e.getKey()) + "' must start with a letter or '_' and hold "
+                        + "only letters, digits, '_', '.', ':' or '-' (at most 200)";
+            }
+            if (e.getValue() == null || e.getValue().length() > MAX_TEXT || !cleanText(e.getValue())) {
+                return "metric " + m.metric() + ": tag " + e.getKey() + ": value '" + abbreviate(e.getValue())
+                        + "' must be at most 1024 characters, without control characters or unpaired surrogates";
+            }
+        }
+        if (m.message() != null && m.message().length() > MAX_MESSAGE) {
+            return "metric " + m.metric() + ": message of " + m.message().length() + " characters; at most " + MAX_MESSAGE;
+        }
+        if (m.message() != null && !wellFormed(m.message())) {
+            return "metric " + m.metric() + ": message has an unpaired surrogate (not valid Unicode)";
         }
         return null;
     }
@@ -133,22 +215,38 @@ public final class MeasurementCollector {
     }
 
     private static boolean validName(String s) {
-        if (s == null || s.isEmpty() || s.length() > MAX_NAME) {
-            return false;
-        }
+        return s != null && !s.isEmpty() && s.length() <= MAX_NAME && cleanText(s);
+    }
+
+    /** No control characters (C0, DEL, C1) and no unpaired surrogates. */
+    private static boolean cleanText(String s) {
         for (int i = 0; i < s.length(); i++) {
             if (Character.isISOControl(s.charAt(i))) {
+                return false;
+            }
+        }
+        return wellFormed(s);
+    }
+
+    /** No unpaired surrogates: the text can be written as UTF-8. */
+    private static boolean wellFormed(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))) {
+                    return false;
+                }
+                i++;
+            } else if (Character.isLowSurrogate(c)) {
                 return false;
             }
         }
         return true;
     }
 
+    /** A name or value as a message quotes it: at most 40 characters, escaped. */
     private static String abbreviate(String s) {
-        if (s == null) {
-            return "null";
-        }
-        return s.length() > 40 ? s.substring(0, 40) + "..." : s;
+        return LogText.escape(s, 40);
     }
 
     private final class Builder implements SampleBuilder {
@@ -159,6 +257,9 @@ public final class MeasurementCollector {
         private Status status = Status.OK;
         private String message;
         private boolean emitted;
+        /** Values and tags past the cap: counted, not kept, so that a loop of value() calls cannot fill the heap. */
+        private int valuesOver;
+        private int tagsOver;
 
         Builder(String metric) {
             this.metric = metric;
@@ -166,14 +267,19 @@ public final class MeasurementCollector {
 
         @Override
         public SampleBuilder value(String name, double value) {
-            values.put(name, value);
+            if (values.size() < MAX_VALUES || values.containsKey(name)) {
+                values.put(name, value);
+            } else {
+                valuesOver++;
+            }
             return this;
         }
 
         @Override
         public SampleBuilder value(String name, double value, String unit) {
-            values.put(name, value);
-            if (unit != null && !unit.isEmpty()) {
+            int before = valuesOver;
+            value(name, value);
+            if (valuesOver == before && unit != null && !unit.isEmpty()) {
                 units.put(name, unit);
             }
             return this;
@@ -181,7 +287,11 @@ public final class MeasurementCollector {
 
         @Override
         public SampleBuilder tag(String name, String value) {
-            tags.put(name, value);
+            if (tags.size() < MAX_TAGS || tags.containsKey(name)) {
+                tags.put(name, value);
+            } else {
+                tagsOver++;
+            }
             return this;
         }
 
@@ -203,6 +313,13 @@ public final class MeasurementCollector {
                 throw new IllegalStateException("sample " + metric + " was already emitted; start a new one with sample()");
             }
             emitted = true;
+            if (valuesOver > 0 || tagsOver > 0) {
+                RunBudget.checkAtSample();
+                invalid("metric " + abbreviate(metric) + ": more than " + (valuesOver > 0 ? MAX_VALUES + " values" : "")
+                        + (valuesOver > 0 && tagsOver > 0 ? " and more than " : "") + (tagsOver > 0 ? MAX_TAGS + " tags" : "")
+                        + "; at most " + MAX_VALUES + " values and " + MAX_TAGS + " tags per sample; sample dropped");
+                return;
+            }
             add(new Measurement(System.currentTimeMillis(), metric, status, message, values, units, tags));
         }
     }

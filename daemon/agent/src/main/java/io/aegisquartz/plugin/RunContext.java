@@ -4,6 +4,7 @@ import io.aegisquartz.api.CommandResult;
 import io.aegisquartz.api.SampleBuilder;
 import io.aegisquartz.api.SampleContext;
 import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.plugin.exec.ExecOutcome;
 import io.aegisquartz.plugin.exec.ExecPlugin;
 import io.aegisquartz.plugin.exec.ExecSpec;
@@ -59,14 +60,14 @@ public final class RunContext implements SampleContext {
     @Override
     public void log(String message) {
         if (allowLog()) {
-            LOG.info("job {}: {}", job.name(), message);
+            LOG.info("job {}: {}", job.name(), LogText.escape(message));
         }
     }
 
     @Override
     public void warn(String message) {
         if (allowLog()) {
-            LOG.warn("job {}: {}", job.name(), message);
+            LOG.warn("job {}: {}", job.name(), LogText.escape(message));
         }
     }
 

@@ -17,9 +17,10 @@ import java.util.List;
  * @param cpuNanos     CPU time of the run, -1 if unknown
  * @param truncated    true if output or samples were cut at their cap
  * @param abandoned    true if an in-JVM plugin did not stop and its thread was abandoned
+ * @param allocatedBytes bytes an in-JVM run's thread allocated, -1 if unknown or not an in-JVM run
  */
 public record RunResult(List<Measurement> measurements, Status outcome, String reason, long wallNanos, long cpuNanos,
-                        boolean truncated, boolean abandoned) {
+                        boolean truncated, boolean abandoned, long allocatedBytes) {
 
     public RunResult {
         measurements = List.copyOf(measurements);

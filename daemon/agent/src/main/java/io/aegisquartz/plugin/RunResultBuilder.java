@@ -1,5 +1,6 @@
 package io.aegisquartz.plugin;
 
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
 
@@ -15,6 +16,7 @@ public final class RunResultBuilder {
     private long cpuNanos = -1;
     private boolean truncated;
     private boolean abandoned;
+    private long allocatedBytes = -1;
 
     /** @param metric metric name for the measurements the agent adds itself */
     public RunResultBuilder(MeasurementCollector collected, String metric) {
@@ -33,6 +35,11 @@ public final class RunResultBuilder {
         return this;
     }
 
+    public RunResultBuilder allocated(long bytes) {
+        this.allocatedBytes = bytes;
+        return this;
+    }
+
     public RunResultBuilder abandoned(boolean a) {
         this.abandoned = a;
         return this;
@@ -48,7 +55,8 @@ public final class RunResultBuilder {
         return build(status, reason);
     }
 
-    private RunResult build(Status outcome, String reason) {
+    private RunResult build(Status outcome, String rawReason) {
+        String reason = message(rawReason);
         List<Measurement> list = new ArrayList<>(collected.finish(metric));
         long now = System.currentTimeMillis();
         if (outcome != Status.OK) {
@@ -56,12 +64,21 @@ public final class RunResultBuilder {
         } else if (list.isEmpty()) {
             list.add(Measurement.status(now, metric, Status.OK, "run completed without emitting samples"));
         }
-        return new RunResult(list, outcome, reason, wallNanos, cpuNanos, truncated || collected.truncated(), abandoned);
+        return new RunResult(list, outcome, reason, wallNanos, cpuNanos, truncated || collected.truncated(), abandoned, allocatedBytes);
+    }
+
+    /**
+     * A reason as the agent's own sample carries it: one line, within the message cap. Reasons quote
+     * plugins (an exception's text, a line of stderr), so they are escaped as for the log.
+     */
+    static String message(String reason) {
+        return reason == null ? null : LogText.escape(reason, MeasurementCollector.MAX_MESSAGE - 32);
     }
 
     /** A run that never started (plugin could not be loaded, run refused). */
-    public static RunResult notRun(String metric, Status status, String reason) {
+    public static RunResult notRun(String metric, Status status, String rawReason) {
+        String reason = message(rawReason);
         return new RunResult(List.of(Measurement.status(System.currentTimeMillis(), metric, status, reason)),
-                status, reason, 0, -1, false, false);
+                status, reason, 0, -1, false, false, -1);
     }
 }

@@ -24,7 +24,7 @@ final class Batch {
 
     /** Statuses a stored sample may carry: those of docs/SAMPLES.md plus {@code dropped}, for spool losses. */
     static final Set<String> STATUSES = Set.of("ok", "warning", "critical", "unknown", "error", "timeout", "cpu_limit",
-            "killed", "skipped", "dropped");
+            "mem_limit", "killed", "skipped", "dropped");
     private static final Pattern METRIC = Pattern.compile("[A-Za-z_][A-Za-z0-9_.:-]{0,199}");
     private static final Pattern TIME = Pattern.compile("\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z");
     /** Ids are stored in memory for deduplication; an unbounded id would be an unbounded entry. */

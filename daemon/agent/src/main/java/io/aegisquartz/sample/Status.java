@@ -23,6 +23,8 @@ public enum Status {
     TIMEOUT,
     /** The run hit its CPU-time limit and was stopped. */
     CPU_LIMIT,
+    /** An in-JVM run allocated more than its {@code mem} budget and was stopped. */
+    MEM_LIMIT,
     /** The run was killed by something other than our limits (a signal, the OOM killer). */
     KILLED,
     /** The run did not happen: the previous one was still running, the job was backing off, or fire times were missed. */
@@ -42,7 +44,7 @@ public enum Status {
 
     /** True for statuses that mean the run itself went wrong; these count towards backoff. */
     public boolean isRunFailure() {
-        return this == ERROR || this == TIMEOUT || this == CPU_LIMIT || this == KILLED;
+        return this == ERROR || this == TIMEOUT || this == CPU_LIMIT || this == MEM_LIMIT || this == KILLED;
     }
 
     /** Maps the plugin API's status. */

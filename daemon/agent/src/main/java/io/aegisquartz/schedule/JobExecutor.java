@@ -2,10 +2,13 @@ package io.aegisquartz.schedule;
 
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Units;
+import io.aegisquartz.journal.QuarantineRecords;
+import io.aegisquartz.journal.RunJournal;
 import io.aegisquartz.plugin.FileStamp;
 import io.aegisquartz.plugin.Plugin;
 import io.aegisquartz.plugin.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
+import io.aegisquartz.plugin.PluginKind;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunResultBuilder;
 import io.aegisquartz.sample.Measurement;
@@ -21,6 +24,7 @@ import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 
 /**
@@ -38,6 +42,13 @@ public final class JobExecutor {
     private final int maxAbandoned;
     private final Consumer<String> restart;
     private final RunCounters counters;
+    private final RunJournal journal;
+    private final QuarantineRecords records;
+    /**
+     * In-JVM runs hold it shared; a suspect's (docs/JOURNAL.md) holds it alone, so that if the agent dies
+     * during a suspect's run, the journal shows that run alone. Fair: a waiting suspect is not starved.
+     */
+    private final ReentrantReadWriteLock inJvmRuns = new ReentrantReadWriteLock(true);
     /** Fires in progress, by worker thread: for the liveness check, which looks for one past all its limits. */
     private final Map<Thread, InFlight> inFlight = new ConcurrentHashMap<>();
 
@@ -59,12 +70,65 @@ public final class JobExecutor {
      */
     public JobExecutor(PluginCatalog catalog, SampleStamper stamper, SampleSink sink, int maxAbandoned, Consumer<String> restart,
                        RunCounters counters) {
+        this(catalog, stamper, sink, maxAbandoned, restart, counters, null, null);
+    }
+
+    /**
+     * @param journal where runs in progress are recorded; null: nowhere
+     * @param records quarantines and suspicions that outlive the agent (STATE/quarantine/); null: none
+     */
+    public JobExecutor(PluginCatalog catalog, SampleStamper stamper, SampleSink sink, int maxAbandoned, Consumer<String> restart,
+                       RunCounters counters, RunJournal journal, QuarantineRecords records) {
         this.catalog = catalog;
         this.stamper = stamper;
         this.sink = sink;
         this.maxAbandoned = maxAbandoned;
         this.restart = restart;
         this.counters = counters;
+        this.journal = journal;
+        this.records = records;
+    }
+
+    /**
+     * Gives a newly scheduled job the quarantine or suspicion its record in STATE/quarantine/ holds: a
+     * run of it ended an earlier agent. A record made for an older version of the plugin file is
+     * removed instead.
+     */
+    void restore(ScheduledJob job) {
+        if (records == null) {
+            return;
+        }
+        JobSpec spec = job.spec();
+        String hash = RunJournal.keyHash(spec.key());
+        QuarantineRecords.Record q = records.find(hash, QuarantineRecords.Kind.QUARANTINED);
+        FileStamp now = FileStamp.of(spec.pluginPath());
+        if (q != null) {
+            if (q.stamp() != null && now != null && !now.equals(q.stamp())) {
+                forget(q, "job " + spec.name() + " leaves quarantine: its plugin file changed since a run of it ended the agent");
+            } else {
+                job.quarantine().hold(q.reason(), q.sinceMillis(), q.stamp() != null ? q.stamp() : now, q.file());
+                LOG.warn("job {} is quarantined since {}: {}; release it with 'aegis-quartz unquarantine {}' or by changing {}", spec.name(),
+                        java.time.Instant.ofEpochMilli(q.sinceMillis()), q.reason(), spec.name(), spec.pluginPath());
+            }
+        }
+        QuarantineRecords.Record s = records.find(hash, QuarantineRecords.Kind.SUSPECT);
+        if (s != null) {
+            if (s.stamp() != null && now != null && !now.equals(s.stamp())) {
+                forget(s, "job " + spec.name() + " is no longer a suspect: its plugin file changed");
+            } else {
+                job.suspect(s.file());
+                LOG.warn("job {} is a suspect: {}; its runs run alone until one completes", spec.name(), s.reason());
+            }
+        }
+    }
+
+    private void forget(QuarantineRecords.Record r, String line) {
+        try {
+            records.delete(r);
+            LOG.info(line);
+        } catch (java.io.IOException e) {
+            LOG.warn("{}, but its record {} cannot be removed: {}", line, r.file(), e.getMessage());
+        }
     }
 
     /**
@@ -200,20 +264,43 @@ public final class JobExecutor {
         long start = System.currentTimeMillis();
         RunResult r;
         FileStamp stamp = null;
+        int slot = -1;
         try {
-            Plugin plugin = catalog.check(spec);
-            stamp = catalog.loadedStamp(spec.pluginPath());
-            job.usedPlugin(stamp);
-            r = plugin.run(spec, job.memory());
-        } catch (PluginException e) {
-            r = RunResultBuilder.notRun(spec.defaultMetric(), Status.ERROR, "plugin cannot be loaded: " + e.getMessage()
-                    + (e.fix() == null ? "" : " (fix: " + e.fix() + ")"));
-        } catch (RuntimeException e) {
-            // A bug of ours, not the plugin's: keep the stack trace, and still give the run its sample.
-            LOG.error("job {}: unexpected error in the agent while running it", spec.name(), e);
-            r = RunResultBuilder.notRun(spec.defaultMetric(), Status.ERROR, "internal error in the agent: " + e);
+            try {
+                Plugin plugin = catalog.check(spec);
+                stamp = catalog.loadedStamp(spec.pluginPath());
+                job.usedPlugin(stamp);
+                boolean inJvm = plugin.kind() != PluginKind.EXEC;
+                java.util.concurrent.locks.Lock gate = !inJvm ? null : job.suspect() != null ? inJvmRuns.writeLock() : inJvmRuns.readLock();
+                if (gate != null) {
+                    gate.lockInterruptibly();
+                }
+                try {
+                    slot = journal == null ? -1 : journal.begin(spec, plugin.kind(), stamp);
+                    r = plugin.run(spec, job.memory());
+                } finally {
+                    if (gate != null) {
+                        gate.unlock();
+                    }
+                }
+                if (inJvm && job.suspect() != null) {
+                    cleared(job);
+                }
+            } catch (PluginException e) {
+                r = RunResultBuilder.notRun(spec.defaultMetric(), Status.ERROR, "plugin cannot be loaded: " + e.getMessage()
+                        + (e.fix() == null ? "" : " (fix: " + e.fix() + ")"));
+            } catch (RuntimeException e) {
+                // A bug of ours, not the plugin's: keep the stack trace, and still give the run its sample.
+                LOG.error("job {}: unexpected error in the agent while running it", spec.name(), e);
+                r = RunResultBuilder.notRun(spec.defaultMetric(), Status.ERROR, "internal error in the agent: " + e);
+            }
+            write(spec, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
+        } finally {
+            // The run is over and its samples are stored (or counted as lost): it is no longer in progress.
+            if (journal != null) {
+                journal.end(slot);
+            }
         }
-        write(spec, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
         job.addCpu(r.cpuNanos());
 
         long now = System.currentTimeMillis();
@@ -240,6 +327,18 @@ public final class JobExecutor {
             }
         }
         return record;
+    }
+
+    /** A suspect's run ended with the agent alive: it did not end the agent, so it runs with the others again. */
+    private void cleared(ScheduledJob job) {
+        java.nio.file.Path record = job.suspect();
+        job.suspect(null);
+        try {
+            java.nio.file.Files.deleteIfExists(record);
+            LOG.info("job {} is no longer a suspect: a run of it ended and the agent lives on", job.spec().name());
+        } catch (java.io.IOException e) {
+            LOG.warn("job {} is no longer a suspect, but its record {} cannot be removed: {}", job.spec().name(), record, e.getMessage());
+        }
     }
 
     private void skipped(ScheduledJob job, String reason, RunCounters.Skip why) {

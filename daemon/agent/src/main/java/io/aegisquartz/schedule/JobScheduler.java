@@ -113,6 +113,9 @@ public final class JobScheduler implements AutoCloseable {
             throws SchedulerException {
         String id = "job-" + ids.incrementAndGet();
         ScheduledJob job = new ScheduledJob(id, spec, previous, backoffAfter, backoffMax, failureSummary);
+        if (previous == null) {
+            executor.restore(job); // a quarantine from an earlier agent, before the first fire
+        }
         byId.put(id, job);
         String group = spec.source().name().toLowerCase();
         JobDetail detail = JobBuilder.newJob(Job.class).withIdentity(id, group).build();

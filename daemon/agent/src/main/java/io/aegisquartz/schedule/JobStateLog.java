@@ -1,6 +1,7 @@
 package io.aegisquartz.schedule;
 
 import io.aegisquartz.config.Units;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
@@ -81,7 +82,7 @@ final class JobStateLog {
      * @param backoffNote text about a backoff this run started, or null
      */
     synchronized void record(String job, Status now, String message, long nowMillis, String backoffNote) {
-        String text = message == null || message.isEmpty() ? "" : ": " + PluginText.escape(message);
+        String text = message == null || message.isEmpty() ? "" : ": " + LogText.escape(message);
         String suffix = backoffNote == null ? "" : "; " + backoffNote;
         if (now != state) {
             if (state != null || now != Status.OK) {

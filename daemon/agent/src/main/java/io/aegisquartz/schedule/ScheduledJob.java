@@ -48,12 +48,14 @@ public final class ScheduledJob {
 
     private final Slot slot;
     private final Object lock;
-    /** Holds by kind (the backoff is not here: it is computed from {@link #backoff}). Guarded by lock. */
+    /**
+     * Holds by kind, but for the backoff (computed from {@link #backoff}) and the quarantine (kept in
+     * {@link #quarantine}, which knows its record and what releases it). Guarded by lock.
+     */
     private final Map<String, Hold> holds = new LinkedHashMap<>();
-    /** The plugin file version a quarantine was for: a different file releases it. */
-    private FileStamp quarantineStamp;
-    /** True while {@link #quarantine} holds the job (a quarantine that a plugin file change ends). */
-    private boolean quarantinedUntilChange;
+    private final Quarantine quarantine;
+    /** The record that makes this job a suspect (docs/JOURNAL.md): its in-JVM runs run alone; null if it is none. */
+    private volatile java.nio.file.Path suspect;
     private FileStamp lastStamp;
     /** CPU of runs that ended since the governor last looked (nanoseconds). */
     private final java.util.concurrent.atomic.AtomicLong recentCpu = new java.util.concurrent.atomic.AtomicLong();
@@ -68,11 +70,11 @@ public final class ScheduledJob {
         this.slot = previous == null ? new Slot() : previous.slot;
         this.lock = slot;
         JobMemory memory = previous == null ? new JobMemory() : previous.memory;
+        this.quarantine = previous == null ? new Quarantine() : previous.quarantine;
         if (previous != null) {
+            suspect = previous.suspect;
             synchronized (lock) {
                 holds.putAll(previous.holds);
-                quarantineStamp = previous.quarantineStamp;
-                quarantinedUntilChange = previous.quarantinedUntilChange;
                 lastStamp = previous.lastStamp;
                 if (!previous.spec.pluginPath().equals(spec.pluginPath())) {
                     memory.clear(); // another plugin under the same name= must not see the old one's state
@@ -126,11 +128,10 @@ public final class ScheduledJob {
      */
     Gate admit(long nowMillis, String[] why, boolean manual) {
         synchronized (lock) {
-            // Only a quarantined job looks at its plugin file here; a running one is checked by the catalog.
-            FileStamp pluginStamp = quarantinedUntilChange ? FileStamp.of(spec.pluginPath()) : null;
-            if (pluginStamp != null && !pluginStamp.equals(quarantineStamp)) {
-                why[1] = "job " + spec.name() + " leaves quarantine: its plugin file changed";
-                unholdLocked(Hold.QUARANTINED);
+            // Only a quarantined job looks at its plugin file (and record) here; a running one is checked by the catalog.
+            String released = quarantine.releaseIfDue(spec.pluginPath());
+            if (released != null) {
+                why[1] = "job " + spec.name() + " leaves quarantine: " + released;
             }
             why[0] = held(nowMillis);
             if (why[0] != null) {
@@ -197,6 +198,10 @@ public final class ScheduledJob {
      * lock. Runs at every fire: it allocates nothing unless the job is held.
      */
     private String held(long nowMillis) {
+        Quarantine.Hold q = quarantine.current();
+        if (q != null) {
+            return quarantineHold(q).describe();
+        }
         if (!holds.isEmpty()) {
             for (java.util.Iterator<Hold> it = holds.values().iterator(); it.hasNext(); ) {
                 Hold h = it.next();
@@ -218,9 +223,17 @@ public final class ScheduledJob {
                 until - backoff.pauseMillis(), until);
     }
 
-    /** Active holds, in the order they were put on, then the backoff. Caller holds the lock. */
+    private static Hold quarantineHold(Quarantine.Hold q) {
+        return new Hold(Hold.QUARANTINED, q.reason(), q.sinceMillis(), Hold.UNTIL_RELEASED, q.until());
+    }
+
+    /** Active holds: the quarantine, the others in the order they were put on, then the backoff. Caller holds the lock. */
     private List<Hold> activeHolds(long nowMillis) {
         List<Hold> out = new ArrayList<>(2);
+        Quarantine.Hold q = quarantine.current();
+        if (q != null) {
+            out.add(quarantineHold(q));
+        }
         holds.values().removeIf(h -> !h.activeAt(nowMillis));
         out.addAll(holds.values());
         long until = backoff.until();
@@ -247,28 +260,30 @@ public final class ScheduledJob {
         }
     }
 
-    /** Releases the hold of {@code kind}, if any. */
+    /** Releases the hold of {@code kind}, if any (not a quarantine: its plugin file or {@code unquarantine} releases that). */
     public void unhold(String kind) {
         synchronized (lock) {
-            unholdLocked(kind);
-        }
-    }
-
-    private void unholdLocked(String kind) {
-        holds.remove(kind);
-        if (Hold.QUARANTINED.equals(kind)) {
-            quarantineStamp = null;
-            quarantinedUntilChange = false;
+            holds.remove(kind);
         }
     }
 
     /** Stops running this job until its plugin file differs from {@code stamp}. */
     void quarantine(String reason, FileStamp stamp) {
-        synchronized (lock) {
-            holds.put(Hold.QUARANTINED, new Hold(Hold.QUARANTINED, reason, System.currentTimeMillis(), Hold.UNTIL_RELEASED));
-            quarantineStamp = stamp;
-            quarantinedUntilChange = true;
-        }
+        quarantine.hold(reason, System.currentTimeMillis(), stamp, null);
+    }
+
+    /** Whether, why and until when this job is quarantined. */
+    public Quarantine quarantine() {
+        return quarantine;
+    }
+
+    /** The record that makes this job a suspect, or null: its in-JVM runs then run alone. */
+    java.nio.file.Path suspect() {
+        return suspect;
+    }
+
+    void suspect(java.nio.file.Path record) {
+        suspect = record;
     }
 
     /**

@@ -3,6 +3,7 @@ package io.aegisquartz.agent;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.aegisquartz.log.LogText;
 import io.aegisquartz.testing.AgentHome;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -132,7 +133,7 @@ class StateChangeLogTest {
         AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[agent]\nhealth_interval = 0\n");
         // JSON escapes reach the message as real control characters: a newline and a terminal "clear screen".
         home.userPlugin("loud.sh", "#!/bin/sh\nprintf '{\"metric\": \"m\", \"status\": \"critical\", \"message\": \"CRITICAL - bad"
-                + "\\\\n2026-01-01 00:00:00.000 INFO  agent   all is well\\\\u001b[2J" + "x".repeat(400) + "\"}\\n'\n");
+                + "\\\\n2026-01-01 00:00:00.000 INFO  agent   all is well\\\\u001b[2J" + "x".repeat(2000) + "\"}\\n'\n");
         home.userPlugin("quiet.sh", "#!/bin/sh\necho 'OK - fine'\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=loud user/loud.sh\n[* * * * * ?] name=quiet user/quiet.sh\n");
         agent = new Agent(home.settings());
@@ -146,7 +147,9 @@ class StateChangeLogTest {
         String line = lines.get(0);
         assertTrue(line.startsWith("WARN job loud: pending -> critical: CRITICAL - bad\\n2026-01-01"), line);
         assertTrue(!line.contains("\n") && !line.contains("\u001b"), "one line, no raw escape: " + line);
-        assertTrue(line.contains("\\x1b[2J"), line);
-        assertTrue(line.matches(".* \\.\\.\\.\\([0-9]+ more\\)$"), "cut, saying how much: " + line);
+        assertTrue(line.contains("\\x1B[2J"), line);
+        // Escaped and cut by the log's one helper (LogText): at 1,024 characters, with the original length.
+        assertTrue(line.matches(".*x\\.\\.\\. \\([0-9]+ chars\\)$"), "cut, saying how much: " + line);
+        assertTrue(line.length() < "WARN job loud: pending -> critical: ".length() + LogText.MAX + 32, "cut at LogText.MAX: " + line.length());
     }
 }

@@ -77,7 +77,7 @@ class LauncherIT {
     @Test
     void everyCommandHasHelp() throws Exception {
         for (String command : List.of("run", "check-config", "run-plugin", "test", "status", "run-now", "receive", "spool", "event",
-                "config-reference", "version", "cds-archive")) {
+                "unquarantine", "config-reference", "version", "cds-archive")) {
             Object[] r = call(command, "--help");
             assertEquals(0, r[0], command);
             assertTrue(((String) r[1]).startsWith("Usage: aegis-quartz " + command), command + ": " + r[1]);
@@ -439,8 +439,11 @@ class LauncherIT {
     void restartsAreRateLimitedWithBackoffAndEndInGivingUp() throws Exception {
         // A plugin that ends the agent at every fire: restarts come 0, 1, 2 s apart, then the launcher
         // gives up (AEGIS_RESTART_MAX=3) and exits 1, for systemd's Restart= and start limit to judge.
-        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit user/exit.groovy\n");
-        Files.writeString(home.home().resolve("plugins-user/exit.groovy"), "System.exit(0)\n");
+        // It edits itself before each exit: a plugin that ended the agent is quarantined until its file
+        // changes (docs/JOURNAL.md), so only a changing one can end every agent the launcher starts.
+        Path plugin = dir.resolve("home/plugins-user/exit.groovy");
+        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit user/exit.groovy " + plugin + "\n");
+        Files.writeString(plugin, "new File(args[0]).append('//\\n')\nSystem.exit(0)\n");
         Path out = dir.resolve("out.txt");
         Process p = launchWithEnv(out, Map.of("AEGIS_RESTART_MAX", "3"), "--home", home.home().toString(), "run");
         assertTrue(p.waitFor(240, TimeUnit.SECONDS), "gave up: " + read(out));

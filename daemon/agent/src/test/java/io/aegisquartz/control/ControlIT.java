@@ -311,8 +311,10 @@ class ControlIT {
         // No CPU budget: an agent over it in its first minute would not be "healthy".
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[governor]\ncpu_max = 0\n");
         home.userPlugin("tick.sh", "#!/bin/sh\necho 'OK - tick'\n");
-        // 'once' is due only at 03:00, so that run-now never meets a scheduled run of it.
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n[0 0 3 * * ?] name=once user/tick.sh\n");
+        home.userPlugin("exit.groovy", "System.exit(3)\n");
+        // 'once' and 'exit' are due only at 03:00: they run when run-now says so, never on their own.
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n[0 0 3 * * ?] name=once user/tick.sh\n"
+                + "[0 0 3 * * ?] name=exit user/exit.groovy\n");
         Path sock = home.home().resolve("state/control.sock");
 
         Result before = cli(home, "status");
@@ -369,6 +371,31 @@ class ControlIT {
         }
         assertEquals(loaded.size(), mapper, "answering status and run-now built no ObjectMapper in the agent; loaded up to the first:\n"
                 + String.join("\n", loaded.subList(Math.max(0, mapper - 40), Math.min(loaded.size(), mapper + 1))));
+
+        // A plugin that ends the agent: the launcher starts it again and the job is quarantined, which
+        // status shows with its reason and what releases it (it never ends by itself).
+        long firstPid = status(home).path("pid").asLong();
+        cli(home, "run-now", "exit"); // the agent goes away under this client: it exits 4 or 1, no matter
+        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            JsonNode st = status(home);
+            return st != null && st.path("pid").asLong() != firstPid && hold(job(st, "exit"), "quarantined") != null;
+        });
+        JsonNode q = hold(job(status(home), "exit"), "quarantined");
+        assertTrue(q.path("reason").asText().startsWith("this run called System.exit and ended the agent (exit code 3)"), q.toString());
+        assertTrue(q.path("until_ms").isNull(), q.toString());
+        assertEquals("its plugin file changes or 'aegis-quartz unquarantine' releases it", q.path("released_by").asText(), q.toString());
+        assertTrue(q.path("message").asText().startsWith("quarantined: this run called System.exit"), q.toString());
+        Result quarantined = cli(home, "status", "exit");
+        assertEquals(1, quarantined.exit, quarantined.toString());
+        assertTrue(quarantined.out.contains("quarantined: this run called System.exit"), quarantined.toString());
+        assertTrue(quarantined.out.replaceAll("\\s+", " ").contains("(held until its plugin file changes or 'aegis-quartz unquarantine' "
+                + "releases it)"), quarantined.toString());
+        Result all = cli(home, "status");
+        assertEquals(1, all.exit, all.toString());
+        assertTrue(all.out.lines().allMatch(l -> l.length() <= 80), "80 columns:\n" + all.out);
+        Result notRun = cli(home, "run-now", "exit");
+        assertEquals(4, notRun.exit, notRun.toString());
+        assertTrue(notRun.out.contains("job exit did not run: quarantined: this run called System.exit"), notRun.toString());
 
         new ProcessBuilder("kill", "-TERM", Long.toString(agent.pid())).start().waitFor();
         assertTrue(agent.waitFor(30, TimeUnit.SECONDS));

@@ -62,7 +62,7 @@ public final class ExecPlugin implements Plugin {
 
     static RunResult toResult(JobSpec job, ExecOutcome o) {
         String metric = job.defaultMetric();
-        MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples());
+        MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples(), job.options().maxBytes());
         RunResultBuilder result = new RunResultBuilder(collected, metric)
                 .time(o.wallNanos(), o.cpuNanos())
                 .truncated(o.truncated());

@@ -1,5 +1,7 @@
 package io.aegisquartz.plugin.exec;
 
+import io.aegisquartz.log.LogText;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -83,7 +85,7 @@ public final class Perfdata {
                 itemEnd++;
             }
             if (i >= n || text.charAt(i) != '=') {
-                problems.add("perfdata item '" + label + text.substring(i, itemEnd) + "' has no '='");
+                problems.add("perfdata item '" + quote(label + text.substring(i, itemEnd)) + "' has no '='");
                 i = itemEnd;
                 continue;
             }
@@ -91,12 +93,17 @@ public final class Perfdata {
             i = itemEnd;
             Item item = item(label.toString(), rest);
             if (item == null) {
-                problems.add("perfdata item '" + label + "=" + rest + "' is not label=value[UOM];warn;crit;min;max");
+                problems.add("perfdata item '" + quote(label + "=" + rest) + "' is not label=value[UOM];warn;crit;min;max");
             } else {
                 items.add(item);
             }
         }
         return new Parsed(items, problems);
+    }
+
+    /** A bad item as the agent's message quotes it: its start, escaped, and its length if it is cut. */
+    private static String quote(String item) {
+        return LogText.escape(item, LogText.QUOTE);
     }
 
     private static Item item(String label, String rest) {

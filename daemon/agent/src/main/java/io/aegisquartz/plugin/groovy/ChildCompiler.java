@@ -123,7 +123,7 @@ final class ChildCompiler {
                     return null;
                 }
                 LOG.warn("{}: the compiler process failed (exit {}): {}; compiling in the agent's own JVM", file, p.exitValue(),
-                        excerpt(out).strip().replace('\n', ' '));
+                        io.aegisquartz.log.LogText.escape(excerpt(out).strip(), OUTPUT_KEPT + 64));
                 return null;
             } catch (IOException e) {
                 LOG.warn("{}: cannot start the compiler process ({}); compiling in the agent's own JVM", file, e.getMessage());

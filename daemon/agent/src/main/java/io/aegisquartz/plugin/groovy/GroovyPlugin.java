@@ -232,6 +232,11 @@ public final class GroovyPlugin extends InJvmPlugin {
     }
 
     @Override
+    protected boolean budgetChecksCompiledIn() {
+        return true;
+    }
+
+    @Override
     protected void body(JobSpec job, JobMemory memory, RunContext ctx) throws Exception {
         Script script = scriptClass.getDeclaredConstructor().newInstance();
         Binding binding = new Binding();

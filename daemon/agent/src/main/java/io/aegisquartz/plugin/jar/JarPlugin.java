@@ -104,6 +104,11 @@ public final class JarPlugin extends InJvmPlugin implements AutoCloseable {
     }
 
     @Override
+    protected boolean budgetChecksCompiledIn() {
+        return false;
+    }
+
+    @Override
     protected void body(JobSpec job, JobMemory memory, RunContext ctx) throws Exception {
         inFlight.incrementAndGet();
         try {

@@ -54,7 +54,8 @@ class GroovyLimitsTest extends PluginRunners {
 
     @Test
     void cpuSpinStopsAtTheCpuLimit() throws Exception {
-        RunResult r = run("long n = 0\nwhile (true) { n++ }", limits(Duration.ofSeconds(30), Duration.ofSeconds(1)));
+        // Dynamic Groovy boxes n at every step: without mem=0 the allocation budget would stop it first.
+        RunResult r = run("long n = 0\nwhile (true) { n++ }", limits(Duration.ofSeconds(30), Duration.ofSeconds(1)).withMem(0));
 
         assertEquals(Status.CPU_LIMIT, r.outcome());
         assertTrue(r.cpuNanos() >= TimeUnit.MILLISECONDS.toNanos(1_000), "used its CPU budget: " + r.cpuNanos());
@@ -65,8 +66,9 @@ class GroovyLimitsTest extends PluginRunners {
     @Test
     void deepRecursionStopsAtTheWallTimeLimit() throws Exception {
         // Exponential and recursive: no loop anywhere, so only the method-entry checks can stop it.
+        // Boxed arithmetic allocates: on a fast machine the 64 MiB allocation budget would stop it first.
         RunResult r = run("def fib(n) { n < 2 ? n : fib(n - 1) + fib(n - 2) }\nfib(80)",
-                limits(Duration.ofSeconds(1), Duration.ofSeconds(30)));
+                limits(Duration.ofSeconds(1), Duration.ofSeconds(30)).withMem(0));
 
         assertEquals(Status.TIMEOUT, r.outcome());
         assertTrue(r.wallNanos() < TimeUnit.MILLISECONDS.toNanos(1_500), "stopped within limit + 0.5 s");
