@@ -4,11 +4,13 @@ import io.aegisquartz.Version;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.governor.Governor;
+import io.aegisquartz.log.LogSetup;
 import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.config.StrictModes;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.journal.PreviousExit;
 import io.aegisquartz.journal.QuarantineRecords;
@@ -27,6 +29,7 @@ import io.aegisquartz.schedule.ManualRun;
 import io.aegisquartz.schedule.ReloadPlan;
 import io.aegisquartz.schedule.RunCounters;
 import io.aegisquartz.schedule.ScheduledJob;
+import io.aegisquartz.schedule.Splay;
 import io.aegisquartz.sink.JsonLinesSink;
 import io.aegisquartz.sink.OutputStatus;
 import io.aegisquartz.sink.SampleSink;
@@ -47,7 +50,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.text.SimpleDateFormat;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.LinkedHashMap;
@@ -178,7 +180,11 @@ public final class Agent {
         if (settings.uploadEndpoint() == null) {
             LOG.info("samples go to {} (no upload endpoint configured), rotated at {} x {}", sinkFile,
                     Units.formatBytes(settings.bytes("sink.max_size")), settings.integer("sink.max_files"));
-            localFile = new JsonLinesSink(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+            try {
+                localFile = JsonLinesSink.exclusive(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
+            } catch (IOException e) {
+                throw new StartException("[sink] file: " + e.getMessage() + "; give each agent a samples file of its own");
+            }
             sink = localFile;
         } else {
             startUpload(stamper);
@@ -195,7 +201,7 @@ public final class Agent {
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
                 this::restart, counters, journal, quarantines);
         try {
-            scheduler = new JobScheduler(settings.workers(), executor);
+            scheduler = new JobScheduler(settings.workers(), executor, identity.uuid());
         } catch (SchedulerException e) {
             throw new StartException("cannot create the scheduler: " + e.getMessage());
         }
@@ -235,6 +241,10 @@ public final class Agent {
             LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
         }
         ingestEvents();
+        StrictModes.Sweep refused = StrictModes.of(settings).sweep();
+        if (refused != null) {
+            LOG.warn(refused.message());
+        }
         LOG.info("started with {} job(s){}; reload with SIGHUP{}", jobs.size(),
                 toCompile.isEmpty() ? "" : " (" + toCompile.size() + " more as soon as their plugins are compiled)",
                 watcher != null && settings.bool("plugins.watch") ? " or by editing the cron files and plugins" : "");
@@ -438,17 +448,16 @@ public final class Agent {
             settingsPending = noteSettingsChange();
         }
         reloadProblems.clear();
-        CronFileParser parser = new CronFileParser(settings, new Date());
-        CronFile defaults = parser.parse(JobSource.DEFAULT);
-        CronFile user = parser.parse(JobSource.USER);
+        List<CronFile> cronFiles = new CronFileParser(settings, new Date()).parseAll();
         Map<String, JobSpec> current = new LinkedHashMap<>();
         jobs.forEach((k, j) -> current.put(k, j.spec()));
-        ReloadPlan plan = ReloadPlan.compute(current, defaults, user);
+        ReloadPlan plan = ReloadPlan.compute(current, cronFiles);
 
         for (ConfigProblem p : plan.problems()) {
             CONFIG.error(p.oneLine());
             reloadProblems.add(p.oneLine());
         }
+        plan.warnings().forEach(p -> CONFIG.warn(p.oneLine()));
         plan.kept().forEach(RELOAD::warn);
         List<String> lines = new ArrayList<>();
         for (JobSpec j : plan.removed()) {
@@ -499,7 +508,7 @@ public final class Agent {
         }
         jobSnapshot = List.copyOf(jobs.values());
         // Its problems are read from reloadProblems when a snapshot is taken: start-up compiles in the background add theirs later.
-        lastReload = new AgentSnapshot.Reload(System.currentTimeMillis(), why, List.of(defaults.file(), user.file()), List.of(), 0,
+        lastReload = new AgentSnapshot.Reload(System.currentTimeMillis(), why, cronFiles.stream().map(CronFile::file).toList(), List.of(), 0,
                 plan.added().size(), plan.changed().size(), plan.removed().size(), settingsPending);
         if (!startup) {
             reloads.incrementAndGet();
@@ -595,18 +604,28 @@ public final class Agent {
         return null;
     }
 
-    /** What the watcher watches: the events inbox always, the cron files and plugins if [plugins] watch. */
+    /**
+     * What the watcher watches: the events inbox and the log and samples files (for being moved or
+     * deleted) always, the cron files and plugins if [plugins] watch.
+     */
     private Map<Path, ConfigWatcher.Target> watchedDirs() {
         Map<Path, ConfigWatcher.Target> targets = new LinkedHashMap<>();
         if (inbox != null) {
             targets.put(inbox.dir(), new ConfigWatcher.Target(EventInbox::isEventFile, why -> ingestEvents()));
         }
+        Map<Path, java.util.Set<String>> reopened = new LinkedHashMap<>();
+        for (Path f : sink instanceof JsonLinesSink s ? List.of(settings.path("log.file"), s.file()) : List.of(settings.path("log.file"))) {
+            reopened.computeIfAbsent(f.getParent(), d -> new java.util.HashSet<>()).add(f.getFileName().toString());
+        }
+        reopened.forEach((dir, names) -> targets.merge(dir, ConfigWatcher.Target.deletes(names::contains, why -> reopenFiles(false, why)),
+                ConfigWatcher.Target::merge));
         if (!settings.bool("plugins.watch")) {
             return targets;
         }
         Map<Path, Predicate<String>> dirs = new LinkedHashMap<>();
         dirs.put(settings.confDir(), name -> name.equals(JobSource.DEFAULT.fileName()) || name.equals(JobSource.USER.fileName())
-                || name.equals(AgentSettings.FILE_NAME));
+                || name.equals(JobSource.DROPIN.fileName()) || name.equals(AgentSettings.FILE_NAME));
+        dirs.put(settings.confDir().resolve(JobSource.DROPIN.fileName()), JobSource::isDropInName);
         Predicate<String> pluginFiles = name -> !name.startsWith(".") && !name.endsWith("~") && !name.endsWith(".swp")
                 && !name.endsWith(".tmp");
         dirs.putIfAbsent(settings.defaultPluginDir(), pluginFiles);
@@ -621,13 +640,39 @@ public final class Agent {
             }
         }
         named.forEach((dir, names) -> dirs.put(dir, names::contains));
-        dirs.forEach((dir, filter) -> targets.putIfAbsent(dir, new ConfigWatcher.Target(filter, this::reload)));
+        dirs.forEach((dir, filter) -> targets.merge(dir, new ConfigWatcher.Target(filter, this::reload), ConfigWatcher.Target::merge));
         return targets;
     }
 
+    /**
+     * Reopens the log and the samples file where they were moved or deleted (logrotate without
+     * copytruncate, an operator's rm), creating them again at their paths; with {@code force}, both
+     * anyway, as SIGHUP asks. Says so in the new log, where tail -F picks it up.
+     */
+    public void reopenFiles(boolean force, String why) {
+        List<String> reopened = new ArrayList<>();
+        try {
+            if (LogSetup.reopen(force)) {
+                reopened.add("log");
+            }
+        } catch (IOException e) {
+            LOG.error("cannot reopen the log {}: {}", settings.path("log.file"), e.getMessage());
+        }
+        if (sink instanceof JsonLinesSink s && s.reopen(force)) {
+            reopened.add("samples file " + s.file());
+        }
+        if (!reopened.isEmpty()) {
+            LOG.info("reopened the {} ({})", String.join(" and the ", reopened), why);
+        }
+        synchronized (this) {
+            if (watcher != null && !force) {
+                watcher.watch(watchedDirs()); // a directory deleted with its file is watched again once recreated
+            }
+        }
+    }
+
     private String next(ScheduledJob sj) {
-        Date d = scheduler.nextFire(sj);
-        return d == null ? "never" : new SimpleDateFormat("yyyy-MM-dd HH:mm:ss").format(d);
+        return Splay.describe(scheduler.nextFire(sj), scheduler.splayMillis(sj));
     }
 
     /** The jobs scheduled now, by key. */

@@ -51,6 +51,10 @@ final class Args {
                         value = argv.get(++i);
                     }
                     values.put(name, value);
+                } else if (name.equals("--home") || name.equals("--conf")) {
+                    String dir = value != null ? value : i + 1 < argv.size() ? argv.get(i + 1) : "DIR";
+                    throw new UsageException(name + " is a global option: it goes before the command, as in 'aegis-quartz "
+                            + name + " " + dir + " " + command + "'");
                 } else {
                     throw new UsageException("unknown option " + name + " for '" + command + "'; see 'aegis-quartz "
                             + command + " --help'");

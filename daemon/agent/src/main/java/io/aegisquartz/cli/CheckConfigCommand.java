@@ -2,23 +2,23 @@ package io.aegisquartz.cli;
 
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
-import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.config.StrictModes;
+import io.aegisquartz.config.Units;
 import io.aegisquartz.plugin.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.schedule.ReloadPlan;
+import io.aegisquartz.schedule.Splay;
 import io.aegisquartz.upload.Credentials;
 import io.aegisquartz.upload.CredentialsException;
 import org.quartz.CronExpression;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.text.SimpleDateFormat;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.HashSet;
@@ -50,8 +50,8 @@ final class CheckConfigCommand implements Command {
         return """
                 Usage: aegis-quartz check-config [--quiet] [--startable]
 
-                Reads aegis_config.ini, aegis_quartz.conf.default and aegis_quartz.conf.user as the
-                agent would, compiles every Groovy plugin, opens every JAR plugin, checks that every
+                Reads aegis_config.ini, aegis_quartz.conf.default, aegis_quartz.conf.user and the
+                drop-in files aegis_quartz.conf.d/*.conf as the agent would, compiles every Groovy plugin, opens every JAR plugin, checks that every
                 other plugin is executable, that the host identity file, the state, log and sample
                 directories are usable and, when uploading, the credentials file and the spool.
                 Prints each problem as FILE:LINE:COLUMN: message, with the fix on the next line.
@@ -88,10 +88,7 @@ final class CheckConfigCommand implements Command {
         List<ConfigProblem> fatal = new ArrayList<>(settings.problems());
         List<ConfigProblem> skipped = new ArrayList<>();
 
-        CronFileParser parser = new CronFileParser(settings, new Date());
-        CronFile defaults = parser.parse(JobSource.DEFAULT);
-        CronFile user = parser.parse(JobSource.USER);
-        ReloadPlan plan = ReloadPlan.compute(Map.of(), defaults, user);
+        ReloadPlan plan = ReloadPlan.compute(Map.of(), new CronFileParser(settings, new Date()).parseAll());
         skipped.addAll(plan.problems());
 
         Set<String> refused = new HashSet<>();
@@ -108,7 +105,10 @@ final class CheckConfigCommand implements Command {
         writable(settings, settings.path("log.file"), "[log] file", fatal);
         writable(settings, settings.path("sink.file"), "[sink] file", fatal);
         directory(settings, settings.stateDir(), "[agent] state_dir", fatal);
-        identity(settings, fatal);
+        ConfigProblem identity = HostIdentity.problem(settings.uuidFile());
+        if (identity != null) {
+            fatal.add(identity);
+        }
         if (settings.problems().isEmpty() && settings.uploadEndpoint() != null) {
             try {
                 Credentials.load(settings.credentialsFile());
@@ -123,9 +123,15 @@ final class CheckConfigCommand implements Command {
         for (ConfigProblem p : all) {
             cli.out().println(p.format());
         }
+        for (ConfigProblem w : plan.warnings()) {
+            cli.out().println("warning: " + w.format());
+        }
+        StrictModes.Sweep writable = StrictModes.of(settings).sweep();
+        if (writable != null) {
+            cli.out().println(writable.message());
+        }
         List<JobSpec> runnable = plan.next().values().stream().filter(j -> !refused.contains(j.key())).toList();
-        int d = (int) runnable.stream().filter(j -> j.source() == JobSource.DEFAULT).count();
-        String jobs = runnable.size() + " job(s) (" + d + " default, " + (runnable.size() - d) + " user)";
+        String jobs = runnable.size() + " job(s) (" + counts(runnable) + ")";
         if (!fatal.isEmpty()) {
             cli.out().println(all.size() + " problem(s) found. The agent cannot start: fix the " + fatal.size()
                     + " problem(s) listed first" + (skipped.isEmpty() ? "" : "; the other " + skipped.size()
@@ -140,38 +146,36 @@ final class CheckConfigCommand implements Command {
         }
         cli.out().println("configuration OK: " + jobs);
         if (!a.flag("--quiet")) {
-            SimpleDateFormat fmt = new SimpleDateFormat("yyyy-MM-dd HH:mm:ss");
+            // With the identity the agent has, or will derive at its first start, the splayed times are the agent's own.
+            String uuid = HostIdentity.peek(settings.uuidFile());
             for (JobSpec j : plan.next().values()) {
-                cli.out().printf("  [%s] %s  next %s  (%s)%n", j.cron(), j.name(), next(j.cron(), fmt), j.where());
+                cli.out().printf("  [%s] %s  next %s  (%s)%n", j.cron(), j.name(), next(j, uuid), j.where());
             }
         }
         return Cli.OK;
     }
 
-    private static String next(String cron, SimpleDateFormat fmt) {
-        try {
-            Date d = new CronExpression(cron).getNextValidTimeAfter(new Date());
-            return d == null ? "never" : fmt.format(d);
-        } catch (java.text.ParseException e) {
-            return "?";
-        }
+    /** "2 default, 1 user" and ", 3 drop-in" when there are drop-in jobs. */
+    private static String counts(List<JobSpec> jobs) {
+        Map<JobSource, Long> by = new java.util.EnumMap<>(JobSource.class);
+        jobs.forEach(j -> by.merge(j.source(), 1L, Long::sum));
+        return by.getOrDefault(JobSource.DEFAULT, 0L) + " default, " + by.getOrDefault(JobSource.USER, 0L) + " user"
+                + (by.containsKey(JobSource.DROPIN) ? ", " + by.get(JobSource.DROPIN) + " drop-in" : "");
     }
 
-    /** The host identity file: read as the agent reads it, if it exists; creatable, if it does not. */
-    private static void identity(AgentSettings settings, List<ConfigProblem> problems) {
-        Path uuid = settings.uuidFile();
-        if (Files.isDirectory(uuid)) {
-            problems.add(new ConfigProblem(uuid, 0, 0, "the host identity file " + uuid + " is a directory",
-                    "remove it, or point [agent] uuid_file at a file"));
-        } else if (Files.exists(uuid)) {
-            try {
-                HostIdentity.loadOrCreate(uuid); // only reads: the file exists
-            } catch (IOException e) {
-                problems.add(new ConfigProblem(uuid, 0, 0, "the host identity file cannot be read: " + e.getMessage(), null));
+    /** The job's next fire time as the agent would fire it: splayed, if the host's uuid can be known now. */
+    private static String next(JobSpec j, String uuid) {
+        try {
+            CronExpression cron = new CronExpression(j.cron());
+            Date now = new Date();
+            if (uuid == null && !j.options().splay().isZero()) {
+                return Splay.describe(cron.getTimeAfter(now), 0) + " (+ a splay of up to " + Units.format(j.options().splay())
+                        + ", set by the host uuid made at the first start)";
             }
-        } else if (!Files.isWritable(uuid.getParent())) {
-            problems.add(new ConfigProblem(uuid, 0, 0, "the host identity file does not exist and "
-                    + uuid.getParent() + " is not writable, so it cannot be created", "create it or make the directory writable"));
+            long offset = j.options().splay().isZero() ? 0 : Splay.offsetMillis(uuid, j.name(), j.options().splay(), cron, now);
+            return Splay.describe(Splay.next(cron, offset, now), offset);
+        } catch (java.text.ParseException e) {
+            return "?";
         }
     }
 

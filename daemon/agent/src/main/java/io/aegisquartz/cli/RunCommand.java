@@ -34,7 +34,8 @@ final class RunCommand implements Command {
                 aegis_quartz.conf.user, writes samples to [sink] file and logs to [log] file (also to
                 the terminal when there is one).
 
-                  SIGHUP          reload the cron files and plugins (editing them does too)
+                  SIGHUP          reload the cron files and plugins (editing them does too) and
+                                  reopen the log and samples file (as after logrotate)
                   SIGTERM/SIGINT  stop: no new runs; running jobs end within their own limits
 
                 Exits 1 if aegis_config.ini has problems or the agent cannot start, and 75 when it
@@ -58,6 +59,7 @@ final class RunCommand implements Command {
         Signals.onReload(() -> {
             Agent a = running.get();
             if (a != null) {
+                a.reopenFiles(true, "SIGHUP");
                 a.requestReload("SIGHUP");
             }
         });
@@ -67,23 +69,24 @@ final class RunCommand implements Command {
             settings.problems().forEach(p -> cli.err().println(p.format()));
             return Cli.PROBLEMS;
         }
+        // Before anything is written (log, identity, samples): a second agent on this home stops here.
+        try {
+            io.aegisquartz.agent.AgentLock.acquire(settings);
+        } catch (Agent.StartException e) {
+            cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
+            return Cli.PROBLEMS;
+        }
         // Groovy's runtime sets itself up while the log and the scheduler do (Agent.start waits for it).
         GroovyRuntime.Warmup groovy = GroovyRuntime.warmUp(List.of(settings.confDir().resolve(JobSource.DEFAULT.fileName()),
                 settings.confDir().resolve(JobSource.USER.fileName())));
         String console = settings.string("log.console");
         boolean toConsole = console.equals("always") || (console.equals("auto") && Terminal.isTerminal(2));
         java.nio.file.Path logFile = settings.path("log.file");
-        try {
-            java.nio.file.Files.createDirectories(logFile.getParent());
-        } catch (java.io.IOException e) {
-            cli.err().println("aegis-quartz: cannot start: cannot create the log directory " + logFile.getParent() + ": " + e);
-            return Cli.PROBLEMS;
-        }
-        List<String> logProblems = LogSetup.apply(logFile, settings.string("log.level"), settings.bytes("log.max_size"),
+        String logProblem = LogSetup.apply(logFile, settings.string("log.level"), settings.bytes("log.max_size"),
                 settings.integer("log.max_files"), toConsole);
-        if (!logProblems.isEmpty()) {
-            cli.err().println("aegis-quartz: cannot start: cannot write the log file " + logFile + " ([log] file): "
-                    + String.join("; ", logProblems));
+        if (logProblem != null) {
+            cli.err().println("aegis-quartz: cannot start: [log] file " + logFile + ": " + logProblem
+                    + " (fix: let the agent's user write there, or set [log] file in " + settings.file() + ")");
             return Cli.PROBLEMS;
         }
 

@@ -65,9 +65,12 @@ final class TestCommand implements Command {
             cli.err().println("aegis-quartz: fix " + settings.file() + " first (see above)");
             return Status.ERROR.exitCode();
         }
-        CronFileParser parser = new CronFileParser(settings, new Date());
-        ReloadPlan plan = ReloadPlan.compute(Map.of(), parser.parse(JobSource.DEFAULT), parser.parse(JobSource.USER));
+        // Every cron file the agent reads, drop-ins too.
+        ReloadPlan plan = ReloadPlan.compute(Map.of(), new CronFileParser(settings, new Date()).parseAll());
         for (ConfigProblem p : plan.problems()) {
+            cli.err().println(p.format());
+        }
+        for (ConfigProblem p : plan.warnings()) {
             cli.err().println(p.format());
         }
         Map<String, JobSpec> byName = new LinkedHashMap<>();
@@ -86,8 +89,8 @@ final class TestCommand implements Command {
             jobs.addAll(byName.values());
         }
         if (jobs.isEmpty()) {
-            cli.err().println("aegis-quartz: no jobs in " + settings.confDir().resolve(JobSource.DEFAULT.fileName()) + " or "
-                    + settings.confDir().resolve(JobSource.USER.fileName()));
+            cli.err().println("aegis-quartz: no jobs in " + settings.confDir().resolve(JobSource.DEFAULT.fileName()) + ", "
+                    + settings.confDir().resolve(JobSource.USER.fileName()) + " or " + settings.confDir().resolve(JobSource.DROPIN.fileName()));
             return Cli.OK;
         }
         // The plugin author wants to see log() and println lines too, not only warnings.

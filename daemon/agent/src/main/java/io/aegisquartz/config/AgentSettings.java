@@ -224,7 +224,8 @@ public final class AgentSettings {
                 bytes("limits.output_max"), integer("limits.max_samples"),
                 JobOptions.Overlap.valueOf(string("limits.overlap").toUpperCase()),
                 JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null, null,
-                bytes("limits.memory_max"), integer("limits.pids_max"), bytes("limits.mem"), bytes("limits.max_bytes"));
+                bytes("limits.memory_max"), integer("limits.pids_max"), bytes("limits.mem"), bytes("limits.max_bytes"),
+                duration("limits.splay"));
     }
 
     /** "key=value" of every setting that differs from its default, for the start banner. */

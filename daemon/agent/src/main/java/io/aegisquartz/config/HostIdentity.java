@@ -41,14 +41,75 @@ public final class HostIdentity {
     }
 
     static Id loadOrCreate(Path file, Path dmiUuid, Path machineId) throws IOException {
-        if (Files.exists(file)) {
-            String text = Files.readString(file, StandardCharsets.UTF_8).strip().toLowerCase(Locale.ROOT);
-            if (!UUID_FORM.matcher(text).matches()) {
-                throw new IOException(file + ": not a UUID ('" + abbreviate(text)
-                        + "'); it is the host's identity, so it is never rewritten automatically. Restore the old value, "
-                        + "or delete the file to derive a new identity from the machine");
+        ConfigProblem p = existingProblem(file);
+        if (p != null) {
+            throw new IOException(p.oneLine());
+        }
+        try {
+            return readOrCreate(file, dmiUuid, machineId);
+        } catch (IOException e) {
+            // Java's own messages often leave the path out ("Is a directory"): name it.
+            throw new IOException(file + ": " + IoErrors.reason(e), e);
+        }
+    }
+
+    /** Null if {@code file} holds an identity or can be created; else what is wrong with it. */
+    public static ConfigProblem problem(Path file) {
+        ConfigProblem p = existingProblem(file);
+        if (p != null || Files.exists(file)) {
+            return p;
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        return Files.isWritable(dir) ? null : new ConfigProblem(file, 0, 0, "the host identity file does not exist and " + dir
+                + " is not writable, so it cannot be created", "create it or make the directory writable");
+    }
+
+    /** What is wrong with an existing identity file: a directory, unreadable, or not a UUID; null if fine or absent. */
+    private static ConfigProblem existingProblem(Path file) {
+        if (Files.isDirectory(file)) {
+            return new ConfigProblem(file, 0, 0, "this is a directory; the host identity is a file",
+                    "remove the directory, or point [agent] uuid_file at a file");
+        }
+        if (!Files.exists(file)) {
+            return null;
+        }
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8).strip().toLowerCase(Locale.ROOT);
+        } catch (IOException e) {
+            return new ConfigProblem(file, 0, 0, "cannot read the host identity: " + IoErrors.reason(e),
+                    "let the agent's user read it");
+        }
+        if (!UUID_FORM.matcher(text).matches()) {
+            return new ConfigProblem(file, 0, 0, "not a UUID ('" + abbreviate(text) + "'); it is the host's identity, so it is "
+                    + "never rewritten automatically", "restore the old value, or delete the file to derive a new identity from the machine");
+        }
+        return null;
+    }
+
+    /**
+     * The host uuid the agent has, or would derive at its first start, without creating the file;
+     * null if it cannot be known before (unreadable, or it would be random).
+     */
+    public static String peek(Path file) {
+        try {
+            if (Files.exists(file)) {
+                return existingProblem(file) == null ? read(file).uuid() : null;
             }
-            return new Id(text, file.toString());
+        } catch (IOException e) {
+            return null;
+        }
+        Id id = fromMachine(Path.of("/sys/class/dmi/id/product_uuid"), Path.of("/etc/machine-id"));
+        return id.origin().startsWith("a random") ? null : id.uuid();
+    }
+
+    private static Id read(Path file) throws IOException {
+        return new Id(Files.readString(file, StandardCharsets.UTF_8).strip().toLowerCase(Locale.ROOT), file.toString());
+    }
+
+    private static Id readOrCreate(Path file, Path dmiUuid, Path machineId) throws IOException {
+        if (Files.exists(file)) {
+            return read(file);
         }
         Id id = fromMachine(dmiUuid, machineId);
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");

@@ -20,10 +20,11 @@ import java.time.Duration;
  *                  controller); 0: no limit of its own
  * @param mem       bytes a Groovy or JAR run may allocate (its thread's allocation counter, garbage included); 0: no budget
  * @param maxBytes  size of the samples one run may emit (see docs/SAMPLES.md, "Limits")
+ * @param splay     the most a job's fire times are shifted by (see schedule.Splay); zero: not shifted
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                          Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax,
-                         long mem, long maxBytes) {
+                         long mem, long maxBytes, Duration splay) {
 
     /** Options that run as the agent's own user, without cgroup limits, with the default allocation and sample-size budgets. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
@@ -31,11 +32,11 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, null, 0, 0);
     }
 
-    /** Options with the default allocation and sample-size budgets. */
+    /** Options with the default allocation and sample-size budgets, on the exact cron times. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax) {
         this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, defaultBytes("mem"),
-                defaultBytes("max_bytes"));
+                defaultBytes("max_bytes"), Duration.ZERO);
     }
 
     /** The default of {@code max_bytes}, for runs outside a job (run-plugin, tests). */
@@ -55,55 +56,59 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     public enum Misfire { SKIP, RUN_ONCE }
 
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withMemoryMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax, mem, maxBytes, splay);
     }
 
     public JobOptions withPidsMax(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n, mem, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n, mem, maxBytes, splay);
     }
 
     public JobOptions withMem(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, bytes, maxBytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, bytes, maxBytes, splay);
     }
 
     public JobOptions withMaxBytes(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, bytes);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, bytes, splay);
+    }
+
+    public JobOptions withSplay(Duration d) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, d);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -145,6 +150,9 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         if (!java.util.Objects.equals(sampler, o.sampler)) {
             d.add("sampler=" + sampler + " -> " + o.sampler);
         }
+        if (!splay.equals(o.splay)) {
+            d.add("splay=" + Units.format(splay) + " -> " + Units.format(o.splay));
+        }
         if (!java.util.Objects.equals(user, o.user)) {
             d.add("user=" + (user == null ? "(agent's)" : user.name()) + " -> " + (o.user == null ? "(agent's)" : o.user.name()));
         }
@@ -158,6 +166,7 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
                 + " pids_max=" + pidsMax + " max_samples=" + maxSamples + " max_bytes=" + Units.formatBytes(maxBytes)
                 + " mem=" + Units.formatBytes(mem)
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
+                + (splay.isZero() ? "" : " splay=" + Units.format(splay))
                 + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "");
     }
 }

@@ -28,9 +28,13 @@ public record JobSpec(JobSource source, Path file, int line, String key, String 
         args = List.copyOf(args);
     }
 
-    /** True if both run the same plugin with the same arguments on the same schedule and limits. */
+    /**
+     * True if both run the same plugin with the same arguments on the same schedule and limits, and
+     * come from the same file (a job moved to another file is rescheduled, so that messages name its
+     * new place).
+     */
     public boolean sameDefinition(JobSpec other) {
-        return cron.equals(other.cron) && pluginRef.equals(other.pluginRef) && pluginPath.equals(other.pluginPath)
+        return file.equals(other.file) && cron.equals(other.cron) && pluginRef.equals(other.pluginRef) && pluginPath.equals(other.pluginPath)
                 && args.equals(other.args) && options.equals(other.options) && Objects.equals(name, other.name);
     }
 

@@ -2,6 +2,8 @@ package io.aegisquartz.config;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -9,18 +11,21 @@ import java.util.regex.Pattern;
  *
  * <p>Cron files are not the place for passwords, but people put them there; a job name built from
  * {@code --password hunter2} must not carry the password into every sample and log line.
+ *
+ * <p>Linear in the length of an argument: a cron line may hold a 100 KB argument, and a pattern that
+ * backtracks over it (a greedy run followed by a word to find) would take minutes at every reload.
+ * So names are checked character by character, and the URL patterns are anchored to the start of a
+ * run and never give characters back.
  */
 public final class SecretMask {
 
-    private static final Pattern SECRET_OPTION =
-            Pattern.compile("(?i)^-{1,2}[a-z0-9_-]*(pass|pwd|secret|token|key|auth|credential)[a-z0-9_-]*$");
-    private static final Pattern SECRET_ASSIGNMENT =
-            Pattern.compile("(?i)^(-{0,2}[a-z0-9_-]*(?:pass|pwd|secret|token|key|auth|credential)[a-z0-9_-]*=).+$");
+    /** Words that make an option or parameter name secret, searched in its lower-case form. */
+    private static final Pattern SECRET_WORD = Pattern.compile("pass|pwd|secret|token|key|auth|credential");
     /** user:password@ in a URL anywhere in an argument, e.g. --url=https://admin:pw@db/. */
-    private static final Pattern URL_PASSWORD = Pattern.compile("(?i)([a-z][a-z0-9+.-]*://[^:/@\\s]+:)[^@/\\s]+(@)");
-    /** Secret-looking query parameters in a URL, e.g. https://h/health?token=x or ...&api_key=x. */
-    private static final Pattern QUERY_SECRET =
-            Pattern.compile("(?i)([?&][a-z0-9_.-]*(?:pass|pwd|secret|token|key|auth|credential|signature)[a-z0-9_.-]*=)[^&#\\s]+");
+    private static final Pattern URL_PASSWORD =
+            Pattern.compile("(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://[^:/@\\s]++:)[^@/\\s]++(@)");
+    /** Query parameters of a URL, e.g. ?token=x or &api_key=x; masked when the name holds a secret word. */
+    private static final Pattern QUERY_PARAMETER = Pattern.compile("(?i)([?&]([a-z0-9_.-]*+)=)[^&#\\s]++");
 
     private SecretMask() {
     }
@@ -35,19 +40,43 @@ public final class SecretMask {
                 nextIsSecret = false;
                 continue;
             }
-            if (SECRET_OPTION.matcher(a).matches()) {
+            // --password, -api_key: the next argument is the secret.
+            if (a.startsWith("-") && secretName(a.substring(1), "_-")) {
                 out.add(a);
                 nextIsSecret = true;
                 continue;
             }
-            var m = SECRET_ASSIGNMENT.matcher(a);
-            if (m.matches()) {
-                out.add(m.group(1) + "***");
+            // password=x, --db-token=x: the value is.
+            int eq = a.indexOf('=');
+            if (eq > 0 && eq < a.length() - 1 && a.indexOf('\n') < 0 && secretName(a.substring(0, eq), "_-")) {
+                out.add(a.substring(0, eq + 1) + "***");
                 continue;
             }
             String masked = URL_PASSWORD.matcher(a).replaceAll("$1***$2");
-            out.add(a.contains("://") ? QUERY_SECRET.matcher(masked).replaceAll("$1***") : masked);
+            out.add(a.contains("://") ? maskQuery(masked) : masked);
         }
         return out;
+    }
+
+    /** Whether {@code name} is letters, digits and {@code extra} only, and holds a secret word. */
+    private static boolean secretName(String name, String extra) {
+        String l = name.toLowerCase(Locale.ROOT);
+        for (int i = 0; i < l.length(); i++) {
+            char c = l.charAt(i);
+            if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && extra.indexOf(c) < 0) {
+                return false;
+            }
+        }
+        return SECRET_WORD.matcher(l).find();
+    }
+
+    private static String maskQuery(String url) {
+        Matcher m = QUERY_PARAMETER.matcher(url);
+        StringBuilder sb = new StringBuilder(url.length());
+        while (m.find()) {
+            String replacement = secretName(m.group(2), "_.-") ? m.group(1) + "***" : m.group();
+            m.appendReplacement(sb, Matcher.quoteReplacement(replacement));
+        }
+        return m.appendTail(sb).toString();
     }
 }

@@ -65,6 +65,8 @@ public final class Settings {
                     "When a job fires while its previous run is still going: skip (record a 'skipped' sample) or queue (run once right after)."),
             c("limits", "misfire", "skip", List.of("skip", "run_once"),
                     "When fire times were missed (agent paused, all workers busy, clock jumped): skip them, or run once now. Never a burst."),
+            d("limits", "splay", "0s", 0, DAY,
+                    "Shifts each job's fire times by a stable offset from 0 up to this, derived from the host uuid and the job name, so that many hosts (and the jobs of one host) do not all fire in the same second. Never more than the shortest gap between the job's own fires. 0: fire exactly on the cron times."),
             i("limits", "backoff_after", "3", 1, 1_000,
                     "Consecutive failed runs (error, timeout, cpu_limit, mem_limit, killed) before the job is backed off."),
             d("limits", "backoff_max", "15m", 1_000, DAY,

@@ -85,6 +85,92 @@ public final class StrictModes {
         return null;
     }
 
+    /**
+     * Everything this check refuses in the config and plugin folders (the folders included), with one
+     * command that fixes it all.
+     *
+     * @param refused  how many files and folders are refused
+     * @param roots    the folders they are in, as the command names them
+     * @param command  the command, to be run from the current directory
+     */
+    public record Sweep(int refused, List<String> roots, String command) {
+
+        /** One log line: how many, where, and the command. */
+        public String message() {
+            return refused + " file(s) and folder(s) in " + String.join(", ", roots) + " can be written by users other than root "
+                    + "and the agent's (a umask of 002 does this), so the agent refuses them and every job that needs them; "
+                    + "fix them all at once with: " + command;
+        }
+    }
+
+    /** Most entries looked at by {@link #sweep()}: plugin folders hold tens of files, not thousands. */
+    private static final int SWEEP_MAX = 20_000;
+
+    /**
+     * Looks at every file and folder under the config and plugin folders at once, so that an operator
+     * whose umask made them all group-writable gets one command instead of a refusal per round of
+     * fixes (the config folder, then its files, then the plugin folder, then each plugin). Null if
+     * nothing is refused (or the check is off).
+     */
+    public Sweep sweep() {
+        if (!enabled) {
+            return null;
+        }
+        // Config first, then the plugins; a folder inside another (plugins-user in /etc/aegis-quartz) is covered by it.
+        List<Path> tops = new java.util.ArrayList<>();
+        for (Path r : List.of(roots.get(2), roots.get(0), roots.get(1))) {
+            if (tops.stream().noneMatch(r::startsWith) && Files.isDirectory(r)) {
+                tops.removeIf(t -> t.startsWith(r));
+                tops.add(r);
+            }
+        }
+        int refused = 0;
+        boolean others = false;
+        java.util.Set<Path> writable = new java.util.LinkedHashSet<>();
+        java.util.Set<Path> owned = new java.util.LinkedHashSet<>();
+        int seen = 0;
+        for (Path top : tops) {
+            try (java.util.stream.Stream<Path> all = Files.walk(top)) {
+                for (java.util.Iterator<Path> it = all.iterator(); it.hasNext() && seen < SWEEP_MAX; seen++) {
+                    Path p = it.next();
+                    Refusal r = checkOne(p, !Files.isDirectory(p));
+                    if (r == null) {
+                        continue;
+                    }
+                    refused++;
+                    if (r.fix().startsWith("chmod")) {
+                        writable.add(top);
+                        others |= r.problem().contains("by others") || r.problem().contains("and others");
+                    } else {
+                        owned.add(top);
+                    }
+                }
+            } catch (IOException | java.io.UncheckedIOException e) {
+                // A folder that cannot be read is refused, path by path, where it is used.
+            }
+        }
+        if (refused == 0) {
+            return null;
+        }
+        java.util.Set<Path> all = new java.util.LinkedHashSet<>(writable);
+        all.addAll(owned);
+        List<String> names = all.stream().map(StrictModes::shown).toList();
+        List<String> commands = new java.util.ArrayList<>();
+        if (!writable.isEmpty()) {
+            commands.add("chmod -R " + (others ? "go-w " : "g-w ") + String.join(" ", writable.stream().map(StrictModes::shown).toList()));
+        }
+        if (!owned.isEmpty()) {
+            commands.add("chown -R root " + String.join(" ", owned.stream().map(StrictModes::shown).toList()) + " (or the agent's user)");
+        }
+        return new Sweep(refused, names, String.join(" && ", commands));
+    }
+
+    /** {@code p} relative to the current directory when it is below it (as the quick start runs), else absolute. */
+    private static String shown(Path p) {
+        Path cwd = abs(Path.of(""));
+        return p.startsWith(cwd) && !p.equals(cwd) ? cwd.relativize(p).toString() : p.toString();
+    }
+
     private Refusal checkOne(Path p, boolean isFile) {
         Map<String, Object> a;
         try {

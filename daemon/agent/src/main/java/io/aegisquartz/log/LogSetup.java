@@ -6,11 +6,15 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.rolling.FixedWindowRollingPolicy;
-import ch.qos.logback.core.rolling.RollingFileAppender;
 import ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy;
 import ch.qos.logback.core.util.FileSize;
 import org.slf4j.LoggerFactory;
 
+import io.aegisquartz.config.IoErrors;
+import io.aegisquartz.config.StrictModes;
+
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -24,6 +28,8 @@ public final class LogSetup {
     /** One line per event, easy to tail and grep: time, level, component, message. */
     public static final String PATTERN = "%d{yyyy-MM-dd HH:mm:ss.SSS} %-5level %-7logger %msg%n";
 
+    private static final String FILE_APPENDER = "file";
+
     private LogSetup() {
     }
 
@@ -32,19 +38,26 @@ public final class LogSetup {
      *
      * @param file     the log file, or null for console only
      * @param console  also log to stderr
-     * @return problems setting it up (e.g. the file cannot be opened); empty if none. Logback would
-     *         otherwise keep them to itself and the agent would run with no log at all.
+     * @return why the file cannot be written, in a few words for a one-line message that names the file
+     *         ("its directory /var/log/x is not writable by user aegis"), or null if all is well.
+     *         Logback would otherwise keep the problem to itself and the agent would run with no log.
      */
-    public static java.util.List<String> apply(Path file, String level, long maxBytes, int maxFiles, boolean console) {
+    public static String apply(Path file, String level, long maxBytes, int maxFiles, boolean console) {
+        if (file != null) {
+            String problem = unwritable(file);
+            if (problem != null) {
+                return problem;
+            }
+        }
         LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
         ctx.reset();
         ctx.getStatusManager().clear();
         Logger root = ctx.getLogger(Logger.ROOT_LOGGER_NAME);
         root.setLevel(Level.toLevel(level, Level.INFO));
         if (file != null) {
-            RollingFileAppender<ILoggingEvent> appender = new RollingFileAppender<>();
+            ReopeningFileAppender appender = new ReopeningFileAppender();
             appender.setContext(ctx);
-            appender.setName("file");
+            appender.setName(FILE_APPENDER);
             appender.setFile(file.toString());
             appender.setEncoder(encoder(ctx));
             FixedWindowRollingPolicy rolling = new FixedWindowRollingPolicy();
@@ -67,13 +80,46 @@ public final class LogSetup {
             root.addAppender(BaseLogConfigurator.stderr(ctx, PATTERN));
         }
         quietLibraries(ctx);
-        java.util.List<String> problems = new java.util.ArrayList<>();
         for (ch.qos.logback.core.status.Status st : ctx.getStatusManager().getCopyOfStatusList()) {
             if (st.getLevel() == ch.qos.logback.core.status.Status.ERROR) {
-                problems.add(st.getMessage() + (st.getThrowable() != null ? ": " + st.getThrowable().getMessage() : ""));
+                // Logback's own words ("openFile(...) call failed.") mean nothing to an operator: the cause does.
+                return "cannot open it: " + (st.getThrowable() != null ? IoErrors.reason(st.getThrowable()) : st.getMessage());
             }
         }
-        return problems;
+        return null;
+    }
+
+    /**
+     * Reopens the log file if it was moved or deleted since it was opened (or, with {@code force},
+     * anyway, as on SIGHUP), creating it again at its path.
+     *
+     * @return true if it reopened
+     * @throws IOException if the file cannot be created again
+     */
+    public static boolean reopen(boolean force) throws IOException {
+        LoggerContext ctx = (LoggerContext) LoggerFactory.getILoggerFactory();
+        if (ctx.getLogger(Logger.ROOT_LOGGER_NAME).getAppender(FILE_APPENDER) instanceof ReopeningFileAppender a) {
+            return a.reopen(force);
+        }
+        return false; // console only
+    }
+
+    /** Why {@code file} cannot be created or appended to, checked before Logback tries; null if it can. */
+    private static String unwritable(Path file) {
+        Path dir = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            return "cannot create its directory " + dir + ": " + IoErrors.reason(e);
+        }
+        if (Files.isDirectory(file)) {
+            return "it is a directory";
+        }
+        String user = System.getProperty("user.name") + " (uid " + StrictModes.ownUid() + ")";
+        if (Files.exists(file) ? !Files.isWritable(file) : !Files.isWritable(dir)) {
+            return (Files.exists(file) ? "it" : "its directory " + dir) + " is not writable by user " + user;
+        }
+        return null;
     }
 
     static PatternLayoutEncoder encoder(LoggerContext ctx) {

@@ -2,6 +2,7 @@ package io.aegisquartz.schedule;
 
 import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSpec;
+import org.quartz.CronExpression;
 import org.quartz.CronTrigger;
 import org.quartz.Job;
 import org.quartz.JobBuilder;
@@ -52,9 +53,20 @@ public final class JobScheduler implements AutoCloseable {
     private final JobExecutor executor;
     private final Map<String, ScheduledJob> byId = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
+    private final String hostUuid;
 
+    /** A scheduler whose jobs are not splayed (no host identity to derive offsets from). */
     public JobScheduler(int workers, JobExecutor executor) throws SchedulerException {
+        this(workers, executor, null);
+    }
+
+    /**
+     * @param hostUuid the host's identity, from which (with each job's name) its splay offset is
+     *                 derived ({@link Splay}); null: no job is splayed
+     */
+    public JobScheduler(int workers, JobExecutor executor, String hostUuid) throws SchedulerException {
         this.executor = executor;
+        this.hostUuid = hostUuid;
         RAMJobStore store = new RAMJobStore();
         store.setMisfireThreshold(MISFIRE_THRESHOLD_MS);
         String name = "aegis-quartz-" + INSTANCES.incrementAndGet();
@@ -120,13 +132,18 @@ public final class JobScheduler implements AutoCloseable {
         String group = spec.source().name().toLowerCase();
         JobDetail detail = JobBuilder.newJob(Job.class).withIdentity(id, group).build();
         try {
-            JobTrigger trigger;
+            CronExpression cron;
             try {
-                trigger = new JobTrigger(id, group, spec.cron(), spec.options().misfire() == JobOptions.Misfire.RUN_ONCE, new Date());
+                cron = new CronExpression(spec.cron());
             } catch (ParseException e) {
                 // The cron file parser accepted it with the same parser, so this is a bug of ours.
                 throw new IllegalStateException("cron expression '" + spec.cron() + "' of job " + spec.name() + ": " + e.getMessage(), e);
             }
+            Date now = new Date();
+            long offset = hostUuid == null || spec.options().splay().isZero() ? 0
+                    : Splay.offsetMillis(hostUuid, spec.name(), spec.options().splay(), cron, now);
+            JobTrigger trigger = new JobTrigger(id, group, cron, offset, spec.options().misfire() == JobOptions.Misfire.RUN_ONCE, now,
+                    java.time.Clock.systemUTC());
             trigger.setJobKey(detail.getKey());
             quartz.scheduleJob(detail, trigger);
         } catch (SchedulerException | RuntimeException e) {
@@ -149,6 +166,16 @@ public final class JobScheduler implements AutoCloseable {
             return t == null ? null : t.getNextFireTime();
         } catch (SchedulerException e) {
             return null;
+        }
+    }
+
+    /** How far {@code job}'s fire times are shifted from its cron's ({@link Splay}), in milliseconds. */
+    public long splayMillis(ScheduledJob job) {
+        try {
+            Trigger t = quartz.getTrigger(new TriggerKey(job.id(), job.spec().source().name().toLowerCase()));
+            return t instanceof JobTrigger jt ? jt.offsetMillis() : 0;
+        } catch (SchedulerException e) {
+            return 0;
         }
     }
 

@@ -7,6 +7,7 @@ import org.quartz.CronTrigger;
 import org.quartz.ScheduleBuilder;
 import org.quartz.impl.triggers.AbstractTrigger;
 
+import java.time.Clock;
 import java.util.Date;
 import java.util.TimeZone;
 
@@ -27,6 +28,10 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
     private static final long serialVersionUID = 1L;
 
     private final Schedule schedule;
+    /** The job's splay offset ({@link Splay}): every fire time is the cron's plus this. */
+    private final long offsetMillis;
+    /** "Now", for a misfire and a fire time asked for without a reference time; a test's own clock. */
+    private final Clock clock;
     private Date startTime;
     private Date nextFireTime;
     private Date previousFireTime;
@@ -36,10 +41,25 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
      * @param runOnce  on a missed fire time, fire once now (true) or wait for the next one (false)
      */
     JobTrigger(String name, String group, String cron, boolean runOnce, Date startTime) throws java.text.ParseException {
+        this(name, group, new CronExpression(cron), 0, runOnce, startTime, Clock.systemUTC());
+    }
+
+    /**
+     * @param offsetMillis the splay offset, less than the shortest gap between two fires ({@link Splay})
+     * @param clock        the time "now" is read from
+     */
+    JobTrigger(String name, String group, CronExpression cron, long offsetMillis, boolean runOnce, Date startTime, Clock clock) {
         super(name, group);
-        this.schedule = new Schedule(new CronExpression(cron));
+        this.schedule = new Schedule(cron);
+        this.offsetMillis = offsetMillis;
+        this.clock = clock;
         setStartTime(startTime);
         setMisfireInstruction(runOnce ? MISFIRE_INSTRUCTION_FIRE_ONCE_NOW : MISFIRE_INSTRUCTION_DO_NOTHING);
+    }
+
+    /** The splay offset in milliseconds (0: the cron's own times). */
+    long offsetMillis() {
+        return offsetMillis;
     }
 
     /** The parsed expression, shared by this trigger and every copy Quartz makes of it. */
@@ -49,9 +69,14 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
 
     @Override
     public Date getFireTimeAfter(Date afterTime) {
-        long after = afterTime == null ? System.currentTimeMillis() : afterTime.getTime();
-        // Quartz's rule, kept: a start time in the future counts from the second before it.
-        return schedule.after(Math.max(after, startTime.getTime() - 1000));
+        long after = afterTime == null ? clock.millis() : afterTime.getTime();
+        // Quartz's rule, kept: a start time in the future counts from the second before it. With a
+        // splay, the cron time after (t - offset), moved on by the offset, is the first shifted time after t.
+        Date d = schedule.after(Math.max(after, startTime.getTime() - 1000) - offsetMillis);
+        if (d != null && offsetMillis != 0) {
+            d.setTime(d.getTime() + offsetMillis);
+        }
+        return d;
     }
 
     @Override
@@ -73,9 +98,9 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
             return;
         }
         if (instruction == MISFIRE_INSTRUCTION_DO_NOTHING) {
-            nextFireTime = included(getFireTimeAfter(new Date()), calendar);
+            nextFireTime = included(getFireTimeAfter(new Date(clock.millis())), calendar);
         } else { // MISFIRE_INSTRUCTION_SMART_POLICY means this for cron triggers too
-            nextFireTime = new Date();
+            nextFireTime = new Date(clock.millis());
         }
     }
 
@@ -87,7 +112,7 @@ final class JobTrigger extends AbstractTrigger<CronTrigger> implements CronTrigg
             return;
         }
         nextFireTime = included(nextFireTime, calendar);
-        long now = System.currentTimeMillis();
+        long now = clock.millis();
         while (nextFireTime != null && nextFireTime.getTime() < now - misfireThreshold) {
             nextFireTime = included(getFireTimeAfter(nextFireTime), calendar);
         }

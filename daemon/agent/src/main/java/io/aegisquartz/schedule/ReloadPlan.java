@@ -14,14 +14,17 @@ import java.util.Map;
 /**
  * What a (re)load changes, computed from the jobs running now and the cron files as parsed.
  *
- * <p>The rules, per file, so that a broken user file never touches default jobs:
+ * <p>The rules, per file, so that a broken file (the user file, a drop-in) never touches the jobs of
+ * another:
  * <ul>
  *   <li>good lines define the file's jobs;</li>
  *   <li>a job whose line now has errors keeps its last good definition;</li>
  *   <li>if some bad line cannot even be identified (it may be an edit of any job), no job of that
  *       file is removed;</li>
  *   <li>a file that cannot be read keeps all of its jobs;</li>
- *   <li>a user job with the same name as a default job is an error on the user line.</li>
+ *   <li>a job with the same name (or, unnamed, the same plugin and arguments) as a job of a file
+ *       read before it is an error on the later line, naming the earlier one. Files are read in the
+ *       order given: the default file, the user file, then the drop-ins by name.</li>
  * </ul>
  */
 public final class ReloadPlan {
@@ -32,6 +35,7 @@ public final class ReloadPlan {
     private final List<JobSpec> removed = new ArrayList<>();
     private final List<JobSpec> unchanged = new ArrayList<>();
     private final List<ConfigProblem> problems = new ArrayList<>();
+    private final List<ConfigProblem> warnings = new ArrayList<>();
     private final List<String> kept = new ArrayList<>();
 
     private ReloadPlan() {
@@ -39,11 +43,13 @@ public final class ReloadPlan {
 
     /**
      * @param current jobs scheduled now, by key (empty at start-up)
+     * @param files   the cron files in the order they are read
      */
-    public static ReloadPlan compute(Map<String, JobSpec> current, CronFile defaults, CronFile user) {
+    public static ReloadPlan compute(Map<String, JobSpec> current, List<CronFile> files) {
         ReloadPlan p = new ReloadPlan();
-        p.file(current, defaults, Map.of());
-        p.file(current, user, p.next);
+        for (CronFile f : files) {
+            p.file(current, f);
+        }
         for (JobSpec j : p.next.values()) {
             JobSpec old = current.get(j.key());
             if (old == null) {
@@ -62,12 +68,13 @@ public final class ReloadPlan {
         return p;
     }
 
-    private void file(Map<String, JobSpec> current, CronFile file, Map<String, JobSpec> defaults) {
+    private void file(Map<String, JobSpec> current, CronFile file) {
         Map<String, JobSpec> mine = new LinkedHashMap<>();
-        current.values().stream().filter(j -> j.source() == file.source()).forEach(j -> mine.put(j.key(), j));
+        current.values().stream().filter(file::defined).forEach(j -> mine.put(j.key(), j));
         problems.addAll(file.problems());
+        warnings.addAll(file.warnings());
         if (!file.readable()) {
-            next.putAll(mine);
+            mine.forEach(next::putIfAbsent);
             if (!mine.isEmpty()) {
                 kept.add("keeping all " + mine.size() + " job(s) from " + file.file() + " until it can be read again");
             }
@@ -76,10 +83,12 @@ public final class ReloadPlan {
         Map<String, JobSpec> desired = new LinkedHashMap<>();
         List<String> badKeys = new ArrayList<>(file.badKeys());
         for (JobSpec j : file.jobs()) {
-            JobSpec clash = file.source() == JobSource.USER ? defaults.get(j.key()) : null;
+            JobSpec clash = next.get(j.key());
             if (clash != null) {
                 problems.add(new ConfigProblem(j.file(), j.line(), 1, "job '" + j.name() + "' is already defined in "
-                        + clash.where(), "give this line a different name=..., or edit the default job instead"));
+                        + clash.where(), clash.source() == JobSource.DEFAULT
+                        ? "give this line a different name=..., or edit the default job instead"
+                        : "give one of the two lines a different name=..., or remove one of them"));
                 badKeys.add(j.key());
                 continue;
             }
@@ -87,14 +96,14 @@ public final class ReloadPlan {
         }
         for (String key : badKeys) {
             JobSpec old = mine.get(key);
-            if (old != null && !desired.containsKey(key)) {
+            if (old != null && !desired.containsKey(key) && !next.containsKey(key)) {
                 desired.put(key, old);
                 kept.add("job " + old.name() + ": its line now has errors; keeping its last good definition");
             }
         }
         if (file.unidentifiedBad()) {
             for (JobSpec old : mine.values()) {
-                if (!desired.containsKey(old.key())) {
+                if (!desired.containsKey(old.key()) && !next.containsKey(old.key())) {
                     desired.put(old.key(), old);
                     kept.add("job " + old.name() + " is no longer in " + file.file()
                             + ", but that file has a line with errors that may be its edit; keeping it until the errors are fixed");
@@ -130,6 +139,11 @@ public final class ReloadPlan {
         return problems;
     }
 
+    /** Things worth fixing in the cron files that disable nothing. */
+    public List<ConfigProblem> warnings() {
+        return warnings;
+    }
+
     /** Notes about jobs kept despite errors. */
     public List<String> kept() {
         return kept;
@@ -143,6 +157,9 @@ public final class ReloadPlan {
         }
         if (!a.options().equals(b.options())) {
             parts.add(a.options().diff(b.options()));
+        }
+        if (!a.file().equals(b.file())) {
+            parts.add("moved from " + a.file() + " to " + b.file());
         }
         if (!a.pluginRef().equals(b.pluginRef()) || !a.pluginPath().equals(b.pluginPath())) {
             parts.add("plugin " + a.pluginRef() + " -> " + b.pluginRef());

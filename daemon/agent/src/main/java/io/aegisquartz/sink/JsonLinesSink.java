@@ -1,5 +1,6 @@
 package io.aegisquartz.sink;
 
+import io.aegisquartz.lock.ProcessLock;
 import io.aegisquartz.sample.Sample;
 import io.aegisquartz.sample.SampleJson;
 import org.slf4j.Logger;
@@ -34,7 +35,11 @@ public final class JsonLinesSink implements SampleSink {
     private final Path file;
     private final long maxBytes;
     private final int maxFiles;
+    /** Held while this sink writes the file, so that no other agent writes it too; null if not taken. */
+    private ProcessLock lock;
     private FileChannel channel;
+    /** Device and inode of the file {@link #channel} writes, to notice when the path names another (or none). */
+    private Object openedKey;
     private long size;
     private long lostTotal;
     private long lostSinceReport;
@@ -50,6 +55,24 @@ public final class JsonLinesSink implements SampleSink {
         this.file = file;
         this.maxBytes = maxBytes;
         this.maxFiles = maxFiles;
+    }
+
+    /**
+     * A sink that is the only writer of {@code file} among agents: it holds {@code FILE.lock} (see
+     * {@link ProcessLock}) until closed, so that two agents with different homes but the same
+     * samples file cannot interleave their samples in it.
+     *
+     * @throws ProcessLock.Busy if another process writes the file
+     */
+    public static JsonLinesSink exclusive(Path file, long maxBytes, int maxFiles) throws IOException {
+        JsonLinesSink sink = new JsonLinesSink(file, maxBytes, maxFiles);
+        sink.lock = ProcessLock.acquire(lockFile(file), "samples file " + file);
+        return sink;
+    }
+
+    /** The lock file of {@code file}'s writer. */
+    public static Path lockFile(Path file) {
+        return file.resolveSibling(file.getFileName() + ".lock");
     }
 
     public Path file() {
@@ -100,6 +123,7 @@ public final class JsonLinesSink implements SampleSink {
     private void open() throws IOException {
         Files.createDirectories(file.getParent());
         channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+        openedKey = fileKey(file);
         size = channel.size();
         if (size > 0) {
             // End a line that a failed write (disk full) cut short, so the next sample starts clean.
@@ -123,6 +147,35 @@ public final class JsonLinesSink implements SampleSink {
         }
         Files.move(file, numbered(1), StandardCopyOption.REPLACE_EXISTING);
         open();
+    }
+
+    /**
+     * Reopens the file at its path, creating it again, when it was moved or deleted since it was
+     * opened (logrotate, an operator), or always with {@code force}; before the first write there is
+     * nothing to reopen. A failure is counted at the next write, as any write error.
+     *
+     * @return true if it reopened
+     */
+    public synchronized boolean reopen(boolean force) {
+        if (channel == null || (!force && java.util.Objects.equals(openedKey, fileKey(file)))) {
+            return false;
+        }
+        closeChannel();
+        try {
+            open();
+        } catch (IOException e) {
+            closeChannel();
+            LOG.warn("cannot reopen {}: {}; trying again at the next write", file, e.getMessage());
+        }
+        return true;
+    }
+
+    private static Object fileKey(Path p) {
+        try {
+            return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private Path numbered(int i) {
@@ -178,5 +231,13 @@ public final class JsonLinesSink implements SampleSink {
                     lostSinceReport, file, lostTotal);
         }
         closeChannel();
+        if (lock != null) {
+            try {
+                lock.close();
+            } catch (IOException e) {
+                LOG.warn("cannot release {}: {}", lockFile(file), e.getMessage());
+            }
+            lock = null;
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.aegisquartz.spool;
 
+import io.aegisquartz.lock.ProcessLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,6 +39,9 @@ import java.util.function.LongSupplier;
  */
 public final class Spool implements Closeable {
 
+    /** The lock file that keeps one process per spool directory ({@link ProcessLock}). */
+    public static final String LOCK_FILE = "spool.lock";
+
     private static final Logger LOG = LoggerFactory.getLogger("spool");
     private static final int HEADER = SegmentFile.HEADER_BYTES;
     private static final int MIN_READ_CHUNK = 64 << 10;
@@ -45,7 +49,7 @@ public final class Spool implements Closeable {
 
     private final Path dir;
     private final SpoolConfig config;
-    private final DirLock dirLock;
+    private final ProcessLock dirLock;
     private final SpoolConfig.FreeSpace freeSpace;
     private final LongSupplier clock;
     private final FrameCodec writeCodec = new FrameCodec();
@@ -84,7 +88,7 @@ public final class Spool implements Closeable {
     private FileChannel readChannel;
     private long readChannelSegment = -1;
 
-    private Spool(Path dir, SpoolConfig config, DirLock dirLock) throws IOException {
+    private Spool(Path dir, SpoolConfig config, ProcessLock dirLock) throws IOException {
         this.dir = dir;
         this.config = config;
         this.dirLock = dirLock;
@@ -105,7 +109,7 @@ public final class Spool implements Closeable {
      */
     public static Spool open(Path dir, SpoolConfig config) throws IOException {
         Files.createDirectories(dir);
-        DirLock dirLock = DirLock.acquire(dir);
+        ProcessLock dirLock = ProcessLock.acquire(dir.resolve(LOCK_FILE), "spool directory " + dir);
         try {
             return new Spool(dir, config, dirLock);
         } catch (IOException | RuntimeException e) {

@@ -1,5 +1,7 @@
 package io.aegisquartz.spool;
 
+import io.aegisquartz.lock.ProcessLock;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -447,9 +449,9 @@ public final class SpoolInspector {
      * at once (an agent starting in that instant would be refused).
      */
     public static Owner owner(Path dir) {
-        Path file = dir.resolve(DirLock.FILE);
+        Path file = dir.resolve(Spool.LOCK_FILE);
         if (!Files.exists(file)) {
-            return new Owner(false, -1, "no " + DirLock.FILE + " (the agent never opened this spool)");
+            return new Owner(false, -1, "no " + Spool.LOCK_FILE + " (the agent never opened this spool)");
         }
         long self = ProcessHandle.current().pid();
         try {
@@ -500,11 +502,11 @@ public final class SpoolInspector {
                 lock.release();
                 return new Owner(false, -1, "lock probe");
             }
-            ByteBuffer b = ByteBuffer.allocate(32);
+            ByteBuffer b = ByteBuffer.allocate(1024);
             ch.read(b, 0);
-            return new Owner(true, parsePid(new String(b.array(), 0, b.position(), StandardCharsets.US_ASCII).trim()), "lock probe");
+            return new Owner(true, ProcessLock.Holder.parse(new String(b.array(), 0, b.position(), StandardCharsets.UTF_8)).pid(), "lock probe");
         } catch (NoSuchFileException e) {
-            return new Owner(false, -1, "no " + DirLock.FILE);
+            return new Owner(false, -1, "no " + Spool.LOCK_FILE);
         } catch (IOException e) {
             return new Owner(false, -1, "cannot check " + file + ": " + e.getMessage());
         }
@@ -512,7 +514,7 @@ public final class SpoolInspector {
 
     private static long pidInFile(Path file) {
         try {
-            return parsePid(Files.readString(file, StandardCharsets.US_ASCII).trim());
+            return ProcessLock.Holder.parse(Files.readString(file, StandardCharsets.UTF_8)).pid();
         } catch (IOException e) {
             return -1;
         }

@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.receive.Receiver;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.AgentProcesses;
 import io.aegisquartz.upload.Credentials;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,7 +30,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AgentCrashIT {
 
     static final int CYCLES = 30;
-    static final Path REPO = Path.of(System.getProperty("aegis.repo", "../..")).toAbsolutePath().normalize();
 
     @TempDir
     Path dir;
@@ -106,14 +105,7 @@ class AgentCrashIT {
     }
 
     private Process agent(AgentHome home, Path log) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String cp = REPO.resolve("daemon/agent/target/aegis-quartz.jar") + File.pathSeparator + REPO.resolve("daemon/agent/target/lib/*");
-        Process p = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", cp, "io.aegisquartz.cli.Main",
-                "--home", home.home().toString(), "run")
-                .redirectErrorStream(true).redirectOutput(log.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .start();
-        started.add(p);
-        return p;
+        return AgentProcesses.start(started, log, "--home", home.home().toString(), "run");
     }
 
     private static int runCount(Path runs) {

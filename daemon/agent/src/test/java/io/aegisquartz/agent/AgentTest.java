@@ -109,6 +109,32 @@ class AgentTest {
     }
 
     @Test
+    void dropInFilesAreWatchedEachOnItsOwn() throws Exception {
+        AgentHome home = new AgentHome(dir, FAST_RELOAD);
+        home.userPlugin("a.sh", "#!/bin/sh\necho 'OK'\n");
+        start(home);
+        assertEquals(0, agent.jobs().size());
+
+        // The directory did not exist at start: creating it and a file in it is enough.
+        Path dropIns = Files.createDirectories(home.conf().resolve("aegis_quartz.conf.d"));
+        AgentHome.write(dropIns.resolve("10-a.conf"), "[0 0 3 * * ?] name=a user/a.sh\n");
+        await().atMost(Duration.ofSeconds(10)).until(() -> job(agent, "a") != null);
+        ScheduledJob a = job(agent, "a");
+
+        // A broken file beside it, and an editor's backup, change nothing for a.
+        AgentHome.write(dropIns.resolve("20-b.conf"), "[0 0 25 * * ?] name=b user/a.sh\n");
+        AgentHome.write(dropIns.resolve("10-a.conf~"), "[0 0 4 * * ?] name=a user/a.sh\n");
+        AgentHome.write(dropIns.resolve("30-c.conf"), "[0 0 5 * * ?] name=c user/a.sh\n");
+        await().atMost(Duration.ofSeconds(10)).until(() -> job(agent, "c") != null);
+        assertSame(a, job(agent, "a"));
+        assertEquals(null, job(agent, "b"));
+
+        Files.delete(dropIns.resolve("10-a.conf"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> job(agent, "a") == null);
+        assertEquals(1, agent.jobs().size());
+    }
+
+    @Test
     void aBrokenUserFileNeverDisablesDefaultJobs() throws Exception {
         AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n");
         Files.writeString(home.home().resolve("plugins-default/d.sh"), "#!/bin/sh\necho OK\n");

@@ -79,7 +79,7 @@ class CheckConfigExitCodeTest {
         Files.writeString(dir.resolve("state-file"), "not a directory");
         Result r = check(home, "--startable");
         assertEquals(1, r.code(), r.out());
-        assertTrue(r.out().contains("the host identity file " + dir.resolve("uuid-dir") + " is a directory"), r.out());
+        assertTrue(r.out().contains(dir.resolve("uuid-dir") + ": this is a directory; the host identity is a file"), r.out());
         assertTrue(r.out().contains("[agent] state_dir: " + dir.resolve("state-file/state") + " " + dir.resolve("state-file")
                 + " is not a directory"), r.out());
     }

@@ -248,7 +248,9 @@ class LauncherIT {
         Path plugins = Files.createDirectories(dir.resolve("plugins-user"));
         Files.copy(REPO.resolve("conf/aegis_quartz.conf.default"), conf.resolve("aegis_quartz.conf.default"));
         Path cache = dir.resolve("plugin-cache");
-        Files.writeString(conf.resolve("aegis_config.ini"), "[plugins]\nuser_dir = " + plugins + "\nwatch = false\ncompiled_dir = " + cache
+        // Its own state directory: the checkout is the home, and an agent a developer runs there holds its agent.lock.
+        Files.writeString(conf.resolve("aegis_config.ini"), "[agent]\nstate_dir = " + dir.resolve("state") + "\n[plugins]\nuser_dir = "
+                + plugins + "\nwatch = false\ncompiled_dir = " + cache
                 + "\n[log]\nfile = " + dir.resolve("log/agent.log") + "\n[sink]\nfile = " + dir.resolve("log/samples.jsonl") + "\n");
         Path log = dir.resolve("log/agent.log");
         Path samples = dir.resolve("log/samples.jsonl");

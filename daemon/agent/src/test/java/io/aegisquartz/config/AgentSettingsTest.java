@@ -161,7 +161,7 @@ class AgentSettingsTest {
         AgentSettings s = load("[limits]\n    timout = 5s\n");
         // Four blanks: the key starts at column 5.
         assertEquals(List.of(f() + ":2:5: unknown key 'timout' in [limits]; allowed: timeout, cpu, kill_grace, output_max, "
-                + "memory_max, pids_max, max_samples, max_bytes, mem, overlap, misfire, backoff_after, backoff_max, max_abandoned_threads\n"
+                + "memory_max, pids_max, max_samples, max_bytes, mem, overlap, misfire, splay, backoff_after, backoff_max, max_abandoned_threads\n"
                 + "    fix: did you mean 'timeout'? " + REF), formatted(s));
     }
 

@@ -247,6 +247,18 @@ class CronFileParserTest {
     }
 
     @Test
+    void splayIsAnOptionWithADefaultFromTheIniFile() throws Exception {
+        assertEquals(Duration.ofSeconds(30), onlyJob("[0 * * * * ?] splay=30s user/check.sh").options().splay());
+        assertEquals(Duration.ZERO, onlyJob("[0 * * * * ?] user/check.sh").options().splay(), "off unless asked for");
+        settings = AgentSettings.from(home, conf, IniFile.parse(conf.resolve("aegis_config.ini"), "[limits]\nsplay = 1m\n"));
+        assertEquals(Duration.ofMinutes(1), onlyJob("[0 * * * * ?] user/check.sh").options().splay());
+        assertEquals(Duration.ZERO, onlyJob("[0 * * * * ?] splay=0 user/check.sh").options().splay(), "a line can turn it off");
+        // "[0 * * * * ?] splay=" is 20 chars: the value starts at column 21.
+        assertEquals(u() + ":1:21: option splay: 2d is out of range; allowed: from 0ms to 1d\n    fix: e.g. splay=0s",
+                onlyProblem("[0 * * * * ?] splay=2d user/check.sh"));
+    }
+
+    @Test
     void remainingOptionsAreApplied() throws Exception {
         JobSpec job = onlyJob("[0 0 12 * * ?] kill_grace=500ms max_samples=10 sampler=disk_usage default/sampler.groovy");
         assertEquals(new JobOptions(Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofMillis(500), 1_048_576, 10,
@@ -521,7 +533,7 @@ class CronFileParserTest {
     void unknownOptionSuggestsTheClosestOne() throws Exception {
         // "[0 0 12 * * ?]" is 14 chars, a blank, so 'timout=5s' starts at column 16.
         assertEquals(u() + ":1:16: unknown option 'timout'; allowed: name, timeout, cpu, kill_grace, output_max, memory_max, "
-                        + "pids_max, max_samples, max_bytes, mem, overlap, misfire, sampler, user\n"
+                        + "pids_max, max_samples, max_bytes, mem, overlap, misfire, splay, sampler, user\n"
                         + "    fix: did you mean 'timeout'? options go between ']' and the plugin path, "
                         + "e.g. [*/10 * * * * ?] timeout=5s user/check.sh",
                 onlyProblem("[0 0 12 * * ?] timout=5s user/check.sh"));
@@ -575,11 +587,61 @@ class CronFileParserTest {
     }
 
     @Test
-    void pluginPathWithoutDefaultUserOrSlash() throws Exception {
-        // The plugin path starts at column 16.
+    void pluginPathWithoutDefaultUserOrSlashPointsAtTheFileThatExists() throws Exception {
+        // The plugin path starts at column 16; plugins-user/check.sh exists.
         assertEquals(u() + ":1:16: plugin path 'plugins/check.sh' must start with default/ or user/, or be absolute\n"
-                        + "    fix: write user/plugins/check.sh for a plugin in " + home.resolve("plugins-user"),
+                        + "    fix: write user/check.sh (" + checkSh + " exists)",
                 onlyProblem("[0 0 12 * * ?] plugins/check.sh"));
+        assertEquals(u() + ":1:16: plugin path 'check.sh' must start with default/ or user/, or be absolute\n"
+                        + "    fix: write user/check.sh (" + checkSh + " exists)",
+                onlyProblem("[0 0 12 * * ?] check.sh"));
+    }
+
+    @Test
+    void aMisspeltPrefixIsCorrectedNotPrefixedAgain() throws Exception {
+        // Was "write user/users/x.groovy": a path nobody meant.
+        assertEquals(u() + ":1:16: plugin path 'users/x.groovy' must start with default/ or user/, or be absolute\n"
+                        + "    fix: write user/x.groovy",
+                onlyProblem("[0 0 12 * * ?] users/x.groovy"));
+        assertEquals(u() + ":1:16: plugin path 'plugins-default/x.groovy' must start with default/ or user/, or be absolute\n"
+                        + "    fix: write default/x.groovy",
+                onlyProblem("[0 0 12 * * ?] plugins-default/x.groovy"));
+    }
+
+    @Test
+    void aWordThatIsNoPluginGetsNoMadeUpPath() throws Exception {
+        assertEquals(u() + ":1:16: plugin path 'sec' must start with default/ or user/, or be absolute\n"
+                        + "    fix: write default/NAME for a plugin in " + home.resolve("plugins-default") + ", user/NAME for one in "
+                        + home.resolve("plugins-user") + ", or an absolute path",
+                onlyProblem("[0 0 12 * * ?] sec user/check.sh"));
+    }
+
+    @Test
+    void aUnitAfterABlankIsPartOfTheOptionNotAPluginPath() throws Exception {
+        // "[0 0 12 * * ?] " is 15 chars and "timeout=5 " 10 more: 'sec' starts at column 26. Was "write user/sec".
+        assertEquals(u() + ":1:26: 'sec' after timeout=5 is taken as the plugin path: an option's value ends at the first blank\n"
+                        + "    fix: write timeout=5s",
+                onlyProblem("[0 0 12 * * ?] timeout=5 sec user/check.sh"));
+        // "output_max=2048 " is 16 chars from column 16: 'KiB' at column 32.
+        assertEquals(u() + ":1:32: 'KiB' after output_max=2048 is taken as the plugin path: an option's value ends at the first blank\n"
+                        + "    fix: write output_max=2048KiB",
+                onlyProblem("[0 0 12 * * ?] output_max=2048 KiB user/check.sh"));
+        assertEquals(u() + ":1:22: 'minutes' after cpu=1 is taken as the plugin path: an option's value ends at the first blank\n"
+                        + "    fix: write cpu=1m",
+                onlyProblem("[0 0 12 * * ?] cpu=1 minutes user/check.sh"));
+    }
+
+    @Test
+    void aMisspeltPluginFileGetsDidYouMean() throws Exception {
+        assertEquals(u() + ":1:16: plugin not found: " + home.resolve("plugins-user/chek.sh") + "\n"
+                        + "    fix: did you mean 'user/check.sh'? create the file, or fix the path (default/ is " + home.resolve("plugins-default")
+                        + ", user/ is " + home.resolve("plugins-user") + ")",
+                onlyProblem("[0 0 12 * * ?] user/chek.sh"));
+        // Each part of the path on its own: the folder and the file are both misspelt.
+        Files.createDirectories(home.resolve("plugins-user/examples"));
+        Files.writeString(home.resolve("plugins-user/examples/hello.groovy"), "return []\n");
+        assertTrue(onlyProblem("[0 0 12 * * ?] user/exampels/helo.groovy").contains("fix: did you mean 'user/examples/hello.groovy'? "));
+        assertTrue(onlyProblem("[0 0 12 * * ?] default/smapler.groovy").contains("fix: did you mean 'default/sampler.groovy'? "));
     }
 
     @Test
@@ -695,14 +757,59 @@ class CronFileParserTest {
     }
 
     @Test
-    void nonUtf8FileIsAProblem() throws Exception {
-        byte[] latin1 = "[0 0 12 * * ?] user/check.sh caf\u00e9\n".getBytes(StandardCharsets.ISO_8859_1);
-        Files.write(userFile, latin1);
+    void aNonUtf8ByteSkipsOnlyItsLineAndSaysWhereItIs() throws Exception {
+        // Line 1 is 37 bytes and a newline; on line 2, "[0 0 13 * * ?] user/check.sh caf" is 32 bytes, so the
+        // Latin-1 e-acute is byte 33 of the line, column 33, and byte offset 38 + 32 = 70 of the file.
+        // Line 2 is 34 bytes with its newline, so line 3, a comment, starts at 72; its 0xFF is after "# ", at offset 74.
+        byte[] text = ("[0 0 12 * * ?] default/sampler.groovy\n[0 0 13 * * ?] user/check.sh caf\u00e9\n# \u00ff\n"
+                + "[0 0 14 * * ?] user/check.sh ok\n").getBytes(StandardCharsets.ISO_8859_1);
+        Files.write(userFile, text);
         CronFile f = new CronFileParser(settings, NOW).parse(JobSource.USER);
-        assertEquals(List.of(), f.jobs());
-        assertEquals(List.of(userFile + ": file is not valid UTF-8\n    fix: save it as UTF-8"),
+        assertEquals(List.of(1, 4), f.jobs().stream().map(JobSpec::line).toList());
+        assertEquals(List.of(u() + ":2:33: byte 0xE9 at byte offset 70 of the file (byte 33 of the line) is not valid UTF-8; "
+                        + "this line is skipped\n    fix: save the file as UTF-8 (e.g. 'iconv -f latin1 -t utf-8 " + userFile
+                        + "'), or remove the byte",
+                u() + ":3:3: byte 0xFF at byte offset 74 of the file (byte 3 of the line) is not valid UTF-8; "
+                        + "this line is skipped\n    fix: save the file as UTF-8 (e.g. 'iconv -f latin1 -t utf-8 " + userFile
+                        + "'), or remove the byte"),
                 f.problems().stream().map(ConfigProblem::format).toList());
-        assertFalse(f.readable());
+        assertTrue(f.readable());
+        assertTrue(f.unidentifiedBad(), "the skipped job line may be an edit of any job");
+
+        Files.write(userFile, "# caf\u00e9\n[0 0 14 * * ?] user/check.sh ok\n".getBytes(StandardCharsets.ISO_8859_1));
+        CronFile comment = new CronFileParser(settings, NOW).parse(JobSource.USER);
+        assertEquals(1, comment.jobs().size());
+        assertFalse(comment.unidentifiedBad(), "a comment line identifies no job");
+    }
+
+    @Test
+    void aCronFileThatIsADirectoryIsSaidToBeOne() throws Exception {
+        Files.createDirectory(userFile);
+        CronFile f = new CronFileParser(settings, NOW).parse(JobSource.USER);
+        assertEquals(List.of(userFile + ": this is a directory; the jobs go in a text file of this name\n"
+                        + "    fix: move the directory away ('mv " + userFile + " " + userFile + ".old') and write the cron lines "
+                        + "into a file aegis_quartz.conf.user"),
+                f.problems().stream().map(ConfigProblem::format).toList());
+        assertFalse(f.readable(), "its jobs are kept until it is a file again");
+    }
+
+    @Test
+    void aHundredKilobyteLineWithoutNameGetsACutNameAndAWarning() throws Exception {
+        String a = "a".repeat(100_000);
+        CronFile f = parseUser("[0 0 12 * * ?] user/check.sh " + a + " 1", "[0 0 12 * * ?] user/check.sh " + a + " 2");
+        assertEquals(List.of(), f.problems());
+        assertEquals(2, f.jobs().size(), "both jobs run");
+        JobSpec one = f.jobs().get(0);
+        JobSpec two = f.jobs().get(1);
+        assertEquals(CronFileParser.NAME_MAX, one.name().length(), one.name());
+        assertTrue(one.name().startsWith("user/check.sh aaa") && one.name().matches(".*a\\.\\.\\.[0-9a-f]{8}"), one.name());
+        assertFalse(one.name().equals(two.name()), "lines that differ past the cut keep different names");
+        assertEquals(List.of(u() + ":1:16: the job's name, its plugin path and arguments, is 100016 characters; names are at most 128, "
+                        + "so it is cut to '" + one.name() + "'\n    fix: name the job yourself with name=..., e.g. name=check",
+                u() + ":2:16: the job's name, its plugin path and arguments, is 100016 characters; names are at most 128, "
+                        + "so it is cut to '" + two.name() + "'\n    fix: name the job yourself with name=..., e.g. name=check"),
+                f.warnings().stream().map(ConfigProblem::format).toList());
+        assertEquals("user/check.sh\u0000" + a + "\u00001", one.key(), "the key, the job's identity, is whole");
     }
 
     @Test

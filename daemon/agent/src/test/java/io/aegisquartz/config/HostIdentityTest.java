@@ -134,9 +134,20 @@ class HostIdentityTest {
         Files.writeString(dmi, DMI);
         IOException e = assertThrows(IOException.class, this::load);
         assertEquals(file + ": not a UUID ('hello world'); it is the host's identity, so it is never rewritten "
-                + "automatically. Restore the old value, or delete the file to derive a new identity from the machine",
+                + "automatically (fix: restore the old value, or delete the file to derive a new identity from the machine)",
                 e.getMessage());
         assertEquals("hello world\n", Files.readString(file));
+    }
+
+    @Test
+    void aDirectoryWhereTheFileShouldBeIsNamedWithItsPath() throws IOException {
+        // Was "Is a directory", from the JDK, with no path.
+        Files.createDirectory(file);
+        IOException e = assertThrows(IOException.class, this::load);
+        assertEquals(file + ": this is a directory; the host identity is a file (fix: remove the directory, or point [agent] uuid_file "
+                + "at a file)", e.getMessage());
+        assertEquals(file + ": this is a directory; the host identity is a file\n    fix: remove the directory, or point [agent] "
+                + "uuid_file at a file", HostIdentity.problem(file).format(), "check-config says the same");
     }
 
     @Test

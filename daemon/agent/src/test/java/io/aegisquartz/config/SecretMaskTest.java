@@ -78,4 +78,17 @@ class SecretMaskTest {
         SecretMask.mask(args);
         assertEquals(List.of("--password", "x"), args);
     }
+
+    @Test
+    void longArgumentsAreMaskedInTimeLinearInTheirLength() {
+        // A cron line may hold arguments of 100 KB; the old patterns backtracked over them for minutes.
+        String run = "a".repeat(100_000);
+        List<String> args = List.of(run, "--" + run, run + "=x", "pass" + run + "=x", "https://" + run, "https://x/?" + run + "=1",
+                "https://u:" + run, "x" + "&a".repeat(50_000));
+        List<String> masked = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                () -> SecretMask.mask(args));
+        assertEquals(args.size(), masked.size());
+        assertEquals("pass" + run + "=***", masked.get(3));
+        assertEquals(args.get(4), masked.get(4), "nothing secret in it: kept");
+    }
 }

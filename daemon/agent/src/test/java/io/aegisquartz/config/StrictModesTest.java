@@ -150,4 +150,37 @@ class StrictModesTest {
         assertEquals(1, agent.jobs().size());
         assertEquals("default/d.sh", agent.jobs().values().iterator().next().spec().name());
     }
+
+    @Test
+    void aUmaskOf002IsFixedByOneCommandComputedFromWhatIsRefused() throws Exception {
+        // A clone made under umask 002: every folder and file writable by its group. Refused one at a time,
+        // this took four rounds of fixes (the cron files, conf/, then each plugin, then plugins-default/).
+        AgentHome home = new AgentHome(dir, "");
+        Files.writeString(home.home().resolve("plugins-default/d.sh"), "#!/bin/sh\necho OK\n");
+        Path user = home.userPlugin("u.sh", "#!/bin/sh\necho OK\n");
+        Files.createDirectories(home.home().resolve("plugins-user/examples"));
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/u.sh\n");
+        home.groupWritable();
+        StrictModes modes = StrictModes.of(home.settings());
+        StrictModes.Sweep sweep = modes.sweep();
+        assertNotNull(sweep);
+        Path conf = home.conf().toRealPath();
+        Path pd = home.home().resolve("plugins-default").toRealPath();
+        Path pu = home.home().resolve("plugins-user").toRealPath();
+        // conf/ and its 3 files, plugins-default/ and d.sh, plugins-user/, u.sh and examples/.
+        assertEquals(9, sweep.refused());
+        assertEquals("chmod -R g-w " + conf + " " + pd + " " + pu, sweep.command());
+        assertTrue(sweep.message().startsWith("9 file(s) and folder(s) in " + conf + ", " + pd + ", " + pu + " can be written by "),
+                sweep.message());
+
+        // Running that one command is enough: nothing is refused any more.
+        new ProcessBuilder("sh", "-c", sweep.command()).inheritIO().start().waitFor();
+        assertNull(modes.sweep());
+        assertNull(modes.check(user));
+        assertEquals(java.util.List.of(), new CronFileParser(home.settings(), new java.util.Date()).parse(JobSource.USER).problems());
+
+        chmod(user, "rwxrwxrwx");
+        assertEquals("chmod -R go-w " + pu, modes.sweep().command(), "writable by others too: go-w, and only where it is");
+        assertEquals(1, modes.sweep().refused());
+    }
 }

@@ -109,6 +109,9 @@ class RpmPackageIT {
         expected.put("/etc/aegis-quartz/aegis_config.ini", "-rw-r----- root aegis-quartz flags=cn");
         expected.put("/etc/aegis-quartz/aegis_quartz.conf.user", "-rw-r----- root aegis-quartz flags=cn");
         expected.put("/etc/aegis-quartz/credentials", "-rw------- aegis-quartz aegis-quartz flags=cn");
+        // Drop-in job files: the directory, empty, for configuration management to fill.
+        expected.put("/etc/aegis-quartz/aegis_quartz.conf.d", "drwxr-x--- root aegis-quartz flags=");
+        expected.put("/etc/logrotate.d/aegis-quartz", "-rw-r--r-- root root flags=cn");
         expected.put("/etc/aegis-quartz/plugins-user/README.md", "-rw-r----- root aegis-quartz flags=cn");
         expected.put("/etc/aegis-quartz/plugins-user/examples/hello.sh", "-rwxr-x--- root aegis-quartz flags=cn");
         // ... except in the default jobs, which upgrades replace (as the file's header says).
@@ -131,6 +134,8 @@ class RpmPackageIT {
         List<String> writableByOthers = files.entrySet().stream()
                 .filter(e -> e.getValue().charAt(5) == 'w' || e.getValue().charAt(8) == 'w').map(Map.Entry::getKey).toList();
         assertEquals(List.of(), writableByOthers, "no packaged file is group- or world-writable");
+        assertEquals(List.of(), files.keySet().stream().filter(f -> f.startsWith("/etc/aegis-quartz/aegis_quartz.conf.d/")).toList(),
+                "the drop-in directory ships empty");
         // The package owns only its directories under /var: rpm -e leaves what the agent wrote there.
         assertEquals(List.of("/var/lib/aegis-quartz", "/var/lib/aegis-quartz/plugin-cache", "/var/log/aegis-quartz"),
                 files.keySet().stream().filter(f -> f.startsWith("/var/")).toList());

@@ -203,7 +203,7 @@ class SpoolInspectorTest {
                 durable += line.startsWith("D ") ? 1 : 0;
             }
             assertEquals(500, durable, "child stopped early");
-            Map<String, String> lockBefore = Map.of("lock", Files.readString(dir.resolve(DirLock.FILE)));
+            Map<String, String> lockBefore = Map.of("lock", Files.readString(dir.resolve(Spool.LOCK_FILE)));
 
             SpoolInspector.Report r = SpoolInspector.inspect(dir); // while appends continue
             assertTrue(r.owner().owned(), r.owner().toString());
@@ -212,16 +212,16 @@ class SpoolInspectorTest {
             assertTrue(r.pendingRecords() >= durable, r.pendingRecords() + " < " + durable);
             assertEquals(r.records(), r.pendingRecords());
 
-            SpoolInspector.Owner probed = SpoolInspector.probe(dir.resolve(DirLock.FILE)); // the non-Linux way
+            SpoolInspector.Owner probed = SpoolInspector.probe(dir.resolve(Spool.LOCK_FILE)); // the non-Linux way
             assertTrue(probed.owned(), probed.toString());
             assertEquals(child.pid(), probed.pid());
-            assertEquals(lockBefore, Map.of("lock", Files.readString(dir.resolve(DirLock.FILE))));
+            assertEquals(lockBefore, Map.of("lock", Files.readString(dir.resolve(Spool.LOCK_FILE))));
         } finally {
             child.destroyForcibly();
             assertTrue(child.waitFor(30, TimeUnit.SECONDS));
         }
         assertFalse(SpoolInspector.owner(dir).owned(), "the lock dies with its owner");
-        assertFalse(SpoolInspector.probe(dir.resolve(DirLock.FILE)).owned());
+        assertFalse(SpoolInspector.probe(dir.resolve(Spool.LOCK_FILE)).owned());
     }
 
     @Test
@@ -232,7 +232,7 @@ class SpoolInspectorTest {
         assertEquals(0, r.pendingRecords());
         assertFalse(Files.exists(none));
         assertFalse(SpoolInspector.owner(dir).owned()); // no spool.lock: never probed, never created
-        assertFalse(Files.exists(dir.resolve(DirLock.FILE)));
+        assertFalse(Files.exists(dir.resolve(Spool.LOCK_FILE)));
     }
 
     @Test

@@ -80,6 +80,28 @@ public final class AgentHome {
         }
     }
 
+    /** Adds write for the group to everything in the home, as a clone made under umask 002 has it. */
+    public void groupWritable() {
+        try (var all = Files.walk(home)) {
+            for (Path p : all.toList()) {
+                var perms = Files.getPosixFilePermissions(p);
+                perms.add(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE);
+                Files.setPosixFilePermissions(p, perms);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The text of a file another process writes, or "" while it does not exist (or has just been moved away). */
+    public static String text(Path file) {
+        try {
+            return Files.exists(file) ? Files.readString(file) : "";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
     /**
      * The complete lines of a file another thread or process is appending to: a line whose newline
      * has not been written yet is left out rather than read half.

@@ -64,7 +64,8 @@ public final class ProcFiles {
 
     /**
      * Parses "Key: number [unit]" lines, as in /proc/meminfo or /proc/PID/status, into a map.
-     * Lines whose first value is not an integer are skipped. Units are dropped (meminfo's are kB).
+     * Lines whose first value is not an integer are skipped. Units are dropped (meminfo's are kB), and
+     * so are further values ("Uid:\t1000\t1000\t1000\t1000" is 1000, the real uid).
      */
     public static Map<String, Long> keyValues(String path) {
         Map<String, Long> out = new LinkedHashMap<>();
@@ -74,8 +75,12 @@ public final class ProcFiles {
                 continue;
             }
             String rest = line.substring(colon + 1).trim();
-            int space = rest.indexOf(' ');
-            String number = space < 0 ? rest : rest.substring(0, space);
+            // /proc/PID/status separates several values with tabs, meminfo a value and its unit with a blank.
+            int end = 0;
+            while (end < rest.length() && !Character.isWhitespace(rest.charAt(end))) {
+                end++;
+            }
+            String number = rest.substring(0, end);
             try {
                 out.put(line.substring(0, colon).trim(), Long.parseLong(number));
             } catch (NumberFormatException ignored) {
