@@ -2,8 +2,9 @@ package io.aegisquartz.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.aegisquartz.testing.AgentHome;
-import org.junit.jupiter.api.AfterEach;
+import io.aegisquartz.testing.StartedAgents;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -20,22 +21,16 @@ class HealthSamplesTest {
     @TempDir
     Path dir;
 
+    @RegisterExtension
+    final StartedAgents agents = new StartedAgents();
     private Agent agent;
-
-    @AfterEach
-    void stop() {
-        if (agent != null) {
-            agent.stop();
-        }
-    }
 
     private AgentHome start(String interval) throws Exception {
         AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[agent]\nhealth_interval = " + interval + "\n[limits]\nbackoff_after = 100\n");
         home.userPlugin("tick.sh", "#!/bin/sh\necho 'OK - tick'\n");
         home.userPlugin("broken.sh", "#!/bin/sh\nexit 7\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n[* * * * * ?] name=broken user/broken.sh\n");
-        agent = new Agent(home.settings());
-        agent.start();
+        agent = agents.start(home.settings());
         return home;
     }
 

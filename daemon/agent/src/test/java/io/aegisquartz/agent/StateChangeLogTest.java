@@ -5,9 +5,11 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.aegisquartz.log.LogText;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.StartedAgents;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
@@ -29,7 +31,8 @@ class StateChangeLogTest {
     @TempDir
     Path dir;
 
-    private Agent agent;
+    @RegisterExtension
+    final StartedAgents agents = new StartedAgents();
     private ListAppender<ILoggingEvent> logged;
 
     @BeforeEach
@@ -42,10 +45,7 @@ class StateChangeLogTest {
     }
 
     @AfterEach
-    void stop() {
-        if (agent != null) {
-            agent.stop();
-        }
+    void stopCapture() {
         ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).detachAppender(logged);
         ((Logger) LoggerFactory.getLogger("job")).setLevel(null);
     }
@@ -80,8 +80,7 @@ class StateChangeLogTest {
         home.userPlugin(job + ".sh", "#!/bin/sh\nf=" + dir.resolve(job + ".count") + "\nn=$(cat $f 2>/dev/null || echo 0)\necho $((n + 1)) > $f\n"
                 + "case $n in\n" + cases + "esac\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=" + job + " timeout=1s kill_grace=200ms user/" + job + ".sh\n");
-        agent = new Agent(home.settings());
-        agent.start();
+        agents.start(home.settings());
         return home;
     }
 
@@ -136,8 +135,7 @@ class StateChangeLogTest {
                 + "\\\\n2026-01-01 00:00:00.000 INFO  agent   all is well\\\\u001b[2J" + "x".repeat(2000) + "\"}\\n'\n");
         home.userPlugin("quiet.sh", "#!/bin/sh\necho 'OK - fine'\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=loud user/loud.sh\n[* * * * * ?] name=quiet user/quiet.sh\n");
-        agent = new Agent(home.settings());
-        agent.start();
+        agents.start(home.settings());
         await().atMost(Duration.ofSeconds(30)).until(() -> home.samples("loud", "critical").size() >= 2
                 && home.samples("quiet", "ok").size() >= 2);
 

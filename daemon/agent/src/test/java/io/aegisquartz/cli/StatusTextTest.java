@@ -25,7 +25,9 @@ class StatusTextTest {
                 + "\"runs_total\":12,\"skipped_total\":0,\"last_run\":" + run + ",\"last_skip\":null,"
                 + "\"held\":[{\"kind\":\"shed\",\"reason\":\"its runs used 41.2% of a core\",\"since_ms\":1796456628578,"
                 + "\"until_ms\":1796457228578,\"message\":\"shed by the governor until 14:05:00: its runs used 41.2% of a core while the "
-                + "agent was over its CPU budget of 10.0%\"}],\"problems\":[\"job x: shed\"],\"plugin_path\":\"" + LONG + "\","
+                + "agent was over its CPU budget of 10.0%\"},{\"kind\":\"quarantined\",\"reason\":\"this run called System.exit\","
+                + "\"since_ms\":1796456628578,\"until_ms\":null,\"released_by\":\"its plugin file changes or 'aegis-quartz unquarantine' "
+                + "releases it\",\"message\":\"quarantined: this run called System.exit\"}],\"problems\":[\"job x: shed\"],\"plugin_path\":\"" + LONG + "\","
                 + "\"args\":[\"--password\",\"***\"],\"options\":{\"timeout_ms\":30000,\"cpu_ms\":10000,\"kill_grace_ms\":2000,"
                 + "\"output_max\":1048576,\"max_samples\":10000,\"overlap\":\"skip\",\"misfire\":\"skip\",\"sampler\":null,\"user\":null,"
                 + "\"memory_max\":134217728,\"pids_max\":64},\"runs\":[" + run + "," + run + "]}";
@@ -51,10 +53,12 @@ class StatusTextTest {
             assertFalse(text.chars().anyMatch(c -> c < 0x20 && c != '\n'), "a raw control character in:\n" + text);
         }
         String status = new StatusText(false).status(answer());
-        assertTrue(status.contains("\\x1b[2Jscreen cleared\\nforged line"), status);
-        assertTrue(status.contains("\\x1b]0;pwned\\x07"), "the receiver's text is escaped too: " + status);
+        assertTrue(status.contains("\\x1B[2Jscreen cleared\\nforged line"), status);
+        assertTrue(status.contains("\\x1B]0;pwned\\x07"), "the receiver's text is escaped too: " + status);
         assertTrue(status.replaceAll("\n +", " ").contains("held: shed by the governor until 14:05:00: its runs used 41.2% of a core while "
                 + "the agent was over its CPU budget of 10.0%"), status);
+        assertTrue(status.replaceAll("\n +", " ").contains("held: quarantined: this run called System.exit (held until its plugin file "
+                + "changes or 'aegis-quartz unquarantine' releases it)"), "a hold with no end says what releases it: " + status);
         assertTrue(status.replaceAll("\n +", "").contains(LONG + ":3:2: a Quartz"), "config problems and paths whole: " + status);
         assertTrue(status.replaceAll("\\s+", " ").contains("0 sent, 7 failed"), status);
         String job = new StatusText(false).job(answer());
