@@ -2,7 +2,7 @@ package io.aegisquartz.agent;
 
 import io.aegisquartz.governor.Governor;
 import io.aegisquartz.schedule.JobStatus;
-import io.aegisquartz.sink.OutputStatus;
+import io.aegisquartz.output.OutputState;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -24,12 +24,12 @@ import java.util.List;
  * @param failedReloads reloads that found problems
  * @param governor      the governor's last reading, null before its first window
  * @param jobs          every scheduled job, in cron-file order
- * @param outputs       where samples go
- * @param spool         the spool, null when samples go to a local file
+ * @param outputs       where samples go: each output's state (its pending samples, drops and failures are its own)
+ * @param spool         the spool every output reads from, null before it is open
  */
 public record AgentSnapshot(String version, long pid, long startedMillis, long takenMillis, boolean started, boolean stopping, Path home,
                             Path settingsFile, Reload lastReload, long reloads, long failedReloads, Governor.Reading governor,
-                            List<JobStatus> jobs, List<OutputStatus> outputs, Spool spool) {
+                            List<JobStatus> jobs, List<OutputState> outputs, Spool spool) {
 
     public AgentSnapshot {
         jobs = List.copyOf(jobs);
@@ -66,18 +66,14 @@ public record AgentSnapshot(String version, long pid, long startedMillis, long t
     }
 
     /**
-     * The on-disk spool the uploader sends from.
+     * The on-disk spool every output reads from (what each output has pending, and what the spool
+     * dropped before it sent it, is in its {@link OutputState}).
      *
-     * @param dir                 its directory
-     * @param pendingSamples      samples not yet acknowledged
-     * @param pendingBytes        their bytes on disk
-     * @param maxBytes            {@code [spool] max_size}
-     * @param oldestPendingMillis when the oldest pending sample was taken, -1 if none
-     * @param dropped             samples dropped to stay within max_size or min_free, since start
-     * @param lost                samples the spool refused to store (a write failed), since start
-     * @param deadLettered        samples the receiver rejected, moved to dead-letter.jsonl, since start
+     * @param dir      its directory
+     * @param bytes    its size on disk
+     * @param maxBytes {@code [spool] max_size}
+     * @param lost     samples the spool refused to store (a write failed), since start
      */
-    public record Spool(Path dir, long pendingSamples, long pendingBytes, long maxBytes, long oldestPendingMillis, long dropped,
-                        long lost, long deadLettered) {
+    public record Spool(Path dir, long bytes, long maxBytes, long lost) {
     }
 }

@@ -5,8 +5,8 @@ import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
 import io.aegisquartz.schedule.LatencyHistogram;
 import io.aegisquartz.schedule.RunCounters;
-import io.aegisquartz.sink.OutputStatus;
-import io.aegisquartz.sink.SampleSink;
+import io.aegisquartz.output.OutputState;
+import io.aegisquartz.pipeline.SampleSink;
 import io.aegisquartz.sample.SampleStamper;
 
 import java.io.IOException;
@@ -40,7 +40,7 @@ final class HealthSampler {
     static final String JOB = "agent/health";
 
     private final RunCounters counters;
-    private final Supplier<List<OutputStatus>> outputs;
+    private final Supplier<List<OutputState>> outputs;
     private final Supplier<AgentSnapshot.Spool> spool;
     private final LongSupplier reloads;
     private final LongSupplier failedReloads;
@@ -54,7 +54,7 @@ final class HealthSampler {
     private long lastCpuNanos;
     private long lastAtMillis;
 
-    HealthSampler(RunCounters counters, Supplier<List<OutputStatus>> outputs, Supplier<AgentSnapshot.Spool> spool, LongSupplier reloads,
+    HealthSampler(RunCounters counters, Supplier<List<OutputState>> outputs, Supplier<AgentSnapshot.Spool> spool, LongSupplier reloads,
                   LongSupplier failedReloads, IntSupplier jobs, SampleSink sink, SampleStamper stamper) {
         this.counters = counters;
         this.outputs = outputs;
@@ -123,27 +123,24 @@ final class HealthSampler {
         AgentSnapshot.Spool sp = spool.get();
         if (sp != null) {
             Map<String, Double> v = new LinkedHashMap<>();
-            v.put("pending_samples", (double) sp.pendingSamples());
-            v.put("pending_bytes", (double) sp.pendingBytes());
+            v.put("bytes", (double) sp.bytes());
             v.put("max_bytes", (double) sp.maxBytes());
-            v.put("oldest_pending_age", sp.oldestPendingMillis() < 0 ? 0 : Math.max(0, now - sp.oldestPendingMillis()) / 1000.0);
-            v.put("dropped", (double) sp.dropped());
             v.put("lost", (double) sp.lost());
-            v.put("dead_lettered", (double) sp.deadLettered());
-            out.add(new Measurement(now, "agent.spool", Status.OK, null, v,
-                    Map.of("pending_bytes", "B", "max_bytes", "B", "oldest_pending_age", "s"), Map.of()));
+            out.add(new Measurement(now, "agent.spool", Status.OK, null, v, Map.of("bytes", "B", "max_bytes", "B"), Map.of()));
         }
-        for (OutputStatus o : outputs.get()) {
+        for (OutputState o : outputs.get()) {
             Map<String, Double> v = new LinkedHashMap<>();
-            v.put("sent", (double) o.sent());
-            v.put("failed", (double) o.failed());
-            v.put("pending", (double) o.pending());
-            v.put("lag", o.oldestPendingMillis() < 0 ? 0 : Math.max(0, now - o.oldestPendingMillis()) / 1000.0);
-            v.put("failing_for", o.failingSinceMillis() == 0 ? 0 : Math.max(0, now - o.failingSinceMillis()) / 1000.0);
-            boolean failing = o.failingSinceMillis() != 0;
-            out.add(new Measurement(now, "agent.output", failing ? Status.WARNING : Status.OK,
-                    failing ? "failing: " + o.lastError() : null, v, Map.of("lag", "s", "failing_for", "s"),
-                    Map.of("output", o.name())));
+            v.put("sent", (double) o.sentSamples());
+            v.put("failed", (double) o.failedAttempts());
+            v.put("pending", (double) o.pendingSamples());
+            v.put("pending_bytes", (double) o.pendingBytes());
+            v.put("lag", Math.max(0, o.oldestPendingAgeMillis()) / 1000.0);
+            v.put("failing_for", o.failing() ? Math.max(0, now - o.failingSinceMillis()) / 1000.0 : 0);
+            v.put("dropped", (double) o.dropped());
+            v.put("dead_lettered", (double) o.deadLettered());
+            out.add(new Measurement(now, "agent.output", o.failing() ? Status.WARNING : Status.OK,
+                    o.failing() ? "failing: " + o.lastError() : null, v, Map.of("pending_bytes", "B", "lag", "s", "failing_for", "s"),
+                    Map.of("output", o.name(), "type", o.type())));
         }
 
         Map<String, Double> rel = new LinkedHashMap<>();

@@ -176,7 +176,7 @@ final class StatusText {
             field("governor", "no reading yet (the first comes one [governor] window after the start)");
         }
         for (JsonNode o : s.path("outputs")) {
-            field("output", o.path("name").asText() + " " + text(o.path("target").asText()));
+            field("output", text(o.path("name").asText()) + " (" + text(o.path("type").asText()) + ")");
             if (o.path("failing_since_ms").isNumber()) {
                 wrapped(LABEL + 2, paint("error", "failing since " + time(o.path("failing_since_ms").asLong()) + " ("
                         + age(o.path("failing_since_ms").asLong()) + ")") + ": " + text(o.path("last_error").asText()), 0);
@@ -186,17 +186,16 @@ final class StatusText {
             String counts = o.path("pending").asLong() + " pending" + (o.path("oldest_pending_ms").isNumber()
                     ? ", oldest " + age(o.path("oldest_pending_ms").asLong()) + " old" : "") + "; last success "
                     + (o.path("last_success_ms").isNumber() ? time(o.path("last_success_ms").asLong()) : "none yet") + "; "
-                    + o.path("sent").asLong() + " sent, " + o.path("failed").asLong() + " failed";
+                    + o.path("sent").asLong() + " sent, " + o.path("failed").asLong() + " failed"
+                    + (o.path("dropped").asLong() > 0 ? ", " + o.path("dropped").asLong() + " dropped by the spool" : "")
+                    + (o.path("dead_lettered").asLong() > 0 ? ", " + o.path("dead_lettered").asLong() + " dead-lettered" : "");
             wrapped(LABEL + 2, counts, 0);
         }
         JsonNode sp = s.path("spool");
         if (sp.isObject()) {
             field("spool", text(sp.path("dir").asText()));
-            wrapped(LABEL + 2, sp.path("pending").asLong() + " samples (" + mib(sp.path("pending_bytes").asLong()) + ") pending of "
-                    + mib(sp.path("max_bytes").asLong()) + "; " + sp.path("dropped").asLong() + " dropped, " + sp.path("lost").asLong()
-                    + " lost, " + sp.path("dead_lettered").asLong() + " dead-lettered since start", 0);
-        } else {
-            field("spool", "none (samples go to the local file)");
+            wrapped(LABEL + 2, mib(sp.path("bytes").asLong()) + " of " + mib(sp.path("max_bytes").asLong()) + "; "
+                    + sp.path("lost").asLong() + " sample(s) it could not store since start", 0);
         }
         problems(problems);
     }

@@ -5,7 +5,7 @@ import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;

@@ -7,11 +7,11 @@ import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.SecretMask;
 import io.aegisquartz.governor.Governor;
+import io.aegisquartz.output.OutputState;
 import io.aegisquartz.schedule.Hold;
 import io.aegisquartz.schedule.JobStatus;
 import io.aegisquartz.schedule.ManualRun;
 import io.aegisquartz.schedule.RunRecord;
-import io.aegisquartz.sink.OutputStatus;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -164,17 +164,20 @@ final class StatusJson {
             g.writeNullField("governor");
         }
         g.writeArrayFieldStart("outputs");
-        for (OutputStatus out : s.outputs()) {
+        for (OutputState out : s.outputs()) {
             g.writeStartObject();
             g.writeStringField("name", out.name());
-            g.writeStringField("target", out.target());
-            g.writeNumberField("pending", out.pending());
-            millisOrNull(g, "oldest_pending_ms", out.oldestPendingMillis() < 0 ? 0 : out.oldestPendingMillis());
-            millisOrNull(g, "last_success_ms", out.lastSuccessMillis());
-            millisOrNull(g, "failing_since_ms", out.failingSinceMillis());
+            g.writeStringField("type", out.type());
+            g.writeNumberField("pending", out.pendingSamples());
+            g.writeNumberField("pending_bytes", out.pendingBytes());
+            millisOrNull(g, "oldest_pending_ms", out.oldestPendingAgeMillis() < 0 ? 0 : s.takenMillis() - out.oldestPendingAgeMillis());
+            millisOrNull(g, "last_success_ms", Math.max(0, out.lastSuccessMillis()));
+            millisOrNull(g, "failing_since_ms", Math.max(0, out.failingSinceMillis()));
             g.writeStringField("last_error", cut(out.lastError()));
-            g.writeNumberField("sent", out.sent());
-            g.writeNumberField("failed", out.failed());
+            g.writeNumberField("sent", out.sentSamples());
+            g.writeNumberField("failed", out.failedAttempts());
+            g.writeNumberField("dropped", out.dropped());
+            g.writeNumberField("dead_lettered", out.deadLettered());
             g.writeEndObject();
         }
         g.writeEndArray();
@@ -182,13 +185,9 @@ final class StatusJson {
         if (sp != null) {
             g.writeObjectFieldStart("spool");
             g.writeStringField("dir", sp.dir().toString());
-            g.writeNumberField("pending", sp.pendingSamples());
-            g.writeNumberField("pending_bytes", sp.pendingBytes());
+            g.writeNumberField("bytes", sp.bytes());
             g.writeNumberField("max_bytes", sp.maxBytes());
-            millisOrNull(g, "oldest_pending_ms", sp.oldestPendingMillis() < 0 ? 0 : sp.oldestPendingMillis());
-            g.writeNumberField("dropped", sp.dropped());
             g.writeNumberField("lost", sp.lost());
-            g.writeNumberField("dead_lettered", sp.deadLettered());
             g.writeEndObject();
         } else {
             g.writeNullField("spool");
@@ -219,13 +218,13 @@ final class StatusJson {
         if (s.governor() != null && s.governor().over()) {
             p.add("the agent is over its CPU or memory budget");
         }
-        for (OutputStatus o : s.outputs()) {
-            if (o.failingSinceMillis() != 0) {
+        for (OutputState o : s.outputs()) {
+            if (o.failing()) {
                 p.add("output " + o.name() + " failing: " + cut(o.lastError()));
             }
-        }
-        if (s.spool() != null && s.spool().dropped() > 0) {
-            p.add("the spool dropped " + s.spool().dropped() + " unsent sample(s) since start");
+            if (o.dropped() > 0) {
+                p.add("output " + o.name() + ": the spool dropped " + o.dropped() + " sample(s) before it sent them");
+            }
         }
         if (s.spool() != null && s.spool().lost() > 0) {
             p.add("the spool could not store " + s.spool().lost() + " sample(s) since start");

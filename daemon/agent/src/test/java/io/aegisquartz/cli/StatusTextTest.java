@@ -37,9 +37,10 @@ class StatusTextTest {
                 + ":3:2: a Quartz cron expression has 6 or 7 fields, this one has 5\"],\"settings_pending\":null},\"reloads\":0,"
                 + "\"failed_reloads\":0,\"governor\":{\"cpu_pct\":12.5,\"cpu_budget_pct\":10,\"rss_bytes\":96000000,"
                 + "\"memory_budget_bytes\":209715200,\"time_ms\":1796456600000,\"window_ms\":60000,\"over\":true},"
-                + "\"outputs\":[{\"name\":\"upload\",\"target\":\"https://monitor.example.com/aegis/v1/samples\",\"pending\":12,"
+                + "\"outputs\":[{\"name\":\"upload\",\"type\":\"aegis\",\"pending\":12,\"pending_bytes\":4096,"
                 + "\"oldest_pending_ms\":1796456500000,\"last_success_ms\":null,\"failing_since_ms\":1796456500000,"
-                + "\"last_error\":\"receiver answered 500: \\u001b]0;pwned\\u0007\",\"sent\":0,\"failed\":7}],\"spool\":null,"
+                + "\"last_error\":\"receiver answered 500: \\u001b]0;pwned\\u0007\",\"sent\":0,\"failed\":7,\"dropped\":3,\"dead_lettered\":0}],"
+                + "\"spool\":{\"dir\":\"" + LONG + "\",\"bytes\":8388608,\"max_bytes\":1073741824,\"lost\":0},"
                 + "\"problems\":[\"output upload failing: receiver answered 500\"],\"jobs\":[" + job + "],\"job\":" + job + "}";
         return new ObjectMapper().readTree(json);
     }
@@ -60,7 +61,8 @@ class StatusTextTest {
         assertTrue(status.replaceAll("\n +", " ").contains("held: quarantined: this run called System.exit (held until its plugin file "
                 + "changes or 'aegis-quartz unquarantine' releases it)"), "a hold with no end says what releases it: " + status);
         assertTrue(status.replaceAll("\n +", "").contains(LONG + ":3:2: a Quartz"), "config problems and paths whole: " + status);
-        assertTrue(status.replaceAll("\\s+", " ").contains("0 sent, 7 failed"), status);
+        assertTrue(status.replaceAll("\\s+", " ").contains("0 sent, 7 failed, 3 dropped by the spool"), status);
+        assertTrue(status.replaceAll("\\s+", " ").contains("8.0 MiB of 1024.0 MiB; 0 sample(s) it could not store since start"), status);
         String job = new StatusText(false).job(answer());
         assertTrue(job.replaceAll("\\s+", " ").contains("memory_max 128MiB, pids_max 64"), job);
         assertTrue(job.contains("Last 2 run(s), newest first:"), job);

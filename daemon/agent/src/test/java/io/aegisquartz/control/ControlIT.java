@@ -192,10 +192,11 @@ class ControlIT {
         assertTrue(shed.path("reason").asText().startsWith("its runs used "), shed.toString());
         assertTrue(Math.abs(shed.path("until_ms").asLong() - (shed.path("since_ms").asLong() + 3_600_000)) < 1_000, "shed for 1h: " + shed);
         JsonNode out = s.path("outputs").path(0);
-        assertEquals("upload", out.path("name").asText());
+        assertEquals("aegis", out.path("name").asText()); // [upload] endpoint is the output named aegis
         assertTrue(out.path("last_error").asText().contains("Connection refused"), out.toString());
         assertTrue(out.path("pending").asLong() > 0 && now - out.path("failing_since_ms").asLong() >= 0, out.toString());
-        assertTrue(s.path("spool").path("pending").asLong() > 0, s.path("spool").toString());
+        assertTrue(out.path("pending_bytes").asLong() > 0 && s.path("spool").path("bytes").asLong() >= out.path("pending_bytes").asLong(),
+                s.path("spool") + " " + out);
 
         // What an operator reads: every reason with its time, in 80 columns, exit 1 (running with problems).
         Result text = cli(home, "status");
