@@ -1,6 +1,10 @@
 package io.aegisquartz.agent;
 
 import io.aegisquartz.Version;
+import io.aegisquartz.alert.Alerting;
+import io.aegisquartz.alert.channel.MessageText;
+import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.config.AlertRule;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.governor.Governor;
@@ -106,6 +110,8 @@ public final class Agent {
     private final AtomicLong failedReloads = new AtomicLong();
     private RunJournal journal;
     private PreviousExit previousExit = PreviousExit.UNKNOWN;
+    /** Alerting, or null when the channels file has no channel. */
+    private Alerting alerting;
 
     public Agent(AgentSettings settings) {
         this.settings = settings;
@@ -162,8 +168,13 @@ public final class Agent {
         if (!changed.isEmpty()) {
             LOG.info("settings changed from their defaults in {}: {}", settings.file(), String.join(", ", changed));
         }
-        delivery = Delivery.start(settings, stamper, List.of());
+        alerting = alerting();
+        // Alerting sees each run's samples once they are durable in the spool: a tap of the pipeline.
+        delivery = Delivery.start(settings, stamper, alerting == null ? List.of() : List.<io.aegisquartz.pipeline.SampleTap>of(alerting::stored));
         sink = delivery.sink();
+        if (alerting != null) {
+            alerting.start(); // now that its alert.notification samples have somewhere to go
+        }
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
         journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
         catalog = PluginCatalog.create(threads, settings, true);
@@ -358,6 +369,45 @@ public final class Agent {
         }
     }
 
+    /**
+     * Alerting, if the channels file ([alert] channels_file) has a channel; else null, and alerting
+     * costs nothing. Not started: its thread starts once the pipeline it writes its samples to exists.
+     */
+    private Alerting alerting() {
+        io.aegisquartz.config.AlertSettings a = settings.alert();
+        NotifyConfig channels = NotifyConfig.load(a.channelsFile());
+        channels.problems().forEach(p -> CONFIG.error(p.oneLine()));
+        if (channels.channels().isEmpty()) {
+            return null;
+        }
+        NotifyConfig.Context context = new NotifyConfig.Context(java.time.Clock.systemUTC(), MessageText.local(),
+                () -> catalog.processes(), settings.defaultJobOptions(), settings.stateDir().resolve("alerts").resolve("exec"));
+        // The alert.notification samples go where every sample goes; alerting ignores them as checks (job agent/alert).
+        Alerting al = new Alerting(a, settings.stateDir(), identity.uuid(), stamper::hostname, context, samples -> sink.write(samples),
+                m -> stamper.stamp("agent/alert", "alerting", List.of(m), 0, 0, false), java.time.Clock.systemUTC());
+        al.channels(channels);
+        LOG.info("alerting: channels from {}, state in {}; group_wait {}, max_per_hour {}, give_up_after {}", channels.file(),
+                al.store().file(), Units.format(a.groupWait()), a.maxPerHour(), Units.format(a.giveUpAfter()));
+        return al;
+    }
+
+    /** Gives alerting the rules of the jobs scheduled now; says once if jobs notify but no channel is configured. */
+    private void alertRules() {
+        Map<String, AlertRule> rules = new LinkedHashMap<>();
+        for (ScheduledJob j : jobs.values()) {
+            rules.put(j.spec().name(), j.spec().alert());
+        }
+        for (JobSpec j : toCompile) {
+            rules.put(j.name(), j.alert());
+        }
+        if (alerting != null) {
+            alerting.rules(rules);
+        } else if (rules.values().stream().anyMatch(AlertRule::notifies)) {
+            CONFIG.error("jobs have notify= (or [alert] notify is set) but {} defines no channel: nobody is notified "
+                    + "(fix: add a [channel.NAME] section, see docs/ALERTS.md)", settings.alert().channelsFile());
+        }
+    }
+
     /** Re-reads the cron files and plugins and applies what changed; logs what it did. */
     public synchronized void reload(String why) {
         if (stopping.get()) {
@@ -448,6 +498,7 @@ public final class Agent {
                 failedReloads.incrementAndGet();
             }
         }
+        alertRules();
         if (watcher != null) {
             watcher.watch(watchedDirs());
         }
@@ -722,6 +773,9 @@ public final class Agent {
         }
         if (journal != null) {
             journal.close(); // every run has ended: what the journal still holds was not waited for
+        }
+        if (alerting != null) {
+            alerting.close(); // after the last run; what waits stays in its state file for the next start
         }
         if (catalog != null) {
             catalog.close();

@@ -94,6 +94,20 @@ public final class AgentSettings {
     }
 
     private void checkCombinations(IniFile ini) {
+        for (String key : List.of("notify")) {
+            try {
+                AlertRule.parseChannels(string("alert." + key));
+            } catch (IllegalArgumentException bad) {
+                IniFile.Entry e = ini.sections().getOrDefault("alert", Map.of()).get(key);
+                problems.add(new ConfigProblem(file, e == null ? 0 : e.line(), e == null ? 0 : e.valueColumn(),
+                        "[alert] " + key + ": " + bad.getMessage(), "name channels of aegis_notify.ini, comma-separated, e.g. '" + key + " = ops,oncall'"));
+            }
+        }
+        if (integer("alert.flap_low") >= integer("alert.flap_high")) {
+            IniFile.Entry e = ini.sections().getOrDefault("alert", Map.of()).get("flap_low");
+            problems.add(new ConfigProblem(file, e == null ? 0 : e.line(), 0, "[alert] flap_low must be below flap_high",
+                    "e.g. flap_low = 5, flap_high = 20 (the defaults)"));
+        }
         if (string("upload.client_keystore").isEmpty() != string("upload.client_keystore_password_file").isEmpty()) {
             IniFile.Entry e = ini.sections().getOrDefault("upload", Map.of()).get("client_keystore");
             problems.add(new ConfigProblem(file, e == null ? 0 : e.line(), 0,
@@ -413,6 +427,25 @@ public final class AgentSettings {
     /** How long the agent may go without a heartbeat before the launcher restarts it; zero: no watchdog. */
     public Duration watchdog() {
         return duration("agent.watchdog");
+    }
+
+    /** The [alert] settings. A channel list with a bad name is reported by {@link #problems()} and taken as none. */
+    public AlertSettings alert() {
+        Path channels = optionalPath("alert.channels_file");
+        List<String> jobChannels = channelsOrNone("alert.notify");
+        return new AlertSettings(channels != null ? channels : confDir.resolve("aegis_notify.ini"),
+                new AlertRule(jobChannels, integer("alert.after"), duration("alert.repeat")),
+                AlertRule.NONE, // the agent's own events are not notified yet (docs/ALERTS.md, "Not yet")
+                duration("alert.group_wait"), integer("alert.max_per_hour"), duration("alert.give_up_after"),
+                integer("alert.flap_low"), integer("alert.flap_high"));
+    }
+
+    private List<String> channelsOrNone(String id) {
+        try {
+            return AlertRule.parseChannels(string(id));
+        } catch (IllegalArgumentException e) {
+            return List.of();
+        }
     }
 
     /** Where samples wait for upload ([spool] dir). */

@@ -157,7 +157,26 @@ public final class Settings {
                     "Longest wait between retries while the receiver is unreachable or failing; retries go on forever."),
             d("upload", "timeout", "30s", 1_000, 600_000, "Connect and response timeout of one request."),
             d("upload", "linger", "15s", 0, 600_000,
-                    "How long the oldest pending sample waits before a request goes out, so that jobs firing close together share one request. A full batch goes at once; on stop, waiting samples are sent first. 0: send every run's samples at once.")
+                    "How long the oldest pending sample waits before a request goes out, so that jobs firing close together share one request. A full batch goes at once; on stop, waiting samples are sent first. 0: send every run's samples at once."),
+
+            s("alert", "channels_file", Kind.PATH, "",
+                    "The notification channels ([channel.NAME] sections, docs/ALERTS.md); must be mode 0600 and owned by the agent's user. Empty: aegis_notify.ini in the config directory."),
+            s("alert", "notify", Kind.STRING, "",
+                    "Channels (comma-separated names from the channels file) every job notifies unless its cron line says notify=. Empty: only jobs with notify= notify."),
+            i("alert", "after", "1", 1, 1_000,
+                    "Consecutive non-ok runs before a problem is hard and notified (a cron line's after= overrides it)."),
+            d("alert", "repeat", "0s", 0, 30 * DAY,
+                    "Notify again this often while a problem lasts (a cron line's repeat= overrides it). 0: once."),
+            d("alert", "group_wait", "30s", 0, 3_600_000,
+                    "Notifications that become due within this time go out as one message per channel."),
+            i("alert", "max_per_hour", "20", 1, 3_600,
+                    "Most messages a channel gets in any hour; what is held back goes, counted, into the next message."),
+            d("alert", "give_up_after", "24h", 60_000, 30 * DAY,
+                    "How long an undelivered message is retried (with backoff) before it is dropped, counted and logged."),
+            i("alert", "flap_low", "5", 0, 100,
+                    "A flapping job stops flapping when its state changes fall to this percentage of its last 21 runs (Nagios' low_service_flap_threshold)."),
+            i("alert", "flap_high", "20", 1, 100,
+                    "A job starts flapping when its state changes reach this percentage of its last 21 runs (Nagios' high_service_flap_threshold); it is notified once as flapping.")
     );
 
     /** Keys of {@code [output.NAME]} by type; {@code type} itself goes with every type. */

@@ -257,7 +257,7 @@ class AgentSettingsTest {
                 [agnet]
                 workers = 3
                 """);
-        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, limits, governor, log, sink, spool, output.NAME, upload\n"
+        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, limits, governor, log, sink, spool, output.NAME, upload, alert\n"
                 + "    fix: did you mean 'agent'? " + REF), formatted(s));
         // Keys of an unknown section are not applied and not reported one by one.
         assertEquals(2, s.workers());
@@ -266,7 +266,7 @@ class AgentSettingsTest {
     @Test
     void unknownSectionWithoutCloseMatchHasNoSuggestion() throws IOException {
         AgentSettings s = load("[database]\nhost = x\n");
-        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, limits, governor, log, sink, spool, output.NAME, upload\n"
+        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, limits, governor, log, sink, spool, output.NAME, upload, alert\n"
                 + "    fix: " + REF), formatted(s));
     }
 
@@ -572,7 +572,7 @@ class AgentSettingsTest {
             }
             assertEquals(s, Settings.byId(s.section() + "." + s.key()));
         }
-        assertEquals(List.of("agent", "plugins", "limits", "governor", "log", "sink", "spool", "output.NAME", "upload"),
+        assertEquals(List.of("agent", "plugins", "limits", "governor", "log", "sink", "spool", "output.NAME", "upload", "alert"),
                 List.copyOf(Settings.sections()));
     }
 }

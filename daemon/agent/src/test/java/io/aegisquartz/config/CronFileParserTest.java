@@ -533,7 +533,7 @@ class CronFileParserTest {
     void unknownOptionSuggestsTheClosestOne() throws Exception {
         // "[0 0 12 * * ?]" is 14 chars, a blank, so 'timout=5s' starts at column 16.
         assertEquals(u() + ":1:16: unknown option 'timout'; allowed: name, timeout, cpu, kill_grace, output_max, memory_max, "
-                        + "pids_max, max_samples, max_bytes, mem, overlap, misfire, splay, sampler, user\n"
+                        + "pids_max, max_samples, max_bytes, mem, overlap, misfire, splay, sampler, user, notify, after, repeat\n"
                         + "    fix: did you mean 'timeout'? options go between ']' and the plugin path, "
                         + "e.g. [*/10 * * * * ?] timeout=5s user/check.sh",
                 onlyProblem("[0 0 12 * * ?] timout=5s user/check.sh"));
