@@ -177,7 +177,7 @@ public final class Agent {
         }
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
         journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
-        catalog = PluginCatalog.create(threads, settings, true);
+        catalog = PluginCatalog.create(threads, settings, true, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
@@ -304,7 +304,8 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(), this::restart);
+        governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(),
+                catalog.host()::cpuNanos, this::restart);
         LOG.info(governor.describe());
         every(governor.windowMillis(), "governor check", governor::check);
     }
@@ -531,10 +532,8 @@ public final class Agent {
                         e.getValue().stream().map(j -> j.spec().name()).collect(Collectors.joining(", ")));
             }
         }
-        for (JobSpec j : plan.removed()) {
-            if (!byPlugin.containsKey(j.pluginPath())) {
-                catalog.forget(j.pluginPath());
-            }
+        if (!plan.removed().isEmpty() || !plan.changed().isEmpty()) {
+            catalog.retain(jobs.values().stream().map(ScheduledJob::spec).toList());
         }
     }
 

@@ -315,7 +315,7 @@ class ControlIT {
         home.userPlugin("exit.groovy", "System.exit(3)\n");
         // 'once' and 'exit' are due only at 03:00: they run when run-now says so, never on their own.
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=tick user/tick.sh\n[0 0 3 * * ?] name=once user/tick.sh\n"
-                + "[0 0 3 * * ?] name=exit user/exit.groovy\n");
+                + "[0 0 3 * * ?] name=exit isolation=inproc user/exit.groovy\n"); // in the agent's JVM, which it can end
         Path sock = home.home().resolve("state/control.sock");
 
         Result before = cli(home, "status");
