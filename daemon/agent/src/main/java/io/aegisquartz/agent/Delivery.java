@@ -226,7 +226,7 @@ public final class Delivery implements AutoCloseable {
         KafkaBridge client;
         try {
             client = KafkaClientLoader.bridge(ProducerSettings.of(k, login), k.delivery().timeout());
-        } catch (KafkaClientLoader.Missing e) {
+        } catch (IOException e) { // KafkaClientLoader.Missing, not named here: see there
             throw new Invalid("output " + k.name() + ": " + e.getMessage());
         }
         OutputSettings.Delivery d = k.delivery();

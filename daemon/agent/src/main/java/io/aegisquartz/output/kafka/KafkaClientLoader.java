@@ -45,10 +45,14 @@ public final class KafkaClientLoader extends URLClassLoader {
         this.agent = agent;
     }
 
-    /** Why the client cannot be loaded: one line naming the directory and the fix. */
-    public static final class Missing extends Exception {
+    /**
+     * Why the client cannot be loaded: one line naming the directory and the fix. An IOException, so
+     * that the agent's wiring catches it without naming a class of this package (the verifier loads
+     * the classes of catch clauses, and an agent without a kafka output must load none of them).
+     */
+    public static final class Missing extends IOException {
         Missing(String message) {
-            super(message, null, false, false);
+            super(message);
         }
     }
 

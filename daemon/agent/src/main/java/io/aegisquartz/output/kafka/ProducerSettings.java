@@ -12,7 +12,7 @@ import java.util.Map;
  * every broker in sync has each record; a retry inside the client writes no duplicate), no
  * compression (no native library to ship), TLS with hostname verification unless plaintext to
  * loopback was allowed. From the worker: the batch size (the client's buffers are sized to one
- * batch, not its 32 MB default) and the timeout.
+ * worker's batch, not its 32 MB default) and the timeout.
  */
 public final class ProducerSettings {
 
@@ -23,7 +23,10 @@ public final class ProducerSettings {
     public static Map<String, Object> of(OutputSettings.Kafka k, HttpAuth.UserPassword login) {
         OutputSettings.Delivery d = k.delivery();
         long timeoutMs = Math.max(1_000, d.timeout().toMillis());
-        int batch = (int) Math.min(1 << 20, Math.max(16 * 1024, d.batchBytes() + 16 * 1024));
+        // The client's batches (per partition) are buffers of batch.size taken from a pool of buffer.memory;
+        // a worker's batch may fill several, and a record larger than one gets a buffer of its own. Small
+        // buffers keep an idle agent small: the pool keeps the ones it freed.
+        int batch = 64 * 1024;
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("bootstrap.servers", String.join(",", k.bootstrapServers()));
         c.put("client.id", "aegis-quartz-" + k.name());
@@ -34,7 +37,9 @@ public final class ProducerSettings {
         // The worker makes the batches: the client waits only for the rest of one to be handed over.
         c.put("linger.ms", "5");
         c.put("batch.size", String.valueOf(batch));
-        c.put("buffer.memory", String.valueOf(Math.max(2L << 20, 2L * batch)));
+        c.put("buffer.memory", String.valueOf(Math.max(2L << 20, 2L * d.batchBytes())));
+        // No JMX reporter: its MBeans are nobody's to read here, and they cost memory.
+        c.put("metric.reporters", "");
         c.put("max.request.size", String.valueOf(1 << 20));
         c.put("max.block.ms", String.valueOf(timeoutMs));
         c.put("request.timeout.ms", String.valueOf(timeoutMs));
