@@ -75,6 +75,25 @@ class KafkaOutputIT {
         throw new IOException("no Pss line for " + h.pid());
     }
 
+    /** Where the memory is: anonymous and file-backed PSS, and the JVM's heap and class metadata (jcmd). */
+    private static String breakdown(ProcessHandle h) throws Exception {
+        StringBuilder b = new StringBuilder();
+        for (String line : Files.readAllLines(Path.of("/proc/" + h.pid() + "/smaps_rollup"))) {
+            if (line.startsWith("Pss_Anon:") || line.startsWith("Pss_File:")) {
+                b.append(line.replaceAll("\\s+", " ")).append("; ");
+            }
+        }
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        for (String what : List.of("GC.heap_info", "VM.metaspace")) {
+            Process p = new ProcessBuilder(jcmd, String.valueOf(h.pid()), what).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            p.waitFor(30, TimeUnit.SECONDS);
+            out.lines().filter(l -> l.contains("total") || l.contains("Both:") || l.contains("Metaspace") && l.contains("used"))
+                    .limit(4).forEach(l -> b.append(l.strip()).append("; "));
+        }
+        return b.toString();
+    }
+
     private static long median(List<Long> v) {
         List<Long> s = new ArrayList<>(v);
         s.sort(null);
@@ -116,6 +135,9 @@ class KafkaOutputIT {
                     + " the kafka output adds %.1f MB (%.2fx) [%d samples each, 2 s apart]%n", p / 1024.0, k / 1024.0, (k - p) / 1024.0,
                     (double) k / p, plainPss.size());
 
+            for (ProcessHandle h : List.of(ja, jb)) {
+                System.out.println("kafka-footprint: " + (h == ja ? "without" : "with") + ": " + breakdown(h));
+            }
             List<String> plainLoaded = Files.readAllLines(plainClasses);
             List<String> kafkaLoadedAll = Files.readAllLines(kafkaClasses);
             System.out.printf("kafka-footprint: classes loaded: %d without, %d with a kafka output (%d org.apache.kafka, %d javax.management)%n",
