@@ -9,6 +9,35 @@ if [ ! -f "$jar" ] || [ -n "$(find "$root/pom.xml" "$bench/pom.xml" "$bench/src"
     echo "building the benchmarks (mvn -B -q -Dstyle.color=never -DskipTests -pl bench -am package) ..." >&2
     (cd "$root" && mvn -B -q -Dstyle.color=never -DskipTests -pl bench -am package) >&2
 fi
+# --baseline-ref REF (spool-append, drain-backlog): the agent jar of git revision REF, built once into
+# bench/target/baseline-COMMIT from 'git archive' (nothing in the checkout changes), is passed on as
+# --baseline JAR, so that the benchmark runs both versions in one run.
+baseline_ref=
+n=$#
+while [ "$n" -gt 0 ]; do
+    a=$1
+    shift
+    n=$((n - 1))
+    if [ "$a" = --baseline-ref ] && [ "$n" -gt 0 ]; then
+        baseline_ref=$1
+        shift
+        n=$((n - 1))
+        continue
+    fi
+    set -- "$@" "$a"
+done
+if [ -n "$baseline_ref" ]; then
+    commit=$(git -C "$root" rev-parse --verify "$baseline_ref^{commit}")
+    base="$bench/target/baseline-$commit"
+    if [ ! -f "$base/daemon/agent/target/aegis-quartz.jar" ]; then
+        echo "building the baseline $baseline_ref ($commit) in $base ..." >&2
+        rm -rf "$base"
+        mkdir -p "$base"
+        git -C "$root" archive "$commit" | tar -x -C "$base"
+        (cd "$base" && mvn -B -q -Dstyle.color=never -DskipTests -pl daemon/agent -am package) >&2
+    fi
+    set -- "$@" --baseline "$base/daemon/agent/target/aegis-quartz.jar"
+fi
 java=java
 if [ -n "${JAVA_HOME:-}" ]; then
     java="$JAVA_HOME/bin/java"

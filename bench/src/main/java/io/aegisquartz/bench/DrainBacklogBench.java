@@ -1,12 +1,8 @@
 package io.aegisquartz.bench;
 
 import io.aegisquartz.receive.Receiver;
-import io.aegisquartz.spool.Spool;
+import io.aegisquartz.output.aegis.Credentials;
 import io.aegisquartz.spool.SpoolConfig;
-import io.aegisquartz.spool.SpoolStats;
-import io.aegisquartz.upload.Credentials;
-import io.aegisquartz.upload.UploadConfig;
-import io.aegisquartz.upload.Uploader;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -29,7 +25,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>Target (issue 3): 1,000,000 samples in at most 60 s. Run with the protocol's defaults (100
  * samples or 500 KB per request, at most 20 requests/s, so at most 2,000 samples/s by design) and
- * with a large batch and a rate cap out of reach, which shows what the code itself can do.
+ * with a large batch and a rate cap out of reach, which shows what the code itself can do. With
+ * {@code --baseline JAR} (another version's agent jar; {@code --baseline-ref main} builds one) each
+ * mode drains the same backlog with that version too, in this JVM, and the ratio is printed.
  */
 public final class DrainBacklogBench {
 
@@ -43,7 +41,11 @@ public final class DrainBacklogBench {
               --large-rate    request rate cap in the large mode (default 1000, i.e. none in reach)
               --fill-threads  threads filling the spool, 10 samples per append like a plugin run (default 4)
               --timeout       give up draining after this many seconds (default 1200)
-              --dir           where spool, receiver output and keys go (default: bench/target)""";
+              --dir           where spool, receiver output and keys go (default: bench/target)
+              --baseline      an agent jar of another version: each mode runs on it too, and the ratio is printed
+              --rounds        with --baseline: runs per version and mode, in the order this, base, base, this, ... so that
+                              warm-up and drift fall on both (default 2)
+              --baseline-ref  (the shell script) builds the agent jar of a git revision, e.g. main, and passes it as --baseline""";
 
     private static final String KEY_ID = "bench-key";
     private static final String SECRET = "bench-secret-not-for-production-0123456789";
@@ -53,7 +55,7 @@ public final class DrainBacklogBench {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> o = Bench.options(args, USAGE, "samples", "mode", "large-batch", "large-rate", "fill-threads",
-                "timeout", "dir");
+                "timeout", "dir", "baseline", "rounds");
         long samples = Long.parseLong(o.getOrDefault("samples", "1000000").replace("_", ""));
         String mode = o.getOrDefault("mode", "both");
         int largeBatch = Integer.parseInt(o.getOrDefault("large-batch", "1000"));
@@ -67,28 +69,54 @@ public final class DrainBacklogBench {
         }
         Files.createDirectories(base);
         Bench.printEnvironment(base);
-        boolean ok = true;
-        if (!mode.equals("large")) {
-            ok &= run("default (100 samples/500 KB, 20 req/s)", base, samples, fillThreads, timeout, c -> c);
+        Path baseline = o.containsKey("baseline") ? Paths.get(o.get("baseline")).toAbsolutePath() : null;
+        int rounds = baseline == null ? 1 : Integer.parseInt(o.getOrDefault("rounds", "2"));
+        List<String> versions = new ArrayList<>();
+        for (int i = 0; i < rounds; i++) {
+            versions.addAll(baseline == null ? List.of("this") : i % 2 == 0 ? List.of("this", "base") : List.of("base", "this"));
         }
-        if (!mode.equals("default")) {
-            ok &= run("large (" + largeBatch + " samples/batch, " + (long) largeRate + " req/s)", base, samples, fillThreads, timeout,
-                    c -> new UploadConfig(c.endpoint(), c.caFile(), false, largeBatch, 4096L * largeBatch, largeRate,
-                            c.backoffBase(), c.backoffMax(), c.timeout(), c.deadLetters(), null, null, c.linger()));
+        boolean ok = true;
+        List<String> ratios = new ArrayList<>();
+        for (String m : List.of("default", "large")) {
+            if (!mode.equals("both") && !mode.equals(m)) {
+                continue;
+            }
+            double[] rate = new double[2];
+            for (String version : versions) {
+                Open open = version.equals("this") ? DrainTarget::current : (d, max) -> DrainTarget.baseline(baseline, d, max);
+                Result r = m.equals("default") ? run("default (100 samples/500 KB, 20 req/s), " + version, base, samples, fillThreads,
+                        timeout, open, 100, 500_000, 20) : run("large (" + largeBatch + " samples/batch, " + (long) largeRate + " req/s), "
+                        + version, base, samples, fillThreads, timeout, open, largeBatch, 4096L * largeBatch, largeRate);
+                ok &= r.ok;
+                rate[version.equals("this") ? 0 : 1] += r.samplesPerSecond / rounds;
+            }
+            if (baseline != null) {
+                ratios.add(String.format("%s: this build %,.0f samples/s, baseline %,.0f samples/s (means of %d runs each): %.2f x", m,
+                        rate[0], rate[1], rounds, rate[0] / rate[1]));
+            }
+        }
+        if (!ratios.isEmpty()) {
+            System.out.println("\nthis build / baseline (" + baseline + "):");
+            ratios.forEach(System.out::println);
         }
         System.exit(ok ? 0 : 1);
     }
 
-    private interface Tune {
-        UploadConfig apply(UploadConfig defaults);
+    /** Opens the spool (and later the sender) of one version. */
+    private interface Open {
+        DrainTarget open(Path dir, long maxBytes) throws Exception;
     }
 
-    private static boolean run(String label, Path base, long samples, int fillThreads, double timeout, Tune tune) throws Exception {
+    private record Result(boolean ok, double samplesPerSecond) {
+    }
+
+    private static Result run(String label, Path base, long samples, int fillThreads, double timeout, Open open, int batch, long bytes,
+                              double rateCap) throws Exception {
         Path dir = Files.createTempDirectory(base, "drain-backlog-");
         System.out.printf("%n== %s, %,d samples ==%n", label, samples);
         // Room for the whole backlog: the default 256 MiB cap would drop the oldest part of 1M samples.
-        SpoolConfig spoolConfig = SpoolConfig.defaults().withMaxBytes(Math.max(SpoolConfig.DEFAULT_MAX_BYTES, samples * 1024));
-        try (Spool spool = Spool.open(dir.resolve("spool"), spoolConfig)) {
+        long maxBytes = Math.max(SpoolConfig.DEFAULT_MAX_BYTES, samples * 1024);
+        try (DrainTarget spool = open.open(dir.resolve("spool"), maxBytes)) {
             fill(spool, samples, fillThreads);
 
             Receiver.Config rc = new Receiver.Config()
@@ -100,41 +128,37 @@ public final class DrainBacklogBench {
                     .maxSamples(100_000)
                     .maxBody(64 << 20);
             try (Receiver receiver = Receiver.start(rc)) {
-                UploadConfig uc = tune.apply(UploadConfig.defaults(receiver.endpoint(), dir.resolve("dead-letters.jsonl"))
-                        .withCaFile(receiver.certificatePem()));
                 System.out.printf("upload: %d samples or %,d bytes per request, at most %.0f requests/s (cap %.0f samples/s)%n",
-                        uc.maxSamples(), uc.maxBytes(), uc.requestsPerSecond(), uc.maxSamples() * uc.requestsPerSecond());
+                        batch, bytes, rateCap, batch * rateCap);
 
                 Map<String, Long> cpu0 = threadCpu();
                 long proc0 = Bench.processCpuNanos();
                 long t0 = System.nanoTime();
-                Uploader.Stats us;
+                String us;
                 boolean drained;
                 double secs;
                 double cpu;
                 Map<String, Long> cpu1;
-                try (Uploader uploader = Uploader.start(spool, uc, Credentials.of(KEY_ID, SECRET, null), Bench.HOST_UUID)) {
-                    uploader.wakeUp();
-                    drained = awaitDrained(spool, receiver, samples, t0, timeout);
-                    secs = (System.nanoTime() - t0) / 1e9;
-                    cpu = (Bench.processCpuNanos() - proc0) / 1e9;
-                    cpu1 = threadCpu(); // before close: a finished thread's CPU time can no longer be read
-                    us = uploader.stats();
-                }
+                spool.send(receiver.endpoint(), receiver.certificatePem(), KEY_ID, SECRET, batch, bytes, rateCap,
+                        dir.resolve("dead-letters.jsonl"));
+                drained = awaitDrained(spool, receiver, samples, t0, timeout);
+                secs = (System.nanoTime() - t0) / 1e9;
+                cpu = (Bench.processCpuNanos() - proc0) / 1e9;
+                cpu1 = threadCpu(); // before close: a finished thread's CPU time can no longer be read
+                us = spool.counters();
                 Receiver.Stats rs = receiver.stats();
                 long lines = countLines(dir.resolve("received.jsonl"));
                 System.out.printf("drain: %s in %.1f s = %,.0f samples/s (target: 1,000,000 in <= 60 s = %,d samples/s)%n",
                         drained ? "all stored" : "TIMED OUT", secs, rs.acceptedSamples() / secs, 1_000_000 / 60);
                 System.out.printf("  receiver: %,d requests, %,d accepted, %,d duplicates, %,d rejected requests; %,d lines in its file%n",
                         rs.requests(), rs.acceptedSamples(), rs.duplicateSamples(), rs.rejectedRequests(), lines);
-                System.out.printf("  uploader: %,d requests, %,d accepted, %,d duplicates, %,d dead-lettered; spool pending %,d%n",
-                        us.requests(), us.accepted(), us.duplicates(), us.deadLettered(), spool.stats().pendingRecords());
-                System.out.printf("  CPU: process %.1f s (%.2f cores busy, %.1f µs/sample); uploader thread %.1f s, receiver threads %.1f s,"
+                System.out.printf("  sender: %s; spool pending %,d%n", us, spool.pending());
+                System.out.printf("  CPU: process %.1f s (%.2f cores busy, %.1f µs/sample); sender thread %.1f s, receiver threads %.1f s,"
                                 + " other (GC, JIT, ...) %.1f s%n",
-                        cpu, cpu / secs, cpu * 1e6 / Math.max(1, rs.acceptedSamples()), delta(cpu0, cpu1, "upload") / 1e9,
+                        cpu, cpu / secs, cpu * 1e6 / Math.max(1, rs.acceptedSamples()), delta(cpu0, cpu1, "output") / 1e9,
                         delta(cpu0, cpu1, "receive") / 1e9,
-                        cpu - (delta(cpu0, cpu1, "upload") + delta(cpu0, cpu1, "receive")) / 1e9);
-                return drained && lines == samples && rs.acceptedSamples() == samples;
+                        cpu - (delta(cpu0, cpu1, "output") + delta(cpu0, cpu1, "receive")) / 1e9);
+                return new Result(drained && lines == samples && rs.acceptedSamples() == samples, rs.acceptedSamples() / secs);
             }
         } finally {
             Bench.deleteTree(dir);
@@ -142,7 +166,7 @@ public final class DrainBacklogBench {
     }
 
     /** Appends {@code samples} realistic samples, 10 per call as one plugin run, from several threads. */
-    private static void fill(Spool spool, long samples, int threads) throws Exception {
+    private static void fill(DrainTarget spool, long samples, int threads) throws Exception {
         AtomicLong left = new AtomicLong(samples);
         AtomicReference<Throwable> error = new AtomicReference<>();
         long cpu0 = Bench.processCpuNanos();
@@ -174,23 +198,22 @@ public final class DrainBacklogBench {
             throw new IllegalStateException("filling the spool failed", error.get());
         }
         double secs = (System.nanoTime() - t0) / 1e9;
-        SpoolStats st = spool.stats();
-        System.out.printf("fill: %,d samples (%,.0f MB, %.0f bytes each) in %.1f s = %,.0f samples/s with %d threads x 10 per call,"
-                        + " %,d fsyncs, CPU %.1f s (JSON generation included)%n",
-                st.pendingRecords(), st.pendingBytes() / 1e6, (double) st.pendingBytes() / st.pendingRecords() - 20, secs,
-                samples / secs, threads, spool.forceCount() - forces0, (Bench.processCpuNanos() - cpu0) / 1e9);
-        if (st.pendingRecords() != samples || st.dropped() != 0) {
-            throw new IllegalStateException("spool holds " + st.pendingRecords() + " records, dropped " + st.dropped());
+        long pending = spool.pending();
+        System.out.printf("fill: %,d samples in %.1f s = %,.0f samples/s with %d threads x 10 per call, %,d fsyncs, CPU %.1f s"
+                        + " (JSON generation included)%n",
+                pending, secs, samples / secs, threads, spool.forceCount() - forces0, (Bench.processCpuNanos() - cpu0) / 1e9);
+        if (pending != samples) {
+            throw new IllegalStateException("spool holds " + pending + " records, not " + samples);
         }
     }
 
     /** Until the receiver has accepted all and the spool has been acknowledged to its end; false on timeout. */
-    private static boolean awaitDrained(Spool spool, Receiver receiver, long samples, long t0, double timeout)
-            throws InterruptedException {
+    private static boolean awaitDrained(DrainTarget spool, Receiver receiver, long samples, long t0, double timeout)
+            throws Exception {
         long deadline = t0 + (long) (timeout * 1e9);
         long nextReport = t0 + 30_000_000_000L;
         // The receiver's counter is an atomic read; the spool's stats take its lock, so only once the receiver is done.
-        while (receiver.stats().acceptedSamples() < samples || spool.stats().pendingRecords() > 0) {
+        while (receiver.stats().acceptedSamples() < samples || spool.pending() > 0) {
             long now = System.nanoTime();
             if (now > deadline) {
                 return false;
@@ -204,13 +227,13 @@ public final class DrainBacklogBench {
         return true;
     }
 
-    /** CPU time of live threads by group: the uploader's thread, and the receiver's workers and HTTP dispatcher. */
+    /** CPU time of live threads by group: the output worker's thread, and the receiver's workers and HTTP dispatcher. */
     private static Map<String, Long> threadCpu() {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         Map<String, Long> out = new HashMap<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             String name = t.getName();
-            String group = name.equals("aegis-upload") ? "upload"
+            String group = name.startsWith("aegis-output-") || name.equals("aegis-upload") ? "output"
                     : name.startsWith("receive-") || name.startsWith("HTTP-Dispatcher") ? "receive" : "other";
             long ns = mx.getThreadCpuTime(t.getId());
             if (ns > 0) {

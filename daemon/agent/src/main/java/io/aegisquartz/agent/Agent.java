@@ -16,7 +16,7 @@ import io.aegisquartz.journal.QuarantineRecords;
 import io.aegisquartz.journal.RunJournal;
 import io.aegisquartz.log.LogText;
 import io.aegisquartz.plugin.FileStamp;
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.groovy.GroovyRuntime;
@@ -26,17 +26,9 @@ import io.aegisquartz.schedule.JobScheduler;
 import io.aegisquartz.schedule.ReloadPlan;
 import io.aegisquartz.schedule.ScheduledJob;
 import io.aegisquartz.schedule.Splay;
-import io.aegisquartz.sink.JsonLinesSink;
-import io.aegisquartz.sink.SampleSink;
-import io.aegisquartz.sink.SpoolSink;
+import io.aegisquartz.output.OutputState;
+import io.aegisquartz.pipeline.SampleSink;
 import io.aegisquartz.spool.EventInbox;
-import io.aegisquartz.spool.RecoveryReport;
-import io.aegisquartz.spool.Spool;
-import io.aegisquartz.spool.SpoolConfig;
-import io.aegisquartz.upload.Credentials;
-import io.aegisquartz.upload.CredentialsException;
-import io.aegisquartz.upload.UploadConfig;
-import io.aegisquartz.upload.Uploader;
 import org.quartz.SchedulerException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,8 +80,7 @@ public final class Agent {
     private PluginCatalog catalog;
     private SampleSink sink;
     private SampleStamper stamper;
-    private Spool spool;
-    private Uploader uploader;
+    private Delivery delivery;
     /** The jobs after the last reload, for readers that must not wait for a reload (the governor runs on the plugin timer). */
     private volatile List<ScheduledJob> jobSnapshot = List.of();
     private EventInbox inbox;
@@ -143,30 +134,19 @@ public final class Agent {
         } catch (IOException e) {
             throw new StartException("host identity: " + e.getMessage());
         }
-        Path sinkFile = settings.path("sink.file");
-        ensureWritableDir(sinkFile.getParent(), "[sink] file");
         stamper = new SampleStamper(identity.uuid(), settings.hostname());
         LOG.info("aegis-quartz {} starting: pid {}, Java {}, home {}, config {}", Version.get(), ProcessHandle.current().pid(),
                 Runtime.version(), settings.home(), settings.confDir());
         LOG.info("host uuid {} ({}), hostname {}", identity.uuid(), identity.origin(), stamper.hostname());
         LOG.info("limits per run: {}; workers={}; backoff after {} failures, up to {}",
-                settings.defaultJobOptions().describe(), settings.workers(), settings.integer("limits.backoff_after"),
-                Units.format(settings.duration("limits.backoff_max")));
+                settings.defaultJobOptions().describe(), settings.workers(), settings.backoffAfter(),
+                Units.format(settings.backoffMax()));
         List<String> changed = settings.nonDefaults();
         if (!changed.isEmpty()) {
             LOG.info("settings changed from their defaults in {}: {}", settings.file(), String.join(", ", changed));
         }
-        if (settings.uploadEndpoint() == null) {
-            LOG.info("samples go to {} (no upload endpoint configured), rotated at {} x {}", sinkFile,
-                    Units.formatBytes(settings.bytes("sink.max_size")), settings.integer("sink.max_files"));
-            try {
-                sink = JsonLinesSink.exclusive(sinkFile, settings.bytes("sink.max_size"), settings.integer("sink.max_files"));
-            } catch (IOException e) {
-                throw new StartException("[sink] file: " + e.getMessage() + "; give each agent a samples file of its own");
-            }
-        } else {
-            startUpload(stamper);
-        }
+        delivery = Delivery.start(settings, stamper, List.of());
+        sink = delivery.sink();
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
         journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
         catalog = PluginCatalog.create(threads, settings, true);
@@ -176,7 +156,7 @@ public final class Agent {
         } else {
             LOG.info("executables: {}", catalog.processes().isolation());
         }
-        JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.integer("limits.max_abandoned_threads"),
+        JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.maxAbandonedThreads(),
                 this::restart, journal, quarantines);
         try {
             scheduler = new JobScheduler(settings.workers(), executor, identity.uuid());
@@ -203,7 +183,7 @@ public final class Agent {
             }
         }, STARTUP_GC_DELAY_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
         startGovernor();
-        inbox = new EventInbox(settings.path("spool.dir"));
+        inbox = new EventInbox(settings.spool().dir());
         try {
             Files.createDirectories(inbox.dir());
         } catch (IOException e) {
@@ -211,7 +191,7 @@ public final class Agent {
             inbox = null;
         }
         try {
-            watcher = new ConfigWatcher(settings.duration("plugins.reload_delay"));
+            watcher = new ConfigWatcher(settings.reloadDelay());
             watcher.watch(watchedDirs());
             watcher.start();
         } catch (IOException e) {
@@ -224,7 +204,7 @@ public final class Agent {
         }
         LOG.info("started with {} job(s){}; reload with SIGHUP{}", jobs.size(),
                 toCompile.isEmpty() ? "" : " (" + toCompile.size() + " more as soon as their plugins are compiled)",
-                watcher != null && settings.bool("plugins.watch") ? " or by editing the cron files and plugins" : "");
+                watcher != null && settings.watch() ? " or by editing the cron files and plugins" : "");
         if (!toCompile.isEmpty()) {
             compiler = new Thread(this::compileAtStart, "aegis-compile");
             compiler.setDaemon(true);
@@ -295,7 +275,7 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        Governor governor = new Governor(settings, () -> jobSnapshot, () -> uploader == null ? 0 : uploader.cpuNanos(), this::restart);
+        Governor governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(), this::restart);
         LOG.info(governor.describe());
         long w = governor.windowMillis();
         threads.timer().scheduleAtFixedRate(() -> {
@@ -339,48 +319,6 @@ public final class Agent {
         } catch (IOException e) {
             LOG.warn("cannot read events from {}: {}", inbox.dir(), e.getMessage());
         }
-    }
-
-    /** Opens the spool, checks the credentials and starts the uploader; samples then go to the spool. */
-    private void startUpload(SampleStamper stamper) throws StartException {
-        Credentials credentials;
-        try {
-            credentials = Credentials.load(settings.path("upload.credentials_file"));
-        } catch (CredentialsException e) {
-            throw new StartException("upload credentials: " + e.getMessage());
-        }
-        Path dir = settings.path("spool.dir");
-        try {
-            spool = Spool.open(dir, SpoolConfig.defaults().withMaxBytes(settings.bytes("spool.max_size"))
-                    .withMinFreeBytes(settings.bytes("spool.min_free")));
-        } catch (IOException | IllegalArgumentException e) {
-            throw new StartException("spool " + dir + ": " + e.getMessage());
-        }
-        RecoveryReport r = spool.recoveryReport();
-        if (r.hasProblems()) {
-            LOG.warn("spool {} opened after repairs: {}", dir, r.summary());
-        } else {
-            LOG.info("spool {}: {} sample(s) waiting from before", dir, r.recordsPending());
-        }
-        UploadConfig config = new UploadConfig(settings.uploadEndpoint(), settings.caFile(), settings.bool("upload.allow_http_loopback"),
-                settings.integer("upload.batch_samples"), settings.bytes("upload.batch_bytes"), settings.integer("upload.rate"),
-                java.time.Duration.ofSeconds(1), settings.duration("upload.backoff_max"), settings.duration("upload.timeout"),
-                dir.resolve("dead-letter.jsonl"), settings.optionalPath("upload.client_keystore"),
-                settings.optionalPath("upload.client_keystore_password_file"), settings.duration("upload.linger"));
-        try {
-            uploader = Uploader.start(spool, config, credentials, stamper.hostUuid());
-        } catch (IOException e) {
-            throw new StartException("upload to " + settings.uploadEndpoint() + ": " + e.getMessage());
-        }
-        Uploader up = uploader;
-        sink = new SpoolSink(spool, stamper, records -> {
-            up.offerLive(records);
-            up.wakeUp();
-        });
-        uploader.wakeUp();
-        LOG.info("samples go to the spool {} (cap {}), uploaded to {} as key {}{}", dir,
-                Units.formatBytes(settings.bytes("spool.max_size")), settings.uploadEndpoint(), credentials.accessKeyId(),
-                settings.caFile() == null ? "" : ", trusting " + settings.caFile());
     }
 
     /** Re-reads the cron files and plugins and applies what changed; logs what it did. */
@@ -513,8 +451,8 @@ public final class Agent {
 
     private ScheduledJob schedule(JobSpec spec, ScheduledJob previous) {
         try {
-            ScheduledJob sj = scheduler.add(spec, previous, settings.integer("limits.backoff_after"),
-                    settings.duration("limits.backoff_max"), settings.duration("log.failure_summary"));
+            ScheduledJob sj = scheduler.add(spec, previous, settings.backoffAfter(), settings.backoffMax(),
+                    settings.log().failureSummary());
             jobs.put(spec.key(), sj);
             return sj;
         } catch (SchedulerException | RuntimeException e) {
@@ -550,12 +488,17 @@ public final class Agent {
             targets.put(inbox.dir(), new ConfigWatcher.Target(EventInbox::isEventFile, why -> ingestEvents()));
         }
         Map<Path, java.util.Set<String>> reopened = new LinkedHashMap<>();
-        for (Path f : sink instanceof JsonLinesSink s ? List.of(settings.path("log.file"), s.file()) : List.of(settings.path("log.file"))) {
+        List<Path> files = new ArrayList<>();
+        files.add(settings.log().file());
+        if (delivery != null) {
+            files.addAll(delivery.files());
+        }
+        for (Path f : files) {
             reopened.computeIfAbsent(f.getParent(), d -> new java.util.HashSet<>()).add(f.getFileName().toString());
         }
         reopened.forEach((dir, names) -> targets.merge(dir, ConfigWatcher.Target.deletes(names::contains, why -> reopenFiles(false, why)),
                 ConfigWatcher.Target::merge));
-        if (!settings.bool("plugins.watch")) {
+        if (!settings.watch()) {
             return targets;
         }
         Map<Path, Predicate<String>> dirs = new LinkedHashMap<>();
@@ -592,10 +535,11 @@ public final class Agent {
                 reopened.add("log");
             }
         } catch (IOException e) {
-            LOG.error("cannot reopen the log {}: {}", settings.path("log.file"), e.getMessage());
+            LOG.error("cannot reopen the log {}: {}", settings.log().file(), e.getMessage());
         }
-        if (sink instanceof JsonLinesSink s && s.reopen(force)) {
-            reopened.add("samples file " + s.file());
+        Delivery d = delivery;
+        if (d != null) {
+            d.reopenFiles(force).forEach(f -> reopened.add("samples file " + f));
         }
         if (!reopened.isEmpty()) {
             LOG.info("reopened the {} ({})", String.join(" and the ", reopened), why);
@@ -609,6 +553,12 @@ public final class Agent {
 
     private String next(ScheduledJob sj) {
         return Splay.describe(scheduler.nextFire(sj), scheduler.splayMillis(sj));
+    }
+
+    /** A snapshot of every output (pending, oldest age, last success, failing since, last error, counts); empty before start. */
+    public List<OutputState> outputStates() {
+        Delivery d = delivery;
+        return d == null ? List.of() : d.states();
     }
 
     /** The jobs scheduled now, by key. */
@@ -671,15 +621,8 @@ public final class Agent {
         if (sink != null) {
             sink.close();
         }
-        if (uploader != null) {
-            uploader.close();
-        }
-        if (spool != null) {
-            try {
-                spool.close();
-            } catch (IOException e) {
-                LOG.warn("spool did not close cleanly: {}", e.getMessage());
-            }
+        if (delivery != null) {
+            delivery.close();
         }
         // The timer last: the heartbeat beats on it until the stop is done.
         if (heartbeat != null) {
@@ -698,17 +641,6 @@ public final class Agent {
             stopped.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        }
-    }
-
-    private static void ensureWritableDir(Path dir, String what) throws StartException {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new StartException(what + ": cannot create " + dir + ": " + e.getMessage());
-        }
-        if (!Files.isWritable(dir)) {
-            throw new StartException(what + ": " + dir + " is not writable by this user");
         }
     }
 }

@@ -5,7 +5,7 @@ import io.aegisquartz.journal.PreviousExit;
 import io.aegisquartz.journal.QuarantineRecords;
 import io.aegisquartz.journal.RunJournal;
 import io.aegisquartz.sample.Measurement;
-import io.aegisquartz.sink.SampleSink;
+import io.aegisquartz.pipeline.SampleSink;
 import io.aegisquartz.sample.SampleStamper;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,5 +1,6 @@
 package io.aegisquartz.cli;
 
+import io.aegisquartz.agent.Delivery;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.CronFileParser;
@@ -8,13 +9,11 @@ import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.StrictModes;
 import io.aegisquartz.config.Units;
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.schedule.ReloadPlan;
 import io.aegisquartz.schedule.Splay;
-import io.aegisquartz.upload.Credentials;
-import io.aegisquartz.upload.CredentialsException;
 import org.quartz.CronExpression;
 
 import java.nio.file.Files;
@@ -51,14 +50,17 @@ final class CheckConfigCommand implements Command {
                 Usage: aegis-quartz check-config [--quiet] [--startable]
 
                 Reads aegis_config.ini, aegis_quartz.conf.default, aegis_quartz.conf.user and the
-                drop-in files aegis_quartz.conf.d/*.conf as the agent would, compiles every Groovy plugin, opens every JAR plugin, checks that every
-                other plugin is executable, that the host identity file, the state, log and sample
-                directories are usable and, when uploading, the credentials file and the spool.
+                drop-in files aegis_quartz.conf.d/*.conf as the agent would, compiles every Groovy
+                plugin, opens every JAR plugin, checks that every other plugin is executable, that the
+                host identity file and the state and log directories are usable, and checks each
+                output as the agent's start does (credentials files, CA and client key files,
+                endpoints, writable files) and the spool directory, changing nothing.
                 Prints each problem as FILE:LINE:COLUMN: message, with the fix on the next line.
 
                 Problems are of two kinds:
-                  the agent cannot start   aegis_config.ini, the host identity file (uuid), the state,
-                                           log or sample directory, the upload credentials or spool
+                  the agent cannot start   aegis_config.ini, the host identity file (uuid), the state
+                                           or log directory, an output (credentials, TLS files,
+                                           endpoint, file) or the spool directory
                   the agent skips          a cron line with an error (only that line's job is left
                                            out) and a job whose plugin is refused or does not load
                                            (it records an 'error' sample at each fire until fixed)
@@ -102,20 +104,15 @@ final class CheckConfigCommand implements Command {
                 }
             }
         }
-        writable(settings, settings.path("log.file"), "[log] file", fatal);
-        writable(settings, settings.path("sink.file"), "[sink] file", fatal);
+        writable(settings, settings.log().file(), "[log] file", fatal);
         directory(settings, settings.stateDir(), "[agent] state_dir", fatal);
         ConfigProblem identity = HostIdentity.problem(settings.uuidFile());
         if (identity != null) {
             fatal.add(identity);
         }
-        if (settings.problems().isEmpty() && settings.uploadEndpoint() != null) {
-            try {
-                Credentials.load(settings.credentialsFile());
-            } catch (CredentialsException e) {
-                fatal.add(new ConfigProblem(settings.credentialsFile(), 0, 0, e.getMessage(), null));
-            }
-            directory(settings, settings.spoolDir(), "[spool] dir", fatal);
+        if (settings.problems().isEmpty()) {
+            // Each output built as the agent's start builds it, and the spool's directory: what the start refuses.
+            fatal.addAll(Delivery.check(settings));
         }
 
         List<ConfigProblem> all = new ArrayList<>(fatal);

@@ -3,8 +3,8 @@ package io.aegisquartz.cli;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.log.LogSetup;
 import io.aegisquartz.receive.Receiver;
-import io.aegisquartz.upload.Credentials;
-import io.aegisquartz.upload.CredentialsException;
+import io.aegisquartz.output.aegis.Credentials;
+import io.aegisquartz.output.aegis.CredentialsException;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;

@@ -3,6 +3,7 @@ package io.aegisquartz.cli;
 import io.aegisquartz.agent.Agent;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.JobSource;
+import io.aegisquartz.config.LogSettings;
 import io.aegisquartz.log.LogSetup;
 import io.aegisquartz.plugin.groovy.GroovyRuntime;
 import org.slf4j.LoggerFactory;
@@ -29,7 +30,8 @@ final class RunCommand implements Command {
                 Usage: aegis-quartz run
 
                 Runs the agent in the foreground: schedules the jobs of aegis_quartz.conf.default and
-                aegis_quartz.conf.user, writes samples to [sink] file and logs to [log] file (also to
+                aegis_quartz.conf.user, stores their samples in the spool and sends them to each output
+                (with none configured: [sink] file), and logs to [log] file (also to
                 the terminal when there is one).
 
                   SIGHUP          reload the cron files and plugins (editing them does too) and
@@ -90,11 +92,10 @@ final class RunCommand implements Command {
         // Groovy's runtime sets itself up while the log and the scheduler do (Agent.start waits for it).
         GroovyRuntime.Warmup groovy = GroovyRuntime.warmUp(List.of(settings.confDir().resolve(JobSource.DEFAULT.fileName()),
                 settings.confDir().resolve(JobSource.USER.fileName())));
-        String console = settings.string("log.console");
-        boolean toConsole = console.equals("always") || (console.equals("auto") && stderrIsTerminal());
-        java.nio.file.Path logFile = settings.path("log.file");
-        String logProblem = LogSetup.apply(logFile, settings.string("log.level"), settings.bytes("log.max_size"),
-                settings.integer("log.max_files"), toConsole);
+        LogSettings log = settings.log();
+        boolean toConsole = log.console().equals("always") || (log.console().equals("auto") && stderrIsTerminal());
+        java.nio.file.Path logFile = log.file();
+        String logProblem = LogSetup.apply(logFile, log.level(), log.maxSize(), log.maxFiles(), toConsole);
         if (logProblem != null) {
             cli.err().println("aegis-quartz: cannot start: [log] file " + logFile + ": " + logProblem
                     + " (fix: let the agent's user write there, or set [log] file in " + settings.file() + ")");

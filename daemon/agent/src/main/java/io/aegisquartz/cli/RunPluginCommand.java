@@ -7,7 +7,7 @@ import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Setting;
 import io.aegisquartz.config.Settings;
 import io.aegisquartz.plugin.JobMemory;
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunnerThreads;
@@ -158,19 +158,19 @@ final class RunPluginCommand implements Command {
     private static JobOptions options(JobOptions base, Args a) throws UsageException {
         JobOptions o = base;
         if (a.value("--timeout") != null) {
-            o = o.withTimeout((Duration) convert("limits.timeout", "--timeout", a.value("--timeout")));
+            o = o.withTimeout((Duration) convert(Settings.Limits.TIMEOUT, "--timeout", a.value("--timeout")));
         }
         if (a.value("--cpu") != null) {
-            o = o.withCpu((Duration) convert("limits.cpu", "--cpu", a.value("--cpu")));
+            o = o.withCpu((Duration) convert(Settings.Limits.CPU, "--cpu", a.value("--cpu")));
         }
         if (a.value("--kill-grace") != null) {
-            o = o.withKillGrace((Duration) convert("limits.kill_grace", "--kill-grace", a.value("--kill-grace")));
+            o = o.withKillGrace((Duration) convert(Settings.Limits.KILL_GRACE, "--kill-grace", a.value("--kill-grace")));
         }
         if (a.value("--output-max") != null) {
-            o = o.withOutputMax((Long) convert("limits.output_max", "--output-max", a.value("--output-max")));
+            o = o.withOutputMax((Long) convert(Settings.Limits.OUTPUT_MAX, "--output-max", a.value("--output-max")));
         }
         if (a.value("--max-samples") != null) {
-            o = o.withMaxSamples((Integer) convert("limits.max_samples", "--max-samples", a.value("--max-samples")));
+            o = o.withMaxSamples((Integer) convert(Settings.Limits.MAX_SAMPLES, "--max-samples", a.value("--max-samples")));
         }
         if (a.value("--sampler") != null) {
             o = o.withSampler(a.value("--sampler"));
@@ -178,8 +178,7 @@ final class RunPluginCommand implements Command {
         return o;
     }
 
-    private static Object convert(String id, String option, String value) throws UsageException {
-        Setting s = Settings.byId(id);
+    private static Object convert(Setting s, String option, String value) throws UsageException {
         try {
             return s.convert(value);
         } catch (IllegalArgumentException e) {

@@ -46,15 +46,19 @@ final class SpoolCommand implements Command {
                 never takes the spool's lock and never writes, renames or truncates a file, so it is
                 safe while the agent runs (what it shows is then a snapshot).
 
-                stat     The backlog: samples and bytes not yet acknowledged by the receiver, the
-                         age of the oldest, segment files, segments set aside as unreadable
-                         (*.bad), samples the receiver rejected (lines in dead-letter.jsonl),
-                         events waiting in incoming/ (see 'aegis-quartz event'), and whether an
-                         agent owns the spool (holds the lock on spool.lock) and its pid.
+                stat     The backlog, per output: samples and bytes its backend has not yet
+                         acknowledged, the age of the oldest, samples the spool dropped before
+                         it sent them (size cap or free-disk guard; 'unreported' while its
+                         'dropped' sample is not yet delivered) and samples its backend
+                         rejected (lines in dead-letter-NAME.jsonl). For the whole spool: what
+                         the slowest output has pending, segment files, segments set aside as
+                         unreadable (*.bad), events waiting in incoming/ (see 'aegis-quartz
+                         event'), and whether an agent owns the spool (holds the lock on
+                         spool.lock) and its pid.
                          Exit 0 (also when the directory does not exist yet: nothing is spooled).
 
                 verify   Reads every segment, checks each header and each record's CRC-32C and
-                         the checkpoint, and prints every problem as FILE: offset N: what is wrong
+                         the checkpoints, and prints every problem as FILE: offset N: what is wrong
                          (corrupt regions, torn tails, unreadable headers, set-aside or missing
                          segments, an unusable checkpoint). Bytes at the end of the newest segment
                          of a spool in use may be a write in progress; they are reported as a note.
@@ -64,9 +68,10 @@ final class SpoolCommand implements Command {
                   --dir DIR   the spool directory (default: [spool] dir of aegis_config.ini,
                               relative to the agent's home; 'spool' if unset)
                   --json      print one JSON object instead of text: stat gives the counts
-                              above (pending_samples, pending_bytes, oldest_pending_time,
-                              owned, owner_pid, ...); verify gives every segment, the
-                              checkpoint and a list of problems {file, offset, kind, message}
+                              above (outputs [{name, pending_samples, oldest_pending_age_ms,
+                              dropped, ...}], pending_samples, owned, owner_pid, ...); verify
+                              gives every segment, the checkpoints and a list of problems
+                              {file, offset, kind, message}
                 """;
     }
 
@@ -111,9 +116,9 @@ final class SpoolCommand implements Command {
         List<ConfigProblem> problems = settings.problems();
         if (!problems.isEmpty()) {
             cli.err().println("aegis-quartz: warning: " + settings.file() + " has " + problems.size() + " problem(s) (see 'aegis-quartz"
-                    + " check-config'); using spool directory " + settings.path("spool.dir"));
+                    + " check-config'); using spool directory " + settings.spool().dir());
         }
-        return settings.path("spool.dir");
+        return settings.spool().dir();
     }
 
     // ---- stat ----------------------------------------------------------------------------
@@ -127,7 +132,18 @@ final class SpoolCommand implements Command {
         }
         line(sb, "owner", r.owner().owned() ? "an agent owns it" + (r.owner().pid() > 0 ? " (pid " + r.owner().pid() + ")" : "")
                 : "no agent owns it");
-        line(sb, "pending", r.pendingRecords() + " sample(s), " + bytes(r.pendingBytes()));
+        for (SpoolInspector.Cursor c : r.cursors()) {
+            line(sb, "output " + c.name(), c.problem() != null ? "checkpoint unusable (" + c.problem() + "): everything is sent again"
+                    : c.pendingRecords() + " sample(s) pending, " + bytes(c.pendingBytes()));
+            line(sb, "", "oldest " + (c.oldestPendingTimeMillis() < 0 ? "-"
+                    : SampleJson.time(c.oldestPendingTimeMillis()) + " (" + age(now - c.oldestPendingTimeMillis()) + ")")
+                    + "; dropped " + c.dropped() + (c.dropsUndelivered() > 0 ? " (" + c.dropsUndelivered() + " not yet reported)" : "")
+                    + "; dead-lettered " + Math.max(0, c.deadLetters()));
+        }
+        if (r.cursors().isEmpty()) {
+            line(sb, "outputs", "none yet (no agent has read this spool since the upgrade, or none ever ran)");
+        }
+        line(sb, "pending", r.pendingRecords() + " sample(s), " + bytes(r.pendingBytes()) + " (the slowest output)");
         line(sb, "oldest", r.oldestPendingTimeMillis() < 0 ? "-"
                 : SampleJson.time(r.oldestPendingTimeMillis()) + " (" + age(now - r.oldestPendingTimeMillis()) + ")");
         line(sb, "segments", r.segments().size() + ", " + bytes(r.bytes()));
@@ -136,11 +152,14 @@ final class SpoolCommand implements Command {
         if (!r.missingSegments().isEmpty()) {
             line(sb, "missing", r.missingSegments().size() + " segment id(s): " + r.missingSegments());
         }
-        line(sb, "dead-lettered", r.deadLetters() < 0 ? "0 (no " + SpoolInspector.DEAD_LETTER_FILE + ")"
-                : r.deadLetters() + " sample(s) in " + SpoolInspector.DEAD_LETTER_FILE);
+        if (r.deadLetters() >= 0) {
+            line(sb, "dead-lettered", r.deadLetters() + " sample(s) in " + SpoolInspector.DEAD_LETTER_FILE + " (before the upgrade)");
+        }
         line(sb, "incoming", r.incomingEvents() + " event(s) waiting in " + EventInbox.INCOMING + "/"
                 + (r.incomingBad() > 0 ? ", " + r.incomingBad() + " set aside as unreadable" : ""));
-        line(sb, "checkpoint", checkpoint(r));
+        if (r.checkpoint().present()) {
+            line(sb, "checkpoint", checkpoint(r) + " (single-reader version; output aegis takes it over at the next start)");
+        }
         line(sb, "problems", r.problems().isEmpty() ? "none found" : r.problems().size() + " (see 'aegis-quartz spool verify')");
         return sb.toString();
     }
@@ -157,6 +176,28 @@ final class SpoolCommand implements Command {
             } else {
                 g.writeNullField("owner_pid");
             }
+            g.writeArrayFieldStart("outputs");
+            for (SpoolInspector.Cursor c : r.cursors()) {
+                g.writeStartObject();
+                g.writeStringField("name", c.name());
+                g.writeNumberField("pending_samples", c.pendingRecords());
+                g.writeNumberField("pending_bytes", c.pendingBytes());
+                if (c.oldestPendingTimeMillis() >= 0) {
+                    g.writeStringField("oldest_pending_time", SampleJson.time(c.oldestPendingTimeMillis()));
+                    g.writeNumberField("oldest_pending_age_ms", now - c.oldestPendingTimeMillis());
+                } else {
+                    g.writeNullField("oldest_pending_time");
+                    g.writeNullField("oldest_pending_age_ms");
+                }
+                g.writeNumberField("dropped", c.dropped());
+                g.writeNumberField("dropped_unreported", c.dropsUndelivered());
+                g.writeNumberField("dead_lettered", Math.max(0, c.deadLetters()));
+                g.writeObjectFieldStart("checkpoint");
+                writePosition(g, c.valid(), c.segment(), c.offset(), c.problem());
+                g.writeEndObject();
+                g.writeEndObject();
+            }
+            g.writeEndArray();
             g.writeNumberField("pending_samples", r.pendingRecords());
             g.writeNumberField("pending_bytes", r.pendingBytes());
             if (r.oldestPendingTimeMillis() >= 0) {
@@ -215,7 +256,13 @@ final class SpoolCommand implements Command {
             }
             sb.append('\n');
         }
-        sb.append("  checkpoint: ").append(checkpoint(r)).append('\n');
+        for (SpoolInspector.Cursor c : r.cursors()) {
+            sb.append("  output ").append(c.name()).append(": ").append(c.valid() ? "checkpoint at segment " + c.segment() + ", offset "
+                    + c.offset() + ", " + c.pendingRecords() + " pending" : "checkpoint unusable (" + c.problem() + ")").append('\n');
+        }
+        if (r.checkpoint().present()) {
+            sb.append("  checkpoint: ").append(checkpoint(r)).append('\n');
+        }
         for (Problem p : r.problems()) {
             sb.append("problem: ").append(p.format()).append('\n');
         }
@@ -273,6 +320,21 @@ final class SpoolCommand implements Command {
             }
             g.writeEndArray();
             writeCheckpoint(g, r);
+            g.writeArrayFieldStart("outputs");
+            for (SpoolInspector.Cursor c : r.cursors()) {
+                g.writeStartObject();
+                g.writeStringField("name", c.name());
+                g.writeBooleanField("valid", c.valid());
+                if (c.valid()) {
+                    g.writeNumberField("segment", c.segment());
+                    g.writeNumberField("offset", c.offset());
+                } else {
+                    g.writeStringField("problem", c.problem());
+                }
+                g.writeNumberField("pending_records", c.pendingRecords());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
             g.writeArrayFieldStart("problems");
             for (Problem p : r.problems()) {
                 g.writeStartObject();
@@ -303,15 +365,20 @@ final class SpoolCommand implements Command {
         SpoolInspector.CheckpointInfo c = r.checkpoint();
         g.writeObjectFieldStart("checkpoint");
         g.writeBooleanField("present", c.present());
-        g.writeBooleanField("valid", c.valid());
-        if (c.valid()) {
-            g.writeNumberField("segment", c.segment());
-            g.writeNumberField("offset", c.offset());
-        }
-        if (c.problem() != null) {
-            g.writeStringField("problem", c.problem());
-        }
+        writePosition(g, c.valid(), c.segment(), c.offset(), c.problem());
         g.writeEndObject();
+    }
+
+    /** A checkpoint's fields: valid, and its segment and offset, or why it is unusable. */
+    private static void writePosition(JsonGenerator g, boolean valid, long segment, long offset, String problem) throws IOException {
+        g.writeBooleanField("valid", valid);
+        if (valid) {
+            g.writeNumberField("segment", segment);
+            g.writeNumberField("offset", offset);
+        }
+        if (problem != null) {
+            g.writeStringField("problem", problem);
+        }
     }
 
     private static String checkpoint(Report r) {

@@ -1,5 +1,6 @@
 package io.aegisquartz.config;
 
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,6 +26,9 @@ public final class AgentSettings {
     private final Path file;
     private final Map<String, Object> values;
     private final List<ConfigProblem> problems;
+    private final List<OutputSettings> outputs = new ArrayList<>();
+    /** "output.NAME.key=value" of the keys set in [output.NAME] sections, for the start banner. */
+    private final List<String> outputValues = new ArrayList<>();
 
     private AgentSettings(Path home, Path confDir, Path file, Map<String, Object> values, List<ConfigProblem> problems) {
         this.home = home;
@@ -45,11 +49,16 @@ public final class AgentSettings {
         List<ConfigProblem> problems = new ArrayList<>(ini.problems());
         Map<String, Object> values = new HashMap<>();
         for (Setting s : Settings.ALL) {
-            values.put(s.id(), s.convert(s.defaultValue()));
+            if (!Settings.isOutputTemplate(s)) {
+                values.put(s.id(), s.convert(s.defaultValue()));
+            }
         }
         for (Map.Entry<String, Map<String, IniFile.Entry>> section : ini.sections().entrySet()) {
             String name = section.getKey();
-            if (!Settings.sections().contains(name)) {
+            if (name.startsWith(Settings.OUTPUT_PREFIX)) {
+                continue; // checked with the other outputs, below
+            }
+            if (!Settings.sections().contains(name) || Settings.OUTPUT_TEMPLATE.equals(name)) {
                 problems.add(new ConfigProblem(ini.file(), ini.sectionLine(name), 1,
                         "unknown section [" + name + "]; allowed: " + String.join(", ", Settings.sections()),
                         Suggest.hint(name, Settings.sections()) + "see the configuration reference in README.md"));
@@ -75,6 +84,7 @@ public final class AgentSettings {
         }
         AgentSettings settings = new AgentSettings(home, confDir, ini.file(), values, problems);
         settings.checkCombinations(ini);
+        settings.readOutputs(ini);
         return settings;
     }
 
@@ -94,7 +104,7 @@ public final class AgentSettings {
             IniFile.Entry e = ini.sections().getOrDefault("upload", Map.of()).get("endpoint");
             String problem;
             try {
-                problem = io.aegisquartz.upload.UploadConfig.endpointProblem(java.net.URI.create(endpoint), bool("upload.allow_http_loopback"));
+                problem = Endpoints.problem(java.net.URI.create(endpoint), bool("upload.allow_http_loopback"));
             } catch (IllegalArgumentException bad) {
                 problem = "endpoint '" + endpoint + "' is not a URL: " + bad.getMessage();
             }
@@ -105,15 +115,218 @@ public final class AgentSettings {
         }
     }
 
-    /** The upload endpoint, or null when samples stay local. */
-    public java.net.URI uploadEndpoint() {
-        String e = string("upload.endpoint");
-        return e.isEmpty() ? null : java.net.URI.create(e);
+    // ---- outputs -------------------------------------------------------------------------
+
+    /**
+     * Every {@code [output.NAME]} section, the {@code [upload]} section when its endpoint is set (the
+     * output named aegis), and, when there is neither, the {@code [sink]} file (the output named file).
+     */
+    private void readOutputs(IniFile ini) {
+        String endpoint = string("upload.endpoint");
+        if (!endpoint.isEmpty()) {
+            IniFile.Entry e = ini.sections().getOrDefault("upload", Map.of()).get("endpoint");
+            URI uri = uri(endpoint);
+            if (uri != null) {
+                outputs.add(new OutputSettings.Aegis("aegis", e == null ? 0 : e.line(), uri, path("upload.credentials_file"),
+                        optionalPath("upload.ca_file"), optionalPath("upload.client_keystore"),
+                        optionalPath("upload.client_keystore_password_file"), bool("upload.allow_http_loopback"),
+                        new OutputSettings.Delivery(integer("upload.batch_samples"), bytes("upload.batch_bytes"), integer("upload.rate"),
+                                duration("upload.backoff_max"), duration("upload.timeout"), duration("upload.linger"), true)));
+            }
+        }
+        Map<Path, String> files = new HashMap<>();
+        boolean anySection = false;
+        for (Map.Entry<String, Map<String, IniFile.Entry>> section : ini.sections().entrySet()) {
+            if (section.getKey().startsWith(Settings.OUTPUT_PREFIX)) {
+                anySection = true;
+                OutputSettings o = readOutput(ini, section.getKey(), section.getValue(), !endpoint.isEmpty());
+                if (o instanceof OutputSettings.File f && files.putIfAbsent(f.file(), f.name()) != null) {
+                    problems.add(new ConfigProblem(file, f.line(), 1, "[" + section.getKey() + "] writes " + f.file()
+                            + ", as output " + files.get(f.file()) + " does", "give each file output a file of its own"));
+                } else if (o != null) {
+                    outputs.add(o);
+                }
+            }
+        }
+        if (outputs.isEmpty() && !anySection) {
+            outputs.add(new OutputSettings.File("file", 0, path("sink.file"), bytes("sink.max_size"), integer("sink.max_files")));
+        }
     }
 
-    /** The CA file for the receiver's certificate, or null for the system trust store. */
-    public Path caFile() {
-        return optionalPath("upload.ca_file");
+    private static URI uri(String text) {
+        try {
+            return URI.create(text);
+        } catch (IllegalArgumentException bad) {
+            return null; // reported by checkCombinations or readOutput
+        }
+    }
+
+    /** One [output.NAME] section, checked; null (with its problems recorded) if it cannot be used. */
+    private OutputSettings readOutput(IniFile ini, String section, Map<String, IniFile.Entry> entries, boolean uploadSet) {
+        String name = section.substring(Settings.OUTPUT_PREFIX.length());
+        int line = ini.sectionLine(section);
+        if (!name.matches("[a-z0-9][a-z0-9_-]{0,31}")) {
+            problems.add(new ConfigProblem(file, line, 2, "output name '" + name + "' must be 1-32 of a-z 0-9 _ - and start with a "
+                    + "letter or digit", "rename the section, e.g. [output.main]"));
+            return null;
+        }
+        if (uploadSet && name.equals("aegis")) {
+            problems.add(new ConfigProblem(file, line, 1, "output aegis is defined twice: by [upload] endpoint and by [" + section + "]",
+                    "move the [upload] keys into [" + section + "] and remove [upload] endpoint"));
+            return null;
+        }
+        IniFile.Entry typeEntry = entries.get("type");
+        if (typeEntry == null) {
+            problems.add(new ConfigProblem(file, line, 1, "[" + section + "] has no type", "add 'type = aegis' or 'type = file'"));
+            return null;
+        }
+        String type = typeEntry.value().strip().toLowerCase(java.util.Locale.ROOT);
+        if (Settings.OUTPUT_TYPES_NOT_YET.contains(type)) {
+            problems.add(new ConfigProblem(file, typeEntry.line(), typeEntry.valueColumn(), "[" + section + "] type " + type
+                    + " is not yet supported by this version (supported: aegis, file)", "use type = aegis or type = file for now"));
+            return null;
+        }
+        List<String> allowed = Settings.OUTPUT_KEYS.get(type);
+        if (allowed == null) {
+            problems.add(new ConfigProblem(file, typeEntry.line(), typeEntry.valueColumn(), "[" + section + "] type: '" + typeEntry.value()
+                    + "' is not allowed; allowed: aegis, file", Suggest.hint(type, List.of("aegis", "file")) + "write 'type = aegis'"));
+            return null;
+        }
+        Map<String, Object> v = new HashMap<>();
+        boolean ok = true;
+        for (Setting s : Settings.ALL) {
+            if (Settings.isOutputTemplate(s) && !s.key().equals("type") && allowed.contains(s.key())) {
+                v.put(s.key(), s.convert(s.defaultValue()));
+            }
+        }
+        for (IniFile.Entry e : entries.values()) {
+            if (e.key().equals("type")) {
+                continue;
+            }
+            Setting s = Settings.byId(Settings.OUTPUT_TEMPLATE + "." + e.key());
+            if (s == null || !allowed.contains(e.key())) {
+                String what = s == null ? "unknown key '" + e.key() + "' in [" + section + "]"
+                        : "key '" + e.key() + "' does not apply to an output of type " + type;
+                problems.add(new ConfigProblem(file, e.line(), e.keyColumn(), what + "; keys of type " + type + ": "
+                        + String.join(", ", allowed), Suggest.hint(e.key(), allowed) + "see the configuration reference in README.md"));
+                ok = false;
+                continue;
+            }
+            try {
+                v.put(e.key(), s.convert(e.value()));
+                outputValues.add(section + "." + e.key() + "=" + display(s, v.get(e.key())));
+            } catch (IllegalArgumentException bad) {
+                problems.add(new ConfigProblem(file, e.line(), e.valueColumn(), "[" + section + "] " + e.key() + ": " + bad.getMessage(),
+                        s.defaultValue().isEmpty() ? "see the configuration reference in README.md"
+                                : "write e.g. '" + e.key() + " = " + s.defaultValue() + "' (the default)"));
+                ok = false;
+            }
+        }
+        return ok ? typed(name, type, line, section, entries, v) : null;
+    }
+
+    /** The record for a section whose keys were each valid; null (with the problem recorded) if they do not go together. */
+    private OutputSettings typed(String name, String type, int line, String section, Map<String, IniFile.Entry> entries,
+                                 Map<String, Object> v) {
+        if (type.equals("file")) {
+            String f = (String) v.get("file");
+            if (f.isEmpty()) {
+                problems.add(new ConfigProblem(file, line, 1, "[" + section + "] of type file has no file",
+                        "add e.g. 'file = log/" + name + ".jsonl'"));
+                return null;
+            }
+            return new OutputSettings.File(name, line, home.resolve(f).normalize(), (Long) v.get("max_size"), (Integer) v.get("max_files"));
+        }
+        String endpoint = (String) v.get("endpoint");
+        if (endpoint.isEmpty()) {
+            problems.add(new ConfigProblem(file, line, 1, "[" + section + "] of type aegis has no endpoint",
+                    "add 'endpoint = https://monitor.example.com/aegis/v1/samples'"));
+            return null;
+        }
+        IniFile.Entry ep = entries.get("endpoint");
+        URI uri = uri(endpoint);
+        String problem = uri == null ? "endpoint '" + endpoint + "' is not a URL" : Endpoints.problem(uri, (Boolean) v.get("allow_http_loopback"));
+        if (problem != null) {
+            problems.add(new ConfigProblem(file, ep.line(), ep.valueColumn(), "[" + section + "] " + problem,
+                    "write e.g. 'endpoint = https://monitor.example.com/aegis/v1/samples'"));
+            return null;
+        }
+        String keystore = (String) v.get("client_keystore");
+        String password = (String) v.get("client_keystore_password_file");
+        if (keystore.isEmpty() != password.isEmpty()) {
+            IniFile.Entry k = entries.getOrDefault("client_keystore", entries.get("client_keystore_password_file"));
+            problems.add(new ConfigProblem(file, k.line(), 0, "[" + section + "] client_keystore and client_keystore_password_file go together",
+                    "set both, or neither"));
+            return null;
+        }
+        return new OutputSettings.Aegis(name, line, uri, home.resolve((String) v.get("credentials_file")).normalize(),
+                optional((String) v.get("ca_file")), optional(keystore), optional(password), (Boolean) v.get("allow_http_loopback"),
+                new OutputSettings.Delivery((Integer) v.get("batch_samples"), (Long) v.get("batch_bytes"), (Integer) v.get("rate"),
+                        (Duration) v.get("backoff_max"), (Duration) v.get("timeout"), (Duration) v.get("linger"), (Boolean) v.get("live")));
+    }
+
+    private Path optional(String f) {
+        return f.isEmpty() ? null : home.resolve(f).normalize();
+    }
+
+    /** The outputs, in the order configured: never empty for a file without problems. */
+    public List<OutputSettings> outputs() {
+        return Collections.unmodifiableList(outputs);
+    }
+
+    /** The [upload] endpoint, or null: when set, it is the output named aegis. */
+    public URI uploadEndpoint() {
+        String e = string("upload.endpoint");
+        return e.isEmpty() ? null : uri(e);
+    }
+
+    // ---- typed sections ------------------------------------------------------------------
+
+    /** [spool]: where every sample goes first. */
+    public SpoolSettings spool() {
+        return new SpoolSettings(path("spool.dir"), bytes("spool.max_size"), bytes("spool.min_free"));
+    }
+
+    /** [governor]: the agent's own budget. */
+    public GovernorSettings governor() {
+        return new GovernorSettings(integer("governor.cpu_max"), bytes("governor.memory_max"), duration("governor.window"),
+                duration("governor.shed_for"), integer("governor.exit_after"), duration("governor.restart_min_uptime"));
+    }
+
+    /** [log]: the agent's log. */
+    public LogSettings log() {
+        return new LogSettings(path("log.file"), string("log.level"), bytes("log.max_size"), integer("log.max_files"),
+                string("log.console"), duration("log.failure_summary"));
+    }
+
+    /** [limits] backoff_after: failed runs in a row before a job is backed off. */
+    public int backoffAfter() {
+        return integer("limits.backoff_after");
+    }
+
+    /** [limits] backoff_max: the longest pause of a failing job. */
+    public Duration backoffMax() {
+        return duration("limits.backoff_max");
+    }
+
+    /** [limits] max_abandoned_threads: abandoned plugin threads tolerated before a restart. */
+    public int maxAbandonedThreads() {
+        return integer("limits.max_abandoned_threads");
+    }
+
+    /** [plugins] watch: reload on file changes. */
+    public boolean watch() {
+        return bool("plugins.watch");
+    }
+
+    /** [plugins] reload_delay: quiet time after a change before acting on it. */
+    public Duration reloadDelay() {
+        return duration("plugins.reload_delay");
+    }
+
+    /** [plugins] compiled_dir: the compiled Groovy plugin cache. */
+    public Path compiledDir() {
+        return path("plugins.compiled_dir");
     }
 
     /** A path setting whose empty value means "none": the path, or null. */
@@ -226,12 +439,16 @@ public final class AgentSettings {
     public List<String> nonDefaults() {
         List<String> out = new ArrayList<>();
         for (Setting s : Settings.ALL) {
+            if (Settings.isOutputTemplate(s)) {
+                continue;
+            }
             Object def = s.convert(s.defaultValue());
             Object cur = values.get(s.id());
             if (!def.equals(cur)) {
                 out.add(s.id() + "=" + display(s, cur));
             }
         }
+        out.addAll(outputValues);
         return out;
     }
 

@@ -1,5 +1,6 @@
 package io.aegisquartz.config;
 
+import io.aegisquartz.util.IoErrors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;

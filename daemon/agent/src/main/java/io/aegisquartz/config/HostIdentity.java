@@ -1,13 +1,12 @@
 package io.aegisquartz.config;
 
+import io.aegisquartz.util.IoErrors;
+import io.aegisquartz.util.AtomicFiles;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -112,21 +111,9 @@ public final class HostIdentity {
             return read(file);
         }
         Id id = fromMachine(dmiUuid, machineId);
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            ch.write(ByteBuffer.wrap((id.uuid() + "\n").getBytes(StandardCharsets.US_ASCII)));
-            ch.force(true);
-        }
-        // A hard link is atomic and fails if the file appeared meanwhile, so a crash never leaves an
-        // empty identity and a concurrent writer's identity is never replaced.
-        try {
-            Files.createLink(file, tmp);
-        } catch (FileAlreadyExistsException raced) {
-            Files.deleteIfExists(tmp);
+        // Created whole or not at all, and never over an identity another process wrote meanwhile.
+        if (!AtomicFiles.createNew(file, (id.uuid() + "\n").getBytes(StandardCharsets.US_ASCII))) {
             return loadOrCreate(file, dmiUuid, machineId);
-        } finally {
-            Files.deleteIfExists(tmp);
         }
         return new Id(id.uuid(), "created from " + id.origin());
     }

@@ -8,8 +8,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Every key aegis_config.ini may hold, with its default. Order here is the order of the reference. */
+/**
+ * Every key aegis_config.ini may hold, with its default. Order here is the order of the reference.
+ * Keys of section {@value #OUTPUT_TEMPLATE} describe every {@code [output.NAME]} section.
+ */
 public final class Settings {
+
+    /** The section name standing for every {@code [output.NAME]} in this table and in messages. */
+    public static final String OUTPUT_TEMPLATE = "output.NAME";
+    /** Section names of outputs start with this. */
+    public static final String OUTPUT_PREFIX = "output.";
 
     private static final long MS = 1;
     private static final long DAY = 86_400_000L;
@@ -41,20 +49,15 @@ public final class Settings {
             d("plugins", "reload_delay", "1s", 0, 60_000,
                     "Quiet time after the last file change before acting on it (reloading; picking up events), so an editor's several writes make one reload."),
 
-            d("limits", "timeout", "30s", 10 * MS, DAY,
-                    "Wall-time limit of one run. At the limit an in-JVM plugin is interrupted; an executable's process tree gets SIGTERM."),
-            d("limits", "cpu", "10s", 10 * MS, DAY,
-                    "CPU-time limit of one run. Executables get RLIMIT_CPU (whole seconds, rounded up, per process)."),
-            d("limits", "kill_grace", "2s", 0, 60_000,
-                    "After SIGTERM (or an interrupt), how long a run has to stop before SIGKILL (or abandonment)."),
-            b("limits", "output_max", "1MiB", 1 * KIB, GIB,
-                    "Bytes of an executable's standard output kept per run. Past them the agent closes the pipe (the plugin gets SIGPIPE) and the samples say truncated."),
+            Limits.TIMEOUT,
+            Limits.CPU,
+            Limits.KILL_GRACE,
+            Limits.OUTPUT_MAX,
             b("limits", "memory_max", "128MiB", 0, 64 * GIB,
                     "Memory of one executable run, all its processes together (memory.max of the run's cgroup; swap not allowed). Past it the kernel kills the run. Enforced where the agent has a cgroup per run with the memory controller (the log says at start). 0: no limit of its own."),
             i("limits", "pids_max", "64", 0, 1_000_000,
                     "Processes and threads one executable run may have at once (pids.max of the run's cgroup); past it fork fails. Enforced where the agent has a cgroup per run with the pids controller (the log says at start). 0: no limit of its own."),
-            i("limits", "max_samples", "10000", 1, 10_000_000,
-                    "Samples kept per run; the rest are dropped and the run says truncated."),
+            Limits.MAX_SAMPLES,
             b("limits", "max_bytes", "2MiB", 1 * KIB, GIB,
                     "Size of the samples one run may emit (the characters of their names, texts and tags, plus 8 per value: docs/SAMPLES.md); the rest are dropped, the run says truncated and an error sample says how many."),
             b("limits", "mem", "64MiB", 0, 64 * GIB,
@@ -95,19 +98,46 @@ public final class Settings {
                     "A job that keeps failing the same way is logged once, then summarised at most this often."),
 
             s("sink", "file", Kind.PATH, "log/samples.jsonl",
-                    "Samples as JSON lines (docs/SAMPLES.md). Used while no upload endpoint is set."),
+                    "Samples as JSON lines (docs/SAMPLES.md): the output named file that an agent with no other output has."),
             b("sink", "max_size", "50MiB", 64 * KIB, 64 * GIB, "Size at which the samples file is rotated."),
             i("sink", "max_files", "5", 1, 1_000, "Rotated samples files kept."),
 
             s("spool", "dir", Kind.PATH, "spool",
-                    "Where samples wait, crash-safe, until they are uploaded (docs/SPOOL.md). Used when [upload] endpoint is set."),
+                    "Where every sample is stored first, crash-safe, until each output has sent it (docs/SPOOL.md)."),
             b("spool", "max_size", "256MiB", 1024 * KIB, 1024 * GIB,
-                    "Most disk space the spool may use; past it the oldest unsent samples are dropped, counted, and reported in a 'dropped' sample."),
+                    "Most disk space the spool may use; past it the oldest samples are dropped (at most 1/16 of this at a time), and each output that had not sent them reports exactly how many in a 'dropped' sample."),
             b("spool", "min_free", "64MiB", 0, 1024 * GIB,
-                    "Free space to leave on the spool's filesystem; below it the oldest unsent samples are dropped as above."),
+                    "Free space to leave on the spool's filesystem; below it the oldest samples are dropped as above."),
+
+            c(OUTPUT_TEMPLATE, "type", "", List.of("aegis", "file"),
+                    "Required: what the output NAME sends to. aegis: our protocol to a receiver (docs/PROTOCOL.md); file: a local JSON-lines file. influx, prometheus, otlp and kafka are not supported by this version yet."),
+            s(OUTPUT_TEMPLATE, "endpoint", Kind.STRING, "",
+                    "aegis (required): the receiver URL, https://HOST[:PORT]/PATH."),
+            s(OUTPUT_TEMPLATE, "credentials_file", Kind.PATH, "conf/credentials",
+                    "aegis: access key id and secret, as [upload] credentials_file."),
+            s(OUTPUT_TEMPLATE, "ca_file", Kind.STRING, "",
+                    "aegis: PEM certificates to trust instead of the system trust store."),
+            s(OUTPUT_TEMPLATE, "client_keystore", Kind.STRING, "",
+                    "aegis: PKCS#12 client key and certificate for mutual TLS."),
+            s(OUTPUT_TEMPLATE, "client_keystore_password_file", Kind.STRING, "",
+                    "aegis: file whose first line is the client keystore's password (mode 0600)."),
+            s(OUTPUT_TEMPLATE, "allow_http_loopback", Kind.BOOL, "false",
+                    "aegis: allow a plain http:// endpoint on a loopback address."),
+            i(OUTPUT_TEMPLATE, "batch_samples", "100", 1, 10_000, "aegis: most samples in one request."),
+            b(OUTPUT_TEMPLATE, "batch_bytes", "500KB", 1024, 64 * 1024 * KIB, "aegis: most bytes of sample JSON in one request."),
+            i(OUTPUT_TEMPLATE, "rate", "20", 1, 10_000, "aegis: most requests per second."),
+            d(OUTPUT_TEMPLATE, "backoff_max", "5m", 1_000, DAY, "aegis: longest wait between retries; retries go on forever."),
+            d(OUTPUT_TEMPLATE, "timeout", "30s", 1_000, 600_000, "aegis: connect and response timeout of one request."),
+            d(OUTPUT_TEMPLATE, "linger", "15s", 0, 600_000, "aegis: how long the oldest pending sample waits for others to share its request."),
+            s(OUTPUT_TEMPLATE, "live", Kind.BOOL, "true",
+                    "aegis: during a backlog, send the newest samples ahead of it (and again in order later; the receiver drops the copy)."),
+            s(OUTPUT_TEMPLATE, "file", Kind.PATH, "",
+                    "file (required): the JSON-lines file (docs/SAMPLES.md), rotated by size."),
+            b(OUTPUT_TEMPLATE, "max_size", "50MiB", 64 * KIB, 64 * GIB, "file: size at which the file is rotated."),
+            i(OUTPUT_TEMPLATE, "max_files", "5", 1, 1_000, "file: rotated files kept."),
 
             s("upload", "endpoint", Kind.STRING, "",
-                    "Receiver URL (https://HOST[:PORT]/PATH, docs/PROTOCOL.md). Empty: no upload, samples go to [sink] file."),
+                    "Receiver URL (https://HOST[:PORT]/PATH, docs/PROTOCOL.md): the older way to configure the output named aegis, with the keys below (same as [output.NAME] of type aegis). Empty: no such output."),
             s("upload", "credentials_file", Kind.PATH, "conf/credentials",
                     "Access key id and secret ([credentials] access_key_id, access_key_secret, optional bearer_token); must be mode 0600 and owned by the agent's user."),
             s("upload", "ca_file", Kind.STRING, "",
@@ -128,6 +158,32 @@ public final class Settings {
                     "How long the oldest pending sample waits before a request goes out, so that jobs firing close together share one request. A full batch goes at once; on stop, waiting samples are sent first. 0: send every run's samples at once.")
     );
 
+    /** Keys of {@code [output.NAME]} by type; {@code type} itself goes with every type. */
+    public static final Map<String, List<String>> OUTPUT_KEYS = Map.of(
+            "aegis", List.of("type", "endpoint", "credentials_file", "ca_file", "client_keystore", "client_keystore_password_file",
+                    "allow_http_loopback", "batch_samples", "batch_bytes", "rate", "backoff_max", "timeout", "linger", "live"),
+            "file", List.of("type", "file", "max_size", "max_files"));
+
+    /** Types of outputs to come (issue 19), refused with a message saying so rather than as unknown. */
+    public static final List<String> OUTPUT_TYPES_NOT_YET = List.of("influx", "prometheus", "otlp", "kafka");
+
+    /** The per-run limits, also used to check run-plugin's options. */
+    public static final class Limits {
+        public static final Setting TIMEOUT = d("limits", "timeout", "30s", 10 * MS, DAY,
+                "Wall-time limit of one run. At the limit an in-JVM plugin is interrupted; an executable's process tree gets SIGTERM.");
+        public static final Setting CPU = d("limits", "cpu", "10s", 10 * MS, DAY,
+                "CPU-time limit of one run. Executables get RLIMIT_CPU (whole seconds, rounded up, per process).");
+        public static final Setting KILL_GRACE = d("limits", "kill_grace", "2s", 0, 60_000,
+                "After SIGTERM (or an interrupt), how long a run has to stop before SIGKILL (or abandonment).");
+        public static final Setting OUTPUT_MAX = b("limits", "output_max", "1MiB", 1 * KIB, GIB,
+                "Bytes of an executable's standard output kept per run. Past them the agent closes the pipe (the plugin gets SIGPIPE) and the samples say truncated.");
+        public static final Setting MAX_SAMPLES = i("limits", "max_samples", "10000", 1, 10_000_000,
+                "Samples kept per run; the rest are dropped and the run says truncated.");
+
+        private Limits() {
+        }
+    }
+
     private static final Map<String, Setting> BY_ID = new LinkedHashMap<>();
 
     static {
@@ -142,6 +198,11 @@ public final class Settings {
     /** The setting "section.key", or null. */
     public static Setting byId(String id) {
         return BY_ID.get(id);
+    }
+
+    /** True for the settings of {@value #OUTPUT_TEMPLATE}, which are per output, not values of their own. */
+    public static boolean isOutputTemplate(Setting s) {
+        return s.section().equals(OUTPUT_TEMPLATE);
     }
 
     /** Section names in reference order. */

@@ -11,10 +11,10 @@ public final class Units {
     /** What a duration may look like, for error messages. */
     public static final String DURATION_FORMS = "a number with a unit: ms, s, m, h or d (e.g. 500ms, 30s, 5m); a bare number means seconds";
     /** What a size may look like, for error messages. */
-    public static final String SIZE_FORMS = "a number with a unit: B, KiB, MiB, GiB (or KB, MB, GB = powers of 1000), e.g. 64KiB; a bare number means bytes";
+    public static final String SIZE_FORMS = "a number with a unit: B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB = powers of 1000), e.g. 64KiB; a bare number means bytes";
 
     private static final Pattern DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)?");
-    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(b|kib|mib|gib|kb|mb|gb|k|m|g)?");
+    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(b|kib|mib|gib|tib|kb|mb|gb|tb|k|m|g|t)?");
 
     private Units() {
     }
@@ -53,9 +53,12 @@ public final class Units {
             case "kib", "k" -> n * 1024;
             case "mib", "m" -> n * 1024 * 1024;
             case "gib", "g" -> n * 1024 * 1024 * 1024;
+            // The largest documented sizes ([spool] max_size, 1TiB) are printed with TiB, so they can be written with it.
+            case "tib", "t" -> n * 1024 * 1024 * 1024 * 1024;
             case "kb" -> n * 1_000;
             case "mb" -> n * 1_000_000;
-            default -> n * 1_000_000_000;
+            case "gb" -> n * 1_000_000_000;
+            default -> n * 1_000_000_000_000L;
         };
         if (bytes > Long.MAX_VALUE / 2) {
             return -1;

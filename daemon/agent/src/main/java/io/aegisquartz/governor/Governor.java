@@ -1,6 +1,7 @@
 package io.aegisquartz.governor;
 
 import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.GovernorSettings;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.schedule.ScheduledJob;
 import org.slf4j.Logger;
@@ -53,16 +54,17 @@ public final class Governor {
 
     /**
      * @param jobs           the scheduled jobs, read once per window
-     * @param exemptCpuNanos CPU time not to count (the uploader thread's), cumulative
+     * @param exemptCpuNanos CPU time not to count (the output workers' threads), cumulative
      * @param restart        called with the reason when shedding was not enough
      */
     public Governor(AgentSettings settings, Supplier<Collection<ScheduledJob>> jobs, LongSupplier exemptCpuNanos, Consumer<String> restart) {
-        this.cpuBudgetPct = settings.integer("governor.cpu_max");
-        this.memoryMax = settings.bytes("governor.memory_max");
-        this.windowMillis = settings.duration("governor.window").toMillis();
-        this.shedMillis = settings.duration("governor.shed_for").toMillis();
-        this.exitAfter = settings.integer("governor.exit_after");
-        this.restartMinUptimeMillis = settings.duration("governor.restart_min_uptime").toMillis();
+        GovernorSettings g = settings.governor();
+        this.cpuBudgetPct = g.cpuMaxPercent();
+        this.memoryMax = g.memoryMax();
+        this.windowMillis = g.window().toMillis();
+        this.shedMillis = g.shedFor().toMillis();
+        this.exitAfter = g.exitAfter();
+        this.restartMinUptimeMillis = g.restartMinUptime().toMillis();
         this.jobs = jobs;
         this.exemptCpuNanos = exemptCpuNanos;
         this.restart = restart;

@@ -10,8 +10,7 @@ import ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy;
 import ch.qos.logback.core.util.FileSize;
 import org.slf4j.LoggerFactory;
 
-import io.aegisquartz.config.IoErrors;
-import io.aegisquartz.config.StrictModes;
+import io.aegisquartz.util.IoErrors;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -115,7 +114,7 @@ public final class LogSetup {
         if (Files.isDirectory(file)) {
             return "it is a directory";
         }
-        String user = System.getProperty("user.name") + " (uid " + StrictModes.ownUid() + ")";
+        String user = System.getProperty("user.name") + " (uid " + ownUid() + ")";
         if (Files.exists(file) ? !Files.isWritable(file) : !Files.isWritable(dir)) {
             return (Files.exists(file) ? "it" : "its directory " + dir) + " is not writable by user " + user;
         }
@@ -135,5 +134,14 @@ public final class LogSetup {
         ctx.getLogger("org.quartz").setLevel(Level.WARN);
         ctx.getLogger("org.codehaus.groovy").setLevel(Level.WARN);
         ctx.getLogger("org.apache.groovy").setLevel(Level.WARN);
+    }
+
+    /** This process's uid, for a message: the owner of /proc/self (read here, not from config, which logs through this package). */
+    private static String ownUid() {
+        try {
+            return String.valueOf(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return "unknown";
+        }
     }
 }

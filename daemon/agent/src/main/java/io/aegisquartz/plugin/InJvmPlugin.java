@@ -2,7 +2,6 @@ package io.aegisquartz.plugin;
 
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Units;
-import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.sample.Status;
 
 import java.nio.file.Path;
@@ -12,12 +11,12 @@ public abstract class InJvmPlugin implements Plugin {
 
     protected final Path file;
     private final InJvmRunner runner;
-    private final ProcessRunner processes;
+    private final CommandRunner commands;
 
-    protected InJvmPlugin(Path file, InJvmRunner runner, ProcessRunner processes) {
+    protected InJvmPlugin(Path file, InJvmRunner runner, CommandRunner commands) {
         this.file = file;
         this.runner = runner;
-        this.processes = processes;
+        this.commands = commands;
     }
 
     /** The plugin's own code for one run, on the plugin thread. */
@@ -33,7 +32,7 @@ public abstract class InJvmPlugin implements Plugin {
     @Override
     public final RunResult run(JobSpec job, JobMemory memory) throws InterruptedException {
         MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples(), job.options().maxBytes());
-        RunContext ctx = new RunContext(job, memory, collected, processes);
+        RunContext ctx = new RunContext(job, memory, collected, commands);
         InJvmRunner.Limits limits = new InJvmRunner.Limits(job.options().timeout(), job.options().cpu(), job.options().killGrace(),
                 job.options().mem(), !budgetChecksCompiledIn());
         InJvmRunner.Outcome o = runner.run("plugin " + job.name(), job.name(), limits, budget -> {

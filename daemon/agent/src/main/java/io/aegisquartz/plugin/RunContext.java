@@ -5,14 +5,9 @@ import io.aegisquartz.api.SampleBuilder;
 import io.aegisquartz.api.SampleContext;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.log.LogText;
-import io.aegisquartz.plugin.exec.ExecOutcome;
-import io.aegisquartz.plugin.exec.ExecPlugin;
-import io.aegisquartz.plugin.exec.ExecSpec;
-import io.aegisquartz.plugin.exec.ProcessRunner;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -27,15 +22,15 @@ public final class RunContext implements SampleContext {
     private final JobSpec job;
     private final JobMemory memory;
     private final MeasurementCollector collector;
-    private final ProcessRunner processes;
+    private final CommandRunner commands;
     private volatile RunBudget budget;
     private int logLines;
 
-    public RunContext(JobSpec job, JobMemory memory, MeasurementCollector collector, ProcessRunner processes) {
+    public RunContext(JobSpec job, JobMemory memory, MeasurementCollector collector, CommandRunner commands) {
         this.job = job;
         this.memory = memory;
         this.collector = collector;
-        this.processes = processes;
+        this.commands = commands;
     }
 
     void bind(RunBudget b) {
@@ -102,17 +97,10 @@ public final class RunContext implements SampleContext {
             throw new IllegalArgumentException("exec needs a command");
         }
         Duration limit = timeout.compareTo(timeLeft()) < 0 ? timeout : timeLeft();
-        ExecSpec spec = new ExecSpec(command, job.pluginPath().getParent(), ExecPlugin.environment(job, job.pluginPath().getParent()),
-                limit, job.options().cpu(), job.options().killGrace(), job.options().outputMax(), null,
-                job.options().memoryMax(), job.options().pidsMax(), job.key());
-        ExecOutcome o = processes.run(spec);
-        if (o.truncated()) {
+        CommandResult r = commands.run(job, command, limit);
+        if (r.truncated()) {
             collector.markTruncated();
         }
-        int code = o.ending() == ExecOutcome.Ending.EXITED ? o.exitCode() : o.ending() == ExecOutcome.Ending.NOT_STARTED ? -1
-                : o.exitCode();
-        String stderr = o.ending() == ExecOutcome.Ending.EXITED ? o.stderr() : (o.stderr() + "\n" + o.detail()).strip();
-        return new CommandResult(code, new String(o.stdout(), StandardCharsets.UTF_8), stderr,
-                o.ending() == ExecOutcome.Ending.TIMEOUT, o.truncated());
+        return r;
     }
 }

@@ -8,8 +8,8 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
-import io.aegisquartz.upload.Credentials;
-import io.aegisquartz.upload.RequestSigning;
+import io.aegisquartz.output.aegis.Credentials;
+import io.aegisquartz.output.aegis.RequestSigning;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,5 +1,7 @@
 package io.aegisquartz.receive;
 
+import io.aegisquartz.util.AtomicFiles;
+
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import java.io.IOException;
@@ -8,7 +10,6 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -82,7 +83,7 @@ final class ReceiverTls {
         Files.deleteIfExists(tmpPassword);
         Files.deleteIfExists(tmpPem);
         Files.createFile(tmpPassword, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmpPassword, io.aegisquartz.upload.RequestSigning.newNonce() + "\n", StandardCharsets.US_ASCII);
+        Files.writeString(tmpPassword, io.aegisquartz.output.aegis.RequestSigning.newNonce() + "\n", StandardCharsets.US_ASCII);
         String san = "SAN=ip:127.0.0.1,ip:::1,dns:localhost" + extraSan(extraHost);
         // The password goes to keytool as a file, never on its command line (visible in ps).
         keytool("-genkeypair", "-alias", ALIAS, "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "3650",
@@ -91,9 +92,9 @@ final class ReceiverTls {
         keytool("-exportcert", "-rfc", "-alias", ALIAS, "-keystore", tmpStore.toString(), "-storetype", "PKCS12",
                 "-storepass:file", tmpPassword.toString(), "-file", tmpPem.toString());
         Files.setPosixFilePermissions(tmpStore, PosixFilePermissions.fromString("rw-------"));
-        Files.move(tmpPassword, passwordFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(tmpStore, keystore, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(tmpPem, pem, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.commit(tmpPassword, passwordFile);
+        AtomicFiles.commit(tmpStore, keystore);
+        AtomicFiles.commit(tmpPem, pem);
     }
 
     /** The listen host, if it is one an agent could connect to by that name and not already covered. */

@@ -29,6 +29,25 @@ public final class SampleIds {
             rand = RANDOM.nextLong();
             rand2 = RANDOM.nextLong();
         }
+        return format(epochMillis, rand, rand2);
+    }
+
+    /**
+     * A UUIDv7 for {@code epochMillis} whose other bits are a SHA-256 of {@code key}: the same key and
+     * time always give the same id, so a sample the agent builds again after a restart (a
+     * {@code dropped} report delivered twice) is one sample to a receiver that drops repeated ids.
+     */
+    public static String derived(long epochMillis, String key) {
+        try {
+            java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            return format(epochMillis, h.getLong(), h.getLong());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+    }
+
+    private static String format(long epochMillis, long rand, long rand2) {
         long high = (epochMillis << 16) | 0x7000L | ((rand >>> 52) & 0x0FFFL);
         long low = 0x8000_0000_0000_0000L | (rand2 & 0x3FFF_FFFF_FFFF_FFFFL);
         char[] out = new char[36];

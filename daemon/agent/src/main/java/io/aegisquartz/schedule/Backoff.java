@@ -1,5 +1,9 @@
 package io.aegisquartz.schedule;
 
+import io.aegisquartz.util.ExponentialBackoff;
+
+import java.time.Duration;
+
 /**
  * Pauses a job that keeps failing: after {@code after} consecutive failed runs, the job skips its fires
  * for two of its intervals, then four, eight ... up to {@code max}. One good run ends it.
@@ -33,8 +37,11 @@ final class Backoff {
         if (consecutive < after) {
             return false;
         }
-        int doublings = Math.min(consecutive - after + 1, 30);
-        pauseMillis = Math.min(maxMillis, Math.max(1, intervalMillis) * (1L << doublings));
+        // The first pause is two fire intervals, then it doubles: the agent's one exponential backoff, without jitter
+        // (a job's pause is read by people in the log and is per job, so there is no crowd to spread).
+        long first = Math.min(maxMillis, 2 * Math.max(1, intervalMillis));
+        pauseMillis = ExponentialBackoff.doubling(Duration.ofMillis(first), Duration.ofMillis(maxMillis))
+                .ceilingNanos(consecutive - after + 1) / 1_000_000;
         until = nowMillis + pauseMillis;
         return consecutive == after;
     }

@@ -2,23 +2,20 @@ package io.aegisquartz.spool;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32C;
 
 /**
- * The acknowledged position, in file {@code checkpoint}: magic, version, segment, offset, CRC-32C.
- * Replaced atomically (temp file, fsync, rename, directory fsync) so a crash leaves either the old
- * or the new one, and a CRC so a torn or zero-filled file is recognised rather than trusted.
+ * The checkpoint of a spool written by the single-reader version, file {@code checkpoint}: magic,
+ * version, segment, offset, CRC-32C (docs/SPOOL.md). Only read, once, when such a spool is opened:
+ * its position becomes the heir cursor's, then the file is deleted. A torn or zero-filled file is
+ * recognised by its CRC rather than trusted.
  */
 final class Checkpoint {
 
     static final String FILE = "checkpoint";
-    static final String TEMP = "checkpoint.tmp";
     /** "AQCK" */
     static final int MAGIC = 0x4151434B;
     static final short VERSION = 1;
@@ -61,35 +58,5 @@ final class Checkpoint {
             return new Read(-1, -1, "negative position");
         }
         return new Read(segment, offset, null);
-    }
-
-    static void write(Path dir, long segment, long offset) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocate(BYTES);
-        buf.putInt(MAGIC).putShort(VERSION).putShort((short) 0).putLong(segment).putLong(offset);
-        CRC32C crc = new CRC32C();
-        crc.update(buf.array(), 0, 24);
-        buf.putInt((int) crc.getValue()).flip();
-        Path temp = dir.resolve(TEMP);
-        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.force(true);
-        }
-        Files.move(temp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        syncDir(dir);
-    }
-
-    /** Makes renames, creations and deletions in {@code dir} durable (a no-op where directories cannot be opened). */
-    static void syncDir(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // Windows cannot open a directory; there, rename durability is the filesystem's business.
-            if (!System.getProperty("os.name", "").startsWith("Windows")) {
-                throw e;
-            }
-        }
     }
 }

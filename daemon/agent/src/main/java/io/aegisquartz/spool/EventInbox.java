@@ -8,20 +8,18 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Status;
+import io.aegisquartz.util.AtomicFiles;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -158,26 +156,8 @@ public final class EventInbox {
         Path dir = spoolDir.resolve(INCOMING);
         createDirectoriesDurably(dir);
         String uuid = UUID.randomUUID().toString();
-        Path temp = dir.resolve("." + uuid + ".tmp");
         Path target = dir.resolve(String.format("%013d-%s%s", timeMillis, uuid, SUFFIX));
-        try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ByteBuffer buf = ByteBuffer.wrap(bytes.toByteArray());
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-                ch.force(true);
-            }
-            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException ignored) {
-                // the original failure is what matters; a stray temp file is ignored by the reader
-            }
-            throw e;
-        }
-        Checkpoint.syncDir(dir);
+        AtomicFiles.write(target, bytes.toByteArray());
         return target;
     }
 
@@ -198,7 +178,7 @@ public final class EventInbox {
                     throw raced;
                 }
             }
-            Checkpoint.syncDir(p.getParent());
+            AtomicFiles.syncDir(p.getParent());
         }
     }
 
@@ -260,7 +240,7 @@ public final class EventInbox {
         }
         if (deleted) {
             try {
-                Checkpoint.syncDir(incoming);
+                AtomicFiles.syncDir(incoming);
             } catch (IOException ex) {
                 // The files are gone for this run; after a crash some may come back and be delivered twice.
                 LOG.warn("cannot fsync {} after deleting delivered event files: {}", incoming, ex.toString());

@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import io.aegisquartz.util.AtomicFiles;
+
 import java.util.zip.CRC32C;
 
 /**
@@ -64,21 +66,12 @@ final class SegmentFile {
      */
     static SegmentFile create(Path dir, long id, long firstSeq) throws IOException {
         Path path = dir.resolve(name(id));
-        Path temp = dir.resolve(name(id) + ".tmp");
         ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
         header.putInt(MAGIC).putShort(VERSION).putShort((short) 0).putLong(id);
         CRC32C crc = new CRC32C();
         crc.update(header.array(), 0, 16);
-        header.putInt((int) crc.getValue()).flip();
-        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            while (header.hasRemaining()) {
-                ch.write(header);
-            }
-            ch.force(true);
-        }
-        Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE);
-        Checkpoint.syncDir(dir);
+        header.putInt((int) crc.getValue());
+        AtomicFiles.write(path, header.array());
         SegmentFile seg = new SegmentFile(id, path);
         seg.size = seg.fileSize = seg.durableSize = HEADER_BYTES;
         seg.firstSeq = firstSeq;
@@ -112,19 +105,24 @@ final class SegmentFile {
         long recovered;
         long corrupt;
         long truncated;
-        /** Valid records wholly before the checkpoint offset, and where the last of them ends. */
-        long acked;
-        long ackBoundary = HEADER_BYTES;
+        /**
+         * For each checkpoint offset asked about: the valid records wholly before it, and the record
+         * boundary (end of the last valid frame or damaged region) at or before it.
+         */
+        long[] acked;
+        long[] boundaries;
     }
 
     /**
      * Reads a whole segment, validates every frame, steps over damaged regions (resync on the
      * next frame that passes marker, length and CRC checks) and truncates the file after its last
-     * valid frame. {@code ackOffset} is the checkpoint offset if the checkpoint is in this
-     * segment, else -1.
+     * valid frame. {@code ackOffsets} are the offsets of checkpoints that point into this segment.
      */
-    static Scan recover(Path path, long id, long ackOffset, FrameCodec codec) throws IOException {
+    static Scan recover(Path path, long id, long[] ackOffsets, FrameCodec codec) throws IOException {
         Scan scan = new Scan();
+        scan.acked = new long[ackOffsets.length];
+        scan.boundaries = new long[ackOffsets.length];
+        java.util.Arrays.fill(scan.boundaries, HEADER_BYTES);
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             long length = ch.size();
             if (length > Integer.MAX_VALUE - 16) {
@@ -153,9 +151,11 @@ final class SegmentFile {
                     seg.lastTime = time;
                     seg.records++;
                     off += len;
-                    if (ackOffset >= off) {
-                        scan.acked = seg.records;
-                        scan.ackBoundary = off;
+                    for (int i = 0; i < ackOffsets.length; i++) {
+                        if (ackOffsets[i] >= off) {
+                            scan.acked[i] = seg.records;
+                            scan.boundaries[i] = off;
+                        }
                     }
                     continue;
                 }
@@ -170,8 +170,10 @@ final class SegmentFile {
                 }
                 seg.skips.add(new long[] {off, next});
                 scan.corrupt++;
-                if (ackOffset >= next) {
-                    scan.ackBoundary = next;
+                for (int i = 0; i < ackOffsets.length; i++) {
+                    if (ackOffsets[i] >= next) {
+                        scan.boundaries[i] = next;
+                    }
                 }
                 off = next;
             }

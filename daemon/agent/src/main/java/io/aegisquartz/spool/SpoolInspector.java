@@ -15,7 +15,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.zip.CRC32C;
@@ -33,8 +35,13 @@ import java.util.zip.CRC32C;
  */
 public final class SpoolInspector {
 
-    /** Samples the receiver rejected, one JSON line each (written by the uploader). */
+    /** Samples the receiver rejected, written by the single-reader version (one JSON line each); kept, counted, never written now. */
     public static final String DEAD_LETTER_FILE = "dead-letter.jsonl";
+
+    /** Samples output {@code name}'s backend rejected, one JSON line each (written by its worker). */
+    public static String deadLetterFile(String name) {
+        return "dead-letter-" + name + ".jsonl";
+    }
 
     private static final int HEADER = SegmentFile.HEADER_BYTES;
     /** Segments above this cannot be read into one buffer; Spool's recovery has the same limit. */
@@ -73,7 +80,30 @@ public final class SpoolInspector {
     }
 
     /**
-     * The checkpoint file.
+     * One output's cursor checkpoint ({@code NAME.cursor}) and what it has pending.
+     *
+     * @param problem                 why the checkpoint is unusable (the agent then delivers everything
+     *                                in the segments to this output again), or null
+     * @param segment                 its segment id, -1 unless valid
+     * @param offset                  its byte offset, -1 unless valid
+     * @param ackOffset               the record boundary the agent derives from it (-1 if its segment is gone)
+     * @param pendingRecords          records this output has not had acknowledged
+     * @param pendingBytes            their bytes, from its position to the end of the data
+     * @param oldestPendingTimeMillis append time of the oldest of them, -1 if none
+     * @param dropped                 records this output lost to drops since its cursor was created
+     * @param dropsUndelivered        of those, records whose {@code dropped} report it has not yet delivered
+     * @param deadLetters             lines in its {@code dead-letter-NAME.jsonl}, -1 if there is no such file
+     */
+    public record Cursor(String name, String problem, long segment, long offset, long ackOffset, long pendingRecords,
+                         long pendingBytes, long oldestPendingTimeMillis, long dropped, long dropsUndelivered, long deadLetters) {
+        public boolean valid() {
+            return segment >= 0;
+        }
+    }
+
+    /**
+     * The checkpoint file of a spool written by the single-reader version ({@code checkpoint}); the
+     * agent hands it to its {@code aegis} output at the next start (docs/SPOOL.md).
      *
      * @param present   the file exists
      * @param problem   why it would be ignored (then nothing counts as acknowledged), or null
@@ -116,20 +146,22 @@ public final class SpoolInspector {
      * Everything found.
      *
      * @param exists                  the directory exists (if not, everything else is empty)
+     * @param checkpoint              the single-reader version's checkpoint, if the spool still has one
+     * @param cursors                 the outputs' checkpoints, by name
      * @param segments                {@code seg-*.spool} files, ascending id
-     * @param pendingRecords          records not yet acknowledged (what the agent would still send)
-     * @param pendingBytes            bytes from the acknowledged position to the end of the data
-     * @param oldestPendingTimeMillis append time of the oldest pending record, -1 if none
+     * @param pendingRecords          records not yet acknowledged by the slowest reader (what the agent would still keep)
+     * @param pendingBytes            bytes from the slowest reader's position to the end of the data
+     * @param oldestPendingTimeMillis append time of the oldest record some reader has pending, -1 if none
      * @param setAside                {@code *.bad} segments (records in them are not delivered)
      * @param missingSegments         ids that should exist but exist neither as segment nor as .bad
      * @param tempFiles               {@code *.tmp} files (a write in progress, or left by a crash)
-     * @param deadLetters             lines in {@code dead-letter.jsonl}, -1 if there is no such file
+     * @param deadLetters             lines in the single-reader version's {@code dead-letter.jsonl}, -1 if there is no such file
      * @param incomingEvents          event files waiting in {@code incoming/}
      * @param incomingBad             files in {@code incoming/} set aside as unreadable
      * @param problems                damage, in file order (what {@code verify} fails on)
      * @param notes                   findings that are not damage
      */
-    public record Report(Path dir, boolean exists, Owner owner, CheckpointInfo checkpoint, List<Segment> segments,
+    public record Report(Path dir, boolean exists, Owner owner, CheckpointInfo checkpoint, List<Cursor> cursors, List<Segment> segments,
                          long pendingRecords, long pendingBytes, long oldestPendingTimeMillis, List<Path> setAside,
                          List<Long> missingSegments, List<Path> tempFiles, long deadLetters, int incomingEvents,
                          int incomingBad, List<Problem> problems, List<String> notes) {
@@ -147,7 +179,7 @@ public final class SpoolInspector {
     public static Report inspect(Path dir) throws IOException {
         Owner noOwner = new Owner(false, -1, "no spool directory");
         if (!Files.isDirectory(dir)) {
-            return new Report(dir, false, noOwner, new CheckpointInfo(false, null, -1, -1, -1), List.of(), 0, 0, -1,
+            return new Report(dir, false, noOwner, new CheckpointInfo(false, null, -1, -1, -1), List.of(), List.of(), 0, 0, -1,
                     List.of(), List.of(), List.of(), -1, 0, 0, List.of(), List.of());
         }
         Owner owner = owner(dir);
@@ -182,33 +214,59 @@ public final class SpoolInspector {
         }
         setAside.sort(null);
         temps.sort(null);
-        // The listing first, then the checkpoint: the agent writes the checkpoint before it deletes
+        // The listing first, then the checkpoints: the agent writes checkpoints before it deletes
         // segments, so any segment missing from the listing because the agent deleted it is covered by
-        // the checkpoint read afterwards and is not mistaken for a lost one. Segments are read after
-        // the checkpoint, so they hold at least the data it refers to.
+        // the checkpoints read afterwards and is not mistaken for a lost one. Segments are read after
+        // the checkpoints, so they hold at least the data those refer to.
         boolean ckPresent = Files.exists(dir.resolve(Checkpoint.FILE));
-        Checkpoint.Read ck = Checkpoint.read(dir);
+        Checkpoint.Read ck = ckPresent ? Checkpoint.read(dir) : new Checkpoint.Read(-1, -1, null);
+        Map<String, CursorFile.Read> cursorFiles = CursorFile.readAll(dir);
         if (ck.problem() != null) {
             problems.add(new Problem(Checkpoint.FILE, -1, "checkpoint", "unusable (" + ck.problem()
                     + "); the agent ignores it, so every record in the segments is delivered again"));
+        }
+        for (var e : cursorFiles.entrySet()) {
+            if (!e.getValue().valid()) {
+                problems.add(new Problem(e.getKey() + CursorFile.SUFFIX, -1, "checkpoint", "unusable (" + e.getValue().problem()
+                        + "); the agent ignores it, so every record in the segments is delivered to output " + e.getKey() + " again"));
+            }
         }
         for (Path p : setAside) {
             problems.add(new Problem(p.getFileName().toString(), -1, "set-aside",
                     "segment set aside earlier as unreadable; its records are not delivered (inspect it, then delete it)"));
         }
 
+        // Readers: every cursor, and the old checkpoint while one is there. A reader without a usable
+        // position reads from the oldest record; with none at all, everything is pending.
+        Map<String, long[]> readers = new LinkedHashMap<>(); // name -> {segment, offset}, {-1, -1} for "from the oldest"
+        if (ckPresent) {
+            readers.put(LEGACY_READER, new long[] {ck.valid() ? ck.segment() : -1, ck.valid() ? ck.offset() : -1});
+        }
+        cursorFiles.forEach((name, read) -> readers.put(name,
+                read.valid() ? new long[] {read.state().segment(), read.state().offset()} : new long[] {-1, -1}));
+        long floor = readers.isEmpty() ? -1 : Long.MAX_VALUE;
+        for (long[] pos : readers.values()) {
+            floor = Math.min(floor, pos[0]);
+        }
+
         long newest = files.isEmpty() ? -1 : files.lastKey();
         FrameCodec codec = new FrameCodec();
         List<Segment> segments = new ArrayList<>();
-        long ackOffset = -1;
-        long oldest = -1;
+        List<Scanned> scans = new ArrayList<>();
+        Map<String, Long> ackOffsets = new LinkedHashMap<>();
         for (var e : files.entrySet()) {
             long id = e.getKey();
-            boolean acked = ck.valid() && id < ck.segment();
-            long ckOffset = ck.valid() && id == ck.segment() ? ck.offset() : -1;
+            boolean acked = floor >= 0 && id < floor;
+            List<String> here = new ArrayList<>();
+            for (var r : readers.entrySet()) {
+                if (r.getValue()[0] == id) {
+                    here.add(r.getKey());
+                }
+            }
+            long[] offsets = here.stream().mapToLong(n -> readers.get(n)[1]).toArray();
             Scanned s;
             try {
-                s = scan(e.getValue(), id, ckOffset, codec);
+                s = scan(e.getValue(), id, offsets, codec);
             } catch (NoSuchFileException gone) {
                 notes.add(e.getValue().getFileName() + " was deleted during the scan (acknowledged or dropped by the agent)");
                 continue;
@@ -216,10 +274,11 @@ public final class SpoolInspector {
                 problems.add(new Problem(e.getValue().getFileName().toString(), -1, "unreadable", "cannot read: " + io));
                 continue;
             }
+            s.id = id;
             String name = e.getValue().getFileName().toString();
             if (acked) {
                 // Recovery deletes it unread; damage in it costs nothing, so it is only noted.
-                notes.add(name + " lies wholly before the checkpoint; the agent deletes it at its next start"
+                notes.add(name + " lies wholly before every checkpoint; the agent deletes it at its next start"
                         + (s.headerProblem != null || !s.corrupt.isEmpty() || s.tornBytes > 0 ? " (it is damaged, which no longer matters)" : ""));
             } else if (s.headerProblem != null) {
                 problems.add(new Problem(name, 0, "header", "unusable segment header (" + s.headerProblem
@@ -236,47 +295,33 @@ public final class SpoolInspector {
                     problems.add(new Problem(name, s.tornOffset, "torn-tail", "torn tail of " + s.tornBytes + " byte(s) after the last"
                             + " valid record (" + s.tornReason + "); the agent truncates it at its next start"));
                 }
+                long dataEnd = s.size - s.tornBytes;
+                for (int i = 0; i < here.size(); i++) {
+                    String reader = here.get(i);
+                    long offset = offsets[i];
+                    ackOffsets.put(reader, s.boundaries[i]);
+                    String file = reader.equals(LEGACY_READER) ? Checkpoint.FILE : reader + CursorFile.SUFFIX;
+                    if (offset > dataEnd) {
+                        problems.add(new Problem(file, -1, "checkpoint", "points at offset " + offset + " of " + name
+                                + ", beyond its last valid record (offset " + dataEnd + "); the agent takes offset " + s.boundaries[i]
+                                + " as acknowledged"));
+                    } else if (offset != s.boundaries[i]) {
+                        problems.add(new Problem(file, -1, "checkpoint", "offset " + offset + " in " + name
+                                + " is not at a record boundary; the agent takes offset " + s.boundaries[i] + " as acknowledged"));
+                    }
+                }
             }
             if (s.headerProblem != null) {
                 segments.add(new Segment(id, e.getValue(), s.size, 0, 0, List.of(), -1, 0, s.headerProblem, acked, 0, 0, -1, -1));
                 continue;
             }
-            long from;
-            if (acked) {
-                from = Long.MAX_VALUE;
-            } else if (ckOffset >= 0) {
-                from = s.ackBoundary;
-                ackOffset = s.ackBoundary;
-                long dataEnd = s.size - s.tornBytes;
-                if (ck.offset() > dataEnd) {
-                    problems.add(new Problem(Checkpoint.FILE, -1, "checkpoint", "points at offset " + ck.offset() + " of " + name
-                            + ", beyond its last valid record (offset " + dataEnd + "); the agent takes offset " + s.ackBoundary
-                            + " as acknowledged"));
-                } else if (ck.offset() != s.ackBoundary) {
-                    problems.add(new Problem(Checkpoint.FILE, -1, "checkpoint", "offset " + ck.offset() + " in " + name
-                            + " is not at a record boundary; the agent takes offset " + s.ackBoundary + " as acknowledged"));
-                }
-            } else {
-                from = HEADER;
-            }
-            long pendingRecords = 0;
-            long pendingBytes = 0;
-            long firstPendingTime = -1;
-            for (int i = 0; i < s.frameOffsets.size(); i++) {
-                if (s.frameOffsets.get(i) >= from && pendingRecords++ == 0) {
-                    firstPendingTime = s.frameTimes.get(i);
-                }
-            }
-            if (!acked) {
-                pendingBytes = Math.max(0, s.size - s.tornBytes - from);
-            }
+            scans.add(s);
+            long from = acked ? Long.MAX_VALUE : id == floor ? minBoundary(readers, ackOffsets, id) : HEADER;
+            Pending p = pending(s, from);
             segments.add(new Segment(id, e.getValue(), s.size, s.frameOffsets.size(), s.validBytes, List.copyOf(s.corrupt),
-                    s.tornBytes > 0 ? s.tornOffset : -1, s.tornBytes, null, acked, pendingRecords, pendingBytes,
+                    s.tornBytes > 0 ? s.tornOffset : -1, s.tornBytes, null, acked, p.records, p.bytes,
                     s.frameTimes.isEmpty() ? -1 : s.frameTimes.get(0),
                     s.frameTimes.isEmpty() ? -1 : s.frameTimes.get(s.frameTimes.size() - 1)));
-            if (oldest < 0 && firstPendingTime >= 0) {
-                oldest = firstPendingTime;
-            }
         }
         // (A running agent may have started and acknowledged into a newer segment since the listing.)
         if (ck.valid() && !files.isEmpty() && ck.segment() > files.lastKey() && !owner.owned()) {
@@ -284,14 +329,26 @@ public final class SpoolInspector {
                     + ", newer than every segment file; the agent would treat all of them as acknowledged"));
         }
 
-        long pendingRecords = 0;
-        long pendingBytes = 0;
-        for (Segment s : segments) {
-            pendingRecords += s.pendingRecords();
-            pendingBytes += s.pendingBytes();
+        // Per reader: what it has pending. The slowest one's is the spool's.
+        List<Cursor> cursors = new ArrayList<>();
+        Pending slowest = readers.isEmpty() ? pendingFrom(scans, -1, HEADER) : new Pending();
+        for (var r : readers.entrySet()) {
+            long[] pos = r.getValue();
+            Pending p = pos[0] < 0 ? pendingFrom(scans, -1, HEADER) : pendingFrom(scans, pos[0], ackOffsets.getOrDefault(r.getKey(), (long) HEADER));
+            if (p.records > slowest.records || (p.records == slowest.records && p.bytes > slowest.bytes)) {
+                slowest = p;
+            }
+            if (!r.getKey().equals(LEGACY_READER)) {
+                CursorFile.Read read = cursorFiles.get(r.getKey());
+                DropLedger ledger = read.valid() ? read.state().ledger() : null;
+                cursors.add(new Cursor(r.getKey(), read.problem(), pos[0], pos[1], ackOffsets.getOrDefault(r.getKey(), -1L),
+                        p.records, p.bytes, p.oldest, ledger == null ? 0 : ledger.total(), ledger == null ? 0 : ledger.undelivered(),
+                        countLines(dir.resolve(deadLetterFile(r.getKey())))));
+            }
         }
 
-        List<Long> missing = Spool.missingIds(ck.valid() ? seen.tailSet(ck.segment(), true) : seen, ck.valid() ? ck.segment() : -1);
+        List<Long> missing = Spool.missingIds(floor >= 0 && floor != Long.MAX_VALUE ? seen.tailSet(floor, true) : seen,
+                floor >= 0 && floor != Long.MAX_VALUE ? floor : -1);
         for (long id : missing) {
             problems.add(new Problem(SegmentFile.name(id), -1, "missing", "segment missing; its records are lost"));
         }
@@ -305,13 +362,64 @@ public final class SpoolInspector {
             notes.add(incoming[1] + " file(s) in " + EventInbox.INCOMING + "/ set aside as unreadable (*.bad)");
         }
         CheckpointInfo ckInfo = new CheckpointInfo(ckPresent, ck.problem(), ck.valid() ? ck.segment() : -1,
-                ck.valid() ? ck.offset() : -1, ck.valid() ? ackOffset : -1);
-        return new Report(dir, true, owner, ckInfo, List.copyOf(segments), pendingRecords, pendingBytes, oldest,
-                List.copyOf(setAside), List.copyOf(missing), List.copyOf(temps), deadLetters, incoming[0], incoming[1],
+                ck.valid() ? ck.offset() : -1, ck.valid() ? ackOffsets.getOrDefault(LEGACY_READER, -1L) : -1);
+        return new Report(dir, true, owner, ckInfo, List.copyOf(cursors), List.copyOf(segments), slowest.records, slowest.bytes,
+                slowest.oldest, List.copyOf(setAside), List.copyOf(missing), List.copyOf(temps), deadLetters, incoming[0], incoming[1],
                 List.copyOf(problems), List.copyOf(notes));
     }
 
+    /** Stands for the old single checkpoint among the readers; not a valid cursor name. */
+    private static final String LEGACY_READER = "(checkpoint)";
+
+    private static long minBoundary(Map<String, long[]> readers, Map<String, Long> ackOffsets, long segment) {
+        long min = Long.MAX_VALUE;
+        for (var r : readers.entrySet()) {
+            if (r.getValue()[0] == segment) {
+                min = Math.min(min, ackOffsets.getOrDefault(r.getKey(), (long) HEADER));
+            }
+        }
+        return min == Long.MAX_VALUE ? HEADER : min;
+    }
+
+    private static final class Pending {
+        long records;
+        long bytes;
+        long oldest = -1;
+    }
+
+    /** What a segment holds from offset {@code from} on. */
+    private static Pending pending(Scanned s, long from) {
+        Pending p = new Pending();
+        for (int i = 0; i < s.frameOffsets.size(); i++) {
+            if (s.frameOffsets.get(i) >= from && p.records++ == 0) {
+                p.oldest = s.frameTimes.get(i);
+            }
+        }
+        if (from != Long.MAX_VALUE) {
+            p.bytes = Math.max(0, s.size - s.tornBytes - from);
+        }
+        return p;
+    }
+
+    /** What a reader at (segment, offset) has pending over all readable segments; segment -1: from the oldest. */
+    private static Pending pendingFrom(List<Scanned> scans, long segment, long offset) {
+        Pending total = new Pending();
+        for (Scanned s : scans) {
+            if (s.id < segment) {
+                continue;
+            }
+            Pending p = pending(s, s.id == segment ? offset : HEADER);
+            total.records += p.records;
+            total.bytes += p.bytes;
+            if (total.oldest < 0) {
+                total.oldest = p.oldest;
+            }
+        }
+        return total;
+    }
+
     private static final class Scanned {
+        long id;
         long size;
         String headerProblem;
         final List<Long> frameOffsets = new ArrayList<>();
@@ -321,12 +429,15 @@ public final class SpoolInspector {
         long tornOffset = -1;
         long tornBytes;
         String tornReason;
-        long ackBoundary = HEADER;
+        /** Per checkpoint offset asked about, the record boundary at or before it. */
+        long[] boundaries;
     }
 
     /** Reads the whole segment read-only and classifies every byte after the header, as recovery would. */
-    private static Scanned scan(Path path, long id, long ackOffset, FrameCodec codec) throws IOException {
+    private static Scanned scan(Path path, long id, long[] ackOffsets, FrameCodec codec) throws IOException {
         Scanned s = new Scanned();
+        s.boundaries = new long[ackOffsets.length];
+        java.util.Arrays.fill(s.boundaries, HEADER);
         ByteBuffer buf;
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long length = ch.size();
@@ -355,8 +466,10 @@ public final class SpoolInspector {
                 s.frameTimes.add(FrameCodec.time(buf, off));
                 s.validBytes += len;
                 off += len;
-                if (ackOffset >= off) {
-                    s.ackBoundary = off;
+                for (int i = 0; i < ackOffsets.length; i++) {
+                    if (ackOffsets[i] >= off) {
+                        s.boundaries[i] = off;
+                    }
                 }
                 continue;
             }
@@ -369,8 +482,10 @@ public final class SpoolInspector {
                 break;
             }
             s.corrupt.add(new Region(off, next - off, reason));
-            if (ackOffset >= next) {
-                s.ackBoundary = next;
+            for (int i = 0; i < ackOffsets.length; i++) {
+                if (ackOffsets[i] >= next) {
+                    s.boundaries[i] = next;
+                }
             }
             off = next;
         }

@@ -1,9 +1,10 @@
 package io.aegisquartz.spool;
 
 /**
- * A snapshot of the spool. {@code oldestPendingTimeMillis} is -1 when nothing is pending;
- * {@code dropped} and {@code corruptSkipped} count since open (corruptSkipped includes recovery).
+ * Spool-wide figures (per-output ones: {@link CursorStats}). {@code corruptSkipped} counts since open,
+ * recovery included; {@code forces} is the number of data fsyncs (group commits and segment seals).
+ *
+ * @param appended records appended since open, plus those recovered
  */
-public record SpoolStats(long pendingRecords, long pendingBytes, long oldestPendingTimeMillis, int segments,
-                         long dropped, long corruptSkipped, long forces) {
+public record SpoolStats(long appended, long bytes, int segments, long corruptSkipped, long forces) {
 }

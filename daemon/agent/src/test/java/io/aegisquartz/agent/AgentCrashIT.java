@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.receive.Receiver;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.output.aegis.Credentials;
 import io.aegisquartz.testing.AgentProcesses;
-import io.aegisquartz.upload.Credentials;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -3,7 +3,7 @@ package io.aegisquartz.agent;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.receive.Receiver;
 import io.aegisquartz.testing.AgentHome;
-import io.aegisquartz.upload.Credentials;
+import io.aegisquartz.output.aegis.Credentials;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,6 +53,17 @@ class AgentUploadTest {
         return r;
     }
 
+    /** Where a receiver was, and the certificate it made: started once for these, then stopped (an outage). */
+    private record Down(int port, Path pem) {
+    }
+
+    private Down downReceiver() throws Exception {
+        Receiver first = receiver(0);
+        Down down = new Down(first.address().getPort(), first.certificatePem());
+        first.close();
+        return down;
+    }
+
     private AgentHome home(int port, Path pem, String credentialsMode) throws IOException {
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[upload]\nendpoint = https://127.0.0.1:"
                 + port + Receiver.PATH + "\nca_file = " + pem + "\nbackoff_max = 1s\nlinger = 1s\n");
@@ -76,10 +87,9 @@ class AgentUploadTest {
 
     @Test
     void samplesAreSpooledAndUploadedAndArriveAfterAnOutage() throws Exception {
-        Receiver first = receiver(0);
-        int port = first.address().getPort();
-        Path pem = first.certificatePem();
-        first.close();
+        Down gone = downReceiver();
+        int port = gone.port();
+        Path pem = gone.pem();
         AgentHome home = home(port, pem, "rw-------");
         agent = new Agent(home.settings());
         agent.start();
@@ -112,5 +122,60 @@ class AgentUploadTest {
         assertTrue(e.getMessage().contains("chmod 600"), e.getMessage());
         assertFalse(e.getMessage().contains(SECRET));
         assertEquals(0, receivedJobs().size());
+    }
+
+    @Test
+    void everyOutputGetsEverySampleAtItsOwnPaceAndOneThatIsDownCatchesUpWithoutLoss() throws Exception {
+        Down gone = downReceiver();
+        int port = gone.port();
+        Path pem = gone.pem();
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n"
+                + "[output.central]\ntype = aegis\nendpoint = https://127.0.0.1:" + port + Receiver.PATH + "\nca_file = " + pem
+                + "\nbackoff_max = 1s\nlinger = 1s\n"
+                + "[output.local]\ntype = file\nfile = log/local.jsonl\n");
+        home.credentials("AKID-agent", SECRET, "rw-------");
+        home.userPlugin("tick.sh", "#!/bin/sh\necho '{\"metric\":\"tick\",\"values\":{\"n\":1}}'\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/tick.sh\n");
+        agent = new Agent(home.settings());
+        agent.start();
+        Path local = home.home().resolve("log/local.jsonl");
+
+        // The receiver is down: the local file keeps getting every run; central keeps them in the spool.
+        await().atMost(Duration.ofSeconds(20)).until(() -> AgentHome.wholeLines(local).size() >= 4);
+        assertFalse(Files.exists(home.samplesFile()), "with outputs configured, [sink] is not one of them");
+        await().atMost(Duration.ofSeconds(20)).until(() -> state("central").failing() && state("central").pendingSamples() >= 2);
+        io.aegisquartz.output.OutputState down = state("central");
+        assertTrue(down.lastError() != null && down.oldestPendingAgeMillis() >= 0, down.toString());
+        assertEquals(-1, state("local").failingSinceMillis());
+
+        receiver(port);
+        await().atMost(Duration.ofSeconds(30)).until(() -> !state("central").failing() && state("central").lastSuccessMillis() > 0);
+        agent.stop();
+        List<String> locally = new ArrayList<>();
+        for (String line : AgentHome.wholeLines(local)) {
+            locally.add(new ObjectMapper().readTree(line).get("id").asText());
+        }
+        List<String> central = new ArrayList<>();
+        for (String line : AgentHome.wholeLines(dir.resolve("received.jsonl"))) {
+            central.add(new ObjectMapper().readTree(line).get("id").asText());
+        }
+        // What central had not sent when the agent stopped is still in the spool, for the next start.
+        try (io.aegisquartz.spool.Spool spool = io.aegisquartz.spool.Spool.open(home.home().resolve("spool"),
+                io.aegisquartz.spool.SpoolConfig.defaults(), List.of("central", "local"), null)) {
+            for (io.aegisquartz.spool.SpoolBatch b; !(b = spool.cursor("central").read(1000, Long.MAX_VALUE)).isEmpty(); ) {
+                for (io.aegisquartz.spool.SpoolRecord r : b.records()) {
+                    central.add(new ObjectMapper().readTree(r.payload()).get("id").asText());
+                }
+            }
+            assertEquals(0, spool.cursor("local").stats().pendingRecords(), "the file got everything before the stop");
+        }
+        assertTrue(locally.size() >= 4);
+        assertEquals(new java.util.HashSet<>(locally), new java.util.HashSet<>(central),
+                "both outputs got the same samples, the one that was down included (or still has them pending)");
+        assertEquals(locally.size(), new java.util.HashSet<>(locally).size(), "none twice in the file");
+    }
+
+    private io.aegisquartz.output.OutputState state(String name) {
+        return agent.outputStates().stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
     }
 }

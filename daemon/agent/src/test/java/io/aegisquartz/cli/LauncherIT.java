@@ -3,7 +3,7 @@ package io.aegisquartz.cli;
 import io.aegisquartz.receive.Receiver;
 import io.aegisquartz.testing.AgentHome;
 import io.aegisquartz.testing.TestJobs;
-import io.aegisquartz.upload.Credentials;
+import io.aegisquartz.output.aegis.Credentials;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

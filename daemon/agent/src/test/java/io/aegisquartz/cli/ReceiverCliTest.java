@@ -1,6 +1,6 @@
 package io.aegisquartz.cli;
 
-import io.aegisquartz.upload.RequestSigning;
+import io.aegisquartz.output.aegis.RequestSigning;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -5,7 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.spool.EventInbox;
 import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolConfig;
-import io.aegisquartz.spool.SpoolStats;
+import io.aegisquartz.spool.CursorStats;
+import io.aegisquartz.spool.SpoolCursor;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,7 +79,7 @@ class SpoolCommandTest {
     }
 
     private void writeSpool(int records) throws Exception {
-        try (Spool spool = Spool.open(spoolDir, tenPerSegment())) {
+        try (Spool spool = Spool.open(spoolDir, tenPerSegment(), java.util.List.of("aegis"), "aegis")) {
             append(spool, 0, records);
         }
     }
@@ -130,19 +131,20 @@ class SpoolCommandTest {
     @Test
     void statWhileASpoolIsOpenReportsTheOwnerAndKeepsItsLock() throws Exception {
         Files.createDirectories(spoolDir);
-        Files.writeString(spoolDir.resolve("dead-letter.jsonl"), "{}\n{}\n");
+        Files.writeString(spoolDir.resolve("dead-letter-aegis.jsonl"), "{}\n{}\n");
         EventInbox.write(spoolDir, "e1", "c", null, 1_000);
         long pid = ProcessHandle.current().pid();
-        try (Spool spool = Spool.open(spoolDir, tenPerSegment())) {
+        try (Spool spool = Spool.open(spoolDir, tenPerSegment(), java.util.List.of("aegis"), "aegis")) {
+            SpoolCursor cursor = spool.cursor("aegis");
             append(spool, 0, 15);
-            spool.ack(spool.read(4, 1 << 20).end());
-            SpoolStats stats = spool.stats();
+            cursor.ack(cursor.read(4, 1 << 20).end());
+            CursorStats stats = cursor.stats();
 
             assertEquals(0, cli("spool", "stat"), err());
             String text = out();
             assertTrue(text.contains("an agent owns it (pid " + pid + ")"), text);
-            assertTrue(text.contains("11 sample(s), " + stats.pendingBytes() + " bytes"), text);
-            assertTrue(text.contains("2 sample(s) in dead-letter.jsonl"), text);
+            assertTrue(text.contains("output aegis   11 sample(s) pending, " + stats.pendingBytes() + " bytes"), text);
+            assertTrue(text.contains("dropped 0; dead-lettered 2"), text);
             assertTrue(text.contains("1 event(s) waiting in incoming/"), text);
             assertTrue(text.contains("none found"), text);
 
@@ -152,10 +154,14 @@ class SpoolCommandTest {
             assertEquals(pid, j.get("owner_pid").longValue());
             assertEquals(stats.pendingRecords(), j.get("pending_samples").longValue());
             assertEquals(stats.pendingBytes(), j.get("pending_bytes").longValue());
-            assertEquals(stats.segments(), j.get("segments").intValue());
-            assertEquals(2, j.get("dead_lettered").intValue());
+            assertEquals(spool.stats().segments(), j.get("segments").intValue());
+            JsonNode o = j.get("outputs").get(0);
+            assertEquals("aegis", o.get("name").textValue());
+            assertEquals(stats.pendingRecords(), o.get("pending_samples").longValue());
+            assertEquals(0, o.get("dropped").intValue());
+            assertEquals(2, o.get("dead_lettered").intValue());
             assertEquals(1, j.get("incoming_events").intValue());
-            assertTrue(j.get("oldest_pending_age_ms").longValue() >= 0);
+            assertTrue(o.get("oldest_pending_age_ms").longValue() >= 0);
 
             // The spool still owns its directory: another process sees the lock held, by us.
             JsonNode child = JSON.readTree(childStat());
@@ -163,12 +169,41 @@ class SpoolCommandTest {
             assertEquals(pid, child.get("owner_pid").longValue());
 
             append(spool, 15, 16); // and the spool still works
-            assertEquals(12, spool.stats().pendingRecords());
+            assertEquals(12, cursor.stats().pendingRecords());
         }
         assertEquals(0, cli("spool", "stat", "--json"), err());
         assertFalse(JSON.readTree(out()).get("owned").booleanValue(), out());
         assertEquals(0, cli("spool", "stat"));
         assertTrue(out().contains("no agent owns it"), out());
+    }
+
+    /** Issue 19: per output, 'spool stat' shows pending, the oldest's age and what the spool dropped before that output sent it. */
+    @Test
+    void statShowsPerOutputWhatTheSpoolDroppedBeforeItWasSent() throws Exception {
+        try (Spool spool = Spool.open(spoolDir, tenPerSegment().withMaxBytes(3 * (SEGMENT_HEADER + 10L * FRAME)),
+                java.util.List.of("aegis", "file"), "aegis")) {
+            append(spool, 0, 30);
+            SpoolCursor file = spool.cursor("file");
+            file.ack(file.read(8, 1 << 20).end()); // the file output has sent 0..7, aegis nothing
+            append(spool, 30, 31); // the cap: segment 0 (0..9) goes
+            file.ack(null, file.takeDrops()); // and the file output has delivered its report
+        }
+        assertEquals(0, cli("spool", "stat"), err());
+        String text = out();
+        assertTrue(text.contains("output aegis   21 sample(s) pending"), text);
+        assertTrue(text.contains("output file    21 sample(s) pending"), text);
+        assertTrue(text.contains("; dropped 10 (10 not yet reported);"), text);
+        assertTrue(text.contains("; dropped 2; dead-lettered"), text);
+
+        assertEquals(0, cli("spool", "stat", "--json"), err());
+        java.util.Map<String, JsonNode> outputs = new java.util.HashMap<>();
+        JSON.readTree(out()).get("outputs").forEach(o -> outputs.put(o.get("name").textValue(), o));
+        assertEquals(10, outputs.get("aegis").get("dropped").longValue());
+        assertEquals(2, outputs.get("file").get("dropped").longValue());
+        assertEquals(10, outputs.get("aegis").get("dropped_unreported").longValue());
+        assertEquals(0, outputs.get("file").get("dropped_unreported").longValue());
+        assertEquals(21, outputs.get("file").get("pending_samples").longValue());
+        assertTrue(outputs.get("file").get("oldest_pending_age_ms").longValue() >= 0);
     }
 
     /** 'spool stat --json' in a separate JVM, as an operator would run it. */

@@ -106,8 +106,136 @@ class AgentSettingsTest {
         AgentSettings s = load(uncommented.toString());
         assertEquals(List.of(), formatted(s));
         assertEquals(List.of(), s.nonDefaults());
-        assertEquals(Settings.ALL.stream().map(Setting::id).sorted().toList(), shown.stream().sorted().toList(),
-                "every setting shown once");
+        assertEquals(Settings.ALL.stream().filter(x -> !Settings.isOutputTemplate(x)).map(Setting::id).sorted().toList(),
+                shown.stream().sorted().toList(), "every setting shown once");
+    }
+
+    @Test
+    void theShippedExamplesOfOutputSectionsShowEveryKeyAndWorkUncommented() throws IOException {
+        // The example sections are commented out as ';[output.X]' and ';key = value', up to the end of the file.
+        StringBuilder examples = new StringBuilder();
+        boolean in = false;
+        for (String line : Files.readAllLines(SHIPPED_INI, StandardCharsets.UTF_8)) {
+            in |= line.startsWith(";[output.");
+            if (in && line.matches(";\\[?[a-z_.]+.*")) {
+                examples.append(line.substring(1)).append('\n');
+            }
+        }
+        AgentSettings s = load(examples.toString());
+        assertEquals(List.of(), formatted(s));
+        assertEquals(List.of("central", "local"), s.outputs().stream().map(OutputSettings::name).toList());
+        List<String> keys = new java.util.ArrayList<>();
+        for (String line : examples.toString().split("\n")) {
+            if (line.matches("[a-z_]+ =.*")) {
+                keys.add(line.substring(0, line.indexOf(' ')));
+            }
+        }
+        for (Setting x : Settings.ALL) {
+            if (Settings.isOutputTemplate(x)) {
+                assertTrue(keys.contains(x.key()), "the shipped file shows [output.NAME] " + x.key());
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- outputs
+
+    @Test
+    void outputSectionsAreReadIntoTypedRecords() throws IOException {
+        AgentSettings s = load("""
+                [output.central]
+                type = aegis
+                endpoint = https://monitor.example.com/aegis/v1/samples
+                linger = 1s
+                live = false
+                [output.local]
+                type = file
+                file = log/local.jsonl
+                max_files = 2
+                """);
+        assertEquals(List.of(), formatted(s));
+        assertEquals(List.of(
+                new OutputSettings.Aegis("central", 1, java.net.URI.create("https://monitor.example.com/aegis/v1/samples"),
+                        home.resolve("conf/credentials"), null, null, null, false,
+                        new OutputSettings.Delivery(100, 500_000, 20, Duration.ofMinutes(5), Duration.ofSeconds(30), Duration.ofSeconds(1), false)),
+                new OutputSettings.File("local", 6, home.resolve("log/local.jsonl"), 50L << 20, 2)), s.outputs());
+        assertEquals(List.of("output.central.linger=1s", "output.central.live=false", "output.local.max_files=2"),
+                s.nonDefaults().stream().filter(x -> !x.contains("endpoint") && !x.contains(".file=")).toList());
+    }
+
+    @Test
+    void anUploadEndpointIsTheOutputNamedAegisAndWithoutAnyOutputSamplesGoToTheSinkFile() throws IOException {
+        AgentSettings up = load("[upload]\nendpoint = https://r.example.com/x\nlinger = 2s\nca_file = ca.pem\n");
+        assertEquals(List.of(), formatted(up));
+        assertEquals(List.of(new OutputSettings.Aegis("aegis", 2, java.net.URI.create("https://r.example.com/x"),
+                home.resolve("conf/credentials"), home.resolve("ca.pem"), null, null, false,
+                new OutputSettings.Delivery(100, 500_000, 20, Duration.ofMinutes(5), Duration.ofSeconds(30), Duration.ofSeconds(2), true))),
+                up.outputs());
+        AgentSettings none = AgentSettings.defaults(home, conf);
+        assertEquals(List.of(new OutputSettings.File("file", 0, home.resolve("log/samples.jsonl"), 50L << 20, 5)), none.outputs());
+        AgentSettings both = load("[upload]\nendpoint = https://r.example.com/x\n[output.local]\ntype = file\nfile = l.jsonl\n");
+        assertEquals(List.of("aegis", "local"), both.outputs().stream().map(OutputSettings::name).toList(),
+                "[sink] is the default only when nothing else is configured");
+    }
+
+    @Test
+    void everyBadOutputSectionIsOneProblemWithItsLineAndFix() throws IOException {
+        AgentSettings s = load("""
+                [upload]
+                endpoint = https://r.example.com/x
+                [output.Main]
+                type = file
+                [output.untyped]
+                file = a.jsonl
+                [output.later]
+                type = influx
+                [output.odd]
+                type = graphite
+                [output.mixed]
+                type = file
+                file = b.jsonl
+                endpoint = https://r.example.com/x
+                [output.noend]
+                type = aegis
+                [output.plain]
+                type = aegis
+                endpoint = http://192.0.2.1/x
+                [output.nofile]
+                type = file
+                [output.aegis]
+                type = file
+                file = c.jsonl
+                [output.first]
+                type = file
+                file = d.jsonl
+                [output.twin]
+                type = file
+                file = d.jsonl
+                [output.typo]
+                type = aegis
+                endpoint = https://r.example.com/y
+                lingr = 1s
+                """);
+        assertEquals(List.of(
+                f() + ":3:2: output name 'Main' must be 1-32 of a-z 0-9 _ - and start with a letter or digit\n"
+                        + "    fix: rename the section, e.g. [output.main]",
+                f() + ":5:1: [output.untyped] has no type\n    fix: add 'type = aegis' or 'type = file'",
+                f() + ":8:8: [output.later] type influx is not yet supported by this version (supported: aegis, file)\n"
+                        + "    fix: use type = aegis or type = file for now",
+                f() + ":10:8: [output.odd] type: 'graphite' is not allowed; allowed: aegis, file\n    fix: write 'type = aegis'",
+                f() + ":14:1: key 'endpoint' does not apply to an output of type file; keys of type file: type, file, max_size, max_files\n"
+                        + "    fix: " + REF,
+                f() + ":15:1: [output.noend] of type aegis has no endpoint\n"
+                        + "    fix: add 'endpoint = https://monitor.example.com/aegis/v1/samples'",
+                f() + ":19:12: [output.plain] endpoint http://192.0.2.1/x uses plain http:// to a host that is not loopback; use https://\n"
+                        + "    fix: write e.g. 'endpoint = https://monitor.example.com/aegis/v1/samples'",
+                f() + ":20:1: [output.nofile] of type file has no file\n    fix: add e.g. 'file = log/nofile.jsonl'",
+                f() + ":22:1: output aegis is defined twice: by [upload] endpoint and by [output.aegis]\n"
+                        + "    fix: move the [upload] keys into [output.aegis] and remove [upload] endpoint",
+                f() + ":28:1: [output.twin] writes " + home.resolve("d.jsonl") + ", as output first does\n"
+                        + "    fix: give each file output a file of its own",
+                f() + ":34:1: unknown key 'lingr' in [output.typo]; keys of type aegis: type, endpoint, credentials_file, ca_file, "
+                        + "client_keystore, client_keystore_password_file, allow_http_loopback, batch_samples, batch_bytes, rate, "
+                        + "backoff_max, timeout, linger, live\n    fix: did you mean 'linger'? " + REF), formatted(s));
     }
 
     @Test
@@ -129,7 +257,7 @@ class AgentSettingsTest {
                 [agnet]
                 workers = 3
                 """);
-        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, limits, governor, log, sink, spool, upload\n"
+        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, limits, governor, log, sink, spool, output.NAME, upload\n"
                 + "    fix: did you mean 'agent'? " + REF), formatted(s));
         // Keys of an unknown section are not applied and not reported one by one.
         assertEquals(2, s.workers());
@@ -138,7 +266,7 @@ class AgentSettingsTest {
     @Test
     void unknownSectionWithoutCloseMatchHasNoSuggestion() throws IOException {
         AgentSettings s = load("[database]\nhost = x\n");
-        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, limits, governor, log, sink, spool, upload\n"
+        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, limits, governor, log, sink, spool, output.NAME, upload\n"
                 + "    fix: " + REF), formatted(s));
     }
 
@@ -249,8 +377,8 @@ class AgentSettingsTest {
                         + "    fix: write e.g. 'timeout = 30s' (the default)",
                 f() + ":3:14: [limits] kill_grace: 2m is out of range; allowed: from 0ms to 1m\n"
                         + "    fix: write e.g. 'kill_grace = 2s' (the default)",
-                f() + ":4:14: [limits] output_max: 'lots' is not a size; allowed: a number with a unit: B, KiB, MiB, GiB "
-                        + "(or KB, MB, GB = powers of 1000), e.g. 64KiB; a bare number means bytes, from 1KiB to 1GiB\n"
+                f() + ":4:14: [limits] output_max: 'lots' is not a size; allowed: a number with a unit: B, KiB, MiB, GiB, TiB "
+                        + "(or KB, MB, GB, TB = powers of 1000), e.g. 64KiB; a bare number means bytes, from 1KiB to 1GiB\n"
                         + "    fix: write e.g. 'output_max = 1MiB' (the default)"), formatted(s));
         assertEquals(Duration.ofSeconds(30), s.duration("limits.timeout"));
         assertEquals(Duration.ofSeconds(2), s.duration("limits.kill_grace"));
@@ -423,7 +551,10 @@ class AgentSettingsTest {
         assertEquals(null, Units.parseDuration("-1s"));
         assertEquals(1536L, Units.parseBytes("1.5k"));
         assertEquals(3_000L, Units.parseBytes("3 KB"));
-        assertEquals(-1L, Units.parseBytes("1TiB"));
+        assertEquals(1L << 40, Units.parseBytes("1TiB"), "the documented maximum of [spool] max_size, as the reference prints it");
+        assertEquals(Units.parseBytes(Units.formatBytes(1L << 40)), 1L << 40);
+        assertEquals(2_000_000_000_000L, Units.parseBytes("2TB"));
+        assertEquals(-1L, Units.parseBytes("1PiB"));
         assertEquals("250ms", Units.format(Duration.ofMillis(250)));
         assertEquals("1.5s", Units.format(Duration.ofMillis(1500)));
         assertEquals("2h30m", Units.format(Duration.ofMinutes(150)));
@@ -436,9 +567,12 @@ class AgentSettingsTest {
     @Test
     void everySettingsDefaultIsValidForItsOwnType() {
         for (Setting s : Settings.ALL) {
-            s.convert(s.defaultValue());
+            if (!(Settings.isOutputTemplate(s) && s.defaultValue().isEmpty())) { // required keys of [output.NAME] have none
+                s.convert(s.defaultValue());
+            }
             assertEquals(s, Settings.byId(s.section() + "." + s.key()));
         }
-        assertEquals(List.of("agent", "plugins", "limits", "governor", "log", "sink", "spool", "upload"), List.copyOf(Settings.sections()));
+        assertEquals(List.of("agent", "plugins", "limits", "governor", "log", "sink", "spool", "output.NAME", "upload"),
+                List.copyOf(Settings.sections()));
     }
 }

@@ -167,11 +167,13 @@ class HostIdentityTest {
     }
 
     @Test
-    void staleTemporaryFileFromACrashIsReplaced() throws IOException {
+    void staleTemporaryFilesFromACrashAreNotMistakenForTheIdentity() throws IOException {
+        // What a crash half-way through creating it leaves (this version's temporary name, and the older fixed one).
+        Files.writeString(dir.resolve(".conf-uuid.5f3a.tmp"), "half-writ");
         Files.writeString(dir.resolve("conf-uuid.tmp"), "half-writ");
         Files.writeString(dmi, DMI);
         assertEquals("4c4c4544-0042-3510-8050-b4c04f4b4b32", load().uuid());
         assertEquals("4c4c4544-0042-3510-8050-b4c04f4b4b32\n", Files.readString(file));
-        assertEquals(List.of("conf-uuid"), created());
+        assertEquals(List.of(".conf-uuid.5f3a.tmp", "conf-uuid", "conf-uuid.tmp"), created(), "written whole; the crash's leftovers untouched");
     }
 }

@@ -315,4 +315,13 @@ class IniFileTest {
         assertEquals("/etc/a.ini:3: bad", new ConfigProblem(Path.of("/etc/a.ini"), 3, 0, "bad", null).format());
         assertEquals("/etc/a.ini: bad", new ConfigProblem(Path.of("/etc/a.ini"), 0, 5, "bad", null).oneLine());
     }
+
+    @Test
+    void sectionNamesMayHoldDotsAndDashesAsOutputSectionsDo() {
+        IniFile ini = IniFile.parse(java.nio.file.Path.of("x.ini"), "[output.main]\ntype = file\n[output.b-2]\ntype = aegis\n");
+        assertEquals(java.util.List.of(), ini.problems());
+        assertEquals(java.util.List.of("output.main", "output.b-2"), java.util.List.copyOf(ini.sections().keySet()));
+        assertEquals(3, ini.sectionLine("output.b-2"));
+        assertEquals("aegis", ini.sections().get("output.b-2").get("type").value());
+    }
 }

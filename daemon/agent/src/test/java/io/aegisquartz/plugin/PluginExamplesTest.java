@@ -1,5 +1,6 @@
 package io.aegisquartz.plugin;
 
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;

@@ -1,7 +1,7 @@
 package io.aegisquartz.receive;
 
-import io.aegisquartz.upload.Credentials;
-import io.aegisquartz.upload.RequestSigning;
+import io.aegisquartz.output.aegis.Credentials;
+import io.aegisquartz.output.aegis.RequestSigning;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;

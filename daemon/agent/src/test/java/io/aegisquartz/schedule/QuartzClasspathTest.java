@@ -1,6 +1,6 @@
 package io.aegisquartz.schedule;
 
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.sample.SampleStamper;
 import org.junit.jupiter.api.Test;

@@ -4,7 +4,7 @@ import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.plugin.AbandonedThreads;
 import io.aegisquartz.plugin.InJvmRunner;
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.sample.SampleStamper;

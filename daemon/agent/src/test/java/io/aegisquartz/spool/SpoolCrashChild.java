@@ -16,7 +16,7 @@ public final class SpoolCrashChild {
         Path dir = Path.of(args[0]);
         int start = Integer.parseInt(args[1]);
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false);
-        Spool spool = Spool.open(dir, SpoolConfig.defaults().withSegmentBytes(64 << 10));
+        Spool spool = SpoolTesting.open(dir, SpoolConfig.defaults().withSegmentBytes(64 << 10));
         for (int t = 0; t < 4; t++) {
             int first = start + t * 1_000_000;
             Thread th = new Thread(() -> {

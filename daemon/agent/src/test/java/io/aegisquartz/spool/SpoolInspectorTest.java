@@ -65,48 +65,53 @@ class SpoolInspectorTest {
     @Test
     void countsMatchTheSpoolsOwnStatsWhileItIsOpen() throws Exception {
         AtomicLong clock = new AtomicLong(1_000);
-        try (Spool spool = Spool.open(dir, counting(small(10), clock))) {
-            // Nothing acknowledged yet: no checkpoint file.
+        try (Spool spool = SpoolTesting.open(dir, counting(small(10), clock))) {
+            SpoolCursor c = SpoolTesting.cursor(spool);
+            // Nothing acknowledged yet: the checkpoint is at the start.
             appendRange(spool, 0, 25);
-            assertAgrees(spool.stats(), SpoolInspector.inspect(dir));
+            assertAgrees(spool, SpoolInspector.inspect(dir));
 
             // Acknowledged into the middle of the second segment: the first is deleted, the checkpoint is mid-segment.
-            spool.ack(spool.read(13, 1 << 20).end());
-            SpoolStats stats = spool.stats();
+            c.ack(c.read(13, 1 << 20).end());
             SpoolInspector.Report r = SpoolInspector.inspect(dir);
-            assertAgrees(stats, r);
+            assertAgrees(spool, r);
             assertEquals(12, r.pendingRecords());
             assertEquals(1_013, r.oldestPendingTimeMillis());
-            assertTrue(r.checkpoint().valid());
-            assertEquals(1, r.checkpoint().segment());
-            assertEquals(H + 3L * FRAME, r.checkpoint().offset());
+            SpoolInspector.Cursor rc = r.cursors().get(0);
+            assertEquals("test", rc.name());
+            assertTrue(rc.valid());
+            assertEquals(1, rc.segment());
+            assertEquals(H + 3L * FRAME, rc.offset());
+            assertFalse(r.checkpoint().present(), "no single-reader checkpoint");
             assertTrue(r.owner().owned(), r.owner().toString());
             assertEquals(ProcessHandle.current().pid(), r.owner().pid());
             assertEquals(List.of(), r.problems());
             assertEquals(-1, r.deadLetters());
 
             // Everything acknowledged.
-            while (!spool.read(1000, 1 << 20).isEmpty()) {
-                spool.ack(spool.read(1000, 1 << 20).end());
-            }
+            SpoolTesting.readAll(c, true);
             SpoolInspector.Report empty = SpoolInspector.inspect(dir);
-            assertAgrees(spool.stats(), empty);
+            assertAgrees(spool, empty);
             assertEquals(-1, empty.oldestPendingTimeMillis());
         }
         SpoolInspector.Report closed = SpoolInspector.inspect(dir);
         assertFalse(closed.owner().owned(), closed.owner().toString());
     }
 
-    private static void assertAgrees(SpoolStats stats, SpoolInspector.Report r) {
-        assertEquals(stats.pendingRecords(), r.pendingRecords(), "pending records");
-        assertEquals(stats.pendingBytes(), r.pendingBytes(), "pending bytes");
-        assertEquals(stats.oldestPendingTimeMillis(), r.oldestPendingTimeMillis(), "oldest pending time");
-        assertEquals(stats.segments(), r.segments().size(), "segments");
+    private static void assertAgrees(Spool spool, SpoolInspector.Report r) {
+        CursorStats stats = SpoolTesting.cursor(spool).stats();
+        SpoolInspector.Cursor c = r.cursors().get(0);
+        assertEquals(stats.pendingRecords(), c.pendingRecords(), "pending records");
+        assertEquals(stats.pendingBytes(), c.pendingBytes(), "pending bytes");
+        assertEquals(stats.oldestPendingTimeMillis(), c.oldestPendingTimeMillis(), "oldest pending time");
+        assertEquals(stats.dropped(), c.dropped(), "dropped");
+        assertEquals(stats.pendingRecords(), r.pendingRecords(), "the only output is the slowest");
+        assertEquals(spool.stats().segments(), r.segments().size(), "segments");
     }
 
     @Test
     void aFlippedBitIsACorruptRegionAtItsFramesOffsetAndRecoveryAgrees() throws Exception {
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
             appendRange(spool, 0, 30);
         }
         long frameAt = H + 4L * FRAME;
@@ -128,7 +133,7 @@ class SpoolInspectorTest {
         assertEquals(29, r.pendingRecords());
         assertFalse(r.owner().owned());
 
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
             RecoveryReport rec = spool.recoveryReport();
             assertEquals(1, rec.recordsSkippedCorrupt());
             assertEquals(r.pendingRecords(), rec.recordsPending());
@@ -138,7 +143,7 @@ class SpoolInspectorTest {
 
     @Test
     void predictsWhatRecoveryWouldDoWithoutDoingIt() throws Exception {
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
             appendRange(spool, 0, 45); // segments 0-3 full, 4 holds 5 records
         }
         Files.delete(segment(dir, 1));                                         // a lost segment
@@ -147,7 +152,7 @@ class SpoolInspectorTest {
         try (RandomAccessFile f = new RandomAccessFile(four.toFile(), "rw")) {  // the last record torn
             f.setLength(f.length() - 7);
         }
-        Files.write(dir.resolve(Checkpoint.FILE), new byte[Checkpoint.BYTES]);  // a zero-filled checkpoint
+        Files.write(CursorFile.path(dir, "test"), new byte[CursorFile.FILE_BYTES]); // a zero-filled checkpoint
         Files.writeString(dir.resolve(SpoolInspector.DEAD_LETTER_FILE), "{\"a\":1}\n{\"a\":2}\n{\"a\":3}");
         Files.createDirectories(dir.resolve("incoming"));
         Files.writeString(dir.resolve("incoming/0000000001000-x.event.json"), "{}");
@@ -158,9 +163,9 @@ class SpoolInspectorTest {
         SpoolInspector.Report r = SpoolInspector.inspect(dir);
         assertEquals(before, snapshot(dir), "the inspector changed the spool directory");
         assertTrue(r.exists());
-        assertTrue(r.checkpoint().present());
-        assertFalse(r.checkpoint().valid());
-        assertNotNull(r.checkpoint().problem());
+        assertFalse(r.checkpoint().present());
+        assertFalse(r.cursors().get(0).valid());
+        assertNotNull(r.cursors().get(0).problem());
         assertEquals(List.of(1L), r.missingSegments());
         assertEquals(3, r.deadLetters());
         assertEquals(1, r.incomingEvents());
@@ -175,20 +180,22 @@ class SpoolInspectorTest {
         List<String> kinds = r.problems().stream().map(SpoolInspector.Problem::kind).sorted().toList();
         assertEquals(List.of("checkpoint", "header", "missing", "torn-tail"), kinds);
 
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
             RecoveryReport rec = spool.recoveryReport();
             assertEquals(r.missingSegments(), rec.missingSegments());
             assertEquals(1, rec.segmentsSetAside());
             assertEquals(last.tornTailBytes(), rec.bytesTruncated());
-            assertNotNull(rec.checkpointProblem());
+            assertNotNull(rec.cursorProblems().get("test"));
             assertEquals(r.pendingRecords(), rec.recordsPending());
         }
         // After recovery the inspector sees the set-aside file and no more torn tail or bad header.
         SpoolInspector.Report after = SpoolInspector.inspect(dir);
         assertEquals(List.of("seg-00000000000000000002.spool.bad"),
                 after.setAside().stream().map(p -> p.getFileName().toString()).toList());
-        // Recovery leaves the unusable checkpoint as it is (only an ack replaces it).
-        assertEquals(List.of("checkpoint", "missing", "set-aside"),
+        // Recovery rewrote the unusable checkpoint at the oldest record: everything is delivered again either way.
+        assertTrue(after.cursors().get(0).valid());
+        assertEquals(after.pendingRecords(), r.pendingRecords());
+        assertEquals(List.of("missing", "set-aside"),
                 after.problems().stream().map(SpoolInspector.Problem::kind).sorted().toList());
     }
 
@@ -237,15 +244,16 @@ class SpoolInspectorTest {
 
     @Test
     void damageInASegmentTheCheckpointHasPassedIsOnlyANote() throws Exception {
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
             appendRange(spool, 0, 20);
         }
         // Recreate the state a crash between checkpoint write and delete leaves: segment 0 wholly acknowledged.
         Path keep = dir.resolve("keep");
         Files.copy(segment(dir, 0), keep);
-        try (Spool spool = Spool.open(dir, small(10))) {
-            spool.ack(spool.read(10, 1 << 20).end());
-            spool.ack(spool.read(1, 1 << 20).end());
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
+            SpoolCursor c = SpoolTesting.cursor(spool);
+            c.ack(c.read(10, 1 << 20).end());
+            c.ack(c.read(1, 1 << 20).end());
         }
         Files.move(keep, segment(dir, 0));
         flip(segment(dir, 0), H + 30);

@@ -31,7 +31,7 @@ class SpoolRecoveryTest {
     Path dir;
 
     private void write(int n, int perSegment) throws Exception {
-        try (Spool spool = Spool.open(dir, small(perSegment))) {
+        try (Spool spool = SpoolTesting.open(dir, small(perSegment))) {
             appendRange(spool, 0, n);
         }
     }
@@ -53,7 +53,7 @@ class SpoolRecoveryTest {
         try (RandomAccessFile f = new RandomAccessFile(seg.toFile(), "rw")) {
             f.setLength(size - 7); // the last record loses its last 7 bytes
         }
-        try (Spool spool = Spool.open(dir, small(100))) {
+        try (Spool spool = SpoolTesting.open(dir, small(100))) {
             RecoveryReport r = spool.recoveryReport();
             assertEquals(9, r.recordsRecovered());
             assertEquals(FRAME - 7, r.bytesTruncated());
@@ -67,7 +67,7 @@ class SpoolRecoveryTest {
     void aFlippedBitInThePayloadLosesOnlyThatRecord() throws Exception {
         write(10, 100);
         flip(segment(dir, 0), H + 5L * FRAME + FrameCodec.HEADER_BYTES + 30);
-        try (Spool spool = Spool.open(dir, small(100))) {
+        try (Spool spool = SpoolTesting.open(dir, small(100))) {
             RecoveryReport r = spool.recoveryReport();
             assertEquals(9, r.recordsRecovered());
             assertEquals(1, r.recordsSkippedCorrupt());
@@ -85,7 +85,7 @@ class SpoolRecoveryTest {
         Path seg = segment(dir, 0);
         flip(seg, H + 3L * FRAME + 8); // length field of record 3: now ~256 MiB, beyond the format limit
         flip(seg, H + 7L * FRAME + 1); // marker of record 7
-        try (Spool spool = Spool.open(dir, small(100))) {
+        try (Spool spool = SpoolTesting.open(dir, small(100))) {
             RecoveryReport r = spool.recoveryReport();
             assertEquals(8, r.recordsRecovered());
             assertEquals(2, r.recordsSkippedCorrupt());
@@ -95,27 +95,40 @@ class SpoolRecoveryTest {
 
     @Test
     void aZeroFilledCheckpointRedeliversInsteadOfLosing() throws Exception {
-        try (Spool spool = Spool.open(dir, small(100))) {
+        try (Spool spool = SpoolTesting.open(dir, small(100))) {
             appendRange(spool, 0, 10);
-            spool.ack(spool.read(5, 1 << 20).end());
+            SpoolTesting.cursor(spool).ack(SpoolTesting.cursor(spool).read(5, 1 << 20).end());
         }
-        try (Spool spool = Spool.open(dir, small(100))) {
-            assertNull(spool.recoveryReport().checkpointProblem());
+        try (Spool spool = SpoolTesting.open(dir, small(100))) {
+            assertTrue(spool.recoveryReport().cursorProblems().isEmpty());
             assertEquals(range(5, 10), readAll(spool, false), "an intact checkpoint is honoured");
         }
+        Files.write(CursorFile.path(dir, SpoolTesting.CURSOR), new byte[CursorFile.FILE_BYTES]);
+        try (Spool spool = SpoolTesting.open(dir, small(100))) {
+            assertNotNull(spool.recoveryReport().cursorProblems().get(SpoolTesting.CURSOR));
+            assertTrue(spool.recoveryReport().summary().contains("checkpoint of test ignored"), spool.recoveryReport().summary());
+            assertEquals(range(0, 10), readAll(spool, false));
+        }
+    }
+
+    @Test
+    void aZeroFilledSingleReaderCheckpointRedeliversToItsHeir() throws Exception {
+        write(10, 100);
         Files.write(dir.resolve(Checkpoint.FILE), new byte[Checkpoint.BYTES]);
-        try (Spool spool = Spool.open(dir, small(100))) {
+        Files.delete(CursorFile.path(dir, SpoolTesting.CURSOR)); // as a spool of the single-reader version has none
+        try (Spool spool = SpoolTesting.open(dir, small(100))) {
             assertNotNull(spool.recoveryReport().checkpointProblem());
             assertTrue(spool.recoveryReport().summary().contains("checkpoint ignored"), spool.recoveryReport().summary());
             assertEquals(range(0, 10), readAll(spool, false));
         }
+        assertFalse(Files.exists(dir.resolve(Checkpoint.FILE)), "taken over, then deleted");
     }
 
     @Test
     void aMissingSegmentIsReportedAndTheRestRecovered() throws Exception {
         write(30, 10); // segments 0, 1, 2
         Files.delete(segment(dir, 1));
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
             RecoveryReport r = spool.recoveryReport();
             assertEquals(List.of(1L), r.missingSegments());
             assertEquals(20, r.recordsRecovered());
@@ -132,7 +145,7 @@ class SpoolRecoveryTest {
         byte[] original = Files.readAllBytes(seg1);
         flip(seg1, 2);
         byte[] damaged = Files.readAllBytes(seg1);
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
             RecoveryReport r = spool.recoveryReport();
             assertEquals(1, r.segmentsSetAside());
             Path aside = dir.resolve(SegmentFile.name(1) + ".bad");
@@ -145,7 +158,7 @@ class SpoolRecoveryTest {
             expected.addAll(range(20, 30));
             assertEquals(expected, readAll(spool, false));
         }
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = SpoolTesting.open(dir, small(10))) {
             assertEquals(0, spool.recoveryReport().segmentsSetAside(), "a .bad file is left alone on later opens");
             assertTrue(Files.exists(dir.resolve(SegmentFile.name(1) + ".bad")));
         }

@@ -16,6 +16,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import static io.aegisquartz.spool.SpoolTesting.FRAME;
 import static io.aegisquartz.spool.SpoolTesting.appendRange;
 import static io.aegisquartz.spool.SpoolTesting.counting;
+import static io.aegisquartz.spool.SpoolTesting.cursor;
+import static io.aegisquartz.spool.SpoolTesting.open;
 import static io.aegisquartz.spool.SpoolTesting.num;
 import static io.aegisquartz.spool.SpoolTesting.range;
 import static io.aegisquartz.spool.SpoolTesting.readAll;
@@ -35,40 +37,42 @@ class SpoolTest {
 
     @Test
     void roundTripAcrossSegmentRollsAndReopenRedeliversOnlyWhatWasNotAcknowledged() throws Exception {
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = open(dir, small(10))) {
             appendRange(spool, 0, 100);
             assertTrue(segmentNames(dir).size() >= 10, segmentNames(dir).toString());
 
-            SpoolBatch first = spool.read(7, 1 << 20);
-            SpoolBatch second = spool.read(7, 1 << 20); // read ahead while the first is "in flight"
+            SpoolCursor c = cursor(spool);
+            SpoolBatch first = c.read(7, 1 << 20);
+            SpoolBatch second = c.read(7, 1 << 20); // read ahead while the first is "in flight"
             assertEquals(range(0, 7), first.records().stream().map(r -> num(r.payload())).toList());
             assertEquals(range(7, 14), second.records().stream().map(r -> num(r.payload())).toList());
             assertEquals(first.records().get(6).next(), first.end());
-            spool.ack(first.end());
-            assertEquals(93, spool.stats().pendingRecords());
+            c.ack(first.end());
+            assertEquals(93, c.stats().pendingRecords());
 
             // The byte limit: 80-byte payloads, 250 bytes allowed, so three records.
-            assertEquals(3, spool.read(1000, 250).size());
+            assertEquals(3, c.read(1000, 250).size());
         }
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = open(dir, small(10))) {
             assertEquals(100, spool.recoveryReport().recordsRecovered());
-            assertEquals(93, spool.recoveryReport().recordsPending());
+            assertEquals(93, spool.recoveryReport().recordsPending("test"));
             assertFalse(spool.recoveryReport().hasProblems(), spool.recoveryReport().summary());
             assertEquals(range(7, 100), readAll(spool, true)); // the unacknowledged second batch comes again
-            assertEquals(0, spool.stats().pendingRecords());
-            assertEquals(0, spool.stats().pendingBytes());
+            assertEquals(0, cursor(spool).stats().pendingRecords());
+            assertEquals(0, cursor(spool).stats().pendingBytes());
         }
     }
 
     @Test
     void acknowledgedSegmentsAreDeletedAndAcksMustStayWithinWhatWasRead() throws Exception {
-        try (Spool spool = Spool.open(dir, small(10))) {
+        try (Spool spool = open(dir, small(10))) {
             appendRange(spool, 0, 50);
             assertEquals(5, segmentNames(dir).size());
-            SpoolBatch b = spool.read(15, 1 << 20);
+            SpoolCursor c = cursor(spool);
+            SpoolBatch b = c.read(15, 1 << 20);
             assertThrows(IllegalArgumentException.class,
-                    () -> spool.ack(new SpoolPosition(b.end().segment() + 1, 20, 0)), "ack beyond the read cursor");
-            spool.ack(b.end());
+                    () -> c.ack(new SpoolPosition(b.end().segment() + 1, 20, 0)), "ack beyond the read cursor");
+            c.ack(b.end());
             assertEquals(List.of(SegmentFile.name(1), SegmentFile.name(2), SegmentFile.name(3), SegmentFile.name(4)),
                     segmentNames(dir));
 
@@ -83,17 +87,21 @@ class SpoolTest {
         AtomicLong clock = new AtomicLong(1000);
         long seg = SegmentFile.HEADER_BYTES + 10L * FRAME;
         SpoolConfig config = counting(small(10).withMaxBytes(3 * seg), clock);
-        try (Spool spool = Spool.open(dir, config)) {
+        try (Spool spool = open(dir, config)) {
+            SpoolCursor c = cursor(spool);
             appendRange(spool, 0, 30); // exactly three full segments: at the cap, nothing dropped yet
-            assertEquals(List.of(), spool.drainDropped());
-            spool.ack(spool.read(3, 1 << 20).end()); // 0..2 delivered; 3..9 still unsent in the oldest segment
+            assertEquals(List.of(), c.takeDrops());
+            c.ack(c.read(3, 1 << 20).end()); // 0..2 delivered; 3..9 still unsent in the oldest segment
 
             spool.append(rec(30));
-            assertEquals(List.of(new DropReport(7, 1003, 1009, DropReport.Reason.SIZE_CAP)), spool.drainDropped());
-            assertEquals(List.of(), spool.drainDropped(), "drained");
-            assertEquals(7, spool.stats().dropped());
+            List<DropReport> drops = c.takeDrops();
+            assertEquals(List.of(new DropReport(1, 7, 1003, 1009, 7, DropReport.Reason.SIZE_CAP)), drops);
+            assertEquals(drops, c.takeDrops(), "handed out again until delivered");
+            c.ack(null, drops);
+            assertEquals(List.of(), c.takeDrops(), "delivered");
+            assertEquals(7, c.stats().dropped());
             assertEquals(range(10, 31), readAll(spool, false));
-            assertEquals(21, spool.stats().pendingRecords());
+            assertEquals(21, c.stats().pendingRecords());
         }
     }
 
@@ -102,13 +110,13 @@ class SpoolTest {
         AtomicLong free = new AtomicLong(1L << 30);
         AtomicLong clock = new AtomicLong(0);
         SpoolConfig config = counting(small(10).withMinFreeBytes(1 << 20).withFreeSpace(free::get), clock);
-        try (Spool spool = Spool.open(dir, config)) {
+        try (Spool spool = open(dir, config)) {
             spool.recheckFreeSpaceEvery(0); // production re-reads free space once per MiB appended
             appendRange(spool, 0, 25);
             free.set(1000);
             IOException e = assertThrows(IOException.class, () -> spool.append(rec(25)));
             assertTrue(e.getMessage().contains("nothing left to drop"), e.getMessage());
-            assertEquals(List.of(new DropReport(25, 0, 24, DropReport.Reason.DISK_FREE)), spool.drainDropped());
+            assertEquals(List.of(new DropReport(1, 25, 0, 24, 25, DropReport.Reason.DISK_FREE)), cursor(spool).takeDrops());
 
             free.set(1L << 30);
             spool.append(rec(26));
@@ -120,7 +128,7 @@ class SpoolTest {
     void concurrentAppendsShareFsyncsAndEveryRecordArrivesExactlyOnceInPerThreadOrder() throws Exception {
         int threads = 8;
         int each = 2500;
-        try (Spool spool = Spool.open(dir, SpoolConfig.defaults().withSegmentBytes(256 << 10).withFreeSpace(() -> Long.MAX_VALUE / 2))) {
+        try (Spool spool = open(dir, SpoolConfig.defaults().withSegmentBytes(256 << 10).withFreeSpace(() -> Long.MAX_VALUE / 2))) {
             ExecutorService pool = Executors.newFixedThreadPool(threads);
             List<Future<?>> futures = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
@@ -152,26 +160,27 @@ class SpoolTest {
 
     @Test
     void aSecondOpenOfTheSameDirectoryFailsNamingTheDirectoryAndOwner() throws Exception {
-        try (Spool spool = Spool.open(dir, small(10))) {
-            IOException e = assertThrows(IOException.class, () -> Spool.open(dir, small(10)));
+        try (Spool spool = open(dir, small(10))) {
+            IOException e = assertThrows(IOException.class, () -> open(dir, small(10)));
             assertTrue(e.getMessage().contains(dir.toString()), e.getMessage());
             assertTrue(e.getMessage().contains("pid " + ProcessHandle.current().pid()), e.getMessage());
         }
-        Spool.open(dir, small(10)).close(); // released on close
+        open(dir, small(10)).close(); // released on close
     }
 
     @Test
     void statsTrackPendingRecordsBytesAndTheOldestTime() throws Exception {
         AtomicLong clock = new AtomicLong(500);
-        try (Spool spool = Spool.open(dir, counting(small(10), clock))) {
-            assertEquals(-1, spool.stats().oldestPendingTimeMillis());
+        try (Spool spool = open(dir, counting(small(10), clock))) {
+            SpoolCursor c = cursor(spool);
+            assertEquals(-1, c.stats().oldestPendingTimeMillis());
             appendRange(spool, 0, 12);
-            spool.ack(spool.read(4, 1 << 20).end());
-            SpoolStats s = spool.stats();
+            c.ack(c.read(4, 1 << 20).end());
+            CursorStats s = c.stats();
             assertEquals(8, s.pendingRecords());
             assertEquals(8L * FRAME, s.pendingBytes());
             assertEquals(504, s.oldestPendingTimeMillis());
-            assertEquals(2, s.segments());
+            assertEquals(2, spool.stats().segments());
             assertEquals(0, s.dropped());
         }
     }

@@ -49,11 +49,28 @@ final class SpoolTesting {
         }
     }
 
-    /** Reads everything after the read cursor; acknowledges it if asked. */
+    /** The cursor the single-reader tests read through. */
+    static final String CURSOR = "test";
+
+    /** A spool with the one cursor {@link #CURSOR}, which also takes over an old single checkpoint. */
+    static Spool open(Path dir, SpoolConfig config) throws IOException {
+        return Spool.open(dir, config, List.of(CURSOR), CURSOR);
+    }
+
+    static SpoolCursor cursor(Spool spool) {
+        return spool.cursor(CURSOR);
+    }
+
+    /** Reads everything after {@link #CURSOR}'s read position; acknowledges it if asked. */
     static List<Integer> readAll(Spool spool, boolean ack) throws IOException {
+        return readAll(spool.cursor(CURSOR), ack);
+    }
+
+    /** Reads everything after the cursor's read position; acknowledges it if asked. */
+    static List<Integer> readAll(SpoolCursor cursor, boolean ack) throws IOException {
         List<Integer> out = new ArrayList<>();
         while (true) {
-            SpoolBatch b = spool.read(1000, 1 << 20);
+            SpoolBatch b = cursor.read(1000, 1 << 20);
             if (b.isEmpty()) {
                 return out;
             }
@@ -61,7 +78,7 @@ final class SpoolTesting {
                 out.add(num(r.payload()));
             }
             if (ack) {
-                spool.ack(b.end());
+                cursor.ack(b.end());
             }
         }
     }

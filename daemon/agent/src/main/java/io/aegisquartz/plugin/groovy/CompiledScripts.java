@@ -2,6 +2,7 @@ package io.aegisquartz.plugin.groovy;
 
 import groovy.lang.GroovySystem;
 import io.aegisquartz.Version;
+import io.aegisquartz.util.AtomicFiles;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -12,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -153,16 +153,9 @@ final class CompiledScripts {
                 }
             }
             Path target = entry(file, key);
-            // A temp file of its own: the agent's compiler process and a check-config may write the same entry at once.
-            // Readable by others as a plain write would be (umask applies): root's check-config fills the agent's cache too.
-            Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")));
-            try {
-                Files.write(tmp, buf.toByteArray());
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            // The agent's compiler process and a check-config may write the same entry at once: each has a temp file of
+            // its own. Readable by others as a plain write would be (umask applies): root's check-config fills the agent's cache too.
+            AtomicFiles.write(target, buf.toByteArray(), PosixFilePermissions.fromString("rw-r--r--"));
             // Older versions of this script are dead weight now.
             try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, prefix(file) + "*.classes")) {
                 for (Path o : old) {

@@ -10,6 +10,7 @@ import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PluginKind;
 import io.aegisquartz.plugin.RunContext;
+import io.aegisquartz.plugin.exec.ProcessCommands;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import org.codehaus.groovy.control.CompilationUnit;
 import org.codehaus.groovy.control.CompilerConfiguration;
@@ -51,7 +52,7 @@ public final class GroovyPlugin extends InJvmPlugin {
     private final String fileName;
 
     private GroovyPlugin(Path file, Class<? extends Script> scriptClass, InJvmRunner runner, ProcessRunner processes) {
-        super(file, runner, processes);
+        super(file, runner, new ProcessCommands(processes));
         this.scriptClass = scriptClass;
         this.fileName = file.getFileName().toString();
     }

@@ -8,6 +8,7 @@ import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PluginKind;
 import io.aegisquartz.plugin.RunContext;
+import io.aegisquartz.plugin.exec.ProcessCommands;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 
 import java.io.IOException;
@@ -37,7 +38,7 @@ public final class JarPlugin extends InJvmPlugin implements AutoCloseable {
 
     private JarPlugin(Path file, URLClassLoader loader, List<ServiceLoader.Provider<Sampler>> samplers, InJvmRunner runner,
                       ProcessRunner processes) {
-        super(file, runner, processes);
+        super(file, runner, new ProcessCommands(processes));
         this.loader = loader;
         this.samplers = samplers;
     }

@@ -1,0 +1,262 @@
+package io.aegisquartz.agent;
+
+import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.ConfigProblem;
+import io.aegisquartz.config.OutputSettings;
+import io.aegisquartz.config.SpoolSettings;
+import io.aegisquartz.config.Units;
+import io.aegisquartz.output.DeadLetters;
+import io.aegisquartz.output.Output;
+import io.aegisquartz.output.OutputState;
+import io.aegisquartz.output.OutputWorker;
+import io.aegisquartz.output.WorkerConfig;
+import io.aegisquartz.output.aegis.AegisOutput;
+import io.aegisquartz.output.aegis.Credentials;
+import io.aegisquartz.output.aegis.CredentialsException;
+import io.aegisquartz.output.file.FileOutput;
+import io.aegisquartz.output.http.HttpTransport;
+import io.aegisquartz.pipeline.SamplePipeline;
+import io.aegisquartz.pipeline.SampleSink;
+import io.aegisquartz.pipeline.SampleTap;
+import io.aegisquartz.sample.SampleStamper;
+import io.aegisquartz.spool.RecoveryReport;
+import io.aegisquartz.spool.Spool;
+import io.aegisquartz.spool.SpoolConfig;
+import io.aegisquartz.spool.SpoolInspector;
+import io.aegisquartz.util.ExponentialBackoff;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The back half of the agent, wired from the settings: the spool, one output and one worker per
+ * configured output (each reading through its own cursor), and the pipeline runs write into.
+ * Every configuration has a spool: the local samples file is an output like the others.
+ */
+public final class Delivery implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger("agent");
+
+    private final Spool spool;
+    private final SamplePipeline pipeline;
+    private final List<OutputWorker<?>> workers;
+
+    private Delivery(Spool spool, SamplePipeline pipeline, List<OutputWorker<?>> workers) {
+        this.spool = spool;
+        this.pipeline = pipeline;
+        this.workers = workers;
+    }
+
+    /** One output as configured, not yet started. */
+    private record Planned(Output<?> output, WorkerConfig config, String where) {
+    }
+
+    /** Why an output cannot be created, in one line naming what to fix. */
+    private static final class Invalid extends Exception {
+        Invalid(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /**
+     * Opens the spool with a cursor per output and starts a worker per output; samples written to
+     * {@link #sink()} go to every output.
+     */
+    static Delivery start(AgentSettings settings, SampleStamper stamper, List<SampleTap> taps) throws Agent.StartException {
+        List<Planned> planned = new ArrayList<>();
+        try {
+            for (OutputSettings o : settings.outputs()) {
+                planned.add(plan(o, stamper.hostUuid(), true));
+            }
+        } catch (Invalid e) {
+            planned.forEach(p -> p.output.close());
+            throw new Agent.StartException(e.getMessage());
+        }
+        SpoolSettings ss = settings.spool();
+        List<String> names = planned.stream().map(p -> p.output.name()).toList();
+        Spool spool;
+        try {
+            spool = Spool.open(ss.dir(), SpoolConfig.forLimits(ss.maxBytes(), ss.minFreeBytes()), names, LEGACY_HEIR);
+        } catch (IOException | IllegalArgumentException e) {
+            planned.forEach(p -> p.output.close());
+            throw new Agent.StartException("spool " + ss.dir() + ": " + e.getMessage());
+        }
+        RecoveryReport r = spool.recoveryReport();
+        if (r.hasProblems()) {
+            LOG.warn("spool {} opened after repairs: {}", ss.dir(), r.summary());
+        } else if (r.recordsPending() > 0) {
+            LOG.info("spool {}: samples waiting from before, per output: {}", ss.dir(), r.pendingByCursor());
+        }
+        List<OutputWorker<?>> workers = new ArrayList<>();
+        for (Planned p : planned) {
+            workers.add(worker(p, spool, ss.dir(), stamper).start());
+            LOG.info("output {} ({}): {}", p.output.name(), p.output.type(), p.where);
+        }
+        LOG.info("samples are stored in the spool {} (cap {}) and sent from there to {} output(s)", ss.dir(),
+                Units.formatBytes(ss.maxBytes()), workers.size());
+        return new Delivery(spool, new SamplePipeline(spool, taps), workers);
+    }
+
+    /**
+     * What starting would refuse, checked the same way without starting anything or changing a file:
+     * each output is created (credentials read, TLS material loaded, endpoint and file checked) and
+     * closed again, and the spool's directory is checked.
+     */
+    public static List<ConfigProblem> check(AgentSettings settings) {
+        List<ConfigProblem> problems = new ArrayList<>();
+        for (OutputSettings o : settings.outputs()) {
+            try {
+                // Not exclusive: a running agent holds its files' locks, and that is no problem of the configuration.
+                plan(o, "00000000-0000-0000-0000-000000000000", false).output.close();
+            } catch (Invalid e) {
+                problems.add(new ConfigProblem(settings.file(), o.line(), 0, e.getMessage(), null));
+            }
+        }
+        SpoolSettings ss = settings.spool();
+        String spoolProblem = unwritable(ss.dir(), true);
+        if (spoolProblem != null) {
+            problems.add(new ConfigProblem(settings.file(), 0, 0, "[spool] dir: " + spoolProblem,
+                    "fix the directory's owner or mode, or point [spool] dir elsewhere"));
+        }
+        return problems;
+    }
+
+    /** The output that takes over the checkpoint of a spool written by the single-reader version (the uploader's). */
+    static final String LEGACY_HEIR = "aegis";
+
+    private static <E> OutputWorker<E> worker(Planned p, Spool spool, Path dir, SampleStamper stamper) {
+        @SuppressWarnings("unchecked")
+        Output<E> output = (Output<E>) p.output;
+        return new OutputWorker<>(output, spool.cursor(output.name()), p.config,
+                new DeadLetters(dir.resolve(SpoolInspector.deadLetterFile(output.name())), output.name()), stamper);
+    }
+
+    /** The output {@code o} describes; with {@code exclusive}, a file output takes its file's lock (only the start does). */
+    private static Planned plan(OutputSettings o, String hostUuid, boolean exclusive) throws Invalid {
+        if (o instanceof OutputSettings.Aegis a) {
+            Credentials credentials;
+            try {
+                credentials = Credentials.load(a.credentialsFile());
+            } catch (CredentialsException e) {
+                throw new Invalid("output " + a.name() + ": credentials: " + e.getMessage());
+            }
+            OutputSettings.Delivery d = a.delivery();
+            WorkerConfig config = new WorkerConfig(d.batchSamples(), d.batchBytes(), d.rate(),
+                    ExponentialBackoff.jittered(Duration.ofSeconds(1), d.backoffMax()), d.linger(), d.live());
+            try {
+                HttpTransport http = new HttpTransport(a.endpoint(), a.allowHttpLoopback(), a.caFile(), a.clientKeystore(),
+                        a.clientKeystorePasswordFile(), d.timeout());
+                return new Planned(new AegisOutput(a.name(), http, credentials, hostUuid), config, "samples go to " + a.endpoint()
+                        + " as key " + credentials.accessKeyId() + (a.caFile() == null ? "" : ", trusting " + a.caFile()));
+            } catch (IOException e) {
+                throw new Invalid("output " + a.name() + ": " + a.endpoint() + ": " + e.getMessage());
+            }
+        }
+        OutputSettings.File f = (OutputSettings.File) o;
+        String problem = unwritable(f.file(), false);
+        if (problem != null) {
+            throw new Invalid("output " + f.name() + ": " + problem);
+        }
+        FileOutput out;
+        try {
+            out = exclusive ? FileOutput.exclusive(f.name(), f.file(), f.maxSize(), f.maxFiles())
+                    : new FileOutput(f.name(), f.file(), f.maxSize(), f.maxFiles());
+        } catch (IOException e) {
+            throw new Invalid((f.line() == 0 ? "[sink] file" : "[output." + f.name() + "] file") + ": " + e.getMessage()
+                    + "; give each agent a samples file of its own");
+        }
+        return new Planned(out, fileConfig(), "samples go to " + f.file() + ", rotated at " + Units.formatBytes(f.maxSize())
+                + " x " + f.maxFiles());
+    }
+
+    /**
+     * Why {@code path} (a file, or a directory if {@code isDir}) cannot be written or created by this
+     * user, or null; creates nothing: what does not exist yet is judged by its nearest existing parent.
+     */
+    public static String unwritable(Path path, boolean isDir) {
+        Path dir = isDir ? path : path.getParent();
+        Path existing = dir;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            return (existing == null ? dir : existing) + " is not a writable directory for this user, so " + path
+                    + " cannot be " + (Files.exists(path) ? "written" : "created");
+        }
+        if (!isDir && Files.exists(path) && !Files.isWritable(path)) {
+            return path + " is not writable by this user";
+        }
+        return null;
+    }
+
+    /** A local file takes what there is at once, in large batches, at any rate; it retries a failing disk every few seconds. */
+    static WorkerConfig fileConfig() {
+        return new WorkerConfig(1000, 1 << 20, 1_000_000, ExponentialBackoff.jittered(Duration.ofSeconds(1), Duration.ofMinutes(1)),
+                Duration.ZERO, false);
+    }
+
+    /** Where runs write: stamp, append, taps. */
+    SampleSink sink() {
+        return pipeline;
+    }
+
+    /** The files of the file outputs. */
+    List<Path> files() {
+        return fileOutputs().map(FileOutput::file).toList();
+    }
+
+    /**
+     * Reopens each file output's file that was moved or deleted (or every one, with {@code force});
+     * returns the files it reopened.
+     */
+    List<Path> reopenFiles(boolean force) {
+        return fileOutputs().filter(f -> f.reopen(force)).map(FileOutput::file).toList();
+    }
+
+    private java.util.stream.Stream<FileOutput> fileOutputs() {
+        return workers.stream().map(OutputWorker::output).filter(FileOutput.class::isInstance).map(FileOutput.class::cast);
+    }
+
+    /** A snapshot of every output. */
+    List<OutputState> states() {
+        return workers.stream().map(OutputWorker::state).toList();
+    }
+
+    /** CPU time of all output threads so far, in nanoseconds. */
+    long cpuNanos() {
+        long n = 0;
+        for (OutputWorker<?> w : workers) {
+            n += w.cpuNanos();
+        }
+        return n;
+    }
+
+    /** Stops every output (each sends what is lingering, for a few seconds, all at once), then closes the spool. */
+    @Override
+    public void close() {
+        List<Thread> closing = new ArrayList<>();
+        for (OutputWorker<?> w : workers) {
+            Thread t = new Thread(w::close, "aegis-close-" + w.name());
+            t.start();
+            closing.add(t);
+        }
+        for (Thread t : closing) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            spool.close();
+        } catch (IOException e) {
+            LOG.warn("spool did not close cleanly: {}", e.getMessage());
+        }
+    }
+}
