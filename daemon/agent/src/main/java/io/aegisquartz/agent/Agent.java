@@ -1,10 +1,15 @@
 package io.aegisquartz.agent;
 
 import io.aegisquartz.Version;
+import io.aegisquartz.alert.Alerting;
+import io.aegisquartz.alert.channel.MessageText;
+import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.config.AlertRule;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.governor.Governor;
 import io.aegisquartz.log.LogSetup;
+import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
@@ -23,7 +28,10 @@ import io.aegisquartz.plugin.groovy.GroovyRuntime;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.schedule.JobExecutor;
 import io.aegisquartz.schedule.JobScheduler;
+import io.aegisquartz.schedule.JobStatus;
+import io.aegisquartz.schedule.ManualRun;
 import io.aegisquartz.schedule.ReloadPlan;
+import io.aegisquartz.schedule.RunCounters;
 import io.aegisquartz.schedule.ScheduledJob;
 import io.aegisquartz.schedule.Splay;
 import io.aegisquartz.output.OutputState;
@@ -43,6 +51,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
@@ -57,6 +67,9 @@ public final class Agent {
 
     /** When the garbage of the start is collected: after the first runs of the jobs that fire often. */
     private static final int STARTUP_GC_DELAY_SECONDS = 30;
+
+    /** Problems of one reload kept for status (all are in the log). */
+    static final int MAX_RELOAD_PROBLEMS = 20;
 
     private static final Logger LOG = LoggerFactory.getLogger("agent");
     private static final Logger RELOAD = LoggerFactory.getLogger("reload");
@@ -87,8 +100,18 @@ public final class Agent {
     private volatile JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
+    private Governor governor;
+    private final RunCounters counters = new RunCounters();
+    private final long startedMillis = System.currentTimeMillis();
+    private volatile AgentSnapshot.Reload lastReload;
+    /** What the last reload (and the start-up compiles after it) found wrong, one line each, as logged. */
+    private final List<String> reloadProblems = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final AtomicLong reloads = new AtomicLong();
+    private final AtomicLong failedReloads = new AtomicLong();
     private RunJournal journal;
     private PreviousExit previousExit = PreviousExit.UNKNOWN;
+    /** Alerting, or null when the channels file has no channel. */
+    private Alerting alerting;
 
     public Agent(AgentSettings settings) {
         this.settings = settings;
@@ -145,11 +168,16 @@ public final class Agent {
         if (!changed.isEmpty()) {
             LOG.info("settings changed from their defaults in {}: {}", settings.file(), String.join(", ", changed));
         }
-        delivery = Delivery.start(settings, stamper, List.of());
+        alerting = alerting();
+        // Alerting sees each run's samples once they are durable in the spool: a tap of the pipeline.
+        delivery = Delivery.start(settings, stamper, alerting == null ? List.of() : List.<io.aegisquartz.pipeline.SampleTap>of(alerting::stored));
         sink = delivery.sink();
+        if (alerting != null) {
+            alerting.start(); // now that its alert.notification samples have somewhere to go
+        }
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
         journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
-        catalog = PluginCatalog.create(threads, settings, true);
+        catalog = PluginCatalog.create(threads, settings, true, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
@@ -157,7 +185,7 @@ public final class Agent {
             LOG.info("executables: {}", catalog.processes().isolation());
         }
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.maxAbandonedThreads(),
-                this::restart, journal, quarantines);
+                this::restart, counters, journal, quarantines);
         try {
             scheduler = new JobScheduler(settings.workers(), executor, identity.uuid());
         } catch (SchedulerException e) {
@@ -183,6 +211,7 @@ public final class Agent {
             }
         }, STARTUP_GC_DELAY_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
         startGovernor();
+        startHealth();
         inbox = new EventInbox(settings.spool().dir());
         try {
             Files.createDirectories(inbox.dir());
@@ -275,17 +304,37 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        Governor governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(), this::restart);
+        governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(),
+                catalog.host()::cpuNanos, this::restart);
         LOG.info(governor.describe());
-        long w = governor.windowMillis();
+        every(governor.windowMillis(), "governor check", governor::check);
+    }
+
+    /** Runs {@code task} every {@code millis} on the plugin runners' timer thread, going on after a failure of it. */
+    private void every(long millis, String what, Runnable task) {
         threads.timer().scheduleAtFixedRate(() -> {
             try {
-                governor.check();
+                task.run();
             } catch (RuntimeException e) {
-                // A periodic task that throws is never run again: keep governing, but say it once per failure.
-                LOG.error("governor check failed", e);
+                // A periodic task that throws is never run again: keep it going, but say it once per failure.
+                LOG.error("{} failed", what, e);
             }
-        }, w, w, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }, millis, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Writes the agent's own health samples every {@code [agent] health_interval}, through the sink like
+     * every job's, on the timer the plugin runners already have (no thread of its own).
+     */
+    private void startHealth() {
+        long every = settings.healthInterval().toMillis();
+        if (every <= 0) {
+            LOG.info("health samples off ([agent] health_interval = 0)");
+            return;
+        }
+        HealthSampler health = new HealthSampler(counters, this::outputs, this::spoolState, reloads::get, failedReloads::get,
+                () -> jobSnapshot.size(), sink, stamper);
+        every(every, "health samples", health::sample);
     }
 
     /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */
@@ -321,6 +370,45 @@ public final class Agent {
         }
     }
 
+    /**
+     * Alerting, if the channels file ([alert] channels_file) has a channel; else null, and alerting
+     * costs nothing. Not started: its thread starts once the pipeline it writes its samples to exists.
+     */
+    private Alerting alerting() {
+        io.aegisquartz.config.AlertSettings a = settings.alert();
+        NotifyConfig channels = NotifyConfig.load(a.channelsFile());
+        channels.problems().forEach(p -> CONFIG.error(p.oneLine()));
+        if (channels.channels().isEmpty()) {
+            return null;
+        }
+        NotifyConfig.Context context = new NotifyConfig.Context(java.time.Clock.systemUTC(), MessageText.local(),
+                () -> catalog.processes(), settings.defaultJobOptions(), settings.stateDir().resolve("alerts").resolve("exec"));
+        // The alert.notification samples go where every sample goes; alerting ignores them as checks (job agent/alert).
+        Alerting al = new Alerting(a, settings.stateDir(), identity.uuid(), stamper::hostname, context, samples -> sink.write(samples),
+                m -> stamper.stamp("agent/alert", "alerting", List.of(m), 0, 0, false), java.time.Clock.systemUTC());
+        al.channels(channels);
+        LOG.info("alerting: channels from {}, state in {}; group_wait {}, max_per_hour {}, give_up_after {}", channels.file(),
+                al.store().file(), Units.format(a.groupWait()), a.maxPerHour(), Units.format(a.giveUpAfter()));
+        return al;
+    }
+
+    /** Gives alerting the rules of the jobs scheduled now; says once if jobs notify but no channel is configured. */
+    private void alertRules() {
+        Map<String, AlertRule> rules = new LinkedHashMap<>();
+        for (ScheduledJob j : jobs.values()) {
+            rules.put(j.spec().name(), j.spec().alert());
+        }
+        for (JobSpec j : toCompile) {
+            rules.put(j.name(), j.alert());
+        }
+        if (alerting != null) {
+            alerting.rules(rules);
+        } else if (rules.values().stream().anyMatch(AlertRule::notifies)) {
+            CONFIG.error("jobs have notify= (or [alert] notify is set) but {} defines no channel: nobody is notified "
+                    + "(fix: add a [channel.NAME] section, see docs/ALERTS.md)", settings.alert().channelsFile());
+        }
+    }
+
     /** Re-reads the cron files and plugins and applies what changed; logs what it did. */
     public synchronized void reload(String why) {
         if (stopping.get()) {
@@ -337,16 +425,20 @@ public final class Agent {
             return;
         }
         boolean startup = jobs.isEmpty() && "start-up".equals(why);
+        String settingsPending = null;
         if (!startup) {
             RELOAD.info("reloading ({})", why);
-            noteSettingsChange();
+            settingsPending = noteSettingsChange();
         }
+        reloadProblems.clear();
+        List<CronFile> cronFiles = new CronFileParser(settings, new Date()).parseAll();
         Map<String, JobSpec> current = new LinkedHashMap<>();
         jobs.forEach((k, j) -> current.put(k, j.spec()));
-        ReloadPlan plan = ReloadPlan.compute(current, new CronFileParser(settings, new Date()).parseAll());
+        ReloadPlan plan = ReloadPlan.compute(current, cronFiles);
 
         for (ConfigProblem p : plan.problems()) {
             CONFIG.error(p.oneLine());
+            reloadProblems.add(p.oneLine());
         }
         plan.warnings().forEach(p -> CONFIG.warn(p.oneLine()));
         plan.kept().forEach(RELOAD::warn);
@@ -398,6 +490,16 @@ public final class Agent {
             lines.forEach(RELOAD::info);
         }
         jobSnapshot = List.copyOf(jobs.values());
+        // Its problems are read from reloadProblems when a snapshot is taken: start-up compiles in the background add theirs later.
+        lastReload = new AgentSnapshot.Reload(System.currentTimeMillis(), why, cronFiles.stream().map(CronFile::file).toList(), List.of(), 0,
+                plan.added().size(), plan.changed().size(), plan.removed().size(), settingsPending);
+        if (!startup) {
+            reloads.incrementAndGet();
+            if (!reloadProblems.isEmpty() || settingsPending != null) {
+                failedReloads.incrementAndGet();
+            }
+        }
+        alertRules();
         if (watcher != null) {
             watcher.watch(watchedDirs());
         }
@@ -430,14 +532,12 @@ public final class Agent {
                         e.getValue().stream().map(j -> j.spec().name()).collect(Collectors.joining(", ")));
             }
         }
-        for (JobSpec j : plan.removed()) {
-            if (!byPlugin.containsKey(j.pluginPath())) {
-                catalog.forget(j.pluginPath());
-            }
+        if (!plan.removed().isEmpty() || !plan.changed().isEmpty()) {
+            catalog.retain(jobs.values().stream().map(ScheduledJob::spec).toList());
         }
     }
 
-    /** Loads {@code spec}'s plugin if needed and logs why it cannot be, with the cron line it is for. */
+    /** Loads {@code spec}'s plugin if needed and logs why it cannot be (a problem of the last reload), with the cron line it is for. */
     private void checkPlugin(JobSpec spec) {
         try {
             catalog.check(spec);
@@ -445,7 +545,9 @@ public final class Agent {
             if (stopping.get()) {
                 return; // a compile cut short by the stop: nothing wrong with the plugin
             }
-            CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), LogText.escape(ex.getMessage()), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            String line = spec.where() + ": job " + spec.name() + ": " + LogText.escape(ex.getMessage()) + (ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            CONFIG.error(line);
+            reloadProblems.add(line);
         }
     }
 
@@ -456,7 +558,9 @@ public final class Agent {
             jobs.put(spec.key(), sj);
             return sj;
         } catch (SchedulerException | RuntimeException e) {
-            CONFIG.error("{}: job {} cannot be scheduled: {}", spec.where(), spec.name(), e.getMessage());
+            String line = spec.where() + ": job " + spec.name() + " cannot be scheduled: " + e.getMessage();
+            CONFIG.error(line);
+            reloadProblems.add(line);
             return null;
         }
     }
@@ -469,13 +573,17 @@ public final class Agent {
         }
     }
 
-    private void noteSettingsChange() {
+    /** Says if aegis_config.ini changed since the start; returns what to do about it, or null. */
+    private String noteSettingsChange() {
         AgentSettings now = AgentSettings.load(settings.home(), settings.confDir());
         if (!now.nonDefaults().equals(settings.nonDefaults()) || !now.problems().isEmpty()) {
             now.problems().forEach(p -> CONFIG.error(p.oneLine()));
             RELOAD.warn("{} changed; its settings take effect at the next restart (the cron files and plugins reload now)",
                     settings.file());
+            return settings.file() + " changed" + (now.problems().isEmpty() ? "" : " and has " + now.problems().size() + " problem(s)")
+                    + "; its settings take effect at the next restart";
         }
+        return null;
     }
 
     /**
@@ -566,6 +674,56 @@ public final class Agent {
         return new LinkedHashMap<>(jobs);
     }
 
+    /** The agent now, read-only (see {@link AgentSnapshot}); never waits for a reload. */
+    public AgentSnapshot snapshot() {
+        long now = System.currentTimeMillis();
+        List<JobStatus> js = new ArrayList<>();
+        for (ScheduledJob j : jobSnapshot) {
+            Date next = scheduler == null ? null : scheduler.nextFire(j);
+            js.add(j.status(now, next == null ? 0 : next.getTime()));
+        }
+        return new AgentSnapshot(Version.get(), ProcessHandle.current().pid(), startedMillis, now, started, stopping.get(), settings.home(),
+                settings.file(), lastReload == null ? null : lastReload.withProblems(reloadProblems), reloads.get(), failedReloads.get(),
+                governor == null ? null : governor.lastReading(), js, outputs(), spoolState());
+    }
+
+    /** Where samples go now: each output's state. */
+    private List<OutputState> outputs() {
+        Delivery d = delivery;
+        return d == null ? List.of() : d.states();
+    }
+
+    /** The spool every output reads from; null before it is open. */
+    private AgentSnapshot.Spool spoolState() {
+        Delivery d = delivery;
+        return d == null ? null : d.spoolState(settings.spool().maxBytes());
+    }
+
+    /**
+     * Fires the job named {@code name} once now, as an operator asked (run-now): through the scheduler
+     * and a worker, under the job's limits. {@code done} gets how it ended, on the worker.
+     *
+     * @return the job's definition, or null if no job has that name ({@code done} is then not called)
+     */
+    public JobSpec runNow(String name, Consumer<ManualRun> done) {
+        for (ScheduledJob j : jobSnapshot) {
+            if (j.spec().name().equals(name)) {
+                String refusal = stopping.get() ? "the agent is stopping" : j.refusal(System.currentTimeMillis());
+                if (refusal != null) {
+                    done.accept(ManualRun.refused(refusal)); // at once; the worker checks again when it fires
+                    return j.spec();
+                }
+                try {
+                    scheduler.runNow(j, done);
+                } catch (SchedulerException e) {
+                    done.accept(ManualRun.refused("the scheduler refused it: " + e.getMessage()));
+                }
+                return j.spec();
+            }
+        }
+        return null;
+    }
+
     /** Asks for a restart: stops cleanly with exit code {@link #EXIT_RESTART} for the launcher to act on. */
     private void restart(String reason) {
         if (stopping.get()) {
@@ -614,6 +772,9 @@ public final class Agent {
         }
         if (journal != null) {
             journal.close(); // every run has ended: what the journal still holds was not waited for
+        }
+        if (alerting != null) {
+            alerting.close(); // after the last run; what waits stays in its state file for the next start
         }
         if (catalog != null) {
             catalog.close();

@@ -37,7 +37,8 @@ public final class CronFileParser {
     /** Options a cron line may set, in the order the reference lists them. */
     public static final List<String> OPTIONS =
             List.of("name", "timeout", "cpu", "kill_grace", "output_max", "memory_max", "pids_max", "max_samples", "max_bytes", "mem",
-                    "overlap", "misfire", "splay", "sampler", "user");
+                    "overlap", "misfire", "splay", "sampler", "user", "isolation",
+                    "notify", "after", "repeat");
 
     private static final long MAX_FILE_BYTES = 1 << 20;
     /** Most drop-in files read; configuration management writing more than this is a runaway. */
@@ -52,6 +53,8 @@ public final class CronFileParser {
 
     private final AgentSettings settings;
     private final Date now;
+    /** [alert]'s rule for a line that says nothing about notifying. */
+    private final AlertRule defaultAlert;
 
     private record Token(String text, int column) {
     }
@@ -63,6 +66,7 @@ public final class CronFileParser {
     public CronFileParser(AgentSettings settings, Date now) {
         this.settings = settings;
         this.now = now;
+        this.defaultAlert = settings.alert().jobRule();
     }
 
     /** The cron files in the order they are read: the default file, the user file, then the drop-ins by name. */
@@ -322,11 +326,22 @@ public final class CronFileParser {
                     + "' must be 1-" + NAME_MAX + " letters, digits or _ . : / @ -", "e.g. name=mysql_3306"));
         }
         JobOptions opts = applyOptions(settings.defaultJobOptions(), options, file, lineNo, problems);
+        AlertRule alert = alertRule(defaultAlert, options, file, lineNo, problems);
         Path resolved = resolvePlugin(plugin, t > 0 ? tokens.get(t - 1) : null, file, lineNo, problems);
         String pluginName = resolved == null ? "" : resolved.getFileName().toString();
-        if (opts.user() != null && (pluginName.endsWith(".groovy") || pluginName.endsWith(".jar"))) {
+        boolean inJvm = pluginName.endsWith(".groovy") || pluginName.endsWith(".jar");
+        if (opts.user() != null && inJvm) {
             problems.add(new ConfigProblem(file, lineNo, options.get("user").column(), "user= applies to executable plugins only; "
-                    + plugin.text() + " runs inside the agent, as the agent's user", "remove user=, or make the check an executable"));
+                    + plugin.text() + " runs in a JVM (the agent's or the plugin host's), not as a process of its own",
+                    "remove user=, or make the check an executable"));
+        }
+        if (options.containsKey("isolation") && resolved != null && !inJvm) {
+            problems.add(new ConfigProblem(file, lineNo, options.get("isolation").column(), "isolation= applies to Groovy and JAR plugins only; "
+                    + plugin.text() + " runs as a process of its own", "remove isolation="));
+        }
+        if (!options.containsKey("isolation") && plugin.text().startsWith("default/")) {
+            // The shipped plugins are our own code, measured in the agent: they stay there unless the line says otherwise.
+            opts = opts.withIsolation(JobOptions.Isolation.INPROC);
         }
         if (!problems.isEmpty()) {
             return null;
@@ -341,7 +356,40 @@ public final class CronFileParser {
                     "name the job yourself with name=..., e.g. name=" + suggestedName(pluginName)));
             display = cut;
         }
-        return new JobSpec(source, file, lineNo, key, display, cron, plugin.text(), resolved, plugin.column(), args, opts);
+        return new JobSpec(source, file, lineNo, key, display, cron, plugin.text(), resolved, plugin.column(), args, opts, alert);
+    }
+
+    /** The [alert] defaults with the line's notify=, after= and repeat= applied. */
+    private static AlertRule alertRule(AlertRule base, Map<String, Token> options, Path file, int lineNo, List<ConfigProblem> problems) {
+        AlertRule rule = base;
+        Token notify = options.get("notify");
+        if (notify != null) {
+            try {
+                rule = rule.withChannels(AlertRule.parseChannels(notify.text().substring(7)));
+            } catch (IllegalArgumentException bad) {
+                problems.add(new ConfigProblem(file, lineNo, notify.column() + 7, "option notify: " + bad.getMessage(),
+                        "name channels of aegis_notify.ini, comma-separated, e.g. notify=ops,oncall (notify= alone: none)"));
+            }
+        }
+        Token after = options.get("after");
+        if (after != null) {
+            Setting s = Settings.byId("alert.after");
+            try {
+                rule = rule.withAfter((Integer) s.convert(after.text().substring(6)));
+            } catch (IllegalArgumentException bad) {
+                problems.add(new ConfigProblem(file, lineNo, after.column() + 6, "option after: " + bad.getMessage(), "e.g. after=3"));
+            }
+        }
+        Token repeat = options.get("repeat");
+        if (repeat != null) {
+            Setting s = Settings.byId("alert.repeat");
+            try {
+                rule = rule.withRepeat((java.time.Duration) s.convert(repeat.text().substring(7)));
+            } catch (IllegalArgumentException bad) {
+                problems.add(new ConfigProblem(file, lineNo, repeat.column() + 7, "option repeat: " + bad.getMessage(), "e.g. repeat=1h"));
+            }
+        }
+        return rule;
     }
 
     /**
@@ -375,8 +423,8 @@ public final class CronFileParser {
             Token tok = e.getValue();
             String value = tok.text().substring(key.length() + 1);
             int column = tok.column() + key.length() + 1;
-            if (key.equals("name")) {
-                continue;
+            if (key.equals("name") || key.equals("notify") || key.equals("after") || key.equals("repeat")) {
+                continue; // name identifies the job; the other three are its alert rule (alertRule)
             }
             if (key.equals("sampler")) {
                 if (!value.matches("[A-Za-z0-9_.$-]{1,128}")) {
@@ -401,6 +449,16 @@ public final class CronFileParser {
                 } catch (IllegalArgumentException bad) {
                     problems.add(new ConfigProblem(file, lineNo, column, "user=" + value + ": " + bad.getMessage(),
                             "name a local account from /etc/passwd, e.g. user=nobody (create one with 'useradd -r NAME')"));
+                }
+                continue;
+            }
+            if (key.equals("isolation")) {
+                try {
+                    o = o.withIsolation(JobOptions.Isolation.valueOf(((String) Settings.byId("plugins.isolation").convert(value))
+                            .toUpperCase(java.util.Locale.ROOT)));
+                } catch (IllegalArgumentException bad) {
+                    problems.add(new ConfigProblem(file, lineNo, column, "option isolation: " + bad.getMessage(),
+                            "isolation=host (the plugin host, a JVM of its own) or isolation=inproc (the agent's JVM, for trusted plugins)"));
                 }
                 continue;
             }

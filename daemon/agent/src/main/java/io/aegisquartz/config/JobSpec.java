@@ -20,18 +20,28 @@ import java.util.Objects;
  * @param pluginColumn column of the plugin path on the line, for errors found when loading the plugin
  * @param args         arguments after the plugin path
  * @param options      limits and policies after applying the line's options
+ * @param alert        whom the job's problems are notified to, and when (notify=, after=, repeat=)
  */
 public record JobSpec(JobSource source, Path file, int line, String key, String name, String cron,
-                      String pluginRef, Path pluginPath, int pluginColumn, List<String> args, JobOptions options) {
+                      String pluginRef, Path pluginPath, int pluginColumn, List<String> args, JobOptions options,
+                      AlertRule alert) {
 
     public JobSpec {
         args = List.copyOf(args);
+        alert = alert == null ? AlertRule.NONE : alert;
+    }
+
+    /** A job that notifies nobody (run-plugin, tests). */
+    public JobSpec(JobSource source, Path file, int line, String key, String name, String cron,
+                   String pluginRef, Path pluginPath, int pluginColumn, List<String> args, JobOptions options) {
+        this(source, file, line, key, name, cron, pluginRef, pluginPath, pluginColumn, args, options, AlertRule.NONE);
     }
 
     /**
      * True if both run the same plugin with the same arguments on the same schedule and limits, and
      * come from the same file (a job moved to another file is rescheduled, so that messages name its
-     * new place).
+     * new place). The alert rule is left out: a changed notify= takes effect at the reload without
+     * rescheduling the job.
      */
     public boolean sameDefinition(JobSpec other) {
         return file.equals(other.file) && cron.equals(other.cron) && pluginRef.equals(other.pluginRef) && pluginPath.equals(other.pluginPath)

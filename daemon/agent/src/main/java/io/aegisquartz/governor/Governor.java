@@ -42,6 +42,7 @@ public final class Governor {
     private final int exitAfter;
     private final Supplier<Collection<ScheduledJob>> jobs;
     private final LongSupplier exemptCpuNanos;
+    private final LongSupplier hostCpuNanos;
     private final Consumer<String> restart;
 
     private long lastCpuNanos = -1;
@@ -51,13 +52,35 @@ public final class Governor {
     private int overWithNothingToShed;
     private boolean overLogged;
     private boolean restartHeldLogged;
+    private volatile Reading last;
+
+    /**
+     * What the governor saw at its last check, against its budget.
+     *
+     * @param cpuPct         the agent's CPU over the last window, percent of one core (counted as for the budget)
+     * @param cpuBudgetPct   {@code [governor] cpu_max}, 0 = no CPU budget
+     * @param rssBytes       resident memory
+     * @param memoryMaxBytes {@code [governor] memory_max}, 0 = no memory budget
+     * @param atMillis       when it looked (epoch ms)
+     * @param windowMillis   how often it looks
+     */
+    public record Reading(double cpuPct, double cpuBudgetPct, long rssBytes, long memoryMaxBytes, long atMillis, long windowMillis) {
+
+        /** True if the last window was over either budget. */
+        public boolean over() {
+            return (cpuBudgetPct > 0 && cpuPct > cpuBudgetPct) || (memoryMaxBytes > 0 && rssBytes > memoryMaxBytes);
+        }
+    }
 
     /**
      * @param jobs           the scheduled jobs, read once per window
      * @param exemptCpuNanos CPU time not to count (the output workers' threads), cumulative
+     * @param hostCpuNanos   CPU time of the running plugin host, which the agent's own figure counts only once
+     *                       the host has ended and been reaped
      * @param restart        called with the reason when shedding was not enough
      */
-    public Governor(AgentSettings settings, Supplier<Collection<ScheduledJob>> jobs, LongSupplier exemptCpuNanos, Consumer<String> restart) {
+    public Governor(AgentSettings settings, Supplier<Collection<ScheduledJob>> jobs, LongSupplier exemptCpuNanos, LongSupplier hostCpuNanos,
+                    Consumer<String> restart) {
         GovernorSettings g = settings.governor();
         this.cpuBudgetPct = g.cpuMaxPercent();
         this.memoryMax = g.memoryMax();
@@ -67,11 +90,17 @@ public final class Governor {
         this.restartMinUptimeMillis = g.restartMinUptime().toMillis();
         this.jobs = jobs;
         this.exemptCpuNanos = exemptCpuNanos;
+        this.hostCpuNanos = hostCpuNanos;
         this.restart = restart;
     }
 
     public long windowMillis() {
         return windowMillis;
+    }
+
+    /** The last check's figures, or null before the first full window. */
+    public Reading lastReading() {
+        return last;
     }
 
     /** A line for the start banner. */
@@ -85,7 +114,9 @@ public final class Governor {
     public void check() {
         long now = System.nanoTime();
         SelfUsage usage = SelfUsage.read();
-        long exempt = exemptCpuNanos.getAsLong();
+        // A live host's CPU is added by counting it as negative exemption: when the host ends, its total moves into the
+        // agent's own figure (a reaped child) just as it leaves this one, so it is counted once either way.
+        long exempt = exemptCpuNanos.getAsLong() - hostCpuNanos.getAsLong();
         Collection<ScheduledJob> all = jobs.get();
         // Taken every window, so a job's share is always that of the last window only.
         ScheduledJob heaviest = null;
@@ -124,6 +155,7 @@ public final class Governor {
             rss = after == null ? rss : after.rssBytes();
             memoryOver = rss > memoryMax;
         }
+        last = new Reading(cpuPct, cpuBudgetPct, rss, memoryMax, wallMillis, windowMillis);
         if (!cpuOver && !memoryOver) {
             if (overLogged) {
                 LOG.info("governor: back within budget: {} of a core over the last {}, {} resident", pct(cpuPct),

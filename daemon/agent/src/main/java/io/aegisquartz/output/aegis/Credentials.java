@@ -2,14 +2,9 @@ package io.aegisquartz.output.aegis;
 
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.IniFile;
+import io.aegisquartz.config.SecretFile;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFileAttributes;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -38,9 +33,6 @@ public final class Credentials {
     /** A bearer token goes into a header: visible ASCII only, so it cannot split or smuggle headers. */
     private static final Pattern TOKEN = Pattern.compile("[\\x21-\\x7E]{1,4096}");
     private static final Set<String> KEYS = Set.of("access_key_id", "access_key_secret", "bearer_token");
-    private static final Set<PosixFilePermission> GROUP_OR_OTHER = Set.of(
-            PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_EXECUTE,
-            PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE);
 
     private final String accessKeyId;
     private final String accessKeySecret;
@@ -124,74 +116,16 @@ public final class Credentials {
         return e.value();
     }
 
-    /**
-     * A parse problem without its message text: IniFile quotes the offending line, and in this file that
-     * line may be the secret. The location and the fix are enough to find and repair it.
-     */
     private static String describe(ConfigProblem p, int count) {
-        StringBuilder sb = new StringBuilder().append(p.file());
-        if (p.line() > 0) {
-            sb.append(':').append(p.line());
-            if (p.column() > 0) {
-                sb.append(':').append(p.column());
-            }
-            sb.append(": cannot parse this line (not shown: it may hold the secret)");
-        } else {
-            // File-level problems (missing, unreadable, not UTF-8, too large) quote nothing from the file.
-            sb.append(": ").append(p.message());
-        }
-        if (p.fix() != null) {
-            sb.append(" (fix: ").append(p.fix()).append(')');
-        }
-        if (count > 1) {
-            sb.append("; ").append(count - 1).append(" more problem(s) after it");
-        }
-        return sb.toString();
+        return SecretFile.describe(p, count);
     }
 
     private static void checkFile(Path file) throws CredentialsException {
-        PosixFileAttributes attrs;
-        try {
-            attrs = Files.readAttributes(file, PosixFileAttributes.class);
-        } catch (NoSuchFileException e) {
-            throw new CredentialsException(file + ": credentials file not found (fix: create it with [credentials]"
-                    + " access_key_id and access_key_secret, then chmod 600 " + file + ")");
-        } catch (UnsupportedOperationException e) {
-            throw new CredentialsException(file + ": cannot check its permissions: this file system has no POSIX permissions"
-                    + " (fix: keep the credentials file on a local Linux file system)");
-        } catch (IOException e) {
-            throw new CredentialsException(file + ": cannot read credentials file: " + e.getMessage()
-                    + " (fix: check the path and the permissions of its directories)");
+        String problem = SecretFile.problem(file, "credentials file",
+                "create it with [credentials] access_key_id and access_key_secret, then chmod 600 " + file);
+        if (problem != null) {
+            throw new CredentialsException(problem);
         }
-        if (!attrs.isRegularFile()) {
-            throw new CredentialsException(file + ": credentials file is not a regular file (fix: point at the file itself)");
-        }
-        Set<PosixFilePermission> perms = attrs.permissions();
-        String user = System.getProperty("user.name");
-        String owner = attrs.owner().getName();
-        if (!owner.equals(user)) {
-            throw new CredentialsException(file + ": credentials file is owned by " + owner + ", not by " + user
-                    + ", the user running aegis-quartz, so " + owner + " could change it (mode " + mode(perms) + ")"
-                    + " (fix: chown " + user + " " + file + " && chmod 600 " + file + ")");
-        }
-        if (perms.stream().anyMatch(GROUP_OR_OTHER::contains)) {
-            throw new CredentialsException(file + ": credentials file has mode " + mode(perms) + " (owner " + owner
-                    + "): other users can " + (perms.contains(PosixFilePermission.GROUP_READ)
-                    || perms.contains(PosixFilePermission.OTHERS_READ) ? "read the secret" : "change it")
-                    + " (fix: chmod 600 " + file + ")");
-        }
-    }
-
-    /** Octal, as ls and chmod show it: 0644. */
-    static String mode(Set<PosixFilePermission> perms) {
-        String rwx = PosixFilePermissions.toString(perms);
-        int m = 0;
-        for (int i = 0; i < 9; i++) {
-            if (rwx.charAt(i) != '-') {
-                m |= 1 << (8 - i);
-            }
-        }
-        return String.format("%04o", m);
     }
 
     public String accessKeyId() {

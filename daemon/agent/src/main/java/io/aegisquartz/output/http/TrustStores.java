@@ -12,7 +12,7 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.util.Collection;
 
-/** TLS trust for the HTTP outputs: the system trust store, or the certificates of a PEM file. */
+/** TLS trust for the HTTP outputs and the notification channels: the system trust store, or the certificates of a PEM file. */
 public final class TrustStores {
 
     private TrustStores() {

@@ -1,0 +1,396 @@
+package io.aegisquartz.alert;
+
+import io.aegisquartz.alert.channel.AlertEvent;
+import io.aegisquartz.config.AlertRule;
+import io.aegisquartz.config.AlertSettings;
+import io.aegisquartz.sample.Sample;
+import io.aegisquartz.sample.Status;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Turns stored samples into alert events, with Nagios' semantics: per series (a job's run, and each
+ * metric and tag set it reports), a problem is soft until {@code after} consecutive non-ok runs make it
+ * hard and notified; a change of status while hard notifies at once; {@code repeat} re-notifies while
+ * it lasts; the first ok run after a notified problem notifies the recovery, once; a series whose
+ * hard states change too often (flap_high percent of its last 21) is notified once as flapping and
+ * then not at every change, until it settles (flap_low). The agent's own events come here too.
+ *
+ * <p>A series is remembered only from its first non-ok run until it has been ok for 21 runs, so an
+ * agent with nothing failing keeps nothing and writes nothing. Not thread-safe: {@link Alerting}
+ * calls it under its lock.
+ */
+final class AlertEngine {
+
+    private static final Logger LOG = LoggerFactory.getLogger("alert");
+    /** Series one job may have at once; past it new ones are ignored, said once. */
+    static final int MAX_SERIES_PER_JOB = 1_000;
+    private static final char SEP = '\u001f';
+    static final String AGENT = "agent";
+
+    private final AlertState state;
+    private final Outbox outbox;
+    private final Silences silences;
+    private final AlertRule agentRule;
+    private final int flapLow;
+    private final int flapHigh;
+    /** Rules by job name, replaced at each reload. */
+    private volatile Map<String, AlertRule> rules = Map.of();
+    /** Series remembered per job: the fast path for a job with nothing wrong is one lookup here. */
+    private final Map<String, Integer> perJob = new HashMap<>();
+    private final java.util.Set<String> warnedJobs = new java.util.HashSet<>();
+    private boolean changed;
+
+    AlertEngine(AlertState state, Outbox outbox, Silences silences, AlertSettings settings) {
+        this.state = state;
+        this.outbox = outbox;
+        this.silences = silences;
+        this.agentRule = settings.agentRule();
+        this.flapLow = settings.flapLow();
+        this.flapHigh = settings.flapHigh();
+        for (SeriesState s : state.series.values()) {
+            perJob.merge(s.job, 1, Integer::sum);
+        }
+    }
+
+    void rules(Map<String, AlertRule> byJob) {
+        rules = Map.copyOf(byJob);
+    }
+
+    AlertRule rule(String job) {
+        return rules.get(job);
+    }
+
+    /** True once since the last call if the state changed (the caller saves it). */
+    boolean takeChanged() {
+        boolean c = changed;
+        changed = false;
+        return c;
+    }
+
+    /** The samples of one write (normally one run of one job). */
+    void observe(List<Sample> samples, long now) {
+        String job = null;
+        Status worstRun = null;
+        boolean ran = false;
+        String host = "";
+        Sample runSample = null;
+        for (Sample s : samples) {
+            if (!s.job().equals(job)) {
+                endRun(job, ran, worstRun, runSample, host, now);
+                job = s.job();
+                worstRun = null;
+                ran = false;
+                runSample = null;
+            }
+            host = s.hostname();
+            Status st = s.status();
+            if (st == Status.DROPPED) {
+                event(AGENT, "spool", "dropped", s.message(), s.hostname(), now);
+                continue;
+            }
+            if (job.startsWith(AGENT + "/")) {
+                continue; // the agent's own samples (heartbeat, notifications, health) are not checks
+            }
+            if (st == Status.SKIPPED) {
+                hold(job, s.message(), s.hostname(), now);
+                continue;
+            }
+            ran = true;
+            if (st.isRunFailure()) {
+                if (worstRun == null || st.ordinal() > worstRun.ordinal()) {
+                    worstRun = st;
+                    runSample = s;
+                }
+                continue;
+            }
+            AlertRule rule = rules.get(job);
+            if (rule == null || !rule.notifies()) {
+                continue;
+            }
+            if (st == Status.OK && !perJob.containsKey(job)) {
+                continue; // nothing wrong and nothing remembered: the common case, without allocating
+            }
+            observe(job, s.metric(), tags(s), st, s.message(), values(s), s.hostname(), rule, now);
+        }
+        endRun(job, ran, worstRun, runSample, host, now);
+    }
+
+    /** The run itself as a series: its worst run failure, or ok if it ran. */
+    private void endRun(String job, boolean ran, Status worstRun, Sample failure, String host, long now) {
+        if (job == null || !ran) {
+            return;
+        }
+        if (perJob.containsKey(job)) {
+            SeriesState h = state.series.remove(key(job, "#hold", ""));
+            if (h != null) {
+                forgotten(job);
+                changed = true;
+            }
+        }
+        AlertRule rule = rules.get(job);
+        if (rule == null || !rule.notifies() || (worstRun == null && !perJob.containsKey(job))) {
+            return;
+        }
+        observe(job, "", "", worstRun == null ? Status.OK : worstRun, failure == null ? "" : failure.message(), "", host, rule, now);
+    }
+
+    /**
+     * A job held by the agent (documented skip messages, docs/SAMPLES.md): quarantined, or shed by the
+     * governor. Notified once when the hold starts, to the agent's channels; forgotten when the job runs.
+     */
+    private void hold(String job, String message, String host, long now) {
+        String kind = message == null ? null : message.startsWith("quarantined: ") ? "quarantined"
+                : message.startsWith("shed by the governor") ? "shed" : null;
+        if (kind == null || !agentRule.notifies()) {
+            return;
+        }
+        String key = key(job, "#hold", "");
+        SeriesState s = state.series.get(key);
+        if (s != null && s.status.equals(kind)) {
+            return;
+        }
+        if (s == null) {
+            s = new SeriesState();
+            s.job = job;
+            s.metric = "#hold";
+            state.series.put(key, s);
+            perJob.merge(job, 1, Integer::sum);
+        }
+        s.status = kind;
+        s.notified = kind;
+        s.since = now;
+        s.lastSeen = now;
+        changed = true;
+        AlertEvent e = new AlertEvent(AlertEvent.Kind.EVENT, key, host, job, "", kind, "", message, now, now, "", 0);
+        emit(e, agentRule);
+    }
+
+    /** One thing that happened to the agent (samples dropped, a reload that failed): notified, not remembered. */
+    void event(String what, String metric, String status, String message, String host, long now) {
+        if (!agentRule.notifies()) {
+            return;
+        }
+        AlertEvent e = new AlertEvent(AlertEvent.Kind.EVENT, key(AGENT, metric, ""), host, AGENT, metric, status, "", message == null ? "" : message,
+                now, now, "", 0);
+        emit(e, agentRule);
+    }
+
+    private void observe(String job, String metric, String tags, Status status, String message, String value, String host, AlertRule rule,
+                         long now) {
+        String key = key(job, metric, tags);
+        SeriesState s = state.series.get(key);
+        boolean bad = status != Status.OK;
+        if (s == null) {
+            if (!bad) {
+                return;
+            }
+            if (perJob.getOrDefault(job, 0) >= MAX_SERIES_PER_JOB) {
+                if (warnedJobs.add(job)) {
+                    LOG.warn("job {} has {} series with problems at once; further ones are not alerted on", job, MAX_SERIES_PER_JOB);
+                }
+                return;
+            }
+            s = new SeriesState();
+            s.job = job;
+            s.metric = metric;
+            s.tags = tags;
+            state.series.put(key, s);
+            perJob.merge(job, 1, Integer::sum);
+            changed = true;
+        }
+        String wire = status.wire();
+        s.lastSeen = now;
+        s.host = host;
+        if (bad) {
+            if (s.status.equals("ok") || s.attempts == 0) {
+                s.since = now;
+                s.attempts = 1;
+                changed = true;
+            } else {
+                s.attempts++;
+                if (s.attempts <= rule.after()) {
+                    changed = true;
+                }
+            }
+            if (!wire.equals(s.status)) {
+                changed = true;
+            }
+            s.message = message == null ? "" : message;
+            s.value = value;
+        } else {
+            if (!s.status.equals("ok")) {
+                changed = true;
+            }
+            s.attempts = 0;
+        }
+        s.status = wire;
+        boolean hard = !bad || s.attempts >= rule.after() || !s.notified.equals("ok");
+        if (!hard) {
+            return;
+        }
+        // As Nagios: only hard states and soft recoveries go into the flapping history.
+        String h = Flapping.push(s.history, code(status));
+        if (!h.equals(s.history)) {
+            s.history = h;
+            changed = true;
+        }
+        double pct = Flapping.percent(s.history);
+        if (!s.flapping && pct >= flapHigh) {
+            s.flapping = true;
+            changed = true;
+            emit(event(AlertEvent.Kind.FLAPPING, key, s, now, String.format(java.util.Locale.ROOT,
+                    "%.1f%% of its last %d runs changed state (flap_high %d%%); further changes are not notified until it settles",
+                    pct, Flapping.RUNS, flapHigh), s.notified.equals("ok") ? "" : s.notified, 0), rule);
+            return;
+        }
+        if (s.flapping) {
+            if (pct > flapLow) {
+                return;
+            }
+            s.flapping = false;
+            changed = true;
+            String was = s.notified;
+            if (emit(event(AlertEvent.Kind.FLAPPING_STOPPED, key, s, now, (bad ? "settled on " + wire.toUpperCase(java.util.Locale.ROOT)
+                    : "settled on OK") + (s.message.isEmpty() || !bad ? "" : ": " + s.message), was.equals("ok") ? "" : was, 0), rule)) {
+                s.notified = bad ? wire : "ok";
+                s.lastNotified = now;
+            }
+        } else if (bad) {
+            if (s.notified.equals("ok")) {
+                if (emit(event(AlertEvent.Kind.PROBLEM, key, s, now, s.message, "", 0), rule)) {
+                    s.notified = wire;
+                    s.lastNotified = now;
+                    changed = true;
+                }
+            } else if (!s.notified.equals(wire)) {
+                String was = s.notified;
+                if (emit(event(AlertEvent.Kind.CHANGE, key, s, now, s.message, was, 0), rule)) {
+                    s.notified = wire;
+                    s.lastNotified = now;
+                    changed = true;
+                }
+            } else if (!rule.repeat().isZero() && now - s.lastNotified >= rule.repeat().toMillis()) {
+                if (emit(event(AlertEvent.Kind.REPEAT, key, s, now, s.message, "", 0), rule)) {
+                    s.lastNotified = now;
+                    changed = true;
+                }
+            }
+        } else if (!s.notified.equals("ok")) {
+            String was = s.notified;
+            long lasted = s.since > 0 ? now - s.since : 0;
+            if (emit(event(AlertEvent.Kind.RECOVERY, key, s, now, message == null ? "" : message, was, lasted), rule)) {
+                s.notified = "ok";
+                changed = true;
+            }
+        }
+        if (!bad) {
+            s.since = 0;
+            if (s.notified.equals("ok") && !s.flapping && Flapping.allOk(s.history) && s.history.length() >= Flapping.RUNS) {
+                state.series.remove(key);
+                forgotten(job);
+                changed = true;
+            }
+        }
+    }
+
+    private void forgotten(String job) {
+        perJob.computeIfPresent(job, (k, n) -> n <= 1 ? null : n - 1);
+    }
+
+    private static AlertEvent event(AlertEvent.Kind kind, String key, SeriesState s, long now, String message, String previous, long lasted) {
+        return new AlertEvent(kind, key, s.host, s.job, s.metric, kind == AlertEvent.Kind.RECOVERY ? "ok" : s.status, previous,
+                message == null ? "" : message, s.since, now, kind == AlertEvent.Kind.RECOVERY ? "" : s.value, lasted);
+    }
+
+    /** Queues {@code e} for the rule's channels; false (and nothing queued) if the job is silenced. */
+    private boolean emit(AlertEvent e, AlertRule rule) {
+        Silences.Silence silence = silences.covering(e.job(), e.timeMillis());
+        if (silence != null) {
+            LOG.info("notification {} {} for {} not sent: silenced until {}{}", e.kind().wire(), e.status(), e.job(),
+                    java.time.Instant.ofEpochMilli(silence.endMillis()), silence.reason().isEmpty() ? "" : " (" + silence.reason() + ")");
+            return false;
+        }
+        for (String channel : rule.channels()) {
+            outbox.add(channel, e, e.timeMillis());
+        }
+        changed = true;
+        return true;
+    }
+
+    static String key(String job, String metric, String tags) {
+        return job + SEP + metric + SEP + tags;
+    }
+
+    /** Tags as "k=v,k=v" sorted by key, so a series' key does not depend on the order a plugin adds them. */
+    private static String tags(Sample s) {
+        Map<String, String> t = s.measurement().tags();
+        if (t.isEmpty()) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<String, String> e : new TreeMap<>(t).entrySet()) {
+            if (sb.length() > 0) {
+                sb.append(',');
+            }
+            sb.append(e.getKey()).append('=').append(e.getValue());
+        }
+        return sb.toString();
+    }
+
+    /** The values as "name=value unit, ..." (only for samples that are not ok: ok ones are not told). */
+    private static String values(Sample s) {
+        if (s.status() == Status.OK || s.measurement().values().isEmpty()) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<String, Double> e : s.measurement().values().entrySet()) {
+            if (sb.length() > 0) {
+                sb.append(", ");
+            }
+            double v = e.getValue();
+            sb.append(e.getKey()).append('=').append(number(v));
+            String unit = s.measurement().units().get(e.getKey());
+            if (unit != null && !unit.isEmpty()) {
+                sb.append(unit);
+            }
+            if (sb.length() > 300) {
+                sb.append(", ...");
+                break;
+            }
+        }
+        return sb.toString();
+    }
+
+    /** 3, 0.5, 1234.6, 1.235E+20: four significant digits at most, no trailing zeros. */
+    static String number(double v) {
+        if (Double.isNaN(v) || Double.isInfinite(v)) {
+            return Double.toString(v);
+        }
+        if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+            return Long.toString((long) v);
+        }
+        return new java.math.BigDecimal(v).round(new java.math.MathContext(Math.max(4, (int) Math.log10(Math.abs(v)) + 2)))
+                .stripTrailingZeros().toString();
+    }
+
+    private static char code(Status s) {
+        return switch (s) {
+            case OK -> Flapping.OK;
+            case WARNING -> 'w';
+            case CRITICAL -> 'c';
+            case UNKNOWN -> 'u';
+            case ERROR -> 'e';
+            case TIMEOUT -> 't';
+            case CPU_LIMIT -> 'p';
+            case MEM_LIMIT -> 'm';
+            case KILLED -> 'k';
+            default -> 'x';
+        };
+    }
+}

@@ -1,0 +1,405 @@
+package io.aegisquartz.alert;
+
+import io.aegisquartz.alert.channel.AlertEvent;
+import io.aegisquartz.alert.channel.Channel;
+import io.aegisquartz.alert.channel.MessageText;
+import io.aegisquartz.alert.channel.Notification;
+import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.config.AlertRule;
+import io.aegisquartz.config.AlertSettings;
+import io.aegisquartz.sample.Measurement;
+import io.aegisquartz.sample.Sample;
+import io.aegisquartz.sample.Status;
+import io.aegisquartz.util.ExponentialBackoff;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * Alerting as the agent (and the receiver) use it: the engine that turns stored samples into events,
+ * the outbox that groups and delivers them, the state file that keeps both across restarts, the
+ * silences, and one thread ("aegis-alert") that composes, saves and delivers.
+ *
+ * <p>Order of durable steps, what makes delivery exact: a message is composed and the state saved
+ * (fsync) before its first attempt; a delivery is recorded and saved after it. A crash between the two
+ * sends it again after the restart with the same id (the only duplicate there can be); a crash before
+ * the save leaves its events to be composed again. Samples come in on the caller's thread
+ * ({@link #stored}), under a lock, with no I/O there; the thread saves what they changed within a second.
+ */
+public final class Alerting implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger("alert");
+    /** Changes the engine makes (attempt counts, histories) are saved at most this often; compositions and deliveries at once. */
+    static final long SAVE_EVERY_MS = 1_000;
+    /** The longest the thread sleeps without looking (a new event wakes it sooner). */
+    static final long MAX_SLEEP_MS = 60_000;
+    /** Retry waits: 5 s doubling to 10 min, with full jitter. */
+    static final ExponentialBackoff BACKOFF = ExponentialBackoff.jittered(Duration.ofSeconds(5), Duration.ofMinutes(10));
+
+    private final AlertStore store;
+    private final AlertState state;
+    private final Outbox outbox;
+    private final AlertEngine engine;
+    private final Silences silences;
+    private final Clock clock;
+    private final Supplier<String> hostname;
+    private final Consumer<List<Sample>> results;
+    private final Function stamp;
+    private final AlertSettings settings;
+    private final NotifyConfig.Context context;
+    private volatile Map<String, Channel> channels = Map.of();
+    private volatile Map<String, NotifyConfig.Spec> specs = Map.of();
+    private final java.util.Set<String> unknownWarned = new java.util.HashSet<>();
+    private Thread thread;
+    private volatile boolean closed;
+    private boolean dirty;
+    private long lastSave;
+    private final Object wake = new Object();
+    private boolean woken;
+
+    /** Makes the samples that record deliveries: (metric's measurement) → samples of job agent/alert. */
+    public interface Function {
+        List<Sample> apply(Measurement m);
+    }
+
+    /**
+     * @param stateDir where alerts/state.json and alerts/silences.json are
+     * @param hostUuid the host identity (part of every notification id)
+     * @param hostname the host name for the agent's own events
+     * @param results  where the alert.notification samples go (the sink); null: nowhere (the receiver)
+     * @param stamp    turns a measurement into samples (host, job agent/alert, id); null with results null
+     */
+    public Alerting(AlertSettings settings, Path stateDir, String hostUuid, Supplier<String> hostname, NotifyConfig.Context context,
+                    Consumer<List<Sample>> results, Function stamp, Clock clock) {
+        this.settings = settings;
+        this.store = new AlertStore(stateDir.resolve("alerts").resolve("state.json"));
+        this.state = store.load();
+        this.silences = new Silences(silencesFile(stateDir));
+        this.clock = clock;
+        this.hostname = hostname;
+        this.results = results;
+        this.stamp = stamp;
+        this.context = context;
+        this.outbox = new Outbox(state, hostUuid, settings.groupWait(), this::maxPerHour, settings.giveUpAfter(), BACKOFF);
+        this.engine = new AlertEngine(state, outbox, silences, settings);
+    }
+
+    /** Where the silences of the agent with this state directory are. */
+    public static Path silencesFile(Path stateDir) {
+        return stateDir.resolve("alerts").resolve("silences.json");
+    }
+
+    private int maxPerHour(String channel) {
+        NotifyConfig.Spec s = specs.get(channel);
+        return s != null && s.maxPerHour() > 0 ? s.maxPerHour() : settings.maxPerHour();
+    }
+
+    /** Starts the delivery thread. */
+    public Alerting start() {
+        synchronized (this) {
+            int series = state.series.size();
+            int waiting = 0;
+            for (ChannelQueue q : state.channels.values()) {
+                waiting += q.pending.size() + (q.current == null ? 0 : 1);
+            }
+            if (series > 0 || waiting > 0) {
+                LOG.info("alert state {}: {} series with problems, {} notification(s) waiting from before", store.file(), series, waiting);
+            }
+        }
+        thread = new Thread(this::loop, "aegis-alert");
+        thread.setDaemon(true);
+        thread.start();
+        return this;
+    }
+
+    /**
+     * Takes the channels of {@code config} (at start and at each reload): channels that cannot be made
+     * are logged and left out; what waits for a channel no longer configured is dropped and counted.
+     */
+    public void channels(NotifyConfig config) {
+        Map<String, Channel> made = new LinkedHashMap<>();
+        for (NotifyConfig.Spec spec : config.channels().values()) {
+            try {
+                made.put(spec.name(), NotifyConfig.create(spec, context));
+            } catch (IOException | RuntimeException e) {
+                LOG.error("channel {} cannot be used: {}", spec.describe(), MessageText.clean(e.getMessage()));
+            }
+        }
+        Map<String, Channel> old;
+        synchronized (this) {
+            old = channels;
+            channels = Map.copyOf(made);
+            specs = Map.copyOf(config.channels());
+            unknownWarned.clear();
+            int dropped = outbox.forgetChannels(made.keySet());
+            if (dropped > 0) {
+                LOG.warn("{} notification(s) waiting for channels no longer in {} dropped", dropped, config.file());
+                dirty = true;
+            }
+        }
+        old.values().forEach(Channel::close);
+        if (!made.isEmpty()) {
+            LOG.info("notification channels: {}", String.join(", ", config.channels().values().stream()
+                    .filter(s -> made.containsKey(s.name())).map(NotifyConfig.Spec::describe).toList()));
+        }
+    }
+
+    /** The rules of the jobs now scheduled, by job name (at start and after each reload). */
+    public void rules(Map<String, AlertRule> byJob) {
+        engine.rules(byJob);
+        for (AlertRule r : byJob.values()) {
+            warnUnknown(r.channels());
+        }
+        warnUnknown(settings.agentRule().channels());
+    }
+
+    private void warnUnknown(List<String> names) {
+        for (String n : names) {
+            if (!channels.containsKey(n) && !specs.containsKey(n)) {
+                synchronized (this) {
+                    if (unknownWarned.add(n)) {
+                        LOG.error("notify={}: no channel [channel.{}] in the channels file; its notifications are dropped "
+                                + "(fix: add the section, see docs/ALERTS.md, or correct the name)", n, n);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The tap: a run's samples, once stored. Quick (no I/O); the thread does the rest. */
+    public void stored(List<Sample> samples) {
+        if (samples.isEmpty() || closed) {
+            return;
+        }
+        boolean changed;
+        synchronized (this) {
+            engine.observe(samples, clock.millis());
+            changed = engine.takeChanged();
+            dirty |= changed;
+        }
+        if (changed) {
+            wakeUp();
+        }
+    }
+
+    /** Queues {@code e} for {@code channels} directly (the receiver's silence checks, tests). */
+    public void notify(AlertEvent e, List<String> channelNames) {
+        synchronized (this) {
+            for (String c : channelNames) {
+                outbox.add(c, e, clock.millis());
+            }
+            dirty = true;
+        }
+        wakeUp();
+    }
+
+    /** The state, under this object's lock, for the receiver's host table. */
+    synchronized <T> T withState(java.util.function.Function<AlertState, T> f) {
+        T t = f.apply(state);
+        dirty = true;
+        return t;
+    }
+
+    public Silences silences() {
+        return silences;
+    }
+
+    public AlertStore store() {
+        return store;
+    }
+
+    private void wakeUp() {
+        synchronized (wake) {
+            woken = true;
+            wake.notifyAll();
+        }
+    }
+
+    private void loop() {
+        while (!closed) {
+            long next;
+            try {
+                next = step();
+            } catch (RuntimeException e) {
+                LOG.error("alerting failed; trying again in a minute", e);
+                next = clock.millis() + MAX_SLEEP_MS;
+            }
+            synchronized (wake) {
+                long sleep = Math.min(MAX_SLEEP_MS, next - clock.millis());
+                if (!woken && sleep > 0 && !closed) {
+                    try {
+                        wake.wait(sleep);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                woken = false;
+            }
+        }
+    }
+
+    /**
+     * One round: composes what is due, saves, delivers what is due (each attempt outside the lock,
+     * recorded and saved after), and says when the next round is due. Tests with a fixed clock call it
+     * directly instead of running the thread.
+     */
+    public long step() {
+        long now = clock.millis();
+        List<Outbox.Due> due;
+        byte[] snapshot;
+        synchronized (this) {
+            due = outbox.due(now);
+            boolean compose = !due.isEmpty();
+            snapshot = (dirty && (compose || now - lastSave >= SAVE_EVERY_MS)) || compose ? snapshotLocked(now) : null;
+        }
+        save(snapshot);
+        List<Sample> samples = new ArrayList<>();
+        for (Outbox.Due d : due) {
+            Channel ch = channels.get(d.channel());
+            Notification n = d.outgoing().notification;
+            String error;
+            String type = ch == null ? "unknown" : ch.type();
+            if (ch == null) {
+                error = "channel " + d.channel() + " is not configured (or could not be made); see the log at start";
+            } else {
+                try {
+                    ch.send(n);
+                    error = null;
+                } catch (io.aegisquartz.alert.channel.DeliveryException e) {
+                    error = e.getMessage();
+                } catch (RuntimeException e) {
+                    error = e.toString();
+                    LOG.error("channel {} failed unexpectedly", d.channel(), e);
+                }
+            }
+            long at = clock.millis();
+            Outbox.Result r;
+            synchronized (this) {
+                r = outbox.record(d, error, at);
+                snapshot = snapshotLocked(at);
+            }
+            save(snapshot);
+            log(d, type, r, error, n);
+            samples.addAll(resultSamples(d, type, r, error, n));
+        }
+        if (results != null && !samples.isEmpty()) {
+            results.accept(samples); // outside the lock: the sink has its own, and its tap comes back here
+        }
+        synchronized (this) {
+            long next = outbox.nextWake(clock.millis());
+            if (dirty) {
+                next = Math.min(next, lastSave + SAVE_EVERY_MS);
+            }
+            return next;
+        }
+    }
+
+    private byte[] snapshotLocked(long now) {
+        dirty = false;
+        lastSave = now;
+        try {
+            return store.serialize(state);
+        } catch (IOException e) {
+            LOG.error("alert state cannot be written as JSON: {}", e.getMessage());
+            return null;
+        }
+    }
+
+    /** Writes a snapshot; a failure is logged once per failure and retried at the next change. */
+    private synchronized void save(byte[] snapshot) {
+        if (snapshot == null) {
+            return;
+        }
+        try {
+            store.write(snapshot);
+        } catch (IOException e) {
+            dirty = true;
+            LOG.error("alert state {} cannot be saved: {}; notifications due now may be sent again after a restart", store.file(), e.getMessage());
+        }
+    }
+
+    private void log(Outbox.Due d, String type, Outbox.Result r, String error, Notification n) {
+        int attempts = d.outgoing().attempts;
+        switch (r) {
+            case DELIVERED -> LOG.info("notification {} sent to {} ({}): {}", n.id(), d.channel(), type, new MessageText(java.time.ZoneId.systemDefault()).title(n));
+            case RETRY -> {
+                if (attempts == 1) {
+                    LOG.warn("notification {} to {} ({}) not delivered: {}; retrying with backoff for up to {}", n.id(), d.channel(), type, error,
+                            io.aegisquartz.config.Units.format(settings.giveUpAfter()));
+                } else {
+                    LOG.debug("notification {} to {}: attempt {} failed: {}", n.id(), d.channel(), attempts, error);
+                }
+            }
+            case GIVEN_UP -> LOG.error("notification {} to {} ({}) given up after {} attempt(s) over {}: {} ({} event(s) lost)", n.id(), d.channel(),
+                    type, attempts, io.aegisquartz.config.Units.format(settings.giveUpAfter()), error, n.events().size() + n.omitted());
+        }
+    }
+
+    /** The alert.notification sample of an attempt: ok sent, warning retrying, error given up. */
+    private List<Sample> resultSamples(Outbox.Due d, String type, Outbox.Result r, String error, Notification n) {
+        if (stamp == null) {
+            return List.of();
+        }
+        Status status = switch (r) {
+            case DELIVERED -> Status.OK;
+            case RETRY -> Status.WARNING;
+            case GIVEN_UP -> Status.ERROR;
+        };
+        String result = switch (r) {
+            case DELIVERED -> "sent";
+            case RETRY -> "retry";
+            case GIVEN_UP -> "given_up";
+        };
+        Map<String, Double> values = new LinkedHashMap<>();
+        values.put("events", (double) (n.events().size() + n.omitted()));
+        values.put("attempts", (double) (d.outgoing().attempts + (r == Outbox.Result.DELIVERED ? 1 : 0)));
+        Map<String, String> tags = new LinkedHashMap<>();
+        tags.put("channel", d.channel());
+        tags.put("type", type);
+        tags.put("result", result);
+        tags.put("notification_id", n.id());
+        String message = r == Outbox.Result.DELIVERED ? "sent to " + d.channel() : result.replace('_', ' ') + ": " + error;
+        return stamp.apply(new Measurement(clock.millis(), "alert.notification", status, message, values, Map.of(), tags));
+    }
+
+    /** Notifications delivered and given up since the state file was made, summed over channels. */
+    public synchronized long[] counts() {
+        long delivered = 0;
+        long givenUp = 0;
+        for (ChannelQueue q : state.channels.values()) {
+            delivered += q.delivered;
+            givenUp += q.givenUp;
+        }
+        return new long[] {delivered, givenUp};
+    }
+
+    /** Stops the thread after the round in progress; what waits stays in the state file. */
+    @Override
+    public void close() {
+        closed = true;
+        wakeUp();
+        if (thread != null) {
+            try {
+                thread.join(15_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        byte[] snapshot;
+        synchronized (this) {
+            snapshot = dirty ? snapshotLocked(clock.millis()) : null;
+        }
+        save(snapshot);
+        channels.values().forEach(Channel::close);
+    }
+}

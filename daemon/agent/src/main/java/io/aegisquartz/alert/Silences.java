@@ -1,0 +1,122 @@
+package io.aegisquartz.alert;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.aegisquartz.util.AtomicFiles;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Silences set with {@code aegis-quartz silence}: {@code STATE/alerts/silences.json}, a JSON array,
+ * written by the command (whole file, atomically) and read by the agent when the file changes. A
+ * silence ends by itself at its end time; nothing needs to remove it. While a job is silenced its
+ * notifications are not sent, and it is not marked as notified, so a problem that outlasts the silence
+ * is notified when it ends.
+ */
+public final class Silences {
+
+    /** The job name that silences everything, the agent's own events included. */
+    public static final String ALL = "all";
+    /** The job name of the agent's own events. */
+    public static final String AGENT = "agent";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * One silence.
+     *
+     * @param job         a job name as samples carry it, "agent", or "all"
+     * @param startMillis when it was set
+     * @param endMillis   when it ends
+     * @param reason      what the operator said, or empty
+     * @param by          who set it (the user name)
+     */
+    public record Silence(String job, long startMillis, long endMillis, String reason, String by) {
+    }
+
+    private final Path file;
+    private long seenModified = -1;
+    private long seenSize = -1;
+    private List<Silence> cached = List.of();
+
+    public Silences(Path file) {
+        this.file = file;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** Every silence in the file, ended ones included. */
+    public List<Silence> read() throws IOException {
+        try {
+            byte[] b = Files.readAllBytes(file);
+            if (b.length == 0) {
+                return List.of();
+            }
+            return List.copyOf(JSON.readValue(b, new TypeReference<List<Silence>>() { }));
+        } catch (NoSuchFileException e) {
+            return List.of();
+        }
+    }
+
+    /** Replaces the file's silences (dropping those that ended before {@code nowMillis}). */
+    public void write(List<Silence> silences, long nowMillis) throws IOException {
+        List<Silence> keep = new ArrayList<>();
+        for (Silence s : silences) {
+            if (s.endMillis() > nowMillis) {
+                keep.add(s);
+            }
+        }
+        Files.createDirectories(file.getParent());
+        AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(keep));
+    }
+
+    /**
+     * The silence covering {@code job} at {@code nowMillis}, or null. Reads the file again only when it
+     * changed (its size or modification time), so a check costs one stat.
+     */
+    public synchronized Silence covering(String job, long nowMillis) {
+        refresh();
+        Silence best = null;
+        for (Silence s : cached) {
+            if (s.startMillis() <= nowMillis && nowMillis < s.endMillis()
+                    && (s.job().equals(ALL) || s.job().equals(job) || (job.startsWith(AGENT + "/") && s.job().equals(AGENT)))) {
+                if (best == null || s.endMillis() > best.endMillis()) {
+                    best = s;
+                }
+            }
+        }
+        return best;
+    }
+
+    private void refresh() {
+        long modified;
+        long size;
+        try {
+            modified = Files.getLastModifiedTime(file).toMillis();
+            size = Files.size(file);
+        } catch (IOException e) {
+            cached = List.of();
+            seenModified = -1;
+            return;
+        }
+        if (modified == seenModified && size == seenSize) {
+            return;
+        }
+        try {
+            cached = read();
+        } catch (IOException | RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger("alert").warn("silences in {} cannot be read ({}); none applies until it is fixed", file,
+                    e.getMessage());
+            cached = List.of();
+        }
+        seenModified = modified;
+        seenSize = size;
+    }
+}

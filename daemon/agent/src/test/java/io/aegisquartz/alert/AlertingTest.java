@@ -1,0 +1,432 @@
+package io.aegisquartz.alert;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.aegisquartz.alert.channel.MessageText;
+import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.config.AlertRule;
+import io.aegisquartz.config.AlertSettings;
+import io.aegisquartz.sample.Measurement;
+import io.aegisquartz.sample.Sample;
+import io.aegisquartz.sample.SampleStamper;
+import io.aegisquartz.sample.Status;
+import io.aegisquartz.testing.TestClock;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Alerting end to end below the agent: samples in, the engine's states, the outbox's grouping, rate
+ * limit, retries and state file, and a real HTTP webhook on loopback out. Time is a {@link TestClock}
+ * moved by the test, and the delivery round ({@link Alerting#step()}) is called by the test, so no test
+ * waits for a timer.
+ */
+class AlertingTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String UUID = "5f0c2a8e-1111-4222-8333-944455556666";
+    private static final Duration MINUTE = Duration.ofMinutes(1);
+
+    @TempDir
+    Path dir;
+
+    private HookServer hook;
+    private final TestClock clock = new TestClock(1_780_000_000_000L);
+    private final List<Sample> results = Collections.synchronizedList(new ArrayList<>());
+    private final List<Alerting> opened = new ArrayList<>();
+
+    @BeforeEach
+    void server() throws IOException {
+        hook = new HookServer();
+    }
+
+    @AfterEach
+    void close() {
+        opened.forEach(Alerting::close);
+        hook.close();
+    }
+
+    private static AlertSettings settings(int maxPerHour, Duration giveUp) {
+        return new AlertSettings(Path.of("unused"), AlertRule.NONE, AlertRule.NONE, Duration.ofSeconds(30), maxPerHour, giveUp, 5, 20);
+    }
+
+    private Alerting open(Path stateDir, AlertSettings s, Map<String, AlertRule> rules) {
+        Path ini = dir.resolve("aegis_notify.ini");
+        try {
+            Files.writeString(ini, "[channel.hook]\ntype = webhook\nurl = " + hook.url("/hook") + "\n");
+            Files.setPosixFilePermissions(ini, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        NotifyConfig config = NotifyConfig.load(ini);
+        assertEquals(List.of(), config.problems());
+        SampleStamper stamper = new SampleStamper(UUID, "web-17");
+        Alerting a = new Alerting(s, stateDir, UUID, () -> "web-17",
+                new NotifyConfig.Context(clock, new MessageText(ZoneOffset.UTC), () -> null, null, dir),
+                results::addAll, m -> stamper.stamp("agent/alert", "", List.of(m), 0, 0, false), clock);
+        a.channels(config);
+        a.rules(rules);
+        opened.add(a);
+        return a;
+    }
+
+    private Alerting open(AlertRule rule, String... jobs) {
+        Map<String, AlertRule> rules = new HashMap<>();
+        for (String j : jobs) {
+            rules.put(j, rule);
+        }
+        return open(dir.resolve("state"), settings(20, Duration.ofHours(24)), rules);
+    }
+
+    private static AlertRule rule(int after, Duration repeat) {
+        return new AlertRule(List.of("hook"), after, repeat);
+    }
+
+    private List<Sample> run(String job, Status status, String message) {
+        return new SampleStamper(UUID, "web-17").stamp(job, "user/check.sh",
+                List.of(new Measurement(clock.millis(), "http", status, message, Map.of("time", 0.5), Map.of("time", "s"), Map.of())), 1, 1, false);
+    }
+
+    /** One run of {@code job}, then a minute passes and the delivery round runs, as with a job firing every minute. */
+    private void tick(Alerting a, String job, Status status) {
+        a.stored(run(job, status, "HTTP " + status.wire() + " - 连接被拒绝 / refused"));
+        clock.advance(MINUTE);
+        a.step();
+    }
+
+    /** The events of every request the webhook received, in order, as "kind status job". */
+    private List<String> events() {
+        List<String> out = new ArrayList<>();
+        for (HookServer.Request r : hook.requests()) {
+            for (JsonNode e : json(r).get("events")) {
+                out.add(e.get("kind").asText() + " " + e.get("status").asText() + " " + e.get("job").asText());
+            }
+        }
+        return out;
+    }
+
+    private static JsonNode json(HookServer.Request r) {
+        try {
+            return JSON.readTree(r.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private List<String> resultTags() {
+        synchronized (results) {
+            return results.stream().map(s -> s.metric() + " " + s.status().wire() + " " + s.measurement().tags().get("result")).toList();
+        }
+    }
+
+    @Test
+    void aProblemIsNotifiedAfterNConsecutiveFailuresOnceAndItsRecoveryOnce() {
+        Alerting a = open(rule(3, Duration.ZERO), "web");
+        long firstBad = clock.millis();
+        tick(a, "web", Status.CRITICAL);
+        tick(a, "web", Status.CRITICAL);
+        tick(a, "web", Status.OK);
+        assertEquals(List.of(), events(), "two failures and a recovery: a soft problem, nobody is told");
+
+        long since = clock.millis();
+        tick(a, "web", Status.CRITICAL);
+        tick(a, "web", Status.CRITICAL);
+        assertEquals(List.of(), events());
+        tick(a, "web", Status.CRITICAL);
+        assertEquals(List.of("problem critical web"), events(), "the third failure in a row makes it hard");
+        for (int i = 0; i < 5; i++) {
+            tick(a, "web", Status.CRITICAL);
+        }
+        assertEquals(1, hook.requests().size(), "a problem that lasts is told once (no repeat=)");
+
+        long recoveredAt = clock.millis();
+        tick(a, "web", Status.OK);
+        for (int i = 0; i < 3; i++) {
+            tick(a, "web", Status.OK);
+        }
+        assertEquals(List.of("problem critical web", "recovery ok web"), events());
+        JsonNode recovery = json(hook.requests().get(1)).get("events").get(0);
+        assertEquals("critical", recovery.get("previous").asText());
+        assertEquals(recoveredAt - since, recovery.get("lasted_ms").asLong(), "how long the problem lasted, from its first failure");
+        JsonNode problem = json(hook.requests().get(0));
+        assertTrue(problem.get("title").asText().startsWith("[CRITICAL] web-17: web"), problem.get("title").asText());
+        assertTrue(problem.get("events").get(0).get("message").asText().contains("连接被拒绝"), "UTF-8 text survives");
+        assertTrue(problem.get("events").get(0).get("value").asText().contains("time=0.5s"));
+        assertEquals(List.of("alert.notification ok sent", "alert.notification ok sent"), resultTags());
+        assertTrue(firstBad < since);
+    }
+
+    @Test
+    void aChangeOfSeverityWhileBadIsNotifiedAndRepeatedStatusIsNot() {
+        Alerting a = open(rule(1, Duration.ZERO), "web");
+        tick(a, "web", Status.WARNING);
+        tick(a, "web", Status.WARNING);
+        tick(a, "web", Status.CRITICAL);
+        tick(a, "web", Status.CRITICAL);
+        tick(a, "web", Status.OK);
+        assertEquals(List.of("problem warning web", "change critical web", "recovery ok web"), events());
+        assertEquals("warning", json(hook.requests().get(1)).get("events").get(0).get("previous").asText());
+    }
+
+    @Test
+    void repeatNotifiesAgainWhileTheProblemLasts() {
+        Alerting a = open(rule(1, Duration.ofMinutes(10)), "web");
+        for (int i = 0; i < 25; i++) {
+            tick(a, "web", Status.CRITICAL);
+        }
+        assertEquals(List.of("problem critical web", "repeat critical web", "repeat critical web"), events());
+    }
+
+    @Test
+    void tenJobsFailingTogetherAreOneMessage() {
+        String[] jobs = new String[10];
+        for (int i = 0; i < 10; i++) {
+            jobs[i] = "job" + i;
+        }
+        Alerting a = open(rule(1, Duration.ZERO), jobs);
+        for (String j : jobs) {
+            a.stored(run(j, Status.CRITICAL, "down"));
+            clock.advance(Duration.ofSeconds(2));
+            a.step();
+        }
+        assertEquals(0, hook.requests().size(), "group_wait has not passed since the first");
+        clock.advance(Duration.ofSeconds(11));
+        a.step();
+        a.step();
+        assertEquals(1, hook.requests().size());
+        JsonNode n = json(hook.requests().get(0));
+        assertEquals(10, n.get("events").size());
+        assertEquals("web-17: 10 jobs critical", n.get("title").asText());
+    }
+
+    @Test
+    void maxPerHourHoldsTheRestBackAndTheNextMessageCountsThem() {
+        String[] jobs = new String[10];
+        Map<String, AlertRule> rules = new HashMap<>();
+        for (int i = 0; i < 10; i++) {
+            jobs[i] = "job" + i;
+            rules.put(jobs[i], rule(1, Duration.ZERO));
+        }
+        Alerting a = open(dir.resolve("state"), settings(2, Duration.ofHours(24)), rules);
+        long firstSent = 0;
+        for (String j : jobs) {
+            a.stored(run(j, Status.CRITICAL, "down"));
+            clock.advance(Duration.ofMinutes(5));
+            a.step();
+            if (firstSent == 0) {
+                firstSent = clock.millis();
+            }
+        }
+        assertEquals(2, hook.requests().size(), "two messages in the first hour");
+        clock.set(firstSent + Duration.ofHours(1).toMillis() - 1_000);
+        a.step();
+        assertEquals(2, hook.requests().size());
+        clock.set(firstSent + Duration.ofHours(1).toMillis());
+        a.step();
+        assertEquals(3, hook.requests().size(), "an hour after the first, the next message goes");
+        JsonNode third = json(hook.requests().get(2));
+        assertEquals(8, third.get("events").size(), "it lists everything that waited");
+        assertEquals(8, third.get("held_back").asInt());
+        assertTrue(third.get("text").asText().contains("8 notification(s) waited because this channel had reached its max_per_hour"),
+                third.get("text").asText());
+    }
+
+    @Test
+    void aFlappingJobIsNotifiedOnceAsFlappingThenOnceWhenItSettles() {
+        Alerting a = open(rule(1, Duration.ZERO), "web");
+        for (int i = 0; i < 40; i++) {
+            tick(a, "web", i % 2 == 0 ? Status.CRITICAL : Status.OK);
+        }
+        List<String> kinds = events().stream().map(e -> e.split(" ")[0]).toList();
+        assertEquals(1, kinds.stream().filter("flapping"::equals).count(), kinds.toString());
+        assertTrue(kinds.size() <= 5, "a few changes before it is seen to flap, then none of the 40: " + kinds);
+        assertEquals("flapping", kinds.get(kinds.size() - 1));
+        int before = kinds.size();
+        for (int i = 0; i < 25; i++) {
+            tick(a, "web", Status.OK);
+        }
+        List<String> after = events().subList(before, events().size());
+        assertEquals(List.of("flapping_stopped ok web"), after, "it settles on ok: told once");
+    }
+
+    @Test
+    void aChannelThatIsDownIsRetriedWithBackoffAndGetsTheMessageOnceWhenBack() {
+        hook.answer(r -> HookServer.DOWN);
+        Alerting a = open(rule(1, Duration.ZERO), "web");
+        a.stored(run("web", Status.CRITICAL, "down"));
+        clock.advance(MINUTE);
+        long next = a.step();
+        for (int i = 0; i < 5; i++) {
+            assertTrue(next > clock.millis(), "a failed attempt waits before the next");
+            clock.set(next);
+            next = a.step();
+        }
+        assertEquals(6, hook.requests().size());
+        hook.answer(r -> HookServer.OK);
+        clock.set(next);
+        next = a.step();
+        clock.advance(Duration.ofHours(2));
+        a.step();
+        assertEquals(7, hook.requests().size(), "delivered once, then nothing more");
+        assertEquals(1, hook.requests().stream().map(r -> r.header("X-Aegis-Notification-Id")).distinct().count(),
+                "every attempt carries the same id");
+        List<String> tags = resultTags();
+        assertEquals(7, tags.size());
+        assertEquals(6, tags.stream().filter("alert.notification warning retry"::equals).count());
+        assertEquals("alert.notification ok sent", tags.get(6));
+        assertEquals(1, a.counts()[0]);
+        assertTrue(next > 0);
+    }
+
+    @Test
+    void aMessageUndeliveredForGiveUpAfterIsDroppedCountedAndRecorded() {
+        hook.answer(r -> HookServer.DOWN);
+        Map<String, AlertRule> rules = Map.of("web", rule(1, Duration.ZERO));
+        Alerting a = open(dir.resolve("state"), settings(20, Duration.ofHours(1)), rules);
+        a.stored(run("web", Status.CRITICAL, "down"));
+        clock.advance(MINUTE);
+        long start = clock.millis();
+        long next = a.step();
+        while (a.counts()[1] == 0 && clock.millis() < start + Duration.ofHours(3).toMillis()) {
+            clock.set(next);
+            next = a.step();
+        }
+        assertEquals(1, a.counts()[1], "given up");
+        assertTrue(clock.millis() >= start + Duration.ofHours(1).toMillis());
+        assertTrue(clock.millis() < start + Duration.ofHours(1).toMillis() + Duration.ofMinutes(11).toMillis(),
+                "given up at the first attempt past give_up_after (backoff at most 10 min)");
+        int attempts = hook.requests().size();
+        clock.advance(Duration.ofHours(2));
+        a.step();
+        assertEquals(attempts, hook.requests().size(), "nothing after giving up");
+        List<String> tags = resultTags();
+        assertEquals("alert.notification error given_up", tags.get(tags.size() - 1));
+        assertEquals(attempts - 1, tags.stream().filter("alert.notification warning retry"::equals).count());
+    }
+
+    @Test
+    void aRestartWhileAJobIsBadDoesNotNotifyAgainAndItsRecoveryStillComes() {
+        Alerting a = open(rule(1, Duration.ZERO), "web");
+        long since = clock.millis();
+        tick(a, "web", Status.CRITICAL);
+        tick(a, "web", Status.CRITICAL);
+        a.close();
+        opened.remove(a);
+
+        Alerting b = open(rule(1, Duration.ZERO), "web");
+        tick(b, "web", Status.CRITICAL);
+        tick(b, "web", Status.CRITICAL);
+        assertEquals(List.of("problem critical web"), events());
+        long recovered = clock.millis();
+        tick(b, "web", Status.OK);
+        assertEquals(List.of("problem critical web", "recovery ok web"), events());
+        assertEquals(recovered - since, json(hook.requests().get(1)).get("events").get(0).get("lasted_ms").asLong());
+    }
+
+    /**
+     * The agent killed while the receiver holds the request: the state on disk at that moment is what
+     * the next agent starts from (copied while the request waits). The message had been composed and
+     * saved, so the next agent sends it; it is the one duplicate there can be, with the same id.
+     */
+    @Test
+    void killedBetweenSendingAndRecordingTheNextAgentSendsItOnceMoreWithTheSameId() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        hook.hold(release);
+        Alerting a = open(rule(1, Duration.ZERO), "web");
+        a.stored(run("web", Status.CRITICAL, "down"));
+        clock.advance(MINUTE);
+        Thread round = new Thread(a::step);
+        round.start();
+        assertTrue(hook.awaitFirst(60));
+        Path crashed = dir.resolve("crashed");
+        copy(dir.resolve("state"), crashed);
+        hook.hold(null);
+        release.countDown();
+        round.join(60_000);
+        assertEquals(1, a.counts()[0], "the first agent delivered it");
+
+        Alerting b = open(crashed, settings(20, Duration.ofHours(24)), Map.of("web", rule(1, Duration.ZERO)));
+        b.step();
+        tick(b, "web", Status.CRITICAL);
+        clock.advance(Duration.ofHours(1));
+        b.step();
+        assertEquals(2, hook.requests().size(), "sent again once, not more");
+        assertEquals(hook.requests().get(0).header("X-Aegis-Notification-Id"), hook.requests().get(1).header("X-Aegis-Notification-Id"));
+    }
+
+    /** Killed after the message was composed and saved, before the receiver took it: the next agent delivers it, once. */
+    @Test
+    void killedBeforeDeliveryTheNextAgentDeliversItExactlyOnce() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        hook.hold(release);
+        hook.answer(r -> HookServer.DOWN);
+        Alerting a = open(rule(1, Duration.ZERO), "web");
+        a.stored(run("web", Status.CRITICAL, "down"));
+        clock.advance(MINUTE);
+        Thread round = new Thread(a::step);
+        round.start();
+        assertTrue(hook.awaitFirst(60));
+        Path crashed = dir.resolve("crashed");
+        copy(dir.resolve("state"), crashed);
+        a.close(); // the first agent is gone: nothing of it is sent or recorded any more
+        opened.remove(a);
+        hook.hold(null);
+        release.countDown();
+        round.join(60_000);
+        hook.answer(r -> HookServer.OK);
+
+        Alerting b = open(crashed, settings(20, Duration.ofHours(24)), Map.of("web", rule(1, Duration.ZERO)));
+        b.step();
+        for (int i = 0; i < 3; i++) {
+            tick(b, "web", Status.CRITICAL);
+        }
+        assertEquals(2, hook.requests().size(), "the refused attempt, then one delivery");
+        assertEquals(1, b.counts()[0]);
+        assertEquals(List.of("problem critical web", "problem critical web"), events());
+    }
+
+    @Test
+    void nothingFailingKeepsNothingAndWritesNothing() {
+        Alerting a = open(rule(1, Duration.ZERO), "web");
+        for (int i = 0; i < 100; i++) {
+            tick(a, "web", Status.OK);
+        }
+        assertEquals(0, a.store().writes());
+        assertFalse(Files.exists(dir.resolve("state/alerts/state.json")));
+        assertEquals(0, hook.requests().size());
+    }
+
+    private static void copy(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.copy(p, t, StandardCopyOption.COPY_ATTRIBUTES);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package io.aegisquartz.alert;
+
+import com.icegreen.greenmail.util.GreenMail;
+import io.aegisquartz.alert.channel.AlertEvent;
+import io.aegisquartz.alert.channel.Channel;
+import io.aegisquartz.alert.channel.DeliveryException;
+import io.aegisquartz.alert.channel.MessageText;
+import io.aegisquartz.alert.channel.Notification;
+import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.testing.TestClock;
+import jakarta.mail.Message;
+import jakarta.mail.internet.MimeMessage;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.ZoneOffset;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The email channel through a real SMTP server (GreenMail) on loopback: implicit TLS with the server's
+ * certificate checked against the channel's ca_file (a key made for 127.0.0.1 by keytool in this test),
+ * AUTH with the configured user, UTF-8 subject and body, the notification id in the headers.
+ * GreenMail 2.1 has no STARTTLS, so the STARTTLS path is not exercised here (docs/ALERTS.md says so).
+ */
+class EmailChannelTest {
+
+    @TempDir
+    static Path keys;
+    private static Path caPem;
+
+    @TempDir
+    Path dir;
+
+    private GreenMail mail;
+    private Channel channel;
+
+    @BeforeAll
+    static void makeServerKey() throws Exception {
+        caPem = SmtpsServer.makeKey(keys);
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        mail = SmtpsServer.start();
+        channel = channel("s3cret-pw");
+    }
+
+    private Channel channel(String password) throws Exception {
+        Path file = dir.resolve("aegis_notify.ini");
+        Files.writeString(file, "[channel.mail]\ntype = email\nhost = 127.0.0.1\nport = " + mail.getSmtps().getPort()
+                + "\nsecurity = tls\nusername = aegis\npassword = " + password + "\nfrom = aegis@example.com\n"
+                + "to = ops@example.com, 值班 <oncall@example.com>\nca_file = " + caPem + "\n");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        NotifyConfig config = NotifyConfig.load(file);
+        assertEquals(List.of(), config.problems());
+        return NotifyConfig.create(config.channels().get("mail"),
+                new NotifyConfig.Context(new TestClock(0), new MessageText(ZoneOffset.UTC), () -> null, null, dir));
+    }
+
+    @AfterEach
+    void stop() {
+        if (channel != null) {
+            channel.close();
+        }
+        mail.stop();
+    }
+
+    private static Notification notification() {
+        long t = 1_780_000_000_000L;
+        AlertEvent e = new AlertEvent(AlertEvent.Kind.PROBLEM, "k", "web-17", "磁盘检查", "", "critical", "", "磁盘已满 disk full", t - 60_000,
+                t, "", 0);
+        return new Notification("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "mail", "web-17", t, List.of(e), 0, 0);
+    }
+
+    @Test
+    void oneMessageToEveryRecipientOverTlsWithAuthInUtf8() throws Exception {
+        channel.send(notification());
+        assertTrue(mail.waitForIncomingEmail(30_000, 2));
+        MimeMessage[] got = mail.getReceivedMessages();
+        assertEquals(2, got.length, "one copy per recipient");
+        MimeMessage m = got[0];
+        assertEquals("[aegis-quartz] [CRITICAL] web-17: 磁盘检查", m.getSubject());
+        assertTrue(m.getHeader("Subject")[0].startsWith("=?UTF-8?"), "RFC 2047 encoded: " + m.getHeader("Subject")[0]);
+        assertEquals("<1b4e28ba-2fa1-11d2-883f-0016d3cca427@aegis-quartz>", m.getMessageID());
+        assertEquals("1b4e28ba-2fa1-11d2-883f-0016d3cca427", m.getHeader("X-Aegis-Notification-Id")[0]);
+        assertEquals("auto-generated", m.getHeader("Auto-Submitted")[0]);
+        assertEquals("aegis@example.com", m.getFrom()[0].toString());
+        assertEquals(2, m.getRecipients(Message.RecipientType.TO).length);
+        String body = (String) m.getContent();
+        assertTrue(body.contains("磁盘已满 disk full"), body);
+        assertTrue(m.getContentType().toLowerCase().contains("utf-8"), m.getContentType());
+    }
+
+    @Test
+    void aWrongPasswordIsADeliveryFailureThatDoesNotQuoteIt() throws Exception {
+        channel.close();
+        channel = channel("wrong-pw-123");
+        DeliveryException e = assertThrows(DeliveryException.class, () -> channel.send(notification()));
+        assertFalse(e.getMessage().contains("wrong-pw-123"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("SMTP 127.0.0.1:") && e.getMessage().contains("(tls)"), e.getMessage());
+        assertTrue(e.getMessage().toLowerCase().contains("auth"), "the server refused the login: " + e.getMessage());
+        assertEquals(0, mail.getReceivedMessages().length);
+    }
+}

@@ -1,0 +1,112 @@
+package io.aegisquartz.alert;
+
+import com.sun.net.httpserver.HttpServer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * A real HTTP server on loopback (port 0) that answers as a WeCom or DingTalk robot does
+ * ({"errcode":0,"errmsg":"ok"}) or as the test says, and keeps every request it was sent.
+ */
+final class HookServer implements AutoCloseable {
+
+    /** One request as received. */
+    record Request(String method, String path, String query, Map<String, String> headers, String body) {
+        String header(String name) {
+            return headers.get(name.toLowerCase(java.util.Locale.ROOT));
+        }
+    }
+
+    /** An answer: HTTP status and body. */
+    record Answer(int status, String body) {
+    }
+
+    static final Answer OK = new Answer(200, "{\"errcode\":0,\"errmsg\":\"ok\"}");
+    static final Answer DOWN = new Answer(503, "service unavailable");
+
+    private final HttpServer server;
+    private final List<Request> requests = new ArrayList<>();
+    private volatile Function<Request, Answer> answer = r -> OK;
+    /** While set, a request waits on it before it is answered (a test's "the agent dies now"). */
+    private volatile CountDownLatch hold;
+    private final CountDownLatch arrived = new CountDownLatch(1);
+
+    HookServer() throws IOException {
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setExecutor(Executors.newFixedThreadPool(2));
+        server.createContext("/", ex -> {
+            Map<String, String> headers = new LinkedHashMap<>();
+            ex.getRequestHeaders().forEach((k, v) -> headers.put(k.toLowerCase(java.util.Locale.ROOT), v.get(0)));
+            String body;
+            try (InputStream in = ex.getRequestBody()) {
+                body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            Request r = new Request(ex.getRequestMethod(), ex.getRequestURI().getRawPath(), ex.getRequestURI().getRawQuery(), headers, body);
+            synchronized (requests) {
+                requests.add(r);
+            }
+            arrived.countDown();
+            CountDownLatch h = hold;
+            if (h != null) {
+                try {
+                    h.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            Answer a = answer.apply(r);
+            byte[] out = a.body().getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().set("Content-Type", "application/json");
+            ex.sendResponseHeaders(a.status(), out.length);
+            try (OutputStream os = ex.getResponseBody()) {
+                os.write(out);
+            }
+        });
+        server.start();
+    }
+
+    String url(String path) {
+        return "http://127.0.0.1:" + server.getAddress().getPort() + path;
+    }
+
+    void answer(Function<Request, Answer> f) {
+        this.answer = f;
+    }
+
+    void hold(CountDownLatch latch) {
+        this.hold = latch;
+    }
+
+    boolean awaitFirst(long seconds) throws InterruptedException {
+        return arrived.await(seconds, TimeUnit.SECONDS);
+    }
+
+    List<Request> requests() {
+        synchronized (requests) {
+            return List.copyOf(requests);
+        }
+    }
+
+    @Override
+    public void close() {
+        CountDownLatch h = hold;
+        if (h != null) {
+            h.countDown();
+        }
+        server.stop(0);
+        ((java.util.concurrent.ExecutorService) server.getExecutor()).shutdownNow();
+    }
+}
