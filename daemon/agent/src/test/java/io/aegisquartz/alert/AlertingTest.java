@@ -10,6 +10,7 @@ import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Sample;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;
+import io.aegisquartz.testing.HookServer;
 import io.aegisquartz.testing.TestClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
