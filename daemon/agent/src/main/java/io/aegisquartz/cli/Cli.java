@@ -19,7 +19,7 @@ public final class Cli {
     private final PrintStream err;
     private final Map<String, String> env;
     private final List<Command> commands = List.of(new RunCommand(), new CheckConfigCommand(), new RunPluginCommand(),
-            new ReceiveCommand(), new SpoolCommand(), new EventCommand(), new UnquarantineCommand(), new NotifyCommand(), new ConfigReferenceCommand(),
+            new ReceiveCommand(), new SpoolCommand(), new EventCommand(), new UnquarantineCommand(), new NotifyCommand(), new SilenceCommand(), new ConfigReferenceCommand(),
             new VersionCommand());
     private Path home;
     private Path conf;

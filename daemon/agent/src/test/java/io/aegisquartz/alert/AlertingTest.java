@@ -407,6 +407,23 @@ class AlertingTest {
         assertEquals(List.of("problem critical web", "problem critical web"), events());
     }
 
+    /** A silenced problem is not sent and not marked as sent: it is notified at the first run after the silence. */
+    @Test
+    void aSilencedProblemIsNotifiedWhenTheSilenceEndsAndNotBefore() throws Exception {
+        Alerting a = open(rule(1, Duration.ZERO), "web", "db");
+        Silences file = new Silences(Alerting.silencesFile(dir.resolve("state")));
+        file.write(List.of(new Silences.Silence("web", clock.millis(), clock.millis() + Duration.ofMinutes(10).toMillis(), "upgrade", "ops")),
+                clock.millis());
+        for (int i = 0; i < 9; i++) {
+            tick(a, "web", Status.CRITICAL);
+        }
+        tick(a, "db", Status.CRITICAL);
+        assertEquals(List.of("problem critical db"), events(), "only the job that is not silenced");
+        tick(a, "web", Status.CRITICAL);
+        tick(a, "web", Status.CRITICAL);
+        assertEquals(List.of("problem critical db", "problem critical web"), events(), "once the silence has ended");
+    }
+
     @Test
     void nothingFailingKeepsNothingAndWritesNothing() {
         Alerting a = open(rule(1, Duration.ZERO), "web");

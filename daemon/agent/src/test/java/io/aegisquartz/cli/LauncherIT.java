@@ -76,7 +76,7 @@ class LauncherIT {
 
     @Test
     void everyCommandHasHelp() throws Exception {
-        for (String command : List.of("run", "check-config", "run-plugin", "receive", "spool", "event", "unquarantine", "notify", "config-reference",
+        for (String command : List.of("run", "check-config", "run-plugin", "receive", "spool", "event", "unquarantine", "notify", "silence", "config-reference",
                 "version", "cds-archive")) {
             Object[] r = call(command, "--help");
             assertEquals(0, r[0], command);
