@@ -188,6 +188,10 @@ final class CheckConfigCommand implements Command {
         if (!channels.problems().isEmpty()) {
             return out; // a channel left out for a problem above is not "unknown" as well
         }
+        for (String n : channels.unknown(settings.alert().agentRule().channels())) {
+            out.add(new ConfigProblem(settings.file(), 0, 0, "[alert] agent_notify (or notify): no [channel." + n + "] in " + channels.file()
+                    + "; the agent's own events would be dropped", "add the section (docs/ALERTS.md) or correct the name"));
+        }
         for (JobSpec j : jobs) {
             for (String n : channels.unknown(j.alert().channels())) {
                 out.add(new ConfigProblem(j.file(), j.line(), 1, "job " + j.name() + ": notify=" + n + ": no [channel." + n + "] in "
