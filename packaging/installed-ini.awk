@@ -11,7 +11,7 @@ BEGIN {
     print "; Installed by the aegis-quartz package: the paths below point at its layout (README.md,"
     print "; \"Install from the RPM\"). Package upgrades keep your edits to this file."
 }
-/^\[[a-z]+\]/ { section = substr($1, 2, length($1) - 2) }
+/^\[[a-z_]+\]/ { section = substr($1, 2, length($1) - 2) }
 /^; [a-z_]+ =/ {
     id = section "." $2
     if (id in want) {

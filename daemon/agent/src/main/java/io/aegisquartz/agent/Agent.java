@@ -160,7 +160,7 @@ public final class Agent {
         }
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
         journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
-        catalog = PluginCatalog.create(threads, settings, true);
+        catalog = PluginCatalog.create(threads, settings, true, true);
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
@@ -286,7 +286,8 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        Governor governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(), this::restart);
+        Governor governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(),
+                catalog.host()::cpuNanos, this::restart);
         LOG.info(governor.describe());
         long w = governor.windowMillis();
         threads.timer().scheduleAtFixedRate(() -> {
@@ -481,10 +482,8 @@ public final class Agent {
                         e.getValue().stream().map(j -> j.spec().name()).collect(Collectors.joining(", ")));
             }
         }
-        for (JobSpec j : plan.removed()) {
-            if (!byPlugin.containsKey(j.pluginPath())) {
-                catalog.forget(j.pluginPath());
-            }
+        if (!plan.removed().isEmpty() || !plan.changed().isEmpty()) {
+            catalog.retain(jobs.values().stream().map(ScheduledJob::spec).toList());
         }
     }
 

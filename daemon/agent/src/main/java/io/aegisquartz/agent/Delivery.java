@@ -14,7 +14,14 @@ import io.aegisquartz.output.aegis.AegisOutput;
 import io.aegisquartz.output.aegis.Credentials;
 import io.aegisquartz.output.aegis.CredentialsException;
 import io.aegisquartz.output.file.FileOutput;
+import io.aegisquartz.output.http.HttpAuth;
 import io.aegisquartz.output.http.HttpTransport;
+import io.aegisquartz.output.influx.InfluxFlavour;
+import io.aegisquartz.output.influx.InfluxOutput;
+import io.aegisquartz.output.influx.InfluxPrecision;
+import io.aegisquartz.output.otlp.OtlpEncoder;
+import io.aegisquartz.output.otlp.OtlpOutput;
+import io.aegisquartz.output.prometheus.PrometheusOutput;
 import io.aegisquartz.pipeline.SamplePipeline;
 import io.aegisquartz.pipeline.SampleSink;
 import io.aegisquartz.pipeline.SampleTap;
@@ -28,11 +35,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The back half of the agent, wired from the settings: the spool, one output and one worker per
@@ -158,6 +167,22 @@ public final class Delivery implements AutoCloseable {
                 throw new Invalid("output " + a.name() + ": " + a.endpoint() + ": " + e.getMessage());
             }
         }
+        if (o instanceof OutputSettings.Influx in) {
+            InfluxFlavour flavour = InfluxFlavour.valueOf(in.flavour().toUpperCase(Locale.ROOT));
+            InfluxPrecision precision = InfluxPrecision.valueOf(in.precision().toUpperCase(Locale.ROOT));
+            URI uri = InfluxOutput.writeUri(in.http().endpoint(), flavour, precision, in.database(), in.retention(), in.org(), in.bucket());
+            return backend(in, in.http(), in.delivery(), uri, (http, auth) -> new InfluxOutput(in.name(), http, auth, flavour, precision,
+                    in.gzip()), " (" + flavour.configName() + ", precision " + precision.configName() + (in.gzip() ? ", gzip" : "") + ")");
+        }
+        if (o instanceof OutputSettings.Prometheus p) {
+            return backend(p, p.http(), p.delivery(), p.http().endpoint(), (http, auth) -> new PrometheusOutput(p.name(), http, auth),
+                    " (remote write 1.0)");
+        }
+        if (o instanceof OutputSettings.Otlp ot) {
+            OtlpEncoder.Encoding encoding = ot.json() ? OtlpEncoder.Encoding.JSON : OtlpEncoder.Encoding.PROTOBUF;
+            return backend(ot, ot.http(), ot.delivery(), ot.http().endpoint(), (http, auth) -> new OtlpOutput(ot.name(), http, auth, encoding),
+                    " (OTLP/HTTP, " + (ot.json() ? "http/json" : "http/protobuf") + ")");
+        }
         OutputSettings.File f = (OutputSettings.File) o;
         String problem = unwritable(f.file(), false);
         if (problem != null) {
@@ -173,6 +198,33 @@ public final class Delivery implements AutoCloseable {
         }
         return new Planned(out, fileConfig(), "samples go to " + f.file() + ", rotated at " + Units.formatBytes(f.maxSize())
                 + " x " + f.maxFiles());
+    }
+
+    /** Makes an output to another backend from its transport and authorization. */
+    @FunctionalInterface
+    private interface BackendFactory {
+        Output<?> create(HttpTransport http, HttpAuth auth);
+    }
+
+    /** An output to a backend over HTTP (influx, prometheus, otlp): its credentials read, its TLS material loaded, its URL checked. */
+    private static Planned backend(OutputSettings o, OutputSettings.Http h, OutputSettings.Delivery d, URI uri, BackendFactory factory,
+                                   String how) throws Invalid {
+        HttpAuth auth;
+        try {
+            auth = HttpAuth.load(h.auth(), h.credentialsFile());
+        } catch (HttpAuth.Problem e) {
+            throw new Invalid("output " + o.name() + ": credentials: " + e.getMessage());
+        }
+        HttpTransport http;
+        try {
+            http = new HttpTransport(uri, h.allowHttpLoopback(), h.caFile(), h.clientKeystore(), h.clientKeystorePasswordFile(), d.timeout());
+        } catch (IOException e) {
+            throw new Invalid("output " + o.name() + ": " + h.endpoint() + ": " + e.getMessage());
+        }
+        WorkerConfig config = new WorkerConfig(d.batchSamples(), d.batchBytes(), d.rate(),
+                ExponentialBackoff.jittered(Duration.ofSeconds(1), d.backoffMax()), d.linger(), d.live());
+        return new Planned(factory.create(http, auth), config, "samples go to " + uri + how + ", auth " + auth
+                + (h.caFile() == null ? "" : ", trusting " + h.caFile()));
     }
 
     /**

@@ -7,9 +7,11 @@ import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.Setting;
 import io.aegisquartz.config.Settings;
 import io.aegisquartz.plugin.JobMemory;
+import io.aegisquartz.plugin.Plugin;
 import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
+import io.aegisquartz.plugin.RunResultBuilder;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Sample;
@@ -17,13 +19,17 @@ import io.aegisquartz.sample.SampleJson;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** Runs one plugin once, under the same limits a job would have, and prints what it produced. */
 final class RunPluginCommand implements Command {
@@ -43,9 +49,12 @@ final class RunPluginCommand implements Command {
         return """
                 Usage: aegis-quartz run-plugin [OPTIONS] PLUGIN [ARGS...]
 
-                Runs PLUGIN once, in this process, exactly as a job would run it: same kind detection,
-                same limits (from aegis_config.ini unless overridden here), same output parsing. Prints
-                one line per sample and a summary line. The tool to use while writing a plugin.
+                Runs PLUGIN once, exactly as a job would run it: same kind detection, same limits (from
+                aegis_config.ini unless overridden here), same output parsing, and a Groovy or JAR
+                plugin in the same place: in a plugin host (a JVM of its own) for plugins outside
+                plugins-default/ unless [plugins] isolation says otherwise, in this process for the
+                default plugins. Prints one line per sample and a summary line. The tool to use while
+                writing a plugin.
 
                 PLUGIN is default/NAME, user/NAME, or a path to a file. Everything after PLUGIN is
                 passed to the plugin.
@@ -58,18 +67,26 @@ final class RunPluginCommand implements Command {
                   --output-max SIZE    standard output kept (e.g. 64KiB)
                   --max-samples N      samples kept
                   --sampler NAME       which sampler of a JAR holding several
+                  --isolation host|inproc
+                                       run a Groovy or JAR plugin in a plugin host, or in this process
                   --json               print samples as JSON lines (the samples file format)
 
                 Exit code: the worst status among the samples, Nagios style: 0 ok, 1 warning,
                 2 critical, 3 anything else (unknown, error, timeout, cpu_limit, mem_limit, killed, and a plugin
                 or aegis_config.ini that cannot be loaded); 2 if PLUGIN does not exist. The plugin's
                 log lines are shown on standard error.
+
+                A plugin that ends its JVM is reported as an error (exit code 3): in a plugin host,
+                System.exit, Runtime.halt, running out of memory, freezing the host or leaving threads
+                running all are. Run in this process (--isolation inproc, the default plugins), System.exit,
+                Runtime.halt and running out of Java heap are too: the launcher prints the error sample
+                when the JVM ends in the middle of the run, with the JVM's exit code on standard error.
                 """;
     }
 
     @Override
     public int run(Cli cli, List<String> args) throws Exception {
-        Args a = new Args(name(), args, Set.of("--timeout", "--cpu", "--kill-grace", "--output-max", "--max-samples", "--sampler"),
+        Args a = new Args(name(), args, Set.of("--timeout", "--cpu", "--kill-grace", "--output-max", "--max-samples", "--sampler", "--isolation"),
                 Set.of("--json"), true);
         if (a.positional().isEmpty()) {
             throw new UsageException("run-plugin needs a PLUGIN; see 'aegis-quartz run-plugin --help'");
@@ -80,8 +97,8 @@ final class RunPluginCommand implements Command {
             cli.err().println("aegis-quartz: fix " + settings.file() + " first (see above)");
             return Status.ERROR.exitCode();
         }
-        JobOptions options = options(settings.defaultJobOptions(), a);
         String ref = a.positional().get(0);
+        JobOptions options = options(settings.defaultJobOptions(), a, ref);
         Path file = resolve(settings, ref);
         if (!Files.isRegularFile(file)) {
             throw new UsageException("plugin not found: " + file);
@@ -94,32 +111,79 @@ final class RunPluginCommand implements Command {
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("plugin")).setLevel(ch.qos.logback.classic.Level.INFO);
         SampleStamper stamper = new SampleStamper(hostUuid(settings), settings.hostname());
         RunResult r;
-        try (RunnerThreads threads = new RunnerThreads(8); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
+        try (RunnerThreads threads = new RunnerThreads(8); PluginCatalog catalog = PluginCatalog.create(threads, settings, false, true)) {
+            Plugin plugin;
             try {
-                r = catalog.check(job).run(job, new JobMemory());
+                plugin = catalog.check(job);
             } catch (PluginException e) {
                 cli.out().println("status=error metric=" + job.defaultMetric() + " message=\"plugin cannot be loaded: "
                         + e.getMessage().replace("\"", "\\\"") + "\"");
                 cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
                 return Status.ERROR.exitCode();
             }
+            if (!plugin.inAgentJvm()) {
+                r = plugin.run(job, new JobMemory());
+            } else {
+                r = runInThisJvm(cli, a, job, ref, stamper, plugin);
+            }
         }
+        return print(cli.out(), a, job, ref, stamper, r).exitCode();
+    }
+
+    /**
+     * Runs a plugin whose code runs in this JVM, where it could end the command as if it had succeeded.
+     * A shutdown hook reports System.exit; Runtime.halt and running out of heap run no code of ours, so
+     * the launcher reports them from the note written before the run ({@link UnfinishedRunNote}).
+     */
+    private static RunResult runInThisJvm(Cli cli, Args a, JobSpec job, String ref, SampleStamper stamper, Plugin plugin)
+            throws InterruptedException {
+        String hint = "; in the agent it would have ended the agent: run it in a plugin host (--isolation host)";
+        ByteArrayOutputStream lines = new ByteArrayOutputStream();
+        try (PrintStream note = new PrintStream(lines, true, StandardCharsets.UTF_8)) {
+            print(note, a, job, ref, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
+                    "the plugin ended run-plugin's JVM before its run was over (Runtime.halt, running out of Java heap, or a crash: "
+                            + "the exit code is on standard error)" + hint));
+        }
+        try (UnfinishedRunNote unfinished = UnfinishedRunNote.write(cli.env(UnfinishedRunNote.VARIABLE),
+                lines.toString(StandardCharsets.UTF_8))) {
+            AtomicBoolean running = new AtomicBoolean(true);
+            Thread exitHook = new Thread(() -> {
+                if (running.get()) {
+                    unfinished.close();
+                    print(cli.out(), a, job, ref, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
+                            "the plugin called System.exit" + hint));
+                    cli.out().flush();
+                    Runtime.getRuntime().halt(Status.ERROR.exitCode());
+                }
+            }, "aegis-run-plugin-exit");
+            Runtime.getRuntime().addShutdownHook(exitHook);
+            try {
+                return plugin.run(job, new JobMemory());
+            } finally {
+                running.set(false);
+                Runtime.getRuntime().removeShutdownHook(exitHook);
+            }
+        }
+    }
+
+    /** Prints the samples of {@code r} and the summary line to {@code out}; returns the worst status. */
+    private static Status print(PrintStream out, Args a, JobSpec job, String ref, SampleStamper stamper, RunResult r) {
         List<Sample> samples = stamper.stamp(job.name(), ref, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
         Status worst = Status.OK;
         for (Sample s : samples) {
-            cli.out().println(a.flag("--json") ? SampleJson.toJson(s) : human(s.measurement()));
+            out.println(a.flag("--json") ? SampleJson.toJson(s) : human(s.measurement()));
             if (s.status().exitCode() > worst.exitCode()) {
                 worst = s.status();
             }
         }
         if (!a.flag("--json")) {
             // What an in-JVM run allocated, to compare with [limits] mem (garbage counts).
-            cli.out().printf("run: status=%s samples=%d duration=%s cpu=%s%s%s%n", r.outcome().wire(), samples.size(),
+            out.printf("run: status=%s samples=%d duration=%s cpu=%s%s%s%n", r.outcome().wire(), samples.size(),
                     millis(r.wallNanos()), r.cpuNanos() < 0 ? "unknown" : millis(r.cpuNanos()),
                     r.allocatedBytes() < 0 ? "" : " allocated=" + io.aegisquartz.config.Units.formatBytesRounded(r.allocatedBytes()).replace(" ", ""),
                     r.truncated() ? " truncated" : "");
         }
-        return worst.exitCode();
+        return worst;
     }
 
     private static String human(Measurement m) {
@@ -155,8 +219,16 @@ final class RunPluginCommand implements Command {
         return String.format("%.1fms", nanos / 1e6);
     }
 
-    private static JobOptions options(JobOptions base, Args a) throws UsageException {
-        JobOptions o = base;
+    private static JobOptions options(JobOptions base, Args a, String ref) throws UsageException {
+        // Where a job would run it: the default plugins in the agent, others as [plugins] isolation says.
+        JobOptions o = ref.startsWith("default/") ? base.withIsolation(JobOptions.Isolation.INPROC) : base;
+        if (a.value("--isolation") != null) {
+            o = o.withIsolation(switch (a.value("--isolation")) {
+                case "host" -> JobOptions.Isolation.HOST;
+                case "inproc" -> JobOptions.Isolation.INPROC;
+                default -> throw new UsageException("--isolation: '" + a.value("--isolation") + "' is not allowed; allowed: host, inproc");
+            });
+        }
         if (a.value("--timeout") != null) {
             o = o.withTimeout((Duration) convert(Settings.Limits.TIMEOUT, "--timeout", a.value("--timeout")));
         }

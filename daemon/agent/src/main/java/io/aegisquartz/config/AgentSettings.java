@@ -197,13 +197,15 @@ public final class AgentSettings {
         String type = typeEntry.value().strip().toLowerCase(java.util.Locale.ROOT);
         if (Settings.OUTPUT_TYPES_NOT_YET.contains(type)) {
             problems.add(new ConfigProblem(file, typeEntry.line(), typeEntry.valueColumn(), "[" + section + "] type " + type
-                    + " is not yet supported by this version (supported: aegis, file)", "use type = aegis or type = file for now"));
+                    + " is not yet supported by this version (supported: " + String.join(", ", Settings.OUTPUT_KEYS.keySet().stream().sorted().toList())
+                    + ")", "use one of the supported types for now"));
             return null;
         }
         List<String> allowed = Settings.OUTPUT_KEYS.get(type);
         if (allowed == null) {
             problems.add(new ConfigProblem(file, typeEntry.line(), typeEntry.valueColumn(), "[" + section + "] type: '" + typeEntry.value()
-                    + "' is not allowed; allowed: aegis, file", Suggest.hint(type, List.of("aegis", "file")) + "write 'type = aegis'"));
+                    + "' is not allowed; allowed: " + String.join(", ", Settings.OUTPUT_KEYS.keySet().stream().sorted().toList()),
+                    Suggest.hint(type, List.copyOf(Settings.OUTPUT_KEYS.keySet())) + "write 'type = aegis'"));
             return null;
         }
         Map<String, Object> v = new HashMap<>();
@@ -252,9 +254,10 @@ public final class AgentSettings {
             return new OutputSettings.File(name, line, home.resolve(f).normalize(), (Long) v.get("max_size"), (Integer) v.get("max_files"));
         }
         String endpoint = (String) v.get("endpoint");
+        String example = EXAMPLE_ENDPOINTS.get(type);
         if (endpoint.isEmpty()) {
-            problems.add(new ConfigProblem(file, line, 1, "[" + section + "] of type aegis has no endpoint",
-                    "add 'endpoint = https://monitor.example.com/aegis/v1/samples'"));
+            problems.add(new ConfigProblem(file, line, 1, "[" + section + "] of type " + type + " has no endpoint",
+                    "add 'endpoint = " + example + "'"));
             return null;
         }
         IniFile.Entry ep = entries.get("endpoint");
@@ -262,7 +265,7 @@ public final class AgentSettings {
         String problem = uri == null ? "endpoint '" + endpoint + "' is not a URL" : Endpoints.problem(uri, (Boolean) v.get("allow_http_loopback"));
         if (problem != null) {
             problems.add(new ConfigProblem(file, ep.line(), ep.valueColumn(), "[" + section + "] " + problem,
-                    "write e.g. 'endpoint = https://monitor.example.com/aegis/v1/samples'"));
+                    "write e.g. 'endpoint = " + example + "'"));
             return null;
         }
         String keystore = (String) v.get("client_keystore");
@@ -273,10 +276,58 @@ public final class AgentSettings {
                     "set both, or neither"));
             return null;
         }
-        return new OutputSettings.Aegis(name, line, uri, home.resolve((String) v.get("credentials_file")).normalize(),
-                optional((String) v.get("ca_file")), optional(keystore), optional(password), (Boolean) v.get("allow_http_loopback"),
-                new OutputSettings.Delivery((Integer) v.get("batch_samples"), (Long) v.get("batch_bytes"), (Integer) v.get("rate"),
-                        (Duration) v.get("backoff_max"), (Duration) v.get("timeout"), (Duration) v.get("linger"), (Boolean) v.get("live")));
+        Object live = v.get("live");
+        OutputSettings.Delivery delivery = new OutputSettings.Delivery((Integer) v.get("batch_samples"), (Long) v.get("batch_bytes"),
+                (Integer) v.get("rate"), (Duration) v.get("backoff_max"), (Duration) v.get("timeout"), (Duration) v.get("linger"),
+                live != null && (Boolean) live);
+        Path credentials = home.resolve((String) v.get("credentials_file")).normalize();
+        if (type.equals("aegis")) {
+            return new OutputSettings.Aegis(name, line, uri, credentials, optional((String) v.get("ca_file")), optional(keystore),
+                    optional(password), (Boolean) v.get("allow_http_loopback"), delivery);
+        }
+        OutputSettings.Http http = new OutputSettings.Http(uri,
+                OutputSettings.Auth.valueOf(((String) v.get("auth")).toUpperCase(java.util.Locale.ROOT)), credentials,
+                optional((String) v.get("ca_file")), optional(keystore), optional(password), (Boolean) v.get("allow_http_loopback"));
+        return switch (type) {
+            case "influx" -> influx(name, line, section, entries, v, http, delivery);
+            case "prometheus" -> new OutputSettings.Prometheus(name, line, http, delivery);
+            default -> new OutputSettings.Otlp(name, line, http, v.get("protocol").equals("http/json"), delivery);
+        };
+    }
+
+    /** An endpoint to suggest, by output type. */
+    private static final Map<String, String> EXAMPLE_ENDPOINTS = Map.of(
+            "aegis", "https://monitor.example.com/aegis/v1/samples",
+            "influx", "https://influx.example.com:8086",
+            "prometheus", "https://prometheus.example.com/api/v1/write",
+            "otlp", "https://collector.example.com:4318/v1/metrics");
+
+    /** An influx output: the keys its flavour needs, and none that another flavour's. */
+    private OutputSettings influx(String name, int line, String section, Map<String, IniFile.Entry> entries, Map<String, Object> v,
+                                  OutputSettings.Http http, OutputSettings.Delivery delivery) {
+        String flavour = (String) v.get("flavour");
+        List<String> needed = switch (flavour) {
+            case "influxdb1" -> List.of("database");
+            case "influxdb2" -> List.of("org", "bucket");
+            default -> List.of();
+        };
+        for (String key : List.of("database", "retention_policy", "org", "bucket")) {
+            boolean set = !((String) v.get(key)).isEmpty();
+            boolean applies = needed.contains(key) || key.equals("retention_policy") && flavour.equals("influxdb1");
+            if (set && !applies) {
+                IniFile.Entry e = entries.get(key);
+                problems.add(new ConfigProblem(file, e.line(), e.keyColumn(), "[" + section + "] " + key + " does not apply to flavour "
+                        + flavour, "remove it, or set the flavour it belongs to (see the configuration reference in README.md)"));
+                return null;
+            }
+            if (!set && needed.contains(key)) {
+                problems.add(new ConfigProblem(file, line, 1, "[" + section + "] of flavour " + flavour + " has no " + key,
+                        "add e.g. '" + key + " = aegis'"));
+                return null;
+            }
+        }
+        return new OutputSettings.Influx(name, line, http, flavour, (String) v.get("database"), (String) v.get("retention_policy"),
+                (String) v.get("org"), (String) v.get("bucket"), (String) v.get("precision"), (Boolean) v.get("gzip"), delivery);
     }
 
     private Path optional(String f) {
@@ -459,14 +510,27 @@ public final class AgentSettings {
         return path("upload.credentials_file");
     }
 
-    /** Job limits before any cron-line override. */
+    /**
+     * Job limits before any cron-line override, with the isolation of a plugin outside plugins-default/
+     * ([plugins] isolation).
+     */
     public JobOptions defaultJobOptions() {
         return new JobOptions(duration("limits.timeout"), duration("limits.cpu"), duration("limits.kill_grace"),
                 bytes("limits.output_max"), integer("limits.max_samples"),
                 JobOptions.Overlap.valueOf(string("limits.overlap").toUpperCase()),
                 JobOptions.Misfire.valueOf(string("limits.misfire").toUpperCase()), null, null,
                 bytes("limits.memory_max"), integer("limits.pids_max"), bytes("limits.mem"), bytes("limits.max_bytes"),
-                duration("limits.splay"));
+                duration("limits.splay"), defaultIsolation());
+    }
+
+    /** Where Groovy and JAR plugins outside plugins-default/ run unless their cron line says ([plugins] isolation). */
+    public JobOptions.Isolation defaultIsolation() {
+        return JobOptions.Isolation.valueOf(string("plugins.isolation").toUpperCase(java.util.Locale.ROOT));
+    }
+
+    /** The plugin host's settings ([plugin_host]). */
+    public PluginHostConfig pluginHost() {
+        return new PluginHostConfig(bytes("plugin_host.heap_max"), duration("plugin_host.liveness"), optionalPath("plugin_host.socket"));
     }
 
     /** "key=value" of every setting that differs from its default, for the start banner. */

@@ -37,7 +37,7 @@ public final class CronFileParser {
     /** Options a cron line may set, in the order the reference lists them. */
     public static final List<String> OPTIONS =
             List.of("name", "timeout", "cpu", "kill_grace", "output_max", "memory_max", "pids_max", "max_samples", "max_bytes", "mem",
-                    "overlap", "misfire", "splay", "sampler", "user",
+                    "overlap", "misfire", "splay", "sampler", "user", "isolation",
                     "notify", "after", "repeat");
 
     private static final long MAX_FILE_BYTES = 1 << 20;
@@ -329,9 +329,19 @@ public final class CronFileParser {
         AlertRule alert = alertRule(defaultAlert, options, file, lineNo, problems);
         Path resolved = resolvePlugin(plugin, t > 0 ? tokens.get(t - 1) : null, file, lineNo, problems);
         String pluginName = resolved == null ? "" : resolved.getFileName().toString();
-        if (opts.user() != null && (pluginName.endsWith(".groovy") || pluginName.endsWith(".jar"))) {
+        boolean inJvm = pluginName.endsWith(".groovy") || pluginName.endsWith(".jar");
+        if (opts.user() != null && inJvm) {
             problems.add(new ConfigProblem(file, lineNo, options.get("user").column(), "user= applies to executable plugins only; "
-                    + plugin.text() + " runs inside the agent, as the agent's user", "remove user=, or make the check an executable"));
+                    + plugin.text() + " runs in a JVM (the agent's or the plugin host's), not as a process of its own",
+                    "remove user=, or make the check an executable"));
+        }
+        if (options.containsKey("isolation") && resolved != null && !inJvm) {
+            problems.add(new ConfigProblem(file, lineNo, options.get("isolation").column(), "isolation= applies to Groovy and JAR plugins only; "
+                    + plugin.text() + " runs as a process of its own", "remove isolation="));
+        }
+        if (!options.containsKey("isolation") && plugin.text().startsWith("default/")) {
+            // The shipped plugins are our own code, measured in the agent: they stay there unless the line says otherwise.
+            opts = opts.withIsolation(JobOptions.Isolation.INPROC);
         }
         if (!problems.isEmpty()) {
             return null;
@@ -439,6 +449,16 @@ public final class CronFileParser {
                 } catch (IllegalArgumentException bad) {
                     problems.add(new ConfigProblem(file, lineNo, column, "user=" + value + ": " + bad.getMessage(),
                             "name a local account from /etc/passwd, e.g. user=nobody (create one with 'useradd -r NAME')"));
+                }
+                continue;
+            }
+            if (key.equals("isolation")) {
+                try {
+                    o = o.withIsolation(JobOptions.Isolation.valueOf(((String) Settings.byId("plugins.isolation").convert(value))
+                            .toUpperCase(java.util.Locale.ROOT)));
+                } catch (IllegalArgumentException bad) {
+                    problems.add(new ConfigProblem(file, lineNo, column, "option isolation: " + bad.getMessage(),
+                            "isolation=host (the plugin host, a JVM of its own) or isolation=inproc (the agent's JVM, for trusted plugins)"));
                 }
                 continue;
             }

@@ -19,6 +19,10 @@ public final class Endpoints {
         if (endpoint.getHost() == null) {
             return "endpoint " + endpoint + " has no host; write it as https://HOST[:PORT]/PATH";
         }
+        if (endpoint.getRawUserInfo() != null) {
+            // It would be in every log line that names the endpoint; secrets go in credentials_file.
+            return "endpoint has a user name or password in it (USER:PASSWORD@); put credentials in credentials_file instead";
+        }
         if (scheme.equals("https")) {
             return null;
         }

@@ -21,10 +21,11 @@ import java.time.Duration;
  * @param mem       bytes a Groovy or JAR run may allocate (its thread's allocation counter, garbage included); 0: no budget
  * @param maxBytes  size of the samples one run may emit (see docs/SAMPLES.md, "Limits")
  * @param splay     the most a job's fire times are shifted by (see schedule.Splay); zero: not shifted
+ * @param isolation for a Groovy or JAR plugin, where it runs: in the plugin host or in the agent's JVM
  */
 public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                          Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax,
-                         long mem, long maxBytes, Duration splay) {
+                         long mem, long maxBytes, Duration splay, Isolation isolation) {
 
     /** Options that run as the agent's own user, without cgroup limits, with the default allocation and sample-size budgets. */
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
@@ -36,7 +37,21 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
                       Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax) {
         this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, defaultBytes("mem"),
-                defaultBytes("max_bytes"), Duration.ZERO);
+                defaultBytes("max_bytes"));
+    }
+
+    /** Options with both budgets given, on the exact cron times, in the plugin host (as an empty aegis_config.ini says). */
+    public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
+                      Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax, long mem, long maxBytes) {
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, Duration.ZERO);
+    }
+
+    /** Options with both budgets and the splay given, in the plugin host (as an empty aegis_config.ini says). */
+    public JobOptions(Duration timeout, Duration cpu, Duration killGrace, long outputMax, int maxSamples,
+                      Overlap overlap, Misfire misfire, String sampler, RunAs user, long memoryMax, int pidsMax, long mem, long maxBytes,
+                      Duration splay) {
+        this(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay,
+                Isolation.HOST);
     }
 
     /** The default of {@code max_bytes}, for runs outside a job (run-plugin, tests). */
@@ -55,60 +70,79 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
     /** Policy for fire times that passed while the job could not run. */
     public enum Misfire { SKIP, RUN_ONCE }
 
+    /**
+     * Where a Groovy or JAR plugin runs. Executables always run as processes of their own.
+     */
+    public enum Isolation {
+        /** In the agent's JVM, as trusted code: what the shipped default plugins do. */
+        INPROC,
+        /** In the plugin host, a JVM of its own that the agent supervises (docs/PLUGIN-HOST.md). */
+        HOST;
+
+        /** The form used on cron lines and in aegis_config.ini. */
+        public String wire() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     public JobOptions withTimeout(Duration d) {
-        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(d, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withCpu(Duration d) {
-        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, d, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withKillGrace(Duration d) {
-        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, d, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withOutputMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, bytes, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withMaxSamples(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, n, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withOverlap(Overlap o) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, o, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withMisfire(Misfire m) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, m, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withSampler(String name) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, name, user, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withUser(RunAs u) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, u, memoryMax, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withMemoryMax(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, bytes, pidsMax, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withPidsMax(int n) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n, mem, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, n, mem, maxBytes, splay, isolation);
     }
 
     public JobOptions withMem(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, bytes, maxBytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, bytes, maxBytes, splay, isolation);
     }
 
     public JobOptions withMaxBytes(long bytes) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, bytes, splay);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, bytes, splay, isolation);
     }
 
     public JobOptions withSplay(Duration d) {
-        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, d);
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, d, isolation);
+    }
+
+    public JobOptions withIsolation(Isolation i) {
+        return new JobOptions(timeout, cpu, killGrace, outputMax, maxSamples, overlap, misfire, sampler, user, memoryMax, pidsMax, mem, maxBytes, splay, i);
     }
 
     /** The options that differ, as "timeout=5s -> 10s, overlap=skip -> queue". */
@@ -156,6 +190,9 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
         if (!java.util.Objects.equals(user, o.user)) {
             d.add("user=" + (user == null ? "(agent's)" : user.name()) + " -> " + (o.user == null ? "(agent's)" : o.user.name()));
         }
+        if (isolation != o.isolation) {
+            d.add("isolation=" + isolation.wire() + " -> " + o.isolation.wire());
+        }
         return String.join(", ", d);
     }
 
@@ -167,6 +204,7 @@ public record JobOptions(Duration timeout, Duration cpu, Duration killGrace, lon
                 + " mem=" + Units.formatBytes(mem)
                 + " overlap=" + overlap.name().toLowerCase() + " misfire=" + misfire.name().toLowerCase()
                 + (splay.isZero() ? "" : " splay=" + Units.format(splay))
-                + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "");
+                + (sampler != null ? " sampler=" + sampler : "") + (user != null ? " user=" + user.name() : "")
+                + " isolation=" + isolation.wire();
     }
 }

@@ -9,7 +9,8 @@ import java.time.Duration;
  * (the output named {@code aegis}), or, when neither is there, the {@code [sink]} file (the output
  * named {@code file}).
  */
-public sealed interface OutputSettings permits OutputSettings.Aegis, OutputSettings.File {
+public sealed interface OutputSettings permits OutputSettings.Aegis, OutputSettings.File, OutputSettings.Influx,
+        OutputSettings.Prometheus, OutputSettings.Otlp {
 
     /** The output's name: the spool cursor, the log lines and the dead-letter file carry it. */
     String name();
@@ -48,6 +49,60 @@ public sealed interface OutputSettings permits OutputSettings.Aegis, OutputSetti
         @Override
         public String type() {
             return "file";
+        }
+    }
+
+    /** How an output authenticates to its backend, with the secrets of its credentials file. */
+    enum Auth {
+        /** Nothing sent. */
+        NONE,
+        /** {@code Authorization: Basic}, from {@code username} and {@code password}. */
+        BASIC,
+        /** {@code Authorization: Token}, from {@code token} (InfluxDB). */
+        TOKEN,
+        /** {@code Authorization: Bearer}, from {@code bearer_token}. */
+        BEARER
+    }
+
+    /**
+     * Where an HTTP output sends, and how it proves who it is. Optional paths are null when not set;
+     * {@code credentialsFile} is read only when {@code auth} is not {@link Auth#NONE}.
+     */
+    record Http(URI endpoint, Auth auth, Path credentialsFile, Path caFile, Path clientKeystore, Path clientKeystorePasswordFile,
+                boolean allowHttpLoopback) {
+    }
+
+    /**
+     * InfluxDB line protocol (docs/OUTPUTS.md, "influx").
+     *
+     * @param flavour   influxdb1, influxdb2 or victoriametrics
+     * @param database  influxdb1: the database (required); else empty
+     * @param retention influxdb1: the retention policy, or empty for the default
+     * @param org       influxdb2: the organisation
+     * @param bucket    influxdb2: the bucket
+     * @param precision ns, us, ms or s
+     */
+    record Influx(String name, int line, Http http, String flavour, String database, String retention, String org, String bucket,
+                  String precision, boolean gzip, Delivery delivery) implements OutputSettings {
+        @Override
+        public String type() {
+            return "influx";
+        }
+    }
+
+    /** Prometheus remote write 1.0 (docs/OUTPUTS.md, "prometheus"); never the live lane. */
+    record Prometheus(String name, int line, Http http, Delivery delivery) implements OutputSettings {
+        @Override
+        public String type() {
+            return "prometheus";
+        }
+    }
+
+    /** OTLP/HTTP metrics (docs/OUTPUTS.md, "otlp"); {@code json} for http/json, else http/protobuf. */
+    record Otlp(String name, int line, Http http, boolean json, Delivery delivery) implements OutputSettings {
+        @Override
+        public String type() {
+            return "otlp";
         }
     }
 }

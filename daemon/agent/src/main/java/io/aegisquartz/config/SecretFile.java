@@ -62,6 +62,32 @@ public final class SecretFile {
         return null;
     }
 
+    /**
+     * A parse problem of a secret file without its message text: IniFile quotes the offending line,
+     * and in such a file that line may be the secret. The location and the fix are enough to find and
+     * repair it.
+     */
+    public static String describe(ConfigProblem p, int count) {
+        StringBuilder sb = new StringBuilder().append(p.file());
+        if (p.line() > 0) {
+            sb.append(':').append(p.line());
+            if (p.column() > 0) {
+                sb.append(':').append(p.column());
+            }
+            sb.append(": cannot parse this line (not shown: it may hold the secret)");
+        } else {
+            // File-level problems (missing, unreadable, not UTF-8, too large) quote nothing from the file.
+            sb.append(": ").append(p.message());
+        }
+        if (p.fix() != null) {
+            sb.append(" (fix: ").append(p.fix()).append(')');
+        }
+        if (count > 1) {
+            sb.append("; ").append(count - 1).append(" more problem(s) after it");
+        }
+        return sb.toString();
+    }
+
     /** Octal, as ls and chmod show it: 0644. */
     public static String mode(Set<PosixFilePermission> perms) {
         String rwx = PosixFilePermissions.toString(perms);

@@ -22,6 +22,7 @@ public final class Settings {
     private static final long MS = 1;
     private static final long DAY = 86_400_000L;
     private static final long KIB = 1024;
+    private static final long MIB = 1024 * KIB;
     private static final long GIB = 1024L * 1024 * 1024;
 
     public static final List<Setting> ALL = List.of(
@@ -48,6 +49,15 @@ public final class Settings {
                     "Reload the cron files and plugins when they change on disk (SIGHUP always reloads)."),
             d("plugins", "reload_delay", "1s", 0, 60_000,
                     "Quiet time after the last file change before acting on it (reloading; picking up events), so an editor's several writes make one reload."),
+            c("plugins", "isolation", "host", List.of("host", "inproc"),
+                    "Where Groovy and JAR plugins outside plugins-default/ run when their cron line has no isolation= option: host (in the plugin host, a JVM of its own that the agent supervises, so an exit, a freeze or an out-of-memory there costs only that run) or inproc (in the agent's JVM, as trusted code). Plugins of plugins-default/ run in the agent unless their line says isolation=host."),
+
+            b("plugin_host", "heap_max", "64MiB", 16 * MIB, 4 * GIB,
+                    "Heap cap of the plugin host (-Xmx). A run that allocates past it ends with an error sample and a restart of the host; the agent is not affected."),
+            d("plugin_host", "liveness", "2s", 200, 60_000,
+                    "While runs are in flight, how long the plugin host may go without answering the agent before it counts as frozen and is killed and restarted."),
+            s("plugin_host", "socket", Kind.PATH, "",
+                    "Empty: the agent starts the plugin host as a child process of its own, as its own user. A path: connect to a plugin host listening there instead; the RPM sets /run/aegis-quartz-plugins/host.sock, where systemd starts a host per connection as the user aegis-quartz-plugins."),
 
             Limits.TIMEOUT,
             Limits.CPU,
@@ -109,28 +119,49 @@ public final class Settings {
             b("spool", "min_free", "64MiB", 0, 1024 * GIB,
                     "Free space to leave on the spool's filesystem; below it the oldest samples are dropped as above."),
 
-            c(OUTPUT_TEMPLATE, "type", "", List.of("aegis", "file"),
-                    "Required: what the output NAME sends to. aegis: our protocol to a receiver (docs/PROTOCOL.md); file: a local JSON-lines file. influx, prometheus, otlp and kafka are not supported by this version yet."),
+            c(OUTPUT_TEMPLATE, "type", "", List.of("aegis", "file", "influx", "prometheus", "otlp"),
+                    "Required: what the output NAME sends to. aegis: our protocol to a receiver (docs/PROTOCOL.md); file: a local JSON-lines file; influx: InfluxDB 1.x/2.x or VictoriaMetrics line protocol; prometheus: Prometheus remote write 1.0; otlp: OpenTelemetry OTLP/HTTP metrics (docs/OUTPUTS.md). kafka is not supported by this version yet."),
             s(OUTPUT_TEMPLATE, "endpoint", Kind.STRING, "",
-                    "aegis (required): the receiver URL, https://HOST[:PORT]/PATH."),
+                    "aegis, influx, prometheus, otlp (required): https://HOST[:PORT]/PATH. aegis: the receiver URL; influx: the server's base URL (the write path is added); prometheus: the remote-write URL (.../api/v1/write); otlp: the metrics URL (.../v1/metrics)."),
             s(OUTPUT_TEMPLATE, "credentials_file", Kind.PATH, "conf/credentials",
-                    "aegis: access key id and secret, as [upload] credentials_file."),
+                    "aegis: access key id and secret, as [upload] credentials_file. influx, prometheus, otlp: read only when auth is not none ([credentials] username and password, token, or bearer_token; mode 0600)."),
+            c(OUTPUT_TEMPLATE, "auth", "none", List.of("none", "basic", "token", "bearer"),
+                    "influx, prometheus, otlp: how to authenticate, with the secrets of credentials_file: basic (username, password), token (Authorization: Token, InfluxDB), bearer (Authorization: Bearer)."),
             s(OUTPUT_TEMPLATE, "ca_file", Kind.STRING, "",
-                    "aegis: PEM certificates to trust instead of the system trust store."),
+                    "aegis, influx, prometheus, otlp: PEM certificates to trust instead of the system trust store."),
             s(OUTPUT_TEMPLATE, "client_keystore", Kind.STRING, "",
-                    "aegis: PKCS#12 client key and certificate for mutual TLS."),
+                    "aegis, influx, prometheus, otlp: PKCS#12 client key and certificate for mutual TLS."),
             s(OUTPUT_TEMPLATE, "client_keystore_password_file", Kind.STRING, "",
-                    "aegis: file whose first line is the client keystore's password (mode 0600)."),
+                    "aegis, influx, prometheus, otlp: file whose first line is the client keystore's password (mode 0600)."),
             s(OUTPUT_TEMPLATE, "allow_http_loopback", Kind.BOOL, "false",
-                    "aegis: allow a plain http:// endpoint on a loopback address."),
-            i(OUTPUT_TEMPLATE, "batch_samples", "100", 1, 10_000, "aegis: most samples in one request."),
-            b(OUTPUT_TEMPLATE, "batch_bytes", "500KB", 1024, 64 * 1024 * KIB, "aegis: most bytes of sample JSON in one request."),
-            i(OUTPUT_TEMPLATE, "rate", "20", 1, 10_000, "aegis: most requests per second."),
-            d(OUTPUT_TEMPLATE, "backoff_max", "5m", 1_000, DAY, "aegis: longest wait between retries; retries go on forever."),
-            d(OUTPUT_TEMPLATE, "timeout", "30s", 1_000, 600_000, "aegis: connect and response timeout of one request."),
-            d(OUTPUT_TEMPLATE, "linger", "15s", 0, 600_000, "aegis: how long the oldest pending sample waits for others to share its request."),
+                    "aegis, influx, prometheus, otlp: allow a plain http:// endpoint on a loopback address."),
+            c(OUTPUT_TEMPLATE, "flavour", "influxdb1", List.of("influxdb1", "influxdb2", "victoriametrics"),
+                    "influx: the server: influxdb1 (/write, database), influxdb2 (/api/v2/write, org and bucket), victoriametrics (/write)."),
+            s(OUTPUT_TEMPLATE, "database", Kind.STRING, "",
+                    "influx, flavour influxdb1 (required): the database."),
+            s(OUTPUT_TEMPLATE, "retention_policy", Kind.STRING, "",
+                    "influx, flavour influxdb1: the retention policy; empty: the database's default."),
+            s(OUTPUT_TEMPLATE, "org", Kind.STRING, "",
+                    "influx, flavour influxdb2 (required): the organisation."),
+            s(OUTPUT_TEMPLATE, "bucket", Kind.STRING, "",
+                    "influx, flavour influxdb2 (required): the bucket."),
+            c(OUTPUT_TEMPLATE, "precision", "ms", List.of("ns", "us", "ms", "s"),
+                    "influx: unit of the timestamps written; samples carry milliseconds, so s keeps only the last of two points of a series in one second."),
+            s(OUTPUT_TEMPLATE, "gzip", Kind.BOOL, "true",
+                    "influx: gzip each request (about a ninth of the bytes, about 15% more CPU to encode)."),
+            c(OUTPUT_TEMPLATE, "protocol", "http/protobuf", List.of("http/protobuf", "http/json"),
+                    "otlp: the body's encoding."),
+            i(OUTPUT_TEMPLATE, "batch_samples", "100", 1, 10_000, "aegis, influx, prometheus, otlp: most samples in one request."),
+            b(OUTPUT_TEMPLATE, "batch_bytes", "500KB", 1024, 64 * 1024 * KIB,
+                    "aegis, influx, prometheus, otlp: most bytes of sample JSON (before encoding) in one request."),
+            i(OUTPUT_TEMPLATE, "rate", "20", 1, 10_000, "aegis, influx, prometheus, otlp: most requests per second."),
+            d(OUTPUT_TEMPLATE, "backoff_max", "5m", 1_000, DAY,
+                    "aegis, influx, prometheus, otlp: longest wait between retries; retries go on forever."),
+            d(OUTPUT_TEMPLATE, "timeout", "30s", 1_000, 600_000, "aegis, influx, prometheus, otlp: connect and response timeout of one request."),
+            d(OUTPUT_TEMPLATE, "linger", "15s", 0, 600_000,
+                    "aegis, influx, prometheus, otlp: how long the oldest pending sample waits for others to share its request."),
             s(OUTPUT_TEMPLATE, "live", Kind.BOOL, "true",
-                    "aegis: during a backlog, send the newest samples ahead of it (and again in order later; the receiver drops the copy)."),
+                    "aegis, influx (influxdb1 and influxdb2 only): during a backlog, send the newest samples ahead of it (and again in order later; the backend keeps one copy)."),
             s(OUTPUT_TEMPLATE, "file", Kind.PATH, "",
                     "file (required): the JSON-lines file (docs/SAMPLES.md), rotated by size."),
             b(OUTPUT_TEMPLATE, "max_size", "50MiB", 64 * KIB, 64 * GIB, "file: size at which the file is rotated."),
@@ -183,10 +214,19 @@ public final class Settings {
     public static final Map<String, List<String>> OUTPUT_KEYS = Map.of(
             "aegis", List.of("type", "endpoint", "credentials_file", "ca_file", "client_keystore", "client_keystore_password_file",
                     "allow_http_loopback", "batch_samples", "batch_bytes", "rate", "backoff_max", "timeout", "linger", "live"),
-            "file", List.of("type", "file", "max_size", "max_files"));
+            "file", List.of("type", "file", "max_size", "max_files"),
+            "influx", List.of("type", "endpoint", "flavour", "database", "retention_policy", "org", "bucket", "precision", "gzip",
+                    "auth", "credentials_file", "ca_file", "client_keystore", "client_keystore_password_file", "allow_http_loopback",
+                    "batch_samples", "batch_bytes", "rate", "backoff_max", "timeout", "linger", "live"),
+            "prometheus", List.of("type", "endpoint", "auth", "credentials_file", "ca_file", "client_keystore",
+                    "client_keystore_password_file", "allow_http_loopback", "batch_samples", "batch_bytes", "rate", "backoff_max",
+                    "timeout", "linger"),
+            "otlp", List.of("type", "endpoint", "protocol", "auth", "credentials_file", "ca_file", "client_keystore",
+                    "client_keystore_password_file", "allow_http_loopback", "batch_samples", "batch_bytes", "rate", "backoff_max",
+                    "timeout", "linger"));
 
     /** Types of outputs to come (issue 19), refused with a message saying so rather than as unknown. */
-    public static final List<String> OUTPUT_TYPES_NOT_YET = List.of("influx", "prometheus", "otlp", "kafka");
+    public static final List<String> OUTPUT_TYPES_NOT_YET = List.of("kafka");
 
     /** The per-run limits, also used to check run-plugin's options. */
     public static final class Limits {

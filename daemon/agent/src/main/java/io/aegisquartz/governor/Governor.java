@@ -42,6 +42,7 @@ public final class Governor {
     private final int exitAfter;
     private final Supplier<Collection<ScheduledJob>> jobs;
     private final LongSupplier exemptCpuNanos;
+    private final LongSupplier hostCpuNanos;
     private final Consumer<String> restart;
 
     private long lastCpuNanos = -1;
@@ -55,9 +56,12 @@ public final class Governor {
     /**
      * @param jobs           the scheduled jobs, read once per window
      * @param exemptCpuNanos CPU time not to count (the output workers' threads), cumulative
+     * @param hostCpuNanos   CPU time of the running plugin host, which the agent's own figure counts only once
+     *                       the host has ended and been reaped
      * @param restart        called with the reason when shedding was not enough
      */
-    public Governor(AgentSettings settings, Supplier<Collection<ScheduledJob>> jobs, LongSupplier exemptCpuNanos, Consumer<String> restart) {
+    public Governor(AgentSettings settings, Supplier<Collection<ScheduledJob>> jobs, LongSupplier exemptCpuNanos, LongSupplier hostCpuNanos,
+                    Consumer<String> restart) {
         GovernorSettings g = settings.governor();
         this.cpuBudgetPct = g.cpuMaxPercent();
         this.memoryMax = g.memoryMax();
@@ -67,6 +71,7 @@ public final class Governor {
         this.restartMinUptimeMillis = g.restartMinUptime().toMillis();
         this.jobs = jobs;
         this.exemptCpuNanos = exemptCpuNanos;
+        this.hostCpuNanos = hostCpuNanos;
         this.restart = restart;
     }
 
@@ -85,7 +90,9 @@ public final class Governor {
     public void check() {
         long now = System.nanoTime();
         SelfUsage usage = SelfUsage.read();
-        long exempt = exemptCpuNanos.getAsLong();
+        // A live host's CPU is added by counting it as negative exemption: when the host ends, its total moves into the
+        // agent's own figure (a reaped child) just as it leaves this one, so it is counted once either way.
+        long exempt = exemptCpuNanos.getAsLong() - hostCpuNanos.getAsLong();
         Collection<ScheduledJob> all = jobs.get();
         // Taken every window, so a job's share is always that of the last window only.
         ScheduledJob heaviest = null;

@@ -54,6 +54,21 @@ public final class EncodeReport {
         return n;
     }
 
+    /**
+     * The refused samples as the worker takes them (dead-lettered by index, the rest sent again, encoded
+     * anew), or null if none was refused: a batch with refusals is never sent as it is.
+     */
+    public SendResult.Rejected rejection() {
+        if (refused.isEmpty()) {
+            return null;
+        }
+        List<SendResult.Rejection> items = new ArrayList<>(refused.size());
+        for (Refusal r : refused) {
+            items.add(new SendResult.Rejection(r.index(), "refused by the agent: " + r.reason()));
+        }
+        return new SendResult.Rejected(items, 0, refused.size() + " sample(s) of the batch cannot be sent as they are");
+    }
+
     public boolean isClean() {
         return refused.isEmpty() && skipped.isEmpty();
     }

@@ -19,6 +19,11 @@ public abstract class InJvmPlugin implements Plugin {
         this.commands = commands;
     }
 
+    /** The plugin file this was loaded from. */
+    public Path file() {
+        return file;
+    }
+
     /** The plugin's own code for one run, on the plugin thread. */
     protected abstract void body(JobSpec job, JobMemory memory, RunContext ctx) throws Exception;
 
@@ -32,37 +37,66 @@ public abstract class InJvmPlugin implements Plugin {
     @Override
     public final RunResult run(JobSpec job, JobMemory memory) throws InterruptedException {
         MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples(), job.options().maxBytes());
-        RunContext ctx = new RunContext(job, memory, collected, commands);
-        InJvmRunner.Limits limits = new InJvmRunner.Limits(job.options().timeout(), job.options().cpu(), job.options().killGrace(),
-                job.options().mem(), !budgetChecksCompiledIn());
-        InJvmRunner.Outcome o = runner.run("plugin " + job.name(), job.name(), limits, budget -> {
-            ctx.bind(budget);
-            body(job, memory, ctx);
-        });
-        collected.seal();
-        RunResultBuilder result = new RunResultBuilder(collected, job.defaultMetric())
-                .time(o.wallNanos(), o.cpuNanos())
-                .allocated(o.allocatedBytes())
-                .abandoned(o.abandoned());
+        InJvmRunner.Outcome o = execute(job, memory, collected);
         String abandonedNote = o.abandoned()
                 ? "; its thread ignored the interrupt for " + Units.format(job.options().killGrace())
                 + " and was abandoned; the job is quarantined until the plugin file changes"
                 : "";
-        return switch (o.ending()) {
+        return result(job, collected, o.ending(), o.ending() == InJvmRunner.Ending.THREW ? describe(o.error()) : null,
+                o.wallNanos(), o.cpuNanos(), o.allocatedBytes(), o.abandoned(), abandonedNote);
+    }
+
+    /**
+     * The result of a run of an in-JVM plugin, wherever it ran (in the agent, or in the plugin host,
+     * whose report the agent turns into one).
+     *
+     * @param error          what the plugin threw, described (for {@link InJvmRunner.Ending#THREW})
+     * @param allocatedBytes what the run's thread allocated, -1 if unknown
+     * @param note           appended to the message of a run stopped at a limit: what became of a thread that would not stop
+     */
+    public static RunResult result(JobSpec job, MeasurementCollector collected, InJvmRunner.Ending ending, String error, long wallNanos,
+                                   long cpuNanos, long allocatedBytes, boolean abandoned, String note) {
+        RunResultBuilder result = new RunResultBuilder(collected, job.defaultMetric())
+                .time(wallNanos, cpuNanos)
+                .allocated(allocatedBytes)
+                .abandoned(abandoned);
+        return switch (ending) {
             case COMPLETED -> result.completed();
             case TIMEOUT -> result.failed(Status.TIMEOUT, "timeout: stopped at the " + Units.format(job.options().timeout())
-                    + " wall-time limit" + abandonedNote);
+                    + " wall-time limit" + note);
             case CPU_LIMIT -> result.failed(Status.CPU_LIMIT, "cpu_limit: stopped at the " + Units.format(job.options().cpu())
-                    + " CPU-time limit" + abandonedNote);
+                    + " CPU-time limit" + note);
             case MEM_LIMIT -> result.failed(Status.MEM_LIMIT, "mem_limit: stopped after allocating "
-                    + (o.allocatedBytes() < 0 ? "more than " + Units.formatBytes(job.options().mem()) : Units.formatBytesRounded(o.allocatedBytes()))
-                    + ", past the " + Units.formatBytes(job.options().mem()) + " allocation budget (mem=; garbage counts)" + abandonedNote);
-            case THREW -> result.failed(Status.ERROR, describe(o.error()));
+                    + (allocatedBytes < 0 ? "more than " + Units.formatBytes(job.options().mem()) : Units.formatBytesRounded(allocatedBytes))
+                    + ", past the " + Units.formatBytes(job.options().mem()) + " allocation budget (mem=; garbage counts)" + note);
+            case THREW -> result.failed(Status.ERROR, error + note);
         };
     }
 
+    /**
+     * Runs the plugin's code once under the job's limits, collecting what it emits into {@code collected}
+     * (sealed on return): the part of a run the plugin host does, leaving the result to the agent.
+     */
+    public final InJvmRunner.Outcome execute(JobSpec job, JobMemory memory, MeasurementCollector collected) throws InterruptedException {
+        return execute(null, job, memory, collected);
+    }
+
+    /** As {@link #execute(JobSpec, JobMemory, MeasurementCollector)}, with the plugin's thread in {@code group}. */
+    public final InJvmRunner.Outcome execute(ThreadGroup group, JobSpec job, JobMemory memory, MeasurementCollector collected)
+            throws InterruptedException {
+        RunContext ctx = new RunContext(job, memory, collected, commands);
+        InJvmRunner.Limits limits = new InJvmRunner.Limits(job.options().timeout(), job.options().cpu(), job.options().killGrace(),
+                job.options().mem(), !budgetChecksCompiledIn());
+        InJvmRunner.Outcome o = runner.run(group, "plugin " + job.name(), job.name(), limits, budget -> {
+            ctx.bind(budget);
+            body(job, memory, ctx);
+        });
+        collected.seal();
+        return o;
+    }
+
     /** One line about what a plugin threw: type, message and where in the plugin. */
-    protected String describe(Throwable t) {
+    public String describe(Throwable t) {
         if (t instanceof StackOverflowError) {
             return "stack overflow (recursion too deep)" + where(t);
         }

@@ -83,6 +83,15 @@ public final class InJvmRunner {
 
     /** Runs {@code body} to completion or to its limits. Interrupting the caller stops the plugin too. */
     public Outcome run(String threadName, String job, Limits limits, Body body) throws InterruptedException {
+        return run(null, threadName, job, limits, body);
+    }
+
+    /**
+     * As {@link #run(String, String, Limits, Body)}, with the plugin thread in {@code group} (null: the
+     * caller's): the plugin host gives each run a group of its own, so that the threads the plugin
+     * starts, which inherit it, are known to be the run's.
+     */
+    public Outcome run(ThreadGroup group, String threadName, String job, Limits limits, Body body) throws InterruptedException {
         Duration timeout = limits.timeout();
         Duration cpu = limits.cpu();
         long start = System.nanoTime();
@@ -100,7 +109,7 @@ public final class InJvmRunner {
             }
             return null;
         });
-        Thread t = new Thread(null, task, threadName, STACK_BYTES);
+        Thread t = new Thread(group, task, threadName, STACK_BYTES);
         t.setDaemon(true);
         t.start();
 

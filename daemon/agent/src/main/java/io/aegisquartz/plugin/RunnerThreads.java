@@ -26,13 +26,23 @@ public final class RunnerThreads implements AutoCloseable {
 
     /** @param maxIo most pipe readers at once, all owners together (two per running executable) */
     public RunnerThreads(int maxIo) {
+        this(maxIo, null);
+    }
+
+    /**
+     * @param maxIo most pipe readers at once (two per running executable)
+     * @param group where the threads go; null: the creating thread's group. The plugin host gives its
+     *              own, so that a pipe reader started for a run's exec() is not counted as a thread
+     *              the run left behind
+     */
+    public RunnerThreads(int maxIo, ThreadGroup group) {
         this.readers = new java.util.concurrent.Semaphore(maxIo);
-        timer = new ScheduledThreadPoolExecutor(1, daemonThreads("aegis-timer"));
+        timer = new ScheduledThreadPoolExecutor(1, daemonThreads(group, "aegis-timer"));
         timer.setRemoveOnCancelPolicy(true);
         timer.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
         // A hand-off queue bounded by a count of our own, not by the executor: a reader that just
         // finished is briefly neither running nor waiting, and a bounded executor would reject then.
-        io = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), daemonThreads("aegis-pipe"));
+        io = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), daemonThreads(group, "aegis-pipe"));
     }
 
     /** Fires kill stages at run deadlines. */
@@ -92,11 +102,11 @@ public final class RunnerThreads implements AutoCloseable {
         io.shutdownNow();
     }
 
-    static ThreadFactory daemonThreads(String prefix) {
+    static ThreadFactory daemonThreads(ThreadGroup group, String prefix) {
         AtomicInteger n = new AtomicInteger();
         return r -> {
             // Small stacks: these threads only copy bytes and fire timers.
-            Thread t = new Thread(null, r, prefix + "-" + n.incrementAndGet(), 256 * 1024);
+            Thread t = new Thread(group, r, prefix + "-" + n.incrementAndGet(), 256 * 1024);
             t.setDaemon(true);
             return t;
         };

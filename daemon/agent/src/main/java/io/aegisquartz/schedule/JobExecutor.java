@@ -233,13 +233,14 @@ public final class JobExecutor {
                 Plugin plugin = catalog.check(spec);
                 stamp = catalog.loadedStamp(spec.pluginPath());
                 job.usedPlugin(stamp);
-                boolean inJvm = plugin.kind() != PluginKind.EXEC;
+                boolean inJvm = plugin.inAgentJvm();
                 java.util.concurrent.locks.Lock gate = !inJvm ? null : job.suspect() != null ? inJvmRuns.writeLock() : inJvmRuns.readLock();
                 if (gate != null) {
                     gate.lockInterruptibly();
                 }
                 try {
-                    slot = journal == null ? -1 : journal.begin(spec, plugin.kind(), stamp);
+                    // A run in the plugin host is journaled without a kind: it cannot be what ended the agent.
+                    slot = journal == null ? -1 : journal.begin(spec, inJvm || plugin.kind() == PluginKind.EXEC ? plugin.kind() : null, stamp);
                     r = plugin.run(spec, job.memory());
                 } finally {
                     if (gate != null) {

@@ -241,6 +241,7 @@ class AgentTest {
                 + home.samples("user/tick.sh", s -> !s.get("status").asText().equals("ok")));
     }
 
+    /** In the agent's JVM (isolation=inproc); in the plugin host such a thread costs the host instead (PluginHostIT). */
     @Test
     void pluginThreadsThatWillNotStopAreQuarantinedAndTooManyRestartTheAgent() throws Exception {
         AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[limits]\nmax_abandoned_threads = 1\nkill_grace = 200ms\n");
@@ -253,8 +254,8 @@ class AgentTest {
         Files.writeString(home.home().resolve("plugins-user/stuck.groovy"), stuck);
         Path port1 = dir.resolve("port1");
         Path port2 = dir.resolve("port2");
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms name=stuck1 user/stuck.groovy " + port1 + "\n"
-                + "[* * * * * ?] timeout=500ms name=stuck2 user/stuck.groovy " + port2 + "\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms isolation=inproc name=stuck1 user/stuck.groovy " + port1 + "\n"
+                + "[* * * * * ?] timeout=500ms isolation=inproc name=stuck2 user/stuck.groovy " + port2 + "\n");
         start(home);
         try {
             await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("stuck1", s -> s.get("status").asText().equals("skipped")
@@ -293,6 +294,7 @@ class AgentTest {
 
         AgentHome.write(plugin, "emit('v', [version: 2])\n");
 
+        // A compile in a JVM of its own, then (in the plugin host) a load there: seconds on a loaded machine.
         await().atMost(Duration.ofSeconds(60)).until(() -> home.samples("user/v.groovy", s ->
                 s.path("values").path("version").asInt() == 2).size() > 0);
     }
@@ -323,7 +325,7 @@ class AgentTest {
                 new File(args[0]).text = s.localPort as String
                 try { s.accept().close() } finally { s.close() }
                 """);
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms name=q user/q.groovy " + port + "\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms isolation=inproc name=q user/q.groovy " + port + "\n");
         start(home);
         try {
             await().atMost(Duration.ofSeconds(60)).until(() -> !home.samples("q", s -> s.get("status").asText().equals("skipped")
@@ -331,7 +333,7 @@ class AgentTest {
             assertEquals(1, home.samples("q", "timeout").size(), "no run while quarantined");
 
             // Raising the timeout is the natural reaction, but the stuck thread still runs: stay quarantined.
-            home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=600ms name=q user/q.groovy " + port + "\n");
+            home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=600ms isolation=inproc name=q user/q.groovy " + port + "\n");
             agent.reload("SIGHUP");
             int skipped = home.samples("q", "skipped").size();
             await().atMost(Duration.ofSeconds(10)).until(() -> home.samples("q", "skipped").size() >= skipped + 2);

@@ -27,6 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class InJvmBoundsIT {
 
+    /** Groovy and JAR plugins of plugins-user/ in the agent's own JVM (not the plugin host): what these tests are about. */
+    static final String IN_AGENT_JVM = "[plugins]\nwatch = false\nisolation = inproc\n";
+
     static final Path REPO = Path.of(System.getProperty("aegis.repo", "../..")).toAbsolutePath().normalize();
 
     @TempDir
@@ -37,7 +40,7 @@ class InJvmBoundsIT {
 
     @Test
     void hostileAllocationAndHugeSamplesDoNotStopTheAgentNorTheHealthyJob() throws Exception {
-        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        AgentHome home = new AgentHome(dir.resolve("home"), IN_AGENT_JVM);
         home.userPlugin("hog.groovy", "def keep = []\nwhile (true) { keep << new byte[1 << 20] }\n");
         home.userPlugin("wide.groovy", """
                 def wide = sample('wide')

@@ -29,6 +29,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class RunJournalIT {
 
+    /** Groovy and JAR plugins of plugins-user/ in the agent's own JVM (not the plugin host): what these tests are about. */
+    static final String IN_AGENT_JVM = "[plugins]\nwatch = false\nisolation = inproc\n";
+
     static final Path REPO = Path.of(System.getProperty("aegis.repo", "../..")).toAbsolutePath().normalize();
 
     @TempDir
@@ -41,7 +44,7 @@ class RunJournalIT {
 
     @Test
     void runsInterruptedByKillNineAreReportedAtTheNextStart() throws Exception {
-        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        AgentHome home = new AgentHome(dir.resolve("home"), IN_AGENT_JVM);
         Path marks = dir.resolve("marks");
         Files.createDirectories(marks);
         // Each writes a mark when it starts, then takes far longer than the test waits.
@@ -89,7 +92,7 @@ class RunJournalIT {
 
     @Test
     void underTheLauncherAKillNineOfTheJvmIsReportedWithTheSignal() throws Exception {
-        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        AgentHome home = new AgentHome(dir.resolve("home"), IN_AGENT_JVM);
         Path mark = dir.resolve("mark");
         home.userPlugin("slow.sh", "#!/bin/sh\ndate +%s > " + mark + "\nsleep 60\necho OK\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=slow timeout=90s user/slow.sh\n");
@@ -118,7 +121,7 @@ class RunJournalIT {
 
     @Test
     void aPluginThatCallsSystemExitIsNamedQuarantinedAcrossRestartsAndReleasedByUnquarantine() throws Exception {
-        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        AgentHome home = new AgentHome(dir.resolve("home"), IN_AGENT_JVM);
         home.userPlugin("exit.groovy", "System.exit(3)\n");
         home.userPlugin("reflect.groovy", "System.getMethod('exit', int).invoke(null, 3)\n");
         home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
@@ -175,7 +178,7 @@ class RunJournalIT {
 
     @Test
     void aHaltIsBlamedOnTheOnlyRunInsideTheAgentAndAnEditOfThePluginReleasesIt() throws Exception {
-        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n");
+        AgentHome home = new AgentHome(dir.resolve("home"), IN_AGENT_JVM);
         home.userPlugin("halt.groovy", "Runtime.getRuntime().halt(3)\n");
         home.userPlugin("tick.sh", "#!/bin/sh\necho 'TICK OK'\n");
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=halt user/halt.groovy\n[* * * * * ?] name=tick user/tick.sh\n");

@@ -42,7 +42,9 @@ class SuspectRunsTest {
         // Each run says when its code started and ended.
         home.userPlugin("sus.groovy", "long t = System.currentTimeMillis()\nsleep(1200)\nemit('sus', [start: t, end: System.currentTimeMillis()])\n");
         home.userPlugin("other.groovy", "long t = System.currentTimeMillis()\nsleep(1200)\nemit('other', [start: t, end: System.currentTimeMillis()])\n");
-        home.cron("aegis_quartz.conf.user", "[0/2 * * * * ?] name=sus user/sus.groovy\n[0/2 * * * * ?] name=other user/other.groovy\n");
+        // In the agent's JVM: only runs there can end the agent, so only they are gated (a run in the plugin host is not).
+        home.cron("aegis_quartz.conf.user", "[0/2 * * * * ?] name=sus isolation=inproc user/sus.groovy\n"
+                + "[0/2 * * * * ?] name=other isolation=inproc user/other.groovy\n");
         QuarantineRecords records = new QuarantineRecords(home.settings().stateDir());
         QuarantineRecords.Record r = records.write(QuarantineRecords.Kind.SUSPECT, RunJournal.keyHash("sus"), "sus", "user/sus.groovy", null,
                 System.currentTimeMillis(), "the agent ran out of memory while 2 runs inside the agent were in progress");

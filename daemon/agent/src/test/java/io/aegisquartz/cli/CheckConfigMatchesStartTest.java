@@ -61,6 +61,13 @@ class CheckConfigMatchesStartTest {
                 new Case("no-ca-file", "[output.c]\ntype = aegis\nendpoint = https://127.0.0.1:9/x\nca_file = missing.pem\n", true,
                         "missing.pem"),
                 new Case("legacy-no-credentials", "[upload]\nendpoint = https://127.0.0.1:9/x\n", false, "credentials file not found"),
+                new Case("influx-ok", "[output.i]\ntype = influx\nendpoint = https://127.0.0.1:9\ndatabase = aegis\n", false, null),
+                new Case("influx-basic-no-credentials", "[output.i]\ntype = influx\nendpoint = https://127.0.0.1:9\ndatabase = aegis\n"
+                        + "auth = basic\ncredentials_file = conf/influx.secret\n", false, "influx.secret: credentials file not found"),
+                new Case("prometheus-bearer-wrong-keys", "[output.p]\ntype = prometheus\nendpoint = https://127.0.0.1:9/api/v1/write\n"
+                        + "auth = bearer\n", true, "unknown key 'access_key_id'"),
+                new Case("otlp-no-ca-file", "[output.o]\ntype = otlp\nendpoint = https://127.0.0.1:9/v1/metrics\nca_file = missing.pem\n",
+                        false, "missing.pem"),
                 new Case("file-unwritable", "[output.l]\ntype = file\nfile = /proc/self/nope/x.jsonl\n", false,
                         "cannot be created"));
         for (Case c : cases) {

@@ -76,8 +76,8 @@ class LauncherIT {
 
     @Test
     void everyCommandHasHelp() throws Exception {
-        for (String command : List.of("run", "check-config", "run-plugin", "receive", "spool", "event", "unquarantine", "notify", "silence", "config-reference",
-                "version", "cds-archive")) {
+        for (String command : List.of("run", "check-config", "run-plugin", "receive", "spool", "event", "unquarantine", "notify", "silence",
+                "config-reference", "version", "cds-archive", "plugin-host")) {
             Object[] r = call(command, "--help");
             assertEquals(0, r[0], command);
             assertTrue(((String) r[1]).startsWith("Usage: aegis-quartz " + command), command + ": " + r[1]);
@@ -302,8 +302,8 @@ class LauncherIT {
         // Two jobs whose threads cannot be stopped (accept() ignores interrupts): two abandoned > 1 allowed.
         Files.writeString(home.home().resolve("plugins-user/stuck.groovy"),
                 "def s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())\ntry { s.accept() } finally { s.close() }\n");
-        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms name=a user/stuck.groovy\n"
-                + "[* * * * * ?] timeout=500ms name=b user/stuck.groovy\n");
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] timeout=500ms isolation=inproc name=a user/stuck.groovy\n"
+                + "[* * * * * ?] timeout=500ms isolation=inproc name=b user/stuck.groovy\n");
         Path log = home.home().resolve("log/aegis_quartz.log");
         Process p = launch(dir.resolve("stdout.txt"), "--home", home.home().toString(), "run");
 
@@ -364,7 +364,8 @@ class LauncherIT {
     @Test
     void aPluginThatExitsZeroOrHaltsIsAnsweredByARestartAndTheHealthyJobKeepsGoing() throws Exception {
         // Each culprit ends the JVM once (a marker file remembers), as a buggy or hostile plugin would.
-        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit user/exit.groovy " + dir.resolve("exited") + "\n");
+        // In the agent's JVM (isolation = inproc): in the plugin host the exit would end only the host.
+        AgentHome home = supervisedHome("isolation = inproc\n", "[* * * * * ?] name=exit user/exit.groovy " + dir.resolve("exited") + "\n");
         Files.writeString(home.home().resolve("plugins-user/exit.groovy"),
                 "def m = new File(args[0]); if (!m.exists()) { m.text = 'x'; System.exit(0) }\nemit('after', [v: 1])\n");
         Files.writeString(home.home().resolve("plugins-user/halt.groovy"),
@@ -404,7 +405,8 @@ class LauncherIT {
     void theWatchdogKillsAnAgentWhoseSchedulerAPluginSuspendedAndStartsItAgain() throws Exception {
         // The plugin suspends the scheduler thread and every worker but its own: the JVM stays up and
         // answers nothing. The heartbeat stops; the launcher kills the JVM and starts it again.
-        AgentHome home = supervisedHome("[agent]\nwatchdog = 4s\n", "[*/2 * * * * ?] name=freeze user/freeze.groovy "
+        // In the agent's JVM (isolation=inproc): in the plugin host it would freeze only the host.
+        AgentHome home = supervisedHome("[agent]\nwatchdog = 4s\n", "[*/2 * * * * ?] name=freeze isolation=inproc user/freeze.groovy "
                 + dir.resolve("froze") + "\n");
         Files.writeString(home.home().resolve("plugins-user/freeze.groovy"), """
                 def m = new File(args[0])
@@ -444,7 +446,8 @@ class LauncherIT {
         // It edits itself before each exit: a plugin that ended the agent is quarantined until its file
         // changes (docs/JOURNAL.md), so only a changing one can end every agent the launcher starts.
         Path plugin = dir.resolve("home/plugins-user/exit.groovy");
-        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit user/exit.groovy " + plugin + "\n");
+        // In the agent's JVM (isolation=inproc): in the plugin host the exit would end only the host.
+        AgentHome home = supervisedHome("", "[* * * * * ?] name=exit isolation=inproc user/exit.groovy " + plugin + "\n");
         Files.writeString(plugin, "new File(args[0]).append('//\\n')\nSystem.exit(0)\n");
         Path out = dir.resolve("out.txt");
         Process p = launchWithEnv(out, Map.of("AEGIS_RESTART_MAX", "3"), "--home", home.home().toString(), "run");

@@ -123,7 +123,7 @@ class AgentSettingsTest {
         }
         AgentSettings s = load(examples.toString());
         assertEquals(List.of(), formatted(s));
-        assertEquals(List.of("central", "local"), s.outputs().stream().map(OutputSettings::name).toList());
+        assertEquals(List.of("central", "local", "tsdb", "prom", "otel"), s.outputs().stream().map(OutputSettings::name).toList());
         List<String> keys = new java.util.ArrayList<>();
         for (String line : examples.toString().split("\n")) {
             if (line.matches("[a-z_]+ =.*")) {
@@ -163,6 +163,99 @@ class AgentSettingsTest {
     }
 
     @Test
+    void backendOutputsAreReadIntoTypedRecordsWithTheKeysOfTheirFlavour() throws IOException {
+        AgentSettings s = load("""
+                [output.tsdb]
+                type = influx
+                endpoint = https://influx.example.com:8086/proxy/
+                database = metrics
+                retention_policy = weekly
+                precision = s
+                auth = basic
+                credentials_file = conf/influx.secret
+                [output.v2]
+                type = influx
+                endpoint = https://influx2.example.com
+                flavour = influxdb2
+                org = ops
+                bucket = hosts
+                gzip = false
+                auth = token
+                live = false
+                [output.prom]
+                type = prometheus
+                endpoint = http://127.0.0.1:9090/api/v1/write
+                allow_http_loopback = true
+                batch_samples = 500
+                [output.otel]
+                type = otlp
+                endpoint = https://collector.example.com:4318/v1/metrics
+                protocol = http/json
+                auth = bearer
+                """);
+        assertEquals(List.of(), formatted(s));
+        OutputSettings.Delivery defaults = new OutputSettings.Delivery(100, 500_000, 20, Duration.ofMinutes(5), Duration.ofSeconds(30),
+                Duration.ofSeconds(15), false);
+        OutputSettings.Delivery live = new OutputSettings.Delivery(100, 500_000, 20, Duration.ofMinutes(5), Duration.ofSeconds(30),
+                Duration.ofSeconds(15), true);
+        Path creds = home.resolve("conf/credentials");
+        assertEquals(List.of(
+                new OutputSettings.Influx("tsdb", 1, new OutputSettings.Http(java.net.URI.create("https://influx.example.com:8086/proxy/"),
+                        OutputSettings.Auth.BASIC, home.resolve("conf/influx.secret"), null, null, null, false), "influxdb1", "metrics",
+                        "weekly", "", "", "s", true, live),
+                new OutputSettings.Influx("v2", 9, new OutputSettings.Http(java.net.URI.create("https://influx2.example.com"),
+                        OutputSettings.Auth.TOKEN, creds, null, null, null, false), "influxdb2", "", "", "ops", "hosts", "ms", false, defaults),
+                new OutputSettings.Prometheus("prom", 18, new OutputSettings.Http(java.net.URI.create("http://127.0.0.1:9090/api/v1/write"),
+                        OutputSettings.Auth.NONE, creds, null, null, null, true),
+                        new OutputSettings.Delivery(500, 500_000, 20, Duration.ofMinutes(5), Duration.ofSeconds(30), Duration.ofSeconds(15), false)),
+                new OutputSettings.Otlp("otel", 23, new OutputSettings.Http(java.net.URI.create("https://collector.example.com:4318/v1/metrics"),
+                        OutputSettings.Auth.BEARER, creds, null, null, null, false), true, defaults)), s.outputs());
+
+        AgentSettings bad = load("""
+                [output.nodb]
+                type = influx
+                endpoint = https://influx.example.com
+                [output.mixed]
+                type = influx
+                endpoint = https://influx.example.com
+                flavour = victoriametrics
+                database = x
+                [output.nolive]
+                type = prometheus
+                endpoint = https://p.example.com/api/v1/write
+                live = true
+                [output.noend]
+                type = otlp
+                protocol = grpc
+                [output.userinfo]
+                type = prometheus
+                endpoint = https://aegis:hunter2@p.example.com/api/v1/write
+                """);
+        assertEquals(List.of(
+                f() + ":1:1: [output.nodb] of flavour influxdb1 has no database\n    fix: add e.g. 'database = aegis'",
+                f() + ":8:1: [output.mixed] database does not apply to flavour victoriametrics\n"
+                        + "    fix: remove it, or set the flavour it belongs to (see the configuration reference in README.md)",
+                f() + ":12:1: key 'live' does not apply to an output of type prometheus; keys of type prometheus: type, endpoint, auth, "
+                        + "credentials_file, ca_file, client_keystore, client_keystore_password_file, allow_http_loopback, batch_samples, "
+                        + "batch_bytes, rate, backoff_max, timeout, linger\n    fix: " + REF,
+                f() + ":15:12: [output.noend] protocol: 'grpc' is not allowed; allowed: one of http/protobuf, http/json\n"
+                        + "    fix: write e.g. 'protocol = http/protobuf' (the default)",
+                f() + ":18:12: [output.userinfo] endpoint has a user name or password in it (USER:PASSWORD@); put credentials in "
+                        + "credentials_file instead\n    fix: write e.g. 'endpoint = https://prometheus.example.com/api/v1/write'"),
+                formatted(bad));
+    }
+
+    @Test
+    void theReadmeBlockForEachBackendIsAValidConfiguration() throws IOException {
+        String readme = Files.readString(SHIPPED_INI.getParent().getParent().resolve("README.md"), StandardCharsets.UTF_8);
+        int section = readme.indexOf("### Outputs to InfluxDB");
+        int from = readme.indexOf("```ini\n", section) + 7;
+        AgentSettings s = load(readme.substring(from, readme.indexOf("```", from)));
+        assertEquals(List.of(), formatted(s));
+        assertEquals(List.of("influx", "influx", "influx", "prometheus", "otlp"), s.outputs().stream().map(OutputSettings::type).toList());
+    }
+
+    @Test
     void anUploadEndpointIsTheOutputNamedAegisAndWithoutAnyOutputSamplesGoToTheSinkFile() throws IOException {
         AgentSettings up = load("[upload]\nendpoint = https://r.example.com/x\nlinger = 2s\nca_file = ca.pem\n");
         assertEquals(List.of(), formatted(up));
@@ -187,7 +280,7 @@ class AgentSettingsTest {
                 [output.untyped]
                 file = a.jsonl
                 [output.later]
-                type = influx
+                type = kafka
                 [output.odd]
                 type = graphite
                 [output.mixed]
@@ -219,9 +312,10 @@ class AgentSettingsTest {
                 f() + ":3:2: output name 'Main' must be 1-32 of a-z 0-9 _ - and start with a letter or digit\n"
                         + "    fix: rename the section, e.g. [output.main]",
                 f() + ":5:1: [output.untyped] has no type\n    fix: add 'type = aegis' or 'type = file'",
-                f() + ":8:8: [output.later] type influx is not yet supported by this version (supported: aegis, file)\n"
-                        + "    fix: use type = aegis or type = file for now",
-                f() + ":10:8: [output.odd] type: 'graphite' is not allowed; allowed: aegis, file\n    fix: write 'type = aegis'",
+                f() + ":8:8: [output.later] type kafka is not yet supported by this version (supported: aegis, file, influx, otlp, "
+                        + "prometheus)\n    fix: use one of the supported types for now",
+                f() + ":10:8: [output.odd] type: 'graphite' is not allowed; allowed: aegis, file, influx, otlp, prometheus\n"
+                        + "    fix: write 'type = aegis'",
                 f() + ":14:1: key 'endpoint' does not apply to an output of type file; keys of type file: type, file, max_size, max_files\n"
                         + "    fix: " + REF,
                 f() + ":15:1: [output.noend] of type aegis has no endpoint\n"
@@ -257,7 +351,7 @@ class AgentSettingsTest {
                 [agnet]
                 workers = 3
                 """);
-        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, limits, governor, log, sink, spool, output.NAME, upload, alert\n"
+        assertEquals(List.of(f() + ":4:1: unknown section [agnet]; allowed: agent, plugins, plugin_host, limits, governor, log, sink, spool, output.NAME, upload, alert\n"
                 + "    fix: did you mean 'agent'? " + REF), formatted(s));
         // Keys of an unknown section are not applied and not reported one by one.
         assertEquals(2, s.workers());
@@ -266,7 +360,7 @@ class AgentSettingsTest {
     @Test
     void unknownSectionWithoutCloseMatchHasNoSuggestion() throws IOException {
         AgentSettings s = load("[database]\nhost = x\n");
-        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, limits, governor, log, sink, spool, output.NAME, upload, alert\n"
+        assertEquals(List.of(f() + ":1:1: unknown section [database]; allowed: agent, plugins, plugin_host, limits, governor, log, sink, spool, output.NAME, upload, alert\n"
                 + "    fix: " + REF), formatted(s));
     }
 
@@ -572,7 +666,7 @@ class AgentSettingsTest {
             }
             assertEquals(s, Settings.byId(s.section() + "." + s.key()));
         }
-        assertEquals(List.of("agent", "plugins", "limits", "governor", "log", "sink", "spool", "output.NAME", "upload", "alert"),
+        assertEquals(List.of("agent", "plugins", "plugin_host", "limits", "governor", "log", "sink", "spool", "output.NAME", "upload", "alert"),
                 List.copyOf(Settings.sections()));
     }
 }

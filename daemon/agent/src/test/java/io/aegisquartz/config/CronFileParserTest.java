@@ -262,7 +262,36 @@ class CronFileParserTest {
     void remainingOptionsAreApplied() throws Exception {
         JobSpec job = onlyJob("[0 0 12 * * ?] kill_grace=500ms max_samples=10 sampler=disk_usage default/sampler.groovy");
         assertEquals(new JobOptions(Duration.ofSeconds(30), Duration.ofSeconds(10), Duration.ofMillis(500), 1_048_576, 10,
-                JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, "disk_usage", null, 128L << 20, 64), job.options());
+                JobOptions.Overlap.SKIP, JobOptions.Misfire.SKIP, "disk_usage", null, 128L << 20, 64).withIsolation(JobOptions.Isolation.INPROC),
+                job.options());
+    }
+
+    @Test
+    void userPluginsRunInTheHostAndDefaultOnesInTheAgentUnlessTheLineSays() throws Exception {
+        Files.writeString(home.resolve("plugins-user/u.groovy"), "return []\n");
+        assertEquals(JobOptions.Isolation.HOST, onlyJob("[0 0 12 * * ?] user/u.groovy").options().isolation());
+        assertEquals(JobOptions.Isolation.INPROC, onlyJob("[0 0 12 * * ?] isolation=inproc user/u.groovy").options().isolation());
+        assertEquals(JobOptions.Isolation.INPROC, onlyJob("[0 0 12 * * ?] default/sampler.groovy").options().isolation());
+        assertEquals(JobOptions.Isolation.HOST, onlyJob("[0 0 12 * * ?] isolation=host default/sampler.groovy").options().isolation());
+        assertEquals(JobOptions.Isolation.HOST, onlyJob("[0 0 12 * * ?] " + sampler + "").options().isolation(),
+                "an absolute path is not one of the shipped plugins");
+
+        Files.writeString(conf.resolve(AgentSettings.FILE_NAME), "[plugins]\nisolation = inproc\n");
+        settings = AgentSettings.load(home, conf);
+        assertEquals(JobOptions.Isolation.INPROC, onlyJob("[0 0 12 * * ?] user/u.groovy").options().isolation(), "[plugins] isolation");
+        assertEquals(JobOptions.Isolation.HOST, onlyJob("[0 0 12 * * ?] isolation=host user/u.groovy").options().isolation());
+    }
+
+    @Test
+    void isolationIsForGroovyAndJarPluginsOnly() throws Exception {
+        // 'isolation=' (10 chars) starts at column 16.
+        assertEquals(u() + ":1:16: isolation= applies to Groovy and JAR plugins only; user/check.sh runs as a process of its own\n"
+                        + "    fix: remove isolation=",
+                onlyProblem("[0 0 12 * * ?] isolation=host user/check.sh"));
+        // The value starts at column 26.
+        assertEquals(u() + ":1:26: option isolation: 'sandbox' is not allowed; allowed: one of host, inproc\n"
+                        + "    fix: isolation=host (the plugin host, a JVM of its own) or isolation=inproc (the agent's JVM, for trusted plugins)",
+                onlyProblem("[0 0 12 * * ?] isolation=sandbox default/sampler.groovy"));
     }
 
     @Test
@@ -533,7 +562,7 @@ class CronFileParserTest {
     void unknownOptionSuggestsTheClosestOne() throws Exception {
         // "[0 0 12 * * ?]" is 14 chars, a blank, so 'timout=5s' starts at column 16.
         assertEquals(u() + ":1:16: unknown option 'timout'; allowed: name, timeout, cpu, kill_grace, output_max, memory_max, "
-                        + "pids_max, max_samples, max_bytes, mem, overlap, misfire, splay, sampler, user, notify, after, repeat\n"
+                        + "pids_max, max_samples, max_bytes, mem, overlap, misfire, splay, sampler, user, isolation, notify, after, repeat\n"
                         + "    fix: did you mean 'timeout'? options go between ']' and the plugin path, "
                         + "e.g. [*/10 * * * * ?] timeout=5s user/check.sh",
                 onlyProblem("[0 0 12 * * ?] timout=5s user/check.sh"));

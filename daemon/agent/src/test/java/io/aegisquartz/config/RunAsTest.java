@@ -84,7 +84,7 @@ class RunAsTest {
         assertEquals("user=no_such_user_42: no user 'no_such_user_42' in /etc/passwd", missing.message());
         ConfigProblem inJvm = f.problems().get(1);
         assertEquals(2, inJvm.line());
-        assertEquals("user= applies to executable plugins only; user/x.groovy runs inside the agent, as the agent's user", inJvm.message());
+        assertEquals("user= applies to executable plugins only; user/x.groovy runs in a JVM (the agent's or the plugin host's), not as a process of its own", inJvm.message());
     }
 
     @Test

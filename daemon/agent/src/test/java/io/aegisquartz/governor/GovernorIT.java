@@ -71,7 +71,7 @@ class GovernorIT {
         assertTrue(line.matches(".*governor: agent used \\d+\\.\\d% of a core over the last 3s \\(budget 10\\.0%\\).*"), line);
 
         // With both burners shed, measure the agent JVM (the launcher's child) over a stretch of ticks.
-        long java = launcher.descendants().filter(h -> h.info().command().orElse("").endsWith("java")).findFirst().orElseThrow().pid();
+        long java = launcher.children().filter(h -> h.info().command().orElse("").endsWith("java")).findFirst().orElseThrow().pid();
         long ticks0 = cpuTicks(java);
         long t0 = System.nanoTime();
         int ticksBefore = home.samples("user/tick.sh", "ok").size();

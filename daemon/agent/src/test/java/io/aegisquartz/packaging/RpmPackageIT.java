@@ -50,8 +50,12 @@ class RpmPackageIT {
     static final Path REPO = Path.of(System.getProperty("aegis.repo", "../..")).toAbsolutePath().normalize();
     static final String BUILD_COMMAND = "mvn -B -q -DskipTests package && packaging/build-rpm";
     static final String UNIT = "/usr/lib/systemd/system/aegis-quartz.service";
+    static final String HOST_SOCKET_UNIT = "/usr/lib/systemd/system/aegis-quartz-plugins.socket";
+    static final String HOST_UNIT = "/usr/lib/systemd/system/aegis-quartz-plugins@.service";
     /** Highest 'systemd-analyze security' exposure accepted (README.md reports the current one). */
     static final double EXPOSURE_BOUND = 2.5;
+    /** The same for an instance of the plugin host's service (docs/SECURITY.md reports the current one). */
+    static final double HOST_EXPOSURE_BOUND = 2.0;
     static final List<String> PACKAGE_DIRS = List.of("/opt/aegis-quartz", "/etc/aegis-quartz", "/var/lib/aegis-quartz", "/var/log/aegis-quartz");
 
     @TempDir
@@ -102,6 +106,8 @@ class RpmPackageIT {
         expected.put("/opt/aegis-quartz/lib/aegis-quartz.jar", "-rw-r--r-- root root flags=");
         expected.put("/usr/bin/aegis-quartz", "-rwxr-xr-x root root flags=");
         expected.put(UNIT, "-rw-r--r-- root root flags=");
+        expected.put(HOST_SOCKET_UNIT, "-rw-r--r-- root root flags=");
+        expected.put(HOST_UNIT, "-rw-r--r-- root root flags=");
         expected.put("/usr/lib/sysusers.d/aegis-quartz.conf", "-rw-r--r-- root root flags=");
         expected.put("/usr/share/doc/aegis-quartz/README.md", "-rw-r--r-- root root flags=d");
         // Config: root's to write, the agent's group may read; upgrades keep local edits ...
@@ -256,6 +262,35 @@ class RpmPackageIT {
         double exposure = Double.parseDouble(m.group(1));
         assertTrue(exposure <= EXPOSURE_BOUND, "exposure " + exposure + " above " + EXPOSURE_BOUND + ":\n" + security.out());
         assertTrue(Files.readString(REPO.resolve("README.md")).contains(m.group()), "README.md reports '" + m.group() + "'");
+
+        // Executables' runs get cgroups of their own below the service's (Delegate=yes), so the delegated
+        // subtree must stay writable. Whether it is can only be seen in the unit's mount namespace, which
+        // needs systemd as PID 1 (not on the CI machine); what decides it are these lines. systemd makes
+        // /sys read-only for ProtectKernelTunables= but keeps /sys/fs/cgroup as it is unless
+        // ProtectControlGroups= is on (src/core/namespace.c, protect_kernel_tunables_sys_table), and
+        // ProtectSystem=strict leaves /sys to those two. ProtectControlGroups=yes made every run's cgroup
+        // impossible under the packaged service.
+        Unit unit = Unit.read(root.path(UNIT));
+        assertEquals("yes", unit.one("Delegate"));
+        assertEquals(List.of(), unit.all("ProtectControlGroups"), "ProtectControlGroups would make the delegated cgroup subtree read-only");
+        for (String key : List.of("ReadOnlyPaths", "InaccessiblePaths", "TemporaryFileSystem", "BindReadOnlyPaths")) {
+            assertTrue(unit.all(key).stream().noneMatch(v -> v.matches("(?s).*(^|\\s|[-+:])/sys(/fs(/cgroup)?)?/?(\\s|:|$).*")),
+                    key + "= covers /sys/fs/cgroup: " + unit.all(key));
+        }
+        // And systemd's own reading of the installed unit says the same.
+        assertTrue(security.out().matches("(?s).*✗ Delegate=\\s+Service maintains its own delegated control group subtree.*"), security.out());
+        assertTrue(security.out().matches("(?s).*✗ ProtectControlGroups=\\s+Service may modify the control group file system.*"), security.out());
+
+        // The plugin host's socket and an instance of its service, found where the package put them.
+        Result hostVerify = inNamespace(root, "SYSTEMD_UNIT_PATH=" + q(root.path(HOST_UNIT).getParent()) + ": systemd-analyze verify --man=no "
+                + "aegis-quartz-plugins.socket aegis-quartz-plugins@1.service");
+        assertEquals(0, hostVerify.code(), hostVerify.out());
+        assertEquals("", hostVerify.out().strip(), "systemd-analyze verify has no complaint about the plugin host's units");
+        Result hostSecurity = run(List.of("systemd-analyze", "security", "--offline=true", "--root=" + root.root(), "aegis-quartz-plugins@1.service"));
+        Matcher h = Pattern.compile("Overall exposure level for aegis-quartz-plugins@1.service: (\\d+\\.\\d)").matcher(hostSecurity.out());
+        assertTrue(h.find(), hostSecurity.out());
+        assertTrue(Double.parseDouble(h.group(1)) <= HOST_EXPOSURE_BOUND, hostSecurity.out());
+        assertTrue(Files.readString(REPO.resolve("docs/SECURITY.md")).contains(h.group()), "docs/SECURITY.md reports '" + h.group() + "'");
     }
 
     @Test
@@ -320,7 +355,7 @@ class RpmPackageIT {
         Result skipping = asUnitInside(agent, unit, reload.get(0));
         assertEquals(0, skipping.code(), skipping.out());
         assertTrue(skipping.out().contains("/etc/aegis-quartz/aegis_quartz.conf.user:"), skipping.out());
-        String cronLine = "[* * * * * ?] name=io_probe user/io_probe.groovy " + target.pid();
+        String cronLine = "[* * * * * ?] name=io_probe isolation=inproc user/io_probe.groovy " + target.pid();
         Files.writeString(cronUser, Files.readString(cronUser).replaceFirst("\\[0 0 \\* \\* \\*\\] .*", cronLine));
         Result good = asUnitInside(agent, unit, reload.get(0));
         assertEquals(0, good.code(), good.out());
@@ -359,6 +394,103 @@ class RpmPackageIT {
         assertEquals(uuid, Files.readString(root.path("/var/lib/aegis-quartz/uuid")));
         assertTrue(Files.isDirectory(root.path("/var/lib/aegis-quartz/spool")));
         assertTrue(read(samples).contains("\"job\":\"io_probe\"") && read(log).contains("stopped"));
+    }
+
+    @Test
+    void userPluginsRunInAHostOfTheirOwnUserWithoutCapabilitiesAndAFrozenHostIsKilledByItsLauncher() throws Exception {
+        Install root = install(rpm1);
+        Unit unit = Unit.read(root.path(UNIT));
+        Unit socket = Unit.read(root.path(HOST_SOCKET_UNIT));
+        Unit host = Unit.read(root.path(HOST_UNIT));
+        Path log = root.path("/var/log/aegis-quartz/aegis_quartz.log");
+        Path samples = root.path("/var/log/aegis-quartz/samples.jsonl");
+        Path cronUser = root.path("/etc/aegis-quartz/aegis_quartz.conf.user");
+        int hostUid = Integer.parseInt(Files.readAllLines(root.path("/etc/passwd")).stream().filter(l -> l.startsWith("aegis-quartz-plugins:x:"))
+                .findFirst().orElseThrow(() -> new AssertionError("%pre made no user aegis-quartz-plugins")).split(":")[2]);
+        assertTrue(hostUid > 0 && hostUid < 1000 && hostUid != root.uid(), "a system user of its own");
+        assertTrue(Files.readAllLines(root.path("/etc/group")).stream().filter(l -> l.startsWith("aegis-quartz:"))
+                .noneMatch(l -> l.endsWith("aegis-quartz-plugins")), "not in the agent's group");
+        assertTrue(Files.readString(root.path("/etc/aegis-quartz/aegis_config.ini")).contains("\nsocket = " + socket.one("ListenStream") + "\n"),
+                "the installed agent connects to the unit's socket");
+
+        // What a plugin in the host is and may do, seen from inside.
+        plugin(root, "whoami.groovy", """
+                def status = new File('/proc/self/status').readLines()
+                def field = { String k -> status.find { it.startsWith(k + ':') }.split(/\\s+/)[1] }
+                def denied = { Closure c -> try { c(); 0 } catch (Exception e) { 1 } }
+                emit('whoami', [uid: field('Uid') as long, cap_eff: Long.parseLong(field('CapEff'), 16), pid: ProcessHandle.current().pid(),
+                        write_state_denied: denied { new File('/var/lib/aegis-quartz/planted').text = 'x' },
+                        read_config_denied: denied { new File('/etc/aegis-quartz/aegis_config.ini').text },
+                        read_spool_denied: denied { new File('/var/lib/aegis-quartz/uuid').text }])
+                """);
+        plugin(root, "freeze.groovy", """
+                // Suspends every other thread of its JVM, its watchdog included, then itself.
+                for (Thread t : Thread.getAllStackTraces().keySet()) { if (t != Thread.currentThread()) { t.suspend() } }
+                Thread.currentThread().suspend()
+                """);
+        Files.writeString(cronUser, "[* * * * * ?] name=whoami user/whoami.groovy\n", java.nio.file.StandardOpenOption.APPEND);
+
+        Process agent = startWithHostSocket(root, unit, socket, host);
+        java.util.function.Predicate<String> whoami = l -> l.contains("\"job\":\"whoami\"") && l.contains("\"status\":\"ok\"");
+        awaitAgent("a sample of the job in the plugin host", log, () -> read(samples).lines().anyMatch(whoami));
+        com.fasterxml.jackson.databind.JsonNode values = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(read(samples).lines().filter(whoami).findFirst().orElseThrow()).get("values");
+        assertEquals(hostUid, values.get("uid").asInt(), values.toString());
+        assertEquals(0, values.get("cap_eff").asLong(), "no capabilities: " + values);
+        assertEquals(1, values.get("write_state_denied").asInt(), "cannot write the agent's state: " + values);
+        assertEquals(1, values.get("read_config_denied").asInt(), "cannot read the agent's config: " + values);
+        assertEquals(1, values.get("read_spool_denied").asInt(), "cannot read the agent's identity: " + values);
+        assertFalse(Files.exists(root.path("/var/lib/aegis-quartz/planted")));
+        long hostPid = values.get("pid").asLong();
+        String status = Files.readString(Path.of("/proc/" + hostPid + "/status"));
+        assertTrue(status.contains("\nUid:\t" + hostUid + "\t" + hostUid + "\t"), status);
+        assertTrue(status.contains("\nCapBnd:\t0000000000000000\n") && status.contains("\nCapAmb:\t0000000000000000\n"), status);
+        assertTrue(status.contains("\nNoNewPrivs:\t1\n") && status.contains("\nSeccomp:\t2\n"), status);
+        assertTrue(read(log).contains("plugin host started: pid " + hostPid + ", connected through " + socket.one("ListenStream")), read(log));
+        ProcessHandle.of(hostPid).ifPresent(extra::add);
+        agent.descendants().filter(d -> d.info().command().orElse("").endsWith("systemd-socket-activate")).forEach(extra::add);
+
+        // A plugin that freezes its host: the agent gives up on it and gets a new one; its launcher kills it.
+        Files.writeString(cronUser, "[* * * * * ?] name=freeze user/freeze.groovy\n", java.nio.file.StandardOpenOption.APPEND);
+        awaitAgent("the frozen host's run reported", log, () -> read(samples).contains("\"job\":\"freeze\",\"plugin\":\"user/freeze.groovy\","
+                + "\"metric\":\"freeze\",\"status\":\"killed\""));
+        awaitAgent("the frozen JVM killed by its launcher", log, () -> ProcessHandle.of(hostPid).map(h -> !h.isAlive()).orElse(true));
+        assertTrue(read(dir.resolve("agent.out")).contains("aegis-quartz: the plugin host (pid " + hostPid + ") gave no sign of life for 5 s; killing it"),
+                read(dir.resolve("agent.out")));
+        awaitAgent("the job in a new host", log, () -> read(samples).lines().filter(whoami).anyMatch(l -> !l.contains("\"pid\":" + hostPid + ",")
+                && !l.contains("\"pid\":" + hostPid + "}")));
+
+        run(List.of("kill", "-TERM", Long.toString(agent.pid())));
+        assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "stopped on SIGTERM");
+    }
+
+    /** A plugin in the package's plugins-user/, as an admin installs one (root's, readable by the agent's group). */
+    private static void plugin(Install root, String name, String text) throws Exception {
+        Path p = root.path("/etc/aegis-quartz/plugins-user/" + name);
+        Files.writeString(p, text);
+        run(List.of("chown", "root:" + root.gid(), p.toString()));
+        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-r-----"));
+    }
+
+    /**
+     * Starts the agent as {@link #start} does, with the plugin host's socket as systemd would provide it:
+     * in the same mount namespace, on a fresh /run, systemd-socket-activate listens where the socket unit
+     * says, owned and moded as it says, and runs the host unit's ExecStart as that unit says for each
+     * connection, on the connection (Accept=yes, standard input and output).
+     */
+    private Process startWithHostSocket(Install root, Unit unit, Unit socket, Unit host) throws Exception {
+        assertEquals("yes", socket.one("Accept"));
+        assertEquals("socket", host.one("StandardInput"));
+        assertEquals("socket", host.one("StandardOutput"));
+        String listen = socket.one("ListenStream");
+        String setUp = "mount -t tmpfs -o mode=0755 tmpfs /run\n"
+                + "mkdir -p -m " + socket.one("DirectoryMode") + " " + q(Path.of(listen).getParent()) + "\n"
+                + "systemd-socket-activate --listen=" + q(listen) + " --accept --inetd " + shell(asUnit(host, commandLine(host.one("ExecStart"), 0)))
+                + " &\n"
+                + "while [ ! -S " + q(listen) + " ]; do sleep 0.1; done\n"
+                + "chown " + socket.one("SocketUser") + ":" + socket.one("SocketGroup") + " " + q(listen) + "\n"
+                + "chmod " + socket.one("SocketMode") + " " + q(listen) + "\n";
+        return start(root, unit, setUp);
     }
 
     // ------------------------------------------------------------------ scratch root
@@ -441,8 +573,13 @@ class RpmPackageIT {
 
     /** Starts the agent as systemd would: ExecStartPre, then ExecStart as the main process. */
     private Process start(Install root, Unit unit) throws Exception {
+        return start(root, unit, "");
+    }
+
+    /** As {@link #start(Install, Unit)}, after {@code setUp} (shell commands) in the agent's mount namespace. */
+    private Process start(Install root, Unit unit, String setUp) throws Exception {
         String umask = unit.one("UMask");
-        StringBuilder sh = new StringBuilder(mounts(root)).append("umask ").append(umask).append("\ncd /\n");
+        StringBuilder sh = new StringBuilder(mounts(root)).append(setUp).append("umask ").append(umask).append("\ncd /\n");
         for (String pre : unit.all("ExecStartPre")) {
             sh.append(shell(asUnit(unit, commandLine(pre, 0)))).append('\n');
         }
@@ -483,10 +620,10 @@ class RpmPackageIT {
         return cmd;
     }
 
-    /** "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH" as setpriv writes it: ",+sys_ptrace,+dac_read_search". */
+    /** "CAP_SYS_PTRACE CAP_DAC_READ_SEARCH" as setpriv writes it: ",+sys_ptrace,+dac_read_search"; none: "". */
     private static String caps(String systemd) {
         StringBuilder out = new StringBuilder();
-        for (String c : systemd.split("\\s+")) {
+        for (String c : systemd.isBlank() ? new String[0] : systemd.split("\\s+")) {
             out.append(",+").append(c.toLowerCase().replaceFirst("^cap_", ""));
         }
         return out.toString();

@@ -21,6 +21,11 @@ public final class StartedProcesses implements AfterEachCallback {
         return p;
     }
 
+    /** The processes started so far and still remembered. */
+    public List<ProcessHandle> handles() {
+        return processes.stream().map(Process::toHandle).toList();
+    }
+
     @Override
     public void afterEach(ExtensionContext context) {
         for (Process p : processes) {

@@ -2,6 +2,7 @@ package io.aegisquartz.output.aegis;
 
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.config.IniFile;
+import io.aegisquartz.config.SecretFile;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -115,33 +116,12 @@ public final class Credentials {
         return e.value();
     }
 
-    /**
-     * A parse problem without its message text: IniFile quotes the offending line, and in this file that
-     * line may be the secret. The location and the fix are enough to find and repair it.
-     */
     private static String describe(ConfigProblem p, int count) {
-        StringBuilder sb = new StringBuilder().append(p.file());
-        if (p.line() > 0) {
-            sb.append(':').append(p.line());
-            if (p.column() > 0) {
-                sb.append(':').append(p.column());
-            }
-            sb.append(": cannot parse this line (not shown: it may hold the secret)");
-        } else {
-            // File-level problems (missing, unreadable, not UTF-8, too large) quote nothing from the file.
-            sb.append(": ").append(p.message());
-        }
-        if (p.fix() != null) {
-            sb.append(" (fix: ").append(p.fix()).append(')');
-        }
-        if (count > 1) {
-            sb.append("; ").append(count - 1).append(" more problem(s) after it");
-        }
-        return sb.toString();
+        return SecretFile.describe(p, count);
     }
 
     private static void checkFile(Path file) throws CredentialsException {
-        String problem = io.aegisquartz.config.SecretFile.problem(file, "credentials file",
+        String problem = SecretFile.problem(file, "credentials file",
                 "create it with [credentials] access_key_id and access_key_secret, then chmod 600 " + file);
         if (problem != null) {
             throw new CredentialsException(problem);

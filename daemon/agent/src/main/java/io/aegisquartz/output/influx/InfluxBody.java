@@ -1,6 +1,7 @@
 package io.aegisquartz.output.influx;
 
 import io.aegisquartz.output.EncodeReport;
+import io.aegisquartz.output.EncodedBatch;
 
 /**
  * One batch in line protocol.
@@ -10,5 +11,10 @@ import io.aegisquartz.output.EncodeReport;
  * @param lines   points written (one line each)
  * @param report  samples refused and values left out
  */
-public record InfluxBody(byte[] bytes, boolean gzipped, int lines, EncodeReport report) {
+public record InfluxBody(byte[] bytes, boolean gzipped, int lines, EncodeReport report) implements EncodedBatch {
+
+    @Override
+    public int points() {
+        return lines;
+    }
 }

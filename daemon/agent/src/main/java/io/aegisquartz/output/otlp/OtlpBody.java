@@ -1,6 +1,7 @@
 package io.aegisquartz.output.otlp;
 
 import io.aegisquartz.output.EncodeReport;
+import io.aegisquartz.output.EncodedBatch;
 
 /**
  * One batch as an OTLP/HTTP export request.
@@ -10,5 +11,5 @@ import io.aegisquartz.output.EncodeReport;
  * @param points      data points in it
  * @param report      samples refused and values left out
  */
-public record OtlpBody(byte[] bytes, String contentType, int points, EncodeReport report) {
+public record OtlpBody(byte[] bytes, String contentType, int points, EncodeReport report) implements EncodedBatch {
 }

@@ -1,6 +1,7 @@
 package io.aegisquartz.output.prometheus;
 
 import io.aegisquartz.output.EncodeReport;
+import io.aegisquartz.output.EncodedBatch;
 
 /**
  * One batch as a remote-write request.
@@ -10,5 +11,5 @@ import io.aegisquartz.output.EncodeReport;
  * @param points samples in it (one per value and point in time)
  * @param report samples refused and points left out
  */
-public record RemoteWriteBody(byte[] bytes, int series, int points, EncodeReport report) {
+public record RemoteWriteBody(byte[] bytes, int series, int points, EncodeReport report) implements EncodedBatch {
 }

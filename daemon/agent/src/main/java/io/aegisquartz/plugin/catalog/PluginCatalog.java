@@ -1,6 +1,7 @@
 package io.aegisquartz.plugin.catalog;
 
 import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.config.StrictModes;
 import io.aegisquartz.plugin.AbandonedThreads;
@@ -13,9 +14,12 @@ import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.ExecPlugin;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
+import io.aegisquartz.plugin.host.HostPlugin;
+import io.aegisquartz.plugin.host.PluginHostClient;
 import io.aegisquartz.plugin.jar.JarPlugin;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -25,10 +29,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>A Groovy script is compiled on first use and recompiled only when its {@link FileStamp} changes;
  * a broken one is remembered as broken, so it is not recompiled on every fire. Loading happens on the
  * worker thread that needs the plugin; two jobs naming the same file wait for one load.
+ *
+ * <p>A Groovy or JAR plugin is loaded once for the jobs that run it in the agent and once for those
+ * that run it in the plugin host ({@code isolation=}); without a host (commands that only check
+ * plugins) both load here, and nothing runs.
  */
 public final class PluginCatalog implements AutoCloseable {
 
     private record Loaded(FileStamp stamp, Plugin plugin, PluginException error) {
+    }
+
+    /** A plugin file, and whether it is loaded for the plugin host. */
+    private record Key(Path file, boolean host) {
     }
 
     private final InJvmRunner inJvm;
@@ -36,8 +48,9 @@ public final class PluginCatalog implements AutoCloseable {
     private final StrictModes strictModes;
     private final Path compiledDir;
     private final boolean childJvm;
-    private final Map<Path, Loaded> cache = new ConcurrentHashMap<>();
-    private final Map<Path, Object> locks = new ConcurrentHashMap<>();
+    private final PluginHostClient host;
+    private final Map<Key, Loaded> cache = new ConcurrentHashMap<>();
+    private final Map<Key, Object> locks = new ConcurrentHashMap<>();
 
     public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes) {
         this(inJvm, processes, strictModes, null);
@@ -53,11 +66,21 @@ public final class PluginCatalog implements AutoCloseable {
      * @param childJvm    compile Groovy scripts in a short-lived JVM of their own (needs {@code compiledDir})
      */
     public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir, boolean childJvm) {
+        this(inJvm, processes, strictModes, compiledDir, childJvm, null);
+    }
+
+    /**
+     * @param host the plugin host for jobs with {@code isolation=host} (closed with the catalog); null:
+     *             those plugins are loaded here too, for commands that check plugins without running them
+     */
+    public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir, boolean childJvm,
+                         PluginHostClient host) {
         this.inJvm = inJvm;
         this.processes = processes;
         this.strictModes = strictModes;
         this.compiledDir = compiledDir;
         this.childJvm = childJvm;
+        this.host = host;
     }
 
     /** A catalog for a command that ends soon: compiles in this JVM. */
@@ -72,11 +95,25 @@ public final class PluginCatalog implements AutoCloseable {
      *                 compiler: for the long-running agent
      */
     public static PluginCatalog create(RunnerThreads threads, AgentSettings settings, boolean childJvm) {
+        return create(threads, settings, childJvm, false);
+    }
+
+    /**
+     * A catalog as {@link #create(RunnerThreads, AgentSettings, boolean)} makes, which with {@code host}
+     * runs the plugins of {@code isolation=host} jobs in a plugin host ([plugin_host] settings).
+     */
+    public static PluginCatalog create(RunnerThreads threads, AgentSettings settings, boolean childJvm, boolean host) {
         // The launcher's class-data training runs use a scratch cache: they must not leave root-owned
         // files in the agent's.
         String scratch = System.getProperty("aegis.compiled-dir");
         Path compiled = scratch != null ? Path.of(scratch) : settings.compiledDir();
-        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled, childJvm);
+        return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled, childJvm,
+                host ? new PluginHostClient(settings.pluginHost()) : null);
+    }
+
+    /** The plugin host, or null if this catalog runs every plugin here. */
+    public PluginHostClient host() {
+        return host;
     }
 
     public InJvmRunner inJvm() {
@@ -94,17 +131,22 @@ public final class PluginCatalog implements AutoCloseable {
      *                         kind, or does not compile
      */
     public Plugin get(Path file) throws PluginException {
+        return get(new Key(file, false));
+    }
+
+    private Plugin get(Key key) throws PluginException {
+        Path file = key.file();
         FileStamp stamp = FileStamp.of(file);
         if (stamp == null) {
             throw new PluginException("plugin file is missing: " + file, "restore it, or remove the cron line that names it");
         }
-        Loaded l = cache.get(file);
+        Loaded l = cache.get(key);
         if (l == null || !l.stamp().equals(stamp)) {
-            synchronized (locks.computeIfAbsent(file, k -> new Object())) {
-                l = cache.get(file);
+            synchronized (locks.computeIfAbsent(key, k -> new Object())) {
+                l = cache.get(key);
                 if (l == null || !l.stamp().equals(stamp)) {
-                    Loaded fresh = load(file, stamp);
-                    Loaded old = cache.put(file, fresh);
+                    Loaded fresh = load(key, stamp);
+                    Loaded old = cache.put(key, fresh);
                     retire(old);
                     l = fresh;
                 }
@@ -116,11 +158,13 @@ public final class PluginCatalog implements AutoCloseable {
         return l.plugin();
     }
 
-    /** Loads {@code job}'s plugin and checks that it can serve the job (JAR: the sampler exists). */
+    /** Loads {@code job}'s plugin, where the job runs it, and checks that it can serve the job (JAR: the sampler exists). */
     public Plugin check(JobSpec job) throws PluginException {
-        Plugin p = get(job.pluginPath());
+        Plugin p = get(key(job));
         if (p instanceof JarPlugin jar) {
             jar.choose(job);
+        } else if (p instanceof HostPlugin hosted) {
+            hosted.check(job);
         }
         return p;
     }
@@ -130,7 +174,7 @@ public final class PluginCatalog implements AutoCloseable {
      * Groovy script not loaded yet, or changed, with no compiled classes in the cache.
      */
     public boolean needsCompile(Path file) {
-        Loaded l = cache.get(file);
+        Loaded l = cache.getOrDefault(new Key(file, false), cache.get(new Key(file, true)));
         if (l != null && l.stamp().equals(FileStamp.of(file))) {
             return false;
         }
@@ -148,17 +192,35 @@ public final class PluginCatalog implements AutoCloseable {
 
     /** The stamp of the version currently loaded from {@code file}, or null if it was never loaded. */
     public FileStamp loadedStamp(Path file) {
-        Loaded l = cache.get(file);
-        return l == null ? null : l.stamp();
+        Loaded l = cache.get(new Key(file, false));
+        Loaded h = cache.get(new Key(file, true));
+        return l != null ? l.stamp() : h == null ? null : h.stamp();
     }
 
-    /** Drops a plugin that no job names any more. */
-    public void forget(Path file) {
-        retire(cache.remove(file));
-        locks.remove(file);
+    /** Where {@code job}'s plugin is loaded: in the plugin host, or here. */
+    private Key key(JobSpec job) {
+        Path file = job.pluginPath();
+        String name = file.getFileName().toString();
+        return new Key(file, host != null && job.options().isolation() == JobOptions.Isolation.HOST && (name.endsWith(".groovy") || name.endsWith(".jar")));
     }
 
-    private Loaded load(Path file, FileStamp stamp) {
+    /**
+     * Drops every plugin that none of {@code jobs} runs where it is loaded: a file no job names any more,
+     * or one that no job runs in the plugin host any more (the host stops when it has no plugin left).
+     */
+    public void retain(java.util.Collection<JobSpec> jobs) {
+        java.util.Set<Key> used = new java.util.HashSet<>();
+        jobs.forEach(j -> used.add(key(j)));
+        for (Key k : List.copyOf(cache.keySet())) {
+            if (!used.contains(k)) {
+                retire(cache.remove(k));
+                locks.remove(k);
+            }
+        }
+    }
+
+    private Loaded load(Key key, FileStamp stamp) {
+        Path file = key.file();
         StrictModes.Refusal refusal = strictModes.check(file);
         if (refusal != null) {
             return new Loaded(stamp, null, new PluginException(refusal.message(), refusal.fix()));
@@ -166,8 +228,9 @@ public final class PluginCatalog implements AutoCloseable {
         try {
             PluginKind kind = PluginKind.of(file);
             Plugin p = switch (kind) {
-                case GROOVY -> GroovyPlugin.compile(file, inJvm, processes, compiledDir, childJvm);
-                case JAR -> JarPlugin.open(file, inJvm, processes);
+                case GROOVY -> key.host() ? host.groovy(file, GroovyPlugin.compileClasses(file, compiledDir, childJvm))
+                        : GroovyPlugin.compile(file, inJvm, processes, compiledDir, childJvm);
+                case JAR -> key.host() ? host.jar(file) : JarPlugin.open(file, inJvm, processes);
                 case EXEC -> new ExecPlugin(file, processes);
             };
             return new Loaded(stamp, p, null);
@@ -188,6 +251,9 @@ public final class PluginCatalog implements AutoCloseable {
 
     @Override
     public void close() {
+        if (host != null) {
+            host.close(); // first, so that its end is logged as the agent's stop, not as its last plugin's unload
+        }
         cache.values().forEach(PluginCatalog::retire);
         cache.clear();
     }

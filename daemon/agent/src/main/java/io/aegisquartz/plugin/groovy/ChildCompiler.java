@@ -2,6 +2,8 @@ package io.aegisquartz.plugin.groovy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.aegisquartz.plugin.CappedOutput;
+import io.aegisquartz.plugin.ChildJvm;
 import io.aegisquartz.plugin.PluginException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -10,15 +12,12 @@ import java.io.File;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -59,13 +58,6 @@ final class ChildCompiler {
     /** Child JVMs that delivered a result (classes or a compile error); for tests, which cannot tell them from the in-process fallback otherwise. */
     static final AtomicInteger RESULTS = new AtomicInteger();
 
-    /** The agent's own JVM options that suit the compiler too: class-data sharing, the collector, the JIT. */
-    private static final List<String> INHERITED = List.of("-XX:SharedArchiveFile=", "-Xshare:", "-Xlog:cds", "-XX:+UnlockDiagnosticVMOptions",
-            "-XX:ArchiveRelocationMode=", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=", "-XX:-UsePerfData", "-XX:+IgnoreUnrecognizedVMOptions",
-            "-XX:MaxMetaspaceSize=");
-    /** Options the JVM would take from the environment, unasked: an agent or a debugger has no place in the child. */
-    private static final List<String> ENVIRONMENT_OPTIONS = List.of("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS");
-
     private ChildCompiler() {
     }
 
@@ -98,10 +90,11 @@ final class ChildCompiler {
                 return null;
             }
             try {
-                ProcessBuilder pb = new ProcessBuilder(command(file, dir, textFile, errorFile)).redirectErrorStream(true)
-                        .redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-                ENVIRONMENT_OPTIONS.forEach(pb.environment()::remove);
-                Process p = pb.start();
+                Process p = ChildJvm.builder(ChildJvm.SHARED, List.of("-Xmx64m"), ChildCompiler.class.getName(),
+                                List.of(dir.toAbsolutePath().toString(), file.toAbsolutePath().toString(), textFile.toAbsolutePath().toString(),
+                                        errorFile.toAbsolutePath().toString()))
+                        .redirectErrorStream(true).redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                        .start();
                 if (!waitFor(p)) {
                     throw new PluginException("compiling " + file + " took longer than " + TIMEOUT.toMinutes() + " minutes; the compiler was stopped",
                             "look for code that runs at compile time (AST transformations); 'aegis-quartz run-plugin' compiles it on its own");
@@ -176,29 +169,6 @@ final class ChildCompiler {
         }
     }
 
-    private static List<String> command(Path file, Path cacheDir, Path textFile, Path errorFile) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(javaCommand());
-        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (INHERITED.stream().anyMatch(arg::startsWith)) {
-                cmd.add(arg);
-            }
-        }
-        cmd.add("-Xmx64m");
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(ChildCompiler.class.getName());
-        cmd.add(cacheDir.toAbsolutePath().toString());
-        cmd.add(file.toAbsolutePath().toString());
-        cmd.add(textFile.toAbsolutePath().toString());
-        cmd.add(errorFile.toAbsolutePath().toString());
-        return cmd;
-    }
-
-    private static String javaCommand() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
     /**
      * The child's output for the log: all of it up to {@value #OUTPUT_KEPT} bytes, else its first and
      * last halves of that. Both ends matter: what the script printed comes first, and the JVM's own
@@ -260,40 +230,5 @@ final class ChildCompiler {
             System.exit(COMPILE_ERROR);
         }
         System.exit(0);
-    }
-
-    /** Passes on the first {@code max} bytes, then one line saying the rest was dropped, then nothing. */
-    static final class CappedOutput extends OutputStream {
-        private final OutputStream out;
-        private long left;
-        private boolean noted;
-
-        CappedOutput(OutputStream out, long max) {
-            this.out = out;
-            this.left = max;
-        }
-
-        @Override
-        public synchronized void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public synchronized void write(byte[] b, int off, int len) throws IOException {
-            int n = (int) Math.min(len, left);
-            if (n > 0) {
-                out.write(b, off, n);
-                left -= n;
-            }
-            if (n < len && !noted) {
-                noted = true;
-                out.write("\n[more output dropped]\n".getBytes(StandardCharsets.US_ASCII));
-            }
-        }
-
-        @Override
-        public synchronized void flush() throws IOException {
-            out.flush();
-        }
     }
 }

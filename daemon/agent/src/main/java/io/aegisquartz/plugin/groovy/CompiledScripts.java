@@ -35,7 +35,7 @@ import java.util.Map;
  * <p>File format (big-endian, {@link DataOutputStream}): int magic {@code 0x41514743} ("AQGC"),
  * UTF main class name, int class count, then per class: UTF binary name, int length, bytes.
  */
-final class CompiledScripts {
+public final class CompiledScripts {
 
     private static final int MAGIC = 0x41514743;
 
@@ -87,7 +87,7 @@ final class CompiledScripts {
     }
 
     /** The classes of a compiled script: the script class's name and every class's bytes. */
-    record Entry(String mainClass, Map<String, byte[]> classes) {
+    public record Entry(String mainClass, Map<String, byte[]> classes) {
     }
 
     /** The cache key of {@code file} with {@code text}. */

@@ -78,6 +78,16 @@ public final class GroovyPlugin extends InJvmPlugin {
      */
     public static GroovyPlugin compile(Path file, InJvmRunner runner, ProcessRunner processes, Path cacheDir, boolean childJvm)
             throws PluginException {
+        return define(file, compileClasses(file, cacheDir, childJvm), GroovyPlugin.class.getClassLoader(), runner, processes);
+    }
+
+    /**
+     * The compiled classes of {@code file}, from {@code cacheDir} when this exact script was compiled
+     * before, else compiled (in a child JVM if {@code childJvm}): what the plugin host is sent.
+     *
+     * @throws PluginException with the file, line and column of the first compile error
+     */
+    public static CompiledScripts.Entry compileClasses(Path file, Path cacheDir, boolean childJvm) throws PluginException {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
@@ -111,8 +121,19 @@ public final class GroovyPlugin extends InJvmPlugin {
                 cache.write(file, key, entry);
             }
         }
+        return entry;
+    }
+
+    /**
+     * The plugin made of {@code entry}'s classes, defined in a class loader of their own under
+     * {@code parent} (the agent's loader, or in the plugin host one that shows only what scripts need).
+     *
+     * @throws PluginException if the first class is not a plugin script or cannot be loaded
+     */
+    public static GroovyPlugin define(Path file, CompiledScripts.Entry entry, ClassLoader parent, InJvmRunner runner, ProcessRunner processes)
+            throws PluginException {
         try {
-            Class<?> cls = Class.forName(entry.mainClass(), false, new ScriptClassLoader(GroovyPlugin.class.getClassLoader(), entry.classes()));
+            Class<?> cls = Class.forName(entry.mainClass(), false, new ScriptClassLoader(parent, entry.classes()));
             if (!AegisScript.class.isAssignableFrom(cls)) {
                 throw new PluginException(file + ": its first class, " + cls.getName() + ", is not a plugin",
                         "write top-level statements, or make the first class in the file extend io.aegisquartz.plugin.groovy.AegisScript"

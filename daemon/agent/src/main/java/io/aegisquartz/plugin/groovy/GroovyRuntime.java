@@ -44,22 +44,34 @@ public final class GroovyRuntime {
      * @param cronFiles the cron files; a line that mentions ".groovy" (even in a comment) is enough
      */
     public static Warmup warmUp(List<Path> cronFiles) {
-        Thread t = new Thread(() -> {
-            if (!mentionGroovy(cronFiles)) {
-                return;
+        return start(() -> {
+            if (mentionGroovy(cronFiles)) {
+                setUp();
             }
-            configure();
-            try {
-                groovy.lang.GroovySystem.getMetaClassRegistry();
-                // The base class of every script: its metaclass is part of each script's.
-                org.codehaus.groovy.runtime.InvokerHelper.getMetaClass(AegisScript.class);
-            } catch (RuntimeException | LinkageError e) {
-                // Nothing lost: the first plugin load meets the same problem and reports it with the plugin's name.
-            }
-        }, "aegis-groovy-warmup");
+        });
+    }
+
+    /** Starts setting up Groovy's runtime on a thread of its own: for the plugin host, when it is sent its first script. */
+    public static Warmup warmUp() {
+        return start(GroovyRuntime::setUp);
+    }
+
+    private static Warmup start(Runnable r) {
+        Thread t = new Thread(r, "aegis-groovy-warmup");
         t.setDaemon(true);
         t.start();
         return new Warmup(t);
+    }
+
+    private static void setUp() {
+        configure();
+        try {
+            groovy.lang.GroovySystem.getMetaClassRegistry();
+            // The base class of every script: its metaclass is part of each script's.
+            org.codehaus.groovy.runtime.InvokerHelper.getMetaClass(AegisScript.class);
+        } catch (RuntimeException | LinkageError e) {
+            // Nothing lost: the first plugin load meets the same problem and reports it with the plugin's name.
+        }
     }
 
     private static boolean mentionGroovy(List<Path> cronFiles) {

@@ -7,6 +7,7 @@ import io.aegisquartz.plugin.InJvmRunner;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PluginKind;
+import io.aegisquartz.plugin.PrefixClassLoader;
 import io.aegisquartz.plugin.RunContext;
 import io.aegisquartz.plugin.exec.ProcessCommands;
 import io.aegisquartz.plugin.exec.ProcessRunner;
@@ -55,8 +56,22 @@ public final class JarPlugin extends InJvmPlugin implements AutoCloseable {
         } catch (MalformedURLException e) {
             throw new PluginException("bad JAR path " + file, null);
         }
-        URLClassLoader loader = new URLClassLoader("plugin " + file.getFileName(), new URL[] {url},
-                new ApiOnlyClassLoader(JarPlugin.class.getClassLoader()));
+        return open(file, new URLClassLoader("plugin " + file.getFileName(), new URL[] {url}, apiOnlyParent()), runner, processes);
+    }
+
+    /** The parent a JAR plugin's class loader needs: the JDK and the plugin API, nothing else of the agent. */
+    public static ClassLoader apiOnlyParent() {
+        return new PrefixClassLoader("aegis-plugin-api", JarPlugin.class.getClassLoader(), List.of("io.aegisquartz.api."),
+                "JAR plugins see only the JDK and io.aegisquartz.api.*; bundle other libraries in the JAR");
+    }
+
+    /**
+     * Finds the samplers in {@code loader}, a class loader holding the JAR {@code file} (the plugin
+     * host's holds it in memory), under {@link #apiOnlyParent()}; closes the loader if there are none.
+     *
+     * @throws PluginException if the JAR declares no sampler, or a bad one
+     */
+    public static JarPlugin open(Path file, URLClassLoader loader, InJvmRunner runner, ProcessRunner processes) throws PluginException {
         List<ServiceLoader.Provider<Sampler>> found = new ArrayList<>();
         try {
             ServiceLoader.load(Sampler.class, loader).stream()
@@ -87,20 +102,31 @@ public final class JarPlugin extends InJvmPlugin implements AutoCloseable {
 
     /** Picks the sampler a job asks for. */
     public ServiceLoader.Provider<Sampler> choose(JobSpec job) throws PluginException {
+        return samplers.get(choose(file, samplerClasses(), job));
+    }
+
+    /**
+     * Which of {@code classes} (the samplers of the JAR {@code file}, by class name) {@code job} asks for:
+     * its index. The one sampler if the job names none.
+     *
+     * @throws PluginException if the job names none and there are several, or names one that is not there
+     */
+    public static int choose(Path file, List<String> classes, JobSpec job) throws PluginException {
         String wanted = job.options().sampler();
         if (wanted == null) {
-            if (samplers.size() == 1) {
-                return samplers.get(0);
+            if (classes.size() == 1) {
+                return 0;
             }
-            throw new PluginException(file.getFileName() + " holds " + samplers.size() + " samplers " + samplerClasses(),
+            throw new PluginException(file.getFileName() + " holds " + classes.size() + " samplers " + classes,
                     "pick one with sampler=NAME on the cron line (NAME is the class's simple or fully qualified name)");
         }
-        for (ServiceLoader.Provider<Sampler> p : samplers) {
-            if (p.type().getSimpleName().equals(wanted) || p.type().getName().equals(wanted)) {
-                return p;
+        for (int i = 0; i < classes.size(); i++) {
+            String name = classes.get(i);
+            if (name.equals(wanted) || name.substring(Math.max(name.lastIndexOf('.'), name.lastIndexOf('$')) + 1).equals(wanted)) {
+                return i;
             }
         }
-        throw new PluginException(file.getFileName() + " has no sampler named '" + wanted + "'; it has " + samplerClasses(),
+        throw new PluginException(file.getFileName() + " has no sampler named '" + wanted + "'; it has " + classes,
                 "fix sampler= on the cron line");
     }
 
