@@ -9,6 +9,7 @@ import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.ConfigProblem;
 import io.aegisquartz.governor.Governor;
 import io.aegisquartz.log.LogSetup;
+import io.aegisquartz.config.CronFile;
 import io.aegisquartz.config.CronFileParser;
 import io.aegisquartz.config.HostIdentity;
 import io.aegisquartz.config.JobSource;
@@ -27,7 +28,10 @@ import io.aegisquartz.plugin.groovy.GroovyRuntime;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.schedule.JobExecutor;
 import io.aegisquartz.schedule.JobScheduler;
+import io.aegisquartz.schedule.JobStatus;
+import io.aegisquartz.schedule.ManualRun;
 import io.aegisquartz.schedule.ReloadPlan;
+import io.aegisquartz.schedule.RunCounters;
 import io.aegisquartz.schedule.ScheduledJob;
 import io.aegisquartz.schedule.Splay;
 import io.aegisquartz.output.OutputState;
@@ -47,6 +51,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
@@ -61,6 +67,9 @@ public final class Agent {
 
     /** When the garbage of the start is collected: after the first runs of the jobs that fire often. */
     private static final int STARTUP_GC_DELAY_SECONDS = 30;
+
+    /** Problems of one reload kept for status (all are in the log). */
+    static final int MAX_RELOAD_PROBLEMS = 20;
 
     private static final Logger LOG = LoggerFactory.getLogger("agent");
     private static final Logger RELOAD = LoggerFactory.getLogger("reload");
@@ -91,6 +100,14 @@ public final class Agent {
     private volatile JobScheduler scheduler;
     private ConfigWatcher watcher;
     private HostIdentity.Id identity;
+    private Governor governor;
+    private final RunCounters counters = new RunCounters();
+    private final long startedMillis = System.currentTimeMillis();
+    private volatile AgentSnapshot.Reload lastReload;
+    /** What the last reload (and the start-up compiles after it) found wrong, one line each, as logged. */
+    private final List<String> reloadProblems = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final AtomicLong reloads = new AtomicLong();
+    private final AtomicLong failedReloads = new AtomicLong();
     private RunJournal journal;
     private PreviousExit previousExit = PreviousExit.UNKNOWN;
     /** Alerting, or null when the channels file has no channel. */
@@ -168,7 +185,7 @@ public final class Agent {
             LOG.info("executables: {}", catalog.processes().isolation());
         }
         JobExecutor executor = new JobExecutor(catalog, stamper, sink, settings.maxAbandonedThreads(),
-                this::restart, journal, quarantines);
+                this::restart, counters, journal, quarantines);
         try {
             scheduler = new JobScheduler(settings.workers(), executor, identity.uuid());
         } catch (SchedulerException e) {
@@ -194,6 +211,7 @@ public final class Agent {
             }
         }, STARTUP_GC_DELAY_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
         startGovernor();
+        startHealth();
         inbox = new EventInbox(settings.spool().dir());
         try {
             Files.createDirectories(inbox.dir());
@@ -286,18 +304,37 @@ public final class Agent {
 
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
-        Governor governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(),
+        governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(),
                 catalog.host()::cpuNanos, this::restart);
         LOG.info(governor.describe());
-        long w = governor.windowMillis();
+        every(governor.windowMillis(), "governor check", governor::check);
+    }
+
+    /** Runs {@code task} every {@code millis} on the plugin runners' timer thread, going on after a failure of it. */
+    private void every(long millis, String what, Runnable task) {
         threads.timer().scheduleAtFixedRate(() -> {
             try {
-                governor.check();
+                task.run();
             } catch (RuntimeException e) {
-                // A periodic task that throws is never run again: keep governing, but say it once per failure.
-                LOG.error("governor check failed", e);
+                // A periodic task that throws is never run again: keep it going, but say it once per failure.
+                LOG.error("{} failed", what, e);
             }
-        }, w, w, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }, millis, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Writes the agent's own health samples every {@code [agent] health_interval}, through the sink like
+     * every job's, on the timer the plugin runners already have (no thread of its own).
+     */
+    private void startHealth() {
+        long every = settings.healthInterval().toMillis();
+        if (every <= 0) {
+            LOG.info("health samples off ([agent] health_interval = 0)");
+            return;
+        }
+        HealthSampler health = new HealthSampler(counters, this::outputs, this::spoolState, reloads::get, failedReloads::get,
+                () -> jobSnapshot.size(), sink, stamper);
+        every(every, "health samples", health::sample);
     }
 
     /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */
@@ -321,8 +358,14 @@ public final class Agent {
             List<EventInbox.Event> events;
             while (!(events = inbox.pending(100)).isEmpty()) {
                 List<io.aegisquartz.sample.Measurement> ms = new ArrayList<>(events.size());
-                events.forEach(e -> ms.add(EventInbox.toMeasurement(e)));
-                if (!sink.write(stamper.stamp("agent/event", "aegis-quartz event", ms, 0, 0, false))) {
+                List<String> ids = new ArrayList<>(events.size());
+                for (EventInbox.Event e : events) {
+                    ms.add(EventInbox.toMeasurement(e));
+                    // The id comes from the file, so a file delivered again (a crash before done(), a
+                    // file that cannot be deleted) carries the same id and the receiver drops the copy.
+                    ids.add(EventInbox.sampleId(e, stamper.hostUuid()));
+                }
+                if (!sink.write(stamper.stampWithIds("agent/event", "aegis-quartz event", ms, ids))) {
                     return; // kept in incoming/ for the next try; the sink logged why
                 }
                 inbox.done(events);
@@ -388,16 +431,20 @@ public final class Agent {
             return;
         }
         boolean startup = jobs.isEmpty() && "start-up".equals(why);
+        String settingsPending = null;
         if (!startup) {
             RELOAD.info("reloading ({})", why);
-            noteSettingsChange();
+            settingsPending = noteSettingsChange();
         }
+        reloadProblems.clear();
+        List<CronFile> cronFiles = new CronFileParser(settings, new Date()).parseAll();
         Map<String, JobSpec> current = new LinkedHashMap<>();
         jobs.forEach((k, j) -> current.put(k, j.spec()));
-        ReloadPlan plan = ReloadPlan.compute(current, new CronFileParser(settings, new Date()).parseAll());
+        ReloadPlan plan = ReloadPlan.compute(current, cronFiles);
 
         for (ConfigProblem p : plan.problems()) {
             CONFIG.error(p.oneLine());
+            reloadProblems.add(p.oneLine());
         }
         plan.warnings().forEach(p -> CONFIG.warn(p.oneLine()));
         plan.kept().forEach(RELOAD::warn);
@@ -449,6 +496,15 @@ public final class Agent {
             lines.forEach(RELOAD::info);
         }
         jobSnapshot = List.copyOf(jobs.values());
+        // Its problems are read from reloadProblems when a snapshot is taken: start-up compiles in the background add theirs later.
+        lastReload = new AgentSnapshot.Reload(System.currentTimeMillis(), why, cronFiles.stream().map(CronFile::file).toList(), List.of(), 0,
+                plan.added().size(), plan.changed().size(), plan.removed().size(), settingsPending);
+        if (!startup) {
+            reloads.incrementAndGet();
+            if (!reloadProblems.isEmpty() || settingsPending != null) {
+                failedReloads.incrementAndGet();
+            }
+        }
         alertRules();
         if (watcher != null) {
             watcher.watch(watchedDirs());
@@ -487,7 +543,7 @@ public final class Agent {
         }
     }
 
-    /** Loads {@code spec}'s plugin if needed and logs why it cannot be, with the cron line it is for. */
+    /** Loads {@code spec}'s plugin if needed and logs why it cannot be (a problem of the last reload), with the cron line it is for. */
     private void checkPlugin(JobSpec spec) {
         try {
             catalog.check(spec);
@@ -495,7 +551,9 @@ public final class Agent {
             if (stopping.get()) {
                 return; // a compile cut short by the stop: nothing wrong with the plugin
             }
-            CONFIG.error("{}: job {}: {}{}", spec.where(), spec.name(), LogText.escape(ex.getMessage()), ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            String line = spec.where() + ": job " + spec.name() + ": " + LogText.escape(ex.getMessage()) + (ex.fix() == null ? "" : " (fix: " + ex.fix() + ")");
+            CONFIG.error(line);
+            reloadProblems.add(line);
         }
     }
 
@@ -506,7 +564,9 @@ public final class Agent {
             jobs.put(spec.key(), sj);
             return sj;
         } catch (SchedulerException | RuntimeException e) {
-            CONFIG.error("{}: job {} cannot be scheduled: {}", spec.where(), spec.name(), e.getMessage());
+            String line = spec.where() + ": job " + spec.name() + " cannot be scheduled: " + e.getMessage();
+            CONFIG.error(line);
+            reloadProblems.add(line);
             return null;
         }
     }
@@ -519,13 +579,17 @@ public final class Agent {
         }
     }
 
-    private void noteSettingsChange() {
+    /** Says if aegis_config.ini changed since the start; returns what to do about it, or null. */
+    private String noteSettingsChange() {
         AgentSettings now = AgentSettings.load(settings.home(), settings.confDir());
         if (!now.nonDefaults().equals(settings.nonDefaults()) || !now.problems().isEmpty()) {
             now.problems().forEach(p -> CONFIG.error(p.oneLine()));
             RELOAD.warn("{} changed; its settings take effect at the next restart (the cron files and plugins reload now)",
                     settings.file());
+            return settings.file() + " changed" + (now.problems().isEmpty() ? "" : " and has " + now.problems().size() + " problem(s)")
+                    + "; its settings take effect at the next restart";
         }
+        return null;
     }
 
     /**
@@ -614,6 +678,56 @@ public final class Agent {
     /** The jobs scheduled now, by key. */
     public synchronized Map<String, ScheduledJob> jobs() {
         return new LinkedHashMap<>(jobs);
+    }
+
+    /** The agent now, read-only (see {@link AgentSnapshot}); never waits for a reload. */
+    public AgentSnapshot snapshot() {
+        long now = System.currentTimeMillis();
+        List<JobStatus> js = new ArrayList<>();
+        for (ScheduledJob j : jobSnapshot) {
+            Date next = scheduler == null ? null : scheduler.nextFire(j);
+            js.add(j.status(now, next == null ? 0 : next.getTime()));
+        }
+        return new AgentSnapshot(Version.get(), ProcessHandle.current().pid(), startedMillis, now, started, stopping.get(), settings.home(),
+                settings.file(), lastReload == null ? null : lastReload.withProblems(reloadProblems), reloads.get(), failedReloads.get(),
+                governor == null ? null : governor.lastReading(), js, outputs(), spoolState());
+    }
+
+    /** Where samples go now: each output's state. */
+    private List<OutputState> outputs() {
+        Delivery d = delivery;
+        return d == null ? List.of() : d.states();
+    }
+
+    /** The spool every output reads from; null before it is open. */
+    private AgentSnapshot.Spool spoolState() {
+        Delivery d = delivery;
+        return d == null ? null : d.spoolState(settings.spool().maxBytes());
+    }
+
+    /**
+     * Fires the job named {@code name} once now, as an operator asked (run-now): through the scheduler
+     * and a worker, under the job's limits. {@code done} gets how it ended, on the worker.
+     *
+     * @return the job's definition, or null if no job has that name ({@code done} is then not called)
+     */
+    public JobSpec runNow(String name, Consumer<ManualRun> done) {
+        for (ScheduledJob j : jobSnapshot) {
+            if (j.spec().name().equals(name)) {
+                String refusal = stopping.get() ? "the agent is stopping" : j.refusal(System.currentTimeMillis());
+                if (refusal != null) {
+                    done.accept(ManualRun.refused(refusal)); // at once; the worker checks again when it fires
+                    return j.spec();
+                }
+                try {
+                    scheduler.runNow(j, done);
+                } catch (SchedulerException e) {
+                    done.accept(ManualRun.refused("the scheduler refused it: " + e.getMessage()));
+                }
+                return j.spec();
+            }
+        }
+        return null;
     }
 
     /** Asks for a restart: stops cleanly with exit code {@link #EXIT_RESTART} for the launcher to act on. */

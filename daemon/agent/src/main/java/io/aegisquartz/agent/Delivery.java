@@ -280,6 +280,11 @@ public final class Delivery implements AutoCloseable {
         return workers.stream().map(OutputWorker::state).toList();
     }
 
+    /** The spool's size and what it could not store, for status and the health samples. */
+    AgentSnapshot.Spool spoolState(long maxBytes) {
+        return new AgentSnapshot.Spool(spool.dir(), spool.stats().bytes(), maxBytes, pipeline.lost());
+    }
+
     /** CPU time of all output threads so far, in nanoseconds. */
     long cpuNanos() {
         long n = 0;

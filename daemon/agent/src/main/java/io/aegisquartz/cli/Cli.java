@@ -19,8 +19,8 @@ public final class Cli {
     private final PrintStream err;
     private final Map<String, String> env;
     private final List<Command> commands = List.of(new RunCommand(), new CheckConfigCommand(), new RunPluginCommand(),
-            new ReceiveCommand(), new SpoolCommand(), new EventCommand(), new UnquarantineCommand(), new NotifyCommand(), new SilenceCommand(), new ConfigReferenceCommand(),
-            new VersionCommand());
+            new TestCommand(), new StatusCommand(), new RunNowCommand(), new ReceiveCommand(), new SpoolCommand(), new EventCommand(),
+            new UnquarantineCommand(), new NotifyCommand(), new SilenceCommand(), new ConfigReferenceCommand(), new VersionCommand());
     private Path home;
     private Path conf;
 
@@ -36,6 +36,11 @@ public final class Cli {
 
     PrintStream err() {
         return err;
+    }
+
+    /** The environment this command line runs in. */
+    Map<String, String> env() {
+        return env;
     }
 
     /** The agent's home directory. */
@@ -184,6 +189,7 @@ public final class Cli {
                   --version    print the version
 
                 Exit codes: 0 ok; 1 problems found or failure; 2 bad command line; 75 restart requested.
+                'status', 'run-now', 'run-plugin' and 'test' have their own (see their --help).
                 """);
         return sb.toString();
     }

@@ -4,6 +4,8 @@ import io.aegisquartz.agent.Agent;
 import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.LogSettings;
+import io.aegisquartz.control.ControlProtocol;
+import io.aegisquartz.control.ControlServer;
 import io.aegisquartz.log.LogSetup;
 import io.aegisquartz.plugin.groovy.GroovyRuntime;
 import org.slf4j.LoggerFactory;
@@ -43,19 +45,6 @@ final class RunCommand implements Command {
                 """;
     }
 
-    /**
-     * Whether stderr is a terminal. Not System.console(): that also needs stdin to be one, and the
-     * launcher runs the agent in the background, where stdin is /dev/null.
-     */
-    static boolean stderrIsTerminal() {
-        try {
-            String target = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/2")).toString();
-            return target.startsWith("/dev/pts/") || target.startsWith("/dev/tty") || target.equals("/dev/console");
-        } catch (java.io.IOException | UnsupportedOperationException e) {
-            return false;
-        }
-    }
-
     @Override
     public int run(Cli cli, List<String> args) throws Exception {
         new Args(name(), args, Set.of(), Set.of(), false);
@@ -93,7 +82,7 @@ final class RunCommand implements Command {
         GroovyRuntime.Warmup groovy = GroovyRuntime.warmUp(List.of(settings.confDir().resolve(JobSource.DEFAULT.fileName()),
                 settings.confDir().resolve(JobSource.USER.fileName())));
         LogSettings log = settings.log();
-        boolean toConsole = log.console().equals("always") || (log.console().equals("auto") && stderrIsTerminal());
+        boolean toConsole = log.console().equals("always") || (log.console().equals("auto") && Terminal.isTerminal(2));
         java.nio.file.Path logFile = log.file();
         String logProblem = LogSetup.apply(logFile, log.level(), log.maxSize(), log.maxFiles(), toConsole);
         if (logProblem != null) {
@@ -108,10 +97,13 @@ final class RunCommand implements Command {
         if (stopRequested.get()) {
             return Cli.OK;
         }
+        // Before the start, so that 'status' can already say "starting" while plugins compile.
+        ControlServer control = openControl(settings, agent);
         try {
             agent.start(groovy);
         } catch (Agent.StartException e) {
             agent.stop();
+            closeControl(control);
             if (!stopRequested.get()) {
                 LoggerFactory.getLogger("agent").error("cannot start: {}", e.getMessage());
                 cli.err().println("aegis-quartz: cannot start: " + e.getMessage());
@@ -130,8 +122,27 @@ final class RunCommand implements Command {
             LoggerFactory.getLogger("agent").info("stopped while starting ({})", e.toString());
         }
         agent.awaitStop();
+        closeControl(control);
         // Flush the log before the process ends: it holds the last words.
         ((ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory()).stop();
         return agent.exitCode();
+    }
+
+    /** The control socket for 'status' and 'run-now'; null (and one log line) if it cannot be made: the agent runs without it. */
+    private static ControlServer openControl(AgentSettings settings, Agent agent) {
+        java.nio.file.Path socket = ControlProtocol.socketPath(settings);
+        try {
+            return ControlServer.start(socket, agent);
+        } catch (java.io.IOException | RuntimeException e) {
+            LoggerFactory.getLogger("control").error("control socket {} cannot be made ({}); 'aegis-quartz status' and 'run-now' "
+                    + "will not reach this agent", socket, e.toString());
+            return null;
+        }
+    }
+
+    private static void closeControl(ControlServer control) {
+        if (control != null) {
+            control.close();
+        }
     }
 }

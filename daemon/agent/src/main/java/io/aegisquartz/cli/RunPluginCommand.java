@@ -13,9 +13,7 @@ import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunResultBuilder;
 import io.aegisquartz.plugin.RunnerThreads;
-import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Sample;
-import io.aegisquartz.sample.SampleJson;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;
 
@@ -27,7 +25,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -116,8 +113,7 @@ final class RunPluginCommand implements Command {
             try {
                 plugin = catalog.check(job);
             } catch (PluginException e) {
-                cli.out().println("status=error metric=" + job.defaultMetric() + " message=\"plugin cannot be loaded: "
-                        + e.getMessage().replace("\"", "\\\"") + "\"");
+                cli.out().println(SamplePrinter.notLoaded(job.defaultMetric(), e.getMessage()));
                 cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
                 return Status.ERROR.exitCode();
             }
@@ -166,57 +162,27 @@ final class RunPluginCommand implements Command {
         }
     }
 
-    /** Prints the samples of {@code r} and the summary line to {@code out}; returns the worst status. */
+    /** Prints the samples of {@code r} and the summary line to {@code out} (as {@code test} does); returns the worst status. */
     private static Status print(PrintStream out, Args a, JobSpec job, String ref, SampleStamper stamper, RunResult r) {
         List<Sample> samples = stamper.stamp(job.name(), ref, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
-        Status worst = Status.OK;
-        for (Sample s : samples) {
-            out.println(a.flag("--json") ? SampleJson.toJson(s) : human(s.measurement()));
-            if (s.status().exitCode() > worst.exitCode()) {
-                worst = s.status();
-            }
-        }
-        if (!a.flag("--json")) {
-            // What an in-JVM run allocated, to compare with [limits] mem (garbage counts).
-            out.printf("run: status=%s samples=%d duration=%s cpu=%s%s%s%n", r.outcome().wire(), samples.size(),
-                    millis(r.wallNanos()), r.cpuNanos() < 0 ? "unknown" : millis(r.cpuNanos()),
-                    r.allocatedBytes() < 0 ? "" : " allocated=" + io.aegisquartz.config.Units.formatBytesRounded(r.allocatedBytes()).replace(" ", ""),
-                    r.truncated() ? " truncated" : "");
-        }
-        return worst;
+        return SamplePrinter.print(out, samples, r, a.flag("--json"));
     }
 
-    private static String human(Measurement m) {
-        StringBuilder sb = new StringBuilder();
-        sb.append("status=").append(m.status().wire()).append(" metric=").append(m.metric());
-        if (!m.values().isEmpty()) {
-            sb.append(" values={");
-            boolean first = true;
-            for (Map.Entry<String, Double> e : m.values().entrySet()) {
-                sb.append(first ? "" : ", ").append(e.getKey()).append('=').append(number(e.getValue()));
-                String unit = m.units().get(e.getKey());
-                if (unit != null) {
-                    sb.append(unit);
-                }
-                first = false;
-            }
-            sb.append('}');
+    /**
+     * Runs {@code job} once, in this process, as the agent would, and prints its samples; returns the
+     * worst status (error if the plugin cannot be loaded). Shared with {@code test}.
+     */
+    static Status runOnce(Cli cli, PluginCatalog catalog, SampleStamper stamper, JobSpec job, boolean json) throws InterruptedException {
+        RunResult r;
+        try {
+            r = catalog.check(job).run(job, new JobMemory());
+        } catch (PluginException e) {
+            cli.out().println(SamplePrinter.notLoaded(job.defaultMetric(), e.getMessage()));
+            cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
+            return Status.ERROR;
         }
-        if (!m.tags().isEmpty()) {
-            sb.append(" tags=").append(m.tags());
-        }
-        if (m.message() != null) {
-            sb.append(" message=\"").append(m.message().replace("\"", "\\\"")).append('"');
-        }
-        return sb.toString();
-    }
-
-    private static String number(double v) {
-        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
-    }
-
-    private static String millis(long nanos) {
-        return String.format("%.1fms", nanos / 1e6);
+        List<Sample> samples = stamper.stamp(job.name(), job.pluginRef(), r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
+        return SamplePrinter.print(cli.out(), samples, r, json);
     }
 
     private static JobOptions options(JobOptions base, Args a, String ref) throws UsageException {
@@ -269,7 +235,7 @@ final class RunPluginCommand implements Command {
     }
 
     /** The host's id if the agent has recorded one; run-plugin never creates it. */
-    private static String hostUuid(AgentSettings settings) {
+    static String hostUuid(AgentSettings settings) {
         try {
             return Files.readString(settings.uuidFile()).strip();
         } catch (IOException e) {

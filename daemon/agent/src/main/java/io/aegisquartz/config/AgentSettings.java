@@ -510,6 +510,12 @@ public final class AgentSettings {
         return path("upload.credentials_file");
     }
 
+    /** How often the agent samples its own health ([agent] health_interval): zero for never, else at least a second. */
+    public Duration healthInterval() {
+        Duration d = duration("agent.health_interval");
+        return d.isZero() ? d : d.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : d;
+    }
+
     /**
      * Job limits before any cron-line override, with the isolation of a plugin outside plugins-default/
      * ([plugins] isolation).

@@ -36,6 +36,8 @@ public final class Settings {
                     "The agent's own state, written only by the agent: the lock that keeps one agent per home, its control socket, the journal of runs in progress. The RPM sets /var/lib/aegis-quartz."),
             d("agent", "watchdog", "60s", 0, 3_600_000,
                     "How long the agent may go without proving it makes progress (the heartbeat file in state_dir, rewritten every quarter of this, at most every 15 s) before the launcher kills it with SIGKILL and starts it again. 0: no watchdog."),
+            d("agent", "health_interval", "60s", 0, DAY,
+                    "How often the agent writes samples about itself (job agent/health, metrics agent.*: runs by status, skipped fires, fire lateness, its CPU, memory, threads and descriptors, spool and output figures; docs/SAMPLES.md). 0: none. Less than 1s counts as 1s."),
 
             s("plugins", "default_dir", Kind.PATH, "plugins-default",
                     "Where 'default/...' plugin paths in the cron files point."),

@@ -52,6 +52,25 @@ public final class Governor {
     private int overWithNothingToShed;
     private boolean overLogged;
     private boolean restartHeldLogged;
+    private volatile Reading last;
+
+    /**
+     * What the governor saw at its last check, against its budget.
+     *
+     * @param cpuPct         the agent's CPU over the last window, percent of one core (counted as for the budget)
+     * @param cpuBudgetPct   {@code [governor] cpu_max}, 0 = no CPU budget
+     * @param rssBytes       resident memory
+     * @param memoryMaxBytes {@code [governor] memory_max}, 0 = no memory budget
+     * @param atMillis       when it looked (epoch ms)
+     * @param windowMillis   how often it looks
+     */
+    public record Reading(double cpuPct, double cpuBudgetPct, long rssBytes, long memoryMaxBytes, long atMillis, long windowMillis) {
+
+        /** True if the last window was over either budget. */
+        public boolean over() {
+            return (cpuBudgetPct > 0 && cpuPct > cpuBudgetPct) || (memoryMaxBytes > 0 && rssBytes > memoryMaxBytes);
+        }
+    }
 
     /**
      * @param jobs           the scheduled jobs, read once per window
@@ -77,6 +96,11 @@ public final class Governor {
 
     public long windowMillis() {
         return windowMillis;
+    }
+
+    /** The last check's figures, or null before the first full window. */
+    public Reading lastReading() {
+        return last;
     }
 
     /** A line for the start banner. */
@@ -131,6 +155,7 @@ public final class Governor {
             rss = after == null ? rss : after.rssBytes();
             memoryOver = rss > memoryMax;
         }
+        last = new Reading(cpuPct, cpuBudgetPct, rss, memoryMax, wallMillis, windowMillis);
         if (!cpuOver && !memoryOver) {
             if (overLogged) {
                 LOG.info("governor: back within budget: {} of a core over the last {}, {} resident", pct(cpuPct),

@@ -29,7 +29,7 @@ import java.util.function.Consumer;
 
 /**
  * What happens when a job fires: admit or skip, run the plugin, stamp and write the samples, then
- * update the job's backoff, failure log and quarantine.
+ * update the job's backoff, state log, recent runs and quarantine, and the agent's run counters.
  */
 public final class JobExecutor {
 
@@ -41,6 +41,7 @@ public final class JobExecutor {
     private final SampleSink sink;
     private final int maxAbandoned;
     private final Consumer<String> restart;
+    private final RunCounters counters;
     private final RunJournal journal;
     private final QuarantineRecords records;
     /**
@@ -65,9 +66,11 @@ public final class JobExecutor {
     /**
      * @param maxAbandoned abandoned plugin threads tolerated before asking for a restart
      * @param restart      called with the reason when the agent must restart itself
+     * @param counters     where runs, skips and fire lateness are counted
      */
-    public JobExecutor(PluginCatalog catalog, SampleStamper stamper, SampleSink sink, int maxAbandoned, Consumer<String> restart) {
-        this(catalog, stamper, sink, maxAbandoned, restart, null, null);
+    public JobExecutor(PluginCatalog catalog, SampleStamper stamper, SampleSink sink, int maxAbandoned, Consumer<String> restart,
+                       RunCounters counters) {
+        this(catalog, stamper, sink, maxAbandoned, restart, counters, null, null);
     }
 
     /**
@@ -75,12 +78,13 @@ public final class JobExecutor {
      * @param records quarantines and suspicions that outlive the agent (STATE/quarantine/); null: none
      */
     public JobExecutor(PluginCatalog catalog, SampleStamper stamper, SampleSink sink, int maxAbandoned, Consumer<String> restart,
-                       RunJournal journal, QuarantineRecords records) {
+                       RunCounters counters, RunJournal journal, QuarantineRecords records) {
         this.catalog = catalog;
         this.stamper = stamper;
         this.sink = sink;
         this.maxAbandoned = maxAbandoned;
         this.restart = restart;
+        this.counters = counters;
         this.journal = journal;
         this.records = records;
     }
@@ -127,37 +131,69 @@ public final class JobExecutor {
         }
     }
 
-    /** A fire of {@code job}; runs on a worker thread. */
-    public void fire(ScheduledJob job) {
+    /**
+     * A scheduled fire of {@code job}; runs on a worker thread.
+     *
+     * @param scheduledMillis the fire time it was scheduled for, to count how late it started
+     */
+    public void fire(ScheduledJob job, long scheduledMillis) {
+        long now = System.currentTimeMillis();
+        counters.fired((now - scheduledMillis) * 1000);
         String[] why = new String[2];
-        ScheduledJob.Gate gate = job.admit(System.currentTimeMillis(), why);
+        ScheduledJob.Gate gate = job.admit(now, why, false);
         if (why[1] != null) {
             LOG.info(why[1]);
         }
-        if (gate == ScheduledJob.Gate.SKIP) {
-            skipped(job, why[0]);
+        if (gate == ScheduledJob.Gate.HELD || gate == ScheduledJob.Gate.BUSY) {
+            skipped(job, why[0], gate == ScheduledJob.Gate.HELD ? RunCounters.Skip.HELD : RunCounters.Skip.OVERLAP);
             return;
         }
         if (gate == ScheduledJob.Gate.QUEUED) {
             return;
         }
+        runAdmitted(job, false);
+    }
+
+    /**
+     * A run asked for by an operator (run-now), on a worker thread: runs now under the job's limits,
+     * unless the job is running or held, which it then reports instead of a skipped sample.
+     */
+    public ManualRun runNow(ScheduledJob job) {
+        String[] why = new String[2];
+        ScheduledJob.Gate gate = job.admit(System.currentTimeMillis(), why, true);
+        if (why[1] != null) {
+            LOG.info(why[1]);
+        }
+        if (gate != ScheduledJob.Gate.RUN) {
+            return ManualRun.refused(why[0]);
+        }
+        LOG.info("job {}: run-now asked for a run", job.spec().name());
+        RunRecord r = runAdmitted(job, true);
+        return r == null ? ManualRun.refused("interrupted: the agent is stopping") : ManualRun.ran(r);
+    }
+
+    /** Runs a job that holds its running flag, then any fire queued meanwhile; the first run's record, null if interrupted. */
+    private RunRecord runAdmitted(ScheduledJob job, boolean manual) {
+        String[] why = new String[2];
         Thread worker = Thread.currentThread();
         long start = System.nanoTime();
         try {
             track(worker, job, start);
-            run(job);
+            RunRecord first = run(job, manual);
             while (job.finishRun()) {
-                if (job.readmit(System.currentTimeMillis(), why) == ScheduledJob.Gate.SKIP) {
+                if (job.readmit(System.currentTimeMillis(), why) != ScheduledJob.Gate.RUN) {
                     job.release();
-                    skipped(job, why[0]);
-                    return;
+                    skipped(job, why[0], RunCounters.Skip.HELD);
+                    return first;
                 }
                 track(worker, job, start);
-                run(job);
+                run(job, false);
             }
+            return first;
         } catch (InterruptedException e) {
             job.release();
             Thread.currentThread().interrupt();
+            return null;
         } catch (RuntimeException | Error e) {
             job.release();
             throw e;
@@ -197,16 +233,16 @@ public final class JobExecutor {
     public void misfired(ScheduledJob job, Date missed, CronExpression cron, boolean willRunNow) {
         int count = missed == null ? 1 : missedCount(cron, missed);
         String when = missed == null ? "a fire time"
-                : count == 1 ? "its fire time " + FailureLog.clock(missed.getTime())
+                : count == 1 ? "its fire time " + JobStateLog.clock(missed.getTime())
                 : (count > MISSED_COUNT_CAP ? "more than " + MISSED_COUNT_CAP : Integer.toString(count)) + " fire times since "
-                + FailureLog.clock(missed.getTime());
+                + JobStateLog.clock(missed.getTime());
         if (willRunNow) {
             LOG.info("job {} missed {}; running it once now (misfire=run_once)", job.spec().name(), when);
             return;
         }
         String reason = "missed " + when + " (agent paused, all workers busy, or the clock jumped); misfire=skip";
         LOG.warn("job {} {}", job.spec().name(), reason);
-        skipped(job, reason);
+        skipped(job, reason, RunCounters.Skip.MISSED);
     }
 
     /**
@@ -223,8 +259,9 @@ public final class JobExecutor {
         return Math.max(1, n);
     }
 
-    private void run(ScheduledJob job) throws InterruptedException {
+    private RunRecord run(ScheduledJob job, boolean manual) throws InterruptedException {
         JobSpec spec = job.spec();
+        long start = System.currentTimeMillis();
         RunResult r;
         FileStamp stamp = null;
         int slot = -1;
@@ -270,13 +307,17 @@ public final class JobExecutor {
         long now = System.currentTimeMillis();
         String note = null;
         if (job.backoff().record(r.failed(), now, job.intervalMillis())) {
-            note = "backing off: next run not before " + FailureLog.clock(job.backoff().until()) + " (pause "
+            note = "backing off: next run not before " + JobStateLog.clock(job.backoff().until()) + " (pause "
                     + Units.format(Duration.ofMillis(job.backoff().pauseMillis())) + ", doubling with each further failure)";
         }
-        job.failures().record(r.outcome(), r.reason(), now, note);
+        Measurement decisive = JobStateLog.decisive(r);
+        RunRecord record = new RunRecord(start, decisive.status(), r.wallNanos(), r.cpuNanos(), decisive.message(), manual);
+        job.history().ran(record);
+        counters.ran(decisive.status(), manual);
+        job.states().record(spec.name(), decisive.status(), decisive.message(), now, note);
 
         if (r.abandoned()) {
-            job.quarantine("a run at " + FailureLog.clock(now) + " did not stop when told to and its thread was abandoned; "
+            job.quarantine("a run at " + JobStateLog.clock(now) + " did not stop when told to and its thread was abandoned; "
                     + "the job resumes when its plugin file changes", stamp);
             int alive = catalog.inJvm().abandoned().alive();
             LOG.error("job {} quarantined: its plugin thread ignored the stop request and was abandoned ({} abandoned thread(s) alive, limit {})",
@@ -286,6 +327,7 @@ public final class JobExecutor {
                         + "); restarting is the only way to reclaim them");
             }
         }
+        return record;
     }
 
     /** A suspect's run ended with the agent alive: it did not end the agent, so it runs with the others again. */
@@ -300,9 +342,12 @@ public final class JobExecutor {
         }
     }
 
-    private void skipped(ScheduledJob job, String reason) {
+    private void skipped(ScheduledJob job, String reason, RunCounters.Skip why) {
         JobSpec spec = job.spec();
-        write(spec, List.of(Measurement.status(System.currentTimeMillis(), spec.defaultMetric(), Status.SKIPPED, reason)), 0, 0, false);
+        long now = System.currentTimeMillis();
+        job.history().skipped(now, reason);
+        counters.skip(why);
+        write(spec, List.of(Measurement.status(now, spec.defaultMetric(), Status.SKIPPED, reason)), 0, 0, false);
     }
 
     private void write(JobSpec spec, List<Measurement> measurements, long wall, long cpu, boolean truncated) {

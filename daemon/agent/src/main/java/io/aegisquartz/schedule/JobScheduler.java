@@ -6,6 +6,7 @@ import org.quartz.CronExpression;
 import org.quartz.CronTrigger;
 import org.quartz.Job;
 import org.quartz.JobBuilder;
+import org.quartz.JobDataMap;
 import org.quartz.JobDetail;
 import org.quartz.JobKey;
 import org.quartz.Scheduler;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Quartz with the in-memory job store and our {@link WorkerPool}, holding one cron trigger per job.
@@ -43,6 +45,8 @@ public final class JobScheduler implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger("job");
     private static final AtomicLong INSTANCES = new AtomicLong();
+    /** Job data key of a run-now fire: the callback for its outcome. */
+    private static final String RUN_NOW = "aegis.run-now";
 
     private final Scheduler quartz;
     private final WorkerPool pool;
@@ -75,15 +79,38 @@ public final class JobScheduler implements AutoCloseable {
 
     private Job job(ScheduledJob j) {
         return context -> {
+            @SuppressWarnings("unchecked")
+            Consumer<ManualRun> manual = (Consumer<ManualRun>) context.getMergedJobDataMap().get(RUN_NOW);
             if (j == null) {
+                if (manual != null) {
+                    manual.accept(ManualRun.refused("the job was removed by a reload"));
+                }
                 return; // removed between Quartz picking the trigger and firing it
             }
             try {
-                executor.fire(j);
+                if (manual != null) {
+                    manual.accept(executor.runNow(j));
+                } else {
+                    executor.fire(j, context.getScheduledFireTime().getTime());
+                }
             } catch (RuntimeException | Error e) {
                 LOG.error("unexpected error running job {}", j.spec().name(), e);
+                if (manual != null) {
+                    manual.accept(ManualRun.refused("unexpected error in the agent: " + e));
+                }
             }
         };
+    }
+
+    /**
+     * Fires {@code job} once now, as an operator asked (run-now): through Quartz and the worker pool
+     * like any fire, so it waits for a free worker and runs under the job's limits. {@code done} is
+     * called on the worker with how it ended.
+     */
+    public void runNow(ScheduledJob job, Consumer<ManualRun> done) throws SchedulerException {
+        JobDataMap data = new JobDataMap();
+        data.put(RUN_NOW, done);
+        quartz.triggerJob(new JobKey(job.id(), job.spec().source().name().toLowerCase()), data);
     }
 
     public void start() throws SchedulerException {
@@ -216,8 +243,9 @@ public final class JobScheduler implements AutoCloseable {
 
         @Override
         public void triggerMisfired(Trigger trigger) {
-            ScheduledJob j = byId.get(trigger.getKey().getName());
-            if (j != null) {
+            ScheduledJob j = byId.get(trigger.getJobKey().getName());
+            // A run-now fire has a one-shot trigger of Quartz's own, which fires late rather than never.
+            if (j != null && trigger instanceof JobTrigger) {
                 // Quartz hands us the trigger as it was before the misfire policy moved it on.
                 boolean runNow = trigger.getMisfireInstruction() == CronTrigger.MISFIRE_INSTRUCTION_FIRE_ONCE_NOW;
                 // Every trigger here is a JobTrigger (or Quartz's copy of one): its expression is parsed already.

@@ -9,26 +9,31 @@ import org.quartz.CronExpression;
 
 import java.text.ParseException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * One scheduled job and what it remembers between fires: whether it is running, its backoff, its
- * failure streak, quarantine, and the plugin's state.
+ * state and recent runs, what holds it (quarantine, shedding: see {@link Hold}), and the plugin's state.
  *
  * <p>Decides, on each fire, whether to run, queue or skip; never blocks a worker waiting for
  * its own previous run.
  */
 public final class ScheduledJob {
 
-    /** What a fire should do. */
-    enum Gate { RUN, QUEUED, SKIP }
+    /** What a fire should do: run, run after the running one (overlap=queue), or skip because of a hold or the running one. */
+    enum Gate { RUN, QUEUED, HELD, BUSY }
 
     private final String id;
     private final JobSpec spec;
     private final JobMemory memory;
     private final long intervalMillis;
     private final Backoff backoff;
-    private final FailureLog failures;
+    private final JobStateLog states;
+    private final JobHistory history;
 
     /**
      * Whether a run is going. Shared between the old and new version of a job changed by a reload,
@@ -43,19 +48,22 @@ public final class ScheduledJob {
 
     private final Slot slot;
     private final Object lock;
+    /**
+     * Holds by kind, but for the backoff (computed from {@link #backoff}) and the quarantine (kept in
+     * {@link #quarantine}, which knows its record and what releases it). Guarded by lock.
+     */
+    private final Map<String, Hold> holds = new LinkedHashMap<>();
     private final Quarantine quarantine;
     /** The record that makes this job a suspect (docs/JOURNAL.md): its in-JVM runs run alone; null if it is none. */
     private volatile java.nio.file.Path suspect;
     private FileStamp lastStamp;
-    private long shedUntil;
-    private String shedReason;
     /** CPU of runs that ended since the governor last looked (nanoseconds). */
     private final java.util.concurrent.atomic.AtomicLong recentCpu = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param previous the job's old version when a reload changed its line, else null: its state, its
-     *                 running flag, its quarantine and the plugin version it last ran carry over (an
-     *                 edited timeout must not release a quarantined plugin whose thread still runs)
+     *                 running flag, its holds, its recent runs and the plugin version it last ran carry
+     *                 over (an edited timeout must not release a quarantined plugin whose thread still runs)
      */
     ScheduledJob(String id, JobSpec spec, ScheduledJob previous, int backoffAfter, Duration backoffMax, Duration failureSummary) {
         this.id = id;
@@ -66,22 +74,22 @@ public final class ScheduledJob {
         if (previous != null) {
             suspect = previous.suspect;
             synchronized (lock) {
+                holds.putAll(previous.holds);
                 lastStamp = previous.lastStamp;
-                shedUntil = previous.shedUntil;
-                shedReason = previous.shedReason;
-            }
-            if (!previous.spec.pluginPath().equals(spec.pluginPath())) {
-                memory.clear(); // another plugin under the same name= must not see the old one's state
-                lastStamp = null;
-                shedUntil = 0; // nor pay for the old one's CPU
-                shedReason = null;
+                if (!previous.spec.pluginPath().equals(spec.pluginPath())) {
+                    memory.clear(); // another plugin under the same name= must not see the old one's state
+                    lastStamp = null;
+                    holds.remove(Hold.SHED); // nor pay for the old one's CPU
+                }
             }
         }
         this.spec = spec;
         this.memory = memory;
         this.intervalMillis = interval(spec.cron());
         this.backoff = new Backoff(backoffAfter, backoffMax.toMillis());
-        this.failures = new FailureLog(spec.name(), failureSummary);
+        // The state carries over so that an edited line does not log its unchanged state again.
+        this.states = previous == null ? new JobStateLog(failureSummary) : previous.states;
+        this.history = previous == null ? new JobHistory() : previous.history;
     }
 
     /** The Quartz job name. */
@@ -105,15 +113,20 @@ public final class ScheduledJob {
         return backoff;
     }
 
-    FailureLog failures() {
-        return failures;
+    JobStateLog states() {
+        return states;
+    }
+
+    JobHistory history() {
+        return history;
     }
 
     /**
-     * Decides what a fire at {@code nowMillis} does; on SKIP, {@code why[0]} says why and
-     * {@code why[1]} is non-null if the skip deserves a log line.
+     * Decides what a fire at {@code nowMillis} does; on HELD or BUSY, {@code why[0]} says why and
+     * {@code why[1]} is non-null if the skip deserves a log line. A {@code manual} fire (run-now) is
+     * never queued: it runs now or says why not.
      */
-    Gate admit(long nowMillis, String[] why) {
+    Gate admit(long nowMillis, String[] why, boolean manual) {
         synchronized (lock) {
             // Only a quarantined job looks at its plugin file (and record) here; a running one is checked by the catalog.
             String released = quarantine.releaseIfDue(spec.pluginPath());
@@ -122,20 +135,24 @@ public final class ScheduledJob {
             }
             why[0] = held(nowMillis);
             if (why[0] != null) {
-                return Gate.SKIP;
+                return Gate.HELD;
             }
             if (slot.running) {
+                if (manual) {
+                    why[0] = refusal(nowMillis);
+                    return Gate.BUSY;
+                }
                 if (spec.options().overlap() == JobOptions.Overlap.QUEUE && !slot.queued) {
                     slot.queued = true;
                     return Gate.QUEUED;
                 }
-                why[0] = "previous run still going (started " + FailureLog.clock(slot.runningSince) + ", limit "
+                why[0] = "previous run still going (started " + JobStateLog.clock(slot.runningSince) + ", limit "
                         + Units.format(spec.options().timeout()) + ")";
                 if (!slot.skipStreak) {
                     slot.skipStreak = true;
                     why[1] = "job " + spec.name() + ": fire skipped, " + why[0] + "; further skips are only in the samples";
                 }
-                return Gate.SKIP;
+                return Gate.BUSY;
             }
             slot.running = true;
             slot.skipStreak = false;
@@ -169,28 +186,85 @@ public final class ScheduledJob {
         synchronized (lock) {
             why[0] = held(nowMillis);
             if (why[0] != null) {
-                return Gate.SKIP;
+                return Gate.HELD;
             }
             slot.runningSince = nowMillis;
             return Gate.RUN;
         }
     }
 
-    /** Why the job may not run now (quarantine, backoff), or null. Caller holds the lock. */
+    /**
+     * Why the job may not run now (the first active hold, then the backoff), or null. Caller holds the
+     * lock. Runs at every fire: it allocates nothing unless the job is held.
+     */
     private String held(long nowMillis) {
-        String q = quarantine.reason();
+        Quarantine.Hold q = quarantine.current();
         if (q != null) {
-            return "quarantined: " + q;
+            return quarantineHold(q).describe();
         }
-        if (shedUntil > nowMillis) {
-            return "shed by the governor until " + FailureLog.clock(shedUntil) + ": " + shedReason;
+        if (!holds.isEmpty()) {
+            for (java.util.Iterator<Hold> it = holds.values().iterator(); it.hasNext(); ) {
+                Hold h = it.next();
+                if (h.activeAt(nowMillis)) {
+                    return h.describe();
+                }
+                it.remove(); // over: forget it
+            }
         }
         long until = backoff.until();
         if (until > nowMillis) {
-            return "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs; next run not before "
-                    + FailureLog.clock(until);
+            return backoffHold(until).describe();
         }
         return null;
+    }
+
+    private Hold backoffHold(long until) {
+        return new Hold(Hold.BACKOFF, "backing off after " + backoff.consecutiveFailures() + " consecutive failed runs",
+                until - backoff.pauseMillis(), until);
+    }
+
+    private static Hold quarantineHold(Quarantine.Hold q) {
+        return new Hold(Hold.QUARANTINED, q.reason(), q.sinceMillis(), Hold.UNTIL_RELEASED, q.until());
+    }
+
+    /** Active holds: the quarantine, the others in the order they were put on, then the backoff. Caller holds the lock. */
+    private List<Hold> activeHolds(long nowMillis) {
+        List<Hold> out = new ArrayList<>(2);
+        Quarantine.Hold q = quarantine.current();
+        if (q != null) {
+            out.add(quarantineHold(q));
+        }
+        holds.values().removeIf(h -> !h.activeAt(nowMillis));
+        out.addAll(holds.values());
+        long until = backoff.until();
+        if (until > nowMillis) {
+            out.add(backoffHold(until));
+        }
+        return out;
+    }
+
+    /** What holds the job at {@code nowMillis}: empty if it may run. */
+    public List<Hold> holds(long nowMillis) {
+        synchronized (lock) {
+            return activeHolds(nowMillis);
+        }
+    }
+
+    /**
+     * Holds the job's fires until {@code hold} ends or {@link #unhold} releases it; each fire meanwhile
+     * records a skipped sample with {@link Hold#describe()}. Replaces a hold of the same kind.
+     */
+    public void hold(Hold hold) {
+        synchronized (lock) {
+            holds.put(hold.kind(), hold);
+        }
+    }
+
+    /** Releases the hold of {@code kind}, if any (not a quarantine: its plugin file or {@code unquarantine} releases that). */
+    public void unhold(String kind) {
+        synchronized (lock) {
+            holds.remove(kind);
+        }
     }
 
     /** Stops running this job until its plugin file differs from {@code stamp}. */
@@ -217,17 +291,44 @@ public final class ScheduledJob {
      * with {@code reason}. Used by the governor when the agent is over its resource budget.
      */
     public void shed(long untilMillis, String reason) {
-        synchronized (lock) {
-            shedUntil = untilMillis;
-            shedReason = reason;
-        }
+        hold(new Hold(Hold.SHED, reason, System.currentTimeMillis(), untilMillis));
     }
 
     /** True while the governor holds this job. */
     public boolean shed(long nowMillis) {
         synchronized (lock) {
-            return shedUntil > nowMillis;
+            Hold h = holds.get(Hold.SHED);
+            return h != null && h.activeAt(nowMillis);
         }
+    }
+
+    /** Why a run-now at {@code nowMillis} would not run (held, or running already), or null if it would. */
+    public String refusal(long nowMillis) {
+        synchronized (lock) {
+            String held = held(nowMillis);
+            if (held != null) {
+                return held;
+            }
+            return slot.running ? "running already (started " + JobStateLog.clock(slot.runningSince) + ", limit "
+                    + Units.format(spec.options().timeout()) + ")" : null;
+        }
+    }
+
+    /** The start of the run going now (epoch ms), or 0 if none is. */
+    public long runningSince() {
+        synchronized (lock) {
+            return slot.running ? slot.runningSince : 0;
+        }
+    }
+
+    /**
+     * What {@code aegis-quartz status} shows of this job now.
+     *
+     * @param nextFireMillis the next scheduled fire (epoch ms), 0 if none
+     */
+    public JobStatus status(long nowMillis, long nextFireMillis) {
+        return new JobStatus(spec, states.state(), runningSince(), history.runs(), history.runCount(), backoff.consecutiveFailures(),
+                holds(nowMillis), history.skipCount(), history.lastSkipMillis(), history.lastSkipReason(), nextFireMillis);
     }
 
     /** Adds a finished run's CPU time for the governor; -1 (unknown) counts as nothing. */

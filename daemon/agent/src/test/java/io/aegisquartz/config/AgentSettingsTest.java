@@ -372,7 +372,7 @@ class AgentSettingsTest {
                 hostname = web-1
                 wokers = 8
                 """);
-        assertEquals(List.of(f() + ":4:1: unknown key 'wokers' in [agent]; allowed: hostname, workers, uuid_file, state_dir, watchdog\n"
+        assertEquals(List.of(f() + ":4:1: unknown key 'wokers' in [agent]; allowed: hostname, workers, uuid_file, state_dir, watchdog, health_interval\n"
                 + "    fix: did you mean 'workers'? " + REF), formatted(s));
         assertEquals(4, s.workers());
         assertEquals("web-1", s.hostname());

@@ -29,7 +29,7 @@ class QuartzClasspathTest {
         try (RunnerThreads threads = new RunnerThreads(2); PluginCatalog catalog = new PluginCatalog(
                 new io.aegisquartz.plugin.InJvmRunner(new io.aegisquartz.plugin.AbandonedThreads()),
                 new io.aegisquartz.plugin.exec.ProcessRunner(threads), io.aegisquartz.config.StrictModes.off())) {
-            JobExecutor executor = new JobExecutor(catalog, new SampleStamper("u", "h"), samples -> true, 1, reason -> { });
+            JobExecutor executor = new JobExecutor(catalog, new SampleStamper("u", "h"), samples -> true, 1, reason -> { }, new RunCounters());
             JobScheduler scheduler = new JobScheduler(3, executor);
             try {
                 Field f = JobScheduler.class.getDeclaredField("quartz");

@@ -141,7 +141,7 @@ class SplayTest {
         try (RunnerThreads threads = new RunnerThreads(2);
              PluginCatalog catalog = new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads),
                      io.aegisquartz.config.StrictModes.off())) {
-            JobExecutor executor = new JobExecutor(catalog, new SampleStamper(HOST_A, "h"), samples -> true, 1, reason -> { });
+            JobExecutor executor = new JobExecutor(catalog, new SampleStamper(HOST_A, "h"), samples -> true, 1, reason -> { }, new RunCounters());
             JobScheduler scheduler = new JobScheduler(1, executor, HOST_A);
             try {
                 Path plugin = Path.of("/bin/true");
