@@ -1,4 +1,4 @@
-# Shared by bench/spool-append and bench/drain-backlog (sourced, not run): builds the bench jar if it
+# Shared by the Java benchmarks in bench/ (sourced, not run): builds the bench jar if it
 # is missing or older than any source it is built from, then runs MAIN_CLASS with the arguments.
 set -eu
 bench=$(cd "$(dirname "$0")" && pwd)

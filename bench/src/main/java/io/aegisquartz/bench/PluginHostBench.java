@@ -8,7 +8,7 @@ import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
 import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.Plugin;
-import io.aegisquartz.plugin.PluginCatalog;
+import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.RunnerThreads;
 
 import java.io.File;

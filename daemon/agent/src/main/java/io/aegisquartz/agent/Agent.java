@@ -358,8 +358,14 @@ public final class Agent {
             List<EventInbox.Event> events;
             while (!(events = inbox.pending(100)).isEmpty()) {
                 List<io.aegisquartz.sample.Measurement> ms = new ArrayList<>(events.size());
-                events.forEach(e -> ms.add(EventInbox.toMeasurement(e)));
-                if (!sink.write(stamper.stamp("agent/event", "aegis-quartz event", ms, 0, 0, false))) {
+                List<String> ids = new ArrayList<>(events.size());
+                for (EventInbox.Event e : events) {
+                    ms.add(EventInbox.toMeasurement(e));
+                    // The id comes from the file, so a file delivered again (a crash before done(), a
+                    // file that cannot be deleted) carries the same id and the receiver drops the copy.
+                    ids.add(EventInbox.sampleId(e, stamper.hostUuid()));
+                }
+                if (!sink.write(stamper.stampWithIds("agent/event", "aegis-quartz event", ms, ids))) {
                     return; // kept in incoming/ for the next try; the sink logged why
                 }
                 inbox.done(events);

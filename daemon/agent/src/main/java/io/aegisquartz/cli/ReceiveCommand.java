@@ -2,6 +2,7 @@ package io.aegisquartz.cli;
 
 import io.aegisquartz.config.Units;
 import io.aegisquartz.log.LogSetup;
+import io.aegisquartz.receive.Fault;
 import io.aegisquartz.receive.Receiver;
 import io.aegisquartz.output.aegis.Credentials;
 import io.aegisquartz.output.aegis.CredentialsException;
@@ -12,6 +13,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
@@ -62,16 +64,29 @@ final class ReceiveCommand implements Command {
                   --max-body SIZE      largest batch, both as sent (gzipped) and decompressed
                                        (default 1MiB; e.g. 512KiB, 2MiB)
 
+                Fault injection (off by default; for testing agents, and bench/soak):
+                  --faults LIST        answer some requests wrongly on purpose: a comma-separated
+                                       list of the faults below, or 'all'. A request that passed
+                                       every check gets the fault instead of being stored (only
+                                       close-after-store and slow store it); the faults are used
+                                       in turn, round and round
+                  --fault-every N      one request in N gets the next fault (default 10)
+                  --fault-delay DURATION
+                                       how long a 'slow' request waits before it is handled
+                                       (default 35s, longer than the agent's 30s timeout)
+                Faults:
+                %s
+
                 Runs until SIGTERM or SIGINT (Ctrl-C), then finishes requests in progress. Logs one
                 line per request to standard error; secrets are never logged. Exits 1 if it cannot
                 start (credentials file unusable, port taken, keystore unreadable).
-                """;
+                """.formatted(Fault.describeAll());
     }
 
     @Override
     public int run(Cli cli, List<String> args) throws Exception {
         Args a = new Args(name(), args, Set.of("--listen", "--out", "--credentials", "--state-dir", "--keystore",
-                "--keystore-password-file", "--max-body"), Set.of(), false);
+                "--keystore-password-file", "--max-body", "--faults", "--fault-every", "--fault-delay"), Set.of(), false);
         if (!a.positional().isEmpty()) {
             throw new UsageException("receive takes no arguments, found '" + a.positional().get(0) + "'; see 'aegis-quartz receive --help'");
         }
@@ -87,6 +102,39 @@ final class ReceiveCommand implements Command {
             }
             maxBody = (int) b;
         }
+        List<Fault> faults = null;
+        int faultEvery = 10;
+        Duration faultDelay = Duration.ofSeconds(35);
+        if (a.value("--faults") != null) {
+            try {
+                faults = Fault.parseList(a.value("--faults"));
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--faults: " + e.getMessage());
+            }
+            if (a.value("--fault-every") != null) {
+                try {
+                    faultEvery = Integer.parseInt(a.value("--fault-every"));
+                } catch (NumberFormatException e) {
+                    faultEvery = 0;
+                }
+                if (faultEvery < 1) {
+                    throw new UsageException("--fault-every: expected a whole number from 1 up, found '" + a.value("--fault-every") + "'");
+                }
+            }
+            if (a.value("--fault-delay") != null) {
+                faultDelay = Units.parseDuration(a.value("--fault-delay"));
+                if (faultDelay == null) {
+                    throw new UsageException("--fault-delay: expected a duration such as 7s or 500ms, found '"
+                            + a.value("--fault-delay") + "'");
+                }
+                if (faultDelay.compareTo(Duration.ofSeconds(Receiver.MAX_SKEW_SECONDS / 2)) > 0) {
+                    throw new UsageException("--fault-delay: at most " + Receiver.MAX_SKEW_SECONDS / 2
+                            + "s, so that the delayed request's timestamp is still inside the window when it is checked");
+                }
+            }
+        } else if (a.value("--fault-every") != null || a.value("--fault-delay") != null) {
+            throw new UsageException("--fault-every and --fault-delay go with --faults; see 'aegis-quartz receive --help'");
+        }
         if ((a.value("--keystore") == null) != (a.value("--keystore-password-file") == null)) {
             throw new UsageException("--keystore and --keystore-password-file go together; see 'aegis-quartz receive --help'");
         }
@@ -100,6 +148,9 @@ final class ReceiveCommand implements Command {
         }
         Receiver.Config config = new Receiver.Config().listen(listen).out(out).stateDir(stateDir)
                 .credentials(List.of(credentials)).maxBody(maxBody);
+        if (faults != null) {
+            config.faults(faults, faultEvery, faultDelay);
+        }
         if (a.value("--keystore") != null) {
             Path pwFile = path(cli, a.value("--keystore-password-file"), null);
             char[] password;
@@ -132,8 +183,9 @@ final class ReceiveCommand implements Command {
         stop.await();
         receiver.close();
         Receiver.Stats s = receiver.stats();
-        LoggerFactory.getLogger("receive").info("stopped: {} request(s), {} sample(s) accepted, {} duplicate(s), {} request(s) rejected",
-                s.requests(), s.acceptedSamples(), s.duplicateSamples(), s.rejectedRequests());
+        LoggerFactory.getLogger("receive").info("stopped: {} request(s), {} sample(s) accepted, {} duplicate(s), {} request(s) rejected"
+                        + " ({} by injected faults)", s.requests(), s.acceptedSamples(), s.duplicateSamples(), s.rejectedRequests(),
+                s.injectedFaults());
         ((ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory()).stop();
         return Cli.OK;
     }

@@ -28,8 +28,14 @@ import java.util.Map;
  */
 public final class IniFile {
 
-    /** A value as written, with where it was written. */
-    public record Entry(String section, String key, String value, int line, int valueColumn, int keyColumn) {
+    /**
+     * A value as written, with where it was written. {@code commentCut} is true when the value was
+     * not quoted and a trailing comment ({@code ;} or {@code #} after a blank) was removed from the
+     * line: for a value that may itself contain {@code " ;"} (a secret), the reader cannot tell a
+     * comment from the rest of the value, and {@code upload.Credentials} refuses such a line.
+     */
+    public record Entry(String section, String key, String value, int line, int valueColumn, int keyColumn,
+                        boolean commentCut) {
     }
 
     /** Refuse absurd files early; a real aegis_config.ini is a few KiB. */
@@ -137,6 +143,8 @@ public final class IniFile {
             if (value == null) {
                 continue;
             }
+            boolean commentCut = (valueStart >= raw.length() || raw.charAt(valueStart) != '"')
+                    && commentStart(raw, valueStart) < raw.length();
             Map<String, Entry> entries = sections.get(section);
             Entry previous = entries.get(key);
             if (previous != null) {
@@ -144,7 +152,7 @@ public final class IniFile {
                         "keep one of the two lines");
                 continue;
             }
-            entries.put(key, new Entry(section, key, value, lineNo, valueStart + 1, start + 1));
+            entries.put(key, new Entry(section, key, value, lineNo, valueStart + 1, start + 1, commentCut));
         }
     }
 
@@ -202,16 +210,20 @@ public final class IniFile {
             }
             return sb.toString();
         }
+        int end = commentStart(raw, valueStart);
+        return raw.substring(Math.min(valueStart, end), end).strip();
+    }
+
+    /** Where the trailing comment of an unquoted value starts, or the line's length if it has none. */
+    private static int commentStart(String raw, int valueStart) {
         // A trailing comment must be preceded by whitespace, so values like 'a#b' survive.
-        int end = raw.length();
         for (int i = valueStart; i < raw.length(); i++) {
             char c = raw.charAt(i);
             if ((c == '#' || c == ';') && Character.isWhitespace(raw.charAt(i - 1))) {
-                end = i;
-                break;
+                return i;
             }
         }
-        return raw.substring(Math.min(valueStart, end), end).strip();
+        return raw.length();
     }
 
     private void problem(int line, int column, String message, String fix) {

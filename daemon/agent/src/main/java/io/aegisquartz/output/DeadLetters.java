@@ -2,6 +2,7 @@ package io.aegisquartz.output;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import io.aegisquartz.sample.SampleJson;
 
 import java.io.IOException;
 import java.io.StringWriter;
@@ -11,12 +12,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Instant;
 
 /**
  * Samples a backend rejected as invalid, kept with its reason instead of being retried forever or
  * thrown away: one JSON line each, {@code {"time", "output", "batch_id", "status", "reason", "sample"}}
- * ({@code batch_id} only where the output has batch ids).
+ * ({@code batch_id} only where the output has batch ids; docs/PROTOCOL.md, "Dead letters").
  */
 public final class DeadLetters {
 
@@ -35,7 +35,9 @@ public final class DeadLetters {
         StringWriter w = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(w)) {
             g.writeStartObject();
-            g.writeStringField("time", Instant.now().toString());
+            // The samples' own time format (docs/SAMPLES.md), not Instant.toString(), whose fraction
+            // has 0 to 9 digits depending on the clock: one format for every time a reader parses.
+            g.writeStringField("time", SampleJson.time(System.currentTimeMillis()));
             g.writeStringField("output", output);
             if (batchId != null) {
                 g.writeStringField("batch_id", batchId);

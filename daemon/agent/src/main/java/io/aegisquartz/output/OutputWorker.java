@@ -343,7 +343,10 @@ public final class OutputWorker<E> implements AutoCloseable {
                     rejected(work, part, batchId, r);
                 } else if (result instanceof SendResult.Retry r) {
                     failed(r.why(), r.kind());
-                    pause(r.after() != null ? r.after().toNanos() : backoff());
+                    // Retry-After is honoured up to the backoff's cap (docs/PROTOCOL.md): a backend or a
+                    // proxy asking for hours must not park the agent's data that long; at the cap it is
+                    // asked again.
+                    pause(r.after() != null ? Math.min(r.after().toNanos(), config.backoff().max().toNanos()) : backoff());
                 }
             } catch (NotKept e) {
                 return false;
@@ -357,13 +360,23 @@ public final class OutputWorker<E> implements AutoCloseable {
         work.push(part.subList(0, part.size() / 2));
     }
 
-    /** Dead-letters the items a rejection names and queues the rest; finds them by halves if none is named (or an index is wrong). */
+    /**
+     * Dead-letters the items a rejection names and queues the rest. The list is used only if it fits
+     * this batch (docs/PROTOCOL.md, "A usable rejected list"): not empty, every index inside the batch,
+     * and every id given the id of the sample at its index. A list that fails any of these describes
+     * some other batch, or none, and is not trusted with a single sample: the worker finds the refused
+     * samples by halves instead.
+     */
     private void rejected(Deque<List<Item>> work, List<Item> part, String batchId, SendResult.Rejected r)
             throws InterruptedException, NotKept {
         Set<Integer> bad = new HashSet<>();
         boolean usable = !r.items().isEmpty();
         for (SendResult.Rejection n : r.items()) {
-            usable &= n.index() >= 0 && n.index() < part.size();
+            usable &= n.index() >= 0 && n.index() < part.size() && (n.id() == null || n.id().equals(sampleId(part.get(n.index()))));
+        }
+        if (!usable && !r.items().isEmpty()) {
+            LOG.info("output {}: the backend names {} rejected sample(s), but its list does not match this batch of {};"
+                    + " finding the refused samples by halves instead", output.name(), r.items().size(), part.size());
         }
         if (!usable) {
             if (part.size() == 1) {
@@ -386,6 +399,15 @@ public final class OutputWorker<E> implements AutoCloseable {
         }
         if (!rest.isEmpty()) {
             work.push(rest);
+        }
+    }
+
+    /** The id of a stored sample, or null if it cannot be read as one. */
+    private static String sampleId(Item item) {
+        try {
+            return StoredSample.parse(item.json()).id();
+        } catch (StoredSample.NotASample e) {
+            return null;
         }
     }
 

@@ -20,13 +20,18 @@ public sealed interface SendResult {
 
     /**
      * Items the backend will never take, as sent: those named are dead-lettered and the rest sent
-     * again; if none is named (or an index is out of range), the worker finds them by halves.
+     * again; if none is named, or the list does not fit the batch (an index out of range, an id that
+     * is not the id of the sample at its index), the worker finds them by halves.
      */
     record Rejected(List<Rejection> items, int status, String why) implements SendResult {
     }
 
-    /** One refused item, by its index in the batch. */
-    record Rejection(int index, String reason) {
+    /** One refused item, by its index in the batch, with the sample id the backend gave for it (null if none). */
+    record Rejection(int index, String id, String reason) {
+        /** An item named by its index only (the backend gives no id). */
+        public Rejection(int index, String reason) {
+            this(index, null, reason);
+        }
     }
 
     /**

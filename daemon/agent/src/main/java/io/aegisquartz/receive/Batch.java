@@ -9,8 +9,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
+import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.time.format.ResolverStyle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -27,7 +28,9 @@ final class Batch {
             "mem_limit", "killed", "skipped", "dropped");
     private static final Pattern METRIC = Pattern.compile("[A-Za-z_][A-Za-z0-9_.:-]{0,199}");
     private static final Pattern TIME = Pattern.compile("\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z");
-    /** Ids are stored in memory for deduplication; an unbounded id would be an unbounded entry. */
+    private static final DateTimeFormatter TIME_STRICT = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSS'Z'")
+            .withResolverStyle(ResolverStyle.STRICT);
+    /** Ids are stored in memory for deduplication; an unbounded id would be an unbounded entry. Counted in code points. */
     static final int MAX_ID_LENGTH = 200;
 
     private static final ObjectMapper MAPPER = new ObjectMapper(JsonFactory.builder()
@@ -152,8 +155,8 @@ final class Batch {
         if (id == null) {
             return "id is missing or not a string";
         }
-        if (id.isEmpty() || id.length() > MAX_ID_LENGTH) {
-            return "id must be 1-" + MAX_ID_LENGTH + " characters";
+        if (id.isEmpty() || id.codePointCount(0, id.length()) > MAX_ID_LENGTH) {
+            return "id must be 1-" + MAX_ID_LENGTH + " characters (Unicode code points)";
         }
         JsonNode time = s.get("time");
         if (time == null || !time.isTextual()) {
@@ -179,9 +182,13 @@ final class Batch {
         return null;
     }
 
+    /**
+     * A real date and time: Instant.parse alone would also take 24:00:00 and a leap second 23:59:60,
+     * which no agent writes and docs/PROTOCOL.md does not allow.
+     */
     private static boolean parses(String time) {
         try {
-            Instant.parse(time);
+            TIME_STRICT.parse(time);
             return true;
         } catch (DateTimeParseException e) {
             return false;

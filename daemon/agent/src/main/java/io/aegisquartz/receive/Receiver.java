@@ -21,6 +21,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
@@ -77,6 +78,9 @@ public final class Receiver implements AutoCloseable {
         private int maxSamples = DEFAULT_MAX_SAMPLES;
         private int threads = 4;
         private Clock clock = Clock.systemUTC();
+        private List<Fault> faults = List.of();
+        private int faultEvery;
+        private Duration faultDelay = Duration.ofSeconds(35);
 
         public Config listen(InetSocketAddress a) {
             listen = a;
@@ -130,6 +134,21 @@ public final class Receiver implements AutoCloseable {
             clock = c;
             return this;
         }
+
+        /**
+         * Fault injection, off by default: every {@code every}-th request (the {@code every}-th, the
+         * {@code 2*every}-th, ...) is answered with the next fault of {@code cycle}, round and round.
+         * {@code delay} is how long a {@link Fault#SLOW} request waits before it is handled.
+         */
+        public Config faults(List<Fault> cycle, int every, Duration delay) {
+            if (every < 1 || cycle.isEmpty()) {
+                throw new IllegalArgumentException("fault injection needs at least one fault and every >= 1");
+            }
+            faults = List.copyOf(cycle);
+            faultEvery = every;
+            faultDelay = delay;
+            return this;
+        }
     }
 
     /** The receiver cannot start; the message says why and what to do. */
@@ -141,8 +160,8 @@ public final class Receiver implements AutoCloseable {
         }
     }
 
-    /** Counters since start. */
-    public record Stats(long requests, long acceptedSamples, long duplicateSamples, long rejectedRequests) {
+    /** Counters since start. {@code injectedFaults}: requests answered with a {@link Fault} on purpose. */
+    public record Stats(long requests, long acceptedSamples, long duplicateSamples, long rejectedRequests, long injectedFaults) {
     }
 
     /** An injected answer (testing hook). */
@@ -151,22 +170,30 @@ public final class Receiver implements AutoCloseable {
 
     private final Config config;
     private final Map<String, String> secrets = new HashMap<>();
-    private final NonceCache nonces = new NonceCache(MAX_SKEW_SECONDS);
+    private final NonceCache nonces;
     private final SampleStore store;
     private final HttpsServer server;
     private final ThreadPoolExecutor workers;
     private final Path certificatePem;
     private final Deque<Injected> injected = new ArrayDeque<>();
+    private final Deque<Fault> queuedFaults = new ArrayDeque<>();
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong duplicates = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
+    private final AtomicLong injectedFaults = new AtomicLong();
+    /** Requests seen, for choosing which get an injected fault. */
+    private final AtomicLong faultCounter = new AtomicLong();
+    /** Opened by close(): a slow (injected) request stops waiting. */
+    private final java.util.concurrent.CountDownLatch closingLatch = new java.util.concurrent.CountDownLatch(1);
     /** Requests being handled; close() waits for them (guarded by this). */
     private int inFlight;
     private boolean closing;
 
-    private Receiver(Config config, SampleStore store, HttpsServer server, ThreadPoolExecutor workers, Path certificatePem) {
+    private Receiver(Config config, NonceCache nonces, SampleStore store, HttpsServer server, ThreadPoolExecutor workers,
+                     Path certificatePem) {
         this.config = config;
+        this.nonces = nonces;
         this.store = store;
         this.server = server;
         this.workers = workers;
@@ -191,10 +218,19 @@ public final class Receiver implements AutoCloseable {
         } catch (ReceiverTls.TlsException e) {
             throw new StartException(e.getMessage());
         }
+        NonceCache nonces;
+        try {
+            nonces = config.stateDir == null ? NonceCache.inMemory(MAX_SKEW_SECONDS)
+                    : NonceCache.open(config.stateDir, MAX_SKEW_SECONDS, config.clock.instant().getEpochSecond());
+        } catch (IOException e) {
+            throw new StartException("cannot open the nonce journal in " + config.stateDir + ": " + e
+                    + " (fix: make the state directory writable, or pass another --state-dir)");
+        }
         SampleStore store;
         try {
             store = new SampleStore(config.out);
         } catch (IOException e) {
+            nonces.close();
             throw new StartException("cannot open output file " + config.out + ": " + e
                     + " (fix: make its directory writable, or pass another --out)");
         }
@@ -202,6 +238,7 @@ public final class Receiver implements AutoCloseable {
         try {
             server = HttpsServer.create(config.listen, 64);
         } catch (IOException e) {
+            nonces.close();
             store.close();
             throw new StartException("cannot listen on " + config.listen.getHostString() + ":" + config.listen.getPort()
                     + ": " + e.getMessage() + " (fix: choose a free port with --listen HOST:PORT)");
@@ -224,11 +261,15 @@ public final class Receiver implements AutoCloseable {
                     return t;
                 }, new ThreadPoolExecutor.CallerRunsPolicy());
         server.setExecutor(workers);
-        Receiver receiver = new Receiver(config, store, server, workers, tls.certificatePem());
+        Receiver receiver = new Receiver(config, nonces, store, server, workers, tls.certificatePem());
         server.createContext("/", receiver::handle);
         server.start();
-        LOG.info("receiving on https://{}:{}{}, storing to {} ({} sample id(s) already stored)",
-                receiver.address().getHostString(), receiver.address().getPort(), PATH, config.out, store.size());
+        LOG.info("receiving on https://{}:{}{}, storing to {} ({} sample id(s) already stored, {} nonce(s) still in the window)",
+                receiver.address().getHostString(), receiver.address().getPort(), PATH, config.out, store.size(), nonces.size());
+        if (config.faultEvery > 0) {
+            LOG.warn("fault injection on: every {} request(s) answered with the next of {}", config.faultEvery,
+                    config.faults.stream().map(Fault::id).collect(java.util.stream.Collectors.joining(", ")));
+        }
         return receiver;
     }
 
@@ -249,7 +290,7 @@ public final class Receiver implements AutoCloseable {
     }
 
     public Stats stats() {
-        return new Stats(requests.get(), accepted.get(), duplicates.get(), rejected.get());
+        return new Stats(requests.get(), accepted.get(), duplicates.get(), rejected.get(), injectedFaults.get());
     }
 
     /**
@@ -276,6 +317,7 @@ public final class Receiver implements AutoCloseable {
      */
     @Override
     public void close() throws IOException {
+        closingLatch.countDown();
         synchronized (this) {
             closing = true;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -294,7 +336,11 @@ public final class Receiver implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        store.close();
+        try {
+            nonces.close();
+        } finally {
+            store.close();
+        }
     }
 
     /** One request: the checks of docs/PROTOCOL.md in order; every outcome is a JSON answer and one log line. */
@@ -311,6 +357,12 @@ public final class Receiver implements AutoCloseable {
         try {
             Answer a = counted ? answer(ex)
                     : new Answer(503, error("receiver is shutting down"), "receiver is shutting down", null, 2);
+            if (a.status == Answer.CLOSE) {
+                rejected.incrementAndGet();
+                LOG.warn("request from {}{}: {}; connection closed without an answer", client,
+                        a.keyId == null ? "" : " (key " + a.keyId + ")", a.logMessage);
+                return; // ex.close() below, with no response started, closes the connection
+            }
             if (a.status != 200) {
                 rejected.incrementAndGet();
                 LOG.warn("rejected request from {}{}: {} {}", client, a.keyId == null ? "" : " (key " + a.keyId + ")",
@@ -342,9 +394,66 @@ public final class Receiver implements AutoCloseable {
 
     /** A response, and what to log about it. */
     private record Answer(int status, ObjectNode body, String logMessage, String keyId, int retryAfter) {
+        /** Not a status: close the connection without answering (an injected fault). */
+        static final int CLOSE = 0;
+
         static Answer fail(int status, String message, String keyId) {
             return new Answer(status, error(message), message, keyId, 0);
         }
+    }
+
+    /**
+     * Testing hook: the next requests get these faults, one each, before any of {@link Config#faults}
+     * (as from the command line, each applies once the request has passed every check).
+     */
+    public void injectNext(Fault... faults) {
+        synchronized (queuedFaults) {
+            queuedFaults.addAll(List.of(faults));
+        }
+    }
+
+    /** The fault this request is to get, or null: a queued one, else every {@code faultEvery}-th request the next of the cycle. */
+    private Fault nextFault() {
+        synchronized (queuedFaults) {
+            if (!queuedFaults.isEmpty()) {
+                return queuedFaults.poll();
+            }
+        }
+        if (config.faultEvery == 0) {
+            return null;
+        }
+        long n = faultCounter.incrementAndGet();
+        if (n % config.faultEvery != 0) {
+            return null;
+        }
+        return config.faults.get((int) ((n / config.faultEvery - 1) % config.faults.size()));
+    }
+
+    /** The answer of an injected fault to a batch that passed every check; stores only for close-after-store. */
+    private Answer inject(Fault fault, Batch batch, String batchId, String keyId) throws IOException {
+        injectedFaults.incrementAndGet();
+        String what = "injected fault " + fault.id() + " for batch " + batchId;
+        if (fault == Fault.CLOSE_BEFORE_STORE) {
+            return new Answer(Answer.CLOSE, null, what, keyId, 0);
+        }
+        if (fault == Fault.CLOSE_AFTER_STORE) {
+            SampleStore.Result r = store.store(batch.samples());
+            accepted.addAndGet(r.accepted());
+            duplicates.addAndGet(r.duplicates());
+            return new Answer(Answer.CLOSE, null, what + " (" + r.accepted() + " accepted, " + r.duplicates() + " duplicate(s))",
+                    keyId, 0);
+        }
+        ObjectNode body = error(what + " (fault injection of the reference receiver)");
+        if (fault.status() == 400 && fault != Fault.S400 && !batch.samples().isEmpty()) {
+            ArrayNode list = body.putArray("rejected");
+            if (fault != Fault.S400_EMPTY) {
+                ObjectNode o = list.addObject();
+                o.put("id", fault == Fault.S400_WRONG_ID ? "not-" + batch.samples().get(0).id() : batch.samples().get(0).id());
+                o.put("index", fault == Fault.S400_BAD_INDEX ? batch.samples().size() : 0);
+                o.put("reason", "refused by an injected fault (testing)");
+            }
+        }
+        return new Answer(fault.status(), body, what, keyId, fault.retryAfter());
     }
 
     private Answer answer(HttpExchange ex) throws IOException {
@@ -356,6 +465,21 @@ public final class Receiver implements AutoCloseable {
             ex.getRequestBody().readNBytes(config.maxBody); // let the client finish sending
             return new Answer(inj.status, error("injected failure (testing hook)"), "injected failure (testing hook)", null,
                     inj.retryAfterSeconds);
+        }
+        Fault fault = nextFault();
+        if (fault == Fault.SLOW) {
+            injectedFaults.incrementAndGet();
+            LOG.warn("injected fault slow: handling a request from {} after {}", ex.getRemoteAddress().getAddress().getHostAddress(),
+                    config.faultDelay);
+            try {
+                if (closingLatch.await(config.faultDelay.toMillis(), TimeUnit.MILLISECONDS)) {
+                    return new Answer(503, error("receiver is shutting down"), "receiver is shutting down", null, 2);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return new Answer(503, error("receiver is shutting down"), "receiver is shutting down", null, 2);
+            }
+            fault = null;
         }
         URI uri = ex.getRequestURI();
         if (!PATH.equals(uri.getRawPath())) {
@@ -475,6 +599,10 @@ public final class Receiver implements AutoCloseable {
             Batch.Rejection first = batch.rejected().get(0);
             return new Answer(400, b, "batch " + batchId + ": " + batch.rejected().size() + " invalid sample(s), first at index "
                     + first.index() + ": " + first.reason(), keyId, 0);
+        }
+
+        if (fault != null) {
+            return inject(fault, batch, batchId, keyId);
         }
 
         // 10. Store, each id once.

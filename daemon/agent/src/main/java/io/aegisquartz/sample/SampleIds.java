@@ -12,6 +12,11 @@ import java.util.SplittableRandom;
  * <p>The random bits come from a generator seeded once per start from {@link SecureRandom}: ids need
  * to be unique, not secret, and SecureRandom's Linux default costs a SHA-1 and a read of
  * /dev/urandom per call, tens of times per plugin run.
+ *
+ * <p>A sample that may be produced more than once from the same input (an event file read again
+ * after a crash, a drop report built again after a restart) gets a {@linkplain #derived derived} id
+ * instead: same layout, but the 74 bits come from a hash of that input, so every copy carries the
+ * same id and the receiver drops the repeats.
  */
 public final class SampleIds {
 

@@ -42,4 +42,20 @@ public final class SampleStamper {
         }
         return out;
     }
+
+    /**
+     * Samples that are not a run's (duration and CPU 0) and whose ids the caller chose, one per
+     * measurement: for input that may be delivered more than once and must keep one id (events).
+     */
+    public List<Sample> stampWithIds(String job, String plugin, List<Measurement> measurements, List<String> ids) {
+        if (ids.size() != measurements.size()) {
+            throw new IllegalArgumentException(ids.size() + " ids for " + measurements.size() + " measurements");
+        }
+        String host = hostname();
+        List<Sample> out = new ArrayList<>(measurements.size());
+        for (int i = 0; i < measurements.size(); i++) {
+            out.add(new Sample(ids.get(i), hostUuid, host, job, plugin, 0, 0, false, measurements.get(i)));
+        }
+        return out;
+    }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.sample.Measurement;
+import io.aegisquartz.sample.SampleIds;
 import io.aegisquartz.sample.Status;
 import io.aegisquartz.util.AtomicFiles;
 import org.slf4j.Logger;
@@ -20,9 +21,12 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +40,8 @@ import java.util.regex.Pattern;
  *
  * <p>The agent calls {@link #pending}, makes the events durable in the spool (as samples, see
  * {@link #toMeasurement}), then calls {@link #done}, which deletes the files. A crash between
- * the two delivers those events again (at-least-once, like the spool). A file that cannot be read
+ * the two delivers those events again (at-least-once, like the spool), with the same sample ids
+ * ({@link #sampleId}), so the receiver keeps one copy. A file that cannot be read
  * or parsed is renamed to {@code NAME.bad} and logged once, never deleted.
  */
 public final class EventInbox {
@@ -68,8 +73,12 @@ public final class EventInbox {
                 .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     }
 
-    /** One event file, parsed. {@code group} is null when the event has none. */
-    public record Event(Path file, String name, String content, String group, long timeMillis) {
+    /**
+     * One event file, parsed. {@code group} is null when the event has none; {@code sha256} is the
+     * lower-case hex SHA-256 of the file's bytes, which with the file's name makes the event's
+     * identity ({@link #sampleId}).
+     */
+    public record Event(Path file, String name, String content, String group, long timeMillis, String sha256) {
     }
 
     private final Path incoming;
@@ -248,6 +257,19 @@ public final class EventInbox {
         }
     }
 
+    /**
+     * The id of the sample an event becomes, the same at every delivery of that file: derived from
+     * the host, the file's name and the SHA-256 of its bytes ({@link SampleIds#derived}; '/' appears
+     * in none of the three, so the key names them unambiguously), with the
+     * event's time first as in every sample id. A file delivered again (a crash between the spool
+     * append and {@link #done}, or a file {@link #done} could not delete, read again after a restart)
+     * therefore carries the id its first delivery had, and the receiver drops the copy. The host is
+     * part of it so that two hosts given the same file name and content still send two events.
+     */
+    public static String sampleId(Event e, String hostUuid) {
+        return SampleIds.derived(e.timeMillis(), hostUuid + "/event/" + e.file().getFileName() + "/" + e.sha256());
+    }
+
     /** The sample an event becomes: metric {@code event}, status ok, message the content, tags name and group. */
     public static Measurement toMeasurement(Event e) {
         Map<String, String> tags = new LinkedHashMap<>();
@@ -265,9 +287,10 @@ public final class EventInbox {
         if (size > MAX_FILE_BYTES) {
             throw new IllegalArgumentException("file of " + size + " bytes is larger than any event (" + MAX_FILE_BYTES + ")");
         }
+        byte[] bytes = Files.readAllBytes(file);
         JsonNode root;
         try {
-            root = Reader.MAPPER.readTree(Files.readAllBytes(file));
+            root = Reader.MAPPER.readTree(bytes);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalArgumentException("not valid JSON: " + e.getOriginalMessage());
         }
@@ -289,7 +312,15 @@ public final class EventInbox {
         if (problem != null) {
             throw new IllegalArgumentException(problem);
         }
-        return new Event(file, name, content, group, time);
+        return new Event(file, name, content, group, time, sha256Hex(bytes));
+    }
+
+    static String sha256Hex(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
     }
 
     private static String text(JsonNode root, String field, boolean required) {

@@ -112,6 +112,113 @@ class AgentUploadTest {
         }
     }
 
+    /** The event samples the receiver stored, as JSON. */
+    private List<com.fasterxml.jackson.databind.JsonNode> receivedEvents() throws IOException {
+        List<com.fasterxml.jackson.databind.JsonNode> out = new ArrayList<>();
+        Path f = dir.resolve("received.jsonl");
+        ObjectMapper json = new ObjectMapper();
+        for (String line : AgentHome.wholeLines(f)) {
+            com.fasterxml.jackson.databind.JsonNode s = json.readTree(line);
+            if (s.get("job").asText().equals("agent/event")) {
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    /** An agent that uploads to {@code r} and runs no job: only events reach the receiver. */
+    private AgentHome eventHome(Receiver r) throws IOException {
+        AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n[upload]\nendpoint = https://127.0.0.1:"
+                + r.address().getPort() + Receiver.PATH + "\nca_file = " + r.certificatePem() + "\nbackoff_max = 1s\nlinger = 0\n");
+        home.credentials("AKID-agent", SECRET, "rw-------");
+        home.cron("aegis_quartz.conf.user", "");
+        return home;
+    }
+
+    /**
+     * docs/SPOOL.md: a crash between the spool append and the deletion of an event file delivers the
+     * event again. Modelled with a real file: delivered, then put back byte for byte, then picked up
+     * by the next start. The receiver must see the same sample id twice and keep one.
+     */
+    @Test
+    void anEventFileDeliveredAgainAfterACrashIsStoredOnce() throws Exception {
+        Receiver r = receiver(0);
+        AgentHome home = eventHome(r);
+        Path file = io.aegisquartz.spool.EventInbox.write(home.home().resolve("spool"), "backup.failed", "rsync exit 23", null,
+                System.currentTimeMillis());
+        byte[] bytes = Files.readAllBytes(file);
+        agent = new Agent(home.settings());
+        agent.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> receivedEvents().size() == 1 && !Files.exists(file));
+        agent.stop();
+
+        Files.write(file, bytes); // what the crash leaves: the event is in the spool and still in incoming/
+        agent = new Agent(home.settings());
+        agent.start();
+        await().atMost(Duration.ofSeconds(30)).until(() -> r.stats().duplicateSamples() == 1 && !Files.exists(file));
+        assertEquals(1, receivedEvents().size(), "the second delivery carried the first one's id and was dropped");
+        assertEquals("backup.failed", receivedEvents().get(0).get("tags").get("name").asText());
+    }
+
+    /**
+     * An event file the agent cannot delete is delivered again at every start (docs/SPOOL.md): a real
+     * undeletable file (immutable as root, in a read-only folder otherwise), two more starts, one
+     * stored sample.
+     */
+    @Test
+    void anEventFileThatCannotBeDeletedIsStoredOnceHoweverOftenItIsSent() throws Exception {
+        Receiver r = receiver(0);
+        AgentHome home = eventHome(r);
+        Path file = io.aegisquartz.spool.EventInbox.write(home.home().resolve("spool"), "disk.replaced", "sdb", "storage",
+                System.currentTimeMillis());
+        Runnable release = makeUndeletable(file);
+        try {
+            for (int start = 1; start <= 3; start++) {
+                agent = new Agent(home.settings());
+                agent.start();
+                int sent = start;
+                // Every start sends it once more; all but the first are duplicates.
+                await().atMost(Duration.ofSeconds(30)).until(() -> r.stats().acceptedSamples() + r.stats().duplicateSamples() == sent);
+                agent.stop();
+                assertTrue(Files.exists(file), "the file could not be deleted, so the next start sends it again");
+            }
+            assertEquals(2, r.stats().duplicateSamples());
+            assertEquals(1, receivedEvents().size());
+        } finally {
+            release.run();
+        }
+    }
+
+    /**
+     * Makes {@code file} impossible for this process to delete, and returns what undoes it: as root
+     * (CI) the immutable attribute, which even root cannot unlink through; otherwise a folder without
+     * write permission. Skips the test if neither holds on this file system.
+     */
+    private static Runnable makeUndeletable(Path file) throws Exception {
+        Path folder = file.getParent();
+        if ("root".equals(System.getProperty("user.name"))) {
+            Process p = new ProcessBuilder("chattr", "+i", file.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "chattr +i does not work here: " + out);
+            return () -> {
+                try {
+                    new ProcessBuilder("chattr", "-i", file.toString()).inheritIO().start().waitFor();
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+        }
+        var before = Files.getPosixFilePermissions(folder);
+        Files.setPosixFilePermissions(folder, java.nio.file.attribute.PosixFilePermissions.fromString("r-x------"));
+        return () -> {
+            try {
+                Files.setPosixFilePermissions(folder, before);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+    }
+
     @Test
     void aCredentialsFileOthersCanReadStopsTheStartWithTheFix() throws Exception {
         Receiver r = receiver(0);

@@ -69,7 +69,8 @@ class EventCommandTest {
         assertEquals(T, j.get("time").longValue());
 
         List<EventInbox.Event> events = new EventInbox(home.resolve("spool")).pending(10);
-        assertEquals(List.of(new EventInbox.Event(file, "backup.failed:nightly-1", content, "storage servers", T)), events);
+        assertEquals(List.of(new EventInbox.Event(file, "backup.failed:nightly-1", content, "storage servers", T,
+                java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file))))), events);
     }
 
     private static <T> List<T> iterable(java.util.Iterator<T> it) {

@@ -21,9 +21,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyStore;
 import java.security.cert.CertificateFactory;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.zip.GZIPOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -103,7 +106,92 @@ class ReceiverCliTest {
         }
     }
 
-    private static HttpRequest request(URI endpoint, String sampleId, String secret) throws Exception {
+    /** A started 'receive' process and what it printed. */
+    private record Started(Process process, URI endpoint, HttpClient client) {
+    }
+
+    private Started startReceiver(Path creds, Path out, String... extra) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), "--home", dir.toString(), "receive", "--listen", "127.0.0.1:0", "--credentials", creds.toString(),
+                "--out", out.toString(), "--state-dir", dir.resolve("state").toString()));
+        cmd.addAll(List.of(extra));
+        Path log = dir.resolve("stderr-" + UUID.randomUUID() + ".txt");
+        Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+        BufferedReader stdout = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String listening = stdout.readLine();
+        assertNotNull(listening, "no output; stderr: " + Files.readString(log));
+        stdout.readLine();
+        String certLine = stdout.readLine();
+        return new Started(p, URI.create(listening.split(" ")[2]),
+                client(Path.of(certLine.substring("certificate to trust: ".length()))));
+    }
+
+    /**
+     * Issue 18.4: the reference receiver keeps rejecting a verbatim replay after its own restart
+     * within the window, also when it was killed (SIGKILL) rather than stopped.
+     */
+    @Test
+    void aVerbatimReplayIsRefusedAfterTheReceiverIsKilledAndStartedAgain() throws Exception {
+        Path creds = credentials("rw-------");
+        Path out = dir.resolve("received.jsonl");
+        Function<URI, HttpRequest> captured = signed(UUID.randomUUID().toString(), SECRET);
+        Started first = startReceiver(creds, out);
+        try {
+            HttpResponse<String> ok = first.client().send(captured.apply(first.endpoint()), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, ok.statusCode(), ok.body());
+        } finally {
+            first.process().destroyForcibly(); // SIGKILL: no shutdown hook, no close()
+            first.process().waitFor(30, TimeUnit.SECONDS);
+        }
+        Started second = startReceiver(creds, out);
+        try {
+            HttpResponse<String> replay = second.client().send(captured.apply(second.endpoint()), HttpResponse.BodyHandlers.ofString());
+            assertEquals(401, replay.statusCode(), replay.body());
+            assertTrue(replay.body().contains("replay"), replay.body());
+            assertEquals(1, Files.readAllLines(out).size());
+        } finally {
+            second.process().destroyForcibly();
+            second.process().waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** --faults from the command line: the named faults, one request in --fault-every, in turn. */
+    @Test
+    void faultInjectionFromTheCommandLine() throws Exception {
+        Path creds = credentials("rw-------");
+        Path out = dir.resolve("received.jsonl");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        Cli cli = new Cli(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), Map.of());
+        assertEquals(2, cli.execute("receive", "--faults", "503,teapot"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown fault 'teapot'; known: all, 500,"), err.toString());
+        assertEquals(2, cli.execute("receive", "--fault-every", "3"));
+        assertEquals(2, cli.execute("receive", "--faults", "all", "--fault-every", "0"));
+        assertEquals(2, cli.execute("receive", "--faults", "slow", "--fault-delay", "10m"));
+
+        Started r = startReceiver(creds, out, "--faults", "503-retry-after,close-before-store", "--fault-every", "2");
+        try {
+            List<String> seen = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                try {
+                    HttpResponse<String> resp = r.client().send(signed(UUID.randomUUID().toString(), SECRET).apply(r.endpoint()),
+                            HttpResponse.BodyHandlers.ofString());
+                    seen.add(resp.statusCode() + resp.headers().firstValue("Retry-After").map(v -> " Retry-After " + v).orElse(""));
+                } catch (java.io.IOException closed) {
+                    seen.add("closed");
+                }
+            }
+            assertEquals(List.of("200", "503 Retry-After 2", "200", "closed", "200"), seen);
+            assertEquals(3, Files.readAllLines(out).size());
+        } finally {
+            r.process().destroyForcibly();
+            r.process().waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** One signed request, sent verbatim (same timestamp, nonce, body, signature) to whichever endpoint. */
+    private static Function<URI, HttpRequest> signed(String sampleId, String secret) throws Exception {
         String batch = UUID.randomUUID().toString();
         String json = "{\"batch_id\":\"" + batch + "\",\"samples\":[{\"id\":\"" + sampleId + "\",\"time\":\"2026-11-22T01:32:30.236Z\","
                 + "\"metric\":\"m\",\"status\":\"ok\",\"values\":{},\"tags\":{}}]}";
@@ -115,12 +203,16 @@ class ReceiverCliTest {
         long ts = System.currentTimeMillis() / 1000;
         String nonce = RequestSigning.newNonce();
         String sha = RequestSigning.sha256Hex(body);
-        String sig = RequestSigning.sign(secret, RequestSigning.stringToSign("POST", endpoint.getRawPath(), ts, nonce, sha, batch));
-        return HttpRequest.newBuilder(endpoint).POST(HttpRequest.BodyPublishers.ofByteArray(body))
+        String sig = RequestSigning.sign(secret, RequestSigning.stringToSign("POST", "/aegis/v1/samples", ts, nonce, sha, batch));
+        return endpoint -> HttpRequest.newBuilder(endpoint).POST(HttpRequest.BodyPublishers.ofByteArray(body))
                 .header("Content-Type", "application/json").header("Content-Encoding", "gzip")
                 .header(RequestSigning.HEADER_KEY_ID, "AK-cli").header(RequestSigning.HEADER_TIMESTAMP, Long.toString(ts))
                 .header(RequestSigning.HEADER_NONCE, nonce).header(RequestSigning.HEADER_CONTENT_SHA256, sha)
                 .header(RequestSigning.HEADER_BATCH_ID, batch).header(RequestSigning.HEADER_SIGNATURE, sig).build();
+    }
+
+    private static HttpRequest request(URI endpoint, String sampleId, String secret) throws Exception {
+        return signed(sampleId, secret).apply(endpoint);
     }
 
     private static HttpClient client(Path pem) throws Exception {

@@ -10,6 +10,7 @@ import io.aegisquartz.config.Endpoints;
 import io.aegisquartz.output.aegis.AegisOutput;
 import io.aegisquartz.output.aegis.Credentials;
 import io.aegisquartz.output.http.HttpTransport;
+import io.aegisquartz.receive.Fault;
 import io.aegisquartz.receive.Receiver;
 import io.aegisquartz.util.ExponentialBackoff;
 import io.aegisquartz.sample.Measurement;
@@ -99,8 +100,12 @@ class OutputWorkerTest {
     }
 
     private OutputWorker<?> worker(int port, Path pem, WorkerConfig c, Path deadLetters) throws IOException {
+        return worker(port, pem, c, deadLetters, Duration.ofSeconds(30));
+    }
+
+    private OutputWorker<?> worker(int port, Path pem, WorkerConfig c, Path deadLetters, Duration timeout) throws IOException {
         HttpTransport http = new HttpTransport(URI.create("https://127.0.0.1:" + port + Receiver.PATH), false, pem, null, null,
-                Duration.ofSeconds(30));
+                timeout);
         OutputWorker<?> u = new OutputWorker<>(new AegisOutput("aegis", http, KEY, "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4"),
                 spool.cursor("aegis"), c, new DeadLetters(deadLetters, "aegis"), new SampleStamper("3d1219c7-c4c5-404a-aa1f-6d2a48adfda4", "h"));
         open.add(u);
@@ -354,11 +359,89 @@ class OutputWorkerTest {
         r.failNext(1, 503, 2);
         List<String> ids = append(10, null);
         long t0 = System.nanoTime();
-        worker(r.address().getPort(), r.certificatePem(), config());
+        // A backoff cap above the 2 s asked for: Retry-After is honoured up to the cap (next test).
+        worker(r.address().getPort(), r.certificatePem(), new WorkerConfig(100, 500_000, 20,
+                ExponentialBackoff.jittered(Duration.ofMillis(50), Duration.ofSeconds(5)), Duration.ZERO, true));
 
         awaitAll(ids);
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertTrue(ms >= 1_900, "waited the 2 s Retry-After, not our 50 ms backoff: " + ms + " ms");
+    }
+
+    /** docs/PROTOCOL.md: Retry-After is honoured up to backoff_max; a receiver asking for an hour is asked again at backoff_max. */
+    @Test
+    void retryAfterIsHonouredOnlyUpToBackoffMax() throws Exception {
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        r.failNext(1, 429, 3600);
+        List<String> ids = append(10, null);
+        worker(r.address().getPort(), r.certificatePem(), config()); // backoff cap 400 ms
+
+        awaitAll(ids);
+    }
+
+    /**
+     * docs/PROTOCOL.md: a rejected list is used only if it is not empty, every index is inside the
+     * batch and every id given is that of the sample at its index. Otherwise the agent bisects and
+     * dead-letters nothing on that answer's word (before, a wrong id dead-lettered a good sample).
+     */
+    @Test
+    void aRejectedListThatDoesNotMatchTheBatchIsNotTrustedWithASample() throws Exception {
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        r.injectNext(Fault.S400_WRONG_ID, Fault.S400_BAD_INDEX, Fault.S400_EMPTY);
+        List<String> ids = append(10, null);
+        OutputWorker<?> u = worker(r.address().getPort(), r.certificatePem(), config());
+
+        awaitAll(ids);
+        assertFalse(Files.exists(dir.resolve("dead-letter.jsonl")), "nothing dead-lettered on the word of a list that does not fit");
+        assertEquals(0, u.state().deadLettered());
+        assertEquals(3, r.stats().injectedFaults());
+    }
+
+    /** A usable rejected list dead-letters exactly the sample it names, with the time written as in samples. */
+    @Test
+    void aUsableRejectedListDeadLettersExactlyThatSample() throws Exception {
+        Receiver r = receiver(0, Receiver.DEFAULT_MAX_BODY);
+        r.injectNext(Fault.S400_REJECTED);
+        List<String> ids = append(10, null);
+        worker(r.address().getPort(), r.certificatePem(), config());
+
+        awaitAll(ids.subList(1, 10));
+        assertFalse(received().containsKey(ids.get(0)));
+        List<String> dead = Files.readAllLines(dir.resolve("dead-letter.jsonl"));
+        assertEquals(1, dead.size());
+        JsonNode d = JSON.readTree(dead.get(0));
+        assertEquals(ids.get(0), d.get("sample").get("id").asText());
+        assertTrue(d.get("time").asText().matches("\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z"),
+                "the samples' time format, milliseconds: " + d.get("time"));
+        assertEquals(List.of("time", "output", "batch_id", "status", "reason", "sample"), fieldNames(d));
+    }
+
+    private static List<String> fieldNames(JsonNode n) {
+        List<String> out = new ArrayList<>();
+        n.fieldNames().forEachRemaining(out::add);
+        return out;
+    }
+
+    /**
+     * A receiver that closes the connection before or after storing, or answers after the agent's
+     * timeout: the agent retries the batch, and each sample is stored exactly once.
+     */
+    @Test
+    void lostAnswersAndSlowAnswersAreRetriedAndStoredOnce() throws Exception {
+        Receiver r = Receiver.start(new Receiver.Config().listen(new InetSocketAddress("127.0.0.1", 0))
+                .out(dir.resolve("received.jsonl")).stateDir(dir.resolve("receiver")).credentials(List.of(KEY))
+                .faults(List.of(Fault.SLOW), 1_000_000, Duration.ofSeconds(3)));
+        open.add(r);
+        r.injectNext(Fault.CLOSE_BEFORE_STORE, Fault.CLOSE_AFTER_STORE, Fault.SLOW);
+        List<String> ids = append(10, null);
+        worker(r.address().getPort(), r.certificatePem(), config(), dir.resolve("dead-letter.jsonl"), Duration.ofSeconds(1));
+
+        awaitAll(ids);
+        // The slow request is still handled after its delay: it finds every sample stored.
+        await().atMost(Duration.ofSeconds(30)).until(() -> r.stats().duplicateSamples() >= 20);
+        assertEquals(10, r.stats().acceptedSamples());
+        assertTrue(received().values().stream().allMatch(n -> n == 1), received().toString());
+        assertFalse(Files.exists(dir.resolve("dead-letter.jsonl")));
     }
 
     @Test

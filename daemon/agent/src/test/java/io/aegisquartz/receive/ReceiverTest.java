@@ -34,6 +34,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -68,10 +69,25 @@ class ReceiverTest {
     }
 
     private Receiver start(int maxBody) throws Exception {
-        Receiver r = Receiver.start(new Receiver.Config().listen(new InetSocketAddress("127.0.0.1", 0)).out(out).stateDir(state)
-                .credentials(List.of(KEY)).maxBody(maxBody).clock(Clock.fixed(Instant.ofEpochSecond(NOW), ZoneOffset.UTC)));
+        return start(config(maxBody, NOW));
+    }
+
+    private Receiver.Config config(int maxBody, long nowSeconds) {
+        return new Receiver.Config().listen(new InetSocketAddress("127.0.0.1", 0)).out(out).stateDir(state)
+                .credentials(List.of(KEY)).maxBody(maxBody).clock(Clock.fixed(Instant.ofEpochSecond(nowSeconds), ZoneOffset.UTC));
+    }
+
+    private Receiver start(Receiver.Config config) throws Exception {
+        Receiver r = Receiver.start(config);
         open.add(r);
         return r;
+    }
+
+    /** Stops the test's receiver and starts another on the same state and output, as a restart does. */
+    private void restart(Receiver.Config config) throws Exception {
+        receiver.close();
+        open.remove(receiver);
+        receiver = start(config);
     }
 
     private static Logger root() {
@@ -111,6 +127,11 @@ class ReceiverTest {
 
     private List<String> stored() throws IOException {
         return Files.exists(out) ? Files.readAllLines(out) : List.of();
+    }
+
+    private static void assertStatus(int status, HttpResponse<String> resp, String why) throws Exception {
+        assertEquals(status, resp.statusCode(), why + ": " + resp.body());
+        assertStatus(status, resp);
     }
 
     private static void assertStatus(int status, HttpResponse<String> resp) throws Exception {
@@ -208,6 +229,157 @@ class ReceiverTest {
         assertStatus(401, replay);
         assertTrue(replay.body().contains("replay"), replay.body());
         assertEquals(1, stored().size());
+    }
+
+    /**
+     * Issue 18.4: a receiver must keep nonces across its own restarts for the window, or a request
+     * captured before a restart could be replayed after it. The nonce journal in the state directory
+     * survives the restart (and a torn line from a crash mid-write).
+     */
+    @Test
+    void aVerbatimReplayIsRefusedAfterTheReceiverRestartsWithinTheWindow() throws Exception {
+        Uploads.Req r = req(Uploads.newId());
+        assertStatus(200, send(r));
+        restart(config(Receiver.DEFAULT_MAX_BODY, NOW + 299));
+        HttpResponse<String> replay = send(r);
+        assertStatus(401, replay);
+        assertTrue(replay.body().contains("replay"), replay.body());
+
+        // A crash mid-write leaves a torn last line; the next start skips it and keeps the rest.
+        Files.writeString(state.resolve(NonceCache.FILE), "0123456789abcdef", java.nio.file.StandardOpenOption.APPEND);
+        restart(config(Receiver.DEFAULT_MAX_BODY, NOW + 300));
+        assertStatus(401, send(r));
+        assertEquals(1, stored().size());
+        Uploads.Req fresh = req(Uploads.newId());
+        fresh.timestamp = NOW + 300;
+        assertStatus(200, send(fresh), "new requests are served as before");
+
+        // Past the window the nonce is forgotten, and the timestamp check refuses the replay instead.
+        restart(config(Receiver.DEFAULT_MAX_BODY, NOW + 301));
+        HttpResponse<String> late = send(r);
+        assertStatus(401, late);
+        assertTrue(late.body().contains("clock"), late.body());
+    }
+
+    /**
+     * docs/PROTOCOL.md: a nonce counts from the moment the signature verifies, not from acceptance,
+     * so a signed request refused later (here for an invalid sample) cannot be replayed either; an
+     * unsigned one records nothing, so it cannot burn the nonce of the real request.
+     */
+    @Test
+    void aNonceCountsFromTheVerifiedSignatureNotFromAcceptance() throws Exception {
+        Uploads.Req invalid = new Uploads.Req(KEY).samples(List.of(Uploads.sample(Uploads.newId()).replace("\"status\":\"ok\"",
+                "\"status\":\"fine\"")));
+        invalid.timestamp = NOW;
+        assertStatus(400, send(invalid));
+        HttpResponse<String> replay = send(invalid);
+        assertStatus(401, replay);
+        assertTrue(replay.body().contains("replay"), replay.body());
+
+        Uploads.Req forged = req(Uploads.newId());
+        forged.secret = SECRET + "-not";
+        assertStatus(401, send(forged));
+        forged.secret = SECRET;
+        assertStatus(200, send(forged), "the forged copy did not use up the nonce");
+    }
+
+    /** docs/PROTOCOL.md: the checks run in order and the first failure decides, so a bad header beats a body too large, which beats a bad signature. */
+    @Test
+    void theFirstFailingCheckDecidesTheAnswer() throws Exception {
+        restart(config(16 * 1024, NOW));
+        byte[] noise = new byte[40 * 1024];
+        new java.util.Random(2).nextBytes(noise);
+
+        Uploads.Req badHeaderAndTooLarge = req(Uploads.newId());
+        badHeaderAndTooLarge.body = noise;
+        badHeaderAndTooLarge.omitHeader = RequestSigning.HEADER_BATCH_ID;
+        assertStatus(400, send(badHeaderAndTooLarge));
+
+        Uploads.Req tooLargeAndForged = req(Uploads.newId());
+        tooLargeAndForged.body = noise;
+        tooLargeAndForged.secret = SECRET + "-not";
+        assertStatus(413, send(tooLargeAndForged));
+
+        Uploads.Req skewedAndTooLarge = req(Uploads.newId());
+        skewedAndTooLarge.body = noise;
+        skewedAndTooLarge.timestamp = NOW - 301;
+        assertStatus(401, send(skewedAndTooLarge));
+    }
+
+    /**
+     * docs/PROTOCOL.md: "time" is a real UTC instant (no 24:00, no leap second, no 30 February); an
+     * id's 1-200 characters are Unicode code points; duplicate keys anywhere, inside a sample too,
+     * make the body invalid JSON: 400 for the whole batch, without a rejected list.
+     */
+    @Test
+    void sampleFieldsAreCheckedExactlyAsDocumented() throws Exception {
+        String base = Uploads.sample("x");
+        String longestId = "\uD83D\uDE80".repeat(200); // 200 code points, 400 UTF-16 units
+        List<String> samples = List.of(
+                base.replace("\"id\":\"x\"", "\"id\":\"" + longestId + "\""),
+                base.replace("\"id\":\"x\"", "\"id\":\"" + longestId + "a\""),
+                base.replace("\"id\":\"x\"", "\"id\":\"" + Uploads.newId() + "\"").replace("2026-11-22T01:32:30.236Z", "2026-02-30T01:32:30.236Z"),
+                base.replace("\"id\":\"x\"", "\"id\":\"" + Uploads.newId() + "\"").replace("2026-11-22T01:32:30.236Z", "2026-11-22T24:00:00.000Z"),
+                base.replace("\"id\":\"x\"", "\"id\":\"" + Uploads.newId() + "\"").replace("2026-11-22T01:32:30.236Z", "2026-12-31T23:59:60.000Z"),
+                base.replace("\"id\":\"x\"", "\"id\":\"" + Uploads.newId() + "\"").replace("2026-11-22T01:32:30.236Z", "2024-02-29T23:59:59.999Z"));
+        Uploads.Req r = new Uploads.Req(KEY).samples(samples);
+        r.timestamp = NOW;
+        HttpResponse<String> resp = send(r);
+        assertStatus(400, resp);
+        List<Integer> rejected = new ArrayList<>();
+        JSON.readTree(resp.body()).get("rejected").forEach(n -> rejected.add(n.get("index").asInt()));
+        assertEquals(List.of(1, 2, 3, 4), rejected, resp.body());
+
+        Uploads.Req dup = req(Uploads.newId());
+        dup.samples(List.of(Uploads.sample(Uploads.newId()).replace("\"tags\":{}", "\"tags\":{\"a\":\"1\",\"a\":\"2\"}")));
+        HttpResponse<String> d = send(dup);
+        assertStatus(400, d);
+        assertTrue(JSON.readTree(d.body()).get("rejected") == null, d.body());
+        assertTrue(d.body().contains("Duplicate field"), d.body());
+        assertEquals(List.of(), stored());
+    }
+
+    /** Each injected fault (aegis-quartz receive --faults) answers as docs/PROTOCOL.md and --help say. */
+    @Test
+    void injectedFaultsAnswerAsDescribed() throws Exception {
+        restart(config(Receiver.DEFAULT_MAX_BODY, NOW).faults(List.of(Fault.SLOW), 3, java.time.Duration.ofSeconds(1)));
+        for (Fault f : Fault.values()) {
+            if (f == Fault.SLOW) {
+                continue;
+            }
+            receiver.injectNext(f);
+            String first = Uploads.newId();
+            String second = Uploads.newId();
+            Uploads.Req r = req(first, second);
+            int before = stored().size();
+            if (f.id().startsWith("close-")) {
+                assertThrows(IOException.class, () -> send(r), f.id());
+                assertEquals(f == Fault.CLOSE_AFTER_STORE ? before + 2 : before, stored().size(), f.id());
+            } else {
+                HttpResponse<String> resp = send(r);
+                assertStatus(Integer.parseInt(f.id().substring(0, 3)), resp);
+                assertEquals(f.id().endsWith("retry-after") ? "2" : null, resp.headers().firstValue("Retry-After").orElse(null), f.id());
+                JsonNode list = JSON.readTree(resp.body()).get("rejected");
+                switch (f) {
+                    case S400_REJECTED -> assertEquals("[{\"id\":\"" + first + "\",\"index\":0}]", list.toString().replaceAll(",\"reason\":\"[^\"]*\"", ""));
+                    case S400_BAD_INDEX -> assertEquals(2, list.get(0).get("index").asInt());
+                    case S400_WRONG_ID -> assertEquals("not-" + first, list.get(0).get("id").asText());
+                    case S400_EMPTY -> assertEquals(0, list.size());
+                    default -> assertNull(list, f.id());
+                }
+                assertEquals(before, stored().size(), f.id() + " stores nothing");
+            }
+        }
+        assertEquals(Fault.values().length - 1, receiver.stats().injectedFaults());
+
+        // The cycle: every third request is slow (handled after the 1 s delay), the others are not.
+        long t0 = System.nanoTime();
+        assertStatus(200, send(req(Uploads.newId())));
+        assertStatus(200, send(req(Uploads.newId())));
+        assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "the first two of the cycle are not delayed");
+        long t1 = System.nanoTime();
+        assertStatus(200, send(req(Uploads.newId())));
+        assertTrue(System.nanoTime() - t1 >= 1_000_000_000L, "the third waited the fault delay");
     }
 
     @Test

@@ -67,9 +67,9 @@ class EventInboxTest {
         EventInbox inbox = new EventInbox(spool);
         List<EventInbox.Event> all = inbox.pending(10);
         assertEquals(List.of(
-                new EventInbox.Event(early, "backup_failed", "", null, 1_000),
-                new EventInbox.Event(middle, "x", "m", null, 2_000),
-                new EventInbox.Event(late, "deploy.done", content, "web:eu-1", 3_000)), all);
+                new EventInbox.Event(early, "backup_failed", "", null, 1_000, sha256(early)),
+                new EventInbox.Event(middle, "x", "m", null, 2_000, sha256(middle)),
+                new EventInbox.Event(late, "deploy.done", content, "web:eu-1", 3_000, sha256(late))), all);
         assertEquals(all.subList(0, 2), inbox.pending(2));
         assertEquals(all, inbox.pending(10), "pending() consumes nothing");
         assertEquals(List.of(), logged.list);
@@ -168,6 +168,44 @@ class EventInboxTest {
         assertFalse(Files.exists(incoming()));
     }
 
+    /** The hex SHA-256 of a file's bytes, computed here with the JDK's own tools. */
+    private static String sha256(Path file) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    }
+
+    /**
+     * docs/SPOOL.md: a file delivered again (after a crash before done(), or one that cannot be
+     * deleted) must carry the id of its first delivery, so that the receiver can drop the copy; two
+     * different events, or one event on two hosts, must not share one.
+     */
+    @Test
+    void anEventFileKeepsOneSampleIdAcrossReadsAndInboxes() throws Exception {
+        Path file = EventInbox.write(spool, "deploy.done", "v42", "web", 1_795_309_323_000L);
+        byte[] bytes = Files.readAllBytes(file);
+        String host = "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4";
+        String id = EventInbox.sampleId(new EventInbox(spool).pending(1).get(0), host);
+        assertTrue(id.matches("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"), id);
+        assertEquals(1_795_309_323_000L, Long.parseLong(id.replace("-", "").substring(0, 12), 16),
+                "the first 48 bits are the event's time, as in every sample id");
+
+        EventInbox later = new EventInbox(spool); // as after a restart
+        later.done(later.pending(1));
+        assertFalse(Files.exists(file));
+        Files.write(file, bytes); // restored, as a crash before the deletion leaves it
+        assertEquals(id, EventInbox.sampleId(new EventInbox(spool).pending(1).get(0), host), "the same file, the same id");
+
+        assertFalse(id.equals(EventInbox.sampleId(new EventInbox(spool).pending(1).get(0), "another-host")),
+                "the same file on another host is another event");
+        Files.delete(file);
+        Path twin = EventInbox.write(spool, "deploy.done", "v42", "web", 1_795_309_323_000L);
+        assertFalse(id.equals(EventInbox.sampleId(new EventInbox(spool).pending(1).get(0), host)),
+                "a second event with the same fields (another file) is another sample");
+        Files.delete(twin);
+        Files.write(file, new String(bytes, StandardCharsets.UTF_8).replace("v42", "v43").getBytes(StandardCharsets.UTF_8));
+        assertFalse(id.equals(EventInbox.sampleId(new EventInbox(spool).pending(1).get(0), host)),
+                "the same name with other content is another event");
+    }
+
     @Test
     void noIncomingDirectoryMeansNoEvents() throws Exception {
         assertEquals(List.of(), new EventInbox(spool).pending(5));
@@ -176,11 +214,11 @@ class EventInboxTest {
 
     @Test
     void anEventBecomesAnOkSampleWithoutValues() {
-        Measurement m = EventInbox.toMeasurement(new EventInbox.Event(Path.of("f"), "deploy", "v1.2 rolled out", "web", 1_234));
+        Measurement m = EventInbox.toMeasurement(new EventInbox.Event(Path.of("f"), "deploy", "v1.2 rolled out", "web", 1_234, "00"));
         assertEquals(new Measurement(1_234, "event", Status.OK, "v1.2 rolled out", Map.of(), Map.of(),
                 Map.of("name", "deploy", "group", "web")), m);
         assertEquals(List.of("name", "group"), List.copyOf(m.tags().keySet()));
-        Measurement bare = EventInbox.toMeasurement(new EventInbox.Event(Path.of("f"), "reboot", "", null, 5));
+        Measurement bare = EventInbox.toMeasurement(new EventInbox.Event(Path.of("f"), "reboot", "", null, 5, "00"));
         assertEquals(Map.of("name", "reboot"), bare.tags());
         assertNull(bare.message(), "no content, no message (samples omit an empty message)");
         assertTrue(bare.values().isEmpty());

@@ -154,6 +154,16 @@ public final class NotifyConfig {
                         + " channel; allowed: " + String.join(", ", keys), Suggest.hint(e.key(), keys) + "see docs/ALERTS.md"));
                 continue;
             }
+            if (secret(e.key()) && e.commentCut()) {
+                // As in the credentials file (issue 18): 'password = abc ;def' would be 'abc' by the INI
+                // rules, a failure far from its cause; a secret is taken whole or refused with its line.
+                problems.add(new ConfigProblem(file, e.line(), e.valueColumn(), "[" + section + "] " + e.key()
+                        + " has ';' or '#' after a blank, which the INI rules read as the start of a comment, so it would be cut"
+                        + " there (the line is not shown: it may hold a secret)",
+                        "if the rest is part of the value, put the whole value in double quotes (\\\" and \\\\ inside);"
+                                + " if it is a comment, move it to a line of its own"));
+                continue;
+            }
             values.put(e.key(), e.value());
         }
         Duration timeout = Duration.ofSeconds(type.equals("exec") ? 30 : 10);
@@ -215,7 +225,7 @@ public final class NotifyConfig {
         if (required(file, section, line, e, "to", "to = ops@example.com, oncall@example.com", problems)) {
             for (String a : e.get("to").value().split(",")) {
                 if (!a.isBlank()) {
-                    address(file, section, new IniFile.Entry(section, "to", a.strip(), e.get("to").line(), e.get("to").valueColumn(), 0), problems);
+                    address(file, section, new IniFile.Entry(section, "to", a.strip(), e.get("to").line(), e.get("to").valueColumn(), 0, false), problems);
                 }
             }
         }

@@ -92,7 +92,7 @@ public final class AegisOutput implements Output<BatchBody> {
             List<SendResult.Rejection> named = new ArrayList<>();
             if (reply.rejected() != null) {
                 for (Reply.Rejection n : reply.rejected()) {
-                    named.add(new SendResult.Rejection(n.index(), "rejected by the receiver: "
+                    named.add(new SendResult.Rejection(n.index(), n.id(), "rejected by the receiver: "
                             + (n.reason() != null ? n.reason() : reply.reason())));
                 }
             }

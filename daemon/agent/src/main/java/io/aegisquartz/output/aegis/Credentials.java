@@ -88,6 +88,17 @@ public final class Credentials {
                 throw new CredentialsException(file + ":" + e.line() + ": unknown key '" + e.key()
                         + "' in [credentials] (fix: use access_key_id, access_key_secret, bearer_token)");
             }
+            if (e.commentCut()) {
+                // 'secret = abc ;def' is 'abc' plus a comment by the INI rules, but 'abc ;def' to anyone
+                // who generated that secret: signing with a cut secret fails far from its cause, and a
+                // third-party receiver reading the file whole would disagree with us. So neither guess.
+                throw new CredentialsException(file + ":" + e.line() + ": the value of " + e.key()
+                        + " has ';' or '#' after a blank, which the INI rules read as the start of a comment, so it would"
+                        + " be cut there (the line is not shown: it may hold the secret); a credentials value takes no"
+                        + " trailing comment (fix: if the rest is part of the value, put the whole value in double quotes,"
+                        + " " + e.key() + " = \"...\", writing \\\" for a quote and \\\\ for a backslash inside;"
+                        + " if it is a comment, move it to a line of its own)");
+            }
         }
         String id = required(file, section, "access_key_id");
         if (!KEY_ID.matcher(id).matches()) {

@@ -22,8 +22,11 @@ import java.util.List;
  */
 record Reply(long duplicates, String error, List<Rejection> rejected) {
 
-    /** One entry of {@code rejected}: {@code index} is -1 when it is missing or not a whole number. */
-    record Rejection(int index, String reason) {
+    /**
+     * One entry of {@code rejected}: {@code index} is -1 when it is missing or not a whole number;
+     * {@code id} is null when the entry has none (or it is not a string).
+     */
+    record Rejection(int index, String id, String reason) {
     }
 
     static final Reply EMPTY = new Reply(0, null, null);
@@ -70,23 +73,26 @@ record Reply(long duplicates, String error, List<Rejection> rejected) {
         for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY; t = p.nextToken()) {
             if (t != JsonToken.START_OBJECT) {
                 p.skipChildren();
-                out.add(new Rejection(-1, null));
+                out.add(new Rejection(-1, null, null));
                 continue;
             }
             int index = -1;
+            String id = null;
             String reason = null;
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String field = p.currentName();
                 JsonToken value = p.nextToken();
                 if (field.equals("index") && value == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT) {
                     index = p.getIntValue();
+                } else if (field.equals("id") && value == JsonToken.VALUE_STRING) {
+                    id = p.getText();
                 } else if (field.equals("reason") && value == JsonToken.VALUE_STRING) {
                     reason = p.getText();
                 } else {
                     p.skipChildren();
                 }
             }
-            out.add(new Rejection(index, reason));
+            out.add(new Rejection(index, id, reason));
         }
         return out;
     }

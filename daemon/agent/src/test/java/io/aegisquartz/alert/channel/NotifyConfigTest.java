@@ -70,6 +70,26 @@ class NotifyConfigTest {
         assertTrue(c.channels().isEmpty(), "a channel with a problem is not used: " + c.channels().keySet());
     }
 
+    /** Issue 18's rule for secrets, here too: a secret cut at what INI reads as a comment is refused with its line; quoted, it is taken whole. */
+    @Test
+    void aSecretWithBlankSemicolonOrHashIsRefusedWithItsLineOrTakenWholeWhenQuoted() throws IOException {
+        NotifyConfig cut = load("[channel.mail]\ntype = email\nhost = smtp.example.com\nfrom = a@example.com\nto = b@example.com\n"
+                + "username = u\npassword = pa55 ;word\n"
+                + "[channel.ding]\ntype = dingtalk\nurl = https://oapi.dingtalk.com/robot/send?access_token=t\nsecret = SEC1 #x\n", "rw-------");
+        List<String> p = problems(cut);
+        assertTrue(p.stream().anyMatch(s -> s.contains(":7:") && s.contains("password has ';' or '#' after a blank")), p.toString());
+        assertTrue(p.stream().anyMatch(s -> s.contains(":11:") && s.contains("secret has ';' or '#' after a blank")), p.toString());
+        assertFalse(String.join("\n", p).contains("pa55") || String.join("\n", p).contains("SEC1"), p.toString());
+        assertTrue(cut.channels().isEmpty(), cut.channels().keySet().toString());
+
+        NotifyConfig whole = load("[channel.mail]\ntype = email\nhost = smtp.example.com\nfrom = a@example.com\nto = b@example.com\n"
+                + "username = u\npassword = \"pa55 ;word\"   ; a comment after a quoted value is unambiguous\n"
+                + "subject_prefix = [ops] ; not a secret: INI rules as everywhere\n", "rw-------");
+        assertEquals(List.of(), whole.problems());
+        assertEquals(List.of("mail"), List.copyOf(whole.channels().keySet()));
+        assertEquals("pa55 ;word", whole.channels().get("mail").values().get("password"));
+    }
+
     @Test
     void aMissingFileIsNoChannelAndNoProblem() {
         NotifyConfig c = NotifyConfig.load(dir.resolve("absent.ini"));

@@ -89,6 +89,44 @@ class CredentialsTest {
         assertFalse(eq.getMessage().contains(SECRET), eq.getMessage());
     }
 
+    /**
+     * Issue 18.3: 'access_key_secret = abc ;def' used to sign with 'abc', the rest read as a comment.
+     * Now a value followed by what INI reads as a comment is refused with its line and the fix
+     * (quote it), without quoting the line; quoted, the secret is taken whole and signs as written.
+     */
+    @Test
+    void aSecretWithBlankSemicolonOrHashIsRefusedWithItsLineOrTakenWholeWhenQuoted() throws Exception {
+        String[] cut = {"abc ;def", "abc #def", "abc\t;def", SECRET + " ; looks like a comment"};
+        for (int i = 0; i < cut.length; i++) {
+            Path f = write("cut" + i + ".ini", "[credentials]\naccess_key_id = AK1\naccess_key_secret = " + cut[i] + "\n", "rw-------");
+            CredentialsException e = assertThrows(CredentialsException.class, () -> Credentials.load(f), cut[i]);
+            assertTrue(e.getMessage().startsWith(f + ":3: the value of access_key_secret has ';' or '#' after a blank"),
+                    e.getMessage());
+            assertTrue(e.getMessage().contains("access_key_secret = \"...\""), "the fix says how to quote: " + e.getMessage());
+            assertFalse(e.getMessage().contains("abc") || e.getMessage().contains(SECRET), "the secret is never shown: " + e.getMessage());
+        }
+        Path token = write("t.ini", "[credentials]\naccess_key_id = AK1\naccess_key_secret = x\nbearer_token = tok #2\n", "rw-------");
+        assertTrue(assertThrows(CredentialsException.class, () -> Credentials.load(token)).getMessage()
+                .startsWith(token + ":4: the value of bearer_token"));
+
+        Path id = write("i.ini", "[credentials]\naccess_key_id = AK1 # the production key\naccess_key_secret = x\n", "rw-------");
+        assertTrue(assertThrows(CredentialsException.class, () -> Credentials.load(id)).getMessage()
+                .startsWith(id + ":2: the value of access_key_id"), "the rule holds for every key of the file");
+
+        Path whole = write("w.ini", "[credentials]\n# a comment on its own line is fine\naccess_key_id = AK1\n"
+                + "access_key_secret = \"abc ;def\"   ; a comment after a quoted value is unambiguous\n", "rw-------");
+        Credentials c = Credentials.load(whole);
+        assertEquals("abc ;def", c.accessKeySecret());
+        String toSign = RequestSigning.stringToSign("POST", "/aegis/v1/samples", 1_795_311_180L, RequestSigning.newNonce(),
+                RequestSigning.sha256Hex(new byte[0]), "0192f5a8-7c3e-7d21-9b4a-3f1e2d5c6b7a");
+        assertTrue(RequestSigning.verify("abc ;def", toSign, RequestSigning.sign(c.accessKeySecret(), toSign)),
+                "signs with the secret as written");
+        Path escaped = write("e.ini", "[credentials]\naccess_key_id = AK1\naccess_key_secret = \"a\\\"b\\\\c #d\"\n", "rw-------");
+        assertEquals("a\"b\\c #d", Credentials.load(escaped).accessKeySecret());
+        Path noBlank = write("n.ini", "[credentials]\naccess_key_id = AK1\naccess_key_secret = abc;def#ghi\n", "rw-------");
+        assertEquals("abc;def#ghi", Credentials.load(noBlank).accessKeySecret(), "';' or '#' without a blank before it is the value");
+    }
+
     @Test
     void missingOrUnknownKeysAndOtherFilesAreRefused() throws Exception {
         Path noSecret = write("a.ini", "[credentials]\naccess_key_id = AK1\n", "rw-------");

@@ -33,7 +33,8 @@ class ReplyTest {
                  "trace": {"id": [1, {"a": null}]}}
                 """);
         assertEquals("2 invalid sample(s); nothing from this batch was stored", r.reason());
-        assertEquals(List.of(new Reply.Rejection(4, "status 'fine' is not one of ok, warning"), new Reply.Rejection(7, null)), r.rejected());
+        assertEquals(List.of(new Reply.Rejection(4, "01a2", "status 'fine' is not one of ok, warning"), new Reply.Rejection(7, null, null)),
+                r.rejected());
     }
 
     @Test
