@@ -253,7 +253,7 @@ class AgentSettingsTest {
         int from = readme.indexOf("```ini\n", section) + 7;
         AgentSettings s = load(readme.substring(from, readme.indexOf("```", from)));
         assertEquals(List.of(), formatted(s));
-        assertEquals(List.of("influx", "influx", "influx", "prometheus", "otlp"), s.outputs().stream().map(OutputSettings::type).toList());
+        assertEquals(List.of("influx", "influx", "influx", "prometheus", "otlp", "kafka"), s.outputs().stream().map(OutputSettings::type).toList());
     }
 
     @Test
