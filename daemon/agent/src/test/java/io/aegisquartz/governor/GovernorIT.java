@@ -61,8 +61,13 @@ class GovernorIT {
         home.cron("aegis_quartz.conf.user", "[* * * * * ?] user/burn.groovy\n[0/2 * * * * ?] user/burn.sh\n[* * * * * ?] user/tick.sh\n");
         Process launcher = launch(home);
 
-        await().atMost(Duration.ofSeconds(60)).until(() -> log(home).contains("shedding job user/burn.groovy")
-                && log(home).contains("shedding job user/burn.sh"));
+        try {
+            await().atMost(Duration.ofSeconds(60)).until(() -> log(home).contains("shedding job user/burn.groovy")
+                    && log(home).contains("shedding job user/burn.sh"));
+        } catch (org.awaitility.core.ConditionTimeoutException e) {
+            throw new AssertionError("both burners shed within 60 s; the agent's log:\n" + log(home) + "\nits output:\n"
+                    + Files.readString(dir.resolve("agent.out")), e);
+        }
         for (String job : List.of("user/burn.groovy", "user/burn.sh")) {
             await().atMost(Duration.ofSeconds(10)).until(() -> !home.samples(job, s -> s.get("status").asText().equals("skipped")
                     && s.get("message").asText().startsWith("shed by the governor until ")).isEmpty());
