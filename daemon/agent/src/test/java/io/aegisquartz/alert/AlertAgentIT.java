@@ -170,13 +170,6 @@ class AlertAgentIT {
         return io.aegisquartz.testing.AgentProcesses.start(started, dir.resolve(name + ".out"), "--home", home.home().toString(), "run");
     }
 
-    /** kill -9 by PID, then waits until the process is gone. */
-    private static void kill9(Process p) throws Exception {
-        Process kill = new ProcessBuilder("kill", "-9", Long.toString(p.pid())).inheritIO().start();
-        assertEquals(0, kill.waitFor());
-        assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
-    }
-
     private static List<String> ids(HookServer hook) {
         return hook.requests().stream().map(r -> r.header("X-Aegis-Notification-Id")).toList();
     }
@@ -200,7 +193,7 @@ class AlertAgentIT {
             Process first = agentProcess(home, "agent-1");
             // Due, composed, saved, attempted and failed: then the agent dies between attempts.
             await().atMost(Duration.ofSeconds(90)).until(() -> hook.requests().size() >= 1);
-            kill9(first);
+            io.aegisquartz.testing.AgentProcesses.kill9(first);
             int failedAttempts = hook.requests().size();
             String id = ids(hook).get(0);
             assertEquals(List.of(id), ids(hook).stream().distinct().toList(), "every attempt carries the message's id");
@@ -230,7 +223,7 @@ class AlertAgentIT {
             Process first = agentProcess(home, "agent-1");
             // The channel has the message and has not answered: the agent dies after the send, before the record.
             assertTrue(hook.awaitFirst(90));
-            kill9(first);
+            io.aegisquartz.testing.AgentProcesses.kill9(first);
             hook.hold(null);
             held.countDown();
 

@@ -19,7 +19,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -31,7 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The seed's two-minute rule, at process level: {@code aegis-quartz receive --silence-after 8s --notify
  * robot} (a real process) with two real agents (processes) uploading to it, their health samples every
  * second as the heartbeat, and a WeCom-compatible robot over HTTPS on loopback. One agent is killed
- * with {@code kill -9}: exactly one silent message, about it; none about the other; then, when it
+ * with {@code kill -9}: exactly one silent message, about it; none about the other; the receiver is
+ * killed with {@code kill -9} and started again: no second silent message; then, when the agent
  * starts again, exactly one back.
  */
 class ReceiverSilenceIT {
@@ -64,24 +64,25 @@ class ReceiverSilenceIT {
         Files.setPosixFilePermissions(notify, PosixFilePermissions.fromString("rw-------"));
         Path creds = rhome.credentials("AK-silence", SECRET, "rw-------");
         Path received = dir.resolve("received.jsonl");
-        Path receiverOut = dir.resolve("receiver.out");
-        AgentProcesses.start(started, receiverOut, "--home", rhome.home().toString(), "receive", "--listen", "127.0.0.1:0",
-                "--credentials", creds.toString(), "--out", received.toString(), "--state-dir", dir.resolve("receiver-state").toString(),
-                "--silence-after", "8s", "--notify", "robot");
-        await().atMost(Duration.ofSeconds(60)).until(() -> AgentHome.text(receiverOut).contains("certificate to trust: "));
-        Matcher port = Pattern.compile("listening on https://[^:]+:(\\d+)/").matcher(AgentHome.text(receiverOut));
-        assertTrue(port.find(), AgentHome.text(receiverOut));
-        Matcher pem = Pattern.compile("certificate to trust: (\\S+)").matcher(AgentHome.text(receiverOut));
-        assertTrue(pem.find());
+        // The receiver is restarted on the same port, which the agents are configured with: a free one now.
+        int listen;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            listen = probe.getLocalPort();
+        }
+        Process receiver = receiver(rhome, creds, received, listen, "receiver-1");
+        String out = AgentHome.text(dir.resolve("receiver-1.out"));
+        Matcher pem = Pattern.compile("certificate to trust: (\\S+)").matcher(out);
+        assertTrue(pem.find(), out);
+        String port = Integer.toString(listen);
 
-        AgentHome a = agentHome("agent-a", "11111111-2222-4333-8444-555555555555", port.group(1), pem.group(1));
-        AgentHome b = agentHome("agent-b", "66666666-7777-4888-8999-aaaaaaaaaaaa", port.group(1), pem.group(1));
+        AgentHome a = agentHome("agent-a", "11111111-2222-4333-8444-555555555555", port, pem.group(1));
+        AgentHome b = agentHome("agent-b", "66666666-7777-4888-8999-aaaaaaaaaaaa", port, pem.group(1));
         Process pa = agent(a, "a-1");
         agent(b, "b");
         await().atMost(Duration.ofSeconds(90)).until(() -> heartbeats(received, "agent-a") >= 3 && heartbeats(received, "agent-b") >= 3);
         assertEquals(List.of(), titles(), "both agents send: nobody is silent");
 
-        kill9(pa);
+        AgentProcesses.kill9(pa);
         await().atMost(Duration.ofSeconds(90)).until(() -> !robot.requests().isEmpty());
         // Another silence time and more: the killed agent stays silent, the other keeps sending.
         int bBefore = heartbeats(received, "agent-b");
@@ -89,6 +90,17 @@ class ReceiverSilenceIT {
         List<String> titles = titles();
         assertEquals(1, titles.size(), titles.toString());
         assertTrue(titles.get(0).contains("SILENT") && titles.get(0).contains("agent-a"), titles.toString());
+
+        // The receiver itself is killed and started again: agent-a stays silent, and is not notified again.
+        // (Once the delivery is on record: a kill between the send and the record would send it again, with its id.)
+        Path state = dir.resolve("receiver-state/alerts/state.json");
+        await().atMost(Duration.ofSeconds(30)).until(() -> delivered(state) == 1);
+        AgentProcesses.kill9(receiver);
+        receiver(rhome, creds, received, listen, "receiver-2");
+        int bAgain = heartbeats(received, "agent-b");
+        await().atMost(Duration.ofSeconds(90)).until(() -> heartbeats(received, "agent-b") >= bAgain + 12);
+        titles = titles();
+        assertEquals(1, titles.size(), "no second silent message after the receiver's restart: " + titles);
 
         int aBefore = heartbeats(received, "agent-a");
         agent(a, "a-2");
@@ -99,6 +111,16 @@ class ReceiverSilenceIT {
         assertTrue(titles.get(1).contains("BACK") && titles.get(1).contains("agent-a"), titles.toString());
         assertTrue(titles.stream().noneMatch(t -> t.contains("agent-b")), titles.toString());
         assertTrue(!robot.requests().get(0).body().equals(robot.requests().get(1).body()));
+    }
+
+    /** Starts 'receive --silence-after 8s --notify robot' on 127.0.0.1:PORT and waits until it listens. */
+    private Process receiver(AgentHome rhome, Path creds, Path received, int port, String name) throws IOException {
+        Path out = dir.resolve(name + ".out");
+        Process p = AgentProcesses.start(started, out, "--home", rhome.home().toString(), "receive", "--listen", "127.0.0.1:" + port,
+                "--credentials", creds.toString(), "--out", received.toString(), "--state-dir", dir.resolve("receiver-state").toString(),
+                "--silence-after", "8s", "--notify", "robot");
+        await().atMost(Duration.ofSeconds(60)).until(() -> AgentHome.text(out).contains("certificate to trust: "));
+        return p;
     }
 
     /** An agent home uploading to the receiver, with its own host uuid and name, health samples every second, no job. */
@@ -112,13 +134,6 @@ class ReceiverSilenceIT {
 
     private Process agent(AgentHome h, String run) throws IOException {
         return AgentProcesses.start(started, dir.resolve(run + ".out"), "--home", h.home().toString(), "run");
-    }
-
-    /** kill -9 by PID, as an operator or the OOM killer would, then waits for it to be gone. */
-    private static void kill9(Process p) throws Exception {
-        Process kill = new ProcessBuilder("kill", "-9", Long.toString(p.pid())).inheritIO().start();
-        assertEquals(0, kill.waitFor());
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
     }
 
     /** The health samples (the heartbeat) the receiver stored from {@code host}. */
@@ -136,6 +151,12 @@ class ReceiverSilenceIT {
             }
         }
         return n;
+    }
+
+    /** Messages the receiver's state file records as delivered to the robot, with none in flight; -1 otherwise. */
+    private static long delivered(Path state) throws IOException {
+        JsonNode robot = JSON.readTree(AgentHome.text(state).isEmpty() ? "{}" : AgentHome.text(state)).path("channels").path("robot");
+        return robot.path("current").isNull() || robot.path("current").isMissingNode() ? robot.path("delivered").asLong(-1) : -1;
     }
 
     /** The first line of each message the robot received. */

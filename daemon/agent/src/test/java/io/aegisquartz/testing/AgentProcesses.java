@@ -49,4 +49,12 @@ public final class AgentProcesses {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         return started.add(p);
     }
+
+    /** {@code kill -9 PID}, as an operator or the OOM killer would, then waits until the process is gone. */
+    public static void kill9(Process p) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-9", Long.toString(p.pid())).inheritIO().start();
+        if (kill.waitFor() != 0 || !p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IllegalStateException("kill -9 " + p.pid() + " did not end it");
+        }
+    }
 }
