@@ -35,4 +35,6 @@ public final class SeriesState {
     public String message = "";
     /** Values of the last non-ok run, as text. */
     public String value = "";
+    /** The channels its notifications went to: where its "removed" goes if its job leaves the configuration. */
+    public java.util.List<String> channels = java.util.List.of();
 }

@@ -86,7 +86,7 @@ public final class MessageText {
             sb.append(": ").append(msg);
         }
         switch (e.kind()) {
-            case RECOVERY -> {
+            case RECOVERY, REMOVED -> {
                 sb.append("; was ").append(e.previous().toUpperCase(Locale.ROOT));
                 if (e.lastedMillis() > 0) {
                     sb.append(" for ").append(duration(e.lastedMillis()));
@@ -137,6 +137,7 @@ public final class MessageText {
             case SILENT -> "SILENT";
             case BACK -> "BACK";
             case TEST -> "TEST";
+            case REMOVED -> "REMOVED";
             default -> e.status().toUpperCase(Locale.ROOT);
         };
     }
