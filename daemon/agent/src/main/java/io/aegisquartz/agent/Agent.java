@@ -171,7 +171,7 @@ public final class Agent {
         alerting = alerting();
         // Alerting sees each run's samples once they are durable in the spool: a tap of the pipeline.
         delivery = Delivery.start(settings, stamper, alerting == null ? List.of() : List.<io.aegisquartz.pipeline.SampleTap>of(alerting::stored),
-                alerting == null ? io.aegisquartz.output.OutputEvents.NONE : outputEvents(alerting));
+                alerting == null ? io.aegisquartz.output.OutputEvents.NONE : alerting);
         sink = delivery.sink();
         if (alerting != null) {
             alerting.outputs(delivery.names());
@@ -398,21 +398,6 @@ public final class Agent {
         LOG.info("alerting: channels from {}, state in {}; group_wait {}, max_per_hour {}, give_up_after {}", channels.file(),
                 al.store().file(), Units.format(a.groupWait()), a.maxPerHour(), Units.format(a.giveUpAfter()));
         return al;
-    }
-
-    /** What the outputs' workers tell alerting: their failed and successful sends (the spool's drops reach it as a tap). */
-    private static io.aegisquartz.output.OutputEvents outputEvents(Alerting al) {
-        return new io.aegisquartz.output.OutputEvents() {
-            @Override
-            public void failed(String output, String type, int consecutive, String error) {
-                al.outputFailed(output, type, consecutive, error);
-            }
-
-            @Override
-            public void delivered(String output, String type) {
-                al.outputDelivered(output, type);
-            }
-        };
     }
 
     /** Gives alerting the rules of the jobs scheduled now; says once if jobs notify but no channel is configured. */

@@ -194,11 +194,7 @@ final class AlertEngine {
             return; // silenced: told at the next reload that has problems after the silence
         }
         if (s == null) {
-            s = new SeriesState();
-            s.job = AGENT;
-            s.metric = "reload";
-            state.series.put(key, s);
-            perJob.merge(AGENT, 1, Integer::sum);
+            s = remember(key, AGENT, "reload", "");
         }
         s.status = "error";
         s.notified = "error";
@@ -305,11 +301,7 @@ final class AlertEngine {
             return;
         }
         if (s == null) {
-            s = new SeriesState();
-            s.job = job;
-            s.metric = "#hold";
-            state.series.put(key, s);
-            perJob.merge(job, 1, Integer::sum);
+            s = remember(key, job, "#hold", "");
         }
         s.status = kind;
         s.notified = kind;
@@ -358,12 +350,7 @@ final class AlertEngine {
                 }
                 return;
             }
-            s = new SeriesState();
-            s.job = job;
-            s.metric = metric;
-            s.tags = tags;
-            state.series.put(key, s);
-            perJob.merge(job, 1, Integer::sum);
+            s = remember(key, job, metric, tags);
             changed = true;
         }
         String wire = status.wire();
@@ -460,6 +447,17 @@ final class AlertEngine {
                 changed = true;
             }
         }
+    }
+
+    /** A new series, remembered from now on (and counted for its job). */
+    private SeriesState remember(String key, String job, String metric, String tags) {
+        SeriesState s = new SeriesState();
+        s.job = job;
+        s.metric = metric;
+        s.tags = tags;
+        state.series.put(key, s);
+        perJob.merge(job, 1, Integer::sum);
+        return s;
     }
 
     private void forgotten(String job) {

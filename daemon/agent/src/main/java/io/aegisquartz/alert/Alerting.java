@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  * the save leaves its events to be composed again. Samples come in on the caller's thread
  * ({@link #stored}), under a lock, with no I/O there; the thread saves what they changed within a second.
  */
-public final class Alerting implements AutoCloseable {
+public final class Alerting implements AutoCloseable, io.aegisquartz.output.OutputEvents {
 
     private static final Logger LOG = LoggerFactory.getLogger("alert");
     /** Changes the engine makes (attempt counts, histories) are saved at most this often; compositions and deliveries at once. */
@@ -210,16 +210,19 @@ public final class Alerting implements AutoCloseable {
     }
 
     /**
-     * One send of an output failed (the agent's own event, docs/ALERTS.md): {@code [alert]
+     * One send of an output failed (the agent's own event, docs/ALERTS.md; the spool's drop reports
+     * come through the pipeline's taps, {@link #stored}, as the {@code dropped} samples they are): {@code [alert]
      * output_after} consecutive failures are notified once, naming the output and {@code error}
      * (which must carry no secret: the worker masks URLs). Quick, no I/O: called on the output's thread.
      */
-    public void outputFailed(String output, String type, int consecutive, String error) {
+    @Override
+    public void failed(String output, String type, int consecutive, String error) {
         apply(() -> engine.output(output, type, consecutive, error == null ? "" : error, hostname.get(), clock.millis()));
     }
 
     /** One send of an output succeeded: the recovery of an output notified as failing; otherwise one lookup. */
-    public void outputDelivered(String output, String type) {
+    @Override
+    public void delivered(String output, String type) {
         if (closed) {
             return;
         }

@@ -464,14 +464,14 @@ class AlertingTest {
     @Test
     void anOutputFailingAfterConsecutiveSendsIsNotifiedOnceAndItsRecoveryOnce() {
         Alerting a = open(dir.resolve("state"), agentEvents(3), Map.of());
-        a.outputFailed("central", "aegis", 1, "receiver answered 500");
-        a.outputFailed("central", "aegis", 2, "receiver answered 500");
-        a.outputDelivered("central", "aegis");
+        a.failed("central", "aegis", 1, "receiver answered 500");
+        a.failed("central", "aegis", 2, "receiver answered 500");
+        a.delivered("central", "aegis");
         clock.advance(MINUTE);
         a.step();
         assertEquals(List.of(), events(), "two failures, then a delivery: nobody is told");
         for (int i = 1; i <= 10; i++) {
-            a.outputFailed("central", "aegis", i, "ConnectException: Connection refused (attempt " + i + ")");
+            a.failed("central", "aegis", i, "ConnectException: Connection refused (attempt " + i + ")");
             clock.advance(Duration.ofSeconds(10));
             a.step();
         }
@@ -482,7 +482,7 @@ class AlertingTest {
         assertTrue(told.contains("output central (aegis)") && told.contains("3 consecutive send(s) failed")
                 && told.contains("Connection refused (attempt 3)"), told);
         for (int i = 0; i < 5; i++) {
-            a.outputDelivered("central", "aegis");
+            a.delivered("central", "aegis");
         }
         clock.advance(MINUTE);
         a.step();
@@ -496,8 +496,8 @@ class AlertingTest {
     @Test
     void anOutputNotifiedAsFailingIsNotToldAgainAfterARestartAndIsResolvedWhenRemoved() {
         Alerting a = open(dir.resolve("state"), agentEvents(1), Map.of());
-        a.outputFailed("central", "aegis", 1, "receiver answered 500");
-        a.outputFailed("influx", "influx", 1, "influx answered 500");
+        a.failed("central", "aegis", 1, "receiver answered 500");
+        a.failed("influx", "influx", 1, "influx answered 500");
         clock.advance(MINUTE);
         a.step();
         a.close();
@@ -505,7 +505,7 @@ class AlertingTest {
 
         Alerting b = open(dir.resolve("state"), agentEvents(1), Map.of());
         b.outputs(List.of("central"));
-        b.outputFailed("central", "aegis", 7, "receiver answered 500");
+        b.failed("central", "aegis", 7, "receiver answered 500");
         clock.advance(MINUTE);
         b.step();
         assertEquals(List.of("problem error agent", "problem error agent", "removed removed agent"), events());
