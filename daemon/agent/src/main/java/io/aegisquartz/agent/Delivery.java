@@ -113,8 +113,8 @@ public final class Delivery implements AutoCloseable {
         // notifies them), when the worker takes the report: they are never appended to the spool.
         OutputEvents withDrops = new OutputEvents() {
             @Override
-            public void failed(String output, String type, int consecutive, String error) {
-                events.failed(output, type, consecutive, error);
+            public void failed(String output, String type, int consecutive, String error, long unreported) {
+                events.failed(output, type, consecutive, error, unreported);
             }
 
             @Override

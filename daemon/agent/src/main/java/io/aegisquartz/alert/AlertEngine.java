@@ -141,17 +141,40 @@ final class AlertEngine {
      * the output and its last error; the first delivery after it, one recovery. A delivery with
      * nothing remembered costs one lookup.
      */
-    void output(String name, String type, int consecutive, String error, String host, long now) {
+    void output(String name, String type, int consecutive, String error, long unreported, String host, long now) {
         if (!outputRule.notifies() || (error == null && !perJob.containsKey(AGENT))) {
             return;
         }
         String metric = outputMetric(name);
-        if (error == null && !state.series.containsKey(key(AGENT, metric, ""))) {
+        String key = key(AGENT, metric, "");
+        if (error == null && !state.series.containsKey(key)) {
             return;
         }
         String message = error == null ? "output " + name + " (" + type + ") delivers again"
                 : "output " + name + " (" + type + "): " + consecutive + " consecutive send(s) failed; last error: " + error;
         observe(AGENT, metric, "", error == null ? Status.OK : Status.ERROR, message, "", host, outputRule, now);
+        SeriesState s = state.series.get(key);
+        if (s == null) {
+            return;
+        }
+        if (error == null) {
+            if (s.dropping) {
+                s.dropping = false;
+                changed = true;
+            }
+            return;
+        }
+        if (unreported > 0 && !s.dropping && agentRule.notifies()) {
+            // The exact count comes in the drop report, which the output sends only once it delivers
+            // again; meanwhile say that samples are being lost, once per outage.
+            AlertEvent e = new AlertEvent(AlertEvent.Kind.EVENT, key(AGENT, "spool", "dropping " + name), host, AGENT, "spool", "dropping",
+                    "", "the spool has dropped " + unreported + " sample(s) that output " + name + " (" + type + ") had not sent, and drops more "
+                    + "while it fails; the exact count is told when it delivers again", s.since, now, "", 0);
+            if (emit(e, agentRule)) {
+                s.dropping = true;
+                changed = true;
+            }
+        }
     }
 
     /**

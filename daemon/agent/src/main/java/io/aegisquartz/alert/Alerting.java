@@ -216,8 +216,8 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
      * (which must carry no secret: the worker masks URLs). Quick, no I/O: called on the output's thread.
      */
     @Override
-    public void failed(String output, String type, int consecutive, String error) {
-        apply(() -> engine.output(output, type, consecutive, error == null ? "" : error, hostname.get(), clock.millis()));
+    public void failed(String output, String type, int consecutive, String error, long unreported) {
+        apply(() -> engine.output(output, type, consecutive, error == null ? "" : error, unreported, hostname.get(), clock.millis()));
     }
 
     /** One send of an output succeeded: the recovery of an output notified as failing; otherwise one lookup. */
@@ -228,7 +228,7 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
         }
         boolean changed;
         synchronized (this) {
-            engine.output(output, type, 0, null, hostname.get(), clock.millis());
+            engine.output(output, type, 0, null, 0, hostname.get(), clock.millis());
             changed = engine.takeChanged();
             dirty |= changed;
         }

@@ -19,8 +19,10 @@ public interface OutputEvents {
      *
      * @param consecutive failed sends since the last one that succeeded (since the start, if none has)
      * @param error       the reason as the log says it, URL credentials and secret query values masked
+     * @param unreported  samples the spool has dropped for this output whose {@code dropped} report it has
+     *                    not yet delivered (the report goes out with its next batch, after the outage)
      */
-    default void failed(String output, String type, int consecutive, String error) {
+    default void failed(String output, String type, int consecutive, String error, long unreported) {
     }
 
     /** A send succeeded (called for every batch delivered: quick, no allocation expected). */

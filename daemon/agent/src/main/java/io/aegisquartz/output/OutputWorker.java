@@ -482,9 +482,9 @@ public final class OutputWorker<E> implements AutoCloseable {
         failures.incrementAndGet();
         lastError = reason;
         int n = consecutiveFailures;
-        tell(() -> events.failed(output.name(), output.type(), n, reason));
         long now = System.currentTimeMillis();
         CursorStats st = cursor.stats();
+        tell(() -> events.failed(output.name(), output.type(), n, reason, st.dropsUndelivered()));
         String pending = st.pendingRecords() + " samples, " + st.pendingBytes() + " bytes pending";
         if (failingSince < 0) {
             failingSince = now;

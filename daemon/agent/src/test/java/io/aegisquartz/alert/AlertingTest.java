@@ -464,14 +464,14 @@ class AlertingTest {
     @Test
     void anOutputFailingAfterConsecutiveSendsIsNotifiedOnceAndItsRecoveryOnce() {
         Alerting a = open(dir.resolve("state"), agentEvents(3), Map.of());
-        a.failed("central", "aegis", 1, "receiver answered 500");
-        a.failed("central", "aegis", 2, "receiver answered 500");
+        a.failed("central", "aegis", 1, "receiver answered 500", 0);
+        a.failed("central", "aegis", 2, "receiver answered 500", 0);
         a.delivered("central", "aegis");
         clock.advance(MINUTE);
         a.step();
         assertEquals(List.of(), events(), "two failures, then a delivery: nobody is told");
         for (int i = 1; i <= 10; i++) {
-            a.failed("central", "aegis", i, "ConnectException: Connection refused (attempt " + i + ")");
+            a.failed("central", "aegis", i, "ConnectException: Connection refused (attempt " + i + ")", 0);
             clock.advance(Duration.ofSeconds(10));
             a.step();
         }
@@ -496,8 +496,8 @@ class AlertingTest {
     @Test
     void anOutputNotifiedAsFailingIsNotToldAgainAfterARestartAndIsResolvedWhenRemoved() {
         Alerting a = open(dir.resolve("state"), agentEvents(1), Map.of());
-        a.failed("central", "aegis", 1, "receiver answered 500");
-        a.failed("influx", "influx", 1, "influx answered 500");
+        a.failed("central", "aegis", 1, "receiver answered 500", 0);
+        a.failed("influx", "influx", 1, "influx answered 500", 0);
         clock.advance(MINUTE);
         a.step();
         a.close();
@@ -505,7 +505,7 @@ class AlertingTest {
 
         Alerting b = open(dir.resolve("state"), agentEvents(1), Map.of());
         b.outputs(List.of("central"));
-        b.failed("central", "aegis", 7, "receiver answered 500");
+        b.failed("central", "aegis", 7, "receiver answered 500", 0);
         clock.advance(MINUTE);
         b.step();
         assertEquals(List.of("problem error agent", "problem error agent", "removed removed agent"), events());
@@ -513,6 +513,38 @@ class AlertingTest {
         b.outputs(List.of("central"));
         b.close();
         assertFalse(AlertingTest.text(dir.resolve("state/alerts/state.json")).contains("output influx"), "its state is forgotten");
+    }
+
+    /** While an output fails and the spool drops its samples, that is told once per outage, before the exact count can be. */
+    @Test
+    void samplesDroppedWhileAnOutputFailsAreToldOncePerOutage() {
+        Alerting a = open(dir.resolve("state"), agentEvents(3), Map.of());
+        for (int i = 1; i <= 3; i++) {
+            a.failed("central", "aegis", i, "receiver answered 500", 0);
+        }
+        a.failed("central", "aegis", 4, "receiver answered 500", 40);
+        a.failed("central", "aegis", 5, "receiver answered 500", 90);
+        clock.advance(MINUTE);
+        a.step();
+        a.close();
+        Alerting b = open(dir.resolve("state"), agentEvents(3), Map.of());
+        b.failed("central", "aegis", 1, "receiver answered 500", 130); // after a restart, the same outage
+        clock.advance(MINUTE);
+        b.step();
+        List<String> kinds = events();
+        assertEquals(List.of("problem error agent", "event dropping agent"), kinds);
+        assertTrue(messages().get(1).startsWith("the spool has dropped 40 sample(s) that output central (aegis) had not sent"),
+                messages().toString());
+        b.delivered("central", "aegis");
+        clock.advance(MINUTE);
+        b.step();
+        for (int i = 1; i <= 3; i++) {
+            b.failed("central", "aegis", i, "receiver answered 500", i == 3 ? 25 : 0); // the last report went out with the recovery
+        }
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals(List.of("problem error agent", "event dropping agent", "recovery ok agent", "problem error agent", "event dropping agent"),
+                events(), "a new outage that drops is told again");
     }
 
     /** A drop report is notified once with its exact count and output, even when the spool hands it out again (after a restart). */
