@@ -237,6 +237,32 @@ class ExecHostTest {
         assertNotEquals(first, client.pid());
     }
 
+    @Test
+    void theCatalogRunsAnExecutableInTheExecHostUnlessItsLineSaysInprocOrUser() throws Exception {
+        Path plugin = script(dir, "where.sh", "#!/bin/sh\necho \"WHERE OK - starter $(ps -o ppid= -p $PPID | tr -d ' ')\"\n");
+        JobOptions opts = limits(Duration.ofSeconds(20), Duration.ofSeconds(10));
+        try (io.aegisquartz.plugin.RunnerThreads threads = new io.aegisquartz.plugin.RunnerThreads(4);
+             io.aegisquartz.plugin.catalog.PluginCatalog catalog = new io.aegisquartz.plugin.catalog.PluginCatalog(
+                     new io.aegisquartz.plugin.InJvmRunner(new io.aegisquartz.plugin.AbandonedThreads()),
+                     new io.aegisquartz.plugin.exec.ProcessRunner(threads), io.aegisquartz.config.StrictModes.off(), null, false, null, client)) {
+            JobSpec hosted = job(plugin, opts.withIsolation(JobOptions.Isolation.HOST));
+            RunResult h = catalog.check(hosted).run(hosted, new JobMemory());
+            assertEquals(Status.OK, h.outcome(), message(h));
+            assertTrue(message(h).contains("starter " + client.pid()), "in the exec host (pid " + client.pid() + "): " + message(h));
+
+            long agent = ProcessHandle.current().pid();
+            JobSpec inproc = job(plugin, opts.withIsolation(JobOptions.Isolation.INPROC));
+            RunResult a = catalog.check(inproc).run(inproc, new JobMemory());
+            assertTrue(message(a).contains("starter " + agent), "inproc: a process of the agent (" + agent + "): " + message(a));
+
+            JobSpec asUser = job(plugin, opts.withIsolation(JobOptions.Isolation.HOST)
+                    .withUser(new io.aegisquartz.config.RunAs(System.getProperty("user.name"), io.aegisquartz.config.StrictModes.ownUid(),
+                            io.aegisquartz.config.StrictModes.ownUid())));
+            RunResult u = catalog.check(asUser).run(asUser, new JobMemory());
+            assertTrue(message(u).contains("starter " + agent), "user=: a process of the agent (" + agent + "): " + message(u));
+        }
+    }
+
     private static boolean aliveQuietly(long pid) {
         return alive(pid);
     }
