@@ -52,10 +52,14 @@ class RpmPackageIT {
     static final String UNIT = "/usr/lib/systemd/system/aegis-quartz.service";
     static final String HOST_SOCKET_UNIT = "/usr/lib/systemd/system/aegis-quartz-plugins.socket";
     static final String HOST_UNIT = "/usr/lib/systemd/system/aegis-quartz-plugins@.service";
+    static final String EXEC_SOCKET_UNIT = "/usr/lib/systemd/system/aegis-quartz-exec.socket";
+    static final String EXEC_UNIT = "/usr/lib/systemd/system/aegis-quartz-exec@.service";
     /** Highest 'systemd-analyze security' exposure accepted (README.md reports the current one). */
     static final double EXPOSURE_BOUND = 2.5;
     /** The same for an instance of the plugin host's service (docs/SECURITY.md reports the current one). */
     static final double HOST_EXPOSURE_BOUND = 2.0;
+    /** The exec host's: the plugin host's, plus a delegated cgroup and one harmless ambient capability (docs/SECURITY.md). */
+    static final double EXEC_EXPOSURE_BOUND = 2.3;
     static final List<String> PACKAGE_DIRS = List.of("/opt/aegis-quartz", "/etc/aegis-quartz", "/var/lib/aegis-quartz", "/var/log/aegis-quartz");
 
     @TempDir
@@ -108,6 +112,8 @@ class RpmPackageIT {
         expected.put(UNIT, "-rw-r--r-- root root flags=");
         expected.put(HOST_SOCKET_UNIT, "-rw-r--r-- root root flags=");
         expected.put(HOST_UNIT, "-rw-r--r-- root root flags=");
+        expected.put(EXEC_SOCKET_UNIT, "-rw-r--r-- root root flags=");
+        expected.put(EXEC_UNIT, "-rw-r--r-- root root flags=");
         expected.put("/usr/lib/sysusers.d/aegis-quartz.conf", "-rw-r--r-- root root flags=");
         expected.put("/usr/share/doc/aegis-quartz/README.md", "-rw-r--r-- root root flags=d");
         // Config: root's to write, the agent's group may read; upgrades keep local edits ...
@@ -291,6 +297,27 @@ class RpmPackageIT {
         assertTrue(h.find(), hostSecurity.out());
         assertTrue(Double.parseDouble(h.group(1)) <= HOST_EXPOSURE_BOUND, hostSecurity.out());
         assertTrue(Files.readString(REPO.resolve("docs/SECURITY.md")).contains(h.group()), "docs/SECURITY.md reports '" + h.group() + "'");
+
+        // The exec host's: its user, its delegated cgroup, its one capability; the agent is set to use it.
+        Result execVerify = inNamespace(root, "SYSTEMD_UNIT_PATH=" + q(root.path(EXEC_UNIT).getParent()) + ": systemd-analyze verify --man=no "
+                + "aegis-quartz-exec.socket aegis-quartz-exec@1.service");
+        assertEquals(0, execVerify.code(), execVerify.out());
+        assertEquals("", execVerify.out().strip(), "systemd-analyze verify has no complaint about the exec host's units");
+        Unit exec = Unit.read(root.path(EXEC_UNIT));
+        assertEquals("aegis-quartz-plugins", exec.one("User"));
+        assertEquals("yes", exec.one("Delegate"));
+        assertEquals(List.of(), exec.all("ProtectControlGroups"), "the delegated subtree must stay writable");
+        assertEquals("CAP_WAKE_ALARM", exec.one("AmbientCapabilities"));
+        assertEquals("CAP_WAKE_ALARM", exec.one("CapabilityBoundingSet"));
+        assertEquals("yes", exec.one("NoNewPrivileges"));
+        assertEquals("/run/aegis-quartz-exec/host.sock", Unit.read(root.path(EXEC_SOCKET_UNIT)).one("ListenStream"));
+        assertTrue(Files.readString(root.path("/etc/aegis-quartz/aegis_config.ini")).contains("\nexec_socket = /run/aegis-quartz-exec/host.sock\n"),
+                "the installed aegis_config.ini points the agent at the exec host");
+        Result execSecurity = run(List.of("systemd-analyze", "security", "--offline=true", "--root=" + root.root(), "aegis-quartz-exec@1.service"));
+        Matcher x = Pattern.compile("Overall exposure level for aegis-quartz-exec@1.service: (\\d+\\.\\d)").matcher(execSecurity.out());
+        assertTrue(x.find(), execSecurity.out());
+        assertTrue(Double.parseDouble(x.group(1)) <= EXEC_EXPOSURE_BOUND, execSecurity.out());
+        assertTrue(Files.readString(REPO.resolve("docs/SECURITY.md")).contains(x.group()), "docs/SECURITY.md reports '" + x.group() + "'");
     }
 
     @Test

@@ -102,6 +102,8 @@ final class HostSession {
     private final Map<Long, InJvmPlugin> plugins = new ConcurrentHashMap<>();
     /** Executables by plugin id: where each runs (in place, or the host's own copy). */
     private final Map<Long, Path> executables = new ConcurrentHashMap<>();
+    /** Only the reading thread starts runs, so no lock: whether the first EXEC has said how runs are isolated. */
+    private boolean isolationSaid;
     private final Map<String, JobMemory> memories = new ConcurrentHashMap<>();
     private final Map<Long, RunState> runs = new ConcurrentHashMap<>();
     private final Map<ThreadGroup, RunState> byGroup = new ConcurrentHashMap<>();
@@ -261,6 +263,12 @@ final class HostSession {
         Path file = executables.get(e.pluginId());
         if (file == null) {
             throw new ProtocolException("a run of executable " + e.pluginId() + ", which was never loaded");
+        }
+        if (!isolationSaid) {
+            // Once, for the journal under the packaged service: what runs get in this host (cgroup or session).
+            isolationSaid = true;
+            stderr.println("aegis-quartz exec host: executables: " + executableRunner.isolation());
+            stderr.flush();
         }
         ThreadGroup g = new ThreadGroup(runsGroup, "run-" + e.runId());
         long now = System.nanoTime();
