@@ -92,6 +92,7 @@ final class CheckConfigCommand implements Command {
 
         ReloadPlan plan = ReloadPlan.compute(Map.of(), new CronFileParser(settings, new Date()).parseAll());
         skipped.addAll(plan.problems());
+        skipped.addAll(notifyProblems(settings, plan.next().values()));
 
         Set<String> refused = new HashSet<>();
         try (RunnerThreads threads = new RunnerThreads(4); PluginCatalog catalog = PluginCatalog.create(threads, settings)) {
@@ -177,6 +178,31 @@ final class CheckConfigCommand implements Command {
     }
 
     /** A file the agent appends to: it, or the nearest existing directory above it, writable by this user. */
+    /**
+     * The channels file's problems, and every job naming (by notify= or [alert] notify) a channel it does not
+     * have: the agent starts, without those channels (docs/ALERTS.md).
+     */
+    private static List<ConfigProblem> notifyProblems(AgentSettings settings, java.util.Collection<JobSpec> jobs) {
+        io.aegisquartz.alert.channel.NotifyConfig channels = io.aegisquartz.alert.channel.NotifyConfig.load(settings.alert().channelsFile());
+        List<ConfigProblem> out = new ArrayList<>(channels.problems());
+        if (!channels.problems().isEmpty()) {
+            return out; // a channel left out for a problem above is not "unknown" as well
+        }
+        for (String n : channels.unknown(settings.alert().agentRule().channels())) {
+            out.add(new ConfigProblem(settings.file(), 0, 0, "[alert] agent_notify (or notify): no [channel." + n + "] in " + channels.file()
+                    + "; the agent's own events would be dropped", "add the section (docs/ALERTS.md) or correct the name"));
+        }
+        for (JobSpec j : jobs) {
+            for (String n : channels.unknown(j.alert().channels())) {
+                out.add(new ConfigProblem(j.file(), j.line(), 1, "job " + j.name() + ": notify=" + n + ": no [channel." + n + "] in "
+                        + channels.file() + "; its notifications would be dropped",
+                        "add the section (docs/ALERTS.md) or correct the name" + (channels.channels().isEmpty() ? ""
+                        : "; channels: " + String.join(", ", channels.channels().keySet()))));
+            }
+        }
+        return out;
+    }
+
     private static void writable(AgentSettings settings, Path file, String setting, List<ConfigProblem> problems) {
         Path dir = nearestExisting(file.getParent());
         boolean ok = dir != null && Files.isDirectory(dir) && Files.isWritable(dir) && (!Files.exists(file) || Files.isWritable(file));

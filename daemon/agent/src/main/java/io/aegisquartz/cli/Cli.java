@@ -20,7 +20,7 @@ public final class Cli {
     private final Map<String, String> env;
     private final List<Command> commands = List.of(new RunCommand(), new CheckConfigCommand(), new RunPluginCommand(),
             new TestCommand(), new StatusCommand(), new RunNowCommand(), new ReceiveCommand(), new SpoolCommand(), new EventCommand(),
-            new UnquarantineCommand(), new ConfigReferenceCommand(), new VersionCommand());
+            new UnquarantineCommand(), new NotifyCommand(), new SilenceCommand(), new ConfigReferenceCommand(), new VersionCommand());
     private Path home;
     private Path conf;
 

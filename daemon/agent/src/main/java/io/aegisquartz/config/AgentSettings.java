@@ -94,7 +94,7 @@ public final class AgentSettings {
     }
 
     private void checkCombinations(IniFile ini) {
-        for (String key : List.of("notify")) {
+        for (String key : List.of("notify", "agent_notify")) {
             try {
                 AlertRule.parseChannels(string("alert." + key));
             } catch (IllegalArgumentException bad) {
@@ -484,9 +484,10 @@ public final class AgentSettings {
     public AlertSettings alert() {
         Path channels = optionalPath("alert.channels_file");
         List<String> jobChannels = channelsOrNone("alert.notify");
+        List<String> agentChannels = string("alert.agent_notify").isBlank() ? jobChannels : channelsOrNone("alert.agent_notify");
         return new AlertSettings(channels != null ? channels : confDir.resolve("aegis_notify.ini"),
                 new AlertRule(jobChannels, integer("alert.after"), duration("alert.repeat")),
-                AlertRule.NONE, // the agent's own events are not notified yet (docs/ALERTS.md, "Not yet")
+                new AlertRule(agentChannels, 1, Duration.ZERO),
                 duration("alert.group_wait"), integer("alert.max_per_hour"), duration("alert.give_up_after"),
                 integer("alert.flap_low"), integer("alert.flap_high"));
     }

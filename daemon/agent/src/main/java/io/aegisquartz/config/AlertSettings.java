@@ -8,7 +8,7 @@ import java.time.Duration;
  *
  * @param channelsFile  aegis_notify.ini, where the channels are
  * @param jobRule       the rule of a job whose cron line says nothing about notifying
- * @param agentRule     the rule of the agent's own events (spool drops, jobs held); {@link AlertRule#NONE} until they are configurable
+ * @param agentRule     the rule of the agent's own events (jobs quarantined or shed): {@code agent_notify}
  * @param groupWait     how long due notifications wait for others to share a message
  * @param maxPerHour    most messages per channel in any hour
  * @param giveUpAfter   how long an undelivered message is retried

@@ -209,7 +209,9 @@ public final class Settings {
             i("alert", "flap_low", "5", 0, 100,
                     "A flapping job stops flapping when its state changes fall to this percentage of its last 21 runs (Nagios' low_service_flap_threshold)."),
             i("alert", "flap_high", "20", 1, 100,
-                    "A job starts flapping when its state changes reach this percentage of its last 21 runs (Nagios' high_service_flap_threshold); it is notified once as flapping.")
+                    "A job starts flapping when its state changes reach this percentage of its last 21 runs (Nagios' high_service_flap_threshold); it is notified once as flapping."),
+            s("alert", "agent_notify", Kind.STRING, "",
+                    "Channels for the agent's own events: a job quarantined (a run of it ended the agent) or shed by the governor, notified once when the hold starts. Empty: [alert] notify.")
     );
 
     /** Keys of {@code [output.NAME]} by type; {@code type} itself goes with every type. */

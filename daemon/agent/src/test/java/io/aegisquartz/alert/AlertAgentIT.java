@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.icegreen.greenmail.util.GreenMail;
 import io.aegisquartz.agent.Agent;
+import io.aegisquartz.testing.HookServer;
 import io.aegisquartz.testing.AgentHome;
 import jakarta.mail.internet.MimeMessage;
 import org.junit.jupiter.api.AfterEach;

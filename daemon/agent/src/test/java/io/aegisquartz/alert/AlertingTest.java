@@ -10,6 +10,7 @@ import io.aegisquartz.sample.Measurement;
 import io.aegisquartz.sample.Sample;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.sample.Status;
+import io.aegisquartz.testing.HookServer;
 import io.aegisquartz.testing.TestClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -404,6 +405,48 @@ class AlertingTest {
         assertEquals(2, hook.requests().size(), "the refused attempt, then one delivery");
         assertEquals(1, b.counts()[0]);
         assertEquals(List.of("problem critical web", "problem critical web"), events());
+    }
+
+    /** A silenced problem is not sent and not marked as sent: it is notified at the first run after the silence. */
+    @Test
+    void aSilencedProblemIsNotifiedWhenTheSilenceEndsAndNotBefore() throws Exception {
+        Alerting a = open(rule(1, Duration.ZERO), "web", "db");
+        Silences file = new Silences(Alerting.silencesFile(dir.resolve("state")));
+        file.write(List.of(new Silences.Silence("web", clock.millis(), clock.millis() + Duration.ofMinutes(10).toMillis(), "upgrade", "ops")),
+                clock.millis());
+        for (int i = 0; i < 9; i++) {
+            tick(a, "web", Status.CRITICAL);
+        }
+        tick(a, "db", Status.CRITICAL);
+        assertEquals(List.of("problem critical db"), events(), "only the job that is not silenced");
+        tick(a, "web", Status.CRITICAL);
+        tick(a, "web", Status.CRITICAL);
+        assertEquals(List.of("problem critical db", "problem critical web"), events(), "once the silence has ended");
+    }
+
+    /** A job the agent holds (quarantined, shed by the governor) is told once to the agent's channels when the hold starts. */
+    @Test
+    void aJobTheAgentHoldsIsNotifiedOnceToTheAgentsChannels() {
+        AlertSettings s = new AlertSettings(Path.of("unused"), AlertRule.NONE, new AlertRule(List.of("hook"), 1, Duration.ZERO),
+                Duration.ofSeconds(30), 20, Duration.ofHours(24), 5, 20);
+        Alerting a = open(dir.resolve("state"), s, Map.of("web", AlertRule.NONE));
+        for (int i = 0; i < 5; i++) {
+            a.stored(List.of(skipped("web", "quarantined: a run of it ended the agent (System.exit)")));
+            clock.advance(MINUTE);
+            a.step();
+        }
+        assertEquals(List.of("event quarantined web"), events(), "once, not at every skipped fire");
+        tick(a, "web", Status.OK); // released: it runs again
+        a.stored(List.of(skipped("web", "shed by the governor until 12:00: the agent used 30% CPU")));
+        a.stored(List.of(skipped("web", "previous run still going")));
+        clock.advance(MINUTE);
+        a.step();
+        assertEquals(List.of("event quarantined web", "event shed web"), events(), "an ordinary skip is not an event");
+    }
+
+    private Sample skipped(String job, String message) {
+        return new SampleStamper(UUID, "web-17").stamp(job, "user/check.sh",
+                List.of(Measurement.status(clock.millis(), "", Status.SKIPPED, message)), 0, 0, false).get(0);
     }
 
     @Test

@@ -8,6 +8,7 @@ import io.aegisquartz.alert.channel.DeliveryException;
 import io.aegisquartz.alert.channel.MessageText;
 import io.aegisquartz.alert.channel.Notification;
 import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.testing.HookServer;
 import io.aegisquartz.testing.AgentHome;
 import io.aegisquartz.testing.PluginRunners;
 import io.aegisquartz.testing.TestClock;

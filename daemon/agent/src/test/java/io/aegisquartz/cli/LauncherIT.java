@@ -77,7 +77,7 @@ class LauncherIT {
     @Test
     void everyCommandHasHelp() throws Exception {
         for (String command : List.of("run", "check-config", "run-plugin", "test", "status", "run-now", "receive", "spool", "event",
-                "unquarantine", "config-reference", "version", "cds-archive", "plugin-host")) {
+                "unquarantine", "notify", "silence", "config-reference", "version", "cds-archive", "plugin-host")) {
             Object[] r = call(command, "--help");
             assertEquals(0, r[0], command);
             assertTrue(((String) r[1]).startsWith("Usage: aegis-quartz " + command), command + ": " + r[1]);

@@ -1,4 +1,4 @@
-package io.aegisquartz.alert;
+package io.aegisquartz.testing;
 
 import com.sun.net.httpserver.HttpServer;
 
@@ -21,21 +21,21 @@ import java.util.function.Function;
  * A real HTTP server on loopback (port 0) that answers as a WeCom or DingTalk robot does
  * ({"errcode":0,"errmsg":"ok"}) or as the test says, and keeps every request it was sent.
  */
-final class HookServer implements AutoCloseable {
+public final class HookServer implements AutoCloseable {
 
     /** One request as received. */
-    record Request(String method, String path, String query, Map<String, String> headers, String body) {
-        String header(String name) {
+    public record Request(String method, String path, String query, Map<String, String> headers, String body) {
+        public String header(String name) {
             return headers.get(name.toLowerCase(java.util.Locale.ROOT));
         }
     }
 
     /** An answer: HTTP status and body. */
-    record Answer(int status, String body) {
+    public record Answer(int status, String body) {
     }
 
-    static final Answer OK = new Answer(200, "{\"errcode\":0,\"errmsg\":\"ok\"}");
-    static final Answer DOWN = new Answer(503, "service unavailable");
+    public static final Answer OK = new Answer(200, "{\"errcode\":0,\"errmsg\":\"ok\"}");
+    public static final Answer DOWN = new Answer(503, "service unavailable");
 
     private final HttpServer server;
     private final List<Request> requests = new ArrayList<>();
@@ -44,7 +44,7 @@ final class HookServer implements AutoCloseable {
     private volatile CountDownLatch hold;
     private final CountDownLatch arrived = new CountDownLatch(1);
 
-    HookServer() throws IOException {
+    public HookServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.setExecutor(Executors.newFixedThreadPool(2));
         server.createContext("/", ex -> {
@@ -78,23 +78,23 @@ final class HookServer implements AutoCloseable {
         server.start();
     }
 
-    String url(String path) {
+    public String url(String path) {
         return "http://127.0.0.1:" + server.getAddress().getPort() + path;
     }
 
-    void answer(Function<Request, Answer> f) {
+    public void answer(Function<Request, Answer> f) {
         this.answer = f;
     }
 
-    void hold(CountDownLatch latch) {
+    public void hold(CountDownLatch latch) {
         this.hold = latch;
     }
 
-    boolean awaitFirst(long seconds) throws InterruptedException {
+    public boolean awaitFirst(long seconds) throws InterruptedException {
         return arrived.await(seconds, TimeUnit.SECONDS);
     }
 
-    List<Request> requests() {
+    public List<Request> requests() {
         synchronized (requests) {
             return List.copyOf(requests);
         }
