@@ -63,6 +63,12 @@ final class HostConnection {
     static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     /** Past timeout + kill_grace, how long the agent gives the host to report a run before it kills the host. */
     static final long MARGIN_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * More for an executable's run: the host's runner may take a few seconds past timeout + kill_grace
+     * to kill what is left and close pipes held by escaped processes, and its report says more than the
+     * agent's deadline can. The host's own watchdog acts later still (HostSession).
+     */
+    static final long EXEC_MARGIN_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** Log lines shown per run: the 20 a run may write (RunContext) and the note that more were dropped. */
     static final int LOG_LINES_SHOWN = 21;
     /** Log messages per run past which the host is flooding, not logging. */
@@ -318,7 +324,8 @@ final class HostConnection {
         } catch (IOException e) {
             // The host is gone: its reader reports how, and the run (never started) is run again.
         }
-        long deadline = r.sentNanos + job.options().timeout().toNanos() + job.options().killGrace().toNanos() + MARGIN_NANOS;
+        long deadline = r.sentNanos + job.options().timeout().toNanos() + job.options().killGrace().toNanos() + MARGIN_NANOS
+                + (exec ? EXEC_MARGIN_NANOS : 0);
         long step = Math.max(1, config.liveness().toNanos() / 4);
         try {
             while (!r.await(Math.max(1, Math.min(step, deadline - System.nanoTime())))) {

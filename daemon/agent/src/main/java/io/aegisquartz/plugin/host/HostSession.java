@@ -273,8 +273,8 @@ final class HostSession {
         ThreadGroup g = new ThreadGroup(runsGroup, "run-" + e.runId());
         long now = System.nanoTime();
         long limit = TimeUnit.MILLISECONDS.toNanos(e.timeoutMillis() + e.graceMillis());
-        // The runner stops the run at its limits; the watchdog's deadline is a backstop, as for in-JVM runs.
-        RunState st = new RunState(e.runId(), e.jobName(), g, now, now + limit + MARGIN_NANOS + TimeUnit.SECONDS.toNanos(5));
+        // The runner stops the run at its limits; the watchdog's deadline is a backstop, after the agent's (HostConnection.EXEC_MARGIN_NANOS).
+        RunState st = new RunState(e.runId(), e.jobName(), g, now, now + limit + MARGIN_NANOS + HostConnection.EXEC_MARGIN_NANOS);
         runs.put(e.runId(), st);
         byGroup.put(g, st);
         waiters.execute(() -> executeExec(e, file, st));
