@@ -133,11 +133,7 @@ final class HostProtocol {
         long pluginId = f.u32();
         String key = f.str(MAX_ARG * 4, "job key");
         String name = f.str(MAX_ARG * 4, "job name");
-        int n = f.count(MAX_ARGS, "arguments");
-        List<String> args = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            args.add(f.str(MAX_ARG, "argument"));
-        }
+        List<String> args = readArgs(f);
         int ne = f.count(MAX_ENV, "environment");
         Map<String, String> env = new LinkedHashMap<>();
         for (int i = 0; i < ne; i++) {
@@ -204,17 +200,22 @@ final class HostProtocol {
         throw new ProtocolException("plugin kind " + kind);
     }
 
+    private static List<String> readArgs(Frame f) throws ProtocolException {
+        int n = f.count(MAX_ARGS, "arguments");
+        List<String> args = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            args.add(f.str(MAX_ARG, "argument"));
+        }
+        return args;
+    }
+
     static Run readRun(Frame f) throws ProtocolException {
         long runId = f.u32();
         long pluginId = f.u32();
         String key = f.str(MAX_ARG * 4, "job key");
         String name = f.str(MAX_ARG * 4, "job name");
         String ref = f.str(MAX_ARG, "plugin reference");
-        int n = f.count(MAX_ARGS, "arguments");
-        List<String> args = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            args.add(f.str(MAX_ARG, "argument"));
-        }
+        List<String> args = readArgs(f);
         long timeout = f.nonNegative("timeout");
         long cpu = f.nonNegative("cpu");
         long grace = f.nonNegative("kill grace");

@@ -76,15 +76,7 @@ public final class PluginHostClient implements AutoCloseable {
 
     /** A JAR to run in the host, read from {@code file} whenever a host needs it; loaded now. */
     public HostPlugin jar(Path file) throws PluginException {
-        long size;
-        try {
-            size = Files.size(file);
-        } catch (IOException e) {
-            throw new PluginException("cannot read " + file + ": " + e.getMessage(), "check that the agent's user can read it");
-        }
-        if (size > HostProtocol.MAX_PLUGIN_BYTES) {
-            throw tooBig(file, size);
-        }
+        checkSendable(file);
         long id = ids.incrementAndGet();
         return load(new HostPlugin(this, id, file, PluginKind.JAR, () -> HostProtocol.jar(id, file.toString(), Files.readAllBytes(file))));
     }
@@ -95,19 +87,24 @@ public final class PluginHostClient implements AutoCloseable {
      */
     public HostPlugin executable(Path file, boolean copy) throws PluginException {
         if (copy) {
-            long size;
-            try {
-                size = Files.size(file);
-            } catch (IOException e) {
-                throw new PluginException("cannot read " + file + ": " + e.getMessage(), "check that the agent's user can read it");
-            }
-            if (size > HostProtocol.MAX_PLUGIN_BYTES) {
-                throw tooBig(file, size);
-            }
+            checkSendable(file);
         }
         long id = ids.incrementAndGet();
         return load(new HostPlugin(this, id, file, PluginKind.EXEC,
                 () -> HostProtocol.executable(id, file.toString(), copy ? Files.readAllBytes(file) : null)));
+    }
+
+    /** A file whose bytes the host will be sent: readable by the agent, and within the protocol's cap. */
+    private static void checkSendable(Path file) throws PluginException {
+        long size;
+        try {
+            size = Files.size(file);
+        } catch (IOException e) {
+            throw new PluginException("cannot read " + file + ": " + e.getMessage(), "check that the agent's user can read it");
+        }
+        if (size > HostProtocol.MAX_PLUGIN_BYTES) {
+            throw tooBig(file, size);
+        }
     }
 
     private static PluginException tooBig(Path file, long bytes) {
