@@ -491,6 +491,54 @@ class RpmPackageIT {
         assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "stopped on SIGTERM");
     }
 
+    @Test
+    void executablesRunInTheExecHostAsThePluginsUserAndCannotTouchTheAgentsFilesOrTheirHost() throws Exception {
+        Install root = install(rpm1);
+        Unit unit = Unit.read(root.path(UNIT));
+        Unit socket = Unit.read(root.path(EXEC_SOCKET_UNIT));
+        Unit host = Unit.read(root.path(EXEC_UNIT));
+        Path log = root.path("/var/log/aegis-quartz/aegis_quartz.log");
+        Path samples = root.path("/var/log/aegis-quartz/samples.jsonl");
+        int hostUid = Integer.parseInt(Files.readAllLines(root.path("/etc/passwd")).stream().filter(l -> l.startsWith("aegis-quartz-plugins:x:"))
+                .findFirst().orElseThrow().split(":")[2]);
+        assertTrue(Files.readString(root.path("/etc/aegis-quartz/aegis_config.ini")).contains("\nexec_socket = " + socket.one("ListenStream") + "\n"),
+                "the installed agent connects to the exec host's socket");
+
+        // An admin's executable in plugins-user/ (which the exec host's user cannot read: it runs the copy it is sent).
+        Path exe = root.path("/etc/aegis-quartz/plugins-user/whoami.sh");
+        Files.writeString(exe, """
+                #!/bin/sh
+                host=$(ps -o ppid= -p $PPID | tr -d ' ')
+                w=$( (echo x > /var/lib/aegis-quartz/planted) 2>/dev/null && echo 0 || echo 1)
+                r=$(cat /etc/aegis-quartz/aegis_config.ini >/dev/null 2>&1 && echo 0 || echo 1)
+                m=$(dd if=/proc/$host/mem of=/dev/null bs=1 count=1 2>&1 | grep -q 'Permission denied' && echo 1 || echo 0)
+                echo "WHOAMI OK | uid=$(id -u) host=$host write_state_denied=$w read_config_denied=$r host_mem_denied=$m"
+                """);
+        run(List.of("chown", "root:" + root.gid(), exe.toString()));
+        Files.setPosixFilePermissions(exe, PosixFilePermissions.fromString("rwxr-x---"));
+        Files.writeString(root.path("/etc/aegis-quartz/aegis_quartz.conf.user"), "[* * * * * ?] name=whoami_sh user/whoami.sh\n",
+                java.nio.file.StandardOpenOption.APPEND);
+
+        Process agent = startWithHostSocket(root, unit, socket, host);
+        java.util.function.Predicate<String> whoami = l -> l.contains("\"job\":\"whoami_sh\"") && l.contains("\"status\":\"ok\"");
+        awaitAgent("a sample of the executable run in the exec host", log, () -> read(samples).lines().anyMatch(whoami));
+        agent.descendants().filter(d -> d.info().command().orElse("").endsWith("systemd-socket-activate")).forEach(extra::add);
+        com.fasterxml.jackson.databind.JsonNode values = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(read(samples).lines().filter(whoami).findFirst().orElseThrow()).get("values");
+        ProcessHandle.of(values.get("host").asLong()).ifPresent(extra::add);
+        assertEquals(hostUid, values.get("uid").asInt(), values.toString());
+        assertEquals(1, values.get("write_state_denied").asInt(), "cannot write the agent's state: " + values);
+        assertEquals(1, values.get("read_config_denied").asInt(), "cannot read the agent's config: " + values);
+        assertEquals(1, values.get("host_mem_denied").asInt(), "cannot reach into its host, of the same user: " + values);
+        assertFalse(Files.exists(root.path("/var/lib/aegis-quartz/planted")));
+        String status = Files.readString(Path.of("/proc/" + values.get("host").asLong() + "/status"));
+        assertTrue(status.contains("\nUid:\t" + hostUid + "\t"), status);
+        assertTrue(status.contains("\nCapAmb:\t0000000800000000\n"), "the host holds CAP_WAKE_ALARM and nothing else: " + status);
+
+        run(List.of("kill", "-TERM", Long.toString(agent.pid())));
+        assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "stopped on SIGTERM");
+    }
+
     /** A plugin in the package's plugins-user/, as an admin installs one (root's, readable by the agent's group). */
     private static void plugin(Install root, String name, String text) throws Exception {
         Path p = root.path("/etc/aegis-quartz/plugins-user/" + name);
