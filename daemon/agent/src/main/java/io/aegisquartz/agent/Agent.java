@@ -181,6 +181,9 @@ public final class Agent {
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
+        } else if (catalog.execHost() != null) {
+            LOG.info("executables: in the exec host at {} (its user; it says in the journal how it isolates runs); with isolation=inproc "
+                    + "or user=: {}", catalog.execHost().config().socket(), catalog.processes().isolation());
         } else {
             LOG.info("executables: {}", catalog.processes().isolation());
         }

@@ -531,6 +531,7 @@ class RpmPackageIT {
         assertEquals(1, values.get("read_config_denied").asInt(), "cannot read the agent's config: " + values);
         assertEquals(1, values.get("host_mem_denied").asInt(), "cannot reach into its host, of the same user: " + values);
         assertFalse(Files.exists(root.path("/var/lib/aegis-quartz/planted")));
+        assertTrue(read(log).contains("executables: in the exec host at " + socket.one("ListenStream")), read(log));
         String status = Files.readString(Path.of("/proc/" + values.get("host").asLong() + "/status"));
         assertTrue(status.contains("\nUid:\t" + hostUid + "\t"), status);
         assertTrue(status.contains("\nCapAmb:\t0000000800000000\n"), "the host holds CAP_WAKE_ALARM and nothing else: " + status);

@@ -126,6 +126,11 @@ public final class PluginCatalog implements AutoCloseable {
         return host;
     }
 
+    /** The exec host, or null if executables run here. */
+    public PluginHostClient execHost() {
+        return execHost;
+    }
+
     public InJvmRunner inJvm() {
         return inJvm;
     }
