@@ -123,8 +123,20 @@ public final class ExecCostBench {
                             (System.nanoTime() - w0) / 1e6 / n, host, agent + host);
                 }
             }
+            System.out.printf("%-28s %16s   (the exec host's PSS after the runs: %.1f MB, heap cap %d MiB as in its unit)%n", "", "",
+                    pssKb(client.pid()) / 1024.0, 32);
             p.close();
         }
+    }
+
+    /** Proportional set size of process {@code pid} in KiB (smaps_rollup), or -1. */
+    private static long pssKb(long pid) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps_rollup"))) {
+            if (line.startsWith("Pss:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
     }
 
     /** CPU of process {@code pid} itself (utime + stime, without its reaped children). */
