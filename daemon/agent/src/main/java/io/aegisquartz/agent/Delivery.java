@@ -19,6 +19,10 @@ import io.aegisquartz.output.http.HttpTransport;
 import io.aegisquartz.output.influx.InfluxFlavour;
 import io.aegisquartz.output.influx.InfluxOutput;
 import io.aegisquartz.output.influx.InfluxPrecision;
+import io.aegisquartz.output.kafka.KafkaClientLoader;
+import io.aegisquartz.output.kafka.KafkaOutput;
+import io.aegisquartz.output.kafka.ProducerSettings;
+import io.aegisquartz.output.kafka.bridge.KafkaBridge;
 import io.aegisquartz.output.otlp.OtlpEncoder;
 import io.aegisquartz.output.otlp.OtlpOutput;
 import io.aegisquartz.output.prometheus.PrometheusOutput;
@@ -183,6 +187,9 @@ public final class Delivery implements AutoCloseable {
             return backend(ot, ot.http(), ot.delivery(), ot.http().endpoint(), (http, auth) -> new OtlpOutput(ot.name(), http, auth, encoding),
                     " (OTLP/HTTP, " + (ot.json() ? "http/json" : "http/protobuf") + ")");
         }
+        if (o instanceof OutputSettings.Kafka k) {
+            return kafka(k);
+        }
         OutputSettings.File f = (OutputSettings.File) o;
         String problem = unwritable(f.file(), false);
         if (problem != null) {
@@ -198,6 +205,37 @@ public final class Delivery implements AutoCloseable {
         }
         return new Planned(out, fileConfig(), "samples go to " + f.file() + ", rotated at " + Units.formatBytes(f.maxSize())
                 + " x " + f.maxFiles());
+    }
+
+    /**
+     * A kafka output: its SASL login read and the Kafka client's class loader made (lib/kafka checked);
+     * the client itself, its threads and buffers, start at the first send.
+     */
+    private static Planned kafka(OutputSettings.Kafka k) throws Invalid {
+        HttpAuth.UserPassword login = null;
+        if (k.saslMechanism() != null) {
+            try {
+                login = HttpAuth.loadUserPassword(k.credentialsFile());
+            } catch (HttpAuth.Problem e) {
+                throw new Invalid("output " + k.name() + ": credentials: " + e.getMessage());
+            }
+        }
+        if (k.caFile() != null && !Files.isReadable(k.caFile())) {
+            throw new Invalid("output " + k.name() + ": ca_file " + k.caFile() + " cannot be read by this user");
+        }
+        KafkaBridge client;
+        try {
+            client = KafkaClientLoader.bridge(ProducerSettings.of(k, login), k.delivery().timeout());
+        } catch (IOException e) { // KafkaClientLoader.Missing, not named here: see there
+            throw new Invalid("output " + k.name() + ": " + e.getMessage());
+        }
+        OutputSettings.Delivery d = k.delivery();
+        WorkerConfig config = new WorkerConfig(d.batchSamples(), d.batchBytes(), d.rate(),
+                ExponentialBackoff.jittered(Duration.ofSeconds(1), d.backoffMax()), d.linger(), false);
+        return new Planned(new KafkaOutput(k.name(), k.topic(), client), config, "samples go to topic " + k.topic() + " at "
+                + String.join(",", k.bootstrapServers()) + (k.tls() ? " over TLS" : " without TLS (loopback)")
+                + (k.saslMechanism() == null ? "" : ", SASL " + k.saslMechanism() + " as " + login.user())
+                + (k.caFile() == null ? "" : ", trusting " + k.caFile()));
     }
 
     /** Makes an output to another backend from its transport and authorization. */

@@ -112,9 +112,9 @@ final class RunCommand implements Command {
             // SIGTERM during the start stopped the scheduler under it: that is a stop, not a failure.
             LoggerFactory.getLogger("agent").info("stopped while starting");
         } catch (RuntimeException e) {
-            // SIGTERM during the start shuts the timer and the scheduler down under it, so the start's
-            // next step is refused (RejectedExecutionException, SchedulerException): a stop, not a
-            // failure. Anything else is a bug and keeps its stack trace.
+            // SIGTERM during the start shuts the timer down under it, so the start's next step is
+            // refused (RejectedExecutionException): a stop, not a failure. Without a stop request it
+            // is a bug and keeps its stack trace.
             if (!stopRequested.get()) {
                 throw e;
             }

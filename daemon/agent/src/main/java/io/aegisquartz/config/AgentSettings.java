@@ -195,12 +195,6 @@ public final class AgentSettings {
             return null;
         }
         String type = typeEntry.value().strip().toLowerCase(java.util.Locale.ROOT);
-        if (Settings.OUTPUT_TYPES_NOT_YET.contains(type)) {
-            problems.add(new ConfigProblem(file, typeEntry.line(), typeEntry.valueColumn(), "[" + section + "] type " + type
-                    + " is not yet supported by this version (supported: " + String.join(", ", Settings.OUTPUT_KEYS.keySet().stream().sorted().toList())
-                    + ")", "use one of the supported types for now"));
-            return null;
-        }
         List<String> allowed = Settings.OUTPUT_KEYS.get(type);
         if (allowed == null) {
             problems.add(new ConfigProblem(file, typeEntry.line(), typeEntry.valueColumn(), "[" + section + "] type: '" + typeEntry.value()
@@ -253,6 +247,9 @@ public final class AgentSettings {
             }
             return new OutputSettings.File(name, line, home.resolve(f).normalize(), (Long) v.get("max_size"), (Integer) v.get("max_files"));
         }
+        if (type.equals("kafka")) {
+            return kafka(name, line, section, entries, v);
+        }
         String endpoint = (String) v.get("endpoint");
         String example = EXAMPLE_ENDPOINTS.get(type);
         if (endpoint.isEmpty()) {
@@ -301,6 +298,66 @@ public final class AgentSettings {
             "influx", "https://influx.example.com:8086",
             "prometheus", "https://prometheus.example.com/api/v1/write",
             "otlp", "https://collector.example.com:4318/v1/metrics");
+
+    /** A topic name as Kafka allows it. */
+    private static final java.util.regex.Pattern KAFKA_TOPIC = java.util.regex.Pattern.compile("[a-zA-Z0-9._-]{1,249}");
+    /** HOST:PORT, the host a name, an IPv4 address or a bracketed IPv6 address. */
+    private static final java.util.regex.Pattern KAFKA_SERVER = java.util.regex.Pattern.compile("([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+])(?::([0-9]{1,5}))");
+
+    /** A kafka output: brokers, topic, TLS unless every broker is loopback and plaintext is allowed, SASL. */
+    private OutputSettings kafka(String name, int line, String section, Map<String, IniFile.Entry> entries, Map<String, Object> v) {
+        String servers = ((String) v.get("bootstrap_servers")).strip();
+        if (servers.isEmpty()) {
+            problems.add(new ConfigProblem(file, line, 1, "[" + section + "] of type kafka has no bootstrap_servers",
+                    "add e.g. 'bootstrap_servers = kafka1.example.com:9093,kafka2.example.com:9093'"));
+            return null;
+        }
+        IniFile.Entry se = entries.get("bootstrap_servers");
+        List<String> list = new ArrayList<>();
+        boolean allLoopback = true;
+        for (String part : servers.split(",")) {
+            String server = part.strip();
+            java.util.regex.Matcher m = KAFKA_SERVER.matcher(server);
+            int port = m.matches() ? Integer.parseInt(m.group(2)) : 0;
+            if (port < 1 || port > 65_535) {
+                problems.add(new ConfigProblem(file, se.line(), se.valueColumn(), "[" + section + "] bootstrap_servers: '"
+                        + server + "' is not HOST:PORT", "write e.g. 'bootstrap_servers = kafka1.example.com:9093'"));
+                return null;
+            }
+            String host = m.group(1);
+            allLoopback &= host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]");
+            list.add(server);
+        }
+        String topic = (String) v.get("topic");
+        if (!KAFKA_TOPIC.matcher(topic).matches()) {
+            IniFile.Entry te = entries.get("topic");
+            problems.add(new ConfigProblem(file, te == null ? line : te.line(), te == null ? 1 : te.valueColumn(), "[" + section + "] "
+                    + (topic.isEmpty() ? "of type kafka has no topic" : "topic '" + topic + "' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"),
+                    "add e.g. 'topic = aegis-samples'"));
+            return null;
+        }
+        boolean plaintext = (Boolean) v.get("allow_plaintext_loopback");
+        if (plaintext && !allLoopback) {
+            IniFile.Entry pe = entries.get("allow_plaintext_loopback");
+            problems.add(new ConfigProblem(file, pe.line(), pe.valueColumn(), "[" + section + "] allow_plaintext_loopback: not every "
+                    + "bootstrap server is a loopback address, and anything else is spoken to over TLS only",
+                    "remove allow_plaintext_loopback (TLS, verified), or use only 127.0.0.1/localhost brokers"));
+            return null;
+        }
+        String ca = (String) v.get("ca_file");
+        if (plaintext && !ca.isEmpty()) {
+            IniFile.Entry ce = entries.get("ca_file");
+            problems.add(new ConfigProblem(file, ce.line(), ce.keyColumn(), "[" + section + "] ca_file does not apply without TLS "
+                    + "(allow_plaintext_loopback = true)", "remove one of them"));
+            return null;
+        }
+        String sasl = (String) v.get("sasl_mechanism");
+        OutputSettings.Delivery delivery = new OutputSettings.Delivery((Integer) v.get("batch_samples"), (Long) v.get("batch_bytes"),
+                (Integer) v.get("rate"), (Duration) v.get("backoff_max"), (Duration) v.get("timeout"), (Duration) v.get("linger"), false);
+        return new OutputSettings.Kafka(name, line, List.copyOf(list), topic, !plaintext, optional(ca),
+                sasl.equals("none") ? null : sasl.toUpperCase(java.util.Locale.ROOT),
+                home.resolve((String) v.get("credentials_file")).normalize(), delivery);
+    }
 
     /** An influx output: the keys its flavour needs, and none that another flavour's. */
     private OutputSettings influx(String name, int line, String section, Map<String, IniFile.Entry> entries, Map<String, Object> v,

@@ -3,6 +3,7 @@ package io.aegisquartz.config;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * One configured output, validated: an {@code [output.NAME]} section, the {@code [upload]} section
@@ -10,7 +11,7 @@ import java.time.Duration;
  * named {@code file}).
  */
 public sealed interface OutputSettings permits OutputSettings.Aegis, OutputSettings.File, OutputSettings.Influx,
-        OutputSettings.Prometheus, OutputSettings.Otlp {
+        OutputSettings.Prometheus, OutputSettings.Otlp, OutputSettings.Kafka {
 
     /** The output's name: the spool cursor, the log lines and the dead-letter file carry it. */
     String name();
@@ -103,6 +104,23 @@ public sealed interface OutputSettings permits OutputSettings.Aegis, OutputSetti
         @Override
         public String type() {
             return "otlp";
+        }
+    }
+
+    /**
+     * A Kafka topic (docs/OUTPUTS.md, "kafka"); never the live lane (Kafka keeps every copy).
+     *
+     * @param bootstrapServers HOST:PORT of the brokers to start from
+     * @param tls              TLS, verified (false only for loopback brokers with allow_plaintext_loopback)
+     * @param caFile           PEM certificates to trust instead of the system's, or null
+     * @param saslMechanism    PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, or null for none
+     * @param credentialsFile  username and password, read only when saslMechanism is set
+     */
+    record Kafka(String name, int line, List<String> bootstrapServers, String topic, boolean tls, Path caFile, String saslMechanism,
+                 Path credentialsFile, Delivery delivery) implements OutputSettings {
+        @Override
+        public String type() {
+            return "kafka";
         }
     }
 }

@@ -129,8 +129,13 @@ public final class LogSetup {
         return enc;
     }
 
-    /** Quartz and Groovy narrate their start-up at INFO; operators need only their warnings. */
+    /**
+     * Quartz and Groovy narrate their start-up at INFO; operators need only their warnings. The Kafka
+     * client (a kafka output) warns at every reconnect while a broker is down: the output's own lines
+     * say that once, so only its errors are kept.
+     */
     static void quietLibraries(LoggerContext ctx) {
+        ctx.getLogger("org.apache.kafka").setLevel(Level.ERROR);
         ctx.getLogger("org.quartz").setLevel(Level.WARN);
         ctx.getLogger("org.codehaus.groovy").setLevel(Level.WARN);
         ctx.getLogger("org.apache.groovy").setLevel(Level.WARN);

@@ -72,10 +72,11 @@ class HeartbeatTest {
         suspended = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().endsWith("_QuartzSchedulerThread"))
                 .findFirst().orElseThrow();
         suspended.suspend();
-        await().atMost(Duration.ofSeconds(10)).until(() -> {
-            long before = seq(file);
-            Thread.sleep(2_500); // over three beat intervals
-            return seq(file) == before;
+        // Still for over three beat intervals in a row (a beat already under way may land first).
+        java.util.concurrent.atomic.AtomicLong last = new java.util.concurrent.atomic.AtomicLong(seq(file));
+        await().atMost(Duration.ofSeconds(10)).during(Duration.ofMillis(2_500)).until(() -> {
+            long s = seq(file);
+            return last.getAndSet(s) == s;
         });
         List<String> samples = home.samples().stream().map(n -> n.path("job").asText()).toList();
         assertTrue(samples.contains("tick"), "the job ran before the freeze: " + samples);

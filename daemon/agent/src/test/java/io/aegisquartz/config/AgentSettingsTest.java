@@ -14,6 +14,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -123,7 +124,7 @@ class AgentSettingsTest {
         }
         AgentSettings s = load(examples.toString());
         assertEquals(List.of(), formatted(s));
-        assertEquals(List.of("central", "local", "tsdb", "prom", "otel"), s.outputs().stream().map(OutputSettings::name).toList());
+        assertEquals(List.of("central", "local", "tsdb", "prom", "otel", "bus"), s.outputs().stream().map(OutputSettings::name).toList());
         List<String> keys = new java.util.ArrayList<>();
         for (String line : examples.toString().split("\n")) {
             if (line.matches("[a-z_]+ =.*")) {
@@ -252,7 +253,7 @@ class AgentSettingsTest {
         int from = readme.indexOf("```ini\n", section) + 7;
         AgentSettings s = load(readme.substring(from, readme.indexOf("```", from)));
         assertEquals(List.of(), formatted(s));
-        assertEquals(List.of("influx", "influx", "influx", "prometheus", "otlp"), s.outputs().stream().map(OutputSettings::type).toList());
+        assertEquals(List.of("influx", "influx", "influx", "prometheus", "otlp", "kafka"), s.outputs().stream().map(OutputSettings::type).toList());
     }
 
     @Test
@@ -268,6 +269,67 @@ class AgentSettingsTest {
         AgentSettings both = load("[upload]\nendpoint = https://r.example.com/x\n[output.local]\ntype = file\nfile = l.jsonl\n");
         assertEquals(List.of("aegis", "local"), both.outputs().stream().map(OutputSettings::name).toList(),
                 "[sink] is the default only when nothing else is configured");
+    }
+
+    @Test
+    void aKafkaOutputIsTlsUnlessEveryBrokerIsLoopbackAndPlaintextAllowed() throws IOException {
+        AgentSettings s = load("""
+                [output.bus]
+                type = kafka
+                bootstrap_servers = k1.example.com:9093, [2001:db8::1]:9093
+                topic = aegis.samples
+                sasl_mechanism = scram-sha-512
+                ca_file = conf/kafka-ca.pem
+                [output.local]
+                type = kafka
+                bootstrap_servers = 127.0.0.1:9092,localhost:9092
+                topic = t
+                allow_plaintext_loopback = true
+                """);
+        assertEquals(List.of(), s.problems());
+        OutputSettings.Kafka bus = (OutputSettings.Kafka) s.outputs().get(0);
+        assertEquals(List.of("k1.example.com:9093", "[2001:db8::1]:9093"), bus.bootstrapServers());
+        assertEquals("aegis.samples", bus.topic());
+        assertTrue(bus.tls());
+        assertEquals("SCRAM-SHA-512", bus.saslMechanism());
+        assertEquals(home.resolve("conf/kafka-ca.pem"), bus.caFile());
+        assertFalse(bus.delivery().live(), "Kafka keeps every copy: no live lane");
+        OutputSettings.Kafka local = (OutputSettings.Kafka) s.outputs().get(1);
+        assertFalse(local.tls());
+        assertNull(local.saslMechanism());
+
+        AgentSettings bad = load("""
+                [output.a]
+                type = kafka
+                bootstrap_servers = k1.example.com:9093,10.0.0.1:9092
+                topic = t
+                allow_plaintext_loopback = true
+                [output.b]
+                type = kafka
+                bootstrap_servers = k1.example.com
+                topic = t
+                [output.c]
+                type = kafka
+                bootstrap_servers = k1.example.com:9093
+                topic = no spaces
+                [output.d]
+                type = kafka
+                bootstrap_servers = 127.0.0.1:9092
+                topic = t
+                endpoint = https://x.example.com
+                """);
+        assertEquals(List.of(
+                f() + ":5:28: [output.a] allow_plaintext_loopback: not every bootstrap server is a loopback address, and anything else"
+                        + " is spoken to over TLS only\n    fix: remove allow_plaintext_loopback (TLS, verified), or use only"
+                        + " 127.0.0.1/localhost brokers",
+                f() + ":8:21: [output.b] bootstrap_servers: 'k1.example.com' is not HOST:PORT\n"
+                        + "    fix: write e.g. 'bootstrap_servers = kafka1.example.com:9093'",
+                f() + ":13:9: [output.c] topic 'no spaces' is not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)\n"
+                        + "    fix: add e.g. 'topic = aegis-samples'",
+                f() + ":18:1: key 'endpoint' does not apply to an output of type kafka; keys of type kafka: type, bootstrap_servers,"
+                        + " topic, sasl_mechanism, credentials_file, ca_file, allow_plaintext_loopback, batch_samples, batch_bytes, rate,"
+                        + " backoff_max, timeout, linger\n    fix: " + REF),
+                formatted(bad));
     }
 
     @Test
@@ -312,9 +374,9 @@ class AgentSettingsTest {
                 f() + ":3:2: output name 'Main' must be 1-32 of a-z 0-9 _ - and start with a letter or digit\n"
                         + "    fix: rename the section, e.g. [output.main]",
                 f() + ":5:1: [output.untyped] has no type\n    fix: add 'type = aegis' or 'type = file'",
-                f() + ":8:8: [output.later] type kafka is not yet supported by this version (supported: aegis, file, influx, otlp, "
-                        + "prometheus)\n    fix: use one of the supported types for now",
-                f() + ":10:8: [output.odd] type: 'graphite' is not allowed; allowed: aegis, file, influx, otlp, prometheus\n"
+                f() + ":7:1: [output.later] of type kafka has no bootstrap_servers\n"
+                        + "    fix: add e.g. 'bootstrap_servers = kafka1.example.com:9093,kafka2.example.com:9093'",
+                f() + ":10:8: [output.odd] type: 'graphite' is not allowed; allowed: aegis, file, influx, kafka, otlp, prometheus\n"
                         + "    fix: write 'type = aegis'",
                 f() + ":14:1: key 'endpoint' does not apply to an output of type file; keys of type file: type, file, max_size, max_files\n"
                         + "    fix: " + REF,

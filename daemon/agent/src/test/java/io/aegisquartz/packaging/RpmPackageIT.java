@@ -207,6 +207,7 @@ class RpmPackageIT {
         Path target = Files.createDirectories(clone.resolve("daemon/agent/target/lib"));
         Files.copy(REPO.resolve("daemon/agent/target/aegis-quartz.jar"), target.resolveSibling("aegis-quartz.jar"));
         for (String jar : list(REPO.resolve("daemon/agent/target/lib"))) {
+            Files.createDirectories(target.resolve(jar).getParent()); // lib/kafka/ too
             Files.copy(REPO.resolve("daemon/agent/target/lib").resolve(jar), target.resolve(jar));
         }
         Files.writeString(clone.resolve("plugins-user/scratch.groovy"), "while (true) {}\n");

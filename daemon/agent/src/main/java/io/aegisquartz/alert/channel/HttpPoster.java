@@ -13,7 +13,6 @@ import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.util.Timeout;
 
 import javax.net.ssl.SSLException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -76,7 +75,7 @@ final class HttpPoster implements AutoCloseable {
                 String text = "";
                 if (response.getEntity() != null) {
                     try (InputStream in = response.getEntity().getContent()) {
-                        text = new String(readAtMost(in, MAX_ANSWER), StandardCharsets.UTF_8);
+                        text = new String(in.readNBytes(MAX_ANSWER), StandardCharsets.UTF_8);
                     }
                 }
                 return new Answer(response.getCode(), text);
@@ -93,16 +92,6 @@ final class HttpPoster implements AutoCloseable {
     private String strip(String message) {
         String q = url.getRawQuery();
         return q == null ? message : message.replace(q, "***");
-    }
-
-    private static byte[] readAtMost(InputStream in, int max) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buf = new byte[4096];
-        int n;
-        while ((n = in.read(buf)) > 0 && out.size() < max) {
-            out.write(buf, 0, Math.min(n, max - out.size()));
-        }
-        return out.toByteArray();
     }
 
     /** The first 200 characters of an answer, escaped, for an error message. */

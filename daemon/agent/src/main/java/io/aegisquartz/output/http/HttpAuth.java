@@ -68,6 +68,45 @@ public final class HttpAuth {
             case TOKEN -> "token";
             default -> "bearer_token";
         };
+        Map<String, IniFile.Entry> section = section(file, need);
+        return switch (kind) {
+            case BASIC -> {
+                UserPassword up = userPassword(file, section);
+                yield new HttpAuth(kind, "Basic " + Base64.getEncoder().encodeToString((up.user() + ":" + up.password())
+                        .getBytes(StandardCharsets.UTF_8)));
+            }
+            case TOKEN -> new HttpAuth(kind, "Token " + required(file, section, "token", TOKEN,
+                    "1-4096 visible ASCII characters, without spaces"));
+            default -> new HttpAuth(kind, "Bearer " + required(file, section, "bearer_token", TOKEN,
+                    "1-4096 visible ASCII characters, without spaces"));
+        };
+    }
+
+    /** A user name and its password (a kafka output's SASL login); {@link #toString()} shows the user only. */
+    public record UserPassword(String user, String password) {
+        @Override
+        public String toString() {
+            return "user " + user;
+        }
+    }
+
+    /**
+     * {@code username} and {@code password} from the credentials file {@code file}, checked as for
+     * {@code auth = basic}.
+     *
+     * @throws Problem one line naming the file, the problem and the fix; never the secret
+     */
+    public static UserPassword loadUserPassword(Path file) throws Problem {
+        return userPassword(file, section(file, "username and password"));
+    }
+
+    private static UserPassword userPassword(Path file, Map<String, IniFile.Entry> section) throws Problem {
+        String user = required(file, section, "username", USER, "1-256 characters without ':' or control characters");
+        return new UserPassword(user, required(file, section, "password", null, null));
+    }
+
+    /** The [credentials] section of {@code file}, its mode and keys checked; {@code need} names the keys the caller requires. */
+    private static Map<String, IniFile.Entry> section(Path file, String need) throws Problem {
         String unusable = SecretFile.problem(file, "credentials file", "create it with [credentials] " + need + ", then chmod 600 " + file);
         if (unusable != null) {
             throw new Problem(unusable);
@@ -90,18 +129,7 @@ public final class HttpAuth {
                         + "' in [credentials] (fix: use username, password, token or bearer_token)");
             }
         }
-        return switch (kind) {
-            case BASIC -> {
-                String user = required(file, section, "username", USER, "1-256 characters without ':' or control characters");
-                String password = required(file, section, "password", null, null);
-                yield new HttpAuth(kind, "Basic " + Base64.getEncoder().encodeToString((user + ":" + password)
-                        .getBytes(StandardCharsets.UTF_8)));
-            }
-            case TOKEN -> new HttpAuth(kind, "Token " + required(file, section, "token", TOKEN,
-                    "1-4096 visible ASCII characters, without spaces"));
-            default -> new HttpAuth(kind, "Bearer " + required(file, section, "bearer_token", TOKEN,
-                    "1-4096 visible ASCII characters, without spaces"));
-        };
+        return section;
     }
 
     private static String required(Path file, Map<String, IniFile.Entry> section, String key, Pattern form, String formText)

@@ -14,7 +14,6 @@ import org.apache.hc.core5.http.io.entity.ByteArrayEntity;
 import org.apache.hc.core5.io.CloseMode;
 import org.apache.hc.core5.util.Timeout;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -89,7 +88,7 @@ public final class HttpTransport implements AutoCloseable {
             byte[] b = new byte[0];
             if (response.getEntity() != null) {
                 try (InputStream in = response.getEntity().getContent()) {
-                    b = readAtMost(in, MAX_RESPONSE_BYTES);
+                    b = in.readNBytes(MAX_RESPONSE_BYTES);
                 }
             }
             return new Response(response.getCode(), retryAfter(response.getFirstHeader("Retry-After")), b);
@@ -112,16 +111,6 @@ public final class HttpTransport implements AutoCloseable {
                 return null;
             }
         }
-    }
-
-    private static byte[] readAtMost(InputStream in, int max) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buf = new byte[4096];
-        int n;
-        while ((n = in.read(buf)) > 0 && out.size() < max) {
-            out.write(buf, 0, Math.min(n, max - out.size()));
-        }
-        return out.toByteArray();
     }
 
     /** Closes the connection at once, aborting a request in flight, so a stop never waits out a slow server. */
