@@ -18,9 +18,15 @@ import io.aegisquartz.plugin.host.HostPlugin;
 import io.aegisquartz.plugin.host.PluginHostClient;
 import io.aegisquartz.plugin.jar.JarPlugin;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -227,8 +233,8 @@ public final class PluginCatalog implements AutoCloseable {
      * Drops every plugin that none of {@code jobs} runs where it is loaded: a file no job names any more,
      * or one that no job runs in the plugin host any more (the host stops when it has no plugin left).
      */
-    public void retain(java.util.Collection<JobSpec> jobs) {
-        java.util.Set<Key> used = new java.util.HashSet<>();
+    public void retain(Collection<JobSpec> jobs) {
+        Set<Key> used = new HashSet<>();
         jobs.forEach(j -> used.add(key(j)));
         for (Key k : List.copyOf(cache.keySet())) {
             if (!used.contains(k)) {
@@ -264,17 +270,17 @@ public final class PluginCatalog implements AutoCloseable {
      */
     static boolean readableByOthers(Path file) {
         try {
-            java.util.Set<java.nio.file.attribute.PosixFilePermission> f = java.nio.file.Files.getPosixFilePermissions(file);
-            if (!f.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ) || !f.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
+            Set<PosixFilePermission> f = Files.getPosixFilePermissions(file);
+            if (!f.contains(PosixFilePermission.OTHERS_READ) || !f.contains(PosixFilePermission.OTHERS_EXECUTE)) {
                 return false;
             }
             for (Path d = file.toAbsolutePath().getParent(); d != null; d = d.getParent()) {
-                if (!java.nio.file.Files.getPosixFilePermissions(d).contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
+                if (!Files.getPosixFilePermissions(d).contains(PosixFilePermission.OTHERS_EXECUTE)) {
                     return false;
                 }
             }
             return true;
-        } catch (java.io.IOException | UnsupportedOperationException e) {
+        } catch (IOException | UnsupportedOperationException e) {
             return false;
         }
     }

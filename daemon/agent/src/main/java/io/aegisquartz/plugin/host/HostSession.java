@@ -16,6 +16,8 @@ import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PrefixClassLoader;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.CgroupRuns;
+import io.aegisquartz.plugin.exec.ExecOutcome;
+import io.aegisquartz.plugin.exec.ExecSpec;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.plugin.groovy.CompiledScripts;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
@@ -30,9 +32,11 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -200,10 +204,10 @@ final class HostSession {
         }
         try {
             Path dir = Files.createTempDirectory("aegis-exec-" + l.pluginId() + "-",
-                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Path copy = dir.resolve(file.getFileName().toString());
             Files.write(copy, l.jar());
-            Files.setPosixFilePermissions(copy, java.nio.file.attribute.PosixFilePermissions.fromString("r-x------"));
+            Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("r-x------"));
             Path old = executables.put(l.pluginId(), copy);
             if (old != null && !old.equals(copy)) {
                 deleteCopy(old);
@@ -290,12 +294,12 @@ final class HostSession {
             command.addAll(e.args());
             Path dir = file.getParent() != null && Files.isExecutable(file.getParent()) ? file.getParent()
                     : Path.of(System.getProperty("java.io.tmpdir"));
-            Map<String, String> env = new java.util.LinkedHashMap<>(e.env());
+            Map<String, String> env = new LinkedHashMap<>(e.env());
             // The agent's HOME is the plugin's folder there, which this host may not be able to enter.
             env.put("HOME", dir.toString());
-            io.aegisquartz.plugin.exec.ExecSpec spec = new io.aegisquartz.plugin.exec.ExecSpec(command, dir, env, Duration.ofMillis(e.timeoutMillis()),
+            ExecSpec spec = new ExecSpec(command, dir, env, Duration.ofMillis(e.timeoutMillis()),
                     Duration.ofMillis(e.cpuMillis()), Duration.ofMillis(e.graceMillis()), e.outputMax(), null, e.memoryMax(), e.pidsMax(), e.jobKey());
-            io.aegisquartz.plugin.exec.ExecOutcome o = executableRunner.run(spec);
+            ExecOutcome o = executableRunner.run(spec);
             byte[] out = o.stdout();
             List<Frame> frames = new ArrayList<>(out.length / HostProtocol.MAX_OUTPUT_CHUNK + 2);
             for (int off = 0; off < out.length; off += HostProtocol.MAX_OUTPUT_CHUNK) {
