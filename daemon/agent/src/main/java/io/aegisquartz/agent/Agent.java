@@ -183,6 +183,9 @@ public final class Agent {
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
+        } else if (catalog.execHost() != null) {
+            LOG.info("executables: in the exec host at {} (its user; it says in the journal how it isolates runs); with isolation=inproc "
+                    + "or user=: {}", catalog.execHost().config().socket(), catalog.processes().isolation());
         } else {
             LOG.info("executables: {}", catalog.processes().isolation());
         }
@@ -194,6 +197,16 @@ public final class Agent {
             throw new StartException("cannot create the scheduler: " + e.getMessage());
         }
         groovy.await();
+        // The watch before the start-up read: an edit after the read is an event (a reload once
+        // started), one before it is read. Watched only after the read, an edit in between (a config
+        // tool writing while the agent starts) would go unnoticed until the next edit or SIGHUP.
+        try {
+            watcher = new ConfigWatcher(settings.reloadDelay());
+            watcher.watch(watchedDirs());
+            watcher.start();
+        } catch (IOException e) {
+            LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
+        }
         reload("start-up");
         try {
             scheduler.start();
@@ -221,12 +234,8 @@ public final class Agent {
             LOG.warn("events from 'aegis-quartz event' cannot be picked up: {}: {}", inbox.dir(), e.getMessage());
             inbox = null;
         }
-        try {
-            watcher = new ConfigWatcher(settings.reloadDelay());
-            watcher.watch(watchedDirs());
-            watcher.start();
-        } catch (IOException e) {
-            LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
+        if (watcher != null) {
+            watcher.watch(watchedDirs()); // now with the inbox and the folders of the plugins jobs name
         }
         ingestEvents();
         StrictModes.Sweep refused = StrictModes.of(settings).sweep();
@@ -243,7 +252,7 @@ public final class Agent {
         }
         started = true;
         if (reloadAfterStart && compiler == null) {
-            reload("SIGHUP received during start-up");
+            reload(deferredReload != null ? deferredReload : "SIGHUP received during start-up");
         }
     }
 
@@ -342,8 +351,15 @@ public final class Agent {
     /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */
     public void requestReload(String why) {
         if (!started) {
+            if (deferredReload == null) {
+                deferredReload = why + " during start-up";
+            }
+            // Set before looking at started again, as start() sets started before looking at this:
+            // one of the two sees the other, so the reload is not lost (at worst it happens twice).
             reloadAfterStart = true;
-            return;
+            if (!started) {
+                return;
+            }
         }
         reload(why);
     }
@@ -644,7 +660,7 @@ public final class Agent {
             }
         }
         named.forEach((dir, names) -> dirs.put(dir, names::contains));
-        dirs.forEach((dir, filter) -> targets.merge(dir, new ConfigWatcher.Target(filter, this::reload), ConfigWatcher.Target::merge));
+        dirs.forEach((dir, filter) -> targets.merge(dir, new ConfigWatcher.Target(filter, this::requestReload), ConfigWatcher.Target::merge));
         return targets;
     }
 
