@@ -170,9 +170,11 @@ public final class Agent {
         }
         alerting = alerting();
         // Alerting sees each run's samples once they are durable in the spool: a tap of the pipeline.
-        delivery = Delivery.start(settings, stamper, alerting == null ? List.of() : List.<io.aegisquartz.pipeline.SampleTap>of(alerting::stored));
+        delivery = Delivery.start(settings, stamper, alerting == null ? List.of() : List.<io.aegisquartz.pipeline.SampleTap>of(alerting::stored),
+                alerting == null ? io.aegisquartz.output.OutputEvents.NONE : alerting);
         sink = delivery.sink();
         if (alerting != null) {
+            alerting.outputs(delivery.names());
             alerting.start(); // now that its alert.notification samples have somewhere to go
         }
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
@@ -181,6 +183,9 @@ public final class Agent {
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
+        } else if (catalog.execHost() != null) {
+            LOG.info("executables: in the exec host at {} (its user; it says in the journal how it isolates runs); with isolation=inproc "
+                    + "or user=: {}", catalog.execHost().config().socket(), catalog.processes().isolation());
         } else {
             LOG.info("executables: {}", catalog.processes().isolation());
         }
@@ -192,6 +197,16 @@ public final class Agent {
             throw new StartException("cannot create the scheduler: " + e.getMessage());
         }
         groovy.await();
+        // The watch before the start-up read: an edit after the read is an event (a reload once
+        // started), one before it is read. Watched only after the read, an edit in between (a config
+        // tool writing while the agent starts) would go unnoticed until the next edit or SIGHUP.
+        try {
+            watcher = new ConfigWatcher(settings.reloadDelay());
+            watcher.watch(watchedDirs());
+            watcher.start();
+        } catch (IOException e) {
+            LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
+        }
         reload("start-up");
         try {
             scheduler.start();
@@ -219,12 +234,8 @@ public final class Agent {
             LOG.warn("events from 'aegis-quartz event' cannot be picked up: {}: {}", inbox.dir(), e.getMessage());
             inbox = null;
         }
-        try {
-            watcher = new ConfigWatcher(settings.reloadDelay());
-            watcher.watch(watchedDirs());
-            watcher.start();
-        } catch (IOException e) {
-            LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
+        if (watcher != null) {
+            watcher.watch(watchedDirs()); // now with the inbox and the folders of the plugins jobs name
         }
         ingestEvents();
         StrictModes.Sweep refused = StrictModes.of(settings).sweep();
@@ -241,7 +252,7 @@ public final class Agent {
         }
         started = true;
         if (reloadAfterStart && compiler == null) {
-            reload("SIGHUP received during start-up");
+            reload(deferredReload != null ? deferredReload : "SIGHUP received during start-up");
         }
     }
 
@@ -340,8 +351,15 @@ public final class Agent {
     /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */
     public void requestReload(String why) {
         if (!started) {
+            if (deferredReload == null) {
+                deferredReload = why + " during start-up";
+            }
+            // Set before looking at started again, as start() sets started before looking at this:
+            // one of the two sees the other, so the reload is not lost (at worst it happens twice).
             reloadAfterStart = true;
-            return;
+            if (!started) {
+                return;
+            }
         }
         reload(why);
     }
@@ -408,7 +426,8 @@ public final class Agent {
             rules.put(j.name(), j.alert());
         }
         if (alerting != null) {
-            alerting.rules(rules);
+            // After a reload with problems a job may be missing only because its line or file is broken: not removed then.
+            alerting.rules(rules, reloadProblems.isEmpty());
         } else if (rules.values().stream().anyMatch(AlertRule::notifies)) {
             CONFIG.error("jobs have notify= (or [alert] notify is set) but {} defines no channel: nobody is notified "
                     + "(fix: add a [channel.NAME] section, see docs/ALERTS.md)", settings.alert().channelsFile());
@@ -432,9 +451,10 @@ public final class Agent {
         }
         boolean startup = jobs.isEmpty() && "start-up".equals(why);
         String settingsPending = null;
+        List<String> settingsProblems = new ArrayList<>();
         if (!startup) {
             RELOAD.info("reloading ({})", why);
-            settingsPending = noteSettingsChange();
+            settingsPending = noteSettingsChange(settingsProblems);
         }
         reloadProblems.clear();
         List<CronFile> cronFiles = new CronFileParser(settings, new Date()).parseAll();
@@ -506,6 +526,12 @@ public final class Agent {
             }
         }
         alertRules();
+        if (alerting != null) {
+            // Start-up's too: a restart with the problems fixed resolves a failed reload notified before it.
+            List<String> problems = new ArrayList<>(settingsProblems);
+            problems.addAll(reloadProblems);
+            alerting.reloaded(why, problems);
+        }
         if (watcher != null) {
             watcher.watch(watchedDirs());
         }
@@ -579,11 +605,12 @@ public final class Agent {
         }
     }
 
-    /** Says if aegis_config.ini changed since the start; returns what to do about it, or null. */
-    private String noteSettingsChange() {
+    /** Says if aegis_config.ini changed since the start (its problems, one line each, into {@code problems}); returns what to do about it, or null. */
+    private String noteSettingsChange(List<String> problems) {
         AgentSettings now = AgentSettings.load(settings.home(), settings.confDir());
         if (!now.nonDefaults().equals(settings.nonDefaults()) || !now.problems().isEmpty()) {
             now.problems().forEach(p -> CONFIG.error(p.oneLine()));
+            now.problems().forEach(p -> problems.add(p.oneLine()));
             RELOAD.warn("{} changed; its settings take effect at the next restart (the cron files and plugins reload now)",
                     settings.file());
             return settings.file() + " changed" + (now.problems().isEmpty() ? "" : " and has " + now.problems().size() + " problem(s)")
@@ -633,7 +660,7 @@ public final class Agent {
             }
         }
         named.forEach((dir, names) -> dirs.put(dir, names::contains));
-        dirs.forEach((dir, filter) -> targets.merge(dir, new ConfigWatcher.Target(filter, this::reload), ConfigWatcher.Target::merge));
+        dirs.forEach((dir, filter) -> targets.merge(dir, new ConfigWatcher.Target(filter, this::requestReload), ConfigWatcher.Target::merge));
         return targets;
     }
 

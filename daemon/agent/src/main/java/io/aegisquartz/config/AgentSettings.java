@@ -546,7 +546,7 @@ public final class AgentSettings {
                 new AlertRule(jobChannels, integer("alert.after"), duration("alert.repeat")),
                 new AlertRule(agentChannels, 1, Duration.ZERO),
                 duration("alert.group_wait"), integer("alert.max_per_hour"), duration("alert.give_up_after"),
-                integer("alert.flap_low"), integer("alert.flap_high"));
+                integer("alert.flap_low"), integer("alert.flap_high"), integer("alert.output_after"));
     }
 
     private List<String> channelsOrNone(String id) {
@@ -594,6 +594,12 @@ public final class AgentSettings {
     /** The plugin host's settings ([plugin_host]). */
     public PluginHostConfig pluginHost() {
         return new PluginHostConfig(bytes("plugin_host.heap_max"), duration("plugin_host.liveness"), optionalPath("plugin_host.socket"));
+    }
+
+    /** The exec host's settings ([plugin_host] exec_socket and the host's liveness), or null: executables run in the agent. */
+    public PluginHostConfig execHost() {
+        Path socket = optionalPath("plugin_host.exec_socket");
+        return socket == null ? null : new PluginHostConfig(bytes("plugin_host.heap_max"), duration("plugin_host.liveness"), socket);
     }
 
     /** "key=value" of every setting that differs from its default, for the start banner. */

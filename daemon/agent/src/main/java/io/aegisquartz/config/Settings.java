@@ -60,6 +60,8 @@ public final class Settings {
                     "While runs are in flight, how long the plugin host may go without answering the agent before it counts as frozen and is killed and restarted."),
             s("plugin_host", "socket", Kind.PATH, "",
                     "Empty: the agent starts the plugin host as a child process of its own, as its own user. A path: connect to a plugin host listening there instead; the RPM sets /run/aegis-quartz-plugins/host.sock, where systemd starts a host per connection as the user aegis-quartz-plugins."),
+            s("plugin_host", "exec_socket", Kind.PATH, "",
+                    "Empty: executables run as processes of the agent, as its own user. A path: executables without user= or isolation=inproc run in the exec host listening there; the RPM sets /run/aegis-quartz-exec/host.sock, where systemd starts one per connection as the user aegis-quartz-plugins with a cgroup of its own to divide per run."),
 
             Limits.TIMEOUT,
             Limits.CPU,
@@ -217,7 +219,9 @@ public final class Settings {
             i("alert", "flap_high", "20", 1, 100,
                     "A job starts flapping when its state changes reach this percentage of its last 21 runs (Nagios' high_service_flap_threshold); it is notified once as flapping."),
             s("alert", "agent_notify", Kind.STRING, "",
-                    "Channels for the agent's own events: a job quarantined (a run of it ended the agent) or shed by the governor, notified once when the hold starts. Empty: [alert] notify.")
+                    "Channels for the agent's own events: a job quarantined (a run of it ended the agent) or shed by the governor, an output failing, samples the spool dropped, a reload with problems (docs/ALERTS.md). Empty: [alert] notify."),
+            i("alert", "output_after", "3", 1, 1_000,
+                    "Consecutive failed sends of an output (any [output.NAME], the upload included) before it is notified as failing, once, to the agent_notify channels; its first delivery after that is notified as its recovery.")
     );
 
     /** Keys of {@code [output.NAME]} by type; {@code type} itself goes with every type. */

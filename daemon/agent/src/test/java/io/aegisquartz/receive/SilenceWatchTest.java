@@ -71,7 +71,7 @@ class SilenceWatchTest {
         }
         NotifyConfig config = NotifyConfig.load(ini);
         assertEquals(List.of(), config.problems());
-        AlertSettings s = new AlertSettings(ini, AlertRule.NONE, AlertRule.NONE, GROUP_WAIT, 20, Duration.ofHours(24), 5, 20);
+        AlertSettings s = new AlertSettings(ini, AlertRule.NONE, AlertRule.NONE, GROUP_WAIT, 20, Duration.ofHours(24), 5, 20, 3);
         alerting = new Alerting(s, dir.resolve("state"), "receiver-test", () -> "receiver",
                 new NotifyConfig.Context(clock, new MessageText(ZoneOffset.UTC), () -> null, null, dir), null, null, clock);
         alerting.channels(config);

@@ -9,6 +9,8 @@ import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PluginKind;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunResultBuilder;
+import io.aegisquartz.plugin.exec.ExecOutcome;
+import io.aegisquartz.plugin.exec.ExecPlugin;
 import io.aegisquartz.plugin.groovy.CompiledScripts;
 import io.aegisquartz.sample.Status;
 import org.slf4j.Logger;
@@ -74,6 +76,26 @@ public final class PluginHostClient implements AutoCloseable {
 
     /** A JAR to run in the host, read from {@code file} whenever a host needs it; loaded now. */
     public HostPlugin jar(Path file) throws PluginException {
+        checkSendable(file);
+        long id = ids.incrementAndGet();
+        return load(new HostPlugin(this, id, file, PluginKind.JAR, () -> HostProtocol.jar(id, file.toString(), Files.readAllBytes(file))));
+    }
+
+    /**
+     * An executable to run in the host (the exec host): in place if {@code copy} is false, else the host
+     * is sent its bytes (a file its user cannot read) and runs its own copy. Loaded now.
+     */
+    public HostPlugin executable(Path file, boolean copy) throws PluginException {
+        if (copy) {
+            checkSendable(file);
+        }
+        long id = ids.incrementAndGet();
+        return load(new HostPlugin(this, id, file, PluginKind.EXEC,
+                () -> HostProtocol.executable(id, file.toString(), copy ? Files.readAllBytes(file) : null)));
+    }
+
+    /** A file whose bytes the host will be sent: readable by the agent, and within the protocol's cap. */
+    private static void checkSendable(Path file) throws PluginException {
         long size;
         try {
             size = Files.size(file);
@@ -83,8 +105,6 @@ public final class PluginHostClient implements AutoCloseable {
         if (size > HostProtocol.MAX_PLUGIN_BYTES) {
             throw tooBig(file, size);
         }
-        long id = ids.incrementAndGet();
-        return load(new HostPlugin(this, id, file, PluginKind.JAR, () -> HostProtocol.jar(id, file.toString(), Files.readAllBytes(file))));
     }
 
     private static PluginException tooBig(Path file, long bytes) {
@@ -173,12 +193,13 @@ public final class PluginHostClient implements AutoCloseable {
                 return new Attempt(RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR, "plugin cannot be loaded: " + e.getMessage()
                         + (e.fix() == null ? "" : " (fix: " + e.fix() + ")")), null, false);
             }
-            HostRun r = c.run(p.id, job);
+            boolean exec = p.kind() == PluginKind.EXEC;
+            HostRun r = exec ? c.exec(p.id, job, ExecPlugin.environment(job, p.file.getParent())) : c.run(p.id, job);
             if (p.closed) {
                 c.unload(p.id);
             }
-            if (r.result != null) {
-                return new Attempt(result(c, r), null, !r.note.isEmpty());
+            if (r.answered()) {
+                return new Attempt(exec ? execResult(r) : result(c, r), null, !r.note.isEmpty());
             }
             if (r.retry) {
                 return new Attempt(null, r, false);
@@ -213,6 +234,21 @@ public final class PluginHostClient implements AutoCloseable {
             note = "";
         }
         return InJvmPlugin.result(r.job, r.collected, ending, error, wall, cpu, res.allocatedBytes(), false, note);
+    }
+
+    /**
+     * An executable's outcome as the host's runner observed it, turned into samples by the agent's own
+     * code. The wall time is at most what the agent's own clock saw, and the CPU time at most that wall
+     * time on every core (a run's processes may use several at once).
+     */
+    private static RunResult execResult(HostRun r) {
+        HostProtocol.ExecResult res = r.execResult;
+        long wall = Math.min(res.wallNanos(), System.nanoTime() - r.sentNanos);
+        long cpu = res.cpuNanos() < 0 ? -1 : Math.min(res.cpuNanos(), wall * Runtime.getRuntime().availableProcessors());
+        byte[] out = r.stdout.toByteArray();
+        ExecOutcome o = new ExecOutcome(ExecOutcome.Ending.values()[res.ending()], res.exitCode(), res.detail(),
+                out, res.truncated(), res.stderr(), wall, cpu);
+        return ExecPlugin.toResult(r.job, o);
     }
 
     private static RunResult failed(HostRun r, String message) {
