@@ -358,6 +358,7 @@ public final class Spool implements Closeable {
             } else {
                 removed.put(st.name, pending);
                 Files.deleteIfExists(CursorFile.path(dir, st.name));
+                Files.deleteIfExists(dir.resolve(st.name + InFlightMark.SUFFIX));
                 LOG.warn("spool {}: output {} is no longer configured; its checkpoint is removed and its {} pending record(s) released",
                         dir, st.name, pending);
             }
@@ -1154,6 +1155,15 @@ public final class Spool implements Closeable {
     }
 
     // ---- stats ---------------------------------------------------------------------------
+
+    /** For a cursor to read its positions consistently (they are guarded by this spool's lock). */
+    void lockForMark() {
+        lock.lock();
+    }
+
+    void unlockForMark() {
+        lock.unlock();
+    }
 
     CursorStats stats(SpoolCursor c) {
         SegmentFile at;
