@@ -1156,13 +1156,14 @@ public final class Spool implements Closeable {
 
     // ---- stats ---------------------------------------------------------------------------
 
-    /** For a cursor to read its positions consistently (they are guarded by this spool's lock). */
-    void lockForMark() {
+    /** {@code c}'s acknowledged position (guarded by this spool's lock). */
+    SpoolPosition acked(SpoolCursor c) {
         lock.lock();
-    }
-
-    void unlockForMark() {
-        lock.unlock();
+        try {
+            return c.ackPos;
+        } finally {
+            lock.unlock();
+        }
     }
 
     CursorStats stats(SpoolCursor c) {

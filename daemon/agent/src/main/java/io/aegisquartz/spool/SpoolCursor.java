@@ -131,13 +131,7 @@ public final class SpoolCursor {
      * start knows that the backend may already have them ({@link #inFlightBefore()}).
      */
     public void markInFlight(SpoolPosition end) throws IOException {
-        SpoolPosition start;
-        spool.lockForMark();
-        try {
-            start = ackPos;
-        } finally {
-            spool.unlockForMark();
-        }
+        SpoolPosition start = spool.acked(this);
         InFlightMark.write(spool.dir(), name, start, (int) Math.min(Integer.MAX_VALUE, Math.max(0, end.seq() - start.seq())));
     }
 
@@ -147,15 +141,9 @@ public final class SpoolCursor {
      * before the first {@link #ack} of this run.
      */
     public int inFlightBefore() {
-        SpoolPosition start;
-        spool.lockForMark();
-        try {
-            start = ackPos;
-        } finally {
-            spool.unlockForMark();
-        }
-        return InFlightMark.read(spool.dir(), name, start);
+        return InFlightMark.read(spool.dir(), name, spool.acked(this));
     }
+
 
     @Override
     public String toString() {

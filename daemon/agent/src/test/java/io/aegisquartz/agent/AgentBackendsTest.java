@@ -152,11 +152,11 @@ class AgentBackendsTest {
             String status = e.getKey().split(" ")[1];
             boolean value = e.getKey().equals("user/tick.sh ok");
             // InfluxDB: a point per tick with its tags; a run-status point per run without a value (failed, backed off).
-            assertEquals(minus(e.getValue(), pending.get("influx").get(e.getKey())), influxTimes(influx, value
+            assertEquals(minus(e.getValue(), pending.get("influx").get(e.getKey())), influx.times("aegis", value
                     ? "SELECT n FROM tick WHERE job = 'user/tick.sh' AND status = 'ok' AND host_uuid =~ /./"
                     : "SELECT run_status FROM aegis WHERE job = '" + job + "' AND status = '" + status + "'"), "influx " + e.getKey());
             // Prometheus: every point in one range query, each once, after an outage of several seconds.
-            assertEquals(minus(e.getValue(), pending.get("prom").get(e.getKey())), promTimes(prometheus, (value ? "tick_n" : "aegis_run_status")
+            assertEquals(minus(e.getValue(), pending.get("prom").get(e.getKey())), prometheus.times((value ? "tick_n" : "aegis_run_status")
                     + "{job=\"" + job + "\",status=\"" + status + "\"}", end), "prometheus " + e.getKey());
             // OTLP: the data points of every stored request, none twice (a 503 stores nothing).
             assertEquals(minus(e.getValue(), pending.get("otel").get(e.getKey())), otlpTimes(otlp, value ? "tick.n" : "aegis_run_status",
@@ -174,23 +174,7 @@ class AgentBackendsTest {
         return out;
     }
 
-    private static List<Long> influxTimes(InfluxServer influx, String q) throws Exception {
-        List<Long> out = new ArrayList<>();
-        for (JsonNode series : influx.query("aegis", q)) {
-            series.path("values").forEach(v -> out.add(v.get(0).asLong()));
-        }
-        out.sort(null);
-        return out;
-    }
 
-    private static List<Long> promTimes(PrometheusServer prometheus, String selector, long at) throws Exception {
-        List<Long> out = new ArrayList<>();
-        for (JsonNode series : prometheus.query(selector + "[10m]", at)) {
-            series.path("values").forEach(v -> out.add(Math.round(v.get(0).asDouble() * 1000)));
-        }
-        out.sort(null);
-        return out;
-    }
 
     private static List<Long> otlpTimes(OtlpReceiver otlp, String metric, String job, String status) {
         List<Long> out = new ArrayList<>();

@@ -205,10 +205,10 @@ class AgentKillNineTest {
         long end = System.currentTimeMillis();
 
         Map<String, Fetch> backends = new TreeMap<>();
-        backends.put("influx", () -> Map.of("backlog", influxTimes(influx, "SELECT n FROM backlog"),
-                "tick", influxTimes(influx, "SELECT n FROM tick WHERE job = 'user/tick.sh'")));
+        backends.put("influx", () -> Map.of("backlog", influx.times("aegis", "SELECT n FROM backlog"),
+                "tick", influx.times("aegis", "SELECT n FROM tick WHERE job = 'user/tick.sh'")));
         backends.put("vm", () -> Map.of("backlog", vmTimes(vm, "backlog_n"), "tick", vmTimes(vm, "tick_n{job=\"user/tick.sh\"}")));
-        backends.put("prom", () -> Map.of("backlog", promTimes(prometheus, "backlog_n", end), "tick", promTimes(prometheus, "tick_n", end)));
+        backends.put("prom", () -> Map.of("backlog", prometheus.times("backlog_n", end), "tick", prometheus.times("tick_n", end)));
         backends.put("otel", () -> Map.of("backlog", otlpTimes(otlp, "backlog.n"), "tick", otlpTimes(otlp, "tick.n")));
         backends.put("kafka", () -> {
             List<JsonNode> topic = new ArrayList<>();
@@ -295,14 +295,6 @@ class AgentKillNineTest {
                 .map(s -> Instant.parse(s.get("time").asText()).toEpochMilli()).sorted().toList();
     }
 
-    private static List<Long> influxTimes(InfluxServer influx, String q) throws Exception {
-        List<Long> out = new ArrayList<>();
-        for (JsonNode series : influx.query("aegis", q)) {
-            series.path("values").forEach(v -> out.add(v.get(0).asLong()));
-        }
-        out.sort(null);
-        return out;
-    }
 
     private static List<Long> vmTimes(VictoriaMetricsServer vm, String match) throws Exception {
         List<Long> out = new ArrayList<>();
@@ -313,14 +305,6 @@ class AgentKillNineTest {
         return out;
     }
 
-    private static List<Long> promTimes(PrometheusServer prometheus, String selector, long at) throws Exception {
-        List<Long> out = new ArrayList<>();
-        for (JsonNode series : prometheus.query(selector + "[10m]", at)) {
-            series.path("values").forEach(v -> out.add(Math.round(v.get(0).asDouble() * 1000)));
-        }
-        out.sort(null);
-        return out;
-    }
 
     private static List<Long> otlpTimes(OtlpReceiver otlp, String metric) {
         List<Long> out = new ArrayList<>();

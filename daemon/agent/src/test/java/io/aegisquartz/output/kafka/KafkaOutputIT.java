@@ -2,6 +2,7 @@ package io.aegisquartz.output.kafka;
 
 import io.aegisquartz.testing.AgentHome;
 import io.aegisquartz.testing.AgentProcesses;
+import io.aegisquartz.testing.ProcReadings;
 import io.aegisquartz.testing.StartedProcesses;
 import io.aegisquartz.testing.servers.KafkaBroker;
 import org.junit.jupiter.api.Test;
@@ -65,15 +66,6 @@ class KafkaOutputIT {
                 .findFirst().orElseThrow();
     }
 
-    /** Proportional set size of a process, in KiB, from /proc/PID/smaps_rollup. */
-    private static long pssKib(ProcessHandle h) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/" + h.pid() + "/smaps_rollup"))) {
-            if (line.startsWith("Pss:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        throw new IOException("no Pss line for " + h.pid());
-    }
 
     /** Where the memory is: anonymous and file-backed PSS, and the JVM's heap and class metadata (jcmd). */
     private static String breakdown(ProcessHandle h) throws Exception {
@@ -94,11 +86,6 @@ class KafkaOutputIT {
         return b.toString();
     }
 
-    private static long median(List<Long> v) {
-        List<Long> s = new ArrayList<>(v);
-        s.sort(null);
-        return s.get(s.size() / 2);
-    }
 
     @Test
     void anAgentWithoutAKafkaOutputLoadsNoKafkaClassAndOneWithItLoadsThemFromLibKafka() throws Exception {
@@ -124,13 +111,13 @@ class KafkaOutputIT {
             ProcessHandle jb = jvm(b);
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
             while (System.nanoTime() < until) {
-                plainPss.add(pssKib(ja));
-                kafkaPss.add(pssKib(jb));
+                plainPss.add(ProcReadings.pssKib(ja.pid()));
+                kafkaPss.add(ProcReadings.pssKib(jb.pid()));
                 // Sampling memory at an interval: there is nothing to wait for but time.
                 a.waitFor(2, TimeUnit.SECONDS);
             }
-            long p = median(plainPss);
-            long k = median(kafkaPss);
+            long p = ProcReadings.median(plainPss);
+            long k = ProcReadings.median(kafkaPss);
             System.out.printf("kafka-footprint: idle agent PSS, file output only: %.1f MB; with a kafka output too: %.1f MB;"
                     + " the kafka output adds %.1f MB (%.2fx) [%d samples each, 2 s apart]%n", p / 1024.0, k / 1024.0, (k - p) / 1024.0,
                     (double) k / p, plainPss.size());
