@@ -170,9 +170,11 @@ public final class Agent {
         }
         alerting = alerting();
         // Alerting sees each run's samples once they are durable in the spool: a tap of the pipeline.
-        delivery = Delivery.start(settings, stamper, alerting == null ? List.of() : List.<io.aegisquartz.pipeline.SampleTap>of(alerting::stored));
+        delivery = Delivery.start(settings, stamper, alerting == null ? List.of() : List.<io.aegisquartz.pipeline.SampleTap>of(alerting::stored),
+                alerting == null ? io.aegisquartz.output.OutputEvents.NONE : alerting);
         sink = delivery.sink();
         if (alerting != null) {
+            alerting.outputs(delivery.names());
             alerting.start(); // now that its alert.notification samples have somewhere to go
         }
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
@@ -432,9 +434,10 @@ public final class Agent {
         }
         boolean startup = jobs.isEmpty() && "start-up".equals(why);
         String settingsPending = null;
+        List<String> settingsProblems = new ArrayList<>();
         if (!startup) {
             RELOAD.info("reloading ({})", why);
-            settingsPending = noteSettingsChange();
+            settingsPending = noteSettingsChange(settingsProblems);
         }
         reloadProblems.clear();
         List<CronFile> cronFiles = new CronFileParser(settings, new Date()).parseAll();
@@ -506,6 +509,12 @@ public final class Agent {
             }
         }
         alertRules();
+        if (alerting != null) {
+            // Start-up's too: a restart with the problems fixed resolves a failed reload notified before it.
+            List<String> problems = new ArrayList<>(settingsProblems);
+            problems.addAll(reloadProblems);
+            alerting.reloaded(why, problems);
+        }
         if (watcher != null) {
             watcher.watch(watchedDirs());
         }
@@ -579,11 +588,12 @@ public final class Agent {
         }
     }
 
-    /** Says if aegis_config.ini changed since the start; returns what to do about it, or null. */
-    private String noteSettingsChange() {
+    /** Says if aegis_config.ini changed since the start (its problems, one line each, into {@code problems}); returns what to do about it, or null. */
+    private String noteSettingsChange(List<String> problems) {
         AgentSettings now = AgentSettings.load(settings.home(), settings.confDir());
         if (!now.nonDefaults().equals(settings.nonDefaults()) || !now.problems().isEmpty()) {
             now.problems().forEach(p -> CONFIG.error(p.oneLine()));
+            now.problems().forEach(p -> problems.add(p.oneLine()));
             RELOAD.warn("{} changed; its settings take effect at the next restart (the cron files and plugins reload now)",
                     settings.file());
             return settings.file() + " changed" + (now.problems().isEmpty() ? "" : " and has " + now.problems().size() + " problem(s)")

@@ -7,6 +7,7 @@ import io.aegisquartz.config.SpoolSettings;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.output.DeadLetters;
 import io.aegisquartz.output.Output;
+import io.aegisquartz.output.OutputEvents;
 import io.aegisquartz.output.OutputState;
 import io.aegisquartz.output.OutputWorker;
 import io.aegisquartz.output.WorkerConfig;
@@ -81,7 +82,8 @@ public final class Delivery implements AutoCloseable {
      * Opens the spool with a cursor per output and starts a worker per output; samples written to
      * {@link #sink()} go to every output.
      */
-    static Delivery start(AgentSettings settings, SampleStamper stamper, List<SampleTap> taps) throws Agent.StartException {
+    static Delivery start(AgentSettings settings, SampleStamper stamper, List<SampleTap> taps, OutputEvents events)
+            throws Agent.StartException {
         List<Planned> planned = new ArrayList<>();
         try {
             for (OutputSettings o : settings.outputs()) {
@@ -106,14 +108,34 @@ public final class Delivery implements AutoCloseable {
         } else if (r.recordsPending() > 0) {
             LOG.info("spool {}: samples waiting from before, per output: {}", ss.dir(), r.pendingByCursor());
         }
+        SamplePipeline pipeline = new SamplePipeline(spool, taps);
+        // The dropped samples a worker makes from the spool's reports pass the taps too (alerting
+        // notifies them), when the worker takes the report: they are never appended to the spool.
+        OutputEvents withDrops = new OutputEvents() {
+            @Override
+            public void failed(String output, String type, int consecutive, String error, long unreported) {
+                events.failed(output, type, consecutive, error, unreported);
+            }
+
+            @Override
+            public void delivered(String output, String type) {
+                events.delivered(output, type);
+            }
+
+            @Override
+            public void dropped(io.aegisquartz.sample.Sample dropped) {
+                pipeline.tap(List.of(dropped));
+                events.dropped(dropped);
+            }
+        };
         List<OutputWorker<?>> workers = new ArrayList<>();
         for (Planned p : planned) {
-            workers.add(worker(p, spool, ss.dir(), stamper).start());
+            workers.add(worker(p, spool, ss.dir(), stamper, withDrops).start());
             LOG.info("output {} ({}): {}", p.output.name(), p.output.type(), p.where);
         }
         LOG.info("samples are stored in the spool {} (cap {}) and sent from there to {} output(s)", ss.dir(),
                 Units.formatBytes(ss.maxBytes()), workers.size());
-        return new Delivery(spool, new SamplePipeline(spool, taps), workers);
+        return new Delivery(spool, pipeline, workers);
     }
 
     /**
@@ -143,11 +165,11 @@ public final class Delivery implements AutoCloseable {
     /** The output that takes over the checkpoint of a spool written by the single-reader version (the uploader's). */
     static final String LEGACY_HEIR = "aegis";
 
-    private static <E> OutputWorker<E> worker(Planned p, Spool spool, Path dir, SampleStamper stamper) {
+    private static <E> OutputWorker<E> worker(Planned p, Spool spool, Path dir, SampleStamper stamper, OutputEvents events) {
         @SuppressWarnings("unchecked")
         Output<E> output = (Output<E>) p.output;
         return new OutputWorker<>(output, spool.cursor(output.name()), p.config,
-                new DeadLetters(dir.resolve(SpoolInspector.deadLetterFile(output.name())), output.name()), stamper);
+                new DeadLetters(dir.resolve(SpoolInspector.deadLetterFile(output.name())), output.name()), stamper, events);
     }
 
     /** The output {@code o} describes; with {@code exclusive}, a file output takes its file's lock (only the start does). */
@@ -294,6 +316,11 @@ public final class Delivery implements AutoCloseable {
     /** Where runs write: stamp, append, taps. */
     SampleSink sink() {
         return pipeline;
+    }
+
+    /** The names of the outputs, in the order configured. */
+    List<String> names() {
+        return workers.stream().map(OutputWorker::name).toList();
     }
 
     /** The files of the file outputs. */

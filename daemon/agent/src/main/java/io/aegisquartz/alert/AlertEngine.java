@@ -37,6 +37,9 @@ final class AlertEngine {
     private final Outbox outbox;
     private final Silences silences;
     private final AlertRule agentRule;
+    /** The agent's rule with [alert] output_after: consecutive failed sends before an output is notified. */
+    private final AlertRule outputRule;
+    private final AlertRule jobRule;
     private final int flapLow;
     private final int flapHigh;
     /** Rules by job name, replaced at each reload. */
@@ -51,6 +54,8 @@ final class AlertEngine {
         this.outbox = outbox;
         this.silences = silences;
         this.agentRule = settings.agentRule();
+        this.outputRule = agentRule.withAfter(settings.outputAfter());
+        this.jobRule = settings.jobRule();
         this.flapLow = settings.flapLow();
         this.flapHigh = settings.flapHigh();
         for (SeriesState s : state.series.values()) {
@@ -58,8 +63,171 @@ final class AlertEngine {
         }
     }
 
-    void rules(Map<String, AlertRule> byJob) {
+    /**
+     * The rules of the jobs scheduled now. A job no longer among them has its state forgotten; each of
+     * its series with a notified problem is resolved with one {@code removed} event to the channels
+     * it was notified to (its job can never recover it).
+     */
+    void rules(Map<String, AlertRule> byJob, String host, long now) {
+        Map<String, AlertRule> old = rules;
         rules = Map.copyOf(byJob);
+        List<String> gone = new java.util.ArrayList<>();
+        for (String job : perJob.keySet()) {
+            if (!job.equals(AGENT) && !job.startsWith(AGENT + "/") && !byJob.containsKey(job)) {
+                gone.add(job);
+            }
+        }
+        for (String job : gone) {
+            AlertRule was = old.getOrDefault(job, jobRule);
+            removeSeries(s -> s.job.equals(job), was, "its job was removed from the configuration", host, now);
+            perJob.remove(job);
+            warnedJobs.remove(job);
+        }
+    }
+
+    /**
+     * The outputs configured now (at start): an output that is no longer configured has its series
+     * forgotten, resolved with one {@code removed} event if it was notified as failing.
+     */
+    void outputs(java.util.Collection<String> names, String host, long now) {
+        if (!perJob.containsKey(AGENT)) {
+            return;
+        }
+        java.util.Set<String> metrics = new java.util.HashSet<>();
+        names.forEach(n -> metrics.add(outputMetric(n)));
+        removeSeries(s -> s.job.equals(AGENT) && s.metric.startsWith("output ") && !metrics.contains(s.metric), outputRule,
+                "the output was removed from the configuration", host, now);
+    }
+
+    /** Forgets the series {@code which} picks; each with a notified problem gets one {@code removed} event. */
+    private void removeSeries(java.util.function.Predicate<SeriesState> which, AlertRule rule, String why, String host, long now) {
+        java.util.Iterator<Map.Entry<String, SeriesState>> it = state.series.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<String, SeriesState> en = it.next();
+            SeriesState s = en.getValue();
+            if (!which.test(s)) {
+                continue;
+            }
+            it.remove();
+            forgotten(s.job);
+            changed = true;
+            if (s.notified.equals("ok") || s.metric.equals("#hold")) {
+                continue; // nothing told as wrong (a hold is an event, with nothing to resolve)
+            }
+            AlertRule r = s.channels.isEmpty() ? rule : rule.withChannels(s.channels);
+            if (!r.notifies()) {
+                continue;
+            }
+            long lasted = s.since > 0 ? now - s.since : 0;
+            LOG.info("{}{}: notified as {}, now forgotten: {}", s.job, s.metric.isEmpty() ? "" : " (" + s.metric + ")", s.notified, why);
+            emit(new AlertEvent(AlertEvent.Kind.REMOVED, en.getKey(), s.host.isEmpty() ? host : s.host, s.job, s.metric, "removed",
+                    s.notified, why + " while " + s.notified.toUpperCase(java.util.Locale.ROOT) + "; it will not be told again",
+                    s.since, now, "", lasted), r);
+        }
+    }
+
+    private static String count(Sample s) {
+        Double c = s.measurement().values().get("count");
+        return c == null ? "" : "count=" + number(c);
+    }
+
+    private static String outputMetric(String output) {
+        return "output " + output;
+    }
+
+    /**
+     * One send of an output: failed ({@code error} non-null) or delivered. Nagios' rule with {@code
+     * after} = [alert] output_after: that many consecutive failures are one problem notified, naming
+     * the output and its last error; the first delivery after it, one recovery. A delivery with
+     * nothing remembered costs one lookup.
+     */
+    void output(String name, String type, int consecutive, String error, long unreported, String host, long now) {
+        if (!outputRule.notifies() || (error == null && !perJob.containsKey(AGENT))) {
+            return;
+        }
+        String metric = outputMetric(name);
+        String key = key(AGENT, metric, "");
+        if (error == null && !state.series.containsKey(key)) {
+            return;
+        }
+        String message = error == null ? "output " + name + " (" + type + ") delivers again"
+                : "output " + name + " (" + type + "): " + consecutive + " consecutive send(s) failed; last error: " + error;
+        observe(AGENT, metric, "", error == null ? Status.OK : Status.ERROR, message, "", host, outputRule, now);
+        SeriesState s = state.series.get(key);
+        if (s == null) {
+            return;
+        }
+        if (error == null) {
+            if (s.dropping) {
+                s.dropping = false;
+                changed = true;
+            }
+            return;
+        }
+        if (unreported > 0 && !s.dropping && agentRule.notifies()) {
+            // The exact count comes in the drop report, which the output sends only once it delivers
+            // again; meanwhile say that samples are being lost, once per outage.
+            AlertEvent e = new AlertEvent(AlertEvent.Kind.EVENT, key(AGENT, "spool", "dropping " + name), host, AGENT, "spool", "dropping",
+                    "", "the spool has dropped " + unreported + " sample(s) that output " + name + " (" + type + ") had not sent, and drops more "
+                    + "while it fails; the exact count is told when it delivers again", s.since, now, "", 0);
+            if (emit(e, agentRule)) {
+                s.dropping = true;
+                changed = true;
+            }
+        }
+    }
+
+    /**
+     * A reload of the configuration: with problems (file:line each, as logged), one problem
+     * notification, and another only when a later reload has other problems; the first reload without
+     * problems after one that was notified, one recovery.
+     */
+    void reload(String why, List<String> problems, String host, long now) {
+        String key = key(AGENT, "reload", "");
+        SeriesState s = state.series.get(key);
+        if (problems.isEmpty()) {
+            if (s == null) {
+                return;
+            }
+            state.series.remove(key);
+            forgotten(AGENT);
+            changed = true;
+            if (!s.notified.equals("ok") && agentRule.notifies()) {
+                emit(new AlertEvent(AlertEvent.Kind.RECOVERY, key, host, AGENT, "reload", "ok", s.notified,
+                        "the configuration reloaded without problems (" + why + ")", s.since, now, "", now - s.since), agentRule);
+            }
+            return;
+        }
+        String all = String.join("\n", problems);
+        if (!agentRule.notifies() || (s != null && s.value.equals(all))) {
+            return; // the same problems as the reload already notified
+        }
+        StringBuilder text = new StringBuilder();
+        text.append(problems.size()).append(" problem(s) in the configuration at reload (").append(why)
+                .append("); jobs on those lines keep their last good definition or are not scheduled: ");
+        for (int i = 0; i < problems.size() && i < 10; i++) {
+            text.append(i == 0 ? "" : "; ").append(problems.get(i));
+        }
+        if (problems.size() > 10) {
+            text.append("; ... and ").append(problems.size() - 10).append(" more (see the log)");
+        }
+        long since = s == null ? now : s.since;
+        AlertEvent e = new AlertEvent(AlertEvent.Kind.PROBLEM, key, host, AGENT, "reload", "error", "", text.toString(), since, now, "", 0);
+        if (!emit(e, agentRule)) {
+            return; // silenced: told at the next reload that has problems after the silence
+        }
+        if (s == null) {
+            s = remember(key, AGENT, "reload", "");
+        }
+        s.status = "error";
+        s.notified = "error";
+        s.since = since;
+        s.lastNotified = now;
+        s.lastSeen = now;
+        s.host = host;
+        s.message = text.toString();
+        s.value = all;
+        changed = true;
     }
 
     AlertRule rule(String job) {
@@ -91,7 +259,7 @@ final class AlertEngine {
             host = s.hostname();
             Status st = s.status();
             if (st == Status.DROPPED) {
-                event(AGENT, "spool", "dropped", s.message(), s.hostname(), now);
+                dropped(s, now);
                 continue;
             }
             if (job.startsWith(AGENT + "/")) {
@@ -156,11 +324,7 @@ final class AlertEngine {
             return;
         }
         if (s == null) {
-            s = new SeriesState();
-            s.job = job;
-            s.metric = "#hold";
-            state.series.put(key, s);
-            perJob.merge(job, 1, Integer::sum);
+            s = remember(key, job, "#hold", "");
         }
         s.status = kind;
         s.notified = kind;
@@ -171,14 +335,27 @@ final class AlertEngine {
         emit(e, agentRule);
     }
 
-    /** One thing that happened to the agent (samples dropped, a reload that failed): notified, not remembered. */
-    void event(String what, String metric, String status, String message, String host, long now) {
+    /**
+     * A {@code dropped} sample (docs/SAMPLES.md): the spool dropped samples one output had not sent.
+     * Notified once per report, with the report's exact count and the output in its message; a report
+     * handed out again (after a restart) has the same sample id and is not notified again.
+     */
+    private void dropped(Sample s, long now) {
         if (!agentRule.notifies()) {
             return;
         }
-        AlertEvent e = new AlertEvent(AlertEvent.Kind.EVENT, key(AGENT, metric, ""), host, AGENT, metric, status, "", message == null ? "" : message,
-                now, now, "", 0);
-        emit(e, agentRule);
+        Map<String, String> tags = s.measurement().tags();
+        String which = tags.getOrDefault("output", "") + "/" + tags.getOrDefault("reason", "");
+        if (s.id().equals(state.drops.get(which))) {
+            return;
+        }
+        // Its own key (the sample id): two reports waiting in one group must not replace each other.
+        AlertEvent e = new AlertEvent(AlertEvent.Kind.EVENT, key(AGENT, "spool", s.id()), s.hostname(), AGENT, "spool", "dropped", "",
+                s.message() == null ? "" : s.message(), now, now, count(s), 0);
+        if (emit(e, agentRule)) {
+            state.drops.put(which, s.id());
+            changed = true;
+        }
     }
 
     private void observe(String job, String metric, String tags, Status status, String message, String value, String host, AlertRule rule,
@@ -196,17 +373,13 @@ final class AlertEngine {
                 }
                 return;
             }
-            s = new SeriesState();
-            s.job = job;
-            s.metric = metric;
-            s.tags = tags;
-            state.series.put(key, s);
-            perJob.merge(job, 1, Integer::sum);
+            s = remember(key, job, metric, tags);
             changed = true;
         }
         String wire = status.wire();
         s.lastSeen = now;
         s.host = host;
+        s.channels = rule.channels();
         if (bad) {
             if (s.status.equals("ok") || s.attempts == 0) {
                 s.since = now;
@@ -297,6 +470,17 @@ final class AlertEngine {
                 changed = true;
             }
         }
+    }
+
+    /** A new series, remembered from now on (and counted for its job). */
+    private SeriesState remember(String key, String job, String metric, String tags) {
+        SeriesState s = new SeriesState();
+        s.job = job;
+        s.metric = metric;
+        s.tags = tags;
+        state.series.put(key, s);
+        perJob.merge(job, 1, Integer::sum);
+        return s;
     }
 
     private void forgotten(String job) {

@@ -17,6 +17,11 @@ public final class AlertState {
     public Map<String, SeriesState> series = new LinkedHashMap<>();
     /** Channel queues by channel name. */
     public Map<String, ChannelQueue> channels = new LinkedHashMap<>();
+    /**
+     * The id of the last {@code dropped} sample notified, by output and reason ("NAME/size_cap"): the
+     * spool hands a report out again after a restart (same sample id), which is then not told twice.
+     */
+    public Map<String, String> drops = new LinkedHashMap<>();
     /** Hosts the receiver tracks for silence, by host uuid (only in the receiver's state). */
     public Map<String, HostSeen> hosts = new LinkedHashMap<>();
 

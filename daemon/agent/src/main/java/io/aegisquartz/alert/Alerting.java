@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  * the save leaves its events to be composed again. Samples come in on the caller's thread
  * ({@link #stored}), under a lock, with no I/O there; the thread saves what they changed within a second.
  */
-public final class Alerting implements AutoCloseable {
+public final class Alerting implements AutoCloseable, io.aegisquartz.output.OutputEvents {
 
     private static final Logger LOG = LoggerFactory.getLogger("alert");
     /** Changes the engine makes (attempt counts, histories) are saved at most this often; compositions and deliveries at once. */
@@ -154,9 +154,21 @@ public final class Alerting implements AutoCloseable {
         }
     }
 
-    /** The rules of the jobs now scheduled, by job name (at start and after each reload). */
+    /**
+     * The rules of the jobs now scheduled, by job name (at start and after each reload). The state of
+     * a job no longer among them is forgotten, and a problem of it that was notified is resolved with
+     * one {@code removed} notification.
+     */
     public void rules(Map<String, AlertRule> byJob) {
-        engine.rules(byJob);
+        boolean changed;
+        synchronized (this) {
+            engine.rules(byJob, hostname.get(), clock.millis());
+            changed = engine.takeChanged();
+            dirty |= changed;
+        }
+        if (changed) {
+            wakeUp();
+        }
         for (AlertRule r : byJob.values()) {
             warnUnknown(r.channels());
         }
@@ -184,6 +196,63 @@ public final class Alerting implements AutoCloseable {
         boolean changed;
         synchronized (this) {
             engine.observe(samples, clock.millis());
+            changed = engine.takeChanged();
+            dirty |= changed;
+        }
+        if (changed) {
+            wakeUp();
+        }
+    }
+
+    /** The outputs configured (at start): the state of an output no longer configured is forgotten, resolved if it was notified. */
+    public void outputs(java.util.Collection<String> names) {
+        apply(() -> engine.outputs(names, hostname.get(), clock.millis()));
+    }
+
+    /**
+     * One send of an output failed (the agent's own event, docs/ALERTS.md; the spool's drop reports
+     * come through the pipeline's taps, {@link #stored}, as the {@code dropped} samples they are): {@code [alert]
+     * output_after} consecutive failures are notified once, naming the output and {@code error}
+     * (which must carry no secret: the worker masks URLs). Quick, no I/O: called on the output's thread.
+     */
+    @Override
+    public void failed(String output, String type, int consecutive, String error, long unreported) {
+        apply(() -> engine.output(output, type, consecutive, error == null ? "" : error, unreported, hostname.get(), clock.millis()));
+    }
+
+    /** One send of an output succeeded: the recovery of an output notified as failing; otherwise one lookup. */
+    @Override
+    public void delivered(String output, String type) {
+        if (closed) {
+            return;
+        }
+        boolean changed;
+        synchronized (this) {
+            engine.output(output, type, 0, null, 0, hostname.get(), clock.millis());
+            changed = engine.takeChanged();
+            dirty |= changed;
+        }
+        if (changed) {
+            wakeUp();
+        }
+    }
+
+    /**
+     * A reload ended: with {@code problems} (one line each, file:line first, as logged), notified once
+     * per distinct set of problems; without, the recovery of a reload notified as failed.
+     */
+    public void reloaded(String why, List<String> problems) {
+        apply(() -> engine.reload(why, List.copyOf(problems), hostname.get(), clock.millis()));
+    }
+
+    /** Runs {@code change} on the engine under the lock; wakes the thread if the state changed. */
+    private void apply(Runnable change) {
+        if (closed) {
+            return;
+        }
+        boolean changed;
+        synchronized (this) {
+            change.run();
             changed = engine.takeChanged();
             dirty |= changed;
         }

@@ -5,15 +5,19 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.util.AtomicFiles;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Silences set with {@code aegis-quartz silence}: {@code STATE/alerts/silences.json}, a JSON array,
- * written by the command (whole file, atomically) and read by the agent when the file changes. A
+ * changed by the command under a lock ({@link #update}: read, change, write whole and atomically) and
+ * read by the agent when the file changes (no lock needed: it sees the old file or the new one). A
  * silence ends by itself at its end time; nothing needs to remove it. While a job is silenced its
  * notifications are not sent, and it is not marked as notified, so a problem that outlasts the silence
  * is notified when it ends.
@@ -26,6 +30,8 @@ public final class Silences {
     public static final String AGENT = "agent";
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** One monitor per lock file: threads of one process must wait for each other before the file lock, which is per process. */
+    private static final java.util.concurrent.ConcurrentMap<Path, Object> IN_PROCESS = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * One silence.
@@ -65,7 +71,34 @@ public final class Silences {
         }
     }
 
-    /** Replaces the file's silences (dropping those that ended before {@code nowMillis}). */
+    /**
+     * Changes the silences as one step against every other writer: under an exclusive lock on
+     * {@code silences.json.lock} (a file lock between processes, a monitor between threads of this
+     * one, which a file lock does not cover), reads the file, applies {@code change} and writes the
+     * result with {@link AtomicFiles}. Without it, two {@code silence} commands at the same instant
+     * would both read the old list and the second rename would lose the first one's silence.
+     *
+     * @param change the new list from the current one, or null to leave the file as it is
+     * @return the list now in the file
+     */
+    public List<Silence> update(java.util.function.UnaryOperator<List<Silence>> change, long nowMillis) throws IOException {
+        Files.createDirectories(file.getParent());
+        Path lockFile = file.resolveSibling(file.getFileName() + ".lock");
+        synchronized (IN_PROCESS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), k -> new Object())) {
+            try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                 FileLock ignored = ch.lock()) {
+                List<Silence> now = read();
+                List<Silence> next = change.apply(now);
+                if (next == null) {
+                    return now;
+                }
+                write(next, nowMillis);
+                return next;
+            }
+        }
+    }
+
+    /** Replaces the file's silences (dropping those that ended before {@code nowMillis}); {@link #update} is the safe way to change them. */
     public void write(List<Silence> silences, long nowMillis) throws IOException {
         List<Silence> keep = new ArrayList<>();
         for (Silence s : silences) {

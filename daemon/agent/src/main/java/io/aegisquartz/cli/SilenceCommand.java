@@ -86,9 +86,12 @@ final class SilenceCommand implements Command {
             throw new UsageException("silence: --for '" + forText + "' is not a duration from 1m to 30d, e.g. 2h");
         }
         String reason = a.value("--reason") == null ? "" : a.value("--reason");
-        List<Silences.Silence> all = new ArrayList<>(silences.read());
-        all.add(new Silences.Silence(job, now, now + d.toMillis(), reason, System.getProperty("user.name", "")));
-        silences.write(all, now);
+        Silences.Silence added = new Silences.Silence(job, now, now + d.toMillis(), reason, System.getProperty("user.name", ""));
+        silences.update(all -> {
+            List<Silences.Silence> next = new ArrayList<>(all);
+            next.add(added);
+            return next;
+        }, now);
         if (!job.equals(Silences.ALL) && !knownJobs(settings).contains(job)) {
             cli.err().println("warning: no job named '" + LogText.escape(job) + "' in the cron files now; silenced anyway (names: see check-config)");
         }
@@ -111,20 +114,22 @@ final class SilenceCommand implements Command {
     }
 
     private static int clear(Cli cli, Silences silences, String job, long now) throws java.io.IOException {
-        List<Silences.Silence> all = silences.read();
-        List<Silences.Silence> keep = new ArrayList<>();
-        for (Silences.Silence s : all) {
-            if (job != null && !s.job().equals(job)) {
-                keep.add(s);
+        int[] removed = new int[1];
+        silences.update(all -> {
+            List<Silences.Silence> keep = new ArrayList<>();
+            for (Silences.Silence s : all) {
+                if (job != null && !s.job().equals(job)) {
+                    keep.add(s);
+                }
             }
-        }
-        int removed = (int) all.stream().filter(s -> s.endMillis() > now).count() - (int) keep.stream().filter(s -> s.endMillis() > now).count();
-        if (removed == 0) {
+            removed[0] = (int) all.stream().filter(s -> s.endMillis() > now).count() - (int) keep.stream().filter(s -> s.endMillis() > now).count();
+            return removed[0] == 0 ? null : keep;
+        }, now);
+        if (removed[0] == 0) {
             cli.err().println("aegis-quartz: no silence" + (job == null ? "" : " of '" + LogText.escape(job) + "'") + " to clear");
             return Cli.PROBLEMS;
         }
-        silences.write(keep, now);
-        cli.out().println("cleared " + removed + " silence(s)");
+        cli.out().println("cleared " + removed[0] + " silence(s)");
         return Cli.OK;
     }
 

@@ -546,7 +546,7 @@ public final class AgentSettings {
                 new AlertRule(jobChannels, integer("alert.after"), duration("alert.repeat")),
                 new AlertRule(agentChannels, 1, Duration.ZERO),
                 duration("alert.group_wait"), integer("alert.max_per_hour"), duration("alert.give_up_after"),
-                integer("alert.flap_low"), integer("alert.flap_high"));
+                integer("alert.flap_low"), integer("alert.flap_high"), integer("alert.output_after"));
     }
 
     private List<String> channelsOrNone(String id) {

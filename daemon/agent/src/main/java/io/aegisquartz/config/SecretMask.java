@@ -26,6 +26,10 @@ public final class SecretMask {
             Pattern.compile("(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://[^:/@\\s]++:)[^@/\\s]++(@)");
     /** Query parameters of a URL, e.g. ?token=x or &api_key=x; masked when the name holds a secret word. */
     private static final Pattern QUERY_PARAMETER = Pattern.compile("(?i)([?&]([a-z0-9_.-]*+)=)[^&#\\s]++");
+    /** A user name alone before the host (a token as the user, https://TOKEN@host/); user:password@ is URL_PASSWORD's. */
+    private static final Pattern URL_USER = Pattern.compile("(?i)^([a-z][a-z0-9+.-]*+://)[^:/@\\s?#]++@");
+    /** A URL up to the first white space (possessive: linear, never backtracks). */
+    private static final Pattern URL_QUERY = Pattern.compile("(?i)(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*+://\\S++");
 
     private SecretMask() {
     }
@@ -56,6 +60,26 @@ public final class SecretMask {
             out.add(a.contains("://") ? maskQuery(masked) : masked);
         }
         return out;
+    }
+
+    /**
+     * Free text (an error message of a client library, a backend's answer) with every URL in it
+     * stripped of its password ({@code user:***@}) and of the values of all its query parameters
+     * ({@code ?key=***}): such text quotes endpoints, and an endpoint may carry a token in any
+     * parameter (a webhook's {@code key=}, InfluxDB 1's {@code p=}).
+     */
+    public static String maskText(String text) {
+        if (text == null || !text.contains("://")) {
+            return text;
+        }
+        String masked = URL_PASSWORD.matcher(text).replaceAll("$1***$2");
+        Matcher m = URL_QUERY.matcher(masked);
+        StringBuilder sb = new StringBuilder(masked.length());
+        while (m.find()) {
+            String url = URL_USER.matcher(m.group()).replaceFirst("$1***@");
+            m.appendReplacement(sb, Matcher.quoteReplacement(QUERY_PARAMETER.matcher(url).replaceAll("$1***")));
+        }
+        return m.appendTail(sb).toString();
     }
 
     /** Whether {@code name} is letters, digits and {@code extra} only, and holds a secret word. */

@@ -217,7 +217,9 @@ public final class Settings {
             i("alert", "flap_high", "20", 1, 100,
                     "A job starts flapping when its state changes reach this percentage of its last 21 runs (Nagios' high_service_flap_threshold); it is notified once as flapping."),
             s("alert", "agent_notify", Kind.STRING, "",
-                    "Channels for the agent's own events: a job quarantined (a run of it ended the agent) or shed by the governor, notified once when the hold starts. Empty: [alert] notify.")
+                    "Channels for the agent's own events: a job quarantined (a run of it ended the agent) or shed by the governor, an output failing, samples the spool dropped, a reload with problems (docs/ALERTS.md). Empty: [alert] notify."),
+            i("alert", "output_after", "3", 1, 1_000,
+                    "Consecutive failed sends of an output (any [output.NAME], the upload included) before it is notified as failing, once, to the agent_notify channels; its first delivery after that is notified as its recovery.")
     );
 
     /** Keys of {@code [output.NAME]} by type; {@code type} itself goes with every type. */

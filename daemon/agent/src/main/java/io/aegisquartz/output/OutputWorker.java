@@ -1,5 +1,6 @@
 package io.aegisquartz.output;
 
+import io.aegisquartz.config.SecretMask;
 import io.aegisquartz.config.Units;
 import io.aegisquartz.sample.SampleJson;
 import io.aegisquartz.sample.SampleStamper;
@@ -62,6 +63,7 @@ public final class OutputWorker<E> implements AutoCloseable {
     private final WorkerConfig config;
     private final DeadLetters deadLetters;
     private final SampleStamper host;
+    private final OutputEvents events;
     private final Thread thread;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -95,6 +97,16 @@ public final class OutputWorker<E> implements AutoCloseable {
      * @param host the host's identity, for the {@code dropped} samples this worker builds from the spool's reports
      */
     public OutputWorker(Output<E> output, SpoolCursor cursor, WorkerConfig config, DeadLetters deadLetters, SampleStamper host) {
+        this(output, cursor, config, deadLetters, host, OutputEvents.NONE);
+    }
+
+    /**
+     * @param host   the host's identity, for the {@code dropped} samples this worker builds from the spool's reports
+     * @param events told of every send's outcome and every drop report taken (the agent's alerts)
+     */
+    public OutputWorker(Output<E> output, SpoolCursor cursor, WorkerConfig config, DeadLetters deadLetters, SampleStamper host,
+                        OutputEvents events) {
+        this.events = events;
         this.output = output;
         this.cursor = cursor;
         this.config = config;
@@ -173,8 +185,10 @@ public final class OutputWorker<E> implements AutoCloseable {
                     items.add(new Item(r.payload(), r.timeMillis(), r.position().segment() + ":" + r.position().offset()));
                 }
                 for (DropReport d : batch.drops) {
-                    items.add(new Item(SampleJson.toJson(DroppedSamples.of(d, output.name(), host.hostUuid(), host.hostname()))
-                            .getBytes(StandardCharsets.UTF_8), System.currentTimeMillis(), "dropped:" + d.number()));
+                    io.aegisquartz.sample.Sample dropped = DroppedSamples.of(d, output.name(), host.hostUuid(), host.hostname());
+                    items.add(new Item(SampleJson.toJson(dropped).getBytes(StandardCharsets.UTF_8), System.currentTimeMillis(),
+                            "dropped:" + d.number()));
+                    tell(() -> events.dropped(dropped));
                 }
                 if (batch.last != null) {
                     try {
@@ -481,6 +495,11 @@ public final class OutputWorker<E> implements AutoCloseable {
         accepted.addAndGet(samples - a.duplicates());
         duplicates.addAndGet(a.duplicates());
         consecutiveFailures = 0;
+        try {
+            events.delivered(output.name(), output.type()); // every batch: no lambda to allocate
+        } catch (RuntimeException e) {
+            LOG.error("output {}: a listener of its events failed", output.name(), e);
+        }
         lastSuccess = System.currentTimeMillis();
         if (failingSince >= 0) {
             CursorStats st = cursor.stats();
@@ -492,12 +511,16 @@ public final class OutputWorker<E> implements AutoCloseable {
     }
 
     /** The story of an outage in three kinds of line: it started, it goes on (every 5 min), it changed. */
-    private void failed(String reason, String kind) {
+    private void failed(String rawReason, String kind) {
+        // A client library's message may quote the endpoint, and an endpoint may carry user:password@ or ?token=.
+        String reason = SecretMask.maskText(rawReason);
         consecutiveFailures++;
         failures.incrementAndGet();
         lastError = reason;
+        int n = consecutiveFailures;
         long now = System.currentTimeMillis();
         CursorStats st = cursor.stats();
+        tell(() -> events.failed(output.name(), output.type(), n, reason, st.dropsUndelivered()));
         String pending = st.pendingRecords() + " samples, " + st.pendingBytes() + " bytes pending";
         if (failingSince < 0) {
             failingSince = now;
@@ -513,6 +536,15 @@ public final class OutputWorker<E> implements AutoCloseable {
             LOG.warn("output {} still failing after {}: {} ({})", output.name(), human(now - failingSince), reason, pending);
         } else {
             LOG.debug("output {}: attempt failed ({}): {}", output.name(), kind, reason);
+        }
+    }
+
+    /** Tells {@link #events}; a listener that throws must not stop the delivery. */
+    private void tell(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            LOG.error("output {}: a listener of its events failed", output.name(), e);
         }
     }
 

@@ -70,14 +70,24 @@ public final class SamplePipeline implements SampleSink {
                     e.getMessage(), total);
             return false;
         }
+        tap(stored);
+        return true;
+    }
+
+    /**
+     * Hands samples that are durable without an append of theirs to the taps: the {@code dropped}
+     * samples an output's worker builds from the spool's drop reports, which are kept in the cursor's
+     * checkpoint (docs/SPOOL.md), not as records (a record would be charged to every output, and could
+     * itself be dropped). A report taken again after a restart comes again, with the same sample id.
+     */
+    public void tap(List<Sample> samples) {
         for (SampleTap t : taps) {
             try {
-                t.stored(stored);
+                t.stored(samples);
             } catch (RuntimeException e) {
                 LOG.error("sample tap {} failed", t.getClass().getName(), e);
             }
         }
-        return true;
     }
 
     private Sample tooLarge(Sample s, int bytes) {

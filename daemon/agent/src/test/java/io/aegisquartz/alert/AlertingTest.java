@@ -69,7 +69,7 @@ class AlertingTest {
     }
 
     private static AlertSettings settings(int maxPerHour, Duration giveUp) {
-        return new AlertSettings(Path.of("unused"), AlertRule.NONE, AlertRule.NONE, Duration.ofSeconds(30), maxPerHour, giveUp, 5, 20);
+        return new AlertSettings(Path.of("unused"), AlertRule.NONE, AlertRule.NONE, Duration.ofSeconds(30), maxPerHour, giveUp, 5, 20, 3);
     }
 
     private Alerting open(Path stateDir, AlertSettings s, Map<String, AlertRule> rules) {
@@ -428,7 +428,7 @@ class AlertingTest {
     @Test
     void aJobTheAgentHoldsIsNotifiedOnceToTheAgentsChannels() {
         AlertSettings s = new AlertSettings(Path.of("unused"), AlertRule.NONE, new AlertRule(List.of("hook"), 1, Duration.ZERO),
-                Duration.ofSeconds(30), 20, Duration.ofHours(24), 5, 20);
+                Duration.ofSeconds(30), 20, Duration.ofHours(24), 5, 20, 3);
         Alerting a = open(dir.resolve("state"), s, Map.of("web", AlertRule.NONE));
         for (int i = 0; i < 5; i++) {
             a.stored(List.of(skipped("web", "quarantined: a run of it ended the agent (System.exit)")));
@@ -442,6 +442,212 @@ class AlertingTest {
         clock.advance(MINUTE);
         a.step();
         assertEquals(List.of("event quarantined web", "event shed web"), events(), "an ordinary skip is not an event");
+    }
+
+    private static AlertSettings agentEvents(int outputAfter) {
+        return new AlertSettings(Path.of("unused"), AlertRule.NONE, new AlertRule(List.of("hook"), 1, Duration.ZERO),
+                Duration.ofSeconds(30), 20, Duration.ofHours(24), 5, 20, outputAfter);
+    }
+
+    /** The messages of every event the webhook received, in order. */
+    private List<String> messages() {
+        List<String> out = new ArrayList<>();
+        for (HookServer.Request r : hook.requests()) {
+            for (JsonNode e : json(r).get("events")) {
+                out.add(e.get("message").asText());
+            }
+        }
+        return out;
+    }
+
+    /** An output failing output_after sends in a row is one problem naming it and its last error; its next delivery, one recovery. */
+    @Test
+    void anOutputFailingAfterConsecutiveSendsIsNotifiedOnceAndItsRecoveryOnce() {
+        Alerting a = open(dir.resolve("state"), agentEvents(3), Map.of());
+        a.failed("central", "aegis", 1, "receiver answered 500", 0);
+        a.failed("central", "aegis", 2, "receiver answered 500", 0);
+        a.delivered("central", "aegis");
+        clock.advance(MINUTE);
+        a.step();
+        assertEquals(List.of(), events(), "two failures, then a delivery: nobody is told");
+        for (int i = 1; i <= 10; i++) {
+            a.failed("central", "aegis", i, "ConnectException: Connection refused (attempt " + i + ")", 0);
+            clock.advance(Duration.ofSeconds(10));
+            a.step();
+        }
+        clock.advance(MINUTE);
+        a.step();
+        assertEquals(List.of("problem error agent"), events(), "once, however long it fails");
+        String told = messages().get(0);
+        assertTrue(told.contains("output central (aegis)") && told.contains("3 consecutive send(s) failed")
+                && told.contains("Connection refused (attempt 3)"), told);
+        for (int i = 0; i < 5; i++) {
+            a.delivered("central", "aegis");
+        }
+        clock.advance(MINUTE);
+        a.step();
+        assertEquals(List.of("problem error agent", "recovery ok agent"), events());
+        assertTrue(json(hook.requests().get(1)).get("events").get(0).get("metric").asText().equals("output central"));
+        assertEquals(Duration.ofSeconds(10 * 10 + 60).toMillis(), json(hook.requests().get(1)).get("events").get(0).get("lasted_ms").asLong(),
+                "from the first failure of its last run of failures (ten sends 10 s apart, then a minute)");
+    }
+
+    /** A restart while an output is notified as failing tells nothing again; an output no longer configured is resolved as removed. */
+    @Test
+    void anOutputNotifiedAsFailingIsNotToldAgainAfterARestartAndIsResolvedWhenRemoved() {
+        Alerting a = open(dir.resolve("state"), agentEvents(1), Map.of());
+        a.failed("central", "aegis", 1, "receiver answered 500", 0);
+        a.failed("influx", "influx", 1, "influx answered 500", 0);
+        clock.advance(MINUTE);
+        a.step();
+        a.close();
+        assertEquals(2, events().size(), events().toString());
+
+        Alerting b = open(dir.resolve("state"), agentEvents(1), Map.of());
+        b.outputs(List.of("central"));
+        b.failed("central", "aegis", 7, "receiver answered 500", 0);
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals(List.of("problem error agent", "problem error agent", "removed removed agent"), events());
+        assertTrue(messages().get(2).contains("output was removed"), messages().toString());
+        b.outputs(List.of("central"));
+        b.close();
+        assertFalse(AlertingTest.text(dir.resolve("state/alerts/state.json")).contains("output influx"), "its state is forgotten");
+    }
+
+    /** While an output fails and the spool drops its samples, that is told once per outage, before the exact count can be. */
+    @Test
+    void samplesDroppedWhileAnOutputFailsAreToldOncePerOutage() {
+        Alerting a = open(dir.resolve("state"), agentEvents(3), Map.of());
+        for (int i = 1; i <= 3; i++) {
+            a.failed("central", "aegis", i, "receiver answered 500", 0);
+        }
+        a.failed("central", "aegis", 4, "receiver answered 500", 40);
+        a.failed("central", "aegis", 5, "receiver answered 500", 90);
+        clock.advance(MINUTE);
+        a.step();
+        a.close();
+        Alerting b = open(dir.resolve("state"), agentEvents(3), Map.of());
+        b.failed("central", "aegis", 1, "receiver answered 500", 130); // after a restart, the same outage
+        clock.advance(MINUTE);
+        b.step();
+        List<String> kinds = events();
+        assertEquals(List.of("problem error agent", "event dropping agent"), kinds);
+        assertTrue(messages().get(1).startsWith("the spool has dropped 40 sample(s) that output central (aegis) had not sent"),
+                messages().toString());
+        b.delivered("central", "aegis");
+        clock.advance(MINUTE);
+        b.step();
+        for (int i = 1; i <= 3; i++) {
+            b.failed("central", "aegis", i, "receiver answered 500", i == 3 ? 25 : 0); // the last report went out with the recovery
+        }
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals(List.of("problem error agent", "event dropping agent", "recovery ok agent", "problem error agent", "event dropping agent"),
+                events(), "a new outage that drops is told again");
+    }
+
+    /** A drop report is notified once with its exact count and output, even when the spool hands it out again (after a restart). */
+    @Test
+    void aDropReportIsNotifiedOnceWithItsCountAndOutput() {
+        Alerting a = open(dir.resolve("state"), agentEvents(3), Map.of());
+        Sample report = dropped("central", 1, 120);
+        a.stored(List.of(report));
+        a.stored(List.of(report));
+        a.stored(List.of(dropped("influx", 1, 7)));
+        clock.advance(MINUTE);
+        a.step();
+        a.close();
+        Alerting b = open(dir.resolve("state"), agentEvents(3), Map.of());
+        b.stored(List.of(report)); // the same report, handed out again after the restart
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals(List.of("event dropped agent", "event dropped agent"), events(), "two reports, both in one message, none twice");
+        assertEquals(1, hook.requests().size());
+        assertTrue(messages().get(0).startsWith("120 unsent sample(s)") && messages().get(0).contains("output central"), messages().toString());
+        assertTrue(messages().get(1).startsWith("7 unsent sample(s)") && messages().get(1).contains("output influx"), messages().toString());
+        b.stored(List.of(dropped("central", 2, 3))); // the next report of that output
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals(3, events().size(), events().toString());
+    }
+
+    private Sample dropped(String output, long number, long count) {
+        return io.aegisquartz.output.DroppedSamples.of(new io.aegisquartz.spool.DropReport(number, count, clock.millis() - 60_000,
+                clock.millis() - 1_000, count, io.aegisquartz.spool.DropReport.Reason.SIZE_CAP), output, UUID, "web-17");
+    }
+
+    /** A reload with problems is told once per distinct set of problems, with file:line; the next clean one, once as recovered. */
+    @Test
+    void aFailedReloadIsNotifiedOncePerSetOfProblemsAndItsRecoveryOnce() {
+        Alerting a = open(dir.resolve("state"), agentEvents(3), Map.of());
+        a.reloaded("start-up", List.of());
+        List<String> problems = List.of("/etc/aegis/aegis_quartz.conf.user:2:1: bad cron expression '[* * *' (fix: ...)");
+        for (int i = 0; i < 3; i++) {
+            a.reloaded("SIGHUP", problems); // each in a group of its own: a second event would be a second message
+            clock.advance(MINUTE);
+            a.step();
+        }
+        assertEquals(List.of("problem error agent"), events());
+        assertTrue(messages().get(0).contains("aegis_quartz.conf.user:2:1: bad cron expression") && messages().get(0).contains("SIGHUP"),
+                messages().toString());
+        a.close();
+        Alerting b = open(dir.resolve("state"), agentEvents(3), Map.of());
+        b.reloaded("SIGHUP", problems);
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals(List.of("problem error agent"), events(), "the same problems after a restart: not again");
+        b.reloaded("SIGHUP", List.of("/etc/aegis/aegis_quartz.conf.user:3:1: unknown option 'x='"));
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals(List.of("problem error agent", "problem error agent"), events(), "other problems are told; the same ones not again");
+        b.reloaded("SIGHUP", List.of());
+        b.reloaded("SIGHUP", List.of());
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals(List.of("problem error agent", "problem error agent", "recovery ok agent"), events());
+    }
+
+    /** A job removed while notified as bad gets one "removed" resolution and its state is forgotten; one removed while ok, nothing. */
+    @Test
+    void aJobRemovedWhileBadIsResolvedOnceAndForgotten() {
+        Alerting a = open(rule(1, Duration.ZERO), "web", "db", "cache");
+        a.stored(run("web", Status.CRITICAL, "HTTP CRITICAL"));
+        a.stored(run("db", Status.CRITICAL, "DB CRITICAL"));
+        clock.advance(MINUTE);
+        a.step();
+        a.stored(run("db", Status.OK, "DB OK"));
+        a.stored(run("cache", Status.WARNING, "soft"));
+        clock.advance(MINUTE);
+        a.step();
+        assertEquals(List.of("problem critical web", "problem critical db", "recovery ok db", "problem warning cache"), events());
+        a.rules(Map.of("cache", rule(1, Duration.ZERO))); // web and db are gone from the cron files
+        clock.advance(MINUTE);
+        a.step();
+        assertEquals(5, events().size(), events().toString());
+        assertEquals("removed removed web", events().get(4), "web was bad: resolved; db had recovered: nothing");
+        JsonNode removed = json(hook.requests().get(2)).get("events").get(0);
+        assertEquals("critical", removed.get("previous").asText());
+        assertTrue(removed.get("message").asText().contains("removed from the configuration while CRITICAL"), removed.toString());
+        a.close();
+        String state = AlertingTest.text(dir.resolve("state/alerts/state.json"));
+        assertFalse(state.contains("\"web\"") || state.contains("\"db\""), state);
+        assertTrue(state.contains("\"cache\""), state);
+
+        Alerting b = open(dir.resolve("state"), settings(20, Duration.ofHours(24)), Map.of("cache", rule(1, Duration.ZERO)));
+        b.rules(Map.of()); // and cache, while the agent was down: resolved at the start
+        clock.advance(MINUTE);
+        b.step();
+        assertEquals("removed removed cache", events().get(events().size() - 1));
+        assertEquals(6, events().size(), events().toString());
+    }
+
+    private static String text(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private Sample skipped(String job, String message) {

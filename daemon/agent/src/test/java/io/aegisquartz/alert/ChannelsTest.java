@@ -88,8 +88,9 @@ class ChannelsTest extends PluginRunners {
 
     private Notification notification() {
         long t = clock.millis();
-        AlertEvent e = new AlertEvent(AlertEvent.Kind.PROBLEM, "k", "web-17", "check_http", "", "critical", "",
-                "磁盘已满 *bold* <b>x</b> [link](http://evil)", t - 300_000, t, "used=99%", 0);
+        // The job name is the operator's (cron line); the metric, message and value are the plugin's.
+        AlertEvent e = new AlertEvent(AlertEvent.Kind.PROBLEM, "k", "web-17", "check_http", "free_pct", "critical", "",
+                "磁盘已满 *bold* <b>x</b> [link](http://evil) @all", t - 300_000, t, "used_pct=99%", 0);
         return new Notification("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "ops", "web-17", t, List.of(e), 0, 0);
     }
 
@@ -109,8 +110,10 @@ class ChannelsTest extends PluginRunners {
         JsonNode b = body(r);
         assertEquals("markdown", b.get("msgtype").asText());
         String content = b.get("markdown").get("content").asText();
-        // Markup characters in the text are replaced by look-alikes (MessageText.neutral), ours included.
-        assertTrue(content.startsWith("**［CRITICAL］ web-17: check＿http**\n> CRITICAL check＿http: 磁盘已满"), content);
+        // Markup characters in the plugin's text are replaced by look-alikes (MessageText.neutral); ours are kept.
+        assertTrue(content.startsWith("**[CRITICAL] web-17: check_http (free＿pct)**\n"
+                + "> CRITICAL check_http (free＿pct): 磁盘已满 ∗bold∗ ‹b›x‹/b› ［link］(http://evil) ＠all; since "), content);
+        assertTrue(content.contains("; value used＿pct=99%"), content);
         assertTrue(content.contains("磁盘已满"), content);
         assertFalse(content.contains("[link](http://evil)"), "plugin text cannot make a link: " + content);
         assertTrue(content.contains("1b4e28ba-2fa1-11d2-883f-0016d3cca427"));
@@ -143,7 +146,9 @@ class ChannelsTest extends PluginRunners {
         assertEquals(expected, URLDecoder.decode(q.get("sign"), StandardCharsets.UTF_8));
         JsonNode b = body(r);
         assertEquals("markdown", b.get("msgtype").asText());
-        assertEquals("［CRITICAL］ web-17: check＿http", b.get("markdown").get("title").asText());
+        assertEquals("[CRITICAL] web-17: check_http (free＿pct)", b.get("markdown").get("title").asText());
+        assertTrue(b.get("markdown").get("text").asText().startsWith("#### [CRITICAL] web-17: check_http (free＿pct)\n\n"
+                + "- CRITICAL check_http (free＿pct): 磁盘已满 ∗bold∗ ‹b›x‹/b› ［link］(http://evil) ＠all; since "), b.toString());
         assertFalse(b.get("markdown").get("text").asText().contains("[link](http://evil)"));
         assertTrue(b.get("markdown").get("text").asText().contains("磁盘已满"));
     }
@@ -154,7 +159,7 @@ class ChannelsTest extends PluginRunners {
         Channel c = channels("[channel.chat]\ntype = slack\nurl = " + server.url("/services/T0/B0/XYZ") + "\n").get("chat");
         c.send(notification());
         String text = body(server.requests().get(0)).get("text").asText();
-        assertTrue(text.startsWith("*[CRITICAL] web-17: check_http*"), text);
+        assertTrue(text.startsWith("*[CRITICAL] web-17: check_http (free_pct)*"), text);
         assertTrue(text.contains("&lt;b&gt;x&lt;/b&gt;"), "Slack's three characters escaped: " + text);
         assertTrue(text.contains("磁盘已满"));
         server.answer(q -> new HookServer.Answer(404, "no_service"));
@@ -171,7 +176,9 @@ class ChannelsTest extends PluginRunners {
         JsonNode b = body(r);
         assertEquals("1b4e28ba-2fa1-11d2-883f-0016d3cca427", b.get("id").asText());
         assertEquals("problem", b.get("events").get(0).get("kind").asText());
-        assertEquals("磁盘已满 *bold* <b>x</b> [link](http://evil)", b.get("events").get(0).get("message").asText(), "JSON carries the text as written");
+        assertEquals("磁盘已满 *bold* <b>x</b> [link](http://evil) @all", b.get("events").get(0).get("message").asText(),
+                "JSON carries the text as written");
+        assertEquals("[CRITICAL] web-17: check_http (free_pct)", b.get("title").asText(), "plain text: nothing replaced");
         assertEquals(b.get("id").asText(), r.header("X-Aegis-Notification-Id"));
         // docs/PROTOCOL.md's string to sign, computed here from the document, not with the agent's code.
         byte[] raw = r.body().getBytes(StandardCharsets.UTF_8);

@@ -22,6 +22,19 @@ class SecretMaskTest {
     }
 
     @Test
+    void freeTextKeepsNoCredentialOrQueryValueOfAnyUrlInIt() {
+        String text = "Connect to https://admin:hunter2@influx.example:8086/write?db=aegis&u=aegis&p=s3cr3t failed; "
+                + "proxy said: see http://TOKEN-abc@hooks.example/send?key=robot-key#x, retry later";
+        String masked = SecretMask.maskText(text);
+        assertEquals("Connect to https://admin:***@influx.example:8086/write?db=***&u=***&p=*** failed; "
+                + "proxy said: see http://***@hooks.example/send?key=***#x, retry later", masked);
+        assertEquals("ConnectException: Connection refused", SecretMask.maskText("ConnectException: Connection refused"));
+        // Linear: a long run without a URL, or one long URL, is masked at once.
+        String big = "a".repeat(200_000) + "://x@h/?k=" + "v".repeat(200_000);
+        assertEquals("a".repeat(200_000) + "://***@h/?k=***", SecretMask.maskText(big));
+    }
+
+    @Test
     void valueAfterSecretOptionIsMasked() {
         assertEquals(List.of("--password", "***", "--verbose"), SecretMask.mask(List.of("--password", "x", "--verbose")));
     }

@@ -44,7 +44,12 @@ public record AlertEvent(Kind kind, String key, String host, String job, String 
         /** A silent host sends again. */
         BACK,
         /** {@code aegis-quartz notify test}. */
-        TEST;
+        TEST,
+        /**
+         * A series with a notified problem is gone from the configuration (its job, or an output, was
+         * removed): it will never recover, so this resolves it, once, and its state is forgotten.
+         */
+        REMOVED;
 
         /** The lower-case name used in JSON and samples. */
         public String wire() {

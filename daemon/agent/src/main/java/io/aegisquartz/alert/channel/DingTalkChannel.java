@@ -63,14 +63,14 @@ final class DingTalkChannel implements Channel {
 
     @Override
     public void send(Notification n) throws DeliveryException {
-        String title = text.title(n);
-        StringBuilder md = new StringBuilder("#### ").append(MessageText.neutral(title)).append("\n\n");
-        for (String l : text.lines(n)) {
-            md.append("- ").append(MessageText.neutral(l)).append('\n');
+        String title = text.title(n, MessageText::neutral);
+        StringBuilder md = new StringBuilder("#### ").append(title).append("\n\n");
+        for (String l : text.lines(n, MessageText::neutral)) {
+            md.append("- ").append(l).append('\n');
         }
         md.append("\nid ").append(n.id());
         ObjectNode body = JSON.createObjectNode().put("msgtype", "markdown");
-        body.putObject("markdown").put("title", MessageText.neutral(title)).put("text", MessageText.fitBytes(md.toString(), MAX_TEXT_BYTES));
+        body.putObject("markdown").put("title", title).put("text", MessageText.fitBytes(md.toString(), MAX_TEXT_BYTES));
         String query = "";
         if (secret != null) {
             long ts = clock.millis();

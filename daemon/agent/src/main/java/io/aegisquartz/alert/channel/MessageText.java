@@ -11,15 +11,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * The words of a notification, the same for every channel: a title ("[CRITICAL] web-17: check_http",
  * "web-17: 12 jobs critical, 1 recovered") and one line per event with the job, the status, the
  * plugin's message, since when, the value and, for a recovery, how long it lasted. Channels lay these
  * out in their own markup. Plugin text is escaped (control characters, as in the log) and cut at
- * 1,024 characters; markup characters are each channel's to neutralise ({@link #neutral}).
+ * 1,024 characters; markup characters in it are each channel's to neutralise ({@link #neutral}), and
+ * only in it: the agent's own words keep theirs (a job named check_http stays check_http).
  */
 public final class MessageText {
+
+    /** Outside text as it is: the plain-text channels (email, the JSON form, exec). */
+    public static final UnaryOperator<String> PLAIN = UnaryOperator.identity();
 
     /** Events listed in one message; the rest are counted. */
     public static final int MAX_LISTED = 30;
@@ -36,18 +41,28 @@ public final class MessageText {
         return new MessageText(ZoneId.systemDefault());
     }
 
-    /** One line that says what the message is about. */
+    /** One line that says what the message is about, as plain text. */
     public String title(Notification n) {
+        return title(n, PLAIN);
+    }
+
+    /**
+     * One line that says what the message is about, with the text that comes from outside the agent's
+     * code (a plugin's metric, message and value; a host name, which the receiver has from the
+     * samples it is sent) passed through {@code outside} (a channel's markup neutraliser), and the
+     * agent's own words (the label, the job name from the cron line, times, counts) as they are.
+     */
+    public String title(Notification n, UnaryOperator<String> outside) {
         List<AlertEvent> ev = n.events();
         if (ev.size() == 1 && n.omitted() == 0) {
             AlertEvent e = ev.get(0);
-            return "[" + label(e) + "] " + clean(e.host()) + ": " + subject(e);
+            return "[" + label(e) + "] " + outside.apply(clean(e.host())) + ": " + subject(e, outside);
         }
         Map<String, Integer> counts = new LinkedHashMap<>();
         java.util.Set<String> hosts = new java.util.LinkedHashSet<>();
         for (AlertEvent e : ev) {
             counts.merge(label(e).toLowerCase(Locale.ROOT), 1, Integer::sum);
-            hosts.add(clean(e.host()));
+            hosts.add(outside.apply(clean(e.host())));
         }
         StringBuilder sb = new StringBuilder();
         sb.append(hosts.size() == 1 ? hosts.iterator().next() : hosts.size() + " hosts").append(": ");
@@ -62,11 +77,16 @@ public final class MessageText {
         return sb.toString();
     }
 
-    /** One line per event, then the counts of what is not listed. */
+    /** One line per event, then the counts of what is not listed, as plain text. */
     public List<String> lines(Notification n) {
+        return lines(n, PLAIN);
+    }
+
+    /** One line per event, then the counts of what is not listed; outside text through {@code outside} (see {@link #title(Notification, UnaryOperator)}). */
+    public List<String> lines(Notification n, UnaryOperator<String> outside) {
         List<String> out = new java.util.ArrayList<>();
         for (AlertEvent e : n.events()) {
-            out.add(line(e));
+            out.add(line(e, outside));
         }
         if (n.omitted() > 0) {
             out.add("... and " + n.omitted() + " more notification(s) not listed here");
@@ -79,14 +99,19 @@ public final class MessageText {
 
     /** "CRITICAL check_http: HTTP CRITICAL - refused; since 2024-05-01 10:02:03 +0800 (5m); value time=0.5s". */
     public String line(AlertEvent e) {
+        return line(e, PLAIN);
+    }
+
+    /** One event's line, outside text through {@code outside}. */
+    public String line(AlertEvent e, UnaryOperator<String> outside) {
         StringBuilder sb = new StringBuilder();
-        sb.append(label(e)).append(' ').append(subject(e));
-        String msg = clean(e.message());
+        sb.append(label(e)).append(' ').append(subject(e, outside));
+        String msg = outside.apply(clean(e.message()));
         if (!msg.isEmpty()) {
             sb.append(": ").append(msg);
         }
         switch (e.kind()) {
-            case RECOVERY -> {
+            case RECOVERY, REMOVED -> {
                 sb.append("; was ").append(e.previous().toUpperCase(Locale.ROOT));
                 if (e.lastedMillis() > 0) {
                     sb.append(" for ").append(duration(e.lastedMillis()));
@@ -112,7 +137,7 @@ public final class MessageText {
                 }
             }
         }
-        String value = clean(e.value());
+        String value = outside.apply(clean(e.value()));
         if (!value.isEmpty()) {
             sb.append("; value ").append(value);
         }
@@ -137,14 +162,15 @@ public final class MessageText {
             case SILENT -> "SILENT";
             case BACK -> "BACK";
             case TEST -> "TEST";
+            case REMOVED -> "REMOVED";
             default -> e.status().toUpperCase(Locale.ROOT);
         };
     }
 
-    private static String subject(AlertEvent e) {
+    private static String subject(AlertEvent e, UnaryOperator<String> outside) {
         String job = clean(e.job());
         String metric = clean(e.metric());
-        return metric.isEmpty() || metric.equals(job) ? job : job + " (" + metric + ")";
+        return metric.isEmpty() || metric.equals(job) ? job : job + " (" + outside.apply(metric) + ")";
     }
 
     /** The instant in the message's zone: 2024-05-01 10:02:03 +0800. */

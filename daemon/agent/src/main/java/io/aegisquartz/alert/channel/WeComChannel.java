@@ -38,9 +38,9 @@ final class WeComChannel implements Channel {
 
     /** The markdown: bold title, one quoted line per event. */
     String content(Notification n) {
-        StringBuilder sb = new StringBuilder("**").append(MessageText.neutral(text.title(n))).append("**\n");
-        for (String l : text.lines(n)) {
-            sb.append("> ").append(MessageText.neutral(l)).append('\n');
+        StringBuilder sb = new StringBuilder("**").append(text.title(n, MessageText::neutral)).append("**\n");
+        for (String l : text.lines(n, MessageText::neutral)) {
+            sb.append("> ").append(l).append('\n');
         }
         sb.append("<font color=\"comment\">id ").append(n.id()).append("</font>");
         return MessageText.fitBytes(sb.toString(), MAX_CONTENT_BYTES);
