@@ -8,6 +8,8 @@ import io.aegisquartz.spool.SpoolBatch;
 import io.aegisquartz.spool.SpoolConfig;
 import io.aegisquartz.spool.SpoolRecord;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.Opened;
+import io.aegisquartz.testing.StartedAgents;
 import io.aegisquartz.testing.servers.InfluxServer;
 import io.aegisquartz.testing.servers.OtlpReceiver;
 import io.aegisquartz.testing.servers.PrometheusServer;
@@ -18,6 +20,7 @@ import io.opentelemetry.proto.metrics.v1.NumberDataPoint;
 import io.opentelemetry.proto.metrics.v1.ScopeMetrics;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -50,7 +53,8 @@ class AgentBackendsTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @RegisterExtension
+    final Opened open = new Opened();
     private Agent agent;
 
     @AfterEach
@@ -58,18 +62,10 @@ class AgentBackendsTest {
         if (agent != null) {
             agent.stop();
         }
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-    }
-
-    private <T extends AutoCloseable> T opened(T c) {
-        open.add(c);
-        return c;
     }
 
     private OutputState state(String name) {
-        return agent.outputStates().stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
+        return StartedAgents.outputState(agent, name);
     }
 
     /** Sample times by job, of the samples the file got and, for {@code output}, of those still pending in its cursor. */
@@ -88,10 +84,10 @@ class AgentBackendsTest {
     void everyBackendGetsEveryRunWithItsStatusAndTheOnesThatWereDownCatchUpWithoutLossOrDuplicates() throws Exception {
         Files.createDirectories(dir.resolve("influxd"));
         Files.createDirectories(dir.resolve("prometheus"));
-        InfluxServer influx = opened(InfluxServer.start(dir.resolve("influxd")));
+        InfluxServer influx = open.add(InfluxServer.start(dir.resolve("influxd")));
         influx.execute("CREATE DATABASE aegis");
-        PrometheusServer prometheus = opened(PrometheusServer.start(dir.resolve("prometheus")));
-        OtlpReceiver otlp = opened(OtlpReceiver.start());
+        PrometheusServer prometheus = open.add(PrometheusServer.start(dir.resolve("prometheus")));
+        OtlpReceiver otlp = open.add(OtlpReceiver.start());
         String delivery = "allow_http_loopback = true\nbackoff_max = 1s\nlinger = 1s\n";
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n"
                 + "[output.influx]\ntype = influx\nendpoint = " + influx.url() + "\ndatabase = aegis\n" + delivery
@@ -173,8 +169,6 @@ class AgentBackendsTest {
         }
         return out;
     }
-
-
 
     private static List<Long> otlpTimes(OtlpReceiver otlp, String metric, String job, String status) {
         List<Long> out = new ArrayList<>();

@@ -7,6 +7,7 @@ import io.aegisquartz.spool.Spool;
 import io.aegisquartz.spool.SpoolConfig;
 import io.aegisquartz.spool.SpoolInspector;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.Opened;
 import io.aegisquartz.testing.HoldingProxy;
 import io.aegisquartz.testing.StartedProcesses;
 import io.aegisquartz.testing.servers.InfluxServer;
@@ -21,7 +22,6 @@ import io.opentelemetry.proto.metrics.v1.NumberDataPoint;
 import io.opentelemetry.proto.metrics.v1.ScopeMetrics;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,22 +67,12 @@ class AgentKillNineTest {
     @TempDir
     Path dir;
 
+    /** Registered before {@link #started}, so closed after it: the agents are killed before their backends stop. */
+    @RegisterExtension
+    final Opened open = new Opened();
+
     @RegisterExtension
     final StartedProcesses started = new StartedProcesses();
-
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @AfterEach
-    void stopServers() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-    }
-
-    private <T extends AutoCloseable> T opened(T c) {
-        open.add(c);
-        return c;
-    }
 
     @Test
     void afterAKillNineMidDeliveryEveryBackendHasEverySampleAndOnlyTheOnesThatKeepEveryCopyHaveOneTwice() throws Exception {
@@ -99,19 +89,19 @@ class AgentKillNineTest {
                 throw new IllegalStateException(e);
             }
         });
-        InfluxServer influx = opened(InfluxServer.start(dir.resolve("influxd")));
+        InfluxServer influx = open.add(InfluxServer.start(dir.resolve("influxd")));
         influx.execute("CREATE DATABASE aegis");
         // VictoriaMetrics keeps every copy of a point (the re-sent batch twice, even in PromQL's
         // count_over_time) unless told to keep one per series and interval, as docs/OUTPUTS.md advises.
-        VictoriaMetricsServer vm = opened(VictoriaMetricsServer.start(dir.resolve("vm"), List.of("-dedup.minScrapeInterval=1ms")));
-        PrometheusServer prometheus = opened(PrometheusServer.start(dir.resolve("prometheus")));
-        OtlpReceiver otlp = opened(OtlpReceiver.start());
-        KafkaBroker broker = opened(brokerStart.get(240, TimeUnit.SECONDS));
+        VictoriaMetricsServer vm = open.add(VictoriaMetricsServer.start(dir.resolve("vm"), List.of("-dedup.minScrapeInterval=1ms")));
+        PrometheusServer prometheus = open.add(PrometheusServer.start(dir.resolve("prometheus")));
+        OtlpReceiver otlp = open.add(OtlpReceiver.start());
+        KafkaBroker broker = open.add(brokerStart.get(240, TimeUnit.SECONDS));
         Map<String, HoldingProxy> proxies = new TreeMap<>();
-        proxies.put("influx", opened(HoldingProxy.to(influx.url())));
-        proxies.put("vm", opened(HoldingProxy.to(vm.url())));
-        proxies.put("prom", opened(HoldingProxy.to(prometheus.url())));
-        proxies.put("otel", opened(HoldingProxy.to(otlp.url())));
+        proxies.put("influx", open.add(HoldingProxy.to(influx.url())));
+        proxies.put("vm", open.add(HoldingProxy.to(vm.url())));
+        proxies.put("prom", open.add(HoldingProxy.to(prometheus.url())));
+        proxies.put("otel", open.add(HoldingProxy.to(otlp.url())));
 
         // A slow enough drain (10 requests of 100 a second) that the kill comes in the middle of it; a
         // request timeout longer than the test, so that a held answer is waited for, not retried.
@@ -295,7 +285,6 @@ class AgentKillNineTest {
                 .map(s -> Instant.parse(s.get("time").asText()).toEpochMilli()).sorted().toList();
     }
 
-
     private static List<Long> vmTimes(VictoriaMetricsServer vm, String match) throws Exception {
         List<Long> out = new ArrayList<>();
         for (JsonNode series : vm.export(match)) {
@@ -304,7 +293,6 @@ class AgentKillNineTest {
         out.sort(null);
         return out;
     }
-
 
     private static List<Long> otlpTimes(OtlpReceiver otlp, String metric) {
         List<Long> out = new ArrayList<>();

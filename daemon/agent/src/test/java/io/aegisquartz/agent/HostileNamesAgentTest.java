@@ -5,12 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.output.OutputState;
 import io.aegisquartz.spool.SpoolInspector;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.Opened;
+import io.aegisquartz.testing.StartedAgents;
 import io.aegisquartz.testing.servers.InfluxServer;
 import io.aegisquartz.testing.servers.PrometheusServer;
 import io.aegisquartz.testing.servers.ServerProcess;
 import io.aegisquartz.testing.servers.VictoriaMetricsServer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URLEncoder;
@@ -72,26 +74,17 @@ class HostileNamesAgentTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @RegisterExtension
+    final Opened open = new Opened();
+
+    /** Registered after {@link #open}, so stopped before the servers close. */
+    @RegisterExtension
+    final StartedAgents agents = new StartedAgents();
+
     private Agent agent;
 
-    @AfterEach
-    void stop() throws Exception {
-        if (agent != null) {
-            agent.stop();
-        }
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-    }
-
-    private <T extends AutoCloseable> T opened(T c) {
-        open.add(c);
-        return c;
-    }
-
     private OutputState state(String name) {
-        return agent.outputStates().stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
+        return StartedAgents.outputState(agent, name);
     }
 
     @Test
@@ -99,10 +92,10 @@ class HostileNamesAgentTest {
         for (String d : List.of("influxd", "vm", "prometheus")) {
             Files.createDirectories(dir.resolve(d));
         }
-        InfluxServer influx = opened(InfluxServer.start(dir.resolve("influxd")));
+        InfluxServer influx = open.add(InfluxServer.start(dir.resolve("influxd")));
         influx.execute("CREATE DATABASE aegis");
-        VictoriaMetricsServer vm = opened(VictoriaMetricsServer.start(dir.resolve("vm")));
-        PrometheusServer prometheus = opened(PrometheusServer.start(dir.resolve("prometheus")));
+        VictoriaMetricsServer vm = open.add(VictoriaMetricsServer.start(dir.resolve("vm")));
+        PrometheusServer prometheus = open.add(PrometheusServer.start(dir.resolve("prometheus")));
         String delivery = "allow_http_loopback = true\nbackoff_max = 1s\nlinger = 1s\n";
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n"
                 + "[output.influx]\ntype = influx\nendpoint = " + influx.url() + "\ndatabase = aegis\n" + delivery
@@ -122,15 +115,13 @@ class HostileNamesAgentTest {
         Path out = Files.writeString(dir.resolve("hostile.jsonl"), lines.toString());
         home.userPlugin("hostile.sh", "#!/bin/sh\ncat '" + out + "'\n");
         home.cron("aegis_quartz.conf.user", "[*/2 * * * * ?] user/hostile.sh\n");
-        agent = new Agent(home.settings());
-        agent.start();
+        agent = agents.start(home.settings());
 
         // Three runs: the healthy samples of the second and third came after hostile ones, and arrived.
         await().atMost(Duration.ofSeconds(90)).until(() -> OUTPUTS.stream().allMatch(o -> state(o).sentSamples() >= 3
                 && state(o).pendingSamples() == 0) && healthyEverywhere(influx, vm, prometheus) >= 3);
         int runs = (int) (state("influx").sentSamples() + state("influx").deadLettered()) / (CASES.size() + 1);
         agent.stop();
-        agent = null;
 
         // The reference: the samples as the agent stored them, every case in every run, as the plugin printed it.
         Map<String, Integer> asStored = new TreeMap<>();

@@ -51,7 +51,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
         disabledReason = "a benchmark of several minutes: bench/output-idle runs it")
 class OutputIdleIT {
 
-    private static final Path LAUNCHER = AgentProcesses.REPO.resolve("daemon/bin/aegis-quartz");
     private static final long HZ = 100;
 
     @TempDir
@@ -61,20 +60,9 @@ class OutputIdleIT {
     final StartedProcesses started = new StartedProcesses();
 
     private Process launch(AgentHome home) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(LAUNCHER.toString(), "--home", home.home().toString(), "run").redirectErrorStream(true)
-                .redirectOutput(dir.resolve(home.home().getFileName() + ".out").toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.environment().remove("AEGIS_HOME");
-        pb.environment().remove("AEGIS_CONF");
-        // No class-data archive for any (none made, none mapped): the same start for all.
-        pb.environment().put("AEGIS_CDS_ARCHIVE", "/nonexistent/aegis-quartz.jsa");
-        return started.add(pb.start());
+        return AgentProcesses.launchPackaged(started, home, dir.resolve(home.home().getFileName() + ".out"), null);
     }
 
-    private static ProcessHandle jvm(Process launcher) {
-        return launcher.toHandle().descendants().filter(h -> h.info().commandLine().orElse("").contains("io.aegisquartz.cli.Main"))
-                .findFirst().orElseThrow();
-    }
 
 
 
@@ -145,7 +133,7 @@ class OutputIdleIT {
             // Then a warm-up as bench/footprint's: the first health samples sent, the JIT done with the send path.
             collectd.waitFor(warmup, TimeUnit.SECONDS);
             Map<String, Long> pids = new LinkedHashMap<>();
-            launched.forEach((k, p) -> pids.put(k, jvm(p).pid()));
+            launched.forEach((k, p) -> pids.put(k, AgentProcesses.jvmOf(p).pid()));
             pids.put("collectd", collectd.pid());
             Map<String, Long> before = new LinkedHashMap<>();
             for (Map.Entry<String, Long> e : pids.entrySet()) {

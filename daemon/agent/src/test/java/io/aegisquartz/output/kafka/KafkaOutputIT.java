@@ -33,7 +33,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class KafkaOutputIT {
 
-    private static final Path LAUNCHER = AgentProcesses.REPO.resolve("daemon/bin/aegis-quartz");
 
     @TempDir
     Path dir;
@@ -42,15 +41,7 @@ class KafkaOutputIT {
     final StartedProcesses started = new StartedProcesses();
 
     private Process launch(AgentHome home, Path classes) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(LAUNCHER.toString(), "--home", home.home().toString(), "run").redirectErrorStream(true)
-                .redirectOutput(dir.resolve(home.home().getFileName() + ".out").toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.environment().remove("AEGIS_HOME");
-        pb.environment().remove("AEGIS_CONF");
-        // No class-data archive for either (none made, none mapped): the same start for both.
-        pb.environment().put("AEGIS_CDS_ARCHIVE", "/nonexistent/aegis-quartz.jsa");
-        pb.environment().put("AEGIS_JAVA_OPTS", "-Xlog:class+load=info:file=" + classes);
-        return started.add(pb.start());
+        return AgentProcesses.launchPackaged(started, home, dir.resolve(home.home().getFileName() + ".out"), "-Xlog:class+load=info:file=" + classes);
     }
 
     private static AgentHome home(Path at, String outputs) {
@@ -61,10 +52,6 @@ class KafkaOutputIT {
         return home;
     }
 
-    private static ProcessHandle jvm(Process launcher) {
-        return launcher.toHandle().descendants().filter(h -> h.info().commandLine().orElse("").contains("io.aegisquartz.cli.Main"))
-                .findFirst().orElseThrow();
-    }
 
 
     /** Where the memory is: anonymous and file-backed PSS, and the JVM's heap and class metadata (jcmd). */
@@ -107,8 +94,8 @@ class KafkaOutputIT {
             // Idle (one tick every 5 s), both warmed up the same way: PSS every 2 s for 20 s, median.
             List<Long> plainPss = new ArrayList<>();
             List<Long> kafkaPss = new ArrayList<>();
-            ProcessHandle ja = jvm(a);
-            ProcessHandle jb = jvm(b);
+            ProcessHandle ja = AgentProcesses.jvmOf(a);
+            ProcessHandle jb = AgentProcesses.jvmOf(b);
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
             while (System.nanoTime() < until) {
                 plainPss.add(ProcReadings.pssKib(ja.pid()));
