@@ -435,7 +435,8 @@ public final class Agent {
             rules.put(j.name(), j.alert());
         }
         if (alerting != null) {
-            alerting.rules(rules);
+            // After a reload with problems a job may be missing only because its line or file is broken: not removed then.
+            alerting.rules(rules, reloadProblems.isEmpty());
         } else if (rules.values().stream().anyMatch(AlertRule::notifies)) {
             CONFIG.error("jobs have notify= (or [alert] notify is set) but {} defines no channel: nobody is notified "
                     + "(fix: add a [channel.NAME] section, see docs/ALERTS.md)", settings.alert().channelsFile());
