@@ -69,7 +69,11 @@ public final class ExecCostBench {
     private static void perRun(RunnerThreads threads, ProcessRunner cgroups, Path dir, int n) throws Exception {
         ProcessRunner sessions = new ProcessRunner(threads, io.aegisquartz.plugin.exec.CgroupRuns.none("bench"));
         System.out.printf("%-28s %16s %16s%n", "per run of 'true'", "agent CPU ms", "wall ms");
-        for (String kind : List.of("bare fork+exec", "cgroup per run", "session")) {
+        for (String kind : List.of("bare fork+exec", "cgroup per run", "session", "exec host")) {
+            if (kind.equals("exec host")) {
+                execHost(dir, n);
+                continue;
+            }
             if (kind.equals("cgroup per run") && cgroups.isolation().startsWith("no cgroup")) {
                 continue;
             }
@@ -91,7 +95,58 @@ public final class ExecCostBench {
         }
     }
 
-    private static ExecSpec trueSpec(Path dir) {
+    /**
+     * The same runs through the exec host (#17 item 7), here a child of this JVM over pipes (under the
+     * packaged service systemd starts it, as another user, on a socket: the same code on both sides).
+     * The agent's CPU and wall per run, and the host's own CPU per run (its JVM, and the runs' processes
+     * it reaped).
+     */
+    private static void execHost(Path dir, int n) throws Exception {
+        io.aegisquartz.config.JobOptions options = io.aegisquartz.config.AgentSettings.defaults(dir, dir.resolve("conf")).defaultJobOptions();
+        Path plugin = Path.of("/bin/true");
+        io.aegisquartz.config.JobSpec job = new io.aegisquartz.config.JobSpec(io.aegisquartz.config.JobSource.USER, dir.resolve("cron"), 1, "true",
+                "true", "* * * * * ?", "true", plugin, 1, List.of(), options);
+        try (io.aegisquartz.plugin.host.PluginHostClient client = new io.aegisquartz.plugin.host.PluginHostClient(
+                new io.aegisquartz.config.PluginHostConfig(32 << 20, Duration.ofSeconds(2), null))) {
+            io.aegisquartz.plugin.host.HostPlugin p = client.executable(plugin, false);
+            for (int pass = 0; pass < 2; pass++) {
+                long h0 = ownCpuNanos(client.pid());
+                long c0 = Bench.processCpuNanos();
+                long w0 = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    p.run(job, new io.aegisquartz.plugin.JobMemory());
+                }
+                if (pass == 1) {
+                    double agent = (Bench.processCpuNanos() - c0) / 1e6 / n;
+                    double host = (ownCpuNanos(client.pid()) - h0) / 1e6 / n;
+                    System.out.printf("%-28s %16.2f %16.2f   (+ the host JVM's own %.2f = %.2f ms per run)%n", "exec host", agent,
+                            (System.nanoTime() - w0) / 1e6 / n, host, agent + host);
+                }
+            }
+            System.out.printf("%-28s %16s   (the exec host's PSS after the runs: %.1f MB, heap cap %d MiB as in its unit)%n", "", "",
+                    pssKb(client.pid()) / 1024.0, 32);
+            p.close();
+        }
+    }
+
+    /** Proportional set size of process {@code pid} in KiB (smaps_rollup), or -1. */
+    private static long pssKb(long pid) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps_rollup"))) {
+            if (line.startsWith("Pss:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
+    }
+
+    /** CPU of process {@code pid} itself (utime + stime, without its reaped children). */
+    private static long ownCpuNanos(long pid) throws java.io.IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
+    }
+
+        private static ExecSpec trueSpec(Path dir) {
         return new ExecSpec(List.of("/bin/true"), dir, Map.of("PATH", "/usr/bin:/bin"), Duration.ofSeconds(30),
                 Duration.ofSeconds(10), Duration.ofMillis(200), 1 << 20);
     }

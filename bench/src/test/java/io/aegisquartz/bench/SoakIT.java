@@ -3,9 +3,13 @@ package io.aegisquartz.bench;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,6 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * run), never as an allowance.
  */
 class SoakIT {
+
+    private static final int TAIL_LINES = 80;
 
     @TempDir
     Path work;
@@ -37,13 +43,31 @@ class SoakIT {
         if (!done) {
             p.destroyForcibly();
         }
-        assertTrue(done, "bench/soak did not finish in 15 minutes:\n" + out);
-        assertEquals(0, p.exitValue(), out);
+        assertTrue(done, "bench/soak did not finish in 15 minutes:\n" + out + logTails());
+        assertEquals(0, p.exitValue(), out + logTails());
         String text = Files.readString(report, StandardCharsets.UTF_8);
         assertTrue(text.contains("Verdict: PASS"), text);
         assertTrue(text.matches("(?s).*Kills: [1-9].*"), "the run killed the agent: " + text);
         assertTrue(text.matches("(?s).*receiver outages: [1-9].*"), "the receiver had outages: " + text);
         assertTrue(text.contains("| stored twice (under two ids) | 0 | 0 | 0 | 0 | 0 |"), text);
         assertTrue(!text.contains("Faults injected: none"), "faults were injected: " + text);
+    }
+
+    /**
+     * The last lines of each log of the run (the agent's, the receiver's): the run's folder is a
+     * temporary one, gone with the test, so a failure in CI says here what the agent was doing.
+     */
+    private String logTails() throws IOException {
+        StringBuilder sb = new StringBuilder();
+        try (Stream<Path> files = Files.walk(work.resolve("run"))) {
+            for (Path f : files.filter(f -> f.toString().endsWith(".log") && Files.isRegularFile(f)).sorted().toList()) {
+                List<String> lines = Files.readAllLines(f, StandardCharsets.ISO_8859_1);
+                sb.append("\n---- last lines of ").append(f).append(" ----\n");
+                lines.subList(Math.max(0, lines.size() - TAIL_LINES), lines.size()).forEach(l -> sb.append(l).append('\n'));
+            }
+        } catch (NoSuchFileException e) {
+            sb.append("\n(no run folder: ").append(e.getMessage()).append(')');
+        }
+        return sb.toString();
     }
 }

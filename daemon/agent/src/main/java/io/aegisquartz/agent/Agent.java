@@ -25,6 +25,7 @@ import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.groovy.GroovyRuntime;
+import io.aegisquartz.plugin.host.PluginHostClient;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.schedule.JobExecutor;
 import io.aegisquartz.schedule.JobScheduler;
@@ -183,6 +184,9 @@ public final class Agent {
         String envProblem = catalog.processes().environmentProblem();
         if (envProblem != null) {
             LOG.error("{}; executable plugins will fail", envProblem);
+        } else if (catalog.execHost() != null) {
+            LOG.info("executables: in the exec host at {} (its user; it says in the journal how it isolates runs); with isolation=inproc "
+                    + "or user=: {}", catalog.execHost().config().socket(), catalog.processes().isolation());
         } else {
             LOG.info("executables: {}", catalog.processes().isolation());
         }
@@ -194,6 +198,16 @@ public final class Agent {
             throw new StartException("cannot create the scheduler: " + e.getMessage());
         }
         groovy.await();
+        // The watch before the start-up read: an edit after the read is an event (a reload once
+        // started), one before it is read. Watched only after the read, an edit in between (a config
+        // tool writing while the agent starts) would go unnoticed until the next edit or SIGHUP.
+        try {
+            watcher = new ConfigWatcher(settings.reloadDelay());
+            watcher.watch(watchedDirs());
+            watcher.start();
+        } catch (IOException e) {
+            LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
+        }
         reload("start-up");
         try {
             scheduler.start();
@@ -221,12 +235,8 @@ public final class Agent {
             LOG.warn("events from 'aegis-quartz event' cannot be picked up: {}: {}", inbox.dir(), e.getMessage());
             inbox = null;
         }
-        try {
-            watcher = new ConfigWatcher(settings.reloadDelay());
-            watcher.watch(watchedDirs());
-            watcher.start();
-        } catch (IOException e) {
-            LOG.warn("cannot watch files for changes ({}); send SIGHUP to reload", e.getMessage());
+        if (watcher != null) {
+            watcher.watch(watchedDirs()); // now with the inbox and the folders of the plugins jobs name
         }
         ingestEvents();
         StrictModes.Sweep refused = StrictModes.of(settings).sweep();
@@ -243,7 +253,7 @@ public final class Agent {
         }
         started = true;
         if (reloadAfterStart && compiler == null) {
-            reload("SIGHUP received during start-up");
+            reload(deferredReload != null ? deferredReload : "SIGHUP received during start-up");
         }
     }
 
@@ -307,12 +317,20 @@ public final class Agent {
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
         governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(),
-                catalog.host()::cpuNanos, this::restart);
+                () -> hostCpuNanos(catalog.host()) + hostCpuNanos(catalog.execHost()), this::restart);
         LOG.info(governor.describe());
         every(governor.windowMillis(), "governor check", governor::check);
     }
 
-    /** Runs {@code task} every {@code millis} on the plugin runners' timer thread, going on after a failure of it. */
+    /**
+     * CPU of a plugin host the agent's own figure does not hold (yet): a child host's while it lives,
+     * and the runs in a host systemd started, as reported, for good.
+     */
+    private static long hostCpuNanos(PluginHostClient host) {
+        return host == null ? 0 : host.cpuNanos() + host.externalRunCpuNanos();
+    }
+
+        /** Runs {@code task} every {@code millis} on the plugin runners' timer thread, going on after a failure of it. */
     private void every(long millis, String what, Runnable task) {
         threads.timer().scheduleAtFixedRate(() -> {
             try {
@@ -342,8 +360,15 @@ public final class Agent {
     /** A reload asked for from outside (SIGHUP): now, or once start-up has finished. */
     public void requestReload(String why) {
         if (!started) {
+            if (deferredReload == null) {
+                deferredReload = why + " during start-up";
+            }
+            // Set before looking at started again, as start() sets started before looking at this:
+            // one of the two sees the other, so the reload is not lost (at worst it happens twice).
             reloadAfterStart = true;
-            return;
+            if (!started) {
+                return;
+            }
         }
         reload(why);
     }
@@ -410,7 +435,8 @@ public final class Agent {
             rules.put(j.name(), j.alert());
         }
         if (alerting != null) {
-            alerting.rules(rules);
+            // After a reload with problems a job may be missing only because its line or file is broken: not removed then.
+            alerting.rules(rules, reloadProblems.isEmpty());
         } else if (rules.values().stream().anyMatch(AlertRule::notifies)) {
             CONFIG.error("jobs have notify= (or [alert] notify is set) but {} defines no channel: nobody is notified "
                     + "(fix: add a [channel.NAME] section, see docs/ALERTS.md)", settings.alert().channelsFile());
@@ -643,7 +669,7 @@ public final class Agent {
             }
         }
         named.forEach((dir, names) -> dirs.put(dir, names::contains));
-        dirs.forEach((dir, filter) -> targets.merge(dir, new ConfigWatcher.Target(filter, this::reload), ConfigWatcher.Target::merge));
+        dirs.forEach((dir, filter) -> targets.merge(dir, new ConfigWatcher.Target(filter, this::requestReload), ConfigWatcher.Target::merge));
         return targets;
     }
 

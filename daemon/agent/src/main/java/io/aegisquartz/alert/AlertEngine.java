@@ -68,9 +68,12 @@ final class AlertEngine {
      * its series with a notified problem is resolved with one {@code removed} event to the channels
      * it was notified to (its job can never recover it).
      */
-    void rules(Map<String, AlertRule> byJob, String host, long now) {
+    void rules(Map<String, AlertRule> byJob, boolean complete, String host, long now) {
         Map<String, AlertRule> old = rules;
         rules = Map.copyOf(byJob);
+        if (!complete) {
+            return;
+        }
         List<String> gone = new java.util.ArrayList<>();
         for (String job : perJob.keySet()) {
             if (!job.equals(AGENT) && !job.startsWith(AGENT + "/") && !byJob.containsKey(job)) {

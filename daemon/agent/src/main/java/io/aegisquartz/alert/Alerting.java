@@ -160,9 +160,18 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
      * one {@code removed} notification.
      */
     public void rules(Map<String, AlertRule> byJob) {
+        rules(byJob, true);
+    }
+
+    /**
+     * As {@link #rules(Map)}; with {@code complete} false (the cron files had problems: a line with
+     * errors or a file that cannot be read may be where a missing job went), nothing is removed: the
+     * next reload without problems does it.
+     */
+    public void rules(Map<String, AlertRule> byJob, boolean complete) {
         boolean changed;
         synchronized (this) {
-            engine.rules(byJob, hostname.get(), clock.millis());
+            engine.rules(byJob, complete, hostname.get(), clock.millis());
             changed = engine.takeChanged();
             dirty |= changed;
         }

@@ -596,6 +596,12 @@ public final class AgentSettings {
         return new PluginHostConfig(bytes("plugin_host.heap_max"), duration("plugin_host.liveness"), optionalPath("plugin_host.socket"));
     }
 
+    /** The exec host's settings ([plugin_host] exec_socket and the host's liveness), or null: executables run in the agent. */
+    public PluginHostConfig execHost() {
+        Path socket = optionalPath("plugin_host.exec_socket");
+        return socket == null ? null : new PluginHostConfig(bytes("plugin_host.heap_max"), duration("plugin_host.liveness"), socket);
+    }
+
     /** "key=value" of every setting that differs from its default, for the start banner. */
     public List<String> nonDefaults() {
         List<String> out = new ArrayList<>();

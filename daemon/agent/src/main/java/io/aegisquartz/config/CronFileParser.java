@@ -335,10 +335,6 @@ public final class CronFileParser {
                     + plugin.text() + " runs in a JVM (the agent's or the plugin host's), not as a process of its own",
                     "remove user=, or make the check an executable"));
         }
-        if (options.containsKey("isolation") && resolved != null && !inJvm) {
-            problems.add(new ConfigProblem(file, lineNo, options.get("isolation").column(), "isolation= applies to Groovy and JAR plugins only; "
-                    + plugin.text() + " runs as a process of its own", "remove isolation="));
-        }
         if (!options.containsKey("isolation") && plugin.text().startsWith("default/")) {
             // The shipped plugins are our own code, measured in the agent: they stay there unless the line says otherwise.
             opts = opts.withIsolation(JobOptions.Isolation.INPROC);

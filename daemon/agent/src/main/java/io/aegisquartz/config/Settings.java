@@ -60,6 +60,8 @@ public final class Settings {
                     "While runs are in flight, how long the plugin host may go without answering the agent before it counts as frozen and is killed and restarted."),
             s("plugin_host", "socket", Kind.PATH, "",
                     "Empty: the agent starts the plugin host as a child process of its own, as its own user. A path: connect to a plugin host listening there instead; the RPM sets /run/aegis-quartz-plugins/host.sock, where systemd starts a host per connection as the user aegis-quartz-plugins."),
+            s("plugin_host", "exec_socket", Kind.PATH, "",
+                    "Empty: executables run as processes of the agent, as its own user. A path: executables without user= or isolation=inproc run in the exec host listening there; the RPM sets /run/aegis-quartz-exec/host.sock, where systemd starts one per connection as the user aegis-quartz-plugins with a cgroup of its own to divide per run."),
 
             Limits.TIMEOUT,
             Limits.CPU,

@@ -621,6 +621,10 @@ class AlertingTest {
         clock.advance(MINUTE);
         a.step();
         assertEquals(List.of("problem critical web", "problem critical db", "recovery ok db", "problem warning cache"), events());
+        a.rules(Map.of("cache", rule(1, Duration.ZERO)), false); // a reload with problems: web may be a line with errors
+        clock.advance(MINUTE);
+        a.step();
+        assertEquals(4, events().size(), "nothing removed while the cron files have problems: " + events());
         a.rules(Map.of("cache", rule(1, Duration.ZERO))); // web and db are gone from the cron files
         clock.advance(MINUTE);
         a.step();

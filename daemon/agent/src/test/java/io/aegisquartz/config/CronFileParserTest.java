@@ -283,11 +283,10 @@ class CronFileParserTest {
     }
 
     @Test
-    void isolationIsForGroovyAndJarPluginsOnly() throws Exception {
-        // 'isolation=' (10 chars) starts at column 16.
-        assertEquals(u() + ":1:16: isolation= applies to Groovy and JAR plugins only; user/check.sh runs as a process of its own\n"
-                        + "    fix: remove isolation=",
-                onlyProblem("[0 0 12 * * ?] isolation=host user/check.sh"));
+    void isolationIsForEveryKindOfPluginAndItsValueIsChecked() throws Exception {
+        // Executables too: isolation=host runs them in the exec host where there is one, inproc in the agent.
+        assertEquals(JobOptions.Isolation.INPROC, onlyJob("[0 0 12 * * ?] isolation=inproc user/check.sh").options().isolation());
+        assertEquals(JobOptions.Isolation.HOST, onlyJob("[0 0 12 * * ?] isolation=host user/check.sh").options().isolation());
         // The value starts at column 26.
         assertEquals(u() + ":1:26: option isolation: 'sandbox' is not allowed; allowed: one of host, inproc\n"
                         + "    fix: isolation=host (the plugin host, a JVM of its own) or isolation=inproc (the agent's JVM, for trusted plugins)",

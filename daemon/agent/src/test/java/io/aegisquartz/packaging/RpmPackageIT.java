@@ -52,10 +52,14 @@ class RpmPackageIT {
     static final String UNIT = "/usr/lib/systemd/system/aegis-quartz.service";
     static final String HOST_SOCKET_UNIT = "/usr/lib/systemd/system/aegis-quartz-plugins.socket";
     static final String HOST_UNIT = "/usr/lib/systemd/system/aegis-quartz-plugins@.service";
+    static final String EXEC_SOCKET_UNIT = "/usr/lib/systemd/system/aegis-quartz-exec.socket";
+    static final String EXEC_UNIT = "/usr/lib/systemd/system/aegis-quartz-exec@.service";
     /** Highest 'systemd-analyze security' exposure accepted (README.md reports the current one). */
     static final double EXPOSURE_BOUND = 2.5;
     /** The same for an instance of the plugin host's service (docs/SECURITY.md reports the current one). */
     static final double HOST_EXPOSURE_BOUND = 2.0;
+    /** The exec host's: the plugin host's, plus a delegated cgroup and one harmless ambient capability (docs/SECURITY.md). */
+    static final double EXEC_EXPOSURE_BOUND = 2.3;
     static final List<String> PACKAGE_DIRS = List.of("/opt/aegis-quartz", "/etc/aegis-quartz", "/var/lib/aegis-quartz", "/var/log/aegis-quartz");
 
     @TempDir
@@ -108,6 +112,8 @@ class RpmPackageIT {
         expected.put(UNIT, "-rw-r--r-- root root flags=");
         expected.put(HOST_SOCKET_UNIT, "-rw-r--r-- root root flags=");
         expected.put(HOST_UNIT, "-rw-r--r-- root root flags=");
+        expected.put(EXEC_SOCKET_UNIT, "-rw-r--r-- root root flags=");
+        expected.put(EXEC_UNIT, "-rw-r--r-- root root flags=");
         expected.put("/usr/lib/sysusers.d/aegis-quartz.conf", "-rw-r--r-- root root flags=");
         expected.put("/usr/share/doc/aegis-quartz/README.md", "-rw-r--r-- root root flags=d");
         // Config: root's to write, the agent's group may read; upgrades keep local edits ...
@@ -292,6 +298,27 @@ class RpmPackageIT {
         assertTrue(h.find(), hostSecurity.out());
         assertTrue(Double.parseDouble(h.group(1)) <= HOST_EXPOSURE_BOUND, hostSecurity.out());
         assertTrue(Files.readString(REPO.resolve("docs/SECURITY.md")).contains(h.group()), "docs/SECURITY.md reports '" + h.group() + "'");
+
+        // The exec host's: its user, its delegated cgroup, its one capability; the agent is set to use it.
+        Result execVerify = inNamespace(root, "SYSTEMD_UNIT_PATH=" + q(root.path(EXEC_UNIT).getParent()) + ": systemd-analyze verify --man=no "
+                + "aegis-quartz-exec.socket aegis-quartz-exec@1.service");
+        assertEquals(0, execVerify.code(), execVerify.out());
+        assertEquals("", execVerify.out().strip(), "systemd-analyze verify has no complaint about the exec host's units");
+        Unit exec = Unit.read(root.path(EXEC_UNIT));
+        assertEquals("aegis-quartz-plugins", exec.one("User"));
+        assertEquals("yes", exec.one("Delegate"));
+        assertEquals(List.of(), exec.all("ProtectControlGroups"), "the delegated subtree must stay writable");
+        assertEquals("CAP_WAKE_ALARM", exec.one("AmbientCapabilities"));
+        assertEquals("CAP_WAKE_ALARM", exec.one("CapabilityBoundingSet"));
+        assertEquals("yes", exec.one("NoNewPrivileges"));
+        assertEquals("/run/aegis-quartz-exec/host.sock", Unit.read(root.path(EXEC_SOCKET_UNIT)).one("ListenStream"));
+        assertTrue(Files.readString(root.path("/etc/aegis-quartz/aegis_config.ini")).contains("\nexec_socket = /run/aegis-quartz-exec/host.sock\n"),
+                "the installed aegis_config.ini points the agent at the exec host");
+        Result execSecurity = run(List.of("systemd-analyze", "security", "--offline=true", "--root=" + root.root(), "aegis-quartz-exec@1.service"));
+        Matcher x = Pattern.compile("Overall exposure level for aegis-quartz-exec@1.service: (\\d+\\.\\d)").matcher(execSecurity.out());
+        assertTrue(x.find(), execSecurity.out());
+        assertTrue(Double.parseDouble(x.group(1)) <= EXEC_EXPOSURE_BOUND, execSecurity.out());
+        assertTrue(Files.readString(REPO.resolve("docs/SECURITY.md")).contains(x.group()), "docs/SECURITY.md reports '" + x.group() + "'");
     }
 
     @Test
@@ -460,6 +487,55 @@ class RpmPackageIT {
                 read(dir.resolve("agent.out")));
         awaitAgent("the job in a new host", log, () -> read(samples).lines().filter(whoami).anyMatch(l -> !l.contains("\"pid\":" + hostPid + ",")
                 && !l.contains("\"pid\":" + hostPid + "}")));
+
+        run(List.of("kill", "-TERM", Long.toString(agent.pid())));
+        assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "stopped on SIGTERM");
+    }
+
+    @Test
+    void executablesRunInTheExecHostAsThePluginsUserAndCannotTouchTheAgentsFilesOrTheirHost() throws Exception {
+        Install root = install(rpm1);
+        Unit unit = Unit.read(root.path(UNIT));
+        Unit socket = Unit.read(root.path(EXEC_SOCKET_UNIT));
+        Unit host = Unit.read(root.path(EXEC_UNIT));
+        Path log = root.path("/var/log/aegis-quartz/aegis_quartz.log");
+        Path samples = root.path("/var/log/aegis-quartz/samples.jsonl");
+        int hostUid = Integer.parseInt(Files.readAllLines(root.path("/etc/passwd")).stream().filter(l -> l.startsWith("aegis-quartz-plugins:x:"))
+                .findFirst().orElseThrow().split(":")[2]);
+        assertTrue(Files.readString(root.path("/etc/aegis-quartz/aegis_config.ini")).contains("\nexec_socket = " + socket.one("ListenStream") + "\n"),
+                "the installed agent connects to the exec host's socket");
+
+        // An admin's executable in plugins-user/ (which the exec host's user cannot read: it runs the copy it is sent).
+        Path exe = root.path("/etc/aegis-quartz/plugins-user/whoami.sh");
+        Files.writeString(exe, """
+                #!/bin/sh
+                host=$(ps -o ppid= -p $PPID | tr -d ' ')
+                w=$( (echo x > /var/lib/aegis-quartz/planted) 2>/dev/null && echo 0 || echo 1)
+                r=$(cat /etc/aegis-quartz/aegis_config.ini >/dev/null 2>&1 && echo 0 || echo 1)
+                m=$(dd if=/proc/$host/mem of=/dev/null bs=1 count=1 2>&1 | grep -q 'Permission denied' && echo 1 || echo 0)
+                echo "WHOAMI OK | uid=$(id -u) host=$host write_state_denied=$w read_config_denied=$r host_mem_denied=$m"
+                """);
+        run(List.of("chown", "root:" + root.gid(), exe.toString()));
+        Files.setPosixFilePermissions(exe, PosixFilePermissions.fromString("rwxr-x---"));
+        Files.writeString(root.path("/etc/aegis-quartz/aegis_quartz.conf.user"), "[* * * * * ?] name=whoami_sh user/whoami.sh\n",
+                java.nio.file.StandardOpenOption.APPEND);
+
+        Process agent = startWithHostSocket(root, unit, socket, host);
+        java.util.function.Predicate<String> whoami = l -> l.contains("\"job\":\"whoami_sh\"") && l.contains("\"status\":\"ok\"");
+        awaitAgent("a sample of the executable run in the exec host", log, () -> read(samples).lines().anyMatch(whoami));
+        agent.descendants().filter(d -> d.info().command().orElse("").endsWith("systemd-socket-activate")).forEach(extra::add);
+        com.fasterxml.jackson.databind.JsonNode values = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(read(samples).lines().filter(whoami).findFirst().orElseThrow()).get("values");
+        ProcessHandle.of(values.get("host").asLong()).ifPresent(extra::add);
+        assertEquals(hostUid, values.get("uid").asInt(), values.toString());
+        assertEquals(1, values.get("write_state_denied").asInt(), "cannot write the agent's state: " + values);
+        assertEquals(1, values.get("read_config_denied").asInt(), "cannot read the agent's config: " + values);
+        assertEquals(1, values.get("host_mem_denied").asInt(), "cannot reach into its host, of the same user: " + values);
+        assertFalse(Files.exists(root.path("/var/lib/aegis-quartz/planted")));
+        assertTrue(read(log).contains("executables: in the exec host at " + socket.one("ListenStream")), read(log));
+        String status = Files.readString(Path.of("/proc/" + values.get("host").asLong() + "/status"));
+        assertTrue(status.contains("\nUid:\t" + hostUid + "\t"), status);
+        assertTrue(status.contains("\nCapAmb:\t0000000800000000\n"), "the host holds CAP_WAKE_ALARM and nothing else: " + status);
 
         run(List.of("kill", "-TERM", Long.toString(agent.pid())));
         assertTrue(agent.waitFor(60, TimeUnit.SECONDS), "stopped on SIGTERM");

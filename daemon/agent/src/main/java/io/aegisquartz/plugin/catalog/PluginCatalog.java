@@ -18,9 +18,15 @@ import io.aegisquartz.plugin.host.HostPlugin;
 import io.aegisquartz.plugin.host.PluginHostClient;
 import io.aegisquartz.plugin.jar.JarPlugin;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -49,6 +55,8 @@ public final class PluginCatalog implements AutoCloseable {
     private final Path compiledDir;
     private final boolean childJvm;
     private final PluginHostClient host;
+    /** The exec host for executables with {@code isolation=host} and no {@code user=}, or null: they run here. */
+    private final PluginHostClient execHost;
     private final Map<Key, Loaded> cache = new ConcurrentHashMap<>();
     private final Map<Key, Object> locks = new ConcurrentHashMap<>();
 
@@ -75,6 +83,13 @@ public final class PluginCatalog implements AutoCloseable {
      */
     public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir, boolean childJvm,
                          PluginHostClient host) {
+        this(inJvm, processes, strictModes, compiledDir, childJvm, host, null);
+    }
+
+    /** @param execHost the exec host for executables with {@code isolation=host} and no {@code user=} (closed with the catalog); null: they run here */
+    public PluginCatalog(InJvmRunner inJvm, ProcessRunner processes, StrictModes strictModes, Path compiledDir, boolean childJvm,
+                         PluginHostClient host, PluginHostClient execHost) {
+        this.execHost = execHost;
         this.inJvm = inJvm;
         this.processes = processes;
         this.strictModes = strictModes;
@@ -108,12 +123,18 @@ public final class PluginCatalog implements AutoCloseable {
         String scratch = System.getProperty("aegis.compiled-dir");
         Path compiled = scratch != null ? Path.of(scratch) : settings.compiledDir();
         return new PluginCatalog(new InJvmRunner(new AbandonedThreads()), new ProcessRunner(threads), StrictModes.of(settings), compiled, childJvm,
-                host ? new PluginHostClient(settings.pluginHost()) : null);
+                host ? new PluginHostClient(settings.pluginHost()) : null,
+                host && settings.execHost() != null ? new PluginHostClient(settings.execHost()) : null);
     }
 
     /** The plugin host, or null if this catalog runs every plugin here. */
     public PluginHostClient host() {
         return host;
+    }
+
+    /** The exec host, or null if executables run here. */
+    public PluginHostClient execHost() {
+        return execHost;
     }
 
     public InJvmRunner inJvm() {
@@ -201,15 +222,19 @@ public final class PluginCatalog implements AutoCloseable {
     private Key key(JobSpec job) {
         Path file = job.pluginPath();
         String name = file.getFileName().toString();
-        return new Key(file, host != null && job.options().isolation() == JobOptions.Isolation.HOST && (name.endsWith(".groovy") || name.endsWith(".jar")));
+        boolean inJvm = name.endsWith(".groovy") || name.endsWith(".jar");
+        boolean hosted = job.options().isolation() == JobOptions.Isolation.HOST && (inJvm ? host != null
+                // Switching to user= needs a privilege the exec host must not have: such a job runs here.
+                : execHost != null && job.options().user() == null);
+        return new Key(file, hosted);
     }
 
     /**
      * Drops every plugin that none of {@code jobs} runs where it is loaded: a file no job names any more,
      * or one that no job runs in the plugin host any more (the host stops when it has no plugin left).
      */
-    public void retain(java.util.Collection<JobSpec> jobs) {
-        java.util.Set<Key> used = new java.util.HashSet<>();
+    public void retain(Collection<JobSpec> jobs) {
+        Set<Key> used = new HashSet<>();
         jobs.forEach(j -> used.add(key(j)));
         for (Key k : List.copyOf(cache.keySet())) {
             if (!used.contains(k)) {
@@ -231,11 +256,32 @@ public final class PluginCatalog implements AutoCloseable {
                 case GROOVY -> key.host() ? host.groovy(file, GroovyPlugin.compileClasses(file, compiledDir, childJvm))
                         : GroovyPlugin.compile(file, inJvm, processes, compiledDir, childJvm);
                 case JAR -> key.host() ? host.jar(file) : JarPlugin.open(file, inJvm, processes);
-                case EXEC -> new ExecPlugin(file, processes);
+                case EXEC -> key.host() ? execHost.executable(file, !readableByOthers(file)) : new ExecPlugin(file, processes);
             };
             return new Loaded(stamp, p, null);
         } catch (PluginException e) {
             return new Loaded(stamp, null, e);
+        }
+    }
+
+    /**
+     * True if any local user may run {@code file} where it is: it and every directory above it are
+     * open to others. Else the exec host (another user) is sent its bytes and runs its own copy.
+     */
+    static boolean readableByOthers(Path file) {
+        try {
+            Set<PosixFilePermission> f = Files.getPosixFilePermissions(file);
+            if (!f.contains(PosixFilePermission.OTHERS_READ) || !f.contains(PosixFilePermission.OTHERS_EXECUTE)) {
+                return false;
+            }
+            for (Path d = file.toAbsolutePath().getParent(); d != null; d = d.getParent()) {
+                if (!Files.getPosixFilePermissions(d).contains(PosixFilePermission.OTHERS_EXECUTE)) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
         }
     }
 
@@ -251,6 +297,9 @@ public final class PluginCatalog implements AutoCloseable {
 
     @Override
     public void close() {
+        if (execHost != null) {
+            execHost.close();
+        }
         if (host != null) {
             host.close(); // first, so that its end is logged as the agent's stop, not as its last plugin's unload
         }

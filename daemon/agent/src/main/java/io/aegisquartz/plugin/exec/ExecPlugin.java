@@ -60,7 +60,8 @@ public final class ExecPlugin implements Plugin {
         return env;
     }
 
-    static RunResult toResult(JobSpec job, ExecOutcome o) {
+    /** The samples and status of a run that ended as {@code o} says: the same for a run in the agent and in the exec host. */
+    public static RunResult toResult(JobSpec job, ExecOutcome o) {
         String metric = job.defaultMetric();
         MeasurementCollector collected = new MeasurementCollector(job.options().maxSamples(), job.options().maxBytes());
         RunResultBuilder result = new RunResultBuilder(collected, metric)

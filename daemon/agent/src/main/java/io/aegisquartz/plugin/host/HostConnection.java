@@ -63,6 +63,12 @@ final class HostConnection {
     static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     /** Past timeout + kill_grace, how long the agent gives the host to report a run before it kills the host. */
     static final long MARGIN_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * More for an executable's run: the host's runner may take a few seconds past timeout + kill_grace
+     * to kill what is left and close pipes held by escaped processes, and its report says more than the
+     * agent's deadline can. The host's own watchdog acts later still (HostSession).
+     */
+    static final long EXEC_MARGIN_NANOS = TimeUnit.SECONDS.toNanos(5);
     /** Log lines shown per run: the 20 a run may write (RunContext) and the note that more were dropped. */
     static final int LOG_LINES_SHOWN = 21;
     /** Log messages per run past which the host is flooding, not logging. */
@@ -275,12 +281,30 @@ final class HostConnection {
      * @param pluginId a plugin already {@link #load loaded} here
      */
     HostRun run(long pluginId, io.aegisquartz.config.JobSpec job) throws InterruptedException {
+        return run(job, false, id -> HostProtocol.run(new HostProtocol.Run(id, pluginId, job.key(), job.name(), job.pluginRef(), job.args(),
+                job.options().timeout().toMillis(), job.options().cpu().toMillis(), job.options().killGrace().toMillis(),
+                job.options().outputMax(), job.options().maxSamples(), job.options().maxBytes(), job.options().mem(), job.options().sampler())));
+    }
+
+    /**
+     * Runs {@code job}'s executable in this host (EXEC) and waits for the end: its outcome, or the host's end.
+     *
+     * @param pluginId an executable already {@link #load loaded} here
+     * @param env      the environment the agent gives it (the host sets HOME to where it runs it)
+     */
+    HostRun exec(long pluginId, io.aegisquartz.config.JobSpec job, Map<String, String> env) throws InterruptedException {
+        io.aegisquartz.config.JobOptions o = job.options();
+        return run(job, true, id -> HostProtocol.exec(new HostProtocol.Exec(id, pluginId, job.key(), job.name(), job.args(), env,
+                o.timeout().toMillis(), o.cpu().toMillis(), o.killGrace().toMillis(), o.outputMax(), o.memoryMax(), o.pidsMax())));
+    }
+
+    private HostRun run(io.aegisquartz.config.JobSpec job, boolean exec, java.util.function.LongFunction<Frame> request) throws InterruptedException {
         HostRun r;
         boolean idleBurn;
         synchronized (this) {
             long cpu = hostCpuNanos();
             idleBurn = runs.isEmpty() && death == null && spunWhileIdle(cpu);
-            r = new HostRun(nextRunId++, job, cpu);
+            r = new HostRun(nextRunId++, job, cpu, exec);
             if (death != null) {
                 r.death = death;
                 r.retry = true;
@@ -296,13 +320,12 @@ final class HostConnection {
         }
         threads();
         try {
-            send(HostProtocol.run(new HostProtocol.Run(r.id, pluginId, job.key(), job.name(), job.pluginRef(), job.args(),
-                    job.options().timeout().toMillis(), job.options().cpu().toMillis(), job.options().killGrace().toMillis(),
-                    job.options().outputMax(), job.options().maxSamples(), job.options().maxBytes(), job.options().mem(), job.options().sampler())));
+            send(request.apply(r.id));
         } catch (IOException e) {
             // The host is gone: its reader reports how, and the run (never started) is run again.
         }
-        long deadline = r.sentNanos + job.options().timeout().toNanos() + job.options().killGrace().toNanos() + MARGIN_NANOS;
+        long deadline = r.sentNanos + job.options().timeout().toNanos() + job.options().killGrace().toNanos() + MARGIN_NANOS
+                + (exec ? EXEC_MARGIN_NANOS : 0);
         long step = Math.max(1, config.liveness().toNanos() / 4);
         try {
             while (!r.await(Math.max(1, Math.min(step, deadline - System.nanoTime())))) {
@@ -453,7 +476,7 @@ final class HostConnection {
                 Map.Entry<Long, Measurement> s = HostProtocol.readSample(f);
                 HostRun r;
                 synchronized (this) {
-                    r = inFlight(s.getKey(), HostRun.State.STARTED);
+                    r = inFlight(s.getKey(), HostRun.State.STARTED, false);
                     if (++r.samples > r.job.options().maxSamples() + 1) {
                         throw new ProtocolException("more samples for run " + r.id + " than its cap of " + r.job.options().maxSamples());
                     }
@@ -475,7 +498,7 @@ final class HostConnection {
                 HostRun r;
                 boolean show;
                 synchronized (this) {
-                    r = inFlight(id, HostRun.State.STARTED);
+                    r = inFlight(id, HostRun.State.STARTED, false);
                     if (++r.logs > LOG_LINES_MAX) {
                         throw new ProtocolException("more than " + LOG_LINES_MAX + " log lines in run " + id);
                     }
@@ -488,6 +511,18 @@ final class HostConnection {
                 }
             }
             case HostProtocol.RESULT -> result(HostProtocol.readResult(f));
+            case HostProtocol.EXEC_OUTPUT -> {
+                Map.Entry<Long, byte[]> chunk = HostProtocol.readExecOutput(f);
+                synchronized (this) {
+                    HostRun r = inFlight(chunk.getKey(), HostRun.State.STARTED, true);
+                    if (r.stdout.size() + (long) chunk.getValue().length > r.job.options().outputMax()) {
+                        throw new ProtocolException("more standard output for run " + r.id + " than its output_max of "
+                                + r.job.options().outputMax() + " bytes");
+                    }
+                    r.stdout.writeBytes(chunk.getValue());
+                }
+            }
+            case HostProtocol.EXEC_RESULT -> execResult(HostProtocol.readExecResult(f, io.aegisquartz.plugin.exec.ExecOutcome.Ending.values().length));
             case HostProtocol.PONG -> {
                 long seq = f.i64();
                 f.end();
@@ -524,11 +559,44 @@ final class HostConnection {
         return r;
     }
 
+    /** As {@link #inFlight(long, HostRun.State)}, and of this kind: an executable's run or an in-JVM plugin's. */
+    private HostRun inFlight(long id, HostRun.State state, boolean exec) throws ProtocolException {
+        HostRun r = inFlight(id, state);
+        if (r.exec != exec) {
+            throw new ProtocolException("a message for run " + id + " that only a run of " + (exec ? "an executable" : "a Groovy or JAR plugin")
+                    + " may have; it is " + (r.exec ? "an executable's" : "a plugin's"));
+        }
+        return r;
+    }
+
+    /**
+     * An executable's outcome. Only its form is checked here; what it means (an exit code with a
+     * status, CPU at most the wall time) is the client's, as for a run in the agent.
+     */
+    private void execResult(HostProtocol.ExecResult res) throws ProtocolException {
+        HostRun r;
+        synchronized (this) {
+            r = inFlight(res.runId(), HostRun.State.STARTED, true);
+            io.aegisquartz.plugin.exec.ExecOutcome.Ending ending = io.aegisquartz.plugin.exec.ExecOutcome.Ending.values()[res.ending()];
+            if (ending == io.aegisquartz.plugin.exec.ExecOutcome.Ending.EXITED && res.exitCode() < 0) {
+                throw new ProtocolException("run " + r.id + " exited without an exit code");
+            }
+            r.execResult = res;
+            r.state = HostRun.State.DONE;
+            runs.remove(r.id);
+            if (runs.isEmpty()) {
+                idleSinceNanos = System.nanoTime();
+                idleCpuNanos = hostCpuNanos();
+            }
+        }
+        r.finish();
+    }
+
     private void result(HostProtocol.Result res) throws ProtocolException {
         HostRun r;
         HostDeath kill = null;
         synchronized (this) {
-            r = inFlight(res.runId(), HostRun.State.STARTED);
+            r = inFlight(res.runId(), HostRun.State.STARTED, false);
             r.result = res;
             r.state = HostRun.State.DONE;
             runs.remove(r.id);

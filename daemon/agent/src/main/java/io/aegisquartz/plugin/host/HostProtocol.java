@@ -20,7 +20,7 @@ import java.util.Map;
 final class HostProtocol {
 
     static final int MAGIC = 0x41515048; // "AQPH"
-    static final int VERSION = 1;
+    static final int VERSION = 2;
 
     /** Largest message the host accepts (a LOAD carrying a JAR). */
     static final int MAX_TO_HOST = 48 << 20;
@@ -44,6 +44,7 @@ final class HostProtocol {
     static final int UNLOAD = 3;
     static final int RUN = 4;
     static final int PING = 5;
+    static final int EXEC = 6;
 
     // Host to agent.
     static final int READY = 65;
@@ -54,9 +55,18 @@ final class HostProtocol {
     static final int RESULT = 70;
     static final int PONG = 71;
     static final int ENDING = 72;
+    static final int EXEC_OUTPUT = 73;
+    static final int EXEC_RESULT = 74;
 
     static final int KIND_GROOVY = 1;
     static final int KIND_JAR = 2;
+    static final int KIND_EXEC = 3;
+
+    /** Largest chunk of an executable's standard output in one EXEC_OUTPUT. */
+    static final int MAX_OUTPUT_CHUNK = 64 * 1024;
+    /** Largest standard error excerpt in an EXEC_RESULT (the runner keeps the first and last few KiB). */
+    static final int MAX_STDERR = 64 * 1024;
+    static final int MAX_ENV = 256;
 
     /** How a run ended, as the host's runner saw it (RESULT). */
     enum Ending { COMPLETED, THREW, TIMEOUT, CPU_LIMIT, MEM_LIMIT }
@@ -72,7 +82,17 @@ final class HostProtocol {
 
     // ---------------------------------------------------------------- agent to host
 
+    /** @param jar a JAR's bytes; for an executable its bytes, or null to run it in place */
     record Load(long pluginId, int kind, String file, String mainClass, Map<String, byte[]> classes, byte[] jar) {
+    }
+
+    /** A run of an executable: what {@code ExecSpec} holds, less the user (the host has no privilege to switch). */
+    record Exec(long runId, long pluginId, String jobKey, String jobName, List<String> args, Map<String, String> env, long timeoutMillis,
+                long cpuMillis, long graceMillis, long outputMax, long memoryMax, long pidsMax) {
+    }
+
+    /** How an executable's run ended, as the host's runner saw it: an {@code ExecOutcome} less its standard output (sent before, in chunks). */
+    record ExecResult(long runId, int ending, int exitCode, String detail, boolean truncated, String stderr, long wallNanos, long cpuNanos) {
     }
 
     record Run(long runId, long pluginId, String jobKey, String jobName, String pluginRef, List<String> args, long timeoutMillis,
@@ -92,6 +112,41 @@ final class HostProtocol {
 
     static Frame jar(long pluginId, String file, byte[] jar) {
         return new Frame(LOAD).u32(pluginId).u8(KIND_JAR).str(file).bytes(jar);
+    }
+
+    /** An executable: {@code bytes} null to run it at {@code file}, else a copy the host makes of them. */
+    static Frame executable(long pluginId, String file, byte[] bytes) {
+        Frame f = new Frame(LOAD).u32(pluginId).u8(KIND_EXEC).str(file).bool(bytes != null);
+        return bytes == null ? f : f.bytes(bytes);
+    }
+
+    static Frame exec(Exec e) {
+        Frame f = new Frame(EXEC).u32(e.runId()).u32(e.pluginId()).str(e.jobKey()).str(e.jobName()).u32(e.args().size());
+        e.args().forEach(f::str);
+        f.u32(e.env().size());
+        e.env().forEach((k, v) -> f.str(k).str(v));
+        return f.i64(e.timeoutMillis()).i64(e.cpuMillis()).i64(e.graceMillis()).i64(e.outputMax()).i64(e.memoryMax()).i64(e.pidsMax());
+    }
+
+    static Exec readExec(Frame f) throws ProtocolException {
+        long runId = f.u32();
+        long pluginId = f.u32();
+        String key = f.str(MAX_ARG * 4, "job key");
+        String name = f.str(MAX_ARG * 4, "job name");
+        List<String> args = readArgs(f);
+        int ne = f.count(MAX_ENV, "environment");
+        Map<String, String> env = new LinkedHashMap<>();
+        for (int i = 0; i < ne; i++) {
+            env.put(f.str(MAX_NAME, "variable name"), f.str(MAX_ARG, "variable value"));
+        }
+        long timeout = f.nonNegative("timeout");
+        long cpu = f.nonNegative("cpu");
+        long grace = f.nonNegative("kill grace");
+        long outputMax = f.nonNegative("output max");
+        long memoryMax = f.nonNegative("memory max");
+        long pidsMax = f.nonNegative("pids max");
+        f.end();
+        return new Exec(runId, pluginId, key, name, args, env, timeout, cpu, grace, outputMax, memoryMax, pidsMax);
     }
 
     static Frame unload(long pluginId) {
@@ -137,7 +192,21 @@ final class HostProtocol {
             f.end();
             return new Load(id, kind, file, null, Map.of(), jar);
         }
+        if (kind == KIND_EXEC) {
+            byte[] bytes = f.bool() ? f.bytes(MAX_PLUGIN_BYTES, "executable") : null;
+            f.end();
+            return new Load(id, kind, file, null, Map.of(), bytes);
+        }
         throw new ProtocolException("plugin kind " + kind);
+    }
+
+    private static List<String> readArgs(Frame f) throws ProtocolException {
+        int n = f.count(MAX_ARGS, "arguments");
+        List<String> args = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            args.add(f.str(MAX_ARG, "argument"));
+        }
+        return args;
     }
 
     static Run readRun(Frame f) throws ProtocolException {
@@ -146,11 +215,7 @@ final class HostProtocol {
         String key = f.str(MAX_ARG * 4, "job key");
         String name = f.str(MAX_ARG * 4, "job name");
         String ref = f.str(MAX_ARG, "plugin reference");
-        int n = f.count(MAX_ARGS, "arguments");
-        List<String> args = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            args.add(f.str(MAX_ARG, "argument"));
-        }
+        List<String> args = readArgs(f);
         long timeout = f.nonNegative("timeout");
         long cpu = f.nonNegative("cpu");
         long grace = f.nonNegative("kill grace");
@@ -214,6 +279,43 @@ final class HostProtocol {
         return new Frame(RESULT).u32(r.runId()).u8(r.ending().ordinal()).optStr(r.error() == null ? null : cut(r.error(), MAX_TEXT))
                 .bool(r.abandoned()).i64(r.wallNanos()).i64(r.cpuNanos()).i64(r.allocatedBytes()).bool(r.truncated()).u32(r.threadsLeft())
                 .optStr(r.threads() == null ? null : cut(r.threads(), MAX_TEXT)).bool(r.outOfMemory());
+    }
+
+    static Frame execOutput(long runId, byte[] chunk, int off, int len) {
+        return new Frame(EXEC_OUTPUT).u32(runId).bytes(java.util.Arrays.copyOfRange(chunk, off, off + len));
+    }
+
+    static Frame execResult(ExecResult r) {
+        return new Frame(EXEC_RESULT).u32(r.runId()).u8(r.ending()).i32(r.exitCode()).optStr(r.detail() == null ? null : cut(r.detail(), MAX_TEXT))
+                .bool(r.truncated()).str(cut(r.stderr(), MAX_STDERR)).i64(r.wallNanos()).i64(r.cpuNanos());
+    }
+
+    /** The run id and the chunk of an EXEC_OUTPUT frame. */
+    static Map.Entry<Long, byte[]> readExecOutput(Frame f) throws ProtocolException {
+        long runId = f.u32();
+        byte[] chunk = f.bytes(MAX_OUTPUT_CHUNK, "output chunk");
+        f.end();
+        return Map.entry(runId, chunk);
+    }
+
+    /** @param endings how many endings there are ({@code ExecOutcome.Ending}); one past them is an error */
+    static ExecResult readExecResult(Frame f, int endings) throws ProtocolException {
+        long runId = f.u32();
+        int e = f.u8();
+        if (e >= endings) {
+            throw new ProtocolException("exec ending " + e);
+        }
+        int code = f.i32();
+        if (code < -1 || code > 255) {
+            throw new ProtocolException("exit code " + code);
+        }
+        String detail = f.optStr(MAX_TEXT, "detail");
+        boolean truncated = f.bool();
+        String stderr = f.str(MAX_STDERR, "standard error");
+        long wall = f.nonNegative("wall time");
+        long cpu = f.i64();
+        f.end();
+        return new ExecResult(runId, e, code, detail, truncated, stderr, wall, cpu);
     }
 
     static Frame pong(long seq) {

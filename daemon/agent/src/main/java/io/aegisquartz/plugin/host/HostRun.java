@@ -40,11 +40,29 @@ final class HostRun {
     boolean retry;
     boolean retryAlone;
 
+    /** True for a run of an executable (EXEC): it gets output chunks and an EXEC_RESULT, never samples or a RESULT. */
+    final boolean exec;
+    /** An executable's standard output so far, at most its output_max (the agent checks). */
+    java.io.ByteArrayOutputStream stdout;
+    /** An executable's outcome, when it came. */
+    HostProtocol.ExecResult execResult;
+
     HostRun(long id, JobSpec job, long hostCpuAtSend) {
+        this(id, job, hostCpuAtSend, false);
+    }
+
+    HostRun(long id, JobSpec job, long hostCpuAtSend, boolean exec) {
+        this.exec = exec;
+        this.stdout = exec ? new java.io.ByteArrayOutputStream() : null;
         this.id = id;
         this.job = job;
         this.hostCpuAtSend = hostCpuAtSend;
         this.collected = new MeasurementCollector(job.options().maxSamples() + 1, job.options().maxBytes() + HOST_NOTE_BYTES);
+    }
+
+    /** True if the host reported how the run ended. */
+    boolean answered() {
+        return result != null || execResult != null;
     }
 
     void finish() {

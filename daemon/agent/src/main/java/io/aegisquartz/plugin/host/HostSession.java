@@ -16,6 +16,8 @@ import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PrefixClassLoader;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.exec.CgroupRuns;
+import io.aegisquartz.plugin.exec.ExecOutcome;
+import io.aegisquartz.plugin.exec.ExecSpec;
 import io.aegisquartz.plugin.exec.ProcessRunner;
 import io.aegisquartz.plugin.groovy.CompiledScripts;
 import io.aegisquartz.plugin.groovy.GroovyPlugin;
@@ -30,9 +32,11 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -84,6 +88,11 @@ final class HostSession {
      * the host's to divide; the processes end with the host's cgroup or are killed with it.
      */
     private final ProcessRunner processes = new ProcessRunner(threads, CgroupRuns.none("in the plugin host, exec() runs are tracked by their session"));
+    /**
+     * For executables the agent sends (EXEC): the agent's own runner, with a cgroup per run where this
+     * host's cgroup is delegated to it (the exec host's unit has Delegate=yes), found at the first run.
+     */
+    private final ProcessRunner executableRunner = new ProcessRunner(threads);
     private final InJvmRunner runner = new InJvmRunner(new AbandonedThreads());
     /**
      * The parent of every Groovy script's class loader: the JDK, the plugin API and what a compiled
@@ -95,6 +104,10 @@ final class HostSession {
                     "io.aegisquartz.plugin.RunBudget"),
             "plugins in the plugin host see only the JDK, Groovy and io.aegisquartz.api.*");
     private final Map<Long, InJvmPlugin> plugins = new ConcurrentHashMap<>();
+    /** Executables by plugin id: where each runs (in place, or the host's own copy). */
+    private final Map<Long, Path> executables = new ConcurrentHashMap<>();
+    /** Only the reading thread starts runs, so no lock: whether the first EXEC has said how runs are isolated. */
+    private boolean isolationSaid;
     private final Map<String, JobMemory> memories = new ConcurrentHashMap<>();
     private final Map<Long, RunState> runs = new ConcurrentHashMap<>();
     private final Map<ThreadGroup, RunState> byGroup = new ConcurrentHashMap<>();
@@ -129,6 +142,7 @@ final class HostSession {
                     unload(id);
                 }
                 case HostProtocol.RUN -> start(HostProtocol.readRun(f));
+                case HostProtocol.EXEC -> startExec(HostProtocol.readExec(f));
                 case HostProtocol.PING -> {
                     long seq = f.i64();
                     f.end();
@@ -148,6 +162,10 @@ final class HostSession {
 
     private void load(HostProtocol.Load l) {
         Path file = Path.of(l.file());
+        if (l.kind() == HostProtocol.KIND_EXEC) {
+            loadExecutable(l, file);
+            return;
+        }
         try {
             InJvmPlugin p;
             List<String> samplers;
@@ -174,7 +192,49 @@ final class HostSession {
         }
     }
 
+    /**
+     * An executable runs where it is, or, when the agent sent its bytes (a file this host's user cannot
+     * read), from a copy in a directory of the host's own temporary directory that only its user can enter.
+     */
+    private void loadExecutable(HostProtocol.Load l, Path file) {
+        if (l.jar() == null) {
+            executables.put(l.pluginId(), file);
+            send(HostProtocol.loaded(l.pluginId(), List.of()));
+            return;
+        }
+        try {
+            Path dir = Files.createTempDirectory("aegis-exec-" + l.pluginId() + "-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            Path copy = dir.resolve(file.getFileName().toString());
+            Files.write(copy, l.jar());
+            Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("r-x------"));
+            Path old = executables.put(l.pluginId(), copy);
+            if (old != null && !old.equals(copy)) {
+                deleteCopy(old);
+            }
+            send(HostProtocol.loaded(l.pluginId(), List.of()));
+        } catch (IOException | RuntimeException e) {
+            send(HostProtocol.loadFailed(l.pluginId(), "the exec host cannot copy " + file + ": " + e.getMessage(),
+                    "check the space in the exec host's temporary directory"));
+        }
+    }
+
+    private static void deleteCopy(Path copy) {
+        if (copy.getParent() != null && copy.getParent().getFileName().toString().startsWith("aegis-exec-")) {
+            try {
+                Files.deleteIfExists(copy);
+                Files.deleteIfExists(copy.getParent());
+            } catch (IOException e) {
+                // The host's private temporary directory goes with its unit.
+            }
+        }
+    }
+
     private void unload(long id) {
+        Path exe = executables.remove(id);
+        if (exe != null) {
+            deleteCopy(exe);
+        }
         InJvmPlugin p = plugins.remove(id);
         memories.keySet().removeIf(k -> k.endsWith("\u0000" + id));
         if (p instanceof AutoCloseable c) {
@@ -201,6 +261,59 @@ final class HostSession {
         byGroup.put(g, st);
         waiters.execute(() -> execute(r, p, st));
         watchdog.wake();
+    }
+
+    private void startExec(HostProtocol.Exec e) throws ProtocolException {
+        Path file = executables.get(e.pluginId());
+        if (file == null) {
+            throw new ProtocolException("a run of executable " + e.pluginId() + ", which was never loaded");
+        }
+        if (!isolationSaid) {
+            // Once, for the journal under the packaged service: what runs get in this host (cgroup or session).
+            isolationSaid = true;
+            stderr.println("aegis-quartz exec host: executables: " + executableRunner.isolation());
+            stderr.flush();
+        }
+        ThreadGroup g = new ThreadGroup(runsGroup, "run-" + e.runId());
+        long now = System.nanoTime();
+        long limit = TimeUnit.MILLISECONDS.toNanos(e.timeoutMillis() + e.graceMillis());
+        // The runner stops the run at its limits; the watchdog's deadline is a backstop, after the agent's (HostConnection.EXEC_MARGIN_NANOS).
+        RunState st = new RunState(e.runId(), e.jobName(), g, now, now + limit + MARGIN_NANOS + HostConnection.EXEC_MARGIN_NANOS);
+        runs.put(e.runId(), st);
+        byGroup.put(g, st);
+        waiters.execute(() -> executeExec(e, file, st));
+        watchdog.wake();
+    }
+
+    /** Runs an executable as the agent would, then sends its standard output in chunks and the outcome. */
+    private void executeExec(HostProtocol.Exec e, Path file, RunState st) {
+        try {
+            send(HostProtocol.started(e.runId()));
+            List<String> command = new ArrayList<>(e.args().size() + 1);
+            command.add(file.toString());
+            command.addAll(e.args());
+            Path dir = file.getParent() != null && Files.isExecutable(file.getParent()) ? file.getParent()
+                    : Path.of(System.getProperty("java.io.tmpdir"));
+            Map<String, String> env = new LinkedHashMap<>(e.env());
+            // The agent's HOME is the plugin's folder there, which this host may not be able to enter.
+            env.put("HOME", dir.toString());
+            ExecSpec spec = new ExecSpec(command, dir, env, Duration.ofMillis(e.timeoutMillis()),
+                    Duration.ofMillis(e.cpuMillis()), Duration.ofMillis(e.graceMillis()), e.outputMax(), null, e.memoryMax(), e.pidsMax(), e.jobKey());
+            ExecOutcome o = executableRunner.run(spec);
+            byte[] out = o.stdout();
+            List<Frame> frames = new ArrayList<>(out.length / HostProtocol.MAX_OUTPUT_CHUNK + 2);
+            for (int off = 0; off < out.length; off += HostProtocol.MAX_OUTPUT_CHUNK) {
+                frames.add(HostProtocol.execOutput(e.runId(), out, off, Math.min(HostProtocol.MAX_OUTPUT_CHUNK, out.length - off)));
+            }
+            frames.add(HostProtocol.execResult(new HostProtocol.ExecResult(e.runId(), o.ending().ordinal(), o.exitCode(), o.detail(), o.truncated(),
+                    o.stderr(), o.wallNanos(), o.cpuNanos())));
+            send(frames);
+        } catch (InterruptedException ie) {
+            // Only the host's own end interrupts a run thread.
+        } finally {
+            runs.remove(st.id());
+            byGroup.remove(st.group());
+        }
     }
 
     private void execute(HostProtocol.Run r, InJvmPlugin p, RunState st) {

@@ -9,6 +9,8 @@ import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.PluginKind;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunResultBuilder;
+import io.aegisquartz.plugin.exec.ExecOutcome;
+import io.aegisquartz.plugin.exec.ExecPlugin;
 import io.aegisquartz.plugin.groovy.CompiledScripts;
 import io.aegisquartz.sample.Status;
 import org.slf4j.Logger;
@@ -53,6 +55,7 @@ public final class PluginHostClient implements AutoCloseable {
     private String failure;
     private volatile boolean closed;
     private final java.util.concurrent.atomic.AtomicBoolean restarting = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.LongAdder externalRunCpu = new java.util.concurrent.atomic.LongAdder();
 
     public PluginHostClient(PluginHostConfig config) {
         this.config = config;
@@ -74,6 +77,26 @@ public final class PluginHostClient implements AutoCloseable {
 
     /** A JAR to run in the host, read from {@code file} whenever a host needs it; loaded now. */
     public HostPlugin jar(Path file) throws PluginException {
+        checkSendable(file);
+        long id = ids.incrementAndGet();
+        return load(new HostPlugin(this, id, file, PluginKind.JAR, () -> HostProtocol.jar(id, file.toString(), Files.readAllBytes(file))));
+    }
+
+    /**
+     * An executable to run in the host (the exec host): in place if {@code copy} is false, else the host
+     * is sent its bytes (a file its user cannot read) and runs its own copy. Loaded now.
+     */
+    public HostPlugin executable(Path file, boolean copy) throws PluginException {
+        if (copy) {
+            checkSendable(file);
+        }
+        long id = ids.incrementAndGet();
+        return load(new HostPlugin(this, id, file, PluginKind.EXEC,
+                () -> HostProtocol.executable(id, file.toString(), copy ? Files.readAllBytes(file) : null)));
+    }
+
+    /** A file whose bytes the host will be sent: readable by the agent, and within the protocol's cap. */
+    private static void checkSendable(Path file) throws PluginException {
         long size;
         try {
             size = Files.size(file);
@@ -83,8 +106,6 @@ public final class PluginHostClient implements AutoCloseable {
         if (size > HostProtocol.MAX_PLUGIN_BYTES) {
             throw tooBig(file, size);
         }
-        long id = ids.incrementAndGet();
-        return load(new HostPlugin(this, id, file, PluginKind.JAR, () -> HostProtocol.jar(id, file.toString(), Files.readAllBytes(file))));
     }
 
     private static PluginException tooBig(Path file, long bytes) {
@@ -173,12 +194,13 @@ public final class PluginHostClient implements AutoCloseable {
                 return new Attempt(RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR, "plugin cannot be loaded: " + e.getMessage()
                         + (e.fix() == null ? "" : " (fix: " + e.fix() + ")")), null, false);
             }
-            HostRun r = c.run(p.id, job);
+            boolean exec = p.kind() == PluginKind.EXEC;
+            HostRun r = exec ? c.exec(p.id, job, ExecPlugin.environment(job, p.file.getParent())) : c.run(p.id, job);
             if (p.closed) {
                 c.unload(p.id);
             }
-            if (r.result != null) {
-                return new Attempt(result(c, r), null, !r.note.isEmpty());
+            if (r.answered()) {
+                return new Attempt(exec ? execResult(c, r) : result(c, r), null, !r.note.isEmpty());
             }
             if (r.retry) {
                 return new Attempt(null, r, false);
@@ -192,7 +214,7 @@ public final class PluginHostClient implements AutoCloseable {
     }
 
     /** The result the host reported, with the times the agent can vouch for. */
-    private static RunResult result(HostConnection c, HostRun r) {
+    private RunResult result(HostConnection c, HostRun r) {
         HostProtocol.Result res = r.result;
         long wall = System.nanoTime() - r.sentNanos;
         long cpu = res.cpuNanos() < 0 ? -1 : Math.min(res.cpuNanos(), wall);
@@ -200,6 +222,7 @@ public final class PluginHostClient implements AutoCloseable {
         if (cpu >= 0 && r.hostCpuAtSend >= 0 && hostCpu >= 0) {
             cpu = Math.min(cpu, hostCpu - r.hostCpuAtSend);
         }
+        countExternal(c, cpu);
         if (res.truncated()) {
             r.collected.markTruncated();
         }
@@ -213,6 +236,22 @@ public final class PluginHostClient implements AutoCloseable {
             note = "";
         }
         return InJvmPlugin.result(r.job, r.collected, ending, error, wall, cpu, res.allocatedBytes(), false, note);
+    }
+
+    /**
+     * An executable's outcome as the host's runner observed it, turned into samples by the agent's own
+     * code. The wall time is at most what the agent's own clock saw, and the CPU time at most that wall
+     * time on every core (a run's processes may use several at once).
+     */
+    private RunResult execResult(HostConnection c, HostRun r) {
+        HostProtocol.ExecResult res = r.execResult;
+        long wall = Math.min(res.wallNanos(), System.nanoTime() - r.sentNanos);
+        long cpu = res.cpuNanos() < 0 ? -1 : Math.min(res.cpuNanos(), wall * Runtime.getRuntime().availableProcessors());
+        countExternal(c, cpu);
+        byte[] out = r.stdout.toByteArray();
+        ExecOutcome o = new ExecOutcome(ExecOutcome.Ending.values()[res.ending()], res.exitCode(), res.detail(),
+                out, res.truncated(), res.stderr(), wall, cpu);
+        return ExecPlugin.toResult(r.job, o);
     }
 
     private static RunResult failed(HostRun r, String message) {
@@ -301,6 +340,24 @@ public final class PluginHostClient implements AutoCloseable {
     public long pid() {
         HostConnection c = current;
         return c == null || c.hostCpuNanos() < 0 ? -1 : c.pid();
+    }
+
+    /**
+     * A run's CPU in a host systemd started (whose process the agent cannot read, and whose CPU never
+     * reaches the agent's own figure), as the host reported it, bounded by what the agent saw.
+     */
+    private void countExternal(HostConnection c, long runCpuNanos) {
+        if (runCpuNanos > 0 && c.hostCpuNanos() < 0) {
+            externalRunCpu.add(runCpuNanos);
+        }
+    }
+
+    /**
+     * CPU time of the runs done in hosts systemd started, cumulative: what the governor adds to the
+     * agent's own figure for them (their hosts' own overhead is their units' to cap).
+     */
+    public long externalRunCpuNanos() {
+        return externalRunCpu.sum();
     }
 
     /** CPU time of the running host, if the agent started it (ended ones count in the agent's own, as reaped children). */

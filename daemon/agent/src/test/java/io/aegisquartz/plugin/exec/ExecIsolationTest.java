@@ -6,6 +6,7 @@ import io.aegisquartz.plugin.JobMemory;
 import io.aegisquartz.plugin.RunResult;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.sample.Status;
+import io.aegisquartz.testing.HostileExecutables;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -89,17 +90,7 @@ class ExecIsolationTest {
         // Burns CPU, leaves a child in its session, kills the agent's wrapper (its parent), writes what the
         // old wrapper wrote on stderr (exit 0, no CPU) and stays: it must neither pass as 'ok' nor keep running.
         Path pidFile = dir.resolve("pids");
-        Path plugin = script(dir, "forge.sh", """
-                #!/bin/sh
-                echo $$ >> "$1"
-                sleep 300 >/dev/null 2>&1 &
-                echo $! >> "$1"
-                i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done
-                kill -s KILL $PPID
-                printf '\\n@aegis-exit 0\\n0m0.00s 0m0.00s\\n0m0.00s 0m0.00s\\n' >&2
-                echo 'FORGED OK - all fine | x=1'
-                exec sleep 300
-                """);
+        Path plugin = script(dir, "forge.sh", HostileExecutables.FORGED_EXIT_MARKER);
         RunResult r = run(runner(mode), job(plugin, limits(Duration.ofSeconds(60), Duration.ofSeconds(30)), pidFile.toString()));
         List<Long> pids = track(pidFile);
 
@@ -117,14 +108,7 @@ class ExecIsolationTest {
     void aSetsidEscaperHoldingThePipeNeverMakesAHealthyJobFail(Mode mode) throws Exception {
         ProcessRunner runner = runner(mode);
         Path pidFile = dir.resolve("pids");
-        Path escaper = script(dir, "escaper.sh", """
-                #!/bin/sh
-                setsid sleep 300 &
-                echo $! >> "$1"
-                # Until it has left the session: the wrapper kills its process group as the plugin exits.
-                while [ "$(ps -o sid= -p $!)" -eq "$(ps -o sid= -p $$)" ] 2>/dev/null; do :; done
-                echo 'ESCAPED OK | x=1'
-                """);
+        Path escaper = script(dir, "escaper.sh", HostileExecutables.SETSID_ESCAPER);
         Path healthy = script(dir, "healthy.sh", "#!/bin/sh\necho 'HEALTHY OK | up=1'\n");
         JobOptions opts = limits(Duration.ofSeconds(20), Duration.ofSeconds(10));
         JobSpec escaperJob = job(escaper, opts, pidFile.toString());
@@ -162,17 +146,7 @@ class ExecIsolationTest {
         // bash's 'set -m' gives each background job a process group of its own, so killing the plugin's group
         // is not enough; their output goes to /dev/null, so no pipe gives them away either.
         Path pidFile = dir.resolve("pids");
-        Path plugin = script(dir, "fork200.sh", """
-                #!/bin/bash
-                set -m
-                i=0
-                while [ $i -lt 200 ]; do
-                    sleep 300 >/dev/null 2>&1 </dev/null &
-                    echo $! >> "$1"
-                    i=$((i+1))
-                done
-                echo 'FORKED OK | n=200'
-                """);
+        Path plugin = script(dir, "fork200.sh", HostileExecutables.FORK_200_SLEEPERS);
         RunResult r = run(runner(mode), job(plugin, limits(Duration.ofSeconds(60), Duration.ofSeconds(30)), pidFile.toString()));
         List<Long> pids = track(pidFile);
 
@@ -203,7 +177,7 @@ class ExecIsolationTest {
     @ParameterizedTest
     @EnumSource(Mode.class)
     void outputPastOutputMaxClosesThePipeAndThePluginDiesOfSigpipeQuickly(Mode mode) throws Exception {
-        Path plugin = script(dir, "flood.sh", "#!/bin/sh\necho 'FLOOD OK | x=1'\nexec cat /dev/zero\n");
+        Path plugin = script(dir, "flood.sh", HostileExecutables.OUTPUT_FLOOD);
         long t0 = System.nanoTime();
         RunResult r = run(runner(mode), job(plugin, limits(Duration.ofSeconds(30), Duration.ofSeconds(20)).withOutputMax(64 * 1024)));
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
@@ -242,14 +216,7 @@ class ExecIsolationTest {
     @EnumSource(Mode.class)
     void aPluginIgnoringSigtermIsKilledAfterTheGraceWithEverythingItStarted(Mode mode) throws Exception {
         Path pidFile = dir.resolve("pids");
-        Path plugin = script(dir, "stubborn.sh", """
-                #!/bin/sh
-                trap '' TERM
-                echo $$ >> "$1"
-                sleep 300 &
-                echo $! >> "$1"
-                while :; do sleep 1; done
-                """);
+        Path plugin = script(dir, "stubborn.sh", HostileExecutables.IGNORES_SIGTERM);
         RunResult r = run(runner(mode), job(plugin, limits(Duration.ofSeconds(1), Duration.ofSeconds(10)), pidFile.toString()));
         List<Long> pids = track(pidFile);
 

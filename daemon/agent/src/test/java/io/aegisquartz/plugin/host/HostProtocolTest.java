@@ -360,7 +360,7 @@ class HostProtocolTest {
                 try (SocketChannel ch = v2.accept()) {
                     OutputStream out = ChannelStreams.out(ch);
                     Frame.read(ChannelStreams.in(ch), HostProtocol.MAX_TO_HOST);
-                    new Frame(HostProtocol.READY).i32(HostProtocol.MAGIC).u16(2).i64(1).i64(1).writeTo(out);
+                    new Frame(HostProtocol.READY).i32(HostProtocol.MAGIC).u16(HostProtocol.VERSION + 1).i64(1).i64(1).writeTo(out);
                     Frame.read(ChannelStreams.in(ch), HostProtocol.MAX_TO_HOST);
                 } catch (IOException e) {
                     // Closed by the agent.
@@ -370,7 +370,7 @@ class HostProtocolTest {
             try (PluginHostClient other = new PluginHostClient(new PluginHostConfig(64 << 20, Duration.ofMillis(500), socket))) {
                 PluginException e = assertThrows(PluginException.class,
                         () -> other.groovy(plugin, new CompiledScripts.Entry("P", Map.of("P", new byte[] {1}))));
-                assertTrue(e.getMessage().contains("protocol version 2; this side speaks 1"), e.getMessage());
+                assertTrue(e.getMessage().contains("protocol version " + (HostProtocol.VERSION + 1) + "; this side speaks " + HostProtocol.VERSION), e.getMessage());
             }
             t.join(10_000);
         }
@@ -449,5 +449,92 @@ class HostProtocolTest {
         RunResult again = p.run(job(), new JobMemory());
         assertEquals(Status.OK, again.outcome(), again.toString());
         assertFalse(hosts.isEmpty());
+    }
+
+    // ---------------------------------------------------------------- executables (EXEC, #17 item 7)
+
+    private Path executable() throws IOException {
+        return TestJobs.script(dir, "x.sh", "#!/bin/sh\necho 'X OK | v=1'\n");
+    }
+
+    private JobSpec execJob(Path exe) {
+        return TestJobs.job(exe, TestJobs.limits(Duration.ofSeconds(1), Duration.ofSeconds(1)).withOutputMax(4096));
+    }
+
+    /** An exec run whose host does {@code hostile} after STARTED; the run's result, and an honest run on the next host after it. */
+    private RunResult execAfterStart(Script hostile) throws Exception {
+        Script honest = h -> {
+            while (true) {
+                Frame f = h.next();
+                if (f == null) {
+                    return;
+                }
+                HostProtocol.Exec e = HostProtocol.readExec(f);
+                h.send(HostProtocol.started(e.runId()));
+                byte[] out = "X OK | v=1\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                h.send(HostProtocol.execOutput(e.runId(), out, 0, out.length));
+                h.send(HostProtocol.execResult(new HostProtocol.ExecResult(e.runId(), 0, 0, null, false, "", 1_000_000, 5_000_000_000L)));
+            }
+        };
+        scripts.add(h -> {
+            HostProtocol.Exec e = HostProtocol.readExec(h.next());
+            h.send(HostProtocol.started(e.runId()));
+            hostile.serve(h);
+            h.drain(true);
+        });
+        scripts.add(honest);
+        newClient();
+        Path exe = executable();
+        HostPlugin p = client.executable(exe, true);
+        RunResult bad = p.run(execJob(exe), new JobMemory());
+        RunResult good = p.run(execJob(exe), new JobMemory());
+        assertEquals(Status.OK, good.outcome(), "a new host serves the next run: " + good);
+        assertEquals(1.0, good.measurements().get(0).values().get("v"));
+        assertTrue(good.cpuNanos() <= good.wallNanos() * Runtime.getRuntime().availableProcessors(),
+                "5 s of CPU claimed for a run of 1 ms is clamped to its wall time on every core: " + good.cpuNanos());
+        return bad;
+    }
+
+    @Test
+    void anExecutablesOutputPastItsOutputMaxEndsTheHost() throws Exception {
+        RunResult r = execAfterStart(h -> {
+            byte[] chunk = new byte[3000];
+            h.send(HostProtocol.execOutput(1, chunk, 0, chunk.length));
+            h.send(HostProtocol.execOutput(1, chunk, 0, chunk.length));
+        });
+        assertBroke(r, "more standard output for run 1 than its output_max of 4096 bytes");
+    }
+
+    @Test
+    void aSampleOrAGroovyResultForAnExecutablesRunEndsTheHost() throws Exception {
+        RunResult r = execAfterStart(h -> h.send(HostProtocol.sample(1, Measurement.status(System.currentTimeMillis(), "p", Status.OK, "forged"))));
+        assertBroke(r, "only a run of a Groovy or JAR plugin may have");
+        RunResult r2 = execAfterStart(h -> h.send(result(1, HostProtocol.Ending.COMPLETED)));
+        assertBroke(r2, "only a run of a Groovy or JAR plugin may have");
+    }
+
+    @Test
+    void anExecResultForAGroovyRunEndsTheHost() throws Exception {
+        RunResult r = afterStart(h -> h.send(HostProtocol.execResult(new HostProtocol.ExecResult(1, 0, 0, null, false, "", 1, 1))));
+        assertBroke(r, "only a run of an executable may have");
+    }
+
+    @Test
+    void anExecResultWithAnEndingOrExitCodeOutOfRangeEndsTheHost() throws Exception {
+        RunResult r = execAfterStart(h -> h.send(HostProtocol.execResult(new HostProtocol.ExecResult(1, 9, 0, null, false, "", 1, 1))));
+        assertBroke(r, "exec ending 9");
+        RunResult r2 = execAfterStart(h -> h.send(HostProtocol.execResult(new HostProtocol.ExecResult(1, 0, 300, null, false, "", 1, 1))));
+        assertBroke(r2, "exit code 300");
+        RunResult r3 = execAfterStart(h -> h.send(HostProtocol.execResult(new HostProtocol.ExecResult(1, 0, -1, null, false, "", 1, 1))));
+        assertBroke(r3, "exited without an exit code");
+    }
+
+    @Test
+    void anExecRunWithNoResultIsStoppedAtTheAgentsOwnDeadline() throws Exception {
+        long t0 = System.nanoTime();
+        RunResult r = execAfterStart(h -> { });
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        assertEquals(Status.TIMEOUT, r.outcome(), r.toString());
+        assertTrue(ms < 20_000, "the agent's deadline (timeout + kill grace + 6 s), not forever: " + ms + " ms");
     }
 }
