@@ -25,6 +25,7 @@ import io.aegisquartz.plugin.catalog.PluginCatalog;
 import io.aegisquartz.plugin.PluginException;
 import io.aegisquartz.plugin.RunnerThreads;
 import io.aegisquartz.plugin.groovy.GroovyRuntime;
+import io.aegisquartz.plugin.host.PluginHostClient;
 import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.schedule.JobExecutor;
 import io.aegisquartz.schedule.JobScheduler;
@@ -316,12 +317,20 @@ public final class Agent {
     /** Checks the agent's own CPU and memory every window, on the timer thread the plugin runners already have. */
     private void startGovernor() {
         governor = new Governor(settings, () -> jobSnapshot, () -> delivery == null ? 0 : delivery.cpuNanos(),
-                catalog.host()::cpuNanos, this::restart);
+                () -> hostCpuNanos(catalog.host()) + hostCpuNanos(catalog.execHost()), this::restart);
         LOG.info(governor.describe());
         every(governor.windowMillis(), "governor check", governor::check);
     }
 
-    /** Runs {@code task} every {@code millis} on the plugin runners' timer thread, going on after a failure of it. */
+    /**
+     * CPU of a plugin host the agent's own figure does not hold (yet): a child host's while it lives,
+     * and the runs in a host systemd started, as reported, for good.
+     */
+    private static long hostCpuNanos(PluginHostClient host) {
+        return host == null ? 0 : host.cpuNanos() + host.externalRunCpuNanos();
+    }
+
+        /** Runs {@code task} every {@code millis} on the plugin runners' timer thread, going on after a failure of it. */
     private void every(long millis, String what, Runnable task) {
         threads.timer().scheduleAtFixedRate(() -> {
             try {

@@ -75,7 +75,9 @@ public final class Governor {
     /**
      * @param jobs           the scheduled jobs, read once per window
      * @param exemptCpuNanos CPU time not to count (the output workers' threads), cumulative
-     * @param hostCpuNanos   CPU time of the running plugin host, which the agent's own figure counts only once
+     * @param hostCpuNanos   CPU time of plugin hosts outside the agent's own figure, cumulative: the running child host's
+     *                       (counted once: it moves into the agent's figure when the host is reaped), and the runs in
+     *                       hosts systemd started (never in it)
      *                       the host has ended and been reaped
      * @param restart        called with the reason when shedding was not enough
      */
@@ -114,8 +116,9 @@ public final class Governor {
     public void check() {
         long now = System.nanoTime();
         SelfUsage usage = SelfUsage.read();
-        // A live host's CPU is added by counting it as negative exemption: when the host ends, its total moves into the
-        // agent's own figure (a reaped child) just as it leaves this one, so it is counted once either way.
+        // Hosts' CPU is added by counting it as negative exemption: when a child host ends, its total moves into the
+        // agent's own figure (a reaped child) just as it leaves this one, so it is counted once either way; the runs
+        // in a socket-activated host only ever count here.
         long exempt = exemptCpuNanos.getAsLong() - hostCpuNanos.getAsLong();
         Collection<ScheduledJob> all = jobs.get();
         // Taken every window, so a job's share is always that of the last window only.

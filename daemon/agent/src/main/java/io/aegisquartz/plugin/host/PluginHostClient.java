@@ -55,6 +55,7 @@ public final class PluginHostClient implements AutoCloseable {
     private String failure;
     private volatile boolean closed;
     private final java.util.concurrent.atomic.AtomicBoolean restarting = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.LongAdder externalRunCpu = new java.util.concurrent.atomic.LongAdder();
 
     public PluginHostClient(PluginHostConfig config) {
         this.config = config;
@@ -199,7 +200,7 @@ public final class PluginHostClient implements AutoCloseable {
                 c.unload(p.id);
             }
             if (r.answered()) {
-                return new Attempt(exec ? execResult(r) : result(c, r), null, !r.note.isEmpty());
+                return new Attempt(exec ? execResult(c, r) : result(c, r), null, !r.note.isEmpty());
             }
             if (r.retry) {
                 return new Attempt(null, r, false);
@@ -213,7 +214,7 @@ public final class PluginHostClient implements AutoCloseable {
     }
 
     /** The result the host reported, with the times the agent can vouch for. */
-    private static RunResult result(HostConnection c, HostRun r) {
+    private RunResult result(HostConnection c, HostRun r) {
         HostProtocol.Result res = r.result;
         long wall = System.nanoTime() - r.sentNanos;
         long cpu = res.cpuNanos() < 0 ? -1 : Math.min(res.cpuNanos(), wall);
@@ -221,6 +222,7 @@ public final class PluginHostClient implements AutoCloseable {
         if (cpu >= 0 && r.hostCpuAtSend >= 0 && hostCpu >= 0) {
             cpu = Math.min(cpu, hostCpu - r.hostCpuAtSend);
         }
+        countExternal(c, cpu);
         if (res.truncated()) {
             r.collected.markTruncated();
         }
@@ -241,10 +243,11 @@ public final class PluginHostClient implements AutoCloseable {
      * code. The wall time is at most what the agent's own clock saw, and the CPU time at most that wall
      * time on every core (a run's processes may use several at once).
      */
-    private static RunResult execResult(HostRun r) {
+    private RunResult execResult(HostConnection c, HostRun r) {
         HostProtocol.ExecResult res = r.execResult;
         long wall = Math.min(res.wallNanos(), System.nanoTime() - r.sentNanos);
         long cpu = res.cpuNanos() < 0 ? -1 : Math.min(res.cpuNanos(), wall * Runtime.getRuntime().availableProcessors());
+        countExternal(c, cpu);
         byte[] out = r.stdout.toByteArray();
         ExecOutcome o = new ExecOutcome(ExecOutcome.Ending.values()[res.ending()], res.exitCode(), res.detail(),
                 out, res.truncated(), res.stderr(), wall, cpu);
@@ -337,6 +340,24 @@ public final class PluginHostClient implements AutoCloseable {
     public long pid() {
         HostConnection c = current;
         return c == null || c.hostCpuNanos() < 0 ? -1 : c.pid();
+    }
+
+    /**
+     * A run's CPU in a host systemd started (whose process the agent cannot read, and whose CPU never
+     * reaches the agent's own figure), as the host reported it, bounded by what the agent saw.
+     */
+    private void countExternal(HostConnection c, long runCpuNanos) {
+        if (runCpuNanos > 0 && c.hostCpuNanos() < 0) {
+            externalRunCpu.add(runCpuNanos);
+        }
+    }
+
+    /**
+     * CPU time of the runs done in hosts systemd started, cumulative: what the governor adds to the
+     * agent's own figure for them (their hosts' own overhead is their units' to cap).
+     */
+    public long externalRunCpuNanos() {
+        return externalRunCpu.sum();
     }
 
     /** CPU time of the running host, if the agent started it (ended ones count in the agent's own, as reaped children). */

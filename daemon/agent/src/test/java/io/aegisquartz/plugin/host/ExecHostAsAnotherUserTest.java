@@ -160,6 +160,25 @@ class ExecHostAsAnotherUserTest {
     }
 
     @Test
+    void theCpuOfRunsInAHostSystemdStartedIsCountedForTheGovernorAsTheHostReportedIt() throws Exception {
+        // The agent cannot read a socket host's process (another user's, systemd's child): without this
+        // count, a job burning CPU there would never reach the governor's budget.
+        PluginHostClient c = hostAsNobody(true);
+        Path plugin = script(dir, "burn.sh", "#!/bin/sh\ni=0\nwhile [ $i -lt 400000 ]; do i=$((i+1)); done\necho \"BURN OK\"\n");
+        HostPlugin p = c.executable(plugin, true);
+        try {
+            assertEquals(0, c.externalRunCpuNanos());
+            RunResult r = p.run(job(plugin, limits(Duration.ofSeconds(60), Duration.ofSeconds(30))), new JobMemory());
+            assertEquals(Status.OK, r.outcome(), message(r));
+            assertTrue(r.cpuNanos() >= 100_000_000L, "the loop used CPU: " + r.cpuNanos());
+            assertEquals(r.cpuNanos(), c.externalRunCpuNanos());
+            assertEquals(0, c.cpuNanos(), "no host process of its own to read");
+        } finally {
+            p.close();
+        }
+    }
+
+    @Test
     void withoutTheCapabilityTheSameExecutableCouldReachIntoItsHost() throws Exception {
         // The control: what the capability is there for.
         PluginHostClient c = hostAsNobody(false);
