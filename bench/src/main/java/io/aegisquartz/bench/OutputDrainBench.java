@@ -43,7 +43,8 @@ import java.util.concurrent.TimeUnit;
  * aegis output to the reference receiver (in this JVM, over HTTPS) is the baseline, run first and
  * last so that drift falls on both; influx to a real InfluxDB 1.x and to VictoriaMetrics, and
  * prometheus to a real Prometheus (remote-write receiver), each server started here on loopback and
- * stopped after. Every output gets the same batch size and rate cap. Printed per output: drain time,
+ * stopped after, and otlp (protobuf) to a sink in this JVM that reads each request and answers an
+ * OTLP full success (no OTLP backend is packaged for the test machine: the figure is the agent's side). Every output gets the same batch size and rate cap. Printed per output: drain time,
  * samples/s, the sender thread's CPU per sample (the agent's cost) and the server's CPU, and the
  * ratios of time and sender CPU to aegis. Issue 19's target: 1,000,000 samples in at most 60 s, none
  * slower than 1.5 times aegis.
@@ -53,7 +54,7 @@ public final class OutputDrainBench {
     private static final String USAGE = """
             usage: bench/output-drain [--samples N] [--outputs LIST] [--batch N] [--rate R] [--timeout S] [--dir DIR]
               --samples  backlog size (default 1000000)
-              --outputs  comma-separated, from aegis, influx, vm, prometheus (default all; aegis runs first and last)
+              --outputs  comma-separated, from aegis, influx, vm, prometheus, otlp (default all; aegis runs first and last)
               --batch    samples per request, every output (default 1000)
               --rate     requests per second at most, every output (default 1000, i.e. no cap in reach)
               --timeout  give up one drain after this many seconds (default 600)
@@ -70,13 +71,13 @@ public final class OutputDrainBench {
     public static void main(String[] args) throws Exception {
         Map<String, String> o = Bench.options(args, USAGE, "samples", "outputs", "batch", "rate", "timeout", "dir");
         long samples = Long.parseLong(o.getOrDefault("samples", "1000000").replace("_", ""));
-        List<String> outputs = new ArrayList<>(List.of(o.getOrDefault("outputs", "aegis,influx,vm,prometheus").split(",")));
+        List<String> outputs = new ArrayList<>(List.of(o.getOrDefault("outputs", "aegis,influx,vm,prometheus,otlp").split(",")));
         int batch = Integer.parseInt(o.getOrDefault("batch", "1000"));
         double rate = Double.parseDouble(o.getOrDefault("rate", "1000"));
         double timeout = Double.parseDouble(o.getOrDefault("timeout", "600"));
         Path base = Paths.get(o.getOrDefault("dir", "bench/target")).toAbsolutePath();
         for (String out : outputs) {
-            if (!List.of("aegis", "influx", "vm", "prometheus").contains(out)) {
+            if (!List.of("aegis", "influx", "vm", "prometheus", "otlp").contains(out)) {
                 System.err.println("unknown output " + out + "\n" + USAGE);
                 System.exit(2);
             }
@@ -210,6 +211,23 @@ public final class OutputDrainBench {
                         "", "", "", "");
                 return new Target(new InfluxOutput("vm", new HttpTransport(uri, true, null, null, null, timeout), HttpAuth.none(),
                         InfluxFlavour.VICTORIAMETRICS, InfluxPrecision.MS, true), s::cpuNanos, "victoria-metrics");
+            }
+            case "otlp" -> {
+                com.sun.net.httpserver.HttpServer sink = com.sun.net.httpserver.HttpServer.create(
+                        new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 64);
+                sink.createContext("/v1/metrics", x -> {
+                    try (x) {
+                        x.getRequestBody().transferTo(java.io.OutputStream.nullOutputStream());
+                        x.getResponseHeaders().set("Content-Type", "application/x-protobuf");
+                        x.sendResponseHeaders(200, -1); // an empty ExportMetricsServiceResponse: a full success
+                    }
+                });
+                sink.start();
+                servers.add(() -> sink.stop(0));
+                URI uri = URI.create("http://127.0.0.1:" + sink.getAddress().getPort() + "/v1/metrics");
+                return new Target(new io.aegisquartz.output.otlp.OtlpOutput("otlp", new HttpTransport(uri, true, null, null, null, timeout),
+                        HttpAuth.none(), io.aegisquartz.output.otlp.OtlpEncoder.Encoding.PROTOBUF), Bench::processCpuNanos,
+                        "an OTLP sink that reads and discards, in this JVM: whole process");
             }
             default -> {
                 int port = freePort();

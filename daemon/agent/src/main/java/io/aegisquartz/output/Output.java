@@ -43,6 +43,16 @@ public interface Output<E> extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Whether {@code refusal}, the answer to items this output had already sent once (they were in
+     * flight when the previous agent stopped), means that the backend has them: Prometheus refuses a
+     * sample it stored, sent again once newer ones followed it, as out of order. The worker then counts
+     * such an item as a duplicate instead of dead-lettering it.
+     */
+    default boolean refusedBecauseStored(SendResult.Rejected refusal) {
+        return false;
+    }
+
     /** Releases connections and files; aborts a send in progress. */
     @Override
     void close();

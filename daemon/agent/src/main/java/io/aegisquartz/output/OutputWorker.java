@@ -81,6 +81,10 @@ public final class OutputWorker<E> implements AutoCloseable {
     private volatile long lastSuccess = -1;
     private SpoolTail tail;
     private boolean liveTurn;
+    /** Records from the acknowledged position the previous agent was sending when it stopped: sent first, alone. */
+    private int resendLeft;
+    /** Items of the re-sent batch the backend already had (refused again as such): duplicates, not dead letters. */
+    private long storedBefore;
 
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong duplicates = new AtomicLong();
@@ -151,13 +155,14 @@ public final class OutputWorker<E> implements AutoCloseable {
     }
 
     /** What one turn of the loop sends: records read from the cursor and the drop reports that go with them. */
-    private record Batch(List<SpoolRecord> records, SpoolBatch last, List<DropReport> drops) {
+    private record Batch(List<SpoolRecord> records, SpoolBatch last, List<DropReport> drops, boolean resent) {
         boolean isEmpty() {
             return records.isEmpty() && drops.isEmpty();
         }
     }
 
     private void loop() {
+        resendLeft = cursor.inFlightBefore();
         try {
             while (!closed) {
                 Batch batch;
@@ -185,8 +190,22 @@ public final class OutputWorker<E> implements AutoCloseable {
                             "dropped:" + d.number()));
                     tell(() -> events.dropped(dropped));
                 }
-                if (!deliver(items)) {
+                if (batch.last != null) {
+                    try {
+                        cursor.markInFlight(batch.last.end());
+                    } catch (IOException e) {
+                        // Without the mark a restart treats this batch as never sent: the behaviour before marks.
+                        LOG.debug("output {}: cannot note the batch in flight: {}", output.name(), e.toString());
+                    }
+                }
+                storedBefore = 0;
+                if (!deliver(items, batch.resent)) {
                     return; // closed mid-batch: it stays unacknowledged and is sent again after a restart
+                }
+                if (storedBefore > 0) {
+                    LOG.info("output {}: {} of the {} sample(s) in flight when the agent last stopped were already stored (the"
+                            + " backend refused them again as such); counted as duplicates, not dead letters", output.name(),
+                            storedBefore, items.size());
                 }
                 try {
                     cursor.ack(batch.last == null ? null : batch.last.end(), batch.drops);
@@ -224,6 +243,17 @@ public final class OutputWorker<E> implements AutoCloseable {
         List<DropReport> drops = List.of();
         long lingerNanos = config.linger().toNanos();
         long latest = 0;
+        if (resendLeft > 0) {
+            // The batch the previous agent had in flight, first and alone, exactly as it was: so that a
+            // refusal of what the backend already has is told from a refusal of anything new.
+            int n = resendLeft;
+            resendLeft = 0;
+            drops = cursor.takeDrops();
+            SpoolBatch b = cursor.read(n, Long.MAX_VALUE);
+            if (!b.isEmpty()) {
+                return new Batch(b.records(), b, drops, true);
+            }
+        }
         while (true) {
             if (closed) {
                 return null;
@@ -249,19 +279,19 @@ public final class OutputWorker<E> implements AutoCloseable {
             // With a report to deliver, nothing waits for the linger: the cursor reads no further
             // than the next gap until this report is acknowledged (docs/SPOOL.md).
             if (full || closing || (b.isEmpty() && !drops.isEmpty())) {
-                return new Batch(records, last, drops);
+                return new Batch(records, last, drops, false);
             }
             if (records.isEmpty()) {
                 cursor.awaitUnread(IDLE_NANOS);
                 continue;
             }
             if (lingerNanos <= 0) {
-                return new Batch(records, last, drops);
+                return new Batch(records, last, drops, false);
             }
             long dueMillis = records.get(0).timeMillis() + config.linger().toMillis() - System.currentTimeMillis();
             long left = Math.min(TimeUnit.MILLISECONDS.toNanos(dueMillis), latest - System.nanoTime());
             if (left <= 0) {
-                return new Batch(records, last, drops);
+                return new Batch(records, last, drops, false);
             }
             cursor.awaitUnread(left);
         }
@@ -313,8 +343,11 @@ public final class OutputWorker<E> implements AutoCloseable {
         }
     }
 
-    /** Delivers every item (or dead-letters it); false if closed (or closing, after one try) before done. */
-    private boolean deliver(List<Item> items) throws InterruptedException {
+    /**
+     * Delivers every item (or dead-letters it); false if closed (or closing, after one try) before
+     * done. {@code resent}: the items were in flight when the previous agent stopped.
+     */
+    private boolean deliver(List<Item> items, boolean resent) throws InterruptedException {
         Deque<List<Item>> work = new ArrayDeque<>();
         work.push(items);
         boolean tried = false;
@@ -354,7 +387,7 @@ public final class OutputWorker<E> implements AutoCloseable {
                     }
                 } else if (result instanceof SendResult.Rejected r) {
                     work.pop();
-                    rejected(work, part, batchId, r);
+                    rejected(work, part, batchId, r, resent);
                 } else if (result instanceof SendResult.Retry r) {
                     failed(r.why(), r.kind());
                     // Retry-After is honoured up to the backoff's cap (docs/PROTOCOL.md): a backend or a
@@ -381,7 +414,7 @@ public final class OutputWorker<E> implements AutoCloseable {
      * some other batch, or none, and is not trusted with a single sample: the worker finds the refused
      * samples by halves instead.
      */
-    private void rejected(Deque<List<Item>> work, List<Item> part, String batchId, SendResult.Rejected r)
+    private void rejected(Deque<List<Item>> work, List<Item> part, String batchId, SendResult.Rejected r, boolean resent)
             throws InterruptedException, NotKept {
         Set<Integer> bad = new HashSet<>();
         boolean usable = !r.items().isEmpty();
@@ -393,7 +426,10 @@ public final class OutputWorker<E> implements AutoCloseable {
                     + " finding the refused samples by halves instead", output.name(), r.items().size(), part.size());
         }
         if (!usable) {
-            if (part.size() == 1) {
+            if (part.size() == 1 && resent && output.refusedBecauseStored(r)) {
+                storedBefore++;
+                succeeded(new SendResult.Accepted(1), 1);
+            } else if (part.size() == 1) {
                 deadLetter(part.get(0), batchId, r.status(), r.why());
             } else {
                 split(work, part); // no sample named (or not trustworthy): find the bad ones by halves

@@ -358,6 +358,7 @@ public final class Spool implements Closeable {
             } else {
                 removed.put(st.name, pending);
                 Files.deleteIfExists(CursorFile.path(dir, st.name));
+                Files.deleteIfExists(dir.resolve(st.name + InFlightMark.SUFFIX));
                 LOG.warn("spool {}: output {} is no longer configured; its checkpoint is removed and its {} pending record(s) released",
                         dir, st.name, pending);
             }
@@ -1154,6 +1155,16 @@ public final class Spool implements Closeable {
     }
 
     // ---- stats ---------------------------------------------------------------------------
+
+    /** {@code c}'s acknowledged position (guarded by this spool's lock). */
+    SpoolPosition acked(SpoolCursor c) {
+        lock.lock();
+        try {
+            return c.ackPos;
+        } finally {
+            lock.unlock();
+        }
+    }
 
     CursorStats stats(SpoolCursor c) {
         SegmentFile at;

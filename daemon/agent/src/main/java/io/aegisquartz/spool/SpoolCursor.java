@@ -125,6 +125,26 @@ public final class SpoolCursor {
         return spool.tail();
     }
 
+    /**
+     * Notes, in {@code NAME.inflight} (written, not fsynced), that the records from the acknowledged
+     * position up to {@code end} are about to be sent: if the agent dies before {@link #ack}, the next
+     * start knows that the backend may already have them ({@link #inFlightBefore()}).
+     */
+    public void markInFlight(SpoolPosition end) throws IOException {
+        SpoolPosition start = spool.acked(this);
+        InFlightMark.write(spool.dir(), name, start, (int) Math.min(Integer.MAX_VALUE, Math.max(0, end.seq() - start.seq())));
+    }
+
+    /**
+     * How many records from the acknowledged position were being sent when the previous agent
+     * stopped without acknowledging them ({@link #markInFlight}); 0 if none, or not known. Meaningful
+     * before the first {@link #ack} of this run.
+     */
+    public int inFlightBefore() {
+        return InFlightMark.read(spool.dir(), name, spool.acked(this));
+    }
+
+
     @Override
     public String toString() {
         return "cursor " + name;

@@ -8,6 +8,8 @@ import io.aegisquartz.spool.SpoolBatch;
 import io.aegisquartz.spool.SpoolConfig;
 import io.aegisquartz.spool.SpoolRecord;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.Opened;
+import io.aegisquartz.testing.StartedAgents;
 import io.aegisquartz.testing.servers.InfluxServer;
 import io.aegisquartz.testing.servers.OtlpReceiver;
 import io.aegisquartz.testing.servers.PrometheusServer;
@@ -18,6 +20,7 @@ import io.opentelemetry.proto.metrics.v1.NumberDataPoint;
 import io.opentelemetry.proto.metrics.v1.ScopeMetrics;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -50,7 +53,8 @@ class AgentBackendsTest {
     @TempDir
     Path dir;
 
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @RegisterExtension
+    final Opened open = new Opened();
     private Agent agent;
 
     @AfterEach
@@ -58,18 +62,10 @@ class AgentBackendsTest {
         if (agent != null) {
             agent.stop();
         }
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-    }
-
-    private <T extends AutoCloseable> T opened(T c) {
-        open.add(c);
-        return c;
     }
 
     private OutputState state(String name) {
-        return agent.outputStates().stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
+        return StartedAgents.outputState(agent, name);
     }
 
     /** Sample times by job, of the samples the file got and, for {@code output}, of those still pending in its cursor. */
@@ -88,10 +84,10 @@ class AgentBackendsTest {
     void everyBackendGetsEveryRunWithItsStatusAndTheOnesThatWereDownCatchUpWithoutLossOrDuplicates() throws Exception {
         Files.createDirectories(dir.resolve("influxd"));
         Files.createDirectories(dir.resolve("prometheus"));
-        InfluxServer influx = opened(InfluxServer.start(dir.resolve("influxd")));
+        InfluxServer influx = open.add(InfluxServer.start(dir.resolve("influxd")));
         influx.execute("CREATE DATABASE aegis");
-        PrometheusServer prometheus = opened(PrometheusServer.start(dir.resolve("prometheus")));
-        OtlpReceiver otlp = opened(OtlpReceiver.start());
+        PrometheusServer prometheus = open.add(PrometheusServer.start(dir.resolve("prometheus")));
+        OtlpReceiver otlp = open.add(OtlpReceiver.start());
         String delivery = "allow_http_loopback = true\nbackoff_max = 1s\nlinger = 1s\n";
         AgentHome home = new AgentHome(dir.resolve("home"), "[plugins]\nwatch = false\n"
                 + "[output.influx]\ntype = influx\nendpoint = " + influx.url() + "\ndatabase = aegis\n" + delivery
@@ -152,11 +148,11 @@ class AgentBackendsTest {
             String status = e.getKey().split(" ")[1];
             boolean value = e.getKey().equals("user/tick.sh ok");
             // InfluxDB: a point per tick with its tags; a run-status point per run without a value (failed, backed off).
-            assertEquals(minus(e.getValue(), pending.get("influx").get(e.getKey())), influxTimes(influx, value
+            assertEquals(minus(e.getValue(), pending.get("influx").get(e.getKey())), influx.times("aegis", value
                     ? "SELECT n FROM tick WHERE job = 'user/tick.sh' AND status = 'ok' AND host_uuid =~ /./"
                     : "SELECT run_status FROM aegis WHERE job = '" + job + "' AND status = '" + status + "'"), "influx " + e.getKey());
             // Prometheus: every point in one range query, each once, after an outage of several seconds.
-            assertEquals(minus(e.getValue(), pending.get("prom").get(e.getKey())), promTimes(prometheus, (value ? "tick_n" : "aegis_run_status")
+            assertEquals(minus(e.getValue(), pending.get("prom").get(e.getKey())), prometheus.times((value ? "tick_n" : "aegis_run_status")
                     + "{job=\"" + job + "\",status=\"" + status + "\"}", end), "prometheus " + e.getKey());
             // OTLP: the data points of every stored request, none twice (a 503 stores nothing).
             assertEquals(minus(e.getValue(), pending.get("otel").get(e.getKey())), otlpTimes(otlp, value ? "tick.n" : "aegis_run_status",
@@ -171,24 +167,6 @@ class AgentBackendsTest {
         if (pending != null) {
             pending.forEach(out::remove);
         }
-        return out;
-    }
-
-    private static List<Long> influxTimes(InfluxServer influx, String q) throws Exception {
-        List<Long> out = new ArrayList<>();
-        for (JsonNode series : influx.query("aegis", q)) {
-            series.path("values").forEach(v -> out.add(v.get(0).asLong()));
-        }
-        out.sort(null);
-        return out;
-    }
-
-    private static List<Long> promTimes(PrometheusServer prometheus, String selector, long at) throws Exception {
-        List<Long> out = new ArrayList<>();
-        for (JsonNode series : prometheus.query(selector + "[10m]", at)) {
-            series.path("values").forEach(v -> out.add(Math.round(v.get(0).asDouble() * 1000)));
-        }
-        out.sort(null);
         return out;
     }
 

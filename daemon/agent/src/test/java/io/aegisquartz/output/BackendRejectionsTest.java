@@ -171,4 +171,45 @@ class BackendRejectionsTest {
         assertEquals(9, prometheus.query("fresh_v", t + 10).size(), "every other sample of the batch is stored");
         assertTrue(!w.state().failing(), "a refused sample is not an outage");
     }
+
+    /**
+     * The batch Prometheus had stored when the agent died, sent again at the next start: Prometheus
+     * refuses it as out of order (it has those samples, and newer), and the worker, knowing from the
+     * spool's in-flight mark that the previous agent had sent exactly those, counts them as duplicates
+     * instead of dead-lettering them. A sample out of order that was never sent is still dead-lettered.
+     */
+    @Test
+    void aBatchPrometheusStoredBeforeTheAgentDiedIsADuplicateWhenSentAgainNotADeadLetter() throws Exception {
+        long t = System.currentTimeMillis() - 60_000;
+        PrometheusOutput previous = new PrometheusOutput("prom", http(URI.create(prometheus.url() + "/api/v1/write")), HttpAuth.none());
+        try (Spool before = Spool.open(dir.resolve("spool"), SpoolConfig.defaults(), List.of("prom"), null)) {
+            List<byte[]> run = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                run.add(TestSamples.of("again").value("v", i).at(t + i).json());
+            }
+            before.append(run);
+            // Never sent: a sample of the same series older than all of them.
+            before.append(List.of(TestSamples.of("again").value("v", 99).at(t - 30_000).json()));
+            // The previous agent's last act: the first ten noted as in flight, sent, stored; then it died before the ack.
+            var batch = before.cursor("prom").read(10, Long.MAX_VALUE);
+            before.cursor("prom").markInFlight(batch.end());
+            List<Item> items = new ArrayList<>();
+            for (var r : batch.records()) {
+                items.add(new Item(r.payload(), r.timeMillis(), null));
+            }
+            assertTrue(previous.send(previous.encode(items)) instanceof SendResult.Accepted);
+        } finally {
+            previous.close();
+        }
+
+        OutputWorker<?> w = worker(new PrometheusOutput("prom", http(URI.create(prometheus.url() + "/api/v1/write")), HttpAuth.none()));
+        await().atMost(Duration.ofSeconds(60)).until(() -> spool.cursor("prom").stats().pendingRecords() == 0);
+        List<JsonNode> dead = deadLetters();
+        assertEquals(1, dead.size(), "only the sample never sent: " + dead);
+        assertEquals(99, dead.get(0).path("sample").path("values").path("v").asInt(), dead.toString());
+        // Nine refused as out of order; the tenth, the series' newest, Prometheus takes as the same point again.
+        assertEquals(9, w.state().duplicates(), w.state().toString());
+        JsonNode stored = prometheus.query("again_v[5m]", t + 100);
+        assertEquals(10, stored.path(0).path("values").size(), stored.toString());
+    }
 }

@@ -49,4 +49,27 @@ public final class AgentProcesses {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         return started.add(p);
     }
+
+    /**
+     * Starts {@code daemon/bin/aegis-quartz --home HOME run}, the launcher as installed, with its output
+     * to {@code out}, without a class-data archive (none made, none mapped: the same start for every
+     * agent a benchmark compares) and with {@code javaOpts} as AEGIS_JAVA_OPTS (none if null).
+     */
+    public static Process launchPackaged(StartedProcesses started, AgentHome home, Path out, String javaOpts) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(REPO.resolve("daemon/bin/aegis-quartz").toString(), "--home", home.home().toString(), "run")
+                .redirectErrorStream(true).redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        pb.environment().remove("AEGIS_HOME");
+        pb.environment().remove("AEGIS_CONF");
+        pb.environment().put("AEGIS_CDS_ARCHIVE", "/nonexistent/aegis-quartz.jsa");
+        if (javaOpts != null) {
+            pb.environment().put("AEGIS_JAVA_OPTS", javaOpts);
+        }
+        return started.add(pb.start());
+    }
+
+    /** The agent's JVM under a launcher started by {@link #launchPackaged}. */
+    public static ProcessHandle jvmOf(Process launcher) {
+        return launcher.toHandle().descendants().filter(h -> h.info().commandLine().orElse("").contains("io.aegisquartz.cli.Main"))
+                .findFirst().orElseThrow();
+    }
 }

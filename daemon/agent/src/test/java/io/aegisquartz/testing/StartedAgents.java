@@ -32,4 +32,9 @@ public final class StartedAgents implements AfterEachCallback {
         }
         agents.clear();
     }
+
+    /** The state of {@code agent}'s output {@code name}. */
+    public static io.aegisquartz.output.OutputState outputState(Agent agent, String name) {
+        return agent.outputStates().stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
+    }
 }

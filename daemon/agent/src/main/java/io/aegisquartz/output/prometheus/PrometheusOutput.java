@@ -55,6 +55,16 @@ public final class PrometheusOutput extends BackendOutput<RemoteWriteBody> {
         return classifyAnswer(r);
     }
 
+    /**
+     * Prometheus refuses a sample older than its series' newest as "out of order sample": sent again
+     * after a crash, a sample it stored is refused so once the ones after it are stored too (the same
+     * time and value as the newest one is taken as a duplicate).
+     */
+    @Override
+    public boolean refusedBecauseStored(SendResult.Rejected refusal) {
+        return refusal.why() != null && refusal.why().contains("out of order sample");
+    }
+
     /** The receiver's answers (docs/OUTPUTS.md, "prometheus", "Answers"). */
     static SendResult classifyAnswer(HttpTransport.Response r) {
         if (r.status() == 400 || r.status() == 422) {

@@ -247,4 +247,49 @@ class KafkaOutputAgentTest {
         await().atMost(Duration.ofSeconds(90)).until(() -> state("kafka").sentSamples() >= 3);
         assertFalse(log().contains(KafkaBroker.PASSWORD));
     }
+
+    /**
+     * A record too large for the topic in the middle of a batch: the client has the others
+     * acknowledged when the worker splits the batch to find the large one, and the halves must not
+     * produce them again. Every other sample is in the topic exactly once; the large one is dead-lettered.
+     */
+    @Test
+    void splittingABatchForATooLargeRecordDoesNotProduceTheAcknowledgedRecordsAgain() throws Exception {
+        broker.createTopic("small", 1, Map.of("max.message.bytes", "4096"));
+        AgentHome home = home("[output.kafka]\ntype = kafka\nbootstrap_servers = " + broker.bootstrap()
+                + "\ntopic = small\nallow_plaintext_loopback = true\n");
+        var settings = (io.aegisquartz.config.OutputSettings.Kafka) home.settings().outputs().stream()
+                .filter(o -> o.name().equals("kafka")).findFirst().orElseThrow();
+        long t = System.currentTimeMillis() - 60_000;
+        List<byte[]> batch = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            var s = io.aegisquartz.output.TestSamples.of("m").value("v", i).at(t + i);
+            batch.add((i == 10 ? s.tag("big", "x".repeat(8_000)) : s).json());
+        }
+        try (Spool spool = Spool.open(dir.resolve("spool"), SpoolConfig.defaults(), List.of("kafka"), null)) {
+            spool.append(batch);
+            var output = new KafkaOutput("kafka", "small", new io.aegisquartz.output.kafka.client.ClientBridge(
+                    ProducerSettings.of(settings, null), 30_000L));
+            var config = new io.aegisquartz.output.WorkerConfig(100, 1_000_000, 50,
+                    io.aegisquartz.util.ExponentialBackoff.jittered(Duration.ofMillis(50), Duration.ofMillis(400)), Duration.ZERO, false);
+            try (var worker = new io.aegisquartz.output.OutputWorker<>(output, spool.cursor("kafka"), config,
+                    new io.aegisquartz.output.DeadLetters(dir.resolve("dead.jsonl"), "kafka"),
+                    new io.aegisquartz.sample.SampleStamper("h", "h")).start()) {
+                await().atMost(Duration.ofSeconds(90)).until(() -> spool.cursor("kafka").stats().pendingRecords() == 0);
+                assertEquals(1, worker.state().deadLettered(), worker.state().toString());
+            }
+        }
+        Map<String, Integer> copies = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : broker.readAll("small")) {
+            copies.merge(JSON.readTree(r.value()).get("id").asText(), 1, Integer::sum);
+        }
+        Map<String, Integer> expected = new HashMap<>();
+        for (int i = 0; i < 20; i++) {
+            if (i != 10) {
+                expected.put(JSON.readTree(batch.get(i)).get("id").asText(), 1);
+            }
+        }
+        assertEquals(expected, copies, "every other sample once");
+        assertTrue(Files.readString(dir.resolve("dead.jsonl")).contains("RecordTooLargeException"), Files.readString(dir.resolve("dead.jsonl")));
+    }
 }

@@ -2,6 +2,7 @@ package io.aegisquartz.output.kafka;
 
 import io.aegisquartz.testing.AgentHome;
 import io.aegisquartz.testing.AgentProcesses;
+import io.aegisquartz.testing.ProcReadings;
 import io.aegisquartz.testing.StartedProcesses;
 import io.aegisquartz.testing.servers.KafkaBroker;
 import org.junit.jupiter.api.Test;
@@ -32,7 +33,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class KafkaOutputIT {
 
-    private static final Path LAUNCHER = AgentProcesses.REPO.resolve("daemon/bin/aegis-quartz");
 
     @TempDir
     Path dir;
@@ -41,15 +41,7 @@ class KafkaOutputIT {
     final StartedProcesses started = new StartedProcesses();
 
     private Process launch(AgentHome home, Path classes) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(LAUNCHER.toString(), "--home", home.home().toString(), "run").redirectErrorStream(true)
-                .redirectOutput(dir.resolve(home.home().getFileName() + ".out").toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        pb.environment().remove("AEGIS_HOME");
-        pb.environment().remove("AEGIS_CONF");
-        // No class-data archive for either (none made, none mapped): the same start for both.
-        pb.environment().put("AEGIS_CDS_ARCHIVE", "/nonexistent/aegis-quartz.jsa");
-        pb.environment().put("AEGIS_JAVA_OPTS", "-Xlog:class+load=info:file=" + classes);
-        return started.add(pb.start());
+        return AgentProcesses.launchPackaged(started, home, dir.resolve(home.home().getFileName() + ".out"), "-Xlog:class+load=info:file=" + classes);
     }
 
     private static AgentHome home(Path at, String outputs) {
@@ -60,20 +52,7 @@ class KafkaOutputIT {
         return home;
     }
 
-    private static ProcessHandle jvm(Process launcher) {
-        return launcher.toHandle().descendants().filter(h -> h.info().commandLine().orElse("").contains("io.aegisquartz.cli.Main"))
-                .findFirst().orElseThrow();
-    }
 
-    /** Proportional set size of a process, in KiB, from /proc/PID/smaps_rollup. */
-    private static long pssKib(ProcessHandle h) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/" + h.pid() + "/smaps_rollup"))) {
-            if (line.startsWith("Pss:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        throw new IOException("no Pss line for " + h.pid());
-    }
 
     /** Where the memory is: anonymous and file-backed PSS, and the JVM's heap and class metadata (jcmd). */
     private static String breakdown(ProcessHandle h) throws Exception {
@@ -94,11 +73,6 @@ class KafkaOutputIT {
         return b.toString();
     }
 
-    private static long median(List<Long> v) {
-        List<Long> s = new ArrayList<>(v);
-        s.sort(null);
-        return s.get(s.size() / 2);
-    }
 
     @Test
     void anAgentWithoutAKafkaOutputLoadsNoKafkaClassAndOneWithItLoadsThemFromLibKafka() throws Exception {
@@ -120,17 +94,17 @@ class KafkaOutputIT {
             // Idle (one tick every 5 s), both warmed up the same way: PSS every 2 s for 20 s, median.
             List<Long> plainPss = new ArrayList<>();
             List<Long> kafkaPss = new ArrayList<>();
-            ProcessHandle ja = jvm(a);
-            ProcessHandle jb = jvm(b);
+            ProcessHandle ja = AgentProcesses.jvmOf(a);
+            ProcessHandle jb = AgentProcesses.jvmOf(b);
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
             while (System.nanoTime() < until) {
-                plainPss.add(pssKib(ja));
-                kafkaPss.add(pssKib(jb));
+                plainPss.add(ProcReadings.pssKib(ja.pid()));
+                kafkaPss.add(ProcReadings.pssKib(jb.pid()));
                 // Sampling memory at an interval: there is nothing to wait for but time.
                 a.waitFor(2, TimeUnit.SECONDS);
             }
-            long p = median(plainPss);
-            long k = median(kafkaPss);
+            long p = ProcReadings.median(plainPss);
+            long k = ProcReadings.median(kafkaPss);
             System.out.printf("kafka-footprint: idle agent PSS, file output only: %.1f MB; with a kafka output too: %.1f MB;"
                     + " the kafka output adds %.1f MB (%.2fx) [%d samples each, 2 s apart]%n", p / 1024.0, k / 1024.0, (k - p) / 1024.0,
                     (double) k / p, plainPss.size());

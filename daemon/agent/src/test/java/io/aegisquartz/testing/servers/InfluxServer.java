@@ -80,4 +80,14 @@ public final class InfluxServer extends ServerProcess {
         }
         return result.path("series");
     }
+
+    /** The times (epoch ms, sorted, repeats kept) of every point an InfluxQL query in {@code db} returns, over all its series. */
+    public List<Long> times(String db, String influxql) throws IOException, InterruptedException {
+        List<Long> out = new java.util.ArrayList<>();
+        for (JsonNode series : query(db, influxql)) {
+            series.path("values").forEach(v -> out.add(v.get(0).asLong()));
+        }
+        out.sort(null);
+        return out;
+    }
 }

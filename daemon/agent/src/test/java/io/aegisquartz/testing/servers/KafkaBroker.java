@@ -127,9 +127,14 @@ public final class KafkaBroker extends ServerProcess {
 
     /** Creates {@code topic} with {@code partitions} partitions, waiting until it exists. */
     public void createTopic(String topic, int partitions) throws Exception {
+        createTopic(topic, partitions, Map.of());
+    }
+
+    /** As {@link #createTopic(String, int)}, with topic configs (such as {@code max.message.bytes}). */
+    public void createTopic(String topic, int partitions, Map<String, String> configs) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap(),
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 60_000))) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get(90, TimeUnit.SECONDS);
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1).configs(configs))).all().get(90, TimeUnit.SECONDS);
         }
     }
 

@@ -54,4 +54,14 @@ public final class PrometheusServer extends ServerProcess {
         }
         return r.path("data").path("result");
     }
+
+    /** The times (epoch ms, sorted) of every sample of the series {@code selector} in the 10 minutes before {@code atMillis}. */
+    public List<Long> times(String selector, long atMillis) throws IOException, InterruptedException {
+        List<Long> out = new java.util.ArrayList<>();
+        for (JsonNode series : query(selector + "[10m]", atMillis)) {
+            series.path("values").forEach(v -> out.add(Math.round(v.get(0).asDouble() * 1000)));
+        }
+        out.sort(null);
+        return out;
+    }
 }

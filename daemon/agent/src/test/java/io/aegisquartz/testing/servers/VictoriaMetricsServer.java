@@ -27,13 +27,19 @@ public final class VictoriaMetricsServer extends ServerProcess {
     }
 
     public static VictoriaMetricsServer start(Path dir) throws IOException {
+        return start(dir, List.of());
+    }
+
+    /** As {@link #start(Path)}, with more command-line flags (such as {@code -dedup.minScrapeInterval=1ms}). */
+    public static VictoriaMetricsServer start(Path dir, List<String> flags) throws IOException {
         String vm = binary("/usr/bin/victoria-metrics", "victoria-metrics");
         VictoriaMetricsServer s = new VictoriaMetricsServer(dir);
         s.startWithRetries(() -> {
             s.port = freePort();
-            return s.start(List.of(vm, "-httpListenAddr=127.0.0.1:" + s.port, "-storageDataPath=" + dir.resolve("data"),
-                            "-loggerLevel=WARN", "-search.latencyOffset=0s", "-memory.allowedBytes=256MiB"),
-                    dir, () -> answers(s.url() + "/health"), Duration.ofSeconds(60));
+            List<String> command = new java.util.ArrayList<>(List.of(vm, "-httpListenAddr=127.0.0.1:" + s.port,
+                    "-storageDataPath=" + dir.resolve("data"), "-loggerLevel=WARN", "-search.latencyOffset=0s", "-memory.allowedBytes=256MiB"));
+            command.addAll(flags);
+            return s.start(command, dir, () -> answers(s.url() + "/health"), Duration.ofSeconds(60));
         });
         return s;
     }

@@ -16,8 +16,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -36,10 +36,14 @@ public final class ClientBridge implements KafkaBridge {
     private final long waitMillis;
     private KafkaProducer<byte[], byte[]> producer;
     private volatile boolean closed;
-    /** The batch of the last send that was not acknowledged in time, with its records' futures (null: not handed to the client). */
-    private List<Message> pendingBatch;
-    private String pendingTopic;
-    private Future<RecordMetadata>[] pendingAcks;
+    /**
+     * Every record of the worker's current batch handed to the client, by its value (the very array the
+     * worker sends again), with its acknowledgement: so that a retry, a split half or the rest after a
+     * rejection waits for what the client has or had acknowledged instead of producing it again.
+     * Cleared when a send shares no record with it (the worker has moved on to a new batch).
+     */
+    private final Map<byte[], Future<RecordMetadata>> handed = new IdentityHashMap<>();
+    private String handedTopic;
 
     /**
      * {@code config}: the producer's settings (bootstrap.servers, acks, security, ...); {@code waitMillis}:
@@ -66,15 +70,18 @@ public final class ClientBridge implements KafkaBridge {
         } catch (RuntimeException e) {
             return List.of(failure(0, e));
         }
-        Future<RecordMetadata>[] acks = topic.equals(pendingTopic) && same(pendingBatch, messages) ? pendingAcks
-                : new Future[messages.size()];
-        pendingBatch = null;
-        pendingAcks = null;
-        pendingTopic = null;
+        boolean sameBatch = topic.equals(handedTopic) && messages.stream().anyMatch(m -> handed.containsKey(m.value()));
+        if (!sameBatch) {
+            handed.clear();
+            handedTopic = topic;
+        }
+        Future<RecordMetadata>[] acks = new Future[messages.size()];
         List<Failure> failures = new ArrayList<>();
         for (int i = 0; i < messages.size(); i++) {
-            if (acks[i] != null && !(acks[i].isDone() && failedAck(acks[i]))) {
-                continue; // still with the client, or acknowledged
+            Future<RecordMetadata> before = handed.get(messages.get(i).value());
+            if (before != null && !(before.isDone() && failedAck(before))) {
+                acks[i] = before;
+                continue; // still with the client, or acknowledged: never produced twice
             }
             Message m = messages.get(i);
             RecordHeaders h = new RecordHeaders();
@@ -82,6 +89,7 @@ public final class ClientBridge implements KafkaBridge {
             h.add("metric", m.metric());
             try {
                 acks[i] = p.send(new ProducerRecord<>(topic, null, m.key(), m.value(), h));
+                handed.put(m.value(), acks[i]);
             } catch (RuntimeException e) {
                 // No metadata in max.block.ms (the broker down, a wrong password), or a full buffer: the records
                 // after this one would each wait as long, so they are not sent; the batch is sent again later.
@@ -91,7 +99,6 @@ public final class ClientBridge implements KafkaBridge {
             }
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
-        boolean inFlight = false;
         for (int i = 0; i < acks.length; i++) {
             if (acks[i] == null) {
                 continue;
@@ -101,7 +108,6 @@ public final class ClientBridge implements KafkaBridge {
             } catch (ExecutionException e) {
                 failures.add(failure(i, e.getCause()));
             } catch (TimeoutException e) {
-                inFlight = true;
                 failures.add(new Failure(i, Kind.RETRIABLE, "TimeoutException", "not acknowledged in " + waitMillis
                         + " ms (the client keeps trying to deliver it)"));
             }
@@ -114,11 +120,6 @@ public final class ClientBridge implements KafkaBridge {
                 return failures;
             }
         }
-        if (inFlight || !failures.isEmpty()) {
-            pendingBatch = messages;
-            pendingAcks = acks;
-            pendingTopic = topic;
-        }
         return failures;
     }
 
@@ -129,19 +130,6 @@ public final class ClientBridge implements KafkaBridge {
         } catch (ExecutionException | InterruptedException e) {
             return true;
         }
-    }
-
-    /** Whether {@code b} is the batch {@code a} again (the worker's retry): the same records, byte for byte. */
-    private static boolean same(List<Message> a, List<Message> b) {
-        if (a == null || a.size() != b.size()) {
-            return false;
-        }
-        for (int i = 0; i < a.size(); i++) {
-            if (!Arrays.equals(a.get(i).value(), b.get(i).value()) || !Arrays.equals(a.get(i).key(), b.get(i).key())) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private synchronized KafkaProducer<byte[], byte[]> producer() {
@@ -164,9 +152,8 @@ public final class ClientBridge implements KafkaBridge {
     }
 
     private synchronized void drop() {
-        pendingBatch = null;
-        pendingAcks = null;
-        pendingTopic = null;
+        // What was acknowledged stays so; what the old producer still held is produced again by the new one.
+        handed.values().removeIf(f -> !f.isDone() || failedAck(f));
         if (producer != null) {
             producer.close(Duration.ZERO);
             producer = null;
