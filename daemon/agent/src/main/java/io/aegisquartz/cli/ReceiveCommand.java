@@ -78,7 +78,7 @@ final class ReceiveCommand implements Command {
                   --silence-after DURATION
                                        a host (by host_uuid) that has sent nothing for this long
                                        is notified once as silent, and once as back when it sends
-                                       again (e.g. 2m; at least twice the agents' [agent]
+                                       again (e.g. 2m; more than the agents' [agent]
                                        health_interval plus their upload linger); needs --notify
                   --notify CHANNEL[,CHANNEL]
                                        channels of the channels file to notify
