@@ -22,7 +22,13 @@ import java.nio.file.attribute.PosixFilePermissions;
 public final class AlertStore {
 
     private static final Logger LOG = LoggerFactory.getLogger("alert");
-    private static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+    /**
+     * Made at the first read of an existing file or the first write, not at start: while nothing has
+     * ever been wrong there is no file, and an agent that never needs one never loads Jackson's databind.
+     */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+    }
     /** A state file larger than this is not ours (a few hundred series and a full outbox are well under 1 MiB). */
     static final long MAX_BYTES = 64L << 20;
 
@@ -46,7 +52,7 @@ public final class AlertStore {
             if (Files.size(file) > MAX_BYTES) {
                 throw new IOException("larger than " + (MAX_BYTES >> 20) + " MiB");
             }
-            AlertState s = JSON.readValue(Files.readAllBytes(file), AlertState.class);
+            AlertState s = Json.MAPPER.readValue(Files.readAllBytes(file), AlertState.class);
             if (s.version != 1) {
                 throw new IOException("format version " + s.version + ", this agent reads version 1");
             }
@@ -73,7 +79,7 @@ public final class AlertStore {
 
     /** The file's bytes for {@code state} (taken under the caller's lock; written after it). */
     byte[] serialize(AlertState state) throws IOException {
-        return JSON.writeValueAsBytes(state);
+        return Json.MAPPER.writeValueAsBytes(state);
     }
 
     /** Replaces the file with {@code bytes} from {@link #serialize}, durably. */

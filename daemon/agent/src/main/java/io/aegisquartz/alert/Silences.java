@@ -29,7 +29,10 @@ public final class Silences {
     /** The job name of the agent's own events. */
     public static final String AGENT = "agent";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Made at the first silence file read or written, not with the agent: most agents never have one. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
     /** One monitor per lock file: threads of one process must wait for each other before the file lock, which is per process. */
     private static final java.util.concurrent.ConcurrentMap<Path, Object> IN_PROCESS = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -65,7 +68,7 @@ public final class Silences {
             if (b.length == 0) {
                 return List.of();
             }
-            return List.copyOf(JSON.readValue(b, new TypeReference<List<Silence>>() { }));
+            return List.copyOf(Json.MAPPER.readValue(b, new TypeReference<List<Silence>>() { }));
         } catch (NoSuchFileException e) {
             return List.of();
         }
@@ -107,7 +110,7 @@ public final class Silences {
             }
         }
         Files.createDirectories(file.getParent());
-        AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(keep));
+        AtomicFiles.write(file, Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(keep));
     }
 
     /**

@@ -1,6 +1,6 @@
 package io.aegisquartz.alert.channel;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import javax.crypto.Mac;
@@ -22,7 +22,6 @@ import java.util.Map;
  */
 final class DingTalkChannel implements Channel {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     static final int MAX_TEXT_BYTES = 20_000;
 
     private final String name;
@@ -69,7 +68,7 @@ final class DingTalkChannel implements Channel {
             md.append("- ").append(l).append('\n');
         }
         md.append("\nid ").append(n.id());
-        ObjectNode body = JSON.createObjectNode().put("msgtype", "markdown");
+        ObjectNode body = JsonNodeFactory.instance.objectNode().put("msgtype", "markdown");
         body.putObject("markdown").put("title", title).put("text", MessageText.fitBytes(md.toString(), MAX_TEXT_BYTES));
         String query = "";
         if (secret != null) {

@@ -36,12 +36,26 @@ final class HttpPoster implements AutoCloseable {
     static final int MAX_ANSWER = 64 * 1024;
 
     private final URI url;
-    private final CloseableHttpClient http;
+    private final Path caFile;
+    private final Duration timeout;
+    /** Made at the first message: a channel that never sends never loads HttpClient or the TLS provider. */
+    private CloseableHttpClient http;
 
     HttpPoster(URI url, Path caFile, Duration timeout) throws IOException {
         this.url = url;
+        this.caFile = caFile;
+        this.timeout = timeout;
+        if (caFile != null) {
+            TrustStores.certificates(caFile); // a bad ca_file is a config error at start and in check-config, not at the first alert
+        }
+    }
+
+    private synchronized CloseableHttpClient http() throws IOException {
+        if (http != null) {
+            return http;
+        }
         Timeout t = Timeout.of(timeout);
-        this.http = HttpClients.custom()
+        http = HttpClients.custom()
                 .setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
                         .setTlsSocketStrategy(new DefaultClientTlsStrategy(TrustStores.context(caFile, null, null)))
                         .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(t).setSocketTimeout(t).build())
@@ -54,6 +68,7 @@ final class HttpPoster implements AutoCloseable {
                 .disableCookieManagement()
                 .setUserAgent("aegis-quartz")
                 .build();
+        return http;
     }
 
     /** Where the channel posts, for messages: scheme, host and port only. */
@@ -71,7 +86,7 @@ final class HttpPoster implements AutoCloseable {
         headers.forEach(post::setHeader);
         post.setEntity(new ByteArrayEntity(body.getBytes(StandardCharsets.UTF_8), ContentType.APPLICATION_JSON.withCharset(StandardCharsets.UTF_8)));
         try {
-            return http.execute(post, response -> {
+            return http().execute(post, response -> {
                 String text = "";
                 if (response.getEntity() != null) {
                     try (InputStream in = response.getEntity().getContent()) {
@@ -100,7 +115,10 @@ final class HttpPoster implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (http == null) {
+            return;
+        }
         try {
             http.close();
         } catch (IOException e) {

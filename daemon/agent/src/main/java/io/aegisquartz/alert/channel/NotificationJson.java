@@ -1,7 +1,7 @@
 package io.aegisquartz.alert.channel;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
@@ -10,13 +10,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  */
 public final class NotificationJson {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private NotificationJson() {
     }
 
     public static String of(Notification n, MessageText text) {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("id", n.id());
         o.put("channel", n.channel());
         o.put("host", n.host());

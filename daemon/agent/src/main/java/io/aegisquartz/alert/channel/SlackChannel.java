@@ -1,6 +1,6 @@
 package io.aegisquartz.alert.channel;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.util.Map;
@@ -13,7 +13,6 @@ import java.util.Map;
  */
 final class SlackChannel implements Channel {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     /** Slack truncates messages past 40,000 characters. */
     static final int MAX_TEXT = 39_000;
 
@@ -53,7 +52,7 @@ final class SlackChannel implements Channel {
 
     @Override
     public void send(Notification n) throws DeliveryException {
-        ObjectNode body = JSON.createObjectNode().put("text", payloadText(n));
+        ObjectNode body = JsonNodeFactory.instance.objectNode().put("text", payloadText(n));
         HttpPoster.Answer a = http.post("", body.toString(), Map.of());
         if (a.status() / 100 != 2) {
             throw new DeliveryException("Slack webhook at " + http.where() + " answered HTTP " + a.status() + ": " + HttpPoster.quote(a.body()));

@@ -2,6 +2,7 @@ package io.aegisquartz.alert.channel;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.util.Map;
@@ -14,7 +15,10 @@ import java.util.Map;
 final class WeComChannel implements Channel {
 
     static final int MAX_CONTENT_BYTES = 4096;
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Made at the first answer to read, not with the channel: an agent that never notifies never loads it. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     private final String name;
     private final HttpPoster http;
@@ -48,7 +52,7 @@ final class WeComChannel implements Channel {
 
     @Override
     public void send(Notification n) throws DeliveryException {
-        ObjectNode body = JSON.createObjectNode().put("msgtype", "markdown");
+        ObjectNode body = JsonNodeFactory.instance.objectNode().put("msgtype", "markdown");
         body.putObject("markdown").put("content", content(n));
         robotAnswer("WeCom", http, http.post("", body.toString(), Map.of()));
     }
@@ -60,7 +64,7 @@ final class WeComChannel implements Channel {
         }
         JsonNode reply;
         try {
-            reply = JSON.readTree(a.body());
+            reply = Json.MAPPER.readTree(a.body());
         } catch (Exception e) {
             throw new DeliveryException(who + " robot at " + http.where() + " answered with something that is not JSON: " + HttpPoster.quote(a.body()));
         }

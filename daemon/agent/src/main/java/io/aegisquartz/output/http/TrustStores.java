@@ -35,13 +35,7 @@ public final class TrustStores {
             }
             KeyStore trust = KeyStore.getInstance("PKCS12");
             trust.load(null, null);
-            Collection<? extends Certificate> certs;
-            try (InputStream in = Files.newInputStream(caFile)) {
-                certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
-            }
-            if (certs.isEmpty()) {
-                throw new IOException("CA file " + caFile + " holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)");
-            }
+            Collection<? extends Certificate> certs = certificates(caFile);
             int i = 0;
             for (Certificate c : certs) {
                 trust.setCertificateEntry("ca-" + i++, c);
@@ -55,6 +49,23 @@ public final class TrustStores {
             throw new IOException("cannot set up TLS with CA file " + caFile + " and client keystore " + keystore + ": "
                     + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The certificates of a PEM CA file, at least one: what {@link #context} will trust. Checks a CA
+     * file without setting up TLS (which loads the JDK's TLS provider) when TLS is for later.
+     */
+    public static Collection<? extends Certificate> certificates(Path caFile) throws IOException {
+        Collection<? extends Certificate> certs;
+        try (InputStream in = Files.newInputStream(caFile)) {
+            certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
+        } catch (GeneralSecurityException e) {
+            throw new IOException("CA file " + caFile + " cannot be read as PEM certificates: " + e.getMessage(), e);
+        }
+        if (certs.isEmpty()) {
+            throw new IOException("CA file " + caFile + " holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)");
+        }
+        return certs;
     }
 
     private static javax.net.ssl.KeyManager[] clientKeys(Path keystore, Path passwordFile) throws IOException, GeneralSecurityException {

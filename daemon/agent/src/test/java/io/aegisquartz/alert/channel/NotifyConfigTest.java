@@ -8,10 +8,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.net.URI;
+import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The channels file's checks: real files, every problem with file and line, no secret quoted. */
@@ -40,6 +43,15 @@ class NotifyConfigTest {
         assertEquals(5, c.channels().get("ops").maxPerHour());
         assertEquals("ops (wecom, qyapi.weixin.qq.com)", c.channels().get("ops").describe(), "what a log line says: no key");
         assertEquals(List.of("pager"), c.unknown(List.of("ops", "pager")));
+    }
+
+    @Test
+    void aCaFileThatHoldsNoCertificateStopsTheChannelBeingMadeThoughItsClientIsMadeOnlyAtItsFirstMessage() throws IOException {
+        Path notPem = dir.resolve("ca.pem");
+        Files.writeString(notPem, "not a certificate\n");
+        IOException e = assertThrows(IOException.class, () -> new HttpPoster(URI.create("https://example.com/hook"), notPem, Duration.ofSeconds(5)));
+        assertTrue(e.getMessage().contains(notPem.toString()), e.getMessage());
+        new HttpPoster(URI.create("https://example.com/hook"), null, Duration.ofSeconds(5)).close(); // nothing to check, nothing made
     }
 
     @Test
