@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The email channel through a real SMTP server (GreenMail) on loopback: implicit TLS with the server's
  * certificate checked against the channel's ca_file (a key made for 127.0.0.1 by keytool in this test),
  * AUTH with the configured user, UTF-8 subject and body, the notification id in the headers.
- * GreenMail 2.1 has no STARTTLS, so the STARTTLS path is not exercised here (docs/ALERTS.md says so).
+ * GreenMail 2.1 has no STARTTLS: {@link StartTlsEmailTest} covers it with a server of its own.
  */
 class EmailChannelTest {
 
