@@ -282,7 +282,7 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
     }
 
     /** The state, under this object's lock, for the receiver's host table. */
-    synchronized <T> T withState(java.util.function.Function<AlertState, T> f) {
+    public synchronized <T> T withState(java.util.function.Function<AlertState, T> f) {
         T t = f.apply(state);
         dirty = true;
         return t;

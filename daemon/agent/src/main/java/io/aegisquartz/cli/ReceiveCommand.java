@@ -1,6 +1,15 @@
 package io.aegisquartz.cli;
 
+import io.aegisquartz.alert.Alerting;
+import io.aegisquartz.alert.channel.MessageText;
+import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.config.AgentSettings;
+import io.aegisquartz.config.AlertRule;
 import io.aegisquartz.config.Units;
+import io.aegisquartz.plugin.RunnerThreads;
+import io.aegisquartz.plugin.exec.ProcessRunner;
+import io.aegisquartz.receive.SilenceWatch;
+import io.aegisquartz.sample.SampleStamper;
 import io.aegisquartz.log.LogSetup;
 import io.aegisquartz.receive.Fault;
 import io.aegisquartz.receive.Receiver;
@@ -13,6 +22,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -64,6 +74,22 @@ final class ReceiveCommand implements Command {
                   --max-body SIZE      largest batch, both as sent (gzipped) and decompressed
                                        (default 1MiB; e.g. 512KiB, 2MiB)
 
+                Silence check (off by default; docs/ALERTS.md, "Heartbeat and silence"):
+                  --silence-after DURATION
+                                       a host (by host_uuid) that has sent nothing for this long
+                                       is notified once as silent, and once as back when it sends
+                                       again (e.g. 2m; more than the agents' [agent]
+                                       health_interval plus their upload linger); needs --notify
+                  --notify CHANNEL[,CHANNEL]
+                                       channels of the channels file to notify
+                  --notify-config FILE the channels file (default: [alert] channels_file of
+                                       aegis_config.ini, i.e. CONF/aegis_notify.ini; mode 0600,
+                                       owned by you). group_wait, max_per_hour and give_up_after
+                                       are [alert]'s. The host table and undelivered notifications
+                                       are kept in the state directory (alerts/state.json): a
+                                       restart notifies no host twice, and counts the silence
+                                       time of hosts not yet silent from the restart
+
                 Fault injection (off by default; for testing agents, and bench/soak):
                   --faults LIST        answer some requests wrongly on purpose: a comma-separated
                                        list of the faults below, or 'all'. A request that passed
@@ -86,7 +112,8 @@ final class ReceiveCommand implements Command {
     @Override
     public int run(Cli cli, List<String> args) throws Exception {
         Args a = new Args(name(), args, Set.of("--listen", "--out", "--credentials", "--state-dir", "--keystore",
-                "--keystore-password-file", "--max-body", "--faults", "--fault-every", "--fault-delay"), Set.of(), false);
+                "--keystore-password-file", "--max-body", "--faults", "--fault-every", "--fault-delay", "--silence-after", "--notify",
+                "--notify-config"), Set.of(), false);
         if (!a.positional().isEmpty()) {
             throw new UsageException("receive takes no arguments, found '" + a.positional().get(0) + "'; see 'aegis-quartz receive --help'");
         }
@@ -139,6 +166,24 @@ final class ReceiveCommand implements Command {
             throw new UsageException("--keystore and --keystore-password-file go together; see 'aegis-quartz receive --help'");
         }
 
+        Duration silenceAfter = null;
+        List<String> notify = List.of();
+        if (a.value("--silence-after") != null || a.value("--notify") != null || a.value("--notify-config") != null) {
+            if (a.value("--silence-after") == null || a.value("--notify") == null) {
+                throw new UsageException("--silence-after and --notify go together (--notify-config with them); see 'aegis-quartz receive --help'");
+            }
+            silenceAfter = Units.parseDuration(a.value("--silence-after"));
+            if (silenceAfter == null || silenceAfter.toMillis() < 1000 || silenceAfter.toDays() > 7) {
+                throw new UsageException("--silence-after: expected a duration from 1s to 7d such as 2m, found '" + a.value("--silence-after") + "'");
+            }
+            notify = List.of(a.value("--notify").split(",", -1));
+            for (String c : notify) {
+                if (!AlertRule.CHANNEL_NAME.matcher(c).matches()) {
+                    throw new UsageException("--notify: '" + c + "' is not a channel name (letters, digits, _ or -, comma-separated)");
+                }
+            }
+        }
+
         Credentials credentials;
         try {
             credentials = Credentials.load(credentialsFile);
@@ -164,6 +209,54 @@ final class ReceiveCommand implements Command {
         }
 
         LogSetup.apply(null, "info", 0, 1, true);
+        try (RunnerThreads threads = new RunnerThreads(4)) {
+            SilenceWatch silence = null;
+            if (silenceAfter != null) {
+                silence = silenceWatch(cli, a.value("--notify-config"), notify, silenceAfter, stateDir, threads);
+                if (silence == null) {
+                    return Cli.PROBLEMS;
+                }
+                config.silence(silence);
+            }
+            try {
+                return serve(cli, config, out);
+            } finally {
+                if (silence != null) {
+                    silence.close();
+                }
+            }
+        }
+    }
+
+    /** The silence check on the channels file, or null (the problems printed) if it cannot be made. */
+    private static SilenceWatch silenceWatch(Cli cli, String notifyConfig, List<String> notify, Duration after, Path stateDir,
+                                             RunnerThreads threads) {
+        AgentSettings settings = cli.settings();
+        Path file = notifyConfig != null ? Path.of(notifyConfig).toAbsolutePath().normalize() : settings.alert().channelsFile();
+        NotifyConfig channels = NotifyConfig.load(file);
+        if (!channels.problems().isEmpty()) {
+            channels.problems().forEach(p -> cli.err().println(p.format()));
+            cli.err().println("aegis-quartz: cannot start: " + file + " has " + channels.problems().size() + " problem(s); fix them first");
+            return null;
+        }
+        for (String c : notify) {
+            if (!channels.channels().containsKey(c)) {
+                cli.err().println("aegis-quartz: cannot start: --notify " + c + ": no channel [channel." + c + "] in " + file
+                        + (channels.channels().isEmpty() ? " (it has none)" : "; channels: " + String.join(", ", channels.channels().keySet())));
+                return null;
+            }
+        }
+        String host = new SampleStamper("", settings.hostname()).hostname();
+        NotifyConfig.Context ctx = new NotifyConfig.Context(Clock.systemUTC(), MessageText.local(), () -> new ProcessRunner(threads),
+                settings.defaultJobOptions(), stateDir.resolve("alerts").resolve("exec"));
+        // Notification ids are name-based UUIDs of this id, the channel and a sequence number kept in the state.
+        Alerting alerting = new Alerting(settings.alert(), stateDir, "receiver:" + host + ":" + stateDir, () -> host, ctx, null, null,
+                Clock.systemUTC());
+        alerting.channels(channels);
+        return new SilenceWatch(alerting, after, notify, Clock.systemUTC()).start();
+    }
+
+    private static int serve(Cli cli, Receiver.Config config, Path out) throws Exception {
         Receiver receiver;
         try {
             receiver = Receiver.start(config);

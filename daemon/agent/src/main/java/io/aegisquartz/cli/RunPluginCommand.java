@@ -120,10 +120,10 @@ final class RunPluginCommand implements Command {
             if (!plugin.inAgentJvm()) {
                 r = plugin.run(job, new JobMemory());
             } else {
-                r = runInThisJvm(cli, a, job, ref, stamper, plugin);
+                r = runInThisJvm(cli, "run-plugin", a.flag("--json"), job, stamper, plugin);
             }
         }
-        return print(cli.out(), a, job, ref, stamper, r).exitCode();
+        return print(cli.out(), a.flag("--json"), job, stamper, r).exitCode();
     }
 
     /**
@@ -131,13 +131,14 @@ final class RunPluginCommand implements Command {
      * A shutdown hook reports System.exit; Runtime.halt and running out of heap run no code of ours, so
      * the launcher reports them from the note written before the run ({@link UnfinishedRunNote}).
      */
-    private static RunResult runInThisJvm(Cli cli, Args a, JobSpec job, String ref, SampleStamper stamper, Plugin plugin)
+    private static RunResult runInThisJvm(Cli cli, String command, boolean json, JobSpec job, SampleStamper stamper, Plugin plugin)
             throws InterruptedException {
-        String hint = "; in the agent it would have ended the agent: run it in a plugin host (--isolation host)";
+        String hint = "; in the agent it would have ended the agent: run it in a plugin host ("
+                + (command.equals("run-plugin") ? "--isolation host" : "isolation=host") + ")";
         ByteArrayOutputStream lines = new ByteArrayOutputStream();
         try (PrintStream note = new PrintStream(lines, true, StandardCharsets.UTF_8)) {
-            print(note, a, job, ref, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
-                    "the plugin ended run-plugin's JVM before its run was over (Runtime.halt, running out of Java heap, or a crash: "
+            print(note, json, job, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
+                    "the plugin ended " + command + "'s JVM before its run was over (Runtime.halt, running out of Java heap, or a crash: "
                             + "the exit code is on standard error)" + hint));
         }
         try (UnfinishedRunNote unfinished = UnfinishedRunNote.write(cli.env(UnfinishedRunNote.VARIABLE),
@@ -146,7 +147,7 @@ final class RunPluginCommand implements Command {
             Thread exitHook = new Thread(() -> {
                 if (running.get()) {
                     unfinished.close();
-                    print(cli.out(), a, job, ref, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
+                    print(cli.out(), json, job, stamper, RunResultBuilder.notRun(job.defaultMetric(), Status.ERROR,
                             "the plugin called System.exit" + hint));
                     cli.out().flush();
                     Runtime.getRuntime().halt(Status.ERROR.exitCode());
@@ -163,9 +164,9 @@ final class RunPluginCommand implements Command {
     }
 
     /** Prints the samples of {@code r} and the summary line to {@code out} (as {@code test} does); returns the worst status. */
-    private static Status print(PrintStream out, Args a, JobSpec job, String ref, SampleStamper stamper, RunResult r) {
-        List<Sample> samples = stamper.stamp(job.name(), ref, r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
-        return SamplePrinter.print(out, samples, r, a.flag("--json"));
+    private static Status print(PrintStream out, boolean json, JobSpec job, SampleStamper stamper, RunResult r) {
+        List<Sample> samples = stamper.stamp(job.name(), job.pluginRef(), r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
+        return SamplePrinter.print(out, samples, r, json);
     }
 
     /**
@@ -173,16 +174,16 @@ final class RunPluginCommand implements Command {
      * worst status (error if the plugin cannot be loaded). Shared with {@code test}.
      */
     static Status runOnce(Cli cli, PluginCatalog catalog, SampleStamper stamper, JobSpec job, boolean json) throws InterruptedException {
-        RunResult r;
+        Plugin plugin;
         try {
-            r = catalog.check(job).run(job, new JobMemory());
+            plugin = catalog.check(job);
         } catch (PluginException e) {
             cli.out().println(SamplePrinter.notLoaded(job.defaultMetric(), e.getMessage()));
             cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
             return Status.ERROR;
         }
-        List<Sample> samples = stamper.stamp(job.name(), job.pluginRef(), r.measurements(), r.wallNanos(), r.cpuNanos(), r.truncated());
-        return SamplePrinter.print(cli.out(), samples, r, json);
+        RunResult r = plugin.inAgentJvm() ? runInThisJvm(cli, "test", json, job, stamper, plugin) : plugin.run(job, new JobMemory());
+        return print(cli.out(), json, job, stamper, r);
     }
 
     private static JobOptions options(JobOptions base, Args a, String ref) throws UsageException {

@@ -52,6 +52,10 @@ final class TestCommand implements Command {
                 Exit code: the worst status among all samples, Nagios style: 0 ok, 1 warning,
                 2 critical, 3 anything else (unknown, error, timeout, cpu_limit, killed, a plugin that
                 cannot be loaded); 2 also for a JOB that is not configured.
+
+                A job whose plugin runs in this process (isolation=inproc, the default plugins) and
+                ends the JVM (System.exit, Runtime.halt, running out of Java heap) is reported as an
+                error sample and exit code 3, as run-plugin does; the jobs after it are not run.
                 """;
     }
 

@@ -36,8 +36,11 @@ final class Batch {
     private static final ObjectMapper MAPPER = new ObjectMapper(JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
 
-    /** One valid sample: its id and its JSON, on one line. */
-    record Sample(String id, String json) {
+    /**
+     * One valid sample: its id and its JSON, on one line, and the host it says it comes from
+     * ({@code host_uuid} and {@code hostname}, empty when absent or not strings: for the silence check).
+     */
+    record Sample(String id, String json, String hostUuid, String hostname) {
     }
 
     /** One invalid sample: where it is in the batch and why. */
@@ -147,7 +150,7 @@ final class Batch {
         String raw = start >= 0 && end <= json.length ? new String(json, (int) start, (int) (end - start), StandardCharsets.UTF_8) : null;
         // Keep the bytes as sent unless they span lines (pretty-printed): a stored sample is one line.
         String line = raw != null && raw.indexOf('\n') < 0 && raw.indexOf('\r') < 0 ? raw : node.toString();
-        samples.add(new Sample(id, line));
+        samples.add(new Sample(id, line, text(node.get("host_uuid")), text(node.get("hostname"))));
     }
 
     /** Why the sample cannot be stored, or null. */
@@ -193,6 +196,10 @@ final class Batch {
         } catch (DateTimeParseException e) {
             return false;
         }
+    }
+
+    private static String text(JsonNode n) {
+        return n != null && n.isTextual() ? n.textValue() : "";
     }
 
     private static String abbreviate(String s) {

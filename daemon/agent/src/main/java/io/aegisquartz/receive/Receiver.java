@@ -81,6 +81,7 @@ public final class Receiver implements AutoCloseable {
         private List<Fault> faults = List.of();
         private int faultEvery;
         private Duration faultDelay = Duration.ofSeconds(35);
+        private SilenceWatch silence;
 
         public Config listen(InetSocketAddress a) {
             listen = a;
@@ -126,6 +127,12 @@ public final class Receiver implements AutoCloseable {
         /** Worker threads; requests beyond them wait in a bounded queue. */
         public Config threads(int n) {
             threads = n;
+            return this;
+        }
+
+        /** Tells {@code watch} which hosts each stored batch came from (the silence check); null: none. */
+        public Config silence(SilenceWatch watch) {
+            silence = watch;
             return this;
         }
 
@@ -438,6 +445,7 @@ public final class Receiver implements AutoCloseable {
         }
         if (fault == Fault.CLOSE_AFTER_STORE) {
             SampleStore.Result r = store.store(batch.samples());
+            seen(batch);
             accepted.addAndGet(r.accepted());
             duplicates.addAndGet(r.duplicates());
             return new Answer(Answer.CLOSE, null, what + " (" + r.accepted() + " accepted, " + r.duplicates() + " duplicate(s))",
@@ -607,6 +615,7 @@ public final class Receiver implements AutoCloseable {
 
         // 10. Store, each id once.
         SampleStore.Result r = store.store(batch.samples());
+        seen(batch);
         accepted.addAndGet(r.accepted());
         duplicates.addAndGet(r.duplicates());
         ObjectNode ok = JSON.createObjectNode();
@@ -614,6 +623,24 @@ public final class Receiver implements AutoCloseable {
         ok.put("duplicates", r.duplicates());
         return new Answer(200, ok, "batch " + batchId + ": " + r.accepted() + " accepted, " + r.duplicates() + " duplicate(s)",
                 keyId, 0);
+    }
+
+    /**
+     * The hosts of a stored batch, for the silence check: by host_uuid, else by host name. A batch
+     * of duplicates counts too (the agent that re-sent it is alive).
+     */
+    private void seen(Batch batch) {
+        if (config.silence == null) {
+            return;
+        }
+        Map<String, String> hosts = new HashMap<>();
+        for (Batch.Sample s : batch.samples()) {
+            String key = !s.hostUuid().isEmpty() ? s.hostUuid() : !s.hostname().isEmpty() ? "hostname:" + s.hostname() : null;
+            if (key != null) {
+                hosts.merge(key, s.hostname(), (a, b) -> b.isEmpty() ? a : b);
+            }
+        }
+        config.silence.seen(hosts);
     }
 
     /** The header's only value; null if absent or given more than once (ambiguous, so refused). */

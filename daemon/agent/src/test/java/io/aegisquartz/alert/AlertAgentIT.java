@@ -45,6 +45,9 @@ class AlertAgentIT {
     private GreenMail mail;
     private final List<Agent> agents = new ArrayList<>();
 
+    @org.junit.jupiter.api.extension.RegisterExtension
+    final io.aegisquartz.testing.StartedProcesses started = new io.aegisquartz.testing.StartedProcesses();
+
     @BeforeAll
     static void makeServerKey() throws Exception {
         caPem = SmtpsServer.makeKey(keys);
@@ -150,5 +153,88 @@ class AlertAgentIT {
         Files.delete(dir.resolve("broken"));
         await().atMost(Duration.ofSeconds(90)).until(() -> robot.requests().size() >= 2);
         assertTrue(robotTitles().get(1).contains("RECOVERED"), robotTitles().toString());
+    }
+
+    /** A home for an agent process: one job failing every second (after=1) notified to a webhook on loopback. */
+    private AgentHome processHome(HookServer hook) throws Exception {
+        AgentHome home = new AgentHome(dir, "[plugins]\nwatch = false\n[alert]\ngroup_wait = 1s\n");
+        Path ini = home.conf().resolve("aegis_notify.ini");
+        Files.writeString(ini, "[channel.hook]\ntype = webhook\nurl = " + hook.url("/hook") + "\ntimeout = 30s\n");
+        Files.setPosixFilePermissions(ini, PosixFilePermissions.fromString("rw-------"));
+        home.userPlugin("disk.sh", "#!/bin/sh\necho 'DISK CRITICAL - full'\nexit 2\n");
+        home.cron("aegis_quartz.conf.user", "[0/1 * * * * ?] name=disk notify=hook user/disk.sh\n");
+        return home;
+    }
+
+    private Process agentProcess(AgentHome home, String name) throws Exception {
+        return io.aegisquartz.testing.AgentProcesses.start(started, dir.resolve(name + ".out"), "--home", home.home().toString(), "run");
+    }
+
+    private static List<String> ids(HookServer hook) {
+        return hook.requests().stream().map(r -> r.header("X-Aegis-Notification-Id")).toList();
+    }
+
+    private static List<String> kinds(HookServer hook) throws Exception {
+        List<String> out = new ArrayList<>();
+        for (HookServer.Request r : hook.requests()) {
+            for (JsonNode e : JSON.readTree(r.body()).get("events")) {
+                out.add(e.get("kind").asText() + " " + e.get("status").asText() + " " + e.get("job").asText());
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void killNineWhileTheChannelIsDownThenRestartDeliversTheDueNotificationExactlyOnce() throws Exception {
+        try (HookServer hook = new HookServer()) {
+            java.util.concurrent.atomic.AtomicInteger accepted = new java.util.concurrent.atomic.AtomicInteger();
+            hook.answer(r -> HookServer.DOWN);
+            AgentHome home = processHome(hook);
+            Process first = agentProcess(home, "agent-1");
+            // Due, composed, saved, attempted and failed: then the agent dies between attempts.
+            await().atMost(Duration.ofSeconds(90)).until(() -> hook.requests().size() >= 1);
+            io.aegisquartz.testing.AgentProcesses.kill9(first);
+            int failedAttempts = hook.requests().size();
+            String id = ids(hook).get(0);
+            assertEquals(List.of(id), ids(hook).stream().distinct().toList(), "every attempt carries the message's id");
+
+            hook.answer(r -> {
+                accepted.incrementAndGet();
+                return HookServer.OK;
+            });
+            agentProcess(home, "agent-2");
+            await().atMost(Duration.ofSeconds(90)).until(() -> accepted.get() >= 1);
+            // The job keeps failing every second: wait for more runs, then nothing more may have been sent.
+            int seen = runs(home);
+            await().atMost(Duration.ofSeconds(60)).until(() -> runs(home) >= seen + 5);
+            assertEquals(1, accepted.get(), "delivered once after the restart: " + kinds(hook));
+            assertEquals(failedAttempts + 1, hook.requests().size(), kinds(hook).toString());
+            assertEquals(List.of(id), ids(hook).stream().distinct().toList(), "the message delivered is the one that was due, same id");
+            assertEquals("problem critical disk", kinds(hook).get(kinds(hook).size() - 1));
+        }
+    }
+
+    @Test
+    void killNineWhileTheChannelHoldsTheRequestSendsItAgainWithTheSameIdOnly() throws Exception {
+        try (HookServer hook = new HookServer()) {
+            java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+            hook.hold(held);
+            AgentHome home = processHome(hook);
+            Process first = agentProcess(home, "agent-1");
+            // The channel has the message and has not answered: the agent dies after the send, before the record.
+            assertTrue(hook.awaitFirst(90));
+            io.aegisquartz.testing.AgentProcesses.kill9(first);
+            hook.hold(null);
+            held.countDown();
+
+            agentProcess(home, "agent-2");
+            await().atMost(Duration.ofSeconds(90)).until(() -> hook.requests().size() >= 2);
+            int seen = runs(home);
+            await().atMost(Duration.ofSeconds(60)).until(() -> runs(home) >= seen + 5);
+            assertEquals(2, hook.requests().size(), "sent again once, the only duplicate there can be: " + kinds(hook));
+            assertEquals(ids(hook).get(0), ids(hook).get(1), "with the same id, for a receiver that deduplicates");
+            assertEquals(hook.requests().get(0).body(), hook.requests().get(1).body(), "the same message");
+            assertEquals(List.of("problem critical disk", "problem critical disk"), kinds(hook));
+        }
     }
 }

@@ -67,6 +67,37 @@ class ReceiverCliTest {
     }
 
     @Test
+    void theSilenceCheckRefusesToStartWithoutAUsableChannel() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        Cli cli = new Cli(new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), Map.of());
+        Path f = credentials("rw-------");
+        String[] base = {"--home", dir.toString(), "receive", "--credentials", f.toString(), "--listen", "127.0.0.1:0",
+                "--state-dir", dir.resolve("state").toString()};
+        assertEquals(2, cli.execute(concat(base, "--silence-after", "2m")), "--silence-after without --notify");
+        assertEquals(2, cli.execute(concat(base, "--notify", "ops")), "--notify without --silence-after");
+        assertEquals(2, cli.execute(concat(base, "--silence-after", "soon", "--notify", "ops")));
+        assertEquals(2, cli.execute(concat(base, "--silence-after", "2m", "--notify", "ops,,x")));
+
+        Path ini = dir.resolve("notify.ini");
+        Files.writeString(ini, "[channel.ops]\ntype = webhook\nurl = https://hooks.example.com/t0ken-Never-Shown\n");
+        Files.setPosixFilePermissions(ini, PosixFilePermissions.fromString("rw-r--r--"));
+        assertEquals(1, cli.execute(concat(base, "--silence-after", "2m", "--notify", "ops", "--notify-config", ini.toString())));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("chmod 600 " + ini), err.toString(StandardCharsets.UTF_8));
+        Files.setPosixFilePermissions(ini, PosixFilePermissions.fromString("rw-------"));
+        assertEquals(1, cli.execute(concat(base, "--silence-after", "2m", "--notify", "oncall", "--notify-config", ini.toString())));
+        String e = err.toString(StandardCharsets.UTF_8);
+        assertTrue(e.contains("--notify oncall: no channel [channel.oncall] in " + ini + "; channels: ops"), e);
+        assertFalse(e.contains("t0ken-Never-Shown"), e);
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
     void runsUntilSigtermAndNeverPrintsTheSecret() throws Exception {
         Path creds = credentials("rw-------");
         Path out = dir.resolve("received.jsonl");

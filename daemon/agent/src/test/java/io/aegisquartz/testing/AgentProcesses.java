@@ -50,6 +50,14 @@ public final class AgentProcesses {
         return started.add(p);
     }
 
+    /** {@code kill -9 PID}, as an operator or the OOM killer would, then waits until the process is gone. */
+    public static void kill9(Process p) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-9", Long.toString(p.pid())).inheritIO().start();
+        if (kill.waitFor() != 0 || !p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IllegalStateException("kill -9 " + p.pid() + " did not end it");
+        }
+    }
+
     /**
      * Starts {@code daemon/bin/aegis-quartz --home HOME run}, the launcher as installed, with its output
      * to {@code out}, without a class-data archive (none made, none mapped: the same start for every

@@ -1,6 +1,11 @@
 package io.aegisquartz.testing;
 
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,6 +13,9 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,6 +46,8 @@ public final class HookServer implements AutoCloseable {
     public static final Answer DOWN = new Answer(503, "service unavailable");
 
     private final HttpServer server;
+    private final String scheme;
+    private final Path caPem;
     private final List<Request> requests = new ArrayList<>();
     private volatile Function<Request, Answer> answer = r -> OK;
     /** While set, a request waits on it before it is answered (a test's "the agent dies now"). */
@@ -45,7 +55,47 @@ public final class HookServer implements AutoCloseable {
     private final CountDownLatch arrived = new CountDownLatch(1);
 
     public HookServer() throws IOException {
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        this(HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0), "http", null);
+    }
+
+    /**
+     * The same server over HTTPS (TLS 1.2/1.3), as WeCom, DingTalk and Slack are, with a key for
+     * 127.0.0.1 made by keytool in {@code dir}; {@link #caPem()} is its certificate for a channel's ca_file.
+     */
+    public static HookServer https(Path dir) throws Exception {
+        Path p12 = dir.resolve("hook.p12");
+        keytool("-genkeypair", "-alias", "hook", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=127.0.0.1",
+                "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-storetype", "PKCS12", "-keystore", p12.toString(),
+                "-storepass", "changeit", "-keypass", "changeit");
+        Path pem = dir.resolve("hook.pem");
+        keytool("-exportcert", "-rfc", "-alias", "hook", "-keystore", p12.toString(), "-storepass", "changeit", "-file", pem.toString());
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(p12)) {
+            ks.load(in, "changeit".toCharArray());
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, "changeit".toCharArray());
+        SSLContext tls = SSLContext.getInstance("TLS");
+        tls.init(kmf.getKeyManagers(), null, null);
+        HttpsServer server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setHttpsConfigurator(new HttpsConfigurator(tls));
+        return new HookServer(server, "https", pem);
+    }
+
+    private static void keytool(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "keytool").toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException("keytool failed: " + out);
+        }
+    }
+
+    private HookServer(HttpServer server, String scheme, Path caPem) {
+        this.server = server;
+        this.scheme = scheme;
+        this.caPem = caPem;
         server.setExecutor(Executors.newFixedThreadPool(2));
         server.createContext("/", ex -> {
             Map<String, String> headers = new LinkedHashMap<>();
@@ -79,7 +129,12 @@ public final class HookServer implements AutoCloseable {
     }
 
     public String url(String path) {
-        return "http://127.0.0.1:" + server.getAddress().getPort() + path;
+        return scheme + "://127.0.0.1:" + server.getAddress().getPort() + path;
+    }
+
+    /** The PEM certificate of an {@link #https} server (null for plain HTTP). */
+    public Path caPem() {
+        return caPem;
     }
 
     public void answer(Function<Request, Answer> f) {

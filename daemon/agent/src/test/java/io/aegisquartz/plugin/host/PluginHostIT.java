@@ -268,6 +268,20 @@ class PluginHostIT {
         Cmd inprocFine = runPlugin(home, "--isolation", "inproc", "user/fine.groovy");
         assertEquals(0, inprocFine.code(), inprocFine.out());
         assertFalse(inprocFine.out().contains("status=error"), inprocFine.out());
+
+        // 'test' runs configured jobs in its own JVM the same way: an exit or a halt there is an error, never success.
+        home.cron("aegis_quartz.conf.user", "[* * * * * ?] name=exits isolation=inproc user/exit0.groovy\n"
+                + "[* * * * * ?] name=halts isolation=inproc user/halt0.groovy\n[* * * * * ?] name=fine user/fine.groovy\n");
+        Cmd testExit = command(home, "test", "exits");
+        assertEquals(3, testExit.code(), testExit.out());
+        assertTrue(testExit.out().contains("status=error metric=exit0 message=\"the plugin called System.exit; in the agent it would have ended the agent"),
+                testExit.out());
+        Cmd testHalt = command(home, "test", "halts");
+        assertEquals(3, testHalt.code(), testHalt.out());
+        assertTrue(testHalt.out().contains("status=error metric=halt0 message=\"the plugin ended test's JVM before its run was over"), testHalt.out());
+        assertTrue(testHalt.out().contains("aegis-quartz: this JVM ended with exit code 0 in the middle of the plugin's run"), testHalt.out());
+        Cmd testFine = command(home, "test", "fine");
+        assertEquals(0, testFine.code(), testFine.out());
     }
 
     // ---------------------------------------------------------------- helpers
@@ -298,9 +312,16 @@ class PluginHostIT {
 
     /** run-plugin through the launcher, as a user runs it. */
     private Cmd runPlugin(AgentHome home, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(REPO.resolve("daemon/bin/aegis-quartz").toString(), "--home", home.home().toString(), "run-plugin"));
+        List<String> all = new ArrayList<>(List.of("run-plugin"));
+        all.addAll(List.of(args));
+        return command(home, all.toArray(String[]::new));
+    }
+
+    /** A command through the launcher, as a user runs it. */
+    private Cmd command(AgentHome home, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(REPO.resolve("daemon/bin/aegis-quartz").toString(), "--home", home.home().toString()));
         cmd.addAll(List.of(args));
-        Path out = dir.resolve("run-plugin.out");
+        Path out = dir.resolve("command.out");
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         started.add(p);
