@@ -249,6 +249,45 @@ class KafkaOutputAgentTest {
     }
 
     /**
+     * TLS and SCRAM-SHA-512 against the broker's SASL_SSL listener: without a CA file the broker's
+     * self-signed certificate is not trusted (the system trust store is the default), which is a failing
+     * output with the TLS error and nothing sent; with the broker's certificate as ca_file (host name
+     * checked: it is for 127.0.0.1) every sample arrives, and no password reaches the log.
+     */
+    @Test
+    void tlsWithScramSha512DeliversOnlyToABrokerWhoseCertificateIsTrusted() throws Exception {
+        broker.createTopic("tls", 1);
+        Path creds = dir.resolve("home/conf/kafka.credentials");
+        String section = "[output.kafka]\ntype = kafka\nbootstrap_servers = " + broker.tlsBootstrap()
+                + "\ntopic = tls\nsasl_mechanism = scram-sha-512\ncredentials_file = " + creds + "\n";
+        AgentHome home = home(section);
+        Files.writeString(creds, "[credentials]\nusername = " + KafkaBroker.USER + "\npassword = " + KafkaBroker.PASSWORD + "\n");
+        Files.setPosixFilePermissions(creds, PosixFilePermissions.fromString("rw-------"));
+        agent = new Agent(home.settings());
+        agent.start();
+        await().atMost(Duration.ofSeconds(90)).until(() -> state("kafka").failing() && state("local").sentSamples() >= 2);
+        assertTrue(state("kafka").lastError().contains("SslAuthenticationException"), state("kafka").lastError());
+        assertEquals(0, state("kafka").sentSamples());
+        assertEquals(0, broker.readAll("tls").size());
+        agent.stop();
+        agent = null;
+
+        Files.writeString(home.conf().resolve("aegis_config.ini"), Files.readString(home.conf().resolve("aegis_config.ini"))
+                .replace(section, section + "ca_file = " + broker.caPem() + "\n"));
+        agent = new Agent(home.settings());
+        agent.start();
+        await().atMost(Duration.ofSeconds(90)).until(() -> state("kafka").sentSamples() >= 3 && !state("kafka").failing());
+        List<ConsumerRecord<byte[], byte[]>> records = broker.readAll("tls");
+        assertTrue(records.size() >= 3, "records: " + records.size());
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+            assertEquals(JSON.readTree(r.value()).get("status").asText(), KafkaBroker.header(r, "status"));
+        }
+        String log = log();
+        assertTrue(log.contains("over TLS, SASL SCRAM-SHA-512 as " + KafkaBroker.USER), log);
+        assertFalse(log.contains(KafkaBroker.PASSWORD), log);
+    }
+
+    /**
      * A record too large for the topic in the middle of a batch: the client has the others
      * acknowledged when the worker splits the batch to find the large one, and the halves must not
      * produce them again. Every other sample is in the topic exactly once; the large one is dead-lettered.

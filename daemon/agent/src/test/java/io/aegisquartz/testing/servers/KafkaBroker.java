@@ -28,7 +28,8 @@ import java.util.stream.Collectors;
  * A real Kafka broker in KRaft mode (combined broker and controller, one node), from the
  * {@code org.apache.kafka:kafka_2.13} test dependency, run as a child JVM on free loopback ports:
  * PLAINTEXT for producers and consumers, SASL_PLAINTEXT with PLAIN and SCRAM-SHA-256 users
- * {@value #USER} / {@value #PASSWORD}. Formats its log directory, starts, and reads topics back with
+ * {@value #USER} / {@value #PASSWORD}, and SASL_SSL with SCRAM-SHA-512 (same user) over TLS with a
+ * self-signed certificate for 127.0.0.1. Formats its log directory, starts, and reads topics back with
  * a plain consumer.
  */
 public final class KafkaBroker extends ServerProcess {
@@ -38,6 +39,8 @@ public final class KafkaBroker extends ServerProcess {
 
     private int port;
     private int saslPort;
+    private int tlsPort;
+    private Path caPem;
 
     private KafkaBroker(Path dir) {
         super("kafka", dir.resolve("kafka.log"));
@@ -51,9 +54,21 @@ public final class KafkaBroker extends ServerProcess {
         Files.writeString(logback, "<configuration><appender name=\"OUT\" class=\"ch.qos.logback.core.ConsoleAppender\">"
                 + "<encoder><pattern>%d %level %logger{20} %msg%n</pattern></encoder></appender>"
                 + "<root level=\"WARN\"><appender-ref ref=\"OUT\"/></root></configuration>\n");
+        // The TLS listener's certificate: self-signed, for 127.0.0.1 (an IP subject alternative name, which the
+        // client's host-name check needs), made with the JDK's keytool; the PEM is what a client trusts.
+        Path keystore = dir.resolve("broker.p12");
+        String storePassword = "broker-store-" + Long.toHexString(System.nanoTime());
+        b.caPem = dir.resolve("broker-ca.pem");
+        String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+        run(dir, keytool, "-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=127.0.0.1",
+                "-ext", "SAN=IP:127.0.0.1", "-validity", "3", "-storetype", "PKCS12", "-keystore", keystore.toString(),
+                "-storepass", storePassword, "-keypass", storePassword);
+        run(dir, keytool, "-exportcert", "-rfc", "-alias", "broker", "-keystore", keystore.toString(), "-storepass", storePassword,
+                "-file", b.caPem.toString());
         b.startWithRetries(() -> {
             b.port = freePort();
             b.saslPort = freePort();
+            b.tlsPort = freePort();
             int controller = freePort();
             Path data = dir.resolve("data-" + b.port);
             Path conf = dir.resolve("server.properties");
@@ -63,12 +78,20 @@ public final class KafkaBroker extends ServerProcess {
                     "node.id=1",
                     "controller.quorum.voters=1@127.0.0.1:" + controller,
                     "listeners=PLAINTEXT://127.0.0.1:" + b.port + ",SASL_PLAINTEXT://127.0.0.1:" + b.saslPort
-                            + ",CONTROLLER://127.0.0.1:" + controller,
-                    "advertised.listeners=PLAINTEXT://127.0.0.1:" + b.port + ",SASL_PLAINTEXT://127.0.0.1:" + b.saslPort,
+                            + ",SASL_SSL://127.0.0.1:" + b.tlsPort + ",CONTROLLER://127.0.0.1:" + controller,
+                    "advertised.listeners=PLAINTEXT://127.0.0.1:" + b.port + ",SASL_PLAINTEXT://127.0.0.1:" + b.saslPort
+                            + ",SASL_SSL://127.0.0.1:" + b.tlsPort,
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,"
+                            + "CONTROLLER:PLAINTEXT",
                     "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256",
+                    "listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512",
+                    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                    "listener.name.sasl_ssl.ssl.keystore.type=PKCS12",
+                    "listener.name.sasl_ssl.ssl.keystore.location=" + keystore,
+                    "listener.name.sasl_ssl.ssl.keystore.password=" + storePassword,
+                    "listener.name.sasl_ssl.ssl.key.password=" + storePassword,
                     "listener.name.sasl_plaintext.plain.sasl.jaas.config=" + jaas,
                     "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
                             + "org.apache.kafka.common.security.scram.ScramLoginModule required;",
@@ -86,7 +109,8 @@ public final class KafkaBroker extends ServerProcess {
                     "-Dlogback.configurationFile=" + logback, "-cp", classpath);
             List<String> format = new ArrayList<>(jvm);
             format.addAll(List.of("kafka.tools.StorageTool", "format", "-t", Uuid.randomUuid().toString(), "-c", conf.toString(),
-                    "--add-scram", "SCRAM-SHA-256=[name=" + USER + ",password=" + PASSWORD + "]"));
+                    "--add-scram", "SCRAM-SHA-256=[name=" + USER + ",password=" + PASSWORD + "]",
+                    "--add-scram", "SCRAM-SHA-512=[name=" + USER + ",password=" + PASSWORD + "]"));
             Process f = new ProcessBuilder(format).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("kafka.log").toFile())).start();
             try {
@@ -101,7 +125,7 @@ public final class KafkaBroker extends ServerProcess {
             }
             List<String> run = new ArrayList<>(jvm);
             run.addAll(List.of("kafka.Kafka", conf.toString()));
-            return b.start(run, dir, () -> listening(b.port) && listening(b.saslPort), Duration.ofSeconds(180));
+            return b.start(run, dir, () -> listening(b.port) && listening(b.saslPort) && listening(b.tlsPort), Duration.ofSeconds(180));
         });
         return b;
     }
@@ -118,6 +142,31 @@ public final class KafkaBroker extends ServerProcess {
     /** 127.0.0.1:PORT of the PLAINTEXT listener. */
     public String bootstrap() {
         return "127.0.0.1:" + port;
+    }
+
+    /** 127.0.0.1:PORT of the SASL_SSL listener (TLS with the certificate of {@link #caPem()}; SCRAM-SHA-512). */
+    public String tlsBootstrap() {
+        return "127.0.0.1:" + tlsPort;
+    }
+
+    /** The TLS listener's self-signed certificate for 127.0.0.1, PEM: what a client trusts. */
+    public Path caPem() {
+        return caPem;
+    }
+
+    private static void run(Path dir, String... command) throws IOException {
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+        try {
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                p.destroyForcibly();
+                throw new IOException(String.join(" ", command).replaceAll("-storepass \\S+", "-storepass ***") + " failed: " + out);
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
     }
 
     /** 127.0.0.1:PORT of the SASL_PLAINTEXT listener (PLAIN and SCRAM-SHA-256). */
