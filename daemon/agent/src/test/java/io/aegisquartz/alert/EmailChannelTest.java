@@ -1,13 +1,8 @@
 package io.aegisquartz.alert;
 
 import com.icegreen.greenmail.util.GreenMail;
-import io.aegisquartz.alert.channel.AlertEvent;
 import io.aegisquartz.alert.channel.Channel;
 import io.aegisquartz.alert.channel.DeliveryException;
-import io.aegisquartz.alert.channel.MessageText;
-import io.aegisquartz.alert.channel.Notification;
-import io.aegisquartz.alert.channel.NotifyConfig;
-import io.aegisquartz.testing.TestClock;
 import jakarta.mail.Message;
 import jakarta.mail.internet.MimeMessage;
 import org.junit.jupiter.api.AfterEach;
@@ -16,11 +11,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.time.ZoneOffset;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -57,15 +48,7 @@ class EmailChannelTest {
     }
 
     private Channel channel(String password) throws Exception {
-        Path file = dir.resolve("aegis_notify.ini");
-        Files.writeString(file, "[channel.mail]\ntype = email\nhost = 127.0.0.1\nport = " + mail.getSmtps().getPort()
-                + "\nsecurity = tls\nusername = aegis\npassword = " + password + "\nfrom = aegis@example.com\n"
-                + "to = ops@example.com, 值班 <oncall@example.com>\nca_file = " + caPem + "\n");
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        NotifyConfig config = NotifyConfig.load(file);
-        assertEquals(List.of(), config.problems());
-        return NotifyConfig.create(config.channels().get("mail"),
-                new NotifyConfig.Context(new TestClock(0), new MessageText(ZoneOffset.UTC), () -> null, null, dir));
+        return SmtpsServer.channel(dir, mail.getSmtps().getPort(), "tls", password, "ops@example.com, 值班 <oncall@example.com>", caPem);
     }
 
     @AfterEach
@@ -76,16 +59,9 @@ class EmailChannelTest {
         mail.stop();
     }
 
-    private static Notification notification() {
-        long t = 1_780_000_000_000L;
-        AlertEvent e = new AlertEvent(AlertEvent.Kind.PROBLEM, "k", "web-17", "磁盘检查", "", "critical", "", "磁盘已满 disk full", t - 60_000,
-                t, "", 0);
-        return new Notification("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "mail", "web-17", t, List.of(e), 0, 0);
-    }
-
     @Test
     void oneMessageToEveryRecipientOverTlsWithAuthInUtf8() throws Exception {
-        channel.send(notification());
+        channel.send(SmtpsServer.notification());
         assertTrue(mail.waitForIncomingEmail(30_000, 2));
         MimeMessage[] got = mail.getReceivedMessages();
         assertEquals(2, got.length, "one copy per recipient");
@@ -106,7 +82,7 @@ class EmailChannelTest {
     void aWrongPasswordIsADeliveryFailureThatDoesNotQuoteIt() throws Exception {
         channel.close();
         channel = channel("wrong-pw-123");
-        DeliveryException e = assertThrows(DeliveryException.class, () -> channel.send(notification()));
+        DeliveryException e = assertThrows(DeliveryException.class, () -> channel.send(SmtpsServer.notification()));
         assertFalse(e.getMessage().contains("wrong-pw-123"), e.getMessage());
         assertTrue(e.getMessage().startsWith("SMTP 127.0.0.1:") && e.getMessage().contains("(tls)"), e.getMessage());
         assertTrue(e.getMessage().toLowerCase().contains("auth"), "the server refused the login: " + e.getMessage());

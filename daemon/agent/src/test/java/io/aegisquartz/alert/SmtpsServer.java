@@ -3,7 +3,18 @@ package io.aegisquartz.alert;
 import com.icegreen.greenmail.util.GreenMail;
 import com.icegreen.greenmail.util.ServerSetup;
 
+import io.aegisquartz.alert.channel.AlertEvent;
+import io.aegisquartz.alert.channel.Channel;
+import io.aegisquartz.alert.channel.MessageText;
+import io.aegisquartz.alert.channel.Notification;
+import io.aegisquartz.alert.channel.NotifyConfig;
+import io.aegisquartz.testing.TestClock;
+
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.ZoneOffset;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -46,6 +57,30 @@ final class SmtpsServer {
         mail.start();
         mail.setUser("aegis@example.com", USER, PASSWORD);
         return mail;
+    }
+
+    /**
+     * The email channel of a channels file written in {@code dir}: to {@code 127.0.0.1:port} with
+     * {@code security}, user {@link #USER} and {@code password}, from aegis@example.com to {@code to},
+     * the server's certificate {@code caPem} as ca_file.
+     */
+    static Channel channel(Path dir, int port, String security, String password, String to, Path caPem) throws Exception {
+        Path file = dir.resolve("aegis_notify.ini");
+        Files.writeString(file, "[channel.mail]\ntype = email\nhost = 127.0.0.1\nport = " + port + "\nsecurity = " + security
+                + "\nusername = " + USER + "\npassword = " + password + "\nfrom = aegis@example.com\nto = " + to + "\nca_file = " + caPem + "\n");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+        NotifyConfig config = NotifyConfig.load(file);
+        assertEquals(List.of(), config.problems());
+        return NotifyConfig.create(config.channels().get("mail"),
+                new NotifyConfig.Context(new TestClock(0), new MessageText(ZoneOffset.UTC), () -> null, null, dir));
+    }
+
+    /** One critical event with Chinese and English text, its notification id fixed. */
+    static Notification notification() {
+        long t = 1_780_000_000_000L;
+        AlertEvent e = new AlertEvent(AlertEvent.Kind.PROBLEM, "k", "web-17", "磁盘检查", "", "critical", "", "磁盘已满 disk full", t - 60_000,
+                t, "", 0);
+        return new Notification("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "mail", "web-17", t, List.of(e), 0, 0);
     }
 
     private static void run(String... cmd) throws Exception {

@@ -1,12 +1,7 @@
 package io.aegisquartz.alert;
 
-import io.aegisquartz.alert.channel.AlertEvent;
 import io.aegisquartz.alert.channel.Channel;
 import io.aegisquartz.alert.channel.DeliveryException;
-import io.aegisquartz.alert.channel.MessageText;
-import io.aegisquartz.alert.channel.Notification;
-import io.aegisquartz.alert.channel.NotifyConfig;
-import io.aegisquartz.testing.TestClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,9 +22,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyStore;
-import java.time.ZoneOffset;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -76,29 +69,14 @@ class StartTlsEmailTest {
     }
 
     private Channel channel(int port) throws Exception {
-        Path file = dir.resolve("aegis_notify.ini");
-        Files.writeString(file, "[channel.mail]\ntype = email\nhost = 127.0.0.1\nport = " + port
-                + "\nsecurity = starttls\nusername = aegis\npassword = " + SmtpsServer.PASSWORD + "\nfrom = aegis@example.com\n"
-                + "to = ops@example.com\nca_file = " + caPem + "\n");
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        NotifyConfig config = NotifyConfig.load(file);
-        assertEquals(List.of(), config.problems());
-        return NotifyConfig.create(config.channels().get("mail"),
-                new NotifyConfig.Context(new TestClock(0), new MessageText(ZoneOffset.UTC), () -> null, null, dir));
-    }
-
-    private static Notification notification() {
-        long t = 1_780_000_000_000L;
-        AlertEvent e = new AlertEvent(AlertEvent.Kind.PROBLEM, "k", "web-17", "磁盘检查", "", "critical", "", "磁盘已满 disk full", t - 60_000,
-                t, "", 0);
-        return new Notification("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "mail", "web-17", t, List.of(e), 0, 0);
+        return SmtpsServer.channel(dir, port, "starttls", SmtpsServer.PASSWORD, "ops@example.com", caPem);
     }
 
     @Test
     void theLoginAndTheMessageGoOnlyAfterStartTls() throws Exception {
         server = new ScriptedSmtp(keys.resolve("smtp.p12"), true);
         channel = channel(server.port());
-        channel.send(notification());
+        channel.send(SmtpsServer.notification());
 
         List<String> lines = server.lines();
         int tls = lines.indexOf("C: STARTTLS");
@@ -120,7 +98,7 @@ class StartTlsEmailTest {
     void aServerThatDoesNotOfferStartTlsGetsNeitherThePasswordNorTheMessage() throws Exception {
         server = new ScriptedSmtp(keys.resolve("smtp.p12"), false);
         channel = channel(server.port());
-        DeliveryException e = assertThrows(DeliveryException.class, () -> channel.send(notification()));
+        DeliveryException e = assertThrows(DeliveryException.class, () -> channel.send(SmtpsServer.notification()));
 
         List<String> lines = server.lines();
         assertFalse(lines.stream().anyMatch(l -> l.startsWith("C: AUTH") || l.startsWith("C: MAIL")), "nothing past EHLO in clear text: " + lines);
