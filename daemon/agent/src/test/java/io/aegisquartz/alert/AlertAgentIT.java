@@ -34,8 +34,6 @@ class AlertAgentIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    static Path keys;
     private static Path caPem;
 
     @TempDir
@@ -50,7 +48,7 @@ class AlertAgentIT {
 
     @BeforeAll
     static void makeServerKey() throws Exception {
-        caPem = SmtpsServer.makeKey(keys);
+        caPem = SmtpsServer.makeKey();
     }
 
     @BeforeEach

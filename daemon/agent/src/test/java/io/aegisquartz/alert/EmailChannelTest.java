@@ -26,8 +26,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class EmailChannelTest {
 
-    @TempDir
-    static Path keys;
     private static Path caPem;
 
     @TempDir
@@ -38,7 +36,7 @@ class EmailChannelTest {
 
     @BeforeAll
     static void makeServerKey() throws Exception {
-        caPem = SmtpsServer.makeKey(keys);
+        caPem = SmtpsServer.makeKey();
     }
 
     @BeforeEach

@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A real SMTP server (GreenMail, implicit TLS) on loopback with a key made for 127.0.0.1 by keytool, and
  * the PEM of its certificate for a channel's ca_file. GreenMail reads its TLS key from system properties
  * once per JVM: {@link #makeKey} must run before the first server starts, and every test class that
- * starts one uses it (the test JVM has no other SMTPS server).
+ * starts one (or a TLS server of its own) uses it, so that all share the one key.
  */
 final class SmtpsServer {
 
@@ -34,8 +34,20 @@ final class SmtpsServer {
     private SmtpsServer() {
     }
 
-    /** Makes the server's key in {@code dir} and returns its certificate as PEM. */
-    static Path makeKey(Path dir) throws Exception {
+    /** The one key of this JVM (GreenMail reads its TLS key once per JVM): its folder, made at the first {@link #makeKey}. */
+    private static Path keyDir;
+
+    /**
+     * Makes the server's key, once per JVM, and returns its certificate as PEM. The key lives in a
+     * folder of its own, not the caller's (a test class's folder goes with the class, and GreenMail,
+     * which read the key once, would then hold a key whose certificate the next class cannot find).
+     */
+    static synchronized Path makeKey() throws Exception {
+        if (keyDir != null) {
+            return keyDir.resolve("smtp.pem");
+        }
+        Path dir = Files.createTempDirectory("aegis-smtp-key");
+        dir.toFile().deleteOnExit();
         Path p12 = dir.resolve("smtp.p12");
         run("keytool", "-genkeypair", "-alias", "greenmail", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=127.0.0.1",
                 "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2", "-storetype", "PKCS12", "-keystore", p12.toString(),
@@ -43,10 +55,19 @@ final class SmtpsServer {
         Path pem = dir.resolve("smtp.pem");
         run("keytool", "-exportcert", "-rfc", "-alias", "greenmail", "-keystore", p12.toString(), "-storepass", "changeit",
                 "-file", pem.toString());
+        p12.toFile().deleteOnExit();
+        pem.toFile().deleteOnExit();
         System.setProperty("greenmail.tls.keystore.file", p12.toString());
         System.setProperty("greenmail.tls.keystore.password", "changeit");
         System.setProperty("greenmail.tls.key.password", "changeit");
+        keyDir = dir;
         return pem;
+    }
+
+    /** The PKCS12 keystore of {@link #makeKey}'s key (password "changeit"), for a server of a test's own. */
+    static synchronized Path keystore() throws Exception {
+        makeKey();
+        return keyDir.resolve("smtp.p12");
     }
 
     /** Starts a server on a free port with the user aegis@example.com (USER, PASSWORD). */

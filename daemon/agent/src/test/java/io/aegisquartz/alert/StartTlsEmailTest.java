@@ -43,8 +43,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(120)
 class StartTlsEmailTest {
 
-    @TempDir
-    static Path keys;
     private static Path caPem;
 
     @TempDir
@@ -55,7 +53,7 @@ class StartTlsEmailTest {
 
     @BeforeAll
     static void makeServerKey() throws Exception {
-        caPem = SmtpsServer.makeKey(keys);
+        caPem = SmtpsServer.makeKey();
     }
 
     @AfterEach
@@ -74,7 +72,7 @@ class StartTlsEmailTest {
 
     @Test
     void theLoginAndTheMessageGoOnlyAfterStartTls() throws Exception {
-        server = new ScriptedSmtp(keys.resolve("smtp.p12"), true);
+        server = new ScriptedSmtp(SmtpsServer.keystore(), true);
         channel = channel(server.port());
         channel.send(SmtpsServer.notification());
 
@@ -96,7 +94,7 @@ class StartTlsEmailTest {
 
     @Test
     void aServerThatDoesNotOfferStartTlsGetsNeitherThePasswordNorTheMessage() throws Exception {
-        server = new ScriptedSmtp(keys.resolve("smtp.p12"), false);
+        server = new ScriptedSmtp(SmtpsServer.keystore(), false);
         channel = channel(server.port());
         DeliveryException e = assertThrows(DeliveryException.class, () -> channel.send(SmtpsServer.notification()));
 
