@@ -43,7 +43,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * window (aegis.bench.seconds, default 120): CPU time of
  * each JVM and its children (/proc/PID/stat) and PSS (/proc/PID/smaps_rollup, the median of readings
  * every 5 s), and prints each output's added CPU as a ratio of collectd's and its added PSS (issue 19:
- * at most 0.1x collectd's CPU each; kafka at most 16 MB). Checks only that every output delivered and
+ * at most 0.1x collectd's CPU each; kafka at most 16 MB). With {@code aegis.bench.settled} (seconds, default 0:
+ * not measured) it measures the same agents again that long after the first window, when the send path
+ * has run often enough to be compiled. Checks only that every output delivered and
  * none failed: the figures are for docs/BENCHMARKS.md, not asserted (a shared machine's noise). Runs
  * only when asked ({@code -Daegis.bench=output-idle}), not in {@code mvn verify}.
  */
@@ -75,6 +77,7 @@ class OutputIdleIT {
         }
         long seconds = Long.getLong("aegis.bench.seconds", 120);
         long warmup = Long.getLong("aegis.bench.warmup", 60);
+        long settled = Long.getLong("aegis.bench.settled", 0);
         String secret = "idle-" + Long.toHexString(System.nanoTime());
         Path creds = dir.resolve("aegis.credentials");
         Files.writeString(creds, "[credentials]\naccess_key_id = AKID-idle\naccess_key_secret = " + secret + "\n");
@@ -135,37 +138,12 @@ class OutputIdleIT {
             Map<String, Long> pids = new LinkedHashMap<>();
             launched.forEach((k, p) -> pids.put(k, AgentProcesses.jvmOf(p).pid()));
             pids.put("collectd", collectd.pid());
-            Map<String, Long> before = new LinkedHashMap<>();
-            for (Map.Entry<String, Long> e : pids.entrySet()) {
-                before.put(e.getKey(), ProcReadings.cpuTicks(e.getValue()));
-            }
-            Map<String, List<Long>> pss = new LinkedHashMap<>();
-            long t0 = System.nanoTime();
-            long until = t0 + TimeUnit.SECONDS.toNanos(seconds);
-            while (System.nanoTime() < until) {
-                for (Map.Entry<String, Long> e : pids.entrySet()) {
-                    pss.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(ProcReadings.pssKib(e.getValue()));
-                }
-                // Sampling memory at an interval over the window: there is nothing to wait for but time.
-                collectd.waitFor(5, TimeUnit.SECONDS);
-            }
-            double window = (System.nanoTime() - t0) / 1e9;
-            Map<String, Double> cpu = new LinkedHashMap<>();
-            for (Map.Entry<String, Long> e : pids.entrySet()) {
-                cpu.put(e.getKey(), 100.0 * (ProcReadings.cpuTicks(e.getValue()) - before.get(e.getKey())) / HZ / window);
-            }
-            double collectdCpu = cpu.get("collectd");
-            double baseCpu = cpu.get("file only");
-            long basePss = ProcReadings.median(pss.get("file only"));
-            System.out.printf("output-idle: %d s window, load average %s%n", Math.round(window),
-                    Files.readString(Path.of("/proc/loadavg")).trim());
-            System.out.printf("output-idle: %-12s %9s %9s %16s %9s%n", "process", "cpu_pct", "pss_mb", "added_cpu/collectd", "added_mb");
-            for (String k : pids.keySet()) {
-                long p = ProcReadings.median(pss.get(k));
-                boolean agent = !k.equals("collectd");
-                System.out.printf("output-idle: %-12s %9.3f %9.1f %16s %9s%n", k, cpu.get(k), p / 1024.0,
-                        agent ? String.format("%.3f", collectdCpu > 0 ? (cpu.get(k) - baseCpu) / collectdCpu : Double.NaN) : "-",
-                        agent ? String.format("%+.1f", (p - basePss) / 1024.0) : "-");
+            measure("early", pids, seconds, collectd);
+            if (settled > 0) {
+                // The same agents again once the send path has been sent through often enough to be compiled
+                // (C1 compiles a method after about 200 calls; once-per-send code needs that many sends).
+                collectd.waitFor(settled, TimeUnit.SECONDS);
+                measure("settled", pids, seconds, collectd);
             }
 
             for (Map.Entry<String, AgentHome> h : homes.entrySet()) {
@@ -177,6 +155,43 @@ class OutputIdleIT {
                 assertTrue(p.waitFor(30, TimeUnit.SECONDS));
             }
             assertEquals(true, collectd.isAlive(), "collectd ran throughout");
+        }
+    }
+
+    /** Measures CPU and PSS of every process over {@code seconds} and prints the table, each row named {@code window}. */
+    private static void measure(String window, Map<String, Long> pids, long seconds, Process collectd) throws Exception {
+        Map<String, Long> before = new LinkedHashMap<>();
+        for (Map.Entry<String, Long> e : pids.entrySet()) {
+            before.put(e.getKey(), ProcReadings.cpuTicks(e.getValue()));
+        }
+        Map<String, List<Long>> pss = new LinkedHashMap<>();
+        long t0 = System.nanoTime();
+        long until = t0 + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < until) {
+            for (Map.Entry<String, Long> e : pids.entrySet()) {
+                pss.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(ProcReadings.pssKib(e.getValue()));
+            }
+            // Sampling memory at an interval over the window: there is nothing to wait for but time.
+            collectd.waitFor(5, TimeUnit.SECONDS);
+        }
+        double elapsed = (System.nanoTime() - t0) / 1e9;
+        Map<String, Double> cpu = new LinkedHashMap<>();
+        for (Map.Entry<String, Long> e : pids.entrySet()) {
+            cpu.put(e.getKey(), 100.0 * (ProcReadings.cpuTicks(e.getValue()) - before.get(e.getKey())) / HZ / elapsed);
+        }
+        double collectdCpu = cpu.get("collectd");
+        double baseCpu = cpu.get("file only");
+        long basePss = ProcReadings.median(pss.get("file only"));
+        System.out.printf("output-idle: %s window, %d s, load average %s%n", window, Math.round(elapsed),
+                Files.readString(Path.of("/proc/loadavg")).trim());
+        System.out.printf("output-idle: %-8s %-12s %9s %9s %16s %9s%n", "window", "process", "cpu_pct", "pss_mb", "added_cpu/collectd",
+                "added_mb");
+        for (String k : pids.keySet()) {
+            long p = ProcReadings.median(pss.get(k));
+            boolean agent = !k.equals("collectd");
+            System.out.printf("output-idle: %-8s %-12s %9.3f %9.1f %16s %9s%n", window, k, cpu.get(k), p / 1024.0,
+                    agent ? String.format("%.3f", collectdCpu > 0 ? (cpu.get(k) - baseCpu) / collectdCpu : Double.NaN) : "-",
+                    agent ? String.format("%+.1f", (p - basePss) / 1024.0) : "-");
         }
     }
 }

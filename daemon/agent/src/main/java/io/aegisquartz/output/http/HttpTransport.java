@@ -54,7 +54,15 @@ public final class HttpTransport implements AutoCloseable {
         }
         this.endpoint = endpoint;
         Timeout t = Timeout.of(timeout);
+        // No cookies, auth cache, response decompression or connection state: none of them is used (auth is a
+        // header we set, answers are short verdicts, there is one route), and each is code run on every send,
+        // which on an idle agent is mostly interpreted code: about 0.2 ms less of a tiny send's 1.5 ms of thread CPU
+        // (measured beside the builder's defaults, sends 2-100 of fresh JVMs, docs/BENCHMARKS.md output-idle).
         this.http = HttpClients.custom()
+                .disableCookieManagement()
+                .disableAuthCaching()
+                .disableContentCompression()
+                .disableConnectionState()
                 .setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
                         .setTlsSocketStrategy(new DefaultClientTlsStrategy(TrustStores.context(caFile, clientKeystore,
                                 clientKeystorePasswordFile)))
