@@ -238,7 +238,8 @@ class ChannelReloadIT {
         // cpu's problem waited for a channel named before it existed: delivered once it is added.
         await().atMost(Duration.ofSeconds(60)).until(() -> about(other, "cpu").contains("cpu cpu problem critical"));
         // disk's recovery is due, and held back: ops sent its one message of the hour before the reload.
-        await().atMost(Duration.ofSeconds(60)).until(() -> state(home).get("channels").get("ops").get("heldBack").asInt() >= 1);
+        await().atMost(Duration.ofSeconds(60)).until(() -> state(home).path("channels").path("ops").path("heldBack").asInt() >= 1
+                || ops.requests().size() > 1);
         assertEquals(1, ops.requests().size(), events(ops).toString());
         assertEquals(List.of("disk disk problem critical"), about(ops, "disk"));
     }
