@@ -1,19 +1,20 @@
 package io.aegisquartz.alert;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aegisquartz.agent.Agent;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.AgentProcesses;
+import io.aegisquartz.testing.StartedProcesses;
+import io.aegisquartz.testing.CapturedLog;
 import io.aegisquartz.testing.HookServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,9 +32,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The channels file at a reload, through a real agent (in this JVM: its scheduler, spool, alerting
- * thread) and real webhook servers on loopback: a channel's URL changed at SIGHUP sends the next
- * notification to the new server and none to the old; a removed channel's waiting message is given up
+ * The channels file at a reload, through a real agent (an agent process sent a real SIGHUP, or one in
+ * this JVM: its scheduler, spool, alerting thread) and real webhook servers on loopback: a channel's URL
+ * changed at SIGHUP sends the next notification to the new server and none to the old; a removed channel's waiting message is given up
  * and counted (sample, state file, log); a file with problems keeps the channels in use, logs each
  * problem with file:line and is notified once as a failed reload; an unchanged channel keeps its
  * max_per_hour window while another is added; a file written after the start turns alerting on through
@@ -47,14 +48,15 @@ class ChannelReloadIT {
     Path dir;
 
     private final List<HookServer> servers = new ArrayList<>();
+
+    @RegisterExtension
+    final StartedProcesses started = new StartedProcesses();
     private Agent agent;
-    private ListAppender<ILoggingEvent> logged;
+    private CapturedLog logged;
 
     @BeforeEach
     void captureLog() {
-        logged = new ListAppender<>();
-        logged.start();
-        ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).addAppender(logged);
+        logged = new CapturedLog();
     }
 
     @AfterEach
@@ -63,7 +65,7 @@ class ChannelReloadIT {
             agent.stop();
         }
         servers.forEach(HookServer::close);
-        ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).detachAppender(logged);
+        logged.close();
     }
 
     private HookServer server() throws IOException {
@@ -129,9 +131,17 @@ class ChannelReloadIT {
     }
 
     private List<String> errors() {
-        synchronized (logged) {
-            return logged.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR)).map(ILoggingEvent::getFormattedMessage).toList();
-        }
+        return logged.events().stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR)).map(ILoggingEvent::getFormattedMessage).toList();
+    }
+
+    /** An agent whose job disk is critical and notifies channel ops, a webhook to {@code ops}; returns once ops has the problem. */
+    private AgentHome failingDiskNotifying(HookServer ops, String alert) throws Exception {
+        Files.createFile(dir.resolve("broken"));
+        AgentHome home = home(false, alert, "[* * * * * ?] name=disk notify=ops user/disk.sh\n");
+        channels(home, webhook("ops", ops, ""));
+        start(home);
+        await().atMost(Duration.ofSeconds(90)).until(() -> !ops.requests().isEmpty());
+        return home;
     }
 
     private static JsonNode state(AgentHome home) throws IOException {
@@ -145,18 +155,24 @@ class ChannelReloadIT {
         Files.createFile(dir.resolve("broken"));
         AgentHome home = home(false, "", "[* * * * * ?] name=disk notify=ops user/disk.sh\n");
         channels(home, webhook("ops", old, ""));
-        start(home);
+        // A real agent process and a real SIGHUP, as systemctl reload sends it.
+        Process agentProcess = AgentProcesses.start(started, dir.resolve("agent.out"), "--home", home.home().toString(), "run");
         await().atMost(Duration.ofSeconds(90)).until(() -> !old.requests().isEmpty());
         assertEquals(List.of("disk disk problem critical"), about(old, "disk"));
 
         channels(home, webhook("ops", fresh, ""));
-        agent.requestReload("SIGHUP");
+        assertEquals(0, new ProcessBuilder("kill", "-HUP", Long.toString(agentProcess.pid())).inheritIO().start().waitFor());
+        Path log = home.home().resolve("log/aegis_quartz.log");
+        await().atMost(Duration.ofSeconds(30)).until(() -> AgentHome.text(log).contains("notification channels changed in "));
         Files.delete(dir.resolve("broken"));
         await().atMost(Duration.ofSeconds(90)).until(() -> !fresh.requests().isEmpty());
         int seen = runs(home, "disk");
         await().atMost(Duration.ofSeconds(60)).until(() -> runs(home, "disk") >= seen + 3);
         assertEquals(List.of("disk disk recovery ok"), about(fresh, "disk"));
         assertEquals(1, old.requests().size(), "nothing more to the old URL");
+        String logText = AgentHome.text(log);
+        assertTrue(logText.contains("~ ops (webhook, 127.0.0.1): url changed"), logText);
+        assertFalse(logText.contains(fresh.url("/hook")), "the log names the changed key, never its value");
     }
 
     @Test
@@ -193,11 +209,7 @@ class ChannelReloadIT {
     void aBrokenFileAtReloadKeepsTheChannelsInUseSaysFileAndLineAndIsNotifiedOnce() throws Exception {
         HookServer old = server();
         HookServer fresh = server();
-        Files.createFile(dir.resolve("broken"));
-        AgentHome home = home(false, "agent_notify = ops\n", "[* * * * * ?] name=disk notify=ops user/disk.sh\n");
-        channels(home, webhook("ops", old, ""));
-        start(home);
-        await().atMost(Duration.ofSeconds(90)).until(() -> !old.requests().isEmpty());
+        AgentHome home = failingDiskNotifying(old, "agent_notify = ops\n");
 
         // A new URL and, on line 4, a key that does not exist: nothing of it may be taken.
         channels(home, webhook("ops", fresh, "colour = red\n"));
