@@ -111,8 +111,12 @@ public final class Agent {
     private final AtomicLong failedReloads = new AtomicLong();
     private RunJournal journal;
     private PreviousExit previousExit = PreviousExit.UNKNOWN;
-    /** Alerting, or null when the channels file has no channel. */
-    private Alerting alerting;
+    /** Alerting, or null while the channels file has no channel (it may begin at a reload). */
+    private volatile Alerting alerting;
+    /** Hands the pipeline's samples and the outputs' events to alerting, once there is alerting. */
+    private final AlertingRelay alertingRelay = new AlertingRelay();
+    /** The channels file's problems found at start, for the start-up's reload event. */
+    private final List<String> startChannelProblems = new ArrayList<>();
 
     public Agent(AgentSettings settings) {
         this.settings = settings;
@@ -169,14 +173,16 @@ public final class Agent {
         if (!changed.isEmpty()) {
             LOG.info("settings changed from their defaults in {}: {}", settings.file(), String.join(", ", changed));
         }
-        alerting = alerting();
-        // Alerting sees each run's samples once they are durable in the spool: a tap of the pipeline.
-        delivery = Delivery.start(settings, stamper, alerting == null ? List.of() : List.<io.aegisquartz.pipeline.SampleTap>of(alerting::stored),
-                alerting == null ? io.aegisquartz.output.OutputEvents.NONE : alerting);
+        NotifyConfig notify = NotifyConfig.load(settings.alert().channelsFile());
+        notify.problems().forEach(p -> CONFIG.error(p.oneLine()));
+        notify.problems().forEach(p -> startChannelProblems.add(p.oneLine()));
+        Alerting al = alerting(notify, startChannelProblems);
+        // Alerting sees each run's samples once they are durable in the spool: a tap of the pipeline,
+        // through the relay, as alerting may also begin at a reload.
+        delivery = Delivery.start(settings, stamper, List.of(alertingRelay), alertingRelay);
         sink = delivery.sink();
-        if (alerting != null) {
-            alerting.outputs(delivery.names());
-            alerting.start(); // now that its alert.notification samples have somewhere to go
+        if (al != null) {
+            startAlerting(al);
         }
         QuarantineRecords quarantines = new QuarantineRecords(settings.stateDir());
         journal = PreviousRuns.recover(settings.stateDir(), settings.workers(), previousExit, quarantines, stamper, sink);
@@ -404,29 +410,71 @@ public final class Agent {
     }
 
     /**
-     * Alerting, if the channels file ([alert] channels_file) has a channel; else null, and alerting
-     * costs nothing. Not started: its thread starts once the pipeline it writes its samples to exists.
+     * Alerting, if {@code channels} (the file [alert] channels_file names) has a channel; else null, and
+     * alerting costs nothing. Not started ({@link #startAlerting}): its thread starts once the pipeline
+     * it writes its samples to exists. Channels that cannot be made go into {@code problems}.
      */
-    private Alerting alerting() {
-        io.aegisquartz.config.AlertSettings a = settings.alert();
-        NotifyConfig channels = NotifyConfig.load(a.channelsFile());
-        channels.problems().forEach(p -> CONFIG.error(p.oneLine()));
+    private Alerting alerting(NotifyConfig channels, List<String> problems) {
         if (channels.channels().isEmpty()) {
             return null;
         }
+        io.aegisquartz.config.AlertSettings a = settings.alert();
         NotifyConfig.Context context = new NotifyConfig.Context(java.time.Clock.systemUTC(), MessageText.local(),
                 () -> catalog.processes(), settings.defaultJobOptions(), settings.stateDir().resolve("alerts").resolve("exec"));
         // The alert.notification samples go where every sample goes; alerting ignores them as checks (job agent/alert).
         Alerting al = new Alerting(a, settings.stateDir(), identity.uuid(), stamper::hostname, context, samples -> sink.write(samples),
                 m -> stamper.stamp("agent/alert", "alerting", List.of(m), 0, 0, false), java.time.Clock.systemUTC());
-        al.channels(channels);
+        problems.addAll(al.channels(channels));
         LOG.info("alerting: channels from {}, state in {}; group_wait {}, max_per_hour {}, give_up_after {}", channels.file(),
                 al.store().file(), Units.format(a.groupWait()), a.maxPerHour(), Units.format(a.giveUpAfter()));
         return al;
     }
 
+    /** Starts {@code al} with the outputs and the pipeline's samples, now that its own samples have somewhere to go. */
+    private void startAlerting(Alerting al) {
+        al.outputs(delivery.names());
+        alerting = al;
+        alertingRelay.to(al);
+        al.start();
+    }
+
+    /**
+     * Reads the channels file again (at a reload) and applies it (docs/ALERTS.md, "Channels at a
+     * reload"): a file with problems changes nothing, its problems (logged here, file:line and fix)
+     * are returned for the reload's; one without applies what was added, changed and removed, and
+     * starts alerting if it was off and the file now has a channel.
+     */
+    private List<String> reloadChannels() {
+        Path file = settings.alert().channelsFile();
+        NotifyConfig notify = NotifyConfig.load(file);
+        List<String> problems = new ArrayList<>();
+        notify.problems().forEach(p -> problems.add(p.oneLine()));
+        Alerting al = alerting;
+        if (problems.isEmpty() && !Files.exists(file) && al != null && al.hasChannels()) {
+            // A file that vanished is more likely a tool's slip than a wish to drop every channel and what waits for them.
+            problems.add(new ConfigProblem(file, 0, 0, "the channels file is gone; the channels in use are kept",
+                    "restore it; to remove every channel, leave the file with no [channel.NAME] section").oneLine());
+        }
+        if (!problems.isEmpty()) {
+            problems.forEach(CONFIG::error);
+            if (al != null && al.hasChannels()) {
+                RELOAD.warn("{} has {} problem(s): the channels in use are kept until a reload finds it without problems", file, problems.size());
+            }
+            return problems;
+        }
+        if (al != null) {
+            return al.channels(notify);
+        }
+        al = alerting(notify, problems);
+        if (al != null) {
+            startAlerting(al);
+            RELOAD.info("alerting started: {} now has channels", file);
+        }
+        return problems;
+    }
+
     /** Gives alerting the rules of the jobs scheduled now; says once if jobs notify but no channel is configured. */
-    private void alertRules() {
+    private void alertRules(boolean complete) {
         Map<String, AlertRule> rules = new LinkedHashMap<>();
         for (ScheduledJob j : jobs.values()) {
             rules.put(j.spec().name(), j.spec().alert());
@@ -436,7 +484,7 @@ public final class Agent {
         }
         if (alerting != null) {
             // After a reload with problems a job may be missing only because its line or file is broken: not removed then.
-            alerting.rules(rules, reloadProblems.isEmpty());
+            alerting.rules(rules, complete);
         } else if (rules.values().stream().anyMatch(AlertRule::notifies)) {
             CONFIG.error("jobs have notify= (or [alert] notify is set) but {} defines no channel: nobody is notified "
                     + "(fix: add a [channel.NAME] section, see docs/ALERTS.md)", settings.alert().channelsFile());
@@ -525,6 +573,10 @@ public final class Agent {
             lines.forEach(RELOAD::info);
         }
         jobSnapshot = List.copyOf(jobs.values());
+        // A job may be missing only because its cron line or file is broken: alerting removes none then. The channels file's
+        // problems do not hide jobs.
+        boolean jobsComplete = reloadProblems.isEmpty();
+        reloadProblems.addAll(startup ? startChannelProblems : reloadChannels());
         // Its problems are read from reloadProblems when a snapshot is taken: start-up compiles in the background add theirs later.
         lastReload = new AgentSnapshot.Reload(System.currentTimeMillis(), why, cronFiles.stream().map(CronFile::file).toList(), List.of(), 0,
                 plan.added().size(), plan.changed().size(), plan.removed().size(), settingsPending);
@@ -534,7 +586,7 @@ public final class Agent {
                 failedReloads.incrementAndGet();
             }
         }
-        alertRules();
+        alertRules(jobsComplete);
         if (alerting != null) {
             // Start-up's too: a restart with the problems fixed resolves a failed reload notified before it.
             List<String> problems = new ArrayList<>(settingsProblems);
@@ -654,6 +706,10 @@ public final class Agent {
         Map<Path, Predicate<String>> dirs = new LinkedHashMap<>();
         dirs.put(settings.confDir(), name -> name.equals(JobSource.DEFAULT.fileName()) || name.equals(JobSource.USER.fileName())
                 || name.equals(JobSource.DROPIN.fileName()) || name.equals(AgentSettings.FILE_NAME));
+        // The channels file (conf/aegis_notify.ini, or wherever [alert] channels_file puts it): its changes apply at a reload.
+        Path channelsFile = settings.alert().channelsFile();
+        String channelsName = channelsFile.getFileName().toString();
+        dirs.merge(channelsFile.getParent(), channelsName::equals, Predicate::or);
         dirs.put(settings.confDir().resolve(JobSource.DROPIN.fileName()), JobSource::isDropInName);
         Predicate<String> pluginFiles = name -> !name.startsWith(".") && !name.endsWith("~") && !name.endsWith(".swp")
                 && !name.endsWith(".tmp");

@@ -207,7 +207,7 @@ final class AlertEngine {
         }
         StringBuilder text = new StringBuilder();
         text.append(problems.size()).append(" problem(s) in the configuration at reload (").append(why)
-                .append("); jobs on those lines keep their last good definition or are not scheduled: ");
+                .append("); jobs and channels on those lines keep their last good definition or are not scheduled: ");
         for (int i = 0; i < problems.size() && i < 10; i++) {
             text.append(i == 0 ? "" : "; ").append(problems.get(i));
         }

@@ -18,6 +18,11 @@ public final class AlertState {
     /** Channel queues by channel name. */
     public Map<String, ChannelQueue> channels = new LinkedHashMap<>();
     /**
+     * Messages given up because their channel left the channels file (at a reload, or found gone at a
+     * start): their queues are gone with the channel, so they are counted here.
+     */
+    public long givenUpRemoved;
+    /**
      * The id of the last {@code dropped} sample notified, by output and reason ("NAME/size_cap"): the
      * spool hands a report out again after a restart (same sample id), which is then not told twice.
      */

@@ -60,6 +60,10 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
     private volatile Map<String, Channel> channels = Map.of();
     private volatile Map<String, NotifyConfig.Spec> specs = Map.of();
     private final java.util.Set<String> unknownWarned = new java.util.HashSet<>();
+    /** True once a channels file has been taken (the first is the start's). */
+    private volatile boolean taken;
+    /** alert.notification samples made before {@link #start()} (the sink may not exist yet); written by it. */
+    private final List<Sample> beforeStart = new ArrayList<>();
     private Thread thread;
     private volatile boolean closed;
     private boolean dirty;
@@ -116,42 +120,158 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
                 LOG.info("alert state {}: {} series with problems, {} notification(s) waiting from before", store.file(), series, waiting);
             }
         }
-        thread = new Thread(this::loop, "aegis-alert");
+        List<Sample> early;
+        synchronized (this) {
+            thread = new Thread(this::loop, "aegis-alert");
+            early = List.copyOf(beforeStart);
+            beforeStart.clear();
+        }
+        if (results != null && !early.isEmpty()) {
+            results.accept(early);
+        }
         thread.setDaemon(true);
         thread.start();
         return this;
     }
 
     /**
-     * Takes the channels of {@code config} (at start and at each reload): channels that cannot be made
-     * are logged and left out; what waits for a channel no longer configured is dropped and counted.
+     * Takes the channels of {@code config}: at start, and at each reload whose channels file has no
+     * problem (the agent keeps the channels in use otherwise). A channel whose definition is unchanged
+     * is kept as it is, with its queue, its max_per_hour window and its retries; a changed one (type,
+     * url, secret, any key, timeout) is made anew and keeps its queue, its message in delivery tried
+     * again at once with the new definition; max_per_hour alone changes only the limit. A removed one
+     * is closed and what waited for it is given up and counted ({@link Outbox#remove}). At start, the
+     * state file's queues of channels the file no longer has are given up the same way. Queues of
+     * channels never configured (a rule naming one the file lacks) are left to retry until
+     * give_up_after: a channel added meanwhile delivers them.
+     *
+     * @return the problems, one line each (file:line: what (fix: ...)), already logged: channels that
+     *         could not be made (a ca_file that is not PEM); a channel in use keeps its previous definition
      */
-    public void channels(NotifyConfig config) {
+    public List<String> channels(NotifyConfig config) {
+        Map<String, Channel> before = channels;
+        Map<String, NotifyConfig.Spec> beforeSpecs = specs;
         Map<String, Channel> made = new LinkedHashMap<>();
+        Map<String, NotifyConfig.Spec> madeSpecs = new LinkedHashMap<>();
+        List<String> problems = new ArrayList<>();
+        List<String> changes = new ArrayList<>();
+        List<String> remade = new ArrayList<>();
         for (NotifyConfig.Spec spec : config.channels().values()) {
+            NotifyConfig.Spec old = beforeSpecs.get(spec.name());
+            Channel kept = old == null ? null : before.get(spec.name());
+            if (kept != null && sameChannel(old, spec)) {
+                made.put(spec.name(), kept);
+                madeSpecs.put(spec.name(), spec);
+                if (old.maxPerHour() != spec.maxPerHour()) {
+                    changes.add("~ " + spec.name() + ": max_per_hour " + limit(old) + " -> " + limit(spec));
+                }
+                continue;
+            }
             try {
                 made.put(spec.name(), NotifyConfig.create(spec, context));
+                madeSpecs.put(spec.name(), spec);
+                if (taken) {
+                    changes.add(old == null ? "+ " + spec.describe() : "~ " + spec.describe() + ": " + changedKeys(old, spec)
+                            + " changed; what waits for it goes to the new definition");
+                }
+                if (taken) {
+                    remade.add(spec.name()); // a message retrying for it (named before it existed, or failing with the old definition) goes now
+                }
             } catch (IOException | RuntimeException e) {
-                LOG.error("channel {} cannot be used: {}", spec.describe(), MessageText.clean(e.getMessage()));
+                String line = config.file() + ":" + spec.line() + ": channel " + spec.describe() + " cannot be used: "
+                        + MessageText.clean(e.getMessage()) + (kept != null ? "; its previous definition stays in use" : "")
+                        + " (fix: check its ca_file and keys, see docs/ALERTS.md)";
+                LOG.error(line);
+                problems.add(line);
+                if (kept != null) {
+                    made.put(spec.name(), kept);
+                    madeSpecs.put(spec.name(), old);
+                }
             }
         }
-        Map<String, Channel> old;
+        List<Outbox.Due> givenUp = new ArrayList<>();
+        List<String> removed = new ArrayList<>();
+        long now = clock.millis();
         synchronized (this) {
-            old = channels;
             channels = Map.copyOf(made);
-            specs = Map.copyOf(config.channels());
+            specs = Map.copyOf(madeSpecs);
             unknownWarned.clear();
-            int dropped = outbox.forgetChannels(made.keySet());
-            if (dropped > 0) {
-                LOG.warn("{} notification(s) waiting for channels no longer in {} dropped", dropped, config.file());
-                dirty = true;
+            for (String name : remade) {
+                outbox.retryNow(name, now);
+            }
+            // At start, every queue of a channel the file lacks is from a channel removed while the agent was stopped.
+            java.util.Set<String> gone = new java.util.LinkedHashSet<>(taken ? beforeSpecs.keySet() : outbox.queued());
+            gone.removeAll(made.keySet());
+            for (String name : gone) {
+                if (beforeSpecs.containsKey(name)) {
+                    removed.add(name);
+                }
+                givenUp.addAll(outbox.remove(name, now));
+            }
+            dirty |= !givenUp.isEmpty() || !remade.isEmpty();
+        }
+        for (Map.Entry<String, Channel> e : before.entrySet()) {
+            if (made.get(e.getKey()) != e.getValue()) {
+                e.getValue().close();
             }
         }
-        old.values().forEach(Channel::close);
-        if (!made.isEmpty()) {
-            LOG.info("notification channels: {}", String.join(", ", config.channels().values().stream()
-                    .filter(s -> made.containsKey(s.name())).map(NotifyConfig.Spec::describe).toList()));
+        for (String name : removed) {
+            changes.add("- " + name + " (" + beforeSpecs.get(name).type() + ")");
         }
+        List<Sample> samples = new ArrayList<>();
+        for (Outbox.Due d : givenUp) {
+            Notification n = d.outgoing().notification;
+            NotifyConfig.Spec old = beforeSpecs.get(d.channel());
+            String type = old == null ? "unknown" : old.type();
+            String why = "channel " + d.channel() + " is no longer in " + config.file();
+            LOG.error("notification {} to {} given up: {} ({} event(s) not delivered, after {} failed attempt(s))", n.id(), d.channel(), why,
+                    n.events().size() + n.omitted(), d.outgoing().attempts);
+            samples.addAll(resultSamples(d, type, Outbox.Result.GIVEN_UP, why, n));
+        }
+        if (results != null && !samples.isEmpty()) {
+            synchronized (this) {
+                if (thread == null) {
+                    beforeStart.addAll(samples);
+                    samples = List.of();
+                }
+            }
+            if (!samples.isEmpty()) {
+                results.accept(samples);
+            }
+        }
+        if (!taken && !made.isEmpty()) {
+            LOG.info("notification channels: {}", String.join(", ", madeSpecs.values().stream().map(NotifyConfig.Spec::describe).toList()));
+        } else if (!changes.isEmpty()) {
+            LOG.info("notification channels changed in {}: {}", config.file(), String.join("; ", changes));
+        }
+        taken = true;
+        wakeUp();
+        return problems;
+    }
+
+    /** The same channel to make: all but max_per_hour (which the outbox reads at each message) and the line. */
+    private static boolean sameChannel(NotifyConfig.Spec a, NotifyConfig.Spec b) {
+        return a.type().equals(b.type()) && a.values().equals(b.values()) && a.timeout().equals(b.timeout());
+    }
+
+    /** The keys whose values differ (names only: the values may be secrets). */
+    private static String changedKeys(NotifyConfig.Spec a, NotifyConfig.Spec b) {
+        java.util.Set<String> keys = new java.util.TreeSet<>(a.values().keySet());
+        keys.addAll(b.values().keySet());
+        keys.removeIf(k -> java.util.Objects.equals(a.values().get(k), b.values().get(k)));
+        if (!a.timeout().equals(b.timeout())) {
+            keys.add("timeout");
+        }
+        return String.join(", ", keys);
+    }
+
+    private String limit(NotifyConfig.Spec s) {
+        return s.maxPerHour() > 0 ? Integer.toString(s.maxPerHour()) : settings.maxPerHour() + " ([alert])";
+    }
+
+    /** Whether any channel is in use. */
+    public boolean hasChannels() {
+        return !channels.isEmpty();
     }
 
     /**
@@ -189,8 +309,9 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
             if (!channels.containsKey(n) && !specs.containsKey(n)) {
                 synchronized (this) {
                     if (unknownWarned.add(n)) {
-                        LOG.error("notify={}: no channel [channel.{}] in the channels file; its notifications are dropped "
-                                + "(fix: add the section, see docs/ALERTS.md, or correct the name)", n, n);
+                        LOG.error("notify={}: no channel [channel.{}] in the channels file; its notifications wait, retried until "
+                                + "give_up_after, for the channel to be added at a reload (fix: add the section, see docs/ALERTS.md, or correct the name)",
+                                n, n);
                     }
                 }
             }
@@ -348,7 +469,7 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
             String error;
             String type = ch == null ? "unknown" : ch.type();
             if (ch == null) {
-                error = "channel " + d.channel() + " is not configured (or could not be made); see the log at start";
+                error = "channel " + d.channel() + " is not configured (or could not be made); see the log of the last start or reload";
             } else {
                 try {
                     ch.send(n);
@@ -367,6 +488,11 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
                 snapshot = snapshotLocked(at);
             }
             save(snapshot);
+            if (r == Outbox.Result.GONE) {
+                LOG.info("notification {}: {} while its channel {} was being removed (it was counted as given up then)", n.id(),
+                        error == null ? "delivered" : "not delivered", d.channel());
+                continue;
+            }
             log(d, type, r, error, n);
             samples.addAll(resultSamples(d, type, r, error, n));
         }
@@ -431,12 +557,12 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
         Status status = switch (r) {
             case DELIVERED -> Status.OK;
             case RETRY -> Status.WARNING;
-            case GIVEN_UP -> Status.ERROR;
+            case GIVEN_UP, GONE -> Status.ERROR;
         };
         String result = switch (r) {
             case DELIVERED -> "sent";
             case RETRY -> "retry";
-            case GIVEN_UP -> "given_up";
+            case GIVEN_UP, GONE -> "given_up";
         };
         Map<String, Double> values = new LinkedHashMap<>();
         values.put("events", (double) (n.events().size() + n.omitted()));
@@ -450,7 +576,7 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
         return stamp.apply(new Measurement(clock.millis(), "alert.notification", status, message, values, Map.of(), tags));
     }
 
-    /** Notifications delivered and given up since the state file was made, summed over channels. */
+    /** Notifications delivered and given up since the state file was made, summed over channels (those of removed channels included). */
     public synchronized long[] counts() {
         long delivered = 0;
         long givenUp = 0;
@@ -458,7 +584,7 @@ public final class Alerting implements AutoCloseable, io.aegisquartz.output.Outp
             delivered += q.delivered;
             givenUp += q.givenUp;
         }
-        return new long[] {delivered, givenUp};
+        return new long[] {delivered, givenUp + state.givenUpRemoved};
     }
 
     /** Stops the thread after the round in progress; what waits stays in the state file. */

@@ -8,7 +8,6 @@ import io.aegisquartz.util.ExponentialBackoff;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -144,8 +143,8 @@ final class Outbox {
         return n;
     }
 
-    /** What became of an attempt. */
-    enum Result { DELIVERED, RETRY, GIVEN_UP }
+    /** What became of an attempt; GONE: its channel was removed meanwhile (the message was given up and counted then). */
+    enum Result { DELIVERED, RETRY, GIVEN_UP, GONE }
 
     /**
      * Records an attempt at {@code d}'s message: delivered (off the queue, counted against max_per_hour),
@@ -153,10 +152,10 @@ final class Outbox {
      * failing since longer than give_up_after.
      */
     Result record(Due d, String error, long now) {
-        ChannelQueue q = queue(d.channel());
+        ChannelQueue q = state.channels.get(d.channel());
         ChannelQueue.Outgoing o = d.outgoing();
-        if (q.current != o) {
-            return Result.GIVEN_UP; // dropped meanwhile (its channel was removed)
+        if (q == null || q.current != o) {
+            return Result.GONE; // its channel was removed during the attempt: given up and counted then
         }
         if (error == null) {
             q.current = null;
@@ -175,16 +174,38 @@ final class Outbox {
         return Result.RETRY;
     }
 
-    /** Drops what waits for channels no longer configured; returns how many events and messages went. */
-    int forgetChannels(java.util.Set<String> configured) {
-        int n = 0;
-        for (Iterator<Map.Entry<String, ChannelQueue>> it = state.channels.entrySet().iterator(); it.hasNext(); ) {
-            Map.Entry<String, ChannelQueue> e = it.next();
-            if (!configured.contains(e.getKey())) {
-                n += e.getValue().pending.size() + (e.getValue().current == null ? 0 : 1);
-                it.remove();
-            }
+    /**
+     * Gives up what waits for {@code channel} (removed from the channels file): the message in delivery
+     * as it is, and the events not yet grouped as one message composed now (so that each has an id);
+     * the queue goes, its messages are counted in {@link AlertState#givenUpRemoved}. Returns them, for
+     * the log and the alert.notification samples.
+     */
+    List<Due> remove(String channel, long now) {
+        ChannelQueue q = state.channels.remove(channel);
+        List<Due> out = new ArrayList<>();
+        if (q == null) {
+            return out;
         }
-        return n;
+        if (q.current != null) {
+            out.add(new Due(channel, q.current));
+        }
+        if (!q.pending.isEmpty() || q.pendingOmitted > 0) {
+            out.add(new Due(channel, new ChannelQueue.Outgoing(compose(channel, q, now), now)));
+        }
+        state.givenUpRemoved += out.size();
+        return out;
+    }
+
+    /** A channel whose definition changed: its message in delivery is tried again at once, with the new one. */
+    void retryNow(String channel, long now) {
+        ChannelQueue q = state.channels.get(channel);
+        if (q != null && q.current != null) {
+            q.current.nextAttempt = Math.min(q.current.nextAttempt, now);
+        }
+    }
+
+    /** The channels that have a queue (something waits or was sent in the last hour). */
+    java.util.Set<String> queued() {
+        return new java.util.LinkedHashSet<>(state.channels.keySet());
     }
 }

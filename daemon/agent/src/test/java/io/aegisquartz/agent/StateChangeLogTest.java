@@ -2,9 +2,9 @@ package io.aegisquartz.agent;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.aegisquartz.log.LogText;
 import io.aegisquartz.testing.AgentHome;
+import io.aegisquartz.testing.CapturedLog;
 import io.aegisquartz.testing.StartedAgents;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -33,20 +33,18 @@ class StateChangeLogTest {
 
     @RegisterExtension
     final StartedAgents agents = new StartedAgents();
-    private ListAppender<ILoggingEvent> logged;
+    private CapturedLog logged;
 
     @BeforeEach
     void captureLog() {
-        logged = new ListAppender<>();
-        logged.start();
-        ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).addAppender(logged);
+        logged = new CapturedLog();
         // As the agent's log has it ([log] level = info); before LogSetup, only warnings pass.
         ((Logger) LoggerFactory.getLogger("job")).setLevel(ch.qos.logback.classic.Level.INFO);
     }
 
     @AfterEach
     void stopCapture() {
-        ((Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).detachAppender(logged);
+        logged.close();
         ((Logger) LoggerFactory.getLogger("job")).setLevel(null);
     }
 
@@ -57,11 +55,9 @@ class StateChangeLogTest {
     private List<String> jobLines(String job) {
         List<String> out = new ArrayList<>();
         java.util.regex.Pattern result = java.util.regex.Pattern.compile("job " + java.util.regex.Pattern.quote(job) + ": ([a-z_]+ -> |still ).*");
-        synchronized (logged) {
-            for (ILoggingEvent e : logged.list) {
-                if (e.getLoggerName().equals("job") && result.matcher(e.getFormattedMessage()).matches()) {
-                    out.add(e.getLevel() + " " + e.getFormattedMessage());
-                }
+        for (ILoggingEvent e : logged.events()) {
+            if (e.getLoggerName().equals("job") && result.matcher(e.getFormattedMessage()).matches()) {
+                out.add(e.getLevel() + " " + e.getFormattedMessage());
             }
         }
         return out;
@@ -109,9 +105,7 @@ class StateChangeLogTest {
         assertTrue(lines.get(1).matches("WARN job flaky: timeout -> error: .*it broke.* \\(timeout for [0-9]+s, 2 runs\\)"), lines.get(1));
         assertTrue(lines.get(2).startsWith("INFO job flaky: error -> ok: OK - fine again (error for "), lines.get(2));
         List<String> all = new ArrayList<>();
-        synchronized (logged) {
-            logged.list.forEach(e -> all.add(e.getFormattedMessage()));
-        }
+        logged.events().forEach(e -> all.add(e.getFormattedMessage()));
         assertTrue(all.stream().noneMatch(l -> l.contains("flaky failed") || l.contains("flaky recovered")), "no second style: " + all);
     }
 
