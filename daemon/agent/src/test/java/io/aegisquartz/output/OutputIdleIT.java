@@ -133,7 +133,7 @@ class OutputIdleIT {
                     && influx.query("aegis", "SHOW MEASUREMENTS").size() > 0
                     && otlp.stored().size() >= 2 && broker.readAll("samples").size() >= 2);
 
-            // Then a warm-up as bench/footprint's: the first health samples sent, the JIT done with the send path.
+            // Then a warm-up as bench/footprint's: the first health samples sent (the send path is compiled much later: --settled).
             collectd.waitFor(warmup, TimeUnit.SECONDS);
             Map<String, Long> pids = new LinkedHashMap<>();
             launched.forEach((k, p) -> pids.put(k, AgentProcesses.jvmOf(p).pid()));
