@@ -107,23 +107,9 @@ final class RunPluginCommand implements Command {
         // The plugin author wants to see log() and println lines too, not only warnings.
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("plugin")).setLevel(ch.qos.logback.classic.Level.INFO);
         SampleStamper stamper = new SampleStamper(hostUuid(settings), settings.hostname());
-        RunResult r;
         try (RunnerThreads threads = new RunnerThreads(8); PluginCatalog catalog = PluginCatalog.create(threads, settings, false, true)) {
-            Plugin plugin;
-            try {
-                plugin = catalog.check(job);
-            } catch (PluginException e) {
-                cli.out().println(SamplePrinter.notLoaded(job.defaultMetric(), e.getMessage()));
-                cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
-                return Status.ERROR.exitCode();
-            }
-            if (!plugin.inAgentJvm()) {
-                r = plugin.run(job, new JobMemory());
-            } else {
-                r = runInThisJvm(cli, "run-plugin", a.flag("--json"), job, stamper, plugin);
-            }
+            return runOnce(cli, name(), catalog, stamper, job, a.flag("--json")).exitCode();
         }
-        return print(cli.out(), a.flag("--json"), job, stamper, r).exitCode();
     }
 
     /**
@@ -171,9 +157,11 @@ final class RunPluginCommand implements Command {
 
     /**
      * Runs {@code job} once, in this process, as the agent would, and prints its samples; returns the
-     * worst status (error if the plugin cannot be loaded). Shared with {@code test}.
+     * worst status (error if the plugin cannot be loaded). Shared with {@code test}; {@code command}
+     * names the command in the error a plugin that ends this JVM leaves.
      */
-    static Status runOnce(Cli cli, PluginCatalog catalog, SampleStamper stamper, JobSpec job, boolean json) throws InterruptedException {
+    static Status runOnce(Cli cli, String command, PluginCatalog catalog, SampleStamper stamper, JobSpec job, boolean json)
+            throws InterruptedException {
         Plugin plugin;
         try {
             plugin = catalog.check(job);
@@ -182,7 +170,7 @@ final class RunPluginCommand implements Command {
             cli.err().println("aegis-quartz: " + e.getMessage() + (e.fix() == null ? "" : "\n    fix: " + e.fix()));
             return Status.ERROR;
         }
-        RunResult r = plugin.inAgentJvm() ? runInThisJvm(cli, "test", json, job, stamper, plugin) : plugin.run(job, new JobMemory());
+        RunResult r = plugin.inAgentJvm() ? runInThisJvm(cli, command, json, job, stamper, plugin) : plugin.run(job, new JobMemory());
         return print(cli.out(), json, job, stamper, r);
     }
 

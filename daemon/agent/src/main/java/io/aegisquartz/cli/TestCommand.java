@@ -106,7 +106,7 @@ final class TestCommand implements Command {
                 if (!json) {
                     cli.out().println("== job " + j.name() + " [" + j.cron() + "] " + j.options().describe() + " (" + j.where() + ")");
                 }
-                Status s = RunPluginCommand.runOnce(cli, catalog, stamper, j, json);
+                Status s = RunPluginCommand.runOnce(cli, name(), catalog, stamper, j, json);
                 if (s.exitCode() > worst.exitCode()) {
                     worst = s;
                 }
