@@ -4,6 +4,7 @@ import io.aegisquartz.config.AgentSettings;
 import io.aegisquartz.config.JobOptions;
 import io.aegisquartz.config.JobSource;
 import io.aegisquartz.config.JobSpec;
+import io.aegisquartz.plugin.RunResult;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,6 +18,11 @@ import java.util.List;
 public final class TestJobs {
 
     private TestJobs() {
+    }
+
+    /** The message of a run's last sample: where a run's outcome is told (an error, a kill, a limit). */
+    public static String message(RunResult r) {
+        return r.measurements().get(r.measurements().size() - 1).message();
     }
 
     /** The limits a job gets from an empty aegis_config.ini. */

@@ -19,6 +19,7 @@ import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
+import static io.aegisquartz.testing.TestJobs.message;
 import static io.aegisquartz.testing.TestJobs.job;
 import static io.aegisquartz.testing.TestJobs.limits;
 import static io.aegisquartz.testing.TestJobs.script;
@@ -50,10 +51,6 @@ class CgroupRunsTest {
 
     private RunResult run(CgroupRuns runs, JobSpec job) throws InterruptedException {
         return new ExecPlugin(job.pluginPath(), new ProcessRunner(threads, runs)).run(job, new JobMemory());
-    }
-
-    private static String message(RunResult r) {
-        return r.measurements().get(r.measurements().size() - 1).message();
     }
 
     /** /proc/self/cgroup as it would read for an agent in {@code cgroup} (relative to the cgroup2 mount). */

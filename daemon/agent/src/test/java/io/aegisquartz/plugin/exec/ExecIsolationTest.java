@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static io.aegisquartz.testing.TestJobs.message;
 import static io.aegisquartz.testing.TestJobs.alive;
 import static io.aegisquartz.testing.TestJobs.job;
 import static io.aegisquartz.testing.TestJobs.limits;
@@ -72,10 +73,6 @@ class ExecIsolationTest {
 
     private static RunResult run(ProcessRunner runner, JobSpec job) throws InterruptedException {
         return new ExecPlugin(job.pluginPath(), runner).run(job, new JobMemory());
-    }
-
-    private static String message(RunResult r) {
-        return r.measurements().get(r.measurements().size() - 1).message();
     }
 
     private List<Long> track(Path pidFile) {

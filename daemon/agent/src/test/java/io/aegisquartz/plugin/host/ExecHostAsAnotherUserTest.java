@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
+import static io.aegisquartz.testing.TestJobs.message;
 import static io.aegisquartz.testing.TestJobs.job;
 import static io.aegisquartz.testing.TestJobs.limits;
 import static io.aegisquartz.testing.TestJobs.script;
@@ -137,10 +138,6 @@ class ExecHostAsAnotherUserTest {
         // Only the agent's user may enter it: the host is sent the bytes and runs its own copy.
         Files.setPosixFilePermissions(agentOnly, PosixFilePermissions.fromString("rwx------"));
         return plugin;
-    }
-
-    private static String message(RunResult r) {
-        return r.measurements().get(r.measurements().size() - 1).message();
     }
 
     @Test

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static io.aegisquartz.testing.TestJobs.message;
 import static io.aegisquartz.testing.TestJobs.alive;
 import static io.aegisquartz.testing.TestJobs.job;
 import static io.aegisquartz.testing.TestJobs.limits;
@@ -64,10 +65,6 @@ class ExecHostTest {
         HostPlugin p = client.executable(plugin, copy);
         plugins.add(p);
         return p.run(job, new JobMemory());
-    }
-
-    private static String message(RunResult r) {
-        return r.measurements().get(r.measurements().size() - 1).message();
     }
 
     private List<Long> track(Path pidFile) {
